@@ -1,0 +1,36 @@
+import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
+import type { EventEnvelope } from '../shared/events/envelope.ts';
+import { publishEvents } from '../shared/events/publisher.ts';
+import { eventsFromStreamRecord } from '../shared/events/stream-mapping.ts';
+import { logger } from '../shared/logger.ts';
+
+/**
+ * Table stream → typed events → EventBridge. Reports the first record whose events could not be
+ * mapped or published, so the event source mapping retries from there (bisecting, then parking the
+ * record in the DLQ); every record before it has been published. Re-publishing later records on a
+ * retry is safe: event ids are derived from the record, and consumers drop what they have seen.
+ */
+export async function handler(event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> {
+  const mapped: { sequenceNumber: string; events: EventEnvelope[] }[] = [];
+  let unmappable: string | undefined;
+  for (const record of event.Records) {
+    const sequenceNumber = record.dynamodb?.SequenceNumber ?? '';
+    try {
+      mapped.push({ sequenceNumber, events: eventsFromStreamRecord(record) });
+    } catch (error) {
+      logger.error('stream record could not be mapped', { sequenceNumber, error: error as Error });
+      unmappable = sequenceNumber;
+      break;
+    }
+  }
+  const { failed } = await publishEvents(mapped.flatMap((m) => m.events));
+  const failedIds = new Set(failed.map((f) => f.event.id));
+  const firstUnpublished = mapped.find((m) => m.events.some((e) => failedIds.has(e.id)))?.sequenceNumber;
+  if (failed.length > 0) {
+    logger.error('events not published', {
+      failed: failed.map((f) => ({ id: f.event.id, code: f.errorCode })),
+    });
+  }
+  const firstFailure = firstUnpublished ?? unmappable;
+  return { batchItemFailures: firstFailure === undefined ? [] : [{ itemIdentifier: firstFailure }] };
+}

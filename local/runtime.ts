@@ -1,0 +1,180 @@
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type {
+  DynamoDBBatchResponse,
+  DynamoDBRecord,
+  DynamoDBStreamEvent,
+  EventBridgeEvent,
+} from 'aws-lambda';
+import { resetConfigCache } from '../shared/config.ts';
+import { resetEventBridgeClient } from '../shared/events/publisher.ts';
+import { SMART_GATEWAY_SYNC_RULE_PATTERN } from '../shared/events/rules.ts';
+import { resetDynamoClient } from '../shared/store/client.ts';
+import { type DevKeys, loadOrCreateDevKeys } from './dev-auth.ts';
+import { ensureTables, LOCAL_AWS, type LocalTableNames, startDynamoDbLocal } from './dynamodb-local.ts';
+import { type LocalEventBus, startLocalEventBus } from './event-bus.ts';
+import { type LambdaHandler, startLocalApi } from './http-server.ts';
+import { type StreamPoller, startStreamPoller } from './stream-poller.ts';
+import { scanTable } from './tables.ts';
+
+/**
+ * Local mode (SPEC §3): one process with DynamoDB Local, the HTTP API, the stream → fan-out → bus →
+ * SmartGateway-sync path, all running the handler modules in functions/ unchanged.
+ */
+export const REPO_ROOT = resolve(import.meta.dirname, '..');
+export const DEFAULT_DATA_DIR = join(REPO_ROOT, '.local-data');
+
+export type LocalRuntimeOptions = {
+  port?: number;
+  /** Where DynamoDB Local keeps its files, stream checkpoints and the dev signing key. */
+  dataDir?: string;
+  /** Keep the store in memory (nothing survives a restart); the dev key still lives in dataDir. */
+  inMemory?: boolean;
+  quiet?: boolean;
+};
+
+export type LocalRuntime = {
+  url: string;
+  dataDir: string;
+  inMemory: boolean;
+  tables: LocalTableNames;
+  keys: DevKeys;
+  dynamoDbEndpoint: string;
+  bus: LocalEventBus;
+  /** Resolves once every write made so far has gone through the stream, the bus and its targets. */
+  settled: () => Promise<void>;
+  streamDeadLetters: () => { record: DynamoDBRecord; reason: string }[];
+  stop: () => Promise<void>;
+};
+
+export const LOCAL_TABLES: LocalTableNames = {
+  billing: 'billing-local',
+  budgets: 'budgets-local',
+  routingPolicies: 'routing-policies-local',
+};
+const LOCAL_BUS = 'billing-local';
+
+export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
+  const dataDir = resolve(options.dataDir ?? DEFAULT_DATA_DIR);
+  const inMemory = options.inMemory ?? false;
+  const log = options.quiet ? () => undefined : (message: string) => console.log(message);
+
+  const dynamoDb = await startDynamoDbLocal({ dataDir: inMemory ? undefined : join(dataDir, 'dynamodb') });
+  const stops: (() => Promise<unknown>)[] = [dynamoDb.stop];
+  try {
+    await ensureTables(dynamoDb.client, LOCAL_TABLES);
+    const handlers = new Map<string, Promise<LambdaHandler>>();
+    const loadHandler = (name: string) => {
+      if (!handlers.has(name)) {
+        const url = pathToFileURL(join(REPO_ROOT, 'functions', `${name}.ts`)).href;
+        handlers.set(
+          name,
+          import(url).then((module: { handler: LambdaHandler }) => module.handler),
+        );
+      }
+      return handlers.get(name)!;
+    };
+
+    const bus = await startLocalEventBus({
+      busName: LOCAL_BUS,
+      targets: [
+        {
+          name: 'smart-gateway-sync',
+          pattern: SMART_GATEWAY_SYNC_RULE_PATTERN,
+          invoke: async (event: EventBridgeEvent<string, unknown>) =>
+            invoke(await loadHandler('smart-gateway-sync'), event),
+        },
+      ],
+    });
+    stops.unshift(bus.stop);
+
+    // The handlers read their configuration from the environment, exactly as in Lambda.
+    Object.assign(process.env, {
+      STAGE: 'local',
+      TABLE_NAME: LOCAL_TABLES.billing,
+      BUDGETS_TABLE_NAME: LOCAL_TABLES.budgets,
+      ROUTING_POLICIES_TABLE_NAME: LOCAL_TABLES.routingPolicies,
+      DYNAMODB_ENDPOINT: dynamoDb.endpoint,
+      EVENT_BUS_NAME: LOCAL_BUS,
+      EVENTBRIDGE_ENDPOINT: bus.endpoint,
+      AWS_REGION: LOCAL_AWS.region,
+      AWS_ACCESS_KEY_ID: LOCAL_AWS.credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_AWS.credentials.secretAccessKey,
+      POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? (options.quiet ? 'ERROR' : 'WARN'),
+    });
+    resetConfigCache();
+    resetDynamoClient();
+    resetEventBridgeClient();
+
+    const deadStreamRecords: { record: DynamoDBRecord; reason: string }[] = [];
+    const poller: StreamPoller = await startStreamPoller({
+      client: dynamoDb.client,
+      endpoint: dynamoDb.endpoint,
+      tableName: LOCAL_TABLES.billing,
+      checkpointFile: inMemory ? undefined : join(dataDir, 'stream-checkpoints.json'),
+      handler: async (event: DynamoDBStreamEvent) =>
+        invoke(await loadHandler('stream-fanout'), event) as Promise<DynamoDBBatchResponse>,
+      onDeadLetter: (record, reason) => {
+        deadStreamRecords.unshift({ record, reason });
+        console.error(`[stream] record ${record.dynamodb?.SequenceNumber} dead-lettered: ${reason}`);
+      },
+    });
+    stops.unshift(poller.stop);
+
+    const keys = await loadOrCreateDevKeys(join(dataDir, 'dev-jwt-key.json'));
+    const { server, url } = await startLocalApi({
+      port: options.port ?? 3000,
+      keys,
+      loadHandler,
+      localRoutes: [
+        {
+          method: 'GET',
+          path: '/_local/budgets',
+          respond: () => scanTable(dynamoDb.client, LOCAL_TABLES.budgets),
+        },
+        {
+          method: 'GET',
+          path: '/_local/routing-policies',
+          respond: () => scanTable(dynamoDb.client, LOCAL_TABLES.routingPolicies),
+        },
+        { method: 'GET', path: '/_local/events', respond: () => ({ events: bus.recent() }) },
+        {
+          method: 'GET',
+          path: '/_local/dead-letters',
+          respond: () => ({ bus: bus.deadLetters(), stream: deadStreamRecords }),
+        },
+      ],
+    });
+    stops.unshift(() => new Promise<void>((done) => server.close(() => done())));
+    server.closeIdleConnections?.();
+    log(
+      `DynamoDB Local at ${dynamoDb.endpoint} (${inMemory ? 'in memory' : `data in ${join(dataDir, 'dynamodb')}`})`,
+    );
+
+    return {
+      url,
+      dataDir,
+      inMemory,
+      tables: LOCAL_TABLES,
+      keys,
+      dynamoDbEndpoint: dynamoDb.endpoint,
+      bus,
+      settled: async () => {
+        await poller.caughtUp();
+        await bus.idle();
+      },
+      streamDeadLetters: () => deadStreamRecords,
+      stop: async () => {
+        server.closeAllConnections?.();
+        for (const stop of stops) await stop();
+      },
+    };
+  } catch (error) {
+    for (const stop of stops) await stop().catch(() => undefined);
+    throw error;
+  }
+}
+
+/** Background handlers take other event shapes than the HTTP ones; the module export is the same. */
+const invoke = (handler: LambdaHandler, event: unknown): Promise<unknown> =>
+  (handler as unknown as (event: unknown) => Promise<unknown>)(event);

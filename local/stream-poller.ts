@@ -1,0 +1,229 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  DescribeStreamCommand,
+  DynamoDBStreamsClient,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  type _Record as StreamRecord,
+} from '@aws-sdk/client-dynamodb-streams';
+import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
+import { LOCAL_AWS } from './dynamodb-local.ts';
+
+/**
+ * Plays the part of Lambda's DynamoDB event source mapping: reads the table's stream shard by
+ * shard, in order, hands batches to the fan-out handler, honours `batchItemFailures` (records before
+ * the reported one are done), retries, then parks the failing record in a dead-letter list, the way
+ * the CDK mapping (bisect on error, bounded retries, on-failure destination) does in AWS.
+ */
+export type StreamPollerOptions = {
+  client: DynamoDBClient;
+  endpoint: string;
+  tableName: string;
+  handler: (event: DynamoDBStreamEvent) => Promise<DynamoDBBatchResponse | undefined>;
+  batchSize?: number;
+  maxRetries?: number;
+  idleDelayMs?: number;
+  /** Where the last processed sequence number per shard is kept, so a restart resumes. */
+  checkpointFile?: string | undefined;
+  onDeadLetter?: (record: DynamoDBRecord, reason: string) => void;
+};
+
+export type StreamPoller = { stop: () => Promise<void>; caughtUp: () => Promise<void> };
+
+type ShardState = { iterator: string | undefined; done: boolean; failures: number };
+type Checkpoints = { streamArn: string; shards: Record<string, string> };
+
+export async function startStreamPoller(options: StreamPollerOptions): Promise<StreamPoller> {
+  const { client, endpoint, tableName, handler, batchSize = 100, maxRetries = 5, idleDelayMs = 50 } = options;
+  const streams = new DynamoDBStreamsClient({ ...LOCAL_AWS, endpoint });
+  const table = await client.send(new DescribeTableCommand({ TableName: tableName }));
+  const streamArn = table.Table?.LatestStreamArn;
+  if (!streamArn) throw new Error(`Table ${tableName} has no stream`);
+  const checkpoints = loadCheckpoints(options.checkpointFile, streamArn);
+  const shards = new Map<string, ShardState>();
+  let running = true;
+  let pass = 0;
+  let waiters: { afterPass: number; wake: () => void }[] = [];
+
+  const saveCheckpoint = (shardId: string, sequenceNumber: string) => {
+    checkpoints.shards[shardId] = sequenceNumber;
+    if (options.checkpointFile) writeFileSync(options.checkpointFile, JSON.stringify(checkpoints));
+  };
+
+  const iteratorFor = async (shardId: string, at?: string) => {
+    const after = checkpoints.shards[shardId];
+    const { ShardIterator } = await streams.send(
+      new GetShardIteratorCommand({
+        StreamArn: streamArn,
+        ShardId: shardId,
+        ...(at
+          ? { ShardIteratorType: 'AT_SEQUENCE_NUMBER', SequenceNumber: at }
+          : after
+            ? { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', SequenceNumber: after }
+            : { ShardIteratorType: 'TRIM_HORIZON' }),
+      }),
+    );
+    return ShardIterator;
+  };
+
+  /** One GetRecords + handler call for a shard; returns how many records were read. */
+  const pollShard = async (shardId: string, state: ShardState): Promise<number> => {
+    state.iterator ??= await iteratorFor(shardId);
+    if (!state.iterator) {
+      state.done = true;
+      return 0;
+    }
+    const { Records = [], NextShardIterator } = await streams.send(
+      new GetRecordsCommand({ ShardIterator: state.iterator, Limit: batchSize }),
+    );
+    if (Records.length === 0) {
+      state.iterator = NextShardIterator;
+      if (!NextShardIterator) state.done = true;
+      return 0;
+    }
+    const records = Records.map((record) => toLambdaRecord(record, streamArn));
+    let failedAt: string | undefined;
+    let reason = '';
+    try {
+      const response = await handler({ Records: records });
+      failedAt = response?.batchItemFailures?.[0]?.itemIdentifier;
+      reason = 'reported as a batch item failure';
+    } catch (error) {
+      failedAt = records[0]?.dynamodb?.SequenceNumber;
+      reason = (error as Error).message;
+    }
+    const failedIndex =
+      failedAt === undefined ? -1 : records.findIndex((r) => r.dynamodb?.SequenceNumber === failedAt);
+    if (failedIndex === -1) {
+      saveCheckpoint(shardId, records[records.length - 1]!.dynamodb!.SequenceNumber!);
+      state.iterator = NextShardIterator;
+      state.failures = 0;
+      return records.length;
+    }
+    if (failedIndex > 0) saveCheckpoint(shardId, records[failedIndex - 1]!.dynamodb!.SequenceNumber!);
+    state.failures++;
+    if (state.failures > maxRetries) {
+      // Retries exhausted: like the on-failure destination, park the record and move past it.
+      options.onDeadLetter?.(records[failedIndex]!, reason);
+      saveCheckpoint(shardId, failedAt!);
+      state.failures = 0;
+      state.iterator = await iteratorFor(shardId);
+    } else {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 50 * 2 ** state.failures)));
+      state.iterator = await iteratorFor(shardId, failedAt);
+    }
+    return records.length;
+  };
+
+  const refreshShards = async () => {
+    const { StreamDescription } = await streams.send(new DescribeStreamCommand({ StreamArn: streamArn }));
+    for (const shard of StreamDescription?.Shards ?? []) {
+      if (!shard.ShardId || shards.has(shard.ShardId)) continue;
+      shards.set(shard.ShardId, { iterator: undefined, done: false, failures: 0 });
+    }
+  };
+
+  const loop = async () => {
+    let sinceRefresh = Number.POSITIVE_INFINITY;
+    while (running) {
+      const thisPass = ++pass;
+      try {
+        if (sinceRefresh > 20) {
+          await refreshShards();
+          sinceRefresh = 0;
+        }
+        sinceRefresh++;
+        let read = 0;
+        // Shards are visited in creation order, so a parent is drained before its children.
+        for (const [shardId, state] of shards) {
+          if (!state.done) read += await pollShard(shardId, state);
+        }
+        if (read === 0) {
+          // Only a pass that began after the caller asked proves it saw the caller's writes.
+          for (const waiter of waiters.filter((w) => w.afterPass < thisPass)) waiter.wake();
+          waiters = waiters.filter((w) => w.afterPass >= thisPass);
+          await new Promise((resolve) => setTimeout(resolve, idleDelayMs));
+        }
+      } catch (error) {
+        if (!running) break;
+        console.error('[stream] poll failed, retrying:', (error as Error).message);
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    }
+  };
+  const loopDone = loop();
+
+  return {
+    stop: async () => {
+      running = false;
+      await loopDone;
+      streams.destroy();
+    },
+    caughtUp: () =>
+      new Promise<void>((resolve) => {
+        waiters.push({ afterPass: pass, wake: resolve });
+      }),
+  };
+}
+
+function loadCheckpoints(file: string | undefined, streamArn: string): Checkpoints {
+  if (file && existsSync(file)) {
+    const saved = JSON.parse(readFileSync(file, 'utf8')) as Checkpoints;
+    // A recreated table has a new stream: old checkpoints mean nothing for it.
+    if (saved.streamArn === streamArn) return saved;
+  }
+  return { streamArn, shards: {} };
+}
+
+/** The SDK's stream record, reshaped as Lambda delivers it (epoch seconds, source ARN, raw JSON values). */
+function toLambdaRecord(record: StreamRecord, streamArn: string): DynamoDBRecord {
+  const created = record.dynamodb?.ApproximateCreationDateTime;
+  const { Keys, NewImage, OldImage } = record.dynamodb ?? {};
+  return {
+    eventID: record.eventID,
+    eventName: record.eventName,
+    eventVersion: record.eventVersion,
+    eventSource: 'aws:dynamodb',
+    awsRegion: record.awsRegion,
+    eventSourceARN: streamArn,
+    dynamodb: {
+      ...(record.dynamodb as DynamoDBRecord['dynamodb']),
+      ApproximateCreationDateTime: created ? Math.floor(new Date(created).getTime() / 1000) : undefined,
+      ...(Keys ? { Keys: toLambdaImage(Keys) } : {}),
+      ...(NewImage ? { NewImage: toLambdaImage(NewImage) } : {}),
+      ...(OldImage ? { OldImage: toLambdaImage(OldImage) } : {}),
+    },
+  } as DynamoDBRecord;
+}
+
+type SdkImage = Record<string, unknown>;
+
+/**
+ * Lambda passes the stream's JSON through; the SDK client deserializes it and, in doing so, turns an
+ * empty map `{"M":{}}` into `{}` and binaries into Uint8Array. Undo both so handlers see Lambda's shape.
+ */
+function toLambdaImage(image: SdkImage): Record<string, never> {
+  return Object.fromEntries(
+    Object.entries(image).map(([name, value]) => [name, toLambdaValue(value)]),
+  ) as Record<string, never>;
+}
+
+function toLambdaValue(value: unknown): unknown {
+  const attribute = value as Record<string, unknown>;
+  const [type] = Object.keys(attribute);
+  if (type === undefined) return { M: {} };
+  const inner = attribute[type];
+  switch (type) {
+    case 'M':
+      return { M: toLambdaImage(inner as SdkImage) };
+    case 'L':
+      return { L: (inner as unknown[]).map(toLambdaValue) };
+    case 'B':
+      return { B: Buffer.from(inner as Uint8Array).toString('base64') };
+    case 'BS':
+      return { BS: (inner as Uint8Array[]).map((b) => Buffer.from(b).toString('base64')) };
+    default:
+      return attribute;
+  }
+}

@@ -1,0 +1,14 @@
+import { type DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+
+/** Whole-table read for the local viewer routes (small tables only; never used in AWS). */
+export async function scanTable(client: DynamoDBClient, tableName: string): Promise<{ items: unknown[] }> {
+  const items: unknown[] = [];
+  let start: Record<string, never> | undefined;
+  do {
+    const page = await client.send(new ScanCommand({ TableName: tableName, ExclusiveStartKey: start }));
+    items.push(...(page.Items ?? []).map((item) => unmarshall(item)));
+    start = page.LastEvaluatedKey as typeof start;
+  } while (start);
+  return { items };
+}

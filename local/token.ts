@@ -1,0 +1,33 @@
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadOrCreateDevKeys, mintDevToken } from './dev-auth.ts';
+import { DEFAULT_DATA_DIR } from './runtime.ts';
+
+/** `npm run token -- --scope "a b" [--tenant <customer_id>] [--sub name] [--expires 3600]` */
+const { values } = parseArgs({
+  options: {
+    scope: { type: 'string', default: '' },
+    tenant: { type: 'string' },
+    sub: { type: 'string' },
+    expires: { type: 'string', default: '3600' },
+    'data-dir': { type: 'string' },
+  },
+});
+
+const scopes = (values.scope ?? '').split(/[\s,]+/).filter(Boolean);
+if (scopes.length === 0) {
+  console.error(
+    'Usage: npm run token -- --scope "billing:customers:create billing:customers:read" [--tenant <customer_id>]',
+  );
+  process.exit(2);
+}
+const dataDir = values['data-dir'] ?? process.env.BILLING_DATA_DIR ?? DEFAULT_DATA_DIR;
+const keys = await loadOrCreateDevKeys(join(dataDir, 'dev-jwt-key.json'));
+console.log(
+  await mintDevToken(keys, {
+    scopes,
+    tenantId: values.tenant,
+    subject: values.sub,
+    expiresInSeconds: Number(values.expires),
+  }),
+);

@@ -1,0 +1,77 @@
+/**
+ * The one place runtime configuration is read. Lambdas get these variables from the CDK stack;
+ * the local runtime sets them before it loads any handler. Nothing else reads process.env.
+ */
+export type RuntimeConfig = {
+  stage: string;
+  tableName: string;
+  /** Set only when the store is not the AWS regional endpoint (the local DynamoDB). */
+  dynamoDbEndpoint: string | undefined;
+  eventBusName: string;
+  /** Set only when the bus is not the AWS regional endpoint (the local bus). */
+  eventBridgeEndpoint: string | undefined;
+  budgetsTableName: string;
+  routingPoliciesTableName: string;
+  region: string;
+  /** Secrets Manager secret (JSON with secret_key and webhook_secret) holding Stripe credentials. */
+  stripeSecretArn: string | undefined;
+  /** Direct Stripe credentials (local mode); the secret ARN wins when both are set. */
+  stripeSecretKey: string | undefined;
+  stripeWebhookSecret: string | undefined;
+  /** Stripe API host override, for tests against a local Stripe-compatible server. */
+  stripeApiBase: string | undefined;
+  /** Largest request body accepted, in bytes, unless a route says otherwise. */
+  maxBodyBytes: number;
+  idempotencyTtlSeconds: number;
+};
+
+const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
+const DEFAULT_IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
+
+export function readConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig {
+  return {
+    stage: env.STAGE ?? 'dev',
+    tableName: required(env, 'TABLE_NAME'),
+    dynamoDbEndpoint: env.DYNAMODB_ENDPOINT || undefined,
+    eventBusName: env.EVENT_BUS_NAME ?? 'default',
+    eventBridgeEndpoint: env.EVENTBRIDGE_ENDPOINT || undefined,
+    budgetsTableName: env.BUDGETS_TABLE_NAME ?? '',
+    routingPoliciesTableName: env.ROUTING_POLICIES_TABLE_NAME ?? '',
+    region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
+    stripeSecretArn: env.STRIPE_SECRET_ARN || undefined,
+    stripeSecretKey: env.STRIPE_SECRET_KEY || undefined,
+    stripeWebhookSecret: env.STRIPE_WEBHOOK_SECRET || undefined,
+    stripeApiBase: env.STRIPE_API_BASE || undefined,
+    maxBodyBytes: positiveInt(env, 'MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES),
+    idempotencyTtlSeconds: positiveInt(env, 'IDEMPOTENCY_TTL_SECONDS', DEFAULT_IDEMPOTENCY_TTL_SECONDS),
+  };
+}
+
+let cached: RuntimeConfig | undefined;
+
+/** Configuration of this process, read once (Lambda environments do not change while warm). */
+export function config(): RuntimeConfig {
+  cached ??= readConfig();
+  return cached;
+}
+
+/** For the local runtime and tests, which set the environment after modules were loaded. */
+export function resetConfigCache(): void {
+  cached = undefined;
+}
+
+function required(env: NodeJS.ProcessEnv, name: string): string {
+  const value = env[name];
+  if (!value) throw new Error(`Missing required environment variable ${name}`);
+  return value;
+}
+
+function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value <= 0) {
+    throw new Error(`Environment variable ${name} must be a positive integer, got "${raw}"`);
+  }
+  return value;
+}

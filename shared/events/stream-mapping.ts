@@ -1,0 +1,67 @@
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import type { DynamoDBRecord, AttributeValue as LambdaAttributeValue } from 'aws-lambda';
+import type { Customer } from '../domain/customer.ts';
+import { type BillingEventType, type CustomerEventData, EVENT_SCHEMA_VERSIONS } from './catalog.ts';
+import { type EventEnvelope, eventId } from './envelope.ts';
+
+type Image = Record<string, unknown>;
+
+/**
+ * The one mapping from a table stream record to the events it means. Bookkeeping items (audit,
+ * idempotency, webhook receipts) mean nothing outside and map to no event; so do removals.
+ */
+export function eventsFromStreamRecord(record: DynamoDBRecord): EventEnvelope[] {
+  const newImage = imageOf(record.dynamodb?.NewImage);
+  const oldImage = imageOf(record.dynamodb?.OldImage);
+  if (!newImage) return [];
+  const occurredAt = occurredAtOf(newImage, record);
+  switch (newImage.item_type) {
+    case 'customer': {
+      const customer = newImage as unknown as Customer;
+      if (oldImage && oldImage.version === customer.version) return [];
+      const type: BillingEventType = record.eventName === 'INSERT' ? 'customer.created' : 'customer.updated';
+      const data: CustomerEventData = {
+        id: customer.id,
+        name: customer.name,
+        email: customer.email,
+        stripe_customer_id: customer.stripe_customer_id,
+        created_at: customer.created_at,
+      };
+      return [envelope(type, customer.id, customer.version, customer.id, occurredAt, data)];
+    }
+    default:
+      return [];
+  }
+}
+
+function envelope<T extends Record<string, unknown>>(
+  type: BillingEventType,
+  entityId: string,
+  entityVersion: number,
+  tenantId: string | null,
+  occurredAt: string,
+  data: T,
+): EventEnvelope<T> {
+  return {
+    id: eventId(type, entityId, entityVersion),
+    type,
+    schema_version: EVENT_SCHEMA_VERSIONS[type],
+    occurred_at: occurredAt,
+    entity_id: entityId,
+    entity_version: entityVersion,
+    tenant_id: tenantId,
+    data,
+  };
+}
+
+function imageOf(image: Record<string, LambdaAttributeValue> | undefined): Image | undefined {
+  // Lambda's and the SDK's AttributeValue types differ only nominally.
+  return image ? unmarshall(image as Parameters<typeof unmarshall>[0]) : undefined;
+}
+
+/** The entity's own change time when it has one; the stream's approximate time otherwise. */
+function occurredAtOf(image: Image, record: DynamoDBRecord): string {
+  if (typeof image.updated_at === 'string') return image.updated_at;
+  const seconds = record.dynamodb?.ApproximateCreationDateTime;
+  return new Date(seconds ? seconds * 1000 : Date.now()).toISOString();
+}

@@ -1,0 +1,141 @@
+import middy from '@middy/core';
+import type { APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import type { z } from 'zod';
+import { config } from '../config.ts';
+import { DomainError } from '../domain/errors.ts';
+import type { Principal } from '../domain/principal.ts';
+import type { HandlerContract } from '../schemas/contract.ts';
+import {
+  findIdempotencyRecord,
+  type IdempotencyClaim,
+  IdempotencyKeyTaken,
+  type IdempotentWrite,
+  idempotencyClaim,
+} from '../store/idempotency.ts';
+import { parseIdempotencyKey, requestHash } from './idempotency.ts';
+import { type ApiEvent, authorize, bodyLimit, jsonBody, problemErrors } from './middlewares.ts';
+import { parseWith } from './validation.ts';
+
+type Output<S> = S extends z.ZodType ? z.output<S> : undefined;
+
+export type ApiRequest<C extends HandlerContract> = {
+  body: Output<C['body']>;
+  query: Output<C['query']>;
+  params: Output<C['params']>;
+  principal: Principal;
+  requestId: string;
+  now: Date;
+  /** The raw body, for handlers that verify a signature over it. */
+  rawBody: string | undefined;
+  headers: Record<string, string | undefined>;
+  /**
+   * Present when the caller sent an Idempotency-Key on an idempotent route: pass the result of
+   * `idempotency.record(body)` into the store transaction that makes the change.
+   */
+  idempotency: { record: (body: unknown) => IdempotentWrite } | undefined;
+};
+
+export type ApiHandlerOptions<C extends HandlerContract> = {
+  /** Route identity for idempotency keys: keys are scoped per caller and per route. */
+  name: string;
+  contract: C;
+  scopes: readonly string[];
+  /** Defaults to the configured MAX_BODY_BYTES. */
+  maxBodyBytes?: number;
+};
+
+/**
+ * Builds an API Gateway v2 handler: problem errors → authorize → body limit → JSON → validation →
+ * idempotent replay → the use case → a JSON response with the contract's success status.
+ */
+export function apiHandler<C extends HandlerContract>(
+  options: ApiHandlerOptions<C>,
+  useCase: (request: ApiRequest<C>) => Promise<unknown>,
+) {
+  const { contract } = options;
+  const base = async (event: ApiEvent, _context: Context): Promise<APIGatewayProxyStructuredResultV2> => {
+    const now = new Date();
+    const body = contract.body ? parseWith(contract.body, event.jsonBody ?? {}) : undefined;
+    if (!contract.body && !contract.rawBody && event.jsonBody !== undefined) {
+      throw new DomainError('validation', 'This route takes no request body', [
+        { field: '(body)', message: 'must be empty' },
+      ]);
+    }
+    const query = contract.query ? parseWith(contract.query, event.queryStringParameters ?? {}) : undefined;
+    const params = contract.params ? parseWith(contract.params, event.pathParameters ?? {}) : undefined;
+    const principal = event.principal!;
+    const claim = contract.idempotent
+      ? await idempotencyClaimFor(options.name, event, principal, now)
+      : undefined;
+    if (claim && 'replay' in claim) return claim.replay;
+    const idempotencyClaimed = claim?.claim;
+    const request = {
+      body,
+      query,
+      params,
+      principal,
+      requestId: event.requestContext.requestId,
+      now,
+      rawBody: event.rawBody,
+      headers: event.headers ?? {},
+      idempotency: idempotencyClaimed
+        ? {
+            record: (responseBody: unknown) => ({
+              claim: idempotencyClaimed,
+              response: { status: contract.success.status, body: responseBody },
+            }),
+          }
+        : undefined,
+    } as ApiRequest<C>;
+    try {
+      return jsonResponse(contract.success.status, await useCase(request));
+    } catch (error) {
+      if (error instanceof IdempotencyKeyTaken && idempotencyClaimed) {
+        const winner = await idempotencyClaimFor(options.name, event, principal, now);
+        if (winner && 'replay' in winner) return winner.replay;
+      }
+      throw error;
+    }
+  };
+
+  return middy<ApiEvent, APIGatewayProxyStructuredResultV2>()
+    .use(problemErrors())
+    .use(authorize(options.scopes))
+    .use(bodyLimit(options.maxBodyBytes ?? config().maxBodyBytes))
+    .use(contract.rawBody ? {} : jsonBody())
+    .handler(base);
+}
+
+async function idempotencyClaimFor(
+  route: string,
+  event: ApiEvent,
+  principal: Principal,
+  now: Date,
+): Promise<{ claim: IdempotencyClaim } | { replay: APIGatewayProxyStructuredResultV2 } | undefined> {
+  const key = parseIdempotencyKey(event.headers?.['idempotency-key']);
+  if (key === undefined) return undefined;
+  const hash = requestHash(event.requestContext.http.method, event.rawPath, event.jsonBody ?? null);
+  const { tableName, idempotencyTtlSeconds } = config();
+  const claim = idempotencyClaim(principal.subject, route, key, hash, now, idempotencyTtlSeconds);
+  const existing = await findIdempotencyRecord(tableName, claim);
+  if (!existing) return { claim };
+  if (existing.request_hash !== hash) {
+    throw new DomainError(
+      'idempotency-key-reused',
+      'This Idempotency-Key was used with a different request body; use a new key for a new request',
+    );
+  }
+  return {
+    replay: { ...jsonResponse(existing.response.status, existing.response.body), headers: replayHeaders() },
+  };
+}
+
+const replayHeaders = () => ({ 'content-type': 'application/json', 'idempotent-replayed': 'true' });
+
+export function jsonResponse(status: number, body: unknown): APIGatewayProxyStructuredResultV2 {
+  return {
+    statusCode: status,
+    headers: { 'content-type': 'application/json' },
+    body: body === undefined ? '' : JSON.stringify(body),
+  };
+}

@@ -1,0 +1,70 @@
+import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { DomainError, type DomainErrorKind, type FieldError } from '../domain/errors.ts';
+
+/**
+ * RFC 9457 problem details. `type` values are stable identifiers clients may switch on; they are
+ * relative URIs documented in the OpenAPI description.
+ */
+export type Problem = {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  errors?: readonly FieldError[];
+  request_id?: string;
+};
+
+const PROBLEM_TYPES: Record<DomainErrorKind, { status: number; title: string }> = {
+  validation: { status: 400, title: 'The request is invalid' },
+  'malformed-json': { status: 400, title: 'The request body is not valid JSON' },
+  'unsupported-media-type': { status: 415, title: 'The request body must be application/json' },
+  'payload-too-large': { status: 413, title: 'The request body is too large' },
+  unauthenticated: { status: 401, title: 'Authentication is required' },
+  forbidden: { status: 403, title: 'The caller may not do this' },
+  'not-found': { status: 404, title: 'The resource does not exist' },
+  conflict: { status: 409, title: 'The request conflicts with the current state' },
+  'idempotency-key-reused': {
+    status: 409,
+    title: 'The Idempotency-Key was already used with a different request',
+  },
+  'idempotency-key-invalid': { status: 400, title: 'The Idempotency-Key header is invalid' },
+  'version-conflict': { status: 409, title: 'The resource was changed by someone else' },
+  'invalid-state-transition': { status: 409, title: 'The resource cannot make this transition' },
+  'not-implemented': { status: 501, title: 'This operation is not implemented yet' },
+  'service-unavailable': { status: 503, title: 'A dependency is not configured or not reachable' },
+};
+
+export const problemTypeUri = (kind: DomainErrorKind | 'internal'): string => `/problems/${kind}`;
+
+export function problemFromError(error: unknown, requestId?: string): Problem {
+  if (error instanceof DomainError) {
+    const { status, title } = PROBLEM_TYPES[error.kind];
+    return {
+      type: problemTypeUri(error.kind),
+      title,
+      status,
+      detail: error.message,
+      ...(error.fieldErrors.length > 0 ? { errors: error.fieldErrors } : {}),
+      ...(requestId ? { request_id: requestId } : {}),
+    };
+  }
+  return {
+    type: problemTypeUri('internal'),
+    title: 'Internal error',
+    status: 500,
+    // Never echo an unexpected error's message: it may carry internals. The request id finds the log.
+    detail: 'An unexpected error occurred; it has been logged with the request id',
+    ...(requestId ? { request_id: requestId } : {}),
+  };
+}
+
+export function problemResponse(problem: Problem): APIGatewayProxyStructuredResultV2 {
+  return {
+    statusCode: problem.status,
+    headers: { 'content-type': 'application/problem+json' },
+    body: JSON.stringify(problem),
+  };
+}
+
+export const ALL_PROBLEM_KINDS = Object.keys(PROBLEM_TYPES) as DomainErrorKind[];
+export const problemStatus = (kind: DomainErrorKind): number => PROBLEM_TYPES[kind].status;

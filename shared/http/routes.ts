@@ -1,0 +1,105 @@
+/**
+ * The HTTP API's route table: one entry per route, read by the CDK stack (to create routes,
+ * authorizers and one Lambda per handler) and by the local server (to dispatch requests to the
+ * same handler modules and enforce the same authorizer rules). Handlers re-check scopes themselves.
+ */
+export type RouteAuth =
+  /** JWT authorizer: issuer + audience checked by API Gateway, then these scopes (any of). */
+  | 'jwt'
+  /** IAM (SigV4) for service callers such as the SmartGateway; JWT also accepted on a twin route locally. */
+  | 'iam'
+  /** No authorizer: the handler authenticates the caller itself (Stripe signature) or the route is public. */
+  | 'none';
+
+export type RouteDefinition = {
+  method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
+  /** API Gateway path syntax: `{id}` for a path parameter. */
+  path: string;
+  /** Name of the module in functions/ (without extension) exporting `handler`. */
+  handler: string;
+  auth: RouteAuth;
+  /** OAuth2 scopes, any one of which authorizes the call (JWT routes). */
+  scopes: readonly string[];
+  summary: string;
+};
+
+export const SCOPES = {
+  customersCreate: 'billing:customers:create',
+  customersRead: 'billing:customers:read',
+  catalogWrite: 'billing:catalog:write',
+  catalogRead: 'billing:catalog:read',
+  subscriptionsCreate: 'billing:subscriptions:create',
+  subscriptionsRead: 'billing:subscriptions:read',
+  subscriptionsUpdate: 'billing:subscriptions:update',
+  usageCreate: 'billing:usage:create',
+  usageRead: 'billing:usage:read',
+} as const;
+
+export const API_PREFIX = '/api/v1';
+
+export const ROUTES: readonly RouteDefinition[] = [
+  {
+    method: 'POST',
+    path: `${API_PREFIX}/customers`,
+    handler: 'customers-create',
+    auth: 'jwt',
+    scopes: [SCOPES.customersCreate],
+    summary: 'Create a customer',
+  },
+  {
+    method: 'GET',
+    path: `${API_PREFIX}/customers`,
+    handler: 'customers-list',
+    auth: 'jwt',
+    scopes: [SCOPES.customersRead],
+    summary: 'List customers (cursor pagination)',
+  },
+  {
+    method: 'GET',
+    path: `${API_PREFIX}/customers/{id}`,
+    handler: 'customers-get',
+    auth: 'jwt',
+    scopes: [SCOPES.customersRead],
+    summary: 'Get a customer',
+  },
+  {
+    method: 'POST',
+    path: `${API_PREFIX}/usage-records`,
+    handler: 'usage-records-create',
+    auth: 'jwt',
+    scopes: [SCOPES.usageCreate],
+    summary: 'Report metered usage (single record or batch)',
+  },
+  {
+    method: 'POST',
+    path: '/internal/v1/usage-records',
+    handler: 'usage-records-create',
+    auth: 'iam',
+    scopes: [],
+    summary: 'Report metered usage as an IAM (SigV4) service caller such as the SmartGateway',
+  },
+  {
+    method: 'POST',
+    path: '/webhooks/stripe',
+    handler: 'stripe-webhook',
+    auth: 'none',
+    scopes: [],
+    summary: 'Stripe webhook (signature verified by the handler)',
+  },
+  {
+    method: 'GET',
+    path: '/openapi.json',
+    handler: 'openapi',
+    auth: 'none',
+    scopes: [],
+    summary: 'OpenAPI 3.1 description of this API',
+  },
+];
+
+/** Lambdas that are not behind an HTTP route. */
+export const BACKGROUND_HANDLERS = ['stream-fanout', 'smart-gateway-sync'] as const;
+
+/** Every handler module in functions/, each bundled into its own Lambda. */
+export const ALL_HANDLERS: readonly string[] = [
+  ...new Set([...ROUTES.map((route) => route.handler), ...BACKGROUND_HANDLERS]),
+];

@@ -1,0 +1,25 @@
+import { z } from 'zod';
+import type { HandlerContract } from './contract.ts';
+import { defineContract } from './contract.ts';
+import { customerContracts } from './customers.ts';
+import { usageContracts } from './usage.ts';
+import { webhookContracts } from './webhooks.ts';
+
+const openapiContract = {
+  openapi: defineContract({
+    success: {
+      status: 200,
+      description: 'This document',
+      schema: z.record(z.string(), z.unknown()).meta({ id: 'OpenApiDocument' }),
+    },
+    problems: [],
+  }),
+};
+
+/** Every handler's contract by handler name (the `handler` of each route in shared/http/routes.ts). */
+export const CONTRACTS: Record<string, HandlerContract> = {
+  ...customerContracts,
+  ...usageContracts,
+  ...webhookContracts,
+  ...openapiContract,
+};

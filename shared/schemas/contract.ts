@@ -1,0 +1,20 @@
+import type { z } from 'zod';
+
+/**
+ * What one handler accepts and returns. Handlers validate with these schemas and the OpenAPI
+ * document (shared/schemas/openapi.ts) is generated from them, so the two cannot disagree.
+ */
+export type HandlerContract = {
+  body?: z.ZodType;
+  query?: z.ZodObject;
+  params?: z.ZodObject;
+  /** Whether the route honours the Idempotency-Key header. */
+  idempotent?: boolean;
+  /** Media type of the body when it is not JSON validated by `body` (e.g. Stripe's raw payload). */
+  rawBody?: { mediaType: string; description: string };
+  success: { status: number; description: string; schema?: z.ZodType };
+  /** Problem statuses this route can answer with, besides 500. */
+  problems: readonly number[];
+};
+
+export const defineContract = <C extends HandlerContract>(contract: C): C => contract;

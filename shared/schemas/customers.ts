@@ -1,0 +1,51 @@
+import { z } from 'zod';
+import { IdPathSchema, ListQuerySchema, MetadataSchema, pageOf } from './common.ts';
+import { defineContract } from './contract.ts';
+
+export const CreateCustomerRequestSchema = z
+  .strictObject({
+    name: z.string().trim().min(1).max(256).meta({ example: 'Acme Compliance Ltd' }),
+    email: z.email().max(254).meta({ example: 'billing@acme.example' }),
+    metadata: MetadataSchema.optional(),
+  })
+  .meta({ id: 'CreateCustomerRequest' });
+
+export const CustomerSchema = z
+  .object({
+    id: z.string().meta({ example: '3f1c2b9e-8a55-4a0e-9d4b-5f8f0b1d7c21' }),
+    name: z.string(),
+    email: z.string(),
+    metadata: z.record(z.string(), z.string()),
+    stripe_customer_id: z.string().nullable().meta({ description: 'Null until mirrored to Stripe' }),
+    created_at: z.string().meta({ format: 'date-time' }),
+    updated_at: z.string().meta({ format: 'date-time' }),
+    version: z.number().int().meta({ description: 'Incremented on every change' }),
+  })
+  .meta({ id: 'Customer' });
+
+export const CustomerListSchema = pageOf(CustomerSchema, 'CustomerList');
+
+export type CreateCustomerRequest = z.infer<typeof CreateCustomerRequestSchema>;
+
+export const customerContracts = {
+  'customers-create': defineContract({
+    body: CreateCustomerRequestSchema,
+    idempotent: true,
+    success: { status: 201, description: 'The customer was created', schema: CustomerSchema },
+    problems: [400, 401, 403, 409, 413, 415],
+  }),
+  'customers-get': defineContract({
+    params: IdPathSchema,
+    success: { status: 200, description: 'The customer', schema: CustomerSchema },
+    problems: [400, 401, 403, 404],
+  }),
+  'customers-list': defineContract({
+    query: ListQuerySchema,
+    success: {
+      status: 200,
+      description: 'A page of customers, oldest first. A tenant token sees only its own customer.',
+      schema: CustomerListSchema,
+    },
+    problems: [400, 401, 403],
+  }),
+};

@@ -1,0 +1,80 @@
+import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { Customer } from '../domain/customer.ts';
+import { type AuditDraft, auditPut } from './audit.ts';
+import { dynamo } from './client.ts';
+import { type IdempotentWrite, idempotencyPut } from './idempotency.ts';
+import { byTypeKey, byTypePartition, customerKey } from './keys.ts';
+import { decodeCursor, encodeCursor, type Page } from './pagination.ts';
+import { transactWrite } from './transact.ts';
+
+const ITEM_TYPE = 'customer';
+const INTERNAL_ATTRIBUTES = ['PK', 'SK', 'GSI1PK', 'GSI1SK', 'GSI2PK', 'GSI2SK', 'item_type'] as const;
+
+export type CreateCustomerOutcome =
+  | { created: true }
+  /** The Idempotency-Key was claimed first by another request: replay or refuse it. */
+  | { created: false; reason: 'idempotency-key-taken' };
+
+export class CustomersRepository {
+  constructor(private readonly tableName: string) {}
+
+  /** Customer, audit entry and idempotency record: all written, or none. */
+  async create(
+    customer: Customer,
+    audit: AuditDraft,
+    idempotency?: IdempotentWrite,
+  ): Promise<CreateCustomerOutcome> {
+    const key = customerKey(customer.id);
+    const items = [
+      {
+        Put: {
+          TableName: this.tableName,
+          Item: {
+            ...key,
+            ...byTypeKey(ITEM_TYPE, customer.created_at, customer.id),
+            item_type: ITEM_TYPE,
+            ...customer,
+          },
+          ConditionExpression: 'attribute_not_exists(PK)',
+        },
+      },
+      auditPut(this.tableName, key, audit),
+      ...(idempotency ? [idempotencyPut(this.tableName, idempotency.claim, idempotency.response)] : []),
+    ];
+    const outcome = await transactWrite(items);
+    if (outcome.ok) return { created: true };
+    if (idempotency && outcome.failedConditions.includes(2))
+      return { created: false, reason: 'idempotency-key-taken' };
+    // A random UUID collided with an existing customer: astronomically unlikely, never silently overwritten.
+    throw new Error(`Customer ${customer.id} already exists`);
+  }
+
+  async get(customerId: string): Promise<Customer | undefined> {
+    const { Item } = await dynamo().send(
+      new GetCommand({ TableName: this.tableName, Key: customerKey(customerId) }),
+    );
+    return Item ? toCustomer(Item) : undefined;
+  }
+
+  /** Every customer, oldest first, for operators. */
+  async list(limit: number, cursor: string | undefined): Promise<Page<Customer>> {
+    const partition = byTypePartition(ITEM_TYPE);
+    const { Items, LastEvaluatedKey } = await dynamo().send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: 'GSI2',
+        KeyConditionExpression: 'GSI2PK = :pk',
+        ExpressionAttributeValues: { ':pk': partition },
+        Limit: limit,
+        ExclusiveStartKey: decodeCursor(cursor, { attribute: 'GSI2PK', value: partition }),
+      }),
+    );
+    return { data: (Items ?? []).map(toCustomer), next_cursor: encodeCursor(LastEvaluatedKey) };
+  }
+}
+
+function toCustomer(item: Record<string, unknown>): Customer {
+  const copy: Record<string, unknown> = { ...item };
+  for (const attribute of INTERNAL_ATTRIBUTES) delete copy[attribute];
+  return copy as Customer;
+}

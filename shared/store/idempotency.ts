@@ -1,0 +1,85 @@
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { dynamo } from './client.ts';
+import { idempotencyKey, type TableKey } from './keys.ts';
+import type { TransactItem } from './transact.ts';
+
+/**
+ * Idempotency records make a retried POST return the first response instead of acting twice.
+ * The record is written in the same transaction as the change it answers for, so either both
+ * exist or neither does: there is no "in progress" state to recover from.
+ */
+export type StoredResponse = { status: number; body: unknown };
+
+export type IdempotencyRecord = {
+  request_hash: string;
+  response: StoredResponse;
+  created_at: string;
+  expires_at: number;
+};
+
+/** An idempotent write's claim on its key, plus the response to store with it. */
+export type IdempotentWrite = { claim: IdempotencyClaim; response: StoredResponse };
+
+/** Thrown by a use case when its idempotency claim lost a race: the winner's response is replayed. */
+export class IdempotencyKeyTaken extends Error {
+  constructor() {
+    super('Idempotency key claimed concurrently');
+  }
+}
+
+export type IdempotencyClaim = {
+  key: TableKey;
+  requestHash: string;
+  createdAt: Date;
+  ttlSeconds: number;
+};
+
+export const idempotencyClaim = (
+  principal: string,
+  route: string,
+  headerKey: string,
+  requestHash: string,
+  createdAt: Date,
+  ttlSeconds: number,
+): IdempotencyClaim => ({
+  key: idempotencyKey(principal, route, headerKey),
+  requestHash,
+  createdAt,
+  ttlSeconds,
+});
+
+export async function findIdempotencyRecord(
+  tableName: string,
+  claim: IdempotencyClaim,
+): Promise<IdempotencyRecord | undefined> {
+  const { Item } = await dynamo().send(
+    new GetCommand({ TableName: tableName, Key: claim.key, ConsistentRead: true }),
+  );
+  if (!Item) return undefined;
+  // An expired record may linger until DynamoDB's TTL sweep deletes it: treat it as absent.
+  if (typeof Item.expires_at === 'number' && Item.expires_at * 1000 < claim.createdAt.getTime())
+    return undefined;
+  return Item as IdempotencyRecord;
+}
+
+/** The Put that claims the key; it fails its condition when the key is already taken. */
+export function idempotencyPut(
+  tableName: string,
+  claim: IdempotencyClaim,
+  response: StoredResponse,
+): TransactItem {
+  const record: IdempotencyRecord = {
+    request_hash: claim.requestHash,
+    response,
+    created_at: claim.createdAt.toISOString(),
+    expires_at: Math.floor(claim.createdAt.getTime() / 1000) + claim.ttlSeconds,
+  };
+  return {
+    Put: {
+      TableName: tableName,
+      Item: { ...claim.key, item_type: 'idempotency', ...record },
+      ConditionExpression: 'attribute_not_exists(PK) OR expires_at < :now',
+      ExpressionAttributeValues: { ':now': Math.floor(claim.createdAt.getTime() / 1000) },
+    },
+  };
+}

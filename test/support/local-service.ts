@@ -1,0 +1,48 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { mintDevToken, type TokenRequest } from '../../local/dev-auth.ts';
+import { freePort } from '../../local/ports.ts';
+import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.ts';
+
+export type TestService = LocalRuntime & {
+  token: (scopes: string[], extra?: Omit<TokenRequest, 'scopes'>) => Promise<string>;
+  call: (
+    method: string,
+    path: string,
+    options?: { token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> },
+  ) => Promise<{ status: number; headers: Headers; body: any }>;
+  close: () => Promise<void>;
+};
+
+/** The whole local service (`npm start`), in memory on a free port, as a test drives it over HTTP. */
+export async function startTestService(): Promise<TestService> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'billing-e2e-'));
+  const runtime = await startLocalRuntime({ port: await freePort(), dataDir, inMemory: true, quiet: true });
+  return {
+    ...runtime,
+    token: (scopes, extra = {}) => mintDevToken(runtime.keys, { scopes, ...extra }),
+    call: async (method, path, options = {}) => {
+      const headers: Record<string, string> = { ...(options.headers ?? {}) };
+      if (options.token) headers.authorization = `Bearer ${options.token}`;
+      let body: string | undefined = options.rawBody;
+      if (options.body !== undefined) {
+        body = JSON.stringify(options.body);
+        headers['content-type'] ??= 'application/json';
+      }
+      const response = await fetch(`${runtime.url}${path}`, { method, headers, ...(body !== undefined ? { body } : {}) });
+      const text = await response.text();
+      let parsed: unknown = text;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        // not JSON: keep the text
+      }
+      return { status: response.status, headers: response.headers, body: parsed };
+    },
+    close: async () => {
+      await runtime.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { EventEnvelopeSchema } from '../../../shared/events/envelope.ts';
+import { eventsFromStreamRecord } from '../../../shared/events/stream-mapping.ts';
+import { customerItem, streamRecord } from '../../support/stream-records.ts';
+
+describe('stream record → events', () => {
+  it('a new customer item becomes one versioned customer.created event', () => {
+    const [event, ...rest] = eventsFromStreamRecord(streamRecord(customerItem('c1')));
+    expect(rest).toEqual([]);
+    expect(EventEnvelopeSchema.parse(event)).toMatchObject({
+      type: 'customer.created',
+      schema_version: 1,
+      entity_id: 'c1',
+      entity_version: 1,
+      tenant_id: 'c1',
+      occurred_at: '2026-11-01T00:00:00.000Z',
+      data: { id: 'c1', email: 'billing@acme.example', stripe_customer_id: null },
+    });
+  });
+
+  it('a changed customer becomes customer.updated carrying the new version', () => {
+    const [event] = eventsFromStreamRecord(streamRecord(customerItem('c1', 2), customerItem('c1', 1)));
+    expect(event).toMatchObject({ type: 'customer.updated', entity_version: 2 });
+  });
+
+  it('the same record always yields the same event id, and another version another id', () => {
+    const first = eventsFromStreamRecord(streamRecord(customerItem('c1')))[0]!;
+    const again = eventsFromStreamRecord(streamRecord(customerItem('c1')))[0]!;
+    const later = eventsFromStreamRecord(streamRecord(customerItem('c1', 2), customerItem('c1')))[0]!;
+    expect(again.id).toBe(first.id);
+    expect(later.id).not.toBe(first.id);
+  });
+
+  it('audit entries, idempotency records, removals and unchanged versions publish nothing', () => {
+    expect(eventsFromStreamRecord(streamRecord({ PK: 'CUSTOMER#c1', SK: 'AUDIT#x', item_type: 'audit' }))).toEqual([]);
+    expect(eventsFromStreamRecord(streamRecord({ PK: 'IDEMPOTENCY#x', SK: 'RESPONSE', item_type: 'idempotency' }))).toEqual(
+      [],
+    );
+    expect(eventsFromStreamRecord(streamRecord(undefined, customerItem('c1')))).toEqual([]);
+    expect(eventsFromStreamRecord(streamRecord(customerItem('c1', 3), customerItem('c1', 3)))).toEqual([]);
+  });
+});

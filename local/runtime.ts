@@ -9,6 +9,7 @@ import type {
 import { resetConfigCache } from '../shared/config.ts';
 import { resetEventBridgeClient } from '../shared/events/publisher.ts';
 import { SMART_GATEWAY_SYNC_RULE_PATTERN } from '../shared/events/rules.ts';
+import { logger } from '../shared/logger.ts';
 import { resetDynamoClient } from '../shared/store/client.ts';
 import { type DevKeys, loadOrCreateDevKeys } from './dev-auth.ts';
 import { ensureTables, LOCAL_AWS, type LocalTableNames, startDynamoDbLocal } from './dynamodb-local.ts';
@@ -100,8 +101,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       AWS_REGION: LOCAL_AWS.region,
       AWS_ACCESS_KEY_ID: LOCAL_AWS.credentials.accessKeyId,
       AWS_SECRET_ACCESS_KEY: LOCAL_AWS.credentials.secretAccessKey,
-      POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? (options.quiet ? 'ERROR' : 'WARN'),
     });
+    // Handler logs are JSON lines for CloudWatch; locally only warnings and errors are worth a terminal line.
+    logger.setLogLevel(
+      (process.env.POWERTOOLS_LOG_LEVEL as 'WARN' | undefined) ?? (options.quiet ? 'ERROR' : 'WARN'),
+    );
     resetConfigCache();
     resetDynamoClient();
     resetEventBridgeClient();
@@ -146,7 +150,6 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       ],
     });
     stops.unshift(() => new Promise<void>((done) => server.close(() => done())));
-    server.closeIdleConnections?.();
     log(
       `DynamoDB Local at ${dynamoDb.endpoint} (${inMemory ? 'in memory' : `data in ${join(dataDir, 'dynamodb')}`})`,
     );

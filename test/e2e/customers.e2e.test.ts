@@ -16,7 +16,10 @@ beforeAll(async () => {
 });
 afterAll(async () => service?.close());
 
-const newCustomer = (n = Math.random()) => ({ name: `Acme ${n}`, email: `billing+${String(n).slice(2, 8)}@acme.example` });
+const newCustomer = (n = Math.random()) => ({
+  name: `Acme ${n}`,
+  email: `billing+${String(n).slice(2, 8)}@acme.example`,
+});
 
 async function scan() {
   const { DynamoDBClient } = await import('@aws-sdk/client-dynamodb');
@@ -29,12 +32,17 @@ async function scan() {
 
 describe('customers over HTTP on the local service', () => {
   it('creates, gets and lists a customer', async () => {
-    const created = await service.call('POST', '/api/v1/customers', { token: operatorToken, body: newCustomer() });
+    const created = await service.call('POST', '/api/v1/customers', {
+      token: operatorToken,
+      body: newCustomer(),
+    });
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({ stripe_customer_id: null, version: 1 });
     expect(created.body.id).toMatch(/^[0-9a-f-]{36}$/);
 
-    const fetched = await service.call('GET', `/api/v1/customers/${created.body.id}`, { token: operatorToken });
+    const fetched = await service.call('GET', `/api/v1/customers/${created.body.id}`, {
+      token: operatorToken,
+    });
     expect(fetched).toMatchObject({ status: 200, body: created.body });
 
     const listed = await service.call('GET', '/api/v1/customers?limit=100', { token: operatorToken });
@@ -71,21 +79,36 @@ describe('customers over HTTP on the local service', () => {
   it('refuses a token without the route scope with 403 and creates nothing', async () => {
     const readOnly = await service.token([SCOPES.customersRead]);
     const before = (await scan()).Items.length;
-    const response = await service.call('POST', '/api/v1/customers', { token: readOnly, body: newCustomer() });
+    const response = await service.call('POST', '/api/v1/customers', {
+      token: readOnly,
+      body: newCustomer(),
+    });
     expect(response.status).toBe(403);
     expect((await scan()).Items.length).toBe(before);
   });
 
   it("hides another tenant's customer (404) and refuses tenant tokens creating customers (403)", async () => {
-    const created = await service.call('POST', '/api/v1/customers', { token: operatorToken, body: newCustomer() });
-    const otherTenant = await service.token([SCOPES.customersRead, SCOPES.customersCreate], { tenantId: 'other-tenant' });
-    expect((await service.call('GET', `/api/v1/customers/${created.body.id}`, { token: otherTenant })).status).toBe(404);
-    const create = await service.call('POST', '/api/v1/customers', { token: otherTenant, body: newCustomer() });
+    const created = await service.call('POST', '/api/v1/customers', {
+      token: operatorToken,
+      body: newCustomer(),
+    });
+    const otherTenant = await service.token([SCOPES.customersRead, SCOPES.customersCreate], {
+      tenantId: 'other-tenant',
+    });
+    expect(
+      (await service.call('GET', `/api/v1/customers/${created.body.id}`, { token: otherTenant })).status,
+    ).toBe(404);
+    const create = await service.call('POST', '/api/v1/customers', {
+      token: otherTenant,
+      body: newCustomer(),
+    });
     expect(create.status).toBe(403);
     expect(create.headers.get('content-type')).toBe('application/problem+json');
 
     const ownTenant = await service.token([SCOPES.customersRead], { tenantId: created.body.id });
-    expect((await service.call('GET', `/api/v1/customers/${created.body.id}`, { token: ownTenant })).status).toBe(200);
+    expect(
+      (await service.call('GET', `/api/v1/customers/${created.body.id}`, { token: ownTenant })).status,
+    ).toBe(200);
     const ownList = await service.call('GET', '/api/v1/customers', { token: ownTenant });
     expect(ownList.body).toEqual({ data: [created.body], next_cursor: null });
   });
@@ -103,9 +126,15 @@ describe('customers over HTTP on the local service', () => {
       token: operatorToken,
       body: { ...newCustomer(), plan: 'gold' },
     });
-    expect(unknown).toMatchObject({ status: 400, body: { type: '/problems/validation', errors: [{ field: 'plan' }] } });
+    expect(unknown).toMatchObject({
+      status: 400,
+      body: { type: '/problems/validation', errors: [{ field: 'plan' }] },
+    });
 
-    const invalid = await service.call('POST', '/api/v1/customers', { token: operatorToken, body: { name: 'A' } });
+    const invalid = await service.call('POST', '/api/v1/customers', {
+      token: operatorToken,
+      body: { name: 'A' },
+    });
     expect(invalid.body.errors.map((e: { field: string }) => e.field)).toEqual(['email']);
 
     const oversized = await service.call('POST', '/api/v1/customers', {
@@ -130,7 +159,9 @@ describe('customers over HTTP on the local service', () => {
     expect(retry.status).toBe(201);
     expect(retry.body).toEqual(first.body);
     expect(retry.headers.get('idempotent-replayed')).toBe('true');
-    const withEmail = (await scan()).Items.filter((i) => i.item_type === 'customer' && i.email === body.email);
+    const withEmail = (await scan()).Items.filter(
+      (i) => i.item_type === 'customer' && i.email === body.email,
+    );
     expect(withEmail).toHaveLength(1);
 
     const reused = await service.call('POST', '/api/v1/customers', {
@@ -145,16 +176,23 @@ describe('customers over HTTP on the local service', () => {
     const body = newCustomer();
     const headers = { 'idempotency-key': `race-${Date.now()}` };
     const responses = await Promise.all(
-      Array.from({ length: 8 }, () => service.call('POST', '/api/v1/customers', { token: operatorToken, body, headers })),
+      Array.from({ length: 8 }, () =>
+        service.call('POST', '/api/v1/customers', { token: operatorToken, body, headers }),
+      ),
     );
     expect(responses.map((r) => r.status)).toEqual(Array(8).fill(201));
     expect(new Set(responses.map((r) => r.body.id)).size).toBe(1);
-    const withEmail = (await scan()).Items.filter((i) => i.item_type === 'customer' && i.email === body.email);
+    const withEmail = (await scan()).Items.filter(
+      (i) => i.item_type === 'customer' && i.email === body.email,
+    );
     expect(withEmail).toHaveLength(1);
   });
 
   it('a created customer reaches the bus as customer.created and is delivered to the SmartGateway sync', async () => {
-    const created = await service.call('POST', '/api/v1/customers', { token: operatorToken, body: newCustomer() });
+    const created = await service.call('POST', '/api/v1/customers', {
+      token: operatorToken,
+      body: newCustomer(),
+    });
     await service.settled();
     const events = await service.call('GET', '/_local/events');
     const event = events.body.events.find(
@@ -163,7 +201,12 @@ describe('customers over HTTP on the local service', () => {
     expect(event).toMatchObject({
       source: 'tcp.billing',
       detail_type: 'customer.created',
-      detail: { type: 'customer.created', schema_version: 1, entity_version: 1, data: { id: created.body.id } },
+      detail: {
+        type: 'customer.created',
+        schema_version: 1,
+        entity_version: 1,
+        data: { id: created.body.id },
+      },
       deliveries: [{ target: 'smart-gateway-sync', status: 'delivered', attempts: 1 }],
     });
     expect(service.streamDeadLetters()).toEqual([]);
@@ -180,7 +223,14 @@ describe('customers over HTTP on the local service', () => {
   });
 
   it('accepts a correctly signed Stripe webhook once and refuses a bad signature with 400', async () => {
-    const payload = JSON.stringify({ id: `evt_${Date.now()}`, object: 'event', type: 'invoice.paid', created: 1, livemode: false, data: { object: { id: 'in_1' } } });
+    const payload = JSON.stringify({
+      id: `evt_${Date.now()}`,
+      object: 'event',
+      type: 'invoice.paid',
+      created: 1,
+      livemode: false,
+      data: { object: { id: 'in_1' } },
+    });
     const signature = Stripe.webhooks.generateTestHeaderString({ payload, secret: WEBHOOK_SECRET });
     const headers = { 'stripe-signature': signature, 'content-type': 'application/json' };
     const first = await service.call('POST', '/webhooks/stripe', { rawBody: payload, headers });
@@ -192,5 +242,29 @@ describe('customers over HTTP on the local service', () => {
       headers,
     });
     expect(forged).toMatchObject({ status: 400, body: { errors: [{ field: 'Stripe-Signature' }] } });
+  });
+});
+
+describe('Stripe webhook replay protection', () => {
+  it('refuses a correctly signed payload whose timestamp is older than five minutes', async () => {
+    const payload = JSON.stringify({
+      id: 'evt_stale',
+      object: 'event',
+      type: 'invoice.paid',
+      created: 1,
+      livemode: false,
+      data: { object: { id: 'in_2' } },
+    });
+    const signature = Stripe.webhooks.generateTestHeaderString({
+      payload,
+      secret: WEBHOOK_SECRET,
+      timestamp: Math.floor(Date.now() / 1000) - 6 * 60,
+    });
+    const response = await service.call('POST', '/webhooks/stripe', {
+      rawBody: payload,
+      headers: { 'stripe-signature': signature, 'content-type': 'application/json' },
+    });
+    expect(response.status).toBe(400);
+    expect(response.body.detail).toMatch(/tolerance|timestamp/i);
   });
 });

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { config } from '../../shared/config.ts';
 import { DomainError } from '../../shared/domain/errors.ts';
-import { idempotencyClaim, IdempotencyKeyTaken } from '../../shared/store/idempotency.ts';
+import { IdempotencyKeyTaken, idempotencyClaim } from '../../shared/store/idempotency.ts';
 import { createCustomer, getCustomer, listCustomers } from '../../shared/use-cases/customers.ts';
 import { customerInput, operator, tenantUser } from '../support/fixtures.ts';
 import { useTestStore } from '../support/store.ts';
@@ -37,23 +37,32 @@ describe('customers against DynamoDB Local', () => {
     const afterFirst = (await store.allItems()).length;
     expect(afterFirst).toBe(before + 3); // customer, audit, idempotency record
 
-    await expect(createCustomer(config().tableName, customerInput(), caller(), { record })).rejects.toBeInstanceOf(
-      IdempotencyKeyTaken,
-    );
+    await expect(
+      createCustomer(config().tableName, customerInput(), caller(), { record }),
+    ).rejects.toBeInstanceOf(IdempotencyKeyTaken);
     expect((await store.allItems()).length).toBe(afterFirst);
   });
 
   it('a tenant token cannot create customers', async () => {
-    const attempt = createCustomer(config().tableName, customerInput(), { ...caller(), principal: tenantUser('t1') }, undefined);
+    const attempt = createCustomer(
+      config().tableName,
+      customerInput(),
+      { ...caller(), principal: tenantUser('t1') },
+      undefined,
+    );
     await expect(attempt).rejects.toMatchObject({ kind: 'forbidden' });
   });
 
   it("a tenant asking for another tenant's customer is told it does not exist", async () => {
     const customer = await createCustomer(config().tableName, customerInput(), caller(), undefined);
-    await expect(getCustomer(config().tableName, customer.id, tenantUser('someone-else'))).rejects.toMatchObject({
+    await expect(
+      getCustomer(config().tableName, customer.id, tenantUser('someone-else')),
+    ).rejects.toMatchObject({
       kind: 'not-found',
     });
-    expect((await getCustomer(config().tableName, customer.id, tenantUser(customer.id))).id).toBe(customer.id);
+    expect((await getCustomer(config().tableName, customer.id, tenantUser(customer.id))).id).toBe(
+      customer.id,
+    );
   });
 
   it('listing pages through every customer exactly once, oldest first', async () => {
@@ -81,9 +90,9 @@ describe('customers against DynamoDB Local', () => {
   });
 
   it('a cursor that points into another partition is refused as a validation error on cursor', async () => {
-    const forged = Buffer.from(JSON.stringify({ GSI2PK: 'TYPE#invoice', GSI2SK: 'x', PK: 'a', SK: 'b' })).toString(
-      'base64url',
-    );
+    const forged = Buffer.from(
+      JSON.stringify({ GSI2PK: 'TYPE#invoice', GSI2SK: 'x', PK: 'a', SK: 'b' }),
+    ).toString('base64url');
     const attempt = listCustomers(config().tableName, { limit: 5, cursor: forged }, operator());
     await expect(attempt).rejects.toBeInstanceOf(DomainError);
     await expect(attempt).rejects.toMatchObject({ kind: 'validation', fieldErrors: [{ field: 'cursor' }] });

@@ -14,7 +14,9 @@ export const tenantUser = (tenantId: string, overrides: Partial<Principal> = {})
 
 let sequence = 0;
 
-export const customerInput = (overrides: Partial<{ name: string; email: string; metadata: Record<string, string> }> = {}) => {
+export const customerInput = (
+  overrides: Partial<{ name: string; email: string; metadata: Record<string, string> }> = {},
+) => {
   sequence++;
   return { name: `Customer ${sequence}`, email: `billing${sequence}@example.com`, ...overrides };
 };

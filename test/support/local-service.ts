@@ -11,6 +11,7 @@ export type TestService = LocalRuntime & {
     method: string,
     path: string,
     options?: { token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> },
+    // biome-ignore lint/suspicious/noExplicitAny: tests assert on response bodies field by field
   ) => Promise<{ status: number; headers: Headers; body: any }>;
   close: () => Promise<void>;
 };
@@ -30,7 +31,11 @@ export async function startTestService(): Promise<TestService> {
         body = JSON.stringify(options.body);
         headers['content-type'] ??= 'application/json';
       }
-      const response = await fetch(`${runtime.url}${path}`, { method, headers, ...(body !== undefined ? { body } : {}) });
+      const response = await fetch(`${runtime.url}${path}`, {
+        method,
+        headers,
+        ...(body !== undefined ? { body } : {}),
+      });
       const text = await response.text();
       let parsed: unknown = text;
       try {

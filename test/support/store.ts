@@ -13,7 +13,11 @@ import { resetDynamoClient } from '../../shared/store/client.ts';
 export async function useTestStore() {
   const endpoint = inject('dynamoDbEndpoint');
   const suffix = randomUUID().slice(0, 8);
-  const tables = { billing: `billing-${suffix}`, budgets: `budgets-${suffix}`, routingPolicies: `routing-${suffix}` };
+  const tables = {
+    billing: `billing-${suffix}`,
+    budgets: `budgets-${suffix}`,
+    routingPolicies: `routing-${suffix}`,
+  };
   Object.assign(process.env, {
     TABLE_NAME: tables.billing,
     BUDGETS_TABLE_NAME: tables.budgets,

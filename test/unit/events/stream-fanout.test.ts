@@ -27,7 +27,9 @@ describe('stream fan-out handler', () => {
       streamRecord(customerItem('b')),
     ];
     expect(await handler({ Records: records })).toEqual({ batchItemFailures: [] });
-    const published = eventBridge.commandCalls(PutEventsCommand).flatMap((c) => c.args[0].input.Entries ?? []);
+    const published = eventBridge
+      .commandCalls(PutEventsCommand)
+      .flatMap((c) => c.args[0].input.Entries ?? []);
     expect(published.map((e) => JSON.parse(e.Detail ?? '{}').entity_id)).toEqual(['a', 'b']);
   });
 
@@ -39,7 +41,11 @@ describe('stream fan-out handler', () => {
       );
       return { FailedEntryCount: results.filter((r) => 'ErrorCode' in r).length, Entries: results };
     });
-    const records = [streamRecord(customerItem('a')), streamRecord(customerItem('b')), streamRecord(customerItem('c'))];
+    const records = [
+      streamRecord(customerItem('a')),
+      streamRecord(customerItem('b')),
+      streamRecord(customerItem('c')),
+    ];
     const response = await handler({ Records: records });
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: records[1]!.dynamodb!.SequenceNumber }]);
   });
@@ -54,7 +60,9 @@ describe('stream fan-out handler', () => {
     const records = [streamRecord(customerItem('a')), broken, streamRecord(customerItem('c'))];
     const response = await handler({ Records: records });
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: broken.dynamodb!.SequenceNumber }]);
-    const published = eventBridge.commandCalls(PutEventsCommand).flatMap((c) => c.args[0].input.Entries ?? []);
+    const published = eventBridge
+      .commandCalls(PutEventsCommand)
+      .flatMap((c) => c.args[0].input.Entries ?? []);
     expect(published.map((e) => JSON.parse(e.Detail ?? '{}').entity_id)).toEqual(['a']);
   });
 });

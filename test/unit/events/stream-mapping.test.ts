@@ -32,10 +32,12 @@ describe('stream record → events', () => {
   });
 
   it('audit entries, idempotency records, removals and unchanged versions publish nothing', () => {
-    expect(eventsFromStreamRecord(streamRecord({ PK: 'CUSTOMER#c1', SK: 'AUDIT#x', item_type: 'audit' }))).toEqual([]);
-    expect(eventsFromStreamRecord(streamRecord({ PK: 'IDEMPOTENCY#x', SK: 'RESPONSE', item_type: 'idempotency' }))).toEqual(
-      [],
-    );
+    expect(
+      eventsFromStreamRecord(streamRecord({ PK: 'CUSTOMER#c1', SK: 'AUDIT#x', item_type: 'audit' })),
+    ).toEqual([]);
+    expect(
+      eventsFromStreamRecord(streamRecord({ PK: 'IDEMPOTENCY#x', SK: 'RESPONSE', item_type: 'idempotency' })),
+    ).toEqual([]);
     expect(eventsFromStreamRecord(streamRecord(undefined, customerItem('c1')))).toEqual([]);
     expect(eventsFromStreamRecord(streamRecord(customerItem('c1', 3), customerItem('c1', 3)))).toEqual([]);
   });

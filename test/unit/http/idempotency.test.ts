@@ -20,7 +20,9 @@ describe('idempotency request fingerprint', () => {
   });
 
   it('accepts UUIDs and refuses empty, overlong or odd keys naming the header', () => {
-    expect(parseIdempotencyKey('3f1c2b9e-8a55-4a0e-9d4b-5f8f0b1d7c21')).toBe('3f1c2b9e-8a55-4a0e-9d4b-5f8f0b1d7c21');
+    expect(parseIdempotencyKey('3f1c2b9e-8a55-4a0e-9d4b-5f8f0b1d7c21')).toBe(
+      '3f1c2b9e-8a55-4a0e-9d4b-5f8f0b1d7c21',
+    );
     expect(parseIdempotencyKey(undefined)).toBeUndefined();
     for (const bad of ['', 'a'.repeat(256), 'has space', 'slash/y']) {
       expect(() => parseIdempotencyKey(bad)).toThrowError(/Idempotency-Key/);

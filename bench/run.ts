@@ -1,0 +1,16 @@
+import { benchBundles } from './bundles.ts';
+
+/** `npm run bench` runs every benchmark; `npm run bench -- <name>` runs one. */
+const BENCHMARKS: Record<string, () => Promise<void>> = {
+  bundles: benchBundles,
+};
+
+const selected = process.argv.slice(2);
+for (const name of selected.length > 0 ? selected : Object.keys(BENCHMARKS)) {
+  const run = BENCHMARKS[name];
+  if (!run) {
+    console.error(`Unknown benchmark "${name}"; choose from: ${Object.keys(BENCHMARKS).join(', ')}`);
+    process.exit(2);
+  }
+  await run();
+}

@@ -1,0 +1,225 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import { describe, expect, it } from 'vitest';
+import { TABLE_FREE_HANDLERS } from '../../infra/billing-stack.ts';
+import { usesStripe } from '../../infra/payments.ts';
+import { ALL_HANDLERS, ROUTES } from '../../shared/http/routes.ts';
+import { BILLING_TABLE, BUDGETS_TABLE, ROUTING_POLICIES_TABLE } from '../../shared/store/table-definition.ts';
+import {
+  allowedTargets,
+  environmentOf,
+  functionId,
+  functionResource,
+  ofType,
+  only,
+  refTarget,
+  synthStage,
+} from './support.ts';
+
+const dev = synthStage('dev');
+const { template } = dev;
+
+const [billingTableId] = only(dev, 'AWS::DynamoDB::Table', 'BillingTable');
+const [budgetsTableId] = only(dev, 'AWS::DynamoDB::Table', 'SmartGatewayBudgetsTable');
+const [routingTableId] = only(dev, 'AWS::DynamoDB::Table', 'SmartGatewayRoutingPoliciesTable');
+const [busId] = only(dev, 'AWS::Events::EventBus');
+const [secretId, secret] = only(dev, 'AWS::SecretsManager::Secret');
+const apiHandlers = [...new Set(ROUTES.map((route) => route.handler))];
+
+const keySchema = (partitionKey: string, sortKey: string) => [
+  { AttributeName: partitionKey, KeyType: 'HASH' },
+  { AttributeName: sortKey, KeyType: 'RANGE' },
+];
+
+describe('billing table', () => {
+  it('has the single-table shape of BILLING_TABLE: PK/SK strings, GSIs projecting ALL', () => {
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      TableName: 'billing-dev',
+      KeySchema: keySchema(BILLING_TABLE.partitionKey, BILLING_TABLE.sortKey),
+      AttributeDefinitions: Match.arrayEquals(
+        [
+          BILLING_TABLE.partitionKey,
+          BILLING_TABLE.sortKey,
+          ...BILLING_TABLE.globalSecondaryIndexes.flatMap((gsi) => [gsi.partitionKey, gsi.sortKey]),
+        ].map((name) => ({ AttributeName: name, AttributeType: 'S' })),
+      ),
+      GlobalSecondaryIndexes: BILLING_TABLE.globalSecondaryIndexes.map((gsi) => ({
+        IndexName: gsi.indexName,
+        KeySchema: keySchema(gsi.partitionKey, gsi.sortKey),
+        Projection: { ProjectionType: 'ALL' },
+      })),
+    });
+  });
+
+  it('is on-demand with PITR, the TTL attribute and a NEW_AND_OLD_IMAGES stream', () => {
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      TableName: 'billing-dev',
+      BillingMode: 'PAY_PER_REQUEST',
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      TimeToLiveSpecification: { AttributeName: BILLING_TABLE.ttlAttribute, Enabled: true },
+      StreamSpecification: { StreamViewType: BILLING_TABLE.streamViewType },
+    });
+  });
+
+  it.each([
+    ['budgets', 'smartgateway-budgets-dev', BUDGETS_TABLE],
+    ['routing_policies', 'smartgateway-routing-policies-dev', ROUTING_POLICIES_TABLE],
+  ])(
+    'SmartGateway %s table: keys from the shared definition, on-demand, PITR',
+    (_, tableName, definition) => {
+      template.hasResourceProperties('AWS::DynamoDB::Table', {
+        TableName: tableName,
+        KeySchema: keySchema(definition.partitionKey, definition.sortKey),
+        BillingMode: 'PAY_PER_REQUEST',
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      });
+    },
+  );
+
+  it('creates exactly these three tables', () => {
+    template.resourceCountIs('AWS::DynamoDB::Table', 3);
+  });
+});
+
+describe('functions', () => {
+  it('one Lambda per handler in ALL_HANDLERS, nothing else', () => {
+    template.resourceCountIs('AWS::Lambda::Function', ALL_HANDLERS.length);
+    expect(new Set(ALL_HANDLERS.map((name) => functionId(dev, name))).size).toBe(ALL_HANDLERS.length);
+  });
+
+  it.each(ALL_HANDLERS)('%s: Node.js 22 on arm64, index.handler from its asset, source maps on', (name) => {
+    expect(functionResource(dev, name).Properties).toMatchObject({
+      Runtime: 'nodejs22.x',
+      Architectures: ['arm64'],
+      Handler: 'index.handler',
+      Code: { S3Key: expect.stringMatching(/\.zip$/) },
+    });
+    expect(environmentOf(dev, name)['NODE_OPTIONS']).toBe('--enable-source-maps');
+  });
+
+  it.each(ALL_HANDLERS)('%s: gets STAGE, TABLE_NAME and EVENT_BUS_NAME, never a local endpoint', (name) => {
+    const env = environmentOf(dev, name);
+    expect(env['STAGE']).toBe('dev');
+    expect(refTarget(env['TABLE_NAME'])).toBe(billingTableId);
+    expect(refTarget(env['EVENT_BUS_NAME'])).toBe(busId);
+    expect(env).not.toHaveProperty('DYNAMODB_ENDPOINT');
+    expect(env).not.toHaveProperty('EVENTBRIDGE_ENDPOINT');
+  });
+
+  it('gives the sync Lambda the SmartGateway table names', () => {
+    const env = environmentOf(dev, 'smart-gateway-sync');
+    expect(refTarget(env['BUDGETS_TABLE_NAME'])).toBe(budgetsTableId);
+    expect(refTarget(env['ROUTING_POLICIES_TABLE_NAME'])).toBe(routingTableId);
+  });
+
+  it.each(ALL_HANDLERS)('%s: logs to its own log group with the stage retention', (name) => {
+    const logGroupId = refTarget(
+      (functionResource(dev, name).Properties['LoggingConfig'] as { LogGroup: unknown }).LogGroup,
+    );
+    expect(dev.resources[logGroupId ?? '']).toMatchObject({
+      Type: 'AWS::Logs::LogGroup',
+      Properties: { RetentionInDays: 7 },
+    });
+  });
+
+  it('keeps API handlers within the API Gateway integration timeout', () => {
+    for (const name of apiHandlers) {
+      expect(functionResource(dev, name).Properties['Timeout']).toBeLessThanOrEqual(29);
+    }
+  });
+});
+
+describe('least privilege', () => {
+  it('API handlers read and write the billing table (and its indexes), nothing else in DynamoDB', () => {
+    for (const name of apiHandlers.filter((handler) => !TABLE_FREE_HANDLERS.has(handler))) {
+      expect(allowedTargets(dev, name, 'dynamodb:PutItem'), name).toEqual([billingTableId]);
+      expect(allowedTargets(dev, name, 'dynamodb:Query'), name).toEqual([billingTableId]);
+    }
+  });
+
+  it('the OpenAPI handler has no DynamoDB access at all', () => {
+    expect(TABLE_FREE_HANDLERS.has('openapi')).toBe(true);
+    expect(allowedTargets(dev, 'openapi', 'dynamodb:GetItem')).toEqual([]);
+  });
+
+  it('only the fan-out may put events, and only on the billing bus', () => {
+    for (const name of ALL_HANDLERS) {
+      expect(allowedTargets(dev, name, 'events:PutEvents'), name).toEqual(
+        name === 'stream-fanout' ? [busId] : [],
+      );
+    }
+  });
+
+  it('the fan-out reads the stream but cannot write the table', () => {
+    expect(allowedTargets(dev, 'stream-fanout', 'dynamodb:GetRecords')).toEqual([billingTableId]);
+    expect(allowedTargets(dev, 'stream-fanout', 'dynamodb:PutItem')).toEqual([]);
+  });
+
+  it('the sync writes the two SmartGateway tables and cannot touch the billing table', () => {
+    expect(allowedTargets(dev, 'smart-gateway-sync', 'dynamodb:PutItem')).toEqual(
+      [budgetsTableId, routingTableId].sort(),
+    );
+    expect(allowedTargets(dev, 'smart-gateway-sync', 'dynamodb:GetItem')).not.toContain(billingTableId);
+  });
+
+  it('no handler may write the SmartGateway tables except the sync', () => {
+    for (const name of ALL_HANDLERS.filter((handler) => handler !== 'smart-gateway-sync')) {
+      const targets = allowedTargets(dev, name, 'dynamodb:PutItem');
+      expect(targets, name).not.toContain(budgetsTableId);
+      expect(targets, name).not.toContain(routingTableId);
+    }
+  });
+});
+
+describe('Stripe secret', () => {
+  const stripeHandlers = ALL_HANDLERS.filter(usesStripe);
+
+  it('is billing/<stage>/stripe, created with a generated placeholder, never a literal value', () => {
+    expect(secret.Properties).toMatchObject({
+      Name: 'billing/dev/stripe',
+      GenerateSecretString: { GenerateStringKey: expect.any(String) },
+    });
+    expect(secret.Properties).not.toHaveProperty('SecretString');
+  });
+
+  it('covers the webhook and customer creation', () => {
+    expect(stripeHandlers).toContain('stripe-webhook');
+    expect(stripeHandlers).toContain('customers-create');
+  });
+
+  it.each(ALL_HANDLERS)('%s: has the ARN and read access only if it calls Stripe', (name) => {
+    const env = environmentOf(dev, name);
+    const reads = allowedTargets(dev, name, 'secretsmanager:GetSecretValue');
+    if (usesStripe(name)) {
+      expect(refTarget(env['STRIPE_SECRET_ARN'])).toBe(secretId);
+      expect(reads).toEqual([secretId]);
+    } else {
+      expect(env).not.toHaveProperty('STRIPE_SECRET_ARN');
+      expect(reads).toEqual([]);
+    }
+  });
+
+  it('no function environment holds anything that looks like a Stripe key', () => {
+    for (const [id, fn] of ofType(dev, 'AWS::Lambda::Function')) {
+      expect(JSON.stringify(fn.Properties['Environment'] ?? {}), id).not.toMatch(/sk_|rk_|whsec_/);
+    }
+  });
+
+  it('the whole template holds no Stripe credential', () => {
+    expect(JSON.stringify(template.toJSON())).not.toMatch(/\b[sr]k_(live|test)_|\bwhsec_[A-Za-z0-9]/);
+  });
+});
+
+describe('outputs', () => {
+  it.each([
+    ['ApiUrl', undefined],
+    ['TableName', billingTableId],
+    ['EventBusName', busId],
+    ['BudgetsTableName', budgetsTableId],
+    ['RoutingPoliciesTableName', routingTableId],
+    ['StripeSecretArn', secretId],
+  ])('exports %s', (name, target) => {
+    const output = dev.outputs[name];
+    expect(output).toBeDefined();
+    if (target !== undefined) expect(refTarget(output?.Value)).toBe(target);
+  });
+});

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BillingApi } from '../../infra/billing-api.ts';
 import { BillingFunctions } from '../../infra/billing-functions.ts';
 import { resolveStageConfig } from '../../infra/stage-config.ts';
@@ -61,26 +61,29 @@ describe('HTTP API', () => {
 
   it('refuses to deploy a /_local route', () => {
     const work = mkdtempSync(join(tmpdir(), 'billing-api-test-'));
-    afterAll(() => rmSync(work, { recursive: true, force: true }));
-    const app = new App({ outdir: join(work, 'cdk.out') });
-    const stack = new Stack(app, 'Probe');
-    const config = resolveStageConfig((key) => ({ ...CDK_JSON.context, stage: 'dev' })[key]);
-    const functions = new BillingFunctions(stack, 'Functions', {
-      config,
-      assetRoot: placeholderAssets(join(work, 'assets')),
-      environment: {},
-    });
-    const local: RouteDefinition = {
-      method: 'GET',
-      path: '/_local/budgets',
-      handler: 'openapi',
-      auth: 'none',
-      scopes: [],
-      summary: 'local only',
-    };
-    expect(() => new BillingApi(stack, 'Api', { config, functions, routes: [...ROUTES, local] })).toThrow(
-      /Local-only routes must not be deployed: GET \/_local\/budgets/,
-    );
+    try {
+      const app = new App({ outdir: join(work, 'cdk.out') });
+      const stack = new Stack(app, 'Probe');
+      const config = resolveStageConfig((key) => ({ ...CDK_JSON.context, stage: 'dev' })[key]);
+      const functions = new BillingFunctions(stack, 'Functions', {
+        config,
+        assetRoot: placeholderAssets(join(work, 'assets')),
+        environment: {},
+      });
+      const local: RouteDefinition = {
+        method: 'GET',
+        path: '/_local/budgets',
+        handler: 'openapi',
+        auth: 'none',
+        scopes: [],
+        summary: 'local only',
+      };
+      expect(() => new BillingApi(stack, 'Api', { config, functions, routes: [...ROUTES, local] })).toThrow(
+        /Local-only routes must not be deployed: GET \/_local\/budgets/,
+      );
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
   });
 
   it('JWT authorizer trusts the configured issuer and audience', () => {

@@ -1,4 +1,9 @@
-import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
+import {
+  EventBridgeClient,
+  PutEventsCommand,
+  type PutEventsCommandOutput,
+  type PutEventsRequestEntry,
+} from '@aws-sdk/client-eventbridge';
 import { config } from '../config.ts';
 import { logger } from '../logger.ts';
 import type { EventEnvelope } from './envelope.ts';
@@ -102,7 +107,15 @@ export async function publishEvents(
     let lastErrors = new Map<PutEventsRequestEntry, string>();
     for (let attempt = 1; attempt <= maxAttempts && pending.length > 0; attempt++) {
       if (attempt > 1) await sleep(baseDelayMs * 2 ** (attempt - 2) * (0.5 + Math.random()));
-      const response = await eventBridge().send(new PutEventsCommand({ Entries: pending }));
+      let response: PutEventsCommandOutput;
+      try {
+        response = await eventBridge().send(new PutEventsCommand({ Entries: pending }));
+      } catch (error) {
+        // The whole call failed even after the SDK's own retries (throttling, 5xx, network).
+        lastErrors = new Map(pending.map((entry) => [entry, (error as Error).name || 'Error']));
+        logger.warn('PutEvents call failed', { attempt, entries: pending.length, error: error as Error });
+        continue;
+      }
       if (!response.FailedEntryCount) {
         pending = [];
         break;

@@ -99,7 +99,35 @@ export const ROUTES: readonly RouteDefinition[] = [
 /** Lambdas that are not behind an HTTP route. */
 export const BACKGROUND_HANDLERS = ['stream-fanout', 'smart-gateway-sync'] as const;
 
+/**
+ * What each handler reaches beyond its own code; the CDK stack grants exactly this and no more.
+ * A handler missing here fails synthesis, so a new one cannot silently get the wrong permissions.
+ */
+export type HandlerAccess = {
+  /** Read/write on the billing table (the stream fan-out reads the stream, granted separately). */
+  billingTable: boolean;
+  /** Read on the Stripe secret, with its ARN in STRIPE_SECRET_ARN. */
+  stripeSecret: boolean;
+};
+
+export const HANDLER_ACCESS: Readonly<Record<string, HandlerAccess>> = {
+  'customers-create': { billingTable: true, stripeSecret: true }, // mirrors customers to Stripe
+  'customers-get': { billingTable: true, stripeSecret: false },
+  'customers-list': { billingTable: true, stripeSecret: false },
+  'usage-records-create': { billingTable: true, stripeSecret: false },
+  'stripe-webhook': { billingTable: true, stripeSecret: true },
+  openapi: { billingTable: false, stripeSecret: false },
+  'stream-fanout': { billingTable: false, stripeSecret: false },
+  'smart-gateway-sync': { billingTable: false, stripeSecret: false },
+};
+
 /** Every handler module in functions/, each bundled into its own Lambda. */
 export const ALL_HANDLERS: readonly string[] = [
   ...new Set([...ROUTES.map((route) => route.handler), ...BACKGROUND_HANDLERS]),
 ];
+
+export function handlerAccess(handler: string): HandlerAccess {
+  const access = HANDLER_ACCESS[handler];
+  if (!access) throw new Error(`Handler ${handler} has no entry in HANDLER_ACCESS (shared/http/routes.ts)`);
+  return access;
+}

@@ -1,8 +1,6 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { TABLE_FREE_HANDLERS } from '../../infra/billing-stack.ts';
-import { usesStripe } from '../../infra/payments.ts';
-import { ALL_HANDLERS, ROUTES } from '../../shared/http/routes.ts';
+import { ALL_HANDLERS, handlerAccess, ROUTES } from '../../shared/http/routes.ts';
 import { BILLING_TABLE, BUDGETS_TABLE, ROUTING_POLICIES_TABLE } from '../../shared/store/table-definition.ts';
 import {
   allowedTargets,
@@ -129,16 +127,20 @@ describe('functions', () => {
 });
 
 describe('least privilege', () => {
-  it('API handlers read and write the billing table (and its indexes), nothing else in DynamoDB', () => {
-    for (const name of apiHandlers.filter((handler) => !TABLE_FREE_HANDLERS.has(handler))) {
+  it('handlers that need the billing table read and write it (and its indexes), nothing else in DynamoDB', () => {
+    for (const name of apiHandlers.filter((handler) => handlerAccess(handler).billingTable)) {
       expect(allowedTargets(dev, name, 'dynamodb:PutItem'), name).toEqual([billingTableId]);
       expect(allowedTargets(dev, name, 'dynamodb:Query'), name).toEqual([billingTableId]);
     }
   });
 
   it('the OpenAPI handler has no DynamoDB access at all', () => {
-    expect(TABLE_FREE_HANDLERS.has('openapi')).toBe(true);
+    expect(handlerAccess('openapi').billingTable).toBe(false);
     expect(allowedTargets(dev, 'openapi', 'dynamodb:GetItem')).toEqual([]);
+  });
+
+  it('every handler declares what it reaches', () => {
+    for (const name of ALL_HANDLERS) expect(() => handlerAccess(name), name).not.toThrow();
   });
 
   it('only the fan-out may put events, and only on the billing bus', () => {
@@ -171,7 +173,7 @@ describe('least privilege', () => {
 });
 
 describe('Stripe secret', () => {
-  const stripeHandlers = ALL_HANDLERS.filter(usesStripe);
+  const stripeHandlers = ALL_HANDLERS.filter((name) => handlerAccess(name).stripeSecret);
 
   it('is billing/<stage>/stripe, created with a generated placeholder, never a literal value', () => {
     expect(secret.Properties).toMatchObject({
@@ -189,7 +191,7 @@ describe('Stripe secret', () => {
   it.each(ALL_HANDLERS)('%s: has the ARN and read access only if it calls Stripe', (name) => {
     const env = environmentOf(dev, name);
     const reads = allowedTargets(dev, name, 'secretsmanager:GetSecretValue');
-    if (usesStripe(name)) {
+    if (handlerAccess(name).stripeSecret) {
       expect(refTarget(env['STRIPE_SECRET_ARN'])).toBe(secretId);
       expect(reads).toEqual([secretId]);
     } else {

@@ -25,7 +25,7 @@ describe('OpenAPI document', () => {
 
   it('is generated from the zod schema that validates the request', () => {
     const schema = (
-      document.components?.schemas as Record<string, { properties: object; required: string[] }>
+      document.components!.schemas as Record<string, { properties: object; required: string[] }>
     ).CreateCustomerRequest!;
     expect(Object.keys(schema.properties).sort()).toEqual(
       Object.keys(CreateCustomerRequestSchema.shape).sort(),

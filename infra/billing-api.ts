@@ -1,0 +1,101 @@
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpIamAuthorizer, HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { ROUTES, type RouteDefinition } from '../shared/http/routes.ts';
+import type { BillingFunctions } from './billing-functions.ts';
+import type { StageConfig } from './stage-config.ts';
+
+/** Routes served only by the local runtime (`npm start`); they must never reach AWS. */
+export const LOCAL_ONLY_PREFIX = '/_local';
+
+/** One JSON object per request, from HTTP API `$context` variables (no tokens, no bodies). */
+const ACCESS_LOG_FIELDS = {
+  requestId: '$context.requestId',
+  requestTime: '$context.requestTime',
+  ip: '$context.identity.sourceIp',
+  routeKey: '$context.routeKey',
+  status: '$context.status',
+  protocol: '$context.protocol',
+  responseLength: '$context.responseLength',
+  latencyMs: '$context.responseLatency',
+  integrationLatencyMs: '$context.integrationLatency',
+  integrationError: '$context.integrationErrorMessage',
+  authorizerError: '$context.authorizer.error',
+};
+
+export type BillingApiProps = {
+  readonly config: StageConfig;
+  readonly functions: BillingFunctions;
+  /** Defaults to ROUTES from shared/http/routes.ts; a parameter only so tests can feed bad input. */
+  readonly routes?: readonly RouteDefinition[];
+};
+
+/**
+ * The HTTP API (payload format 2.0, so the Stripe webhook gets the raw body): one route per ROUTES
+ * entry, each integrated with its handler's Lambda. `jwt` routes use the stage's JWT authorizer plus
+ * the route's scopes, `iam` routes SigV4, `none` routes no authorizer (the handler authenticates).
+ * A `$default` stage with auto-deploy, default throttling and JSON access logs.
+ */
+export class BillingApi extends Construct {
+  readonly httpApi: apigw.HttpApi;
+  readonly stage: apigw.HttpStage;
+  /** Base URL of the `$default` stage, ending with `/`. */
+  readonly url: string;
+
+  constructor(scope: Construct, id: string, props: BillingApiProps) {
+    super(scope, id);
+    const { config, functions } = props;
+    const routes = props.routes ?? ROUTES;
+    const local = routes.filter((route) => route.path.startsWith(LOCAL_ONLY_PREFIX));
+    if (local.length > 0) {
+      throw new Error(
+        `Local-only routes must not be deployed: ${local.map((r) => `${r.method} ${r.path}`).join(', ')}`,
+      );
+    }
+
+    this.httpApi = new apigw.HttpApi(this, 'HttpApi', {
+      apiName: `billing-${config.stage}`,
+      description: `Billing service API (${config.stage})`,
+      createDefaultStage: false,
+    });
+    const accessLogs = new logs.LogGroup(this, 'AccessLogs', {
+      retention: config.logRetention,
+      removalPolicy: config.removalPolicy,
+    });
+    this.stage = this.httpApi.addStage('DefaultStage', {
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: { rateLimit: config.apiThrottle.rateLimit, burstLimit: config.apiThrottle.burstLimit },
+      accessLogSettings: {
+        destination: new apigw.LogGroupLogDestination(accessLogs),
+        format: AccessLogFormat.custom(JSON.stringify(ACCESS_LOG_FIELDS)),
+      },
+    });
+    this.url = this.stage.url;
+
+    const jwt = new HttpJwtAuthorizer('JwtAuthorizer', config.jwtIssuer, {
+      authorizerName: `billing-${config.stage}-jwt`,
+      jwtAudience: [...config.jwtAudience],
+    });
+    const iam = new HttpIamAuthorizer();
+    const none = new apigw.HttpNoneAuthorizer();
+
+    for (const route of routes) {
+      const fn = functions.get(route.handler);
+      const routeId = `${route.method}${route.path}`.replace(/[^A-Za-z0-9]+/g, '-');
+      new apigw.HttpRoute(this, routeId, {
+        httpApi: this.httpApi,
+        routeKey: apigw.HttpRouteKey.with(route.path, apigw.HttpMethod[route.method]),
+        integration: new HttpLambdaIntegration(`${routeId}-integration`, fn, {
+          payloadFormatVersion: apigw.PayloadFormatVersion.VERSION_2_0,
+        }),
+        ...(route.auth === 'jwt'
+          ? { authorizer: jwt, authorizationScopes: [...route.scopes] }
+          : { authorizer: route.auth === 'iam' ? iam : none }),
+      });
+    }
+  }
+}

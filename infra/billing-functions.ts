@@ -1,0 +1,119 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Duration } from 'aws-cdk-lib';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { ALL_HANDLERS, type BACKGROUND_HANDLERS, ROUTES } from '../shared/http/routes.ts';
+import type { StageConfig } from './stage-config.ts';
+
+/** Where `node esbuild.config.mjs` writes one `<name>/index.mjs` bundle per handler. */
+export const DEFAULT_ASSET_ROOT = fileURLToPath(new URL('../dist/functions', import.meta.url));
+
+type FunctionSettings = {
+  readonly memorySize: number;
+  readonly timeout: Duration;
+  readonly description: string;
+};
+
+/** API handlers answer within API Gateway's 30 s integration limit, Stripe calls included. */
+const API_SETTINGS = { memorySize: 512, timeout: Duration.seconds(15) } as const;
+
+const BACKGROUND_SETTINGS: Record<(typeof BACKGROUND_HANDLERS)[number], FunctionSettings> = {
+  'stream-fanout': {
+    memorySize: 512,
+    timeout: Duration.seconds(60),
+    description: 'Billing table stream -> typed events -> EventBridge bus',
+  },
+  'smart-gateway-sync': {
+    memorySize: 256,
+    timeout: Duration.seconds(30),
+    description: 'Billing events -> SmartGateway budgets / routing_policies tables',
+  },
+};
+
+export type BillingFunctionsProps = {
+  readonly config: StageConfig;
+  /** Directory holding `<handler>/index.mjs` for every handler; defaults to dist/functions. */
+  readonly assetRoot?: string;
+  /** Variables every function gets (STAGE, TABLE_NAME, ...); constructs add their own later. */
+  readonly environment: Readonly<Record<string, string>>;
+};
+
+/**
+ * One Lambda per name in ALL_HANDLERS: Node.js 22 on arm64, the esbuild bundle as code
+ * (`index.handler`), source maps on, and a log group with the stage's retention.
+ * Permissions are granted by the constructs that own the resources.
+ */
+export class BillingFunctions extends Construct {
+  private readonly byName = new Map<string, lambda.Function>();
+
+  constructor(scope: Construct, id: string, props: BillingFunctionsProps) {
+    super(scope, id);
+    const assetRoot = props.assetRoot ?? DEFAULT_ASSET_ROOT;
+    const missing = ALL_HANDLERS.filter((name) => !existsSync(join(assetRoot, name, 'index.mjs')));
+    if (missing.length > 0) {
+      throw new Error(
+        `Missing Lambda bundle(s) in ${assetRoot}: ${missing.map((name) => `${name}/index.mjs`).join(', ')}. ` +
+          'Run `node esbuild.config.mjs` (cdk.json runs it before every synth) or point assetRoot at a ' +
+          'directory holding <handler>/index.mjs for every handler in ALL_HANDLERS.',
+      );
+    }
+
+    for (const name of ALL_HANDLERS) {
+      const settings = settingsFor(name);
+      const id = pascalCase(name);
+      const logGroup = new logs.LogGroup(this, `${id}Logs`, {
+        retention: props.config.logRetention,
+        removalPolicy: props.config.removalPolicy,
+      });
+      const fn = new lambda.Function(this, id, {
+        description: `${settings.description} (${props.config.stage})`,
+        runtime: lambda.Runtime.NODEJS_22_X,
+        architecture: lambda.Architecture.ARM_64,
+        code: lambda.Code.fromAsset(join(assetRoot, name)),
+        handler: 'index.handler',
+        memorySize: settings.memorySize,
+        timeout: settings.timeout,
+        logGroup,
+        environment: { ...props.environment, NODE_OPTIONS: '--enable-source-maps' },
+      });
+      this.byName.set(name, fn);
+    }
+  }
+
+  /** The function of one handler; throws for a name that is not in ALL_HANDLERS. */
+  get(name: string): lambda.Function {
+    const fn = this.byName.get(name);
+    if (!fn)
+      throw new Error(`No Lambda for handler "${name}" (known: ${[...this.byName.keys()].join(', ')})`);
+    return fn;
+  }
+
+  /** [handler name, function] for every handler, in ALL_HANDLERS order. */
+  entries(): [string, lambda.Function][] {
+    return [...this.byName.entries()];
+  }
+
+  /** Adds one variable to every function. */
+  addEnvironment(key: string, value: string): void {
+    for (const fn of this.byName.values()) fn.addEnvironment(key, value);
+  }
+}
+
+function settingsFor(name: string): FunctionSettings {
+  if (name in BACKGROUND_SETTINGS) return BACKGROUND_SETTINGS[name as keyof typeof BACKGROUND_SETTINGS];
+  const routes = ROUTES.filter((route) => route.handler === name);
+  const summary = routes.map((route) => `${route.method} ${route.path}`).join(', ');
+  return { ...API_SETTINGS, description: `Billing API: ${summary || name}` };
+}
+
+/** `customers-create` -> `CustomersCreate`: a stable construct id (and so a stable logical id). */
+export function pascalCase(name: string): string {
+  return name
+    .split(/[^a-zA-Z0-9]+/)
+    .filter(Boolean)
+    .map((part) => part.charAt(0).toUpperCase() + part.slice(1))
+    .join('');
+}

@@ -1,0 +1,115 @@
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import { ALL_HANDLERS, handlerAccess, ROUTES } from '../shared/http/routes.ts';
+import { Alarms } from './alarms.ts';
+import { BillingApi } from './billing-api.ts';
+import { BillingFunctions, pascalCase } from './billing-functions.ts';
+import { BillingTable } from './billing-table.ts';
+import { EventFanout } from './event-fanout.ts';
+import { Payments } from './payments.ts';
+import { SmartGatewaySync } from './smart-gateway-sync.ts';
+import type { StageConfig } from './stage-config.ts';
+
+export type BillingStackProps = StackProps & {
+  readonly config: StageConfig;
+  /** Directory with `<handler>/index.mjs` per handler; defaults to dist/functions (tests pass a temp dir). */
+  readonly assetRoot?: string;
+};
+
+export function billingStackName(stage: string): string {
+  return `Billing-${stage}`;
+}
+
+/**
+ * One stage of the billing service: table -> stream -> fan-out -> bus -> SmartGateway sync, the HTTP
+ * API in front of the handlers, the Stripe secret, alarms. Permissions are least privilege: API
+ * handlers read/write the billing table; the fan-out reads the stream and puts events on the bus; the
+ * sync writes the two SmartGateway tables; only Stripe-calling handlers read the Stripe secret.
+ */
+export class BillingStack extends Stack {
+  readonly config: StageConfig;
+  readonly functions: BillingFunctions;
+  readonly api: BillingApi;
+
+  constructor(scope: Construct, id: string, props: BillingStackProps) {
+    // Termination protection guards every stage that keeps its data (all but dev).
+    super(scope, id, { terminationProtection: props.config.retainData, ...props });
+    const { config } = props;
+    this.config = config;
+
+    const billingTable = new BillingTable(this, 'BillingTable', { config });
+    const table = billingTable.table;
+    this.functions = new BillingFunctions(this, 'Functions', {
+      config,
+      ...(props.assetRoot === undefined ? {} : { assetRoot: props.assetRoot }),
+      environment: { STAGE: config.stage, TABLE_NAME: table.tableName },
+    });
+
+    const fanout = new EventFanout(this, 'EventFanout', {
+      config,
+      table,
+      fanoutFunction: this.functions.get('stream-fanout'),
+    });
+    this.functions.addEnvironment('EVENT_BUS_NAME', fanout.bus.eventBusName);
+
+    const smartGateway = new SmartGatewaySync(this, 'SmartGateway', {
+      config,
+      bus: fanout.bus,
+      syncFunction: this.functions.get('smart-gateway-sync'),
+    });
+
+    for (const name of ALL_HANDLERS) {
+      if (handlerAccess(name).billingTable) table.grantReadWriteData(this.functions.get(name));
+    }
+
+    const payments = new Payments(this, 'Payments', {
+      config,
+      stripeFunctions: this.functions
+        .entries()
+        .filter(([name]) => handlerAccess(name).stripeSecret)
+        .map(([, fn]) => fn),
+    });
+
+    this.api = new BillingApi(this, 'Api', { config, functions: this.functions });
+
+    new Alarms(this, 'Alarms', {
+      config,
+      httpApi: this.api.httpApi,
+      functions: this.functions.entries(),
+      deadLetterQueues: [
+        ['StreamDeadLetterQueue', fanout.deadLetterQueue],
+        ['SyncDeadLetterQueue', smartGateway.deadLetterQueue],
+      ],
+    });
+
+    const output = (id: string, value: string, description: string) =>
+      new CfnOutput(this, id, { value, description });
+    output('ApiUrl', this.api.url, 'Base URL of the billing HTTP API');
+    output('TableName', table.tableName, 'Billing single table');
+    output('EventBusName', fanout.bus.eventBusName, 'EventBridge bus carrying billing events');
+    output('BudgetsTableName', smartGateway.budgetsTable.tableName, 'SmartGateway budgets table');
+    output(
+      'RoutingPoliciesTableName',
+      smartGateway.routingPoliciesTable.tableName,
+      'SmartGateway routing_policies table',
+    );
+    output('StripeSecretArn', payments.stripeSecret.secretArn, 'Secret to fill with the Stripe credentials');
+    output(
+      'StreamDeadLetterQueueUrl',
+      fanout.deadLetterQueue.queueUrl,
+      'Stream batches the fan-out could not publish',
+    );
+    output(
+      'SyncDeadLetterQueueUrl',
+      smartGateway.deadLetterQueue.queueUrl,
+      'Events the SmartGateway sync could not apply',
+    );
+    for (const route of ROUTES.filter((r) => r.auth === 'iam')) {
+      output(
+        `IamRouteArn${pascalCase(route.path)}`,
+        this.api.httpApi.arnForExecuteApi(route.method, route.path, '$default'),
+        `execute-api:Invoke resource to grant IAM (SigV4) callers of ${route.method} ${route.path}`,
+      );
+    }
+  }
+}

@@ -1,0 +1,17 @@
+import { Duration } from 'aws-cdk-lib';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+import type { StageConfig } from './stage-config.ts';
+
+/** Longest SQS retention: time for an operator to inspect and redrive. */
+export const DLQ_RETENTION = Duration.days(14);
+
+/** An SQS dead-letter queue: SSE-SQS encrypted, TLS-only, 14-day retention, stage removal policy. */
+export function deadLetterQueue(scope: Construct, id: string, config: StageConfig): sqs.Queue {
+  return new sqs.Queue(scope, id, {
+    encryption: sqs.QueueEncryption.SQS_MANAGED,
+    enforceSSL: true,
+    retentionPeriod: DLQ_RETENTION,
+    removalPolicy: config.removalPolicy,
+  });
+}

@@ -1,0 +1,203 @@
+/**
+ * Per-stage deployment configuration, read from CDK context and validated before any construct is
+ * built, so a bad value fails `cdk synth` with one message that lists every problem.
+ *
+ * Where a value comes from, first match wins:
+ *   1. a top-level context key: `-c jwtIssuer=...` on the command line (or a top-level key in cdk.json,
+ *      which then applies to every stage: keep per-stage values in the `stages` block instead);
+ *   2. the stage's block in cdk.json: `"context": { "stages": { "<stage>": { "jwtIssuer": ... } } }`;
+ *   3. the defaults below (none for the JWT issuer and audience: a stage without them does not synth).
+ */
+import { RemovalPolicy } from 'aws-cdk-lib';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+
+export type ApiThrottle = { readonly rateLimit: number; readonly burstLimit: number };
+
+export type StageConfig = {
+  readonly stage: string;
+  /** OIDC issuer URL the HTTP API's JWT authorizer trusts (the `iss` claim). */
+  readonly jwtIssuer: string;
+  /** Accepted `aud` claims (any one of them). */
+  readonly jwtAudience: readonly string[];
+  /** Every stage except `dev` keeps its data: deletion protection on, RETAIN on stateful resources. */
+  readonly retainData: boolean;
+  readonly deletionProtection: boolean;
+  readonly removalPolicy: RemovalPolicy;
+  readonly logRetention: RetentionDays;
+  /** Where alarm notifications go; alarms exist either way. */
+  readonly alarmEmail: string | undefined;
+  /** Default route throttling of the API's `$default` stage. */
+  readonly apiThrottle: ApiThrottle;
+};
+
+/** Reads one context value (e.g. `app.node.tryGetContext`). */
+export type ContextReader = (key: string) => unknown;
+
+export class StageConfigError extends Error {
+  override readonly name = 'StageConfigError';
+}
+
+export const DEFAULT_STAGE = 'dev';
+/** The one stage whose stateful resources are destroyed with its stack. */
+export const DISPOSABLE_STAGE = 'dev';
+
+/** Keys a stage block (or the command line) may set. */
+export const STAGE_KEYS = [
+  'jwtIssuer',
+  'jwtAudience',
+  'logRetentionDays',
+  'alarmEmail',
+  'apiThrottleRateLimit',
+  'apiThrottleBurstLimit',
+] as const;
+type StageKey = (typeof STAGE_KEYS)[number];
+
+/** Lower-case, starts with a letter, at most 20 characters: it goes into table, bus and secret names. */
+const STAGE_NAME = /^[a-z][a-z0-9-]{0,19}$/;
+const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
+const RETENTION_VALUES = new Set<number>(
+  Object.values(RetentionDays).filter((value): value is number => typeof value === 'number'),
+);
+
+const DEFAULTS = {
+  logRetentionDays: { disposable: RetentionDays.ONE_WEEK, retained: RetentionDays.THREE_MONTHS },
+  apiThrottleRateLimit: 100,
+  apiThrottleBurstLimit: 200,
+} as const;
+
+export function resolveStageConfig(read: ContextReader): StageConfig {
+  const problems: string[] = [];
+
+  const rawStage = read('stage') ?? DEFAULT_STAGE;
+  if (typeof rawStage !== 'string' || !STAGE_NAME.test(rawStage)) {
+    throw new StageConfigError(
+      `Invalid stage name ${JSON.stringify(rawStage)}: use -c stage=<name> with a lower-case name that ` +
+        'starts with a letter and has at most 20 letters, digits or hyphens (e.g. dev, staging, prod).',
+    );
+  }
+  const stage = rawStage;
+  const block = stageBlock(read('stages'), stage, problems);
+  const pick = (key: StageKey): unknown => read(key) ?? block[key];
+  const where = (key: StageKey) => `-c ${key}=... or context.stages.${stage}.${key} in cdk.json`;
+
+  const jwtIssuer = pick('jwtIssuer');
+  if (jwtIssuer === undefined) {
+    problems.push(`jwtIssuer is required: set ${where('jwtIssuer')} (the OIDC issuer URL, https://...)`);
+  } else if (typeof jwtIssuer !== 'string' || !isHttpsUrl(jwtIssuer)) {
+    problems.push(`jwtIssuer must be an https:// URL, got ${JSON.stringify(jwtIssuer)}`);
+  }
+
+  const jwtAudience = audienceList(pick('jwtAudience'));
+  if (jwtAudience === undefined) {
+    problems.push(
+      `jwtAudience is required: set ${where('jwtAudience')} (a JSON array, or a comma-separated list on the command line)`,
+    );
+  } else if (jwtAudience.length === 0 || jwtAudience.some((aud) => aud === '')) {
+    problems.push('jwtAudience must list at least one non-empty audience');
+  }
+
+  const retainData = stage !== DISPOSABLE_STAGE;
+  const logRetention = integer(
+    pick('logRetentionDays'),
+    retainData ? DEFAULTS.logRetentionDays.retained : DEFAULTS.logRetentionDays.disposable,
+  );
+  if (logRetention === undefined || !RETENTION_VALUES.has(logRetention)) {
+    problems.push(
+      `logRetentionDays must be one of CloudWatch Logs' retention periods (${[...RETENTION_VALUES].sort((a, b) => a - b).join(', ')}), ` +
+        `got ${JSON.stringify(pick('logRetentionDays'))}`,
+    );
+  }
+
+  const alarmEmail = pick('alarmEmail');
+  if (alarmEmail !== undefined && (typeof alarmEmail !== 'string' || !EMAIL.test(alarmEmail))) {
+    problems.push(`alarmEmail must be an e-mail address, got ${JSON.stringify(alarmEmail)}`);
+  }
+
+  const rateLimit = integer(pick('apiThrottleRateLimit'), DEFAULTS.apiThrottleRateLimit);
+  const burstLimit = integer(pick('apiThrottleBurstLimit'), DEFAULTS.apiThrottleBurstLimit);
+  for (const [key, value] of [
+    ['apiThrottleRateLimit', rateLimit],
+    ['apiThrottleBurstLimit', burstLimit],
+  ] as const) {
+    if (value === undefined || value <= 0) {
+      problems.push(`${key} must be a positive integer, got ${JSON.stringify(pick(key))}`);
+    }
+  }
+
+  if (problems.length > 0) {
+    throw new StageConfigError(
+      `Invalid configuration for stage "${stage}":\n${problems.map((p) => `  - ${p}`).join('\n')}\n` +
+        'See infra/README.md for the configuration keys.',
+    );
+  }
+
+  return {
+    stage,
+    jwtIssuer: jwtIssuer as string,
+    jwtAudience: jwtAudience as string[],
+    retainData,
+    deletionProtection: retainData,
+    removalPolicy: retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+    logRetention: logRetention as RetentionDays,
+    alarmEmail: alarmEmail as string | undefined,
+    apiThrottle: { rateLimit: rateLimit as number, burstLimit: burstLimit as number },
+  };
+}
+
+function stageBlock(stages: unknown, stage: string, problems: string[]): Partial<Record<StageKey, unknown>> {
+  if (stages === undefined) return {};
+  if (!isRecord(stages)) {
+    problems.push('context "stages" must be an object of per-stage blocks');
+    return {};
+  }
+  const block = stages[stage];
+  if (block === undefined) return {};
+  if (!isRecord(block)) {
+    problems.push(`context "stages.${stage}" must be an object`);
+    return {};
+  }
+  const unknown = Object.keys(block).filter((key) => !(STAGE_KEYS as readonly string[]).includes(key));
+  if (unknown.length > 0) {
+    problems.push(
+      `context "stages.${stage}" has unknown key(s) ${unknown.join(', ')} (known: ${STAGE_KEYS.join(', ')})`,
+    );
+  }
+  return block;
+}
+
+/** An array from cdk.json, or a string from the command line: a JSON array or a comma-separated list. */
+function audienceList(value: unknown): string[] | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === 'string') {
+    const text = value.trim();
+    if (text.startsWith('[')) {
+      try {
+        return audienceList(JSON.parse(text));
+      } catch {
+        return [''];
+      }
+    }
+    return text.split(',').map((aud) => aud.trim());
+  }
+  if (Array.isArray(value)) return value.map((aud) => (typeof aud === 'string' ? aud.trim() : ''));
+  return [''];
+}
+
+/** A number from cdk.json or a numeric string from the command line; undefined when not an integer. */
+function integer(value: unknown, fallback: number): number | undefined {
+  if (value === undefined) return fallback;
+  const parsed = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  return typeof parsed === 'number' && Number.isInteger(parsed) ? parsed : undefined;
+}
+
+function isHttpsUrl(value: string): boolean {
+  try {
+    return new URL(value).protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

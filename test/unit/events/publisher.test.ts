@@ -1,25 +1,16 @@
-import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
-import { mockClient } from 'aws-sdk-client-mock';
+import { PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import fc from 'fast-check';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { resetConfigCache } from '../../../shared/config.ts';
+import { describe, expect, it } from 'vitest';
 import type { EventEnvelope } from '../../../shared/events/envelope.ts';
 import {
   batchesOf,
   MAX_BYTES_PER_PUT,
   MAX_ENTRIES_PER_PUT,
   publishEvents,
-  resetEventBridgeClient,
 } from '../../../shared/events/publisher.ts';
+import { useMockedEventBridge } from '../../support/event-bridge-mock.ts';
 
-const eventBridge = mockClient(EventBridgeClient);
-
-beforeAll(() => {
-  Object.assign(process.env, { TABLE_NAME: 'unit', EVENT_BUS_NAME: 'billing-test', AWS_REGION: 'us-east-1' });
-  resetConfigCache();
-  resetEventBridgeClient();
-});
-afterEach(() => eventBridge.reset());
+const eventBridge = useMockedEventBridge();
 
 const event = (n: number, dataBytes = 10): EventEnvelope => ({
   id: `id-${n}`,

@@ -1,19 +1,10 @@
-import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { describe, expect, it } from 'vitest';
 import { handler } from '../../../functions/stream-fanout.ts';
-import { resetConfigCache } from '../../../shared/config.ts';
-import { resetEventBridgeClient } from '../../../shared/events/publisher.ts';
+import { useMockedEventBridge } from '../../support/event-bridge-mock.ts';
 import { customerItem, streamRecord } from '../../support/stream-records.ts';
 
-const eventBridge = mockClient(EventBridgeClient);
-
-beforeAll(() => {
-  Object.assign(process.env, { TABLE_NAME: 'unit', EVENT_BUS_NAME: 'billing-test', AWS_REGION: 'us-east-1' });
-  resetConfigCache();
-  resetEventBridgeClient();
-});
-afterEach(() => eventBridge.reset());
+const eventBridge = useMockedEventBridge();
 
 describe('stream fan-out handler', () => {
   it('publishes one event per entity record and reports no failures', async () => {

@@ -37,6 +37,37 @@ export const SCOPES = {
 
 export const API_PREFIX = '/api/v1';
 
+/** POST /<resource>, GET /<resource>, GET /<resource>/{id}, handled by <resource>-create|list|get. */
+function crud(resource: string, noun: string, writeScope: string, readScope: string): RouteDefinition[] {
+  const base = `${API_PREFIX}/${resource}`;
+  return [
+    {
+      method: 'POST',
+      path: base,
+      handler: `${resource}-create`,
+      auth: 'jwt',
+      scopes: [writeScope],
+      summary: `Create a ${noun}`,
+    },
+    {
+      method: 'GET',
+      path: base,
+      handler: `${resource}-list`,
+      auth: 'jwt',
+      scopes: [readScope],
+      summary: `List ${resource} (cursor pagination)`,
+    },
+    {
+      method: 'GET',
+      path: `${base}/{id}`,
+      handler: `${resource}-get`,
+      auth: 'jwt',
+      scopes: [readScope],
+      summary: `Get a ${noun}`,
+    },
+  ];
+}
+
 export const ROUTES: readonly RouteDefinition[] = [
   {
     method: 'POST',
@@ -61,6 +92,26 @@ export const ROUTES: readonly RouteDefinition[] = [
     auth: 'jwt',
     scopes: [SCOPES.customersRead],
     summary: 'Get a customer',
+  },
+  ...crud('products', 'product', SCOPES.catalogWrite, SCOPES.catalogRead),
+  ...crud('plans', 'plan', SCOPES.catalogWrite, SCOPES.catalogRead),
+  ...crud('prices', 'price', SCOPES.catalogWrite, SCOPES.catalogRead),
+  {
+    method: 'POST',
+    path: `${API_PREFIX}/prices/{id}/archive`,
+    handler: 'prices-archive',
+    auth: 'jwt',
+    scopes: [SCOPES.catalogWrite],
+    summary: 'Archive a price (prices are never edited; archive and create a new one)',
+  },
+  ...crud('subscriptions', 'subscription', SCOPES.subscriptionsCreate, SCOPES.subscriptionsRead),
+  {
+    method: 'PATCH',
+    path: `${API_PREFIX}/subscriptions/{id}`,
+    handler: 'subscriptions-update',
+    auth: 'jwt',
+    scopes: [SCOPES.subscriptionsUpdate],
+    summary: 'Change plan or budget, cancel at period end, or cancel now (If-Match / version)',
   },
   {
     method: 'POST',
@@ -114,6 +165,20 @@ export const HANDLER_ACCESS: Readonly<Record<string, HandlerAccess>> = {
   'customers-create': { billingTable: true, stripeSecret: true }, // mirrors customers to Stripe
   'customers-get': { billingTable: true, stripeSecret: false },
   'customers-list': { billingTable: true, stripeSecret: false },
+  'products-create': { billingTable: true, stripeSecret: false },
+  'products-get': { billingTable: true, stripeSecret: false },
+  'products-list': { billingTable: true, stripeSecret: false },
+  'plans-create': { billingTable: true, stripeSecret: false },
+  'plans-get': { billingTable: true, stripeSecret: false },
+  'plans-list': { billingTable: true, stripeSecret: false },
+  'prices-create': { billingTable: true, stripeSecret: false },
+  'prices-get': { billingTable: true, stripeSecret: false },
+  'prices-list': { billingTable: true, stripeSecret: false },
+  'prices-archive': { billingTable: true, stripeSecret: false },
+  'subscriptions-create': { billingTable: true, stripeSecret: false },
+  'subscriptions-get': { billingTable: true, stripeSecret: false },
+  'subscriptions-list': { billingTable: true, stripeSecret: false },
+  'subscriptions-update': { billingTable: true, stripeSecret: false },
   'usage-records-create': { billingTable: true, stripeSecret: false },
   'stripe-webhook': { billingTable: true, stripeSecret: true },
   openapi: { billingTable: false, stripeSecret: false },

@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import type { HandlerContract } from './contract.ts';
 import { defineContract } from './contract.ts';
+import { catalogContracts } from './catalog.ts';
 import { customerContracts } from './customers.ts';
+import { subscriptionContracts } from './subscriptions.ts';
 import { usageContracts } from './usage.ts';
 import { webhookContracts } from './webhooks.ts';
 
@@ -19,6 +21,8 @@ const openapiContract = {
 /** Every handler's contract by handler name (the `handler` of each route in shared/http/routes.ts). */
 export const CONTRACTS: Record<string, HandlerContract> = {
   ...customerContracts,
+  ...catalogContracts,
+  ...subscriptionContracts,
   ...usageContracts,
   ...webhookContracts,
   ...openapiContract,

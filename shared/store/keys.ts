@@ -8,8 +8,17 @@
  * Audit trail of one entity, oldest first  | table | PK = <entity PK>, SK begins_with AUDIT#
  * Idempotent replay of a POST              | table | PK = IDEMPOTENCY#<principal>#<route>#<key>, SK = RESPONSE
  * Stripe webhook event seen once           | table | PK = STRIPE_EVENT#<event id>, SK = RECEIVED
+ * Get product / plan / price by id         | table | PK = PRODUCT#<id> / PLAN#<id> / PRICE#<id>, SK = PROFILE
+ * List products / plans / prices           | GSI2  | GSI2PK = TYPE#product / TYPE#plan / TYPE#price
+ * Plans of a product, oldest first         | GSI1  | GSI1PK = PRODUCT#<id>, GSI1SK begins_with PLAN#
+ * Prices of a plan, oldest first           | GSI1  | GSI1PK = PLAN#<id>, GSI1SK begins_with PRICE#
+ * One active usage price per plan + metric | table | PK = PLAN#<id>, SK = METRIC#<metric> (uniqueness guard)
+ * Get subscription by id                   | table | PK = SUBSCRIPTION#<id>, SK = PROFILE
+ * Subscriptions of a customer              | GSI1  | GSI1PK = CUSTOMER#<id>, GSI1SK begins_with SUBSCRIPTION#
+ * List subscriptions (operator)            | GSI2  | GSI2PK = TYPE#subscription
+ * Pending invoice items of a subscription  | table | PK = SUBSCRIPTION#<id>, SK begins_with PENDING_ITEM#
  *
- * Entity items carry `entity_type` and `version` so the stream fan-out can map them to events
+ * Entity items carry `item_type` and `version` so the stream fan-out can map them to events
  * (shared/events/stream-mapping.ts) and ignore bookkeeping items (audit, idempotency).
  */
 export type TableKey = { PK: string; SK: string };
@@ -45,3 +54,37 @@ export const stripeEventKey = (eventId: string): TableKey => ({
   PK: `STRIPE_EVENT#${eventId}`,
   SK: 'RECEIVED',
 });
+
+export const productKey = (productId: string): TableKey => ({ PK: `PRODUCT#${productId}`, SK: ENTITY_SK });
+
+export const planKey = (planId: string): TableKey => ({ PK: `PLAN#${planId}`, SK: ENTITY_SK });
+
+export const priceKey = (priceId: string): TableKey => ({ PK: `PRICE#${priceId}`, SK: ENTITY_SK });
+
+export const subscriptionKey = (subscriptionId: string): TableKey => ({
+  PK: `SUBSCRIPTION#${subscriptionId}`,
+  SK: ENTITY_SK,
+});
+
+/** GSI1 "by owner": a child listed under its owner in creation order. */
+export const byOwnerKey = (ownerKey: TableKey, childType: string, createdAt: string, id: string) => ({
+  GSI1PK: ownerKey.PK,
+  GSI1SK: `${childType.toUpperCase()}#${createdAt}#${id}`,
+});
+
+export const byOwnerPartition = (ownerKey: TableKey): string => ownerKey.PK;
+
+export const byOwnerPrefix = (childType: string): string => `${childType.toUpperCase()}#`;
+
+/** Guards "one active usage price per metric on a plan": created with the price, deleted on archive. */
+export const planMetricKey = (planId: string, metric: string): TableKey => ({
+  PK: `PLAN#${planId}`,
+  SK: `METRIC#${metric}`,
+});
+
+export const pendingItemKey = (subscriptionId: string, createdAt: string, itemId: string): TableKey => ({
+  PK: `SUBSCRIPTION#${subscriptionId}`,
+  SK: `PENDING_ITEM#${createdAt}#${itemId}`,
+});
+
+export const PENDING_ITEM_SK_PREFIX = 'PENDING_ITEM#';

@@ -1,8 +1,10 @@
+import { benchBudgetSync } from './budget-sync.ts';
 import { benchBundles } from './bundles.ts';
 
 /** `npm run bench` runs every benchmark; `npm run bench -- <name>` runs one. */
 const BENCHMARKS: Record<string, () => Promise<void>> = {
   bundles: benchBundles,
+  'budget-sync': benchBudgetSync,
 };
 
 const selected = process.argv.slice(2);

@@ -35,7 +35,7 @@ type ShardState = { iterator: string | undefined; done: boolean; failures: numbe
 type Checkpoints = { streamArn: string; shards: Record<string, string> };
 
 export async function startStreamPoller(options: StreamPollerOptions): Promise<StreamPoller> {
-  const { client, endpoint, tableName, handler, batchSize = 100, maxRetries = 5, idleDelayMs = 50 } = options;
+  const { client, endpoint, tableName, handler, batchSize = 100, maxRetries = 5, idleDelayMs = 10 } = options;
   const streams = new DynamoDBStreamsClient({ ...LOCAL_AWS, endpoint });
   const table = await client.send(new DescribeTableCommand({ TableName: tableName }));
   const streamArn = table.Table?.LatestStreamArn;

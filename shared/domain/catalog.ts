@@ -74,5 +74,7 @@ export type Price = {
 
 /** The plan's recurring fee per period: the sum of its active flat prices, in minor units. */
 export function recurringFee(prices: readonly Price[]): number {
-  return prices.filter((price) => price.active && price.model === 'flat').reduce((sum, p) => sum + (p.unit_amount ?? 0), 0);
+  return prices
+    .filter((price) => price.active && price.model === 'flat')
+    .reduce((sum, p) => sum + (p.unit_amount ?? 0), 0);
 }

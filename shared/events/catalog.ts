@@ -1,4 +1,6 @@
+import type { RoutingPolicy } from '../domain/catalog.ts';
 import type { Customer } from '../domain/customer.ts';
+import type { SubscriptionStatus } from '../domain/subscription.ts';
 
 /**
  * Every event type billing publishes, with its current schema version. A breaking change to an
@@ -7,8 +9,31 @@ import type { Customer } from '../domain/customer.ts';
 export const EVENT_SCHEMA_VERSIONS = {
   'customer.created': 1,
   'customer.updated': 1,
+  'subscription.created': 1,
+  'subscription.updated': 1,
 } as const;
 
 export type BillingEventType = keyof typeof EVENT_SCHEMA_VERSIONS;
 
 export type CustomerEventData = Pick<Customer, 'id' | 'name' | 'email' | 'stripe_customer_id' | 'created_at'>;
+
+/**
+ * subscription.created / subscription.updated: the SmartGateway `budgets` row (SPEC §6) and the
+ * routing policy, plus what changed. current_spend is not billing's to send here: usage moves it.
+ */
+export type SubscriptionEventData = {
+  subscription_id: string;
+  tenant_id: string;
+  customer_id: string;
+  plan_id: string;
+  status: SubscriptionStatus;
+  total_budget: number;
+  currency: string;
+  period_start: string;
+  period_end: string;
+  cancel_at_period_end: boolean;
+  canceled_at: string | null;
+  routing_policy: RoutingPolicy | null;
+  /** Fields that differ from the previous version; empty for subscription.created. */
+  changes: string[];
+};

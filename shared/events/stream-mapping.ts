@@ -1,7 +1,13 @@
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord, AttributeValue as LambdaAttributeValue } from 'aws-lambda';
 import type { Customer } from '../domain/customer.ts';
-import { type BillingEventType, type CustomerEventData, EVENT_SCHEMA_VERSIONS } from './catalog.ts';
+import type { Subscription } from '../domain/subscription.ts';
+import {
+  type BillingEventType,
+  type CustomerEventData,
+  EVENT_SCHEMA_VERSIONS,
+  type SubscriptionEventData,
+} from './catalog.ts';
 import { type EventEnvelope, eventId } from './envelope.ts';
 
 type Image = Record<string, unknown>;
@@ -29,9 +35,52 @@ export function eventsFromStreamRecord(record: DynamoDBRecord): EventEnvelope[] 
       };
       return [envelope(type, customer.id, customer.version, customer.id, occurredAt, data)];
     }
+    case 'subscription': {
+      const subscription = newImage as unknown as Subscription;
+      const previous = oldImage as unknown as Subscription | undefined;
+      if (previous && previous.version === subscription.version) return [];
+      const type: BillingEventType = previous ? 'subscription.updated' : 'subscription.created';
+      const data: SubscriptionEventData = {
+        subscription_id: subscription.id,
+        tenant_id: subscription.customer_id,
+        customer_id: subscription.customer_id,
+        plan_id: subscription.plan_id,
+        status: subscription.status,
+        total_budget: subscription.total_budget,
+        currency: subscription.currency,
+        period_start: subscription.current_period_start,
+        period_end: subscription.current_period_end,
+        cancel_at_period_end: subscription.cancel_at_period_end,
+        canceled_at: subscription.canceled_at,
+        routing_policy: subscription.routing_policy,
+        changes: previous ? changedFields(previous, subscription) : [],
+      };
+      return [
+        envelope(type, subscription.id, subscription.version, subscription.customer_id, occurredAt, data),
+      ];
+    }
     default:
       return [];
   }
+}
+
+/** Fields a subscriber may care about, compared between the old and new image. */
+const TRACKED_SUBSCRIPTION_FIELDS = [
+  'plan_id',
+  'status',
+  'total_budget',
+  'current_period_start',
+  'current_period_end',
+  'cancel_at_period_end',
+  'canceled_at',
+  'routing_policy',
+  'trial_end',
+] as const;
+
+function changedFields(before: Subscription, after: Subscription): string[] {
+  return TRACKED_SUBSCRIPTION_FIELDS.filter(
+    (field) => JSON.stringify(before[field] ?? null) !== JSON.stringify(after[field] ?? null),
+  );
 }
 
 function envelope<T extends Record<string, unknown>>(

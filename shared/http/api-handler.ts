@@ -25,6 +25,8 @@ export type ApiRequest<C extends HandlerContract> = {
   principal: Principal;
   requestId: string;
   now: Date;
+  /** The version named by If-Match (routes whose contract has `ifMatch`), if the caller sent one. */
+  ifMatchVersion: number | undefined;
   /** The raw body, for handlers that verify a signature over it. */
   rawBody: string | undefined;
   headers: Record<string, string | undefined>;
@@ -76,6 +78,7 @@ export function apiHandler<C extends HandlerContract>(
       principal,
       requestId: event.requestContext.requestId,
       now,
+      ifMatchVersion: contract.ifMatch ? parseIfMatch(event.headers?.['if-match']) : undefined,
       rawBody: event.rawBody,
       headers: event.headers ?? {},
       idempotency: idempotencyClaimed
@@ -125,17 +128,31 @@ async function idempotencyClaimFor(
       'This Idempotency-Key was used with a different request body; use a new key for a new request',
     );
   }
+  const replay = jsonResponse(existing.response.status, existing.response.body);
+  return { replay: { ...replay, headers: { ...replay.headers, 'idempotent-replayed': 'true' } } };
+}
+
+/** JSON response; a versioned entity also gets its version as a strong ETag, for If-Match. */
+export function jsonResponse(status: number, body: unknown): APIGatewayProxyStructuredResultV2 {
+  const version = (body as { version?: unknown } | null)?.version;
   return {
-    replay: { ...jsonResponse(existing.response.status, existing.response.body), headers: replayHeaders() },
+    statusCode: status,
+    headers: {
+      'content-type': 'application/json',
+      ...(typeof version === 'number' ? { etag: `"${version}"` } : {}),
+    },
+    body: body === undefined ? '' : JSON.stringify(body),
   };
 }
 
-const replayHeaders = () => ({ 'content-type': 'application/json', 'idempotent-replayed': 'true' });
-
-export function jsonResponse(status: number, body: unknown): APIGatewayProxyStructuredResultV2 {
-  return {
-    statusCode: status,
-    headers: { 'content-type': 'application/json' },
-    body: body === undefined ? '' : JSON.stringify(body),
-  };
+/** If-Match carries the ETag we issued: `"3"` (also accepted: `W/"3"`, `3`); `*` asserts nothing. */
+export function parseIfMatch(value: string | undefined): number | undefined {
+  if (value === undefined || value.trim() === '*') return undefined;
+  const match = /^\s*(?:W\/)?"?(\d{1,15})"?\s*$/.exec(value);
+  if (!match) {
+    throw new DomainError('validation', 'If-Match must be the ETag of the version you read, e.g. "3"', [
+      { field: 'If-Match', message: 'must be an ETag such as "3"' },
+    ]);
+  }
+  return Number(match[1]);
 }

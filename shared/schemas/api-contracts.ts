@@ -1,7 +1,7 @@
 import { z } from 'zod';
+import { catalogContracts } from './catalog.ts';
 import type { HandlerContract } from './contract.ts';
 import { defineContract } from './contract.ts';
-import { catalogContracts } from './catalog.ts';
 import { customerContracts } from './customers.ts';
 import { subscriptionContracts } from './subscriptions.ts';
 import { usageContracts } from './usage.ts';

@@ -10,6 +10,8 @@ export type HandlerContract = {
   params?: z.ZodObject;
   /** Whether the route honours the Idempotency-Key header. */
   idempotent?: boolean;
+  /** Whether the route takes If-Match with the entity version (optimistic concurrency). */
+  ifMatch?: boolean;
   /** Media type of the body when it is not JSON validated by `body` (e.g. Stripe's raw payload). */
   rawBody?: { mediaType: string; description: string };
   success: { status: number; description: string; schema?: z.ZodType };

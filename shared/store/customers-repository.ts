@@ -3,12 +3,12 @@ import type { Customer } from '../domain/customer.ts';
 import { type AuditDraft, auditPut } from './audit.ts';
 import { dynamo } from './client.ts';
 import { type IdempotentWrite, idempotencyPut } from './idempotency.ts';
+import { withoutKeys } from './items.ts';
 import { byTypeKey, byTypePartition, customerKey } from './keys.ts';
 import { decodeCursor, encodeCursor, type Page } from './pagination.ts';
 import { transactWrite } from './transact.ts';
 
 const ITEM_TYPE = 'customer';
-const INTERNAL_ATTRIBUTES = ['PK', 'SK', 'GSI1PK', 'GSI1SK', 'GSI2PK', 'GSI2SK', 'item_type'] as const;
 
 export type CreateCustomerOutcome =
   | { created: true }
@@ -73,8 +73,4 @@ export class CustomersRepository {
   }
 }
 
-function toCustomer(item: Record<string, unknown>): Customer {
-  const copy: Record<string, unknown> = { ...item };
-  for (const attribute of INTERNAL_ATTRIBUTES) delete copy[attribute];
-  return copy as Customer;
-}
+const toCustomer = (item: Record<string, unknown>): Customer => withoutKeys<Customer>(item);

@@ -1,5 +1,6 @@
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { TransactWriteCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
+import { DomainError } from '../domain/errors.ts';
 import { dynamo } from './client.ts';
 
 export type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
@@ -9,14 +10,36 @@ export type TransactOutcome =
   /** Indexes (into the items passed) whose condition failed. */
   | { ok: false; failedConditions: number[] };
 
+/** Attempts when DynamoDB cancels because another transaction holds one of the items. */
+const CONFLICT_ATTEMPTS = 4;
+
 /**
  * Writes all items or none. A failed condition is an expected outcome (duplicate, stale version)
- * and is returned; anything else (throttling after the SDK's retries, validation) is thrown.
+ * and is returned. A TransactionConflict (another transaction was writing one of the items) is
+ * retried with jitter, then answered as a 409 to retry; anything else (throttling after the SDK's
+ * retries, validation) is thrown.
  */
 export async function transactWrite(
   items: TransactItem[],
   clientRequestToken?: string,
 ): Promise<TransactOutcome> {
+  for (let attempt = 1; ; attempt++) {
+    const outcome = await transactOnce(items, clientRequestToken);
+    if (outcome !== 'transaction-conflict') return outcome;
+    if (attempt >= CONFLICT_ATTEMPTS) {
+      throw new DomainError(
+        'conflict',
+        'A concurrent change to the same records is in progress; retry the request',
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20 * attempt * (0.5 + Math.random())));
+  }
+}
+
+async function transactOnce(
+  items: TransactItem[],
+  clientRequestToken: string | undefined,
+): Promise<TransactOutcome | 'transaction-conflict'> {
   try {
     await dynamo().send(
       new TransactWriteCommand({
@@ -32,6 +55,7 @@ export async function transactWrite(
         reason.Code === 'ConditionalCheckFailed' ? [index] : [],
       );
       if (failedConditions.length > 0) return { ok: false, failedConditions };
+      if (reasons.some((reason) => reason.Code === 'TransactionConflict')) return 'transaction-conflict';
     }
     throw error;
   }

@@ -37,3 +37,28 @@ export const customerItem = (id: string, version = 1) => ({
   updated_at: `2026-11-0${version}T00:00:00.000Z`,
   version,
 });
+
+export const subscriptionItem = (id: string, version = 1, overrides: Record<string, unknown> = {}) => ({
+  PK: `SUBSCRIPTION#${id}`,
+  SK: 'PROFILE',
+  item_type: 'subscription',
+  id,
+  customer_id: 'cust-1',
+  plan_id: 'plan-basic',
+  status: 'active',
+  currency: 'USD',
+  interval: 'month',
+  total_budget: 10_000,
+  total_budget_overridden: false,
+  routing_policy: null,
+  billing_cycle_anchor: '2026-03-01T00:00:00.000Z',
+  current_period_start: '2026-03-01T00:00:00.000Z',
+  current_period_end: '2026-04-01T00:00:00.000Z',
+  trial_end: null,
+  cancel_at_period_end: false,
+  canceled_at: null,
+  created_at: '2026-03-01T00:00:00.000Z',
+  updated_at: `2026-03-0${version}T00:00:00.000Z`,
+  version,
+  ...overrides,
+});

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { EventEnvelopeSchema } from '../../../shared/events/envelope.ts';
 import { eventsFromStreamRecord } from '../../../shared/events/stream-mapping.ts';
-import { customerItem, streamRecord } from '../../support/stream-records.ts';
+import { customerItem, streamRecord, subscriptionItem } from '../../support/stream-records.ts';
 
 describe('stream record → events', () => {
   it('a new customer item becomes one versioned customer.created event', () => {
@@ -40,5 +40,43 @@ describe('stream record → events', () => {
     ).toEqual([]);
     expect(eventsFromStreamRecord(streamRecord(undefined, customerItem('c1')))).toEqual([]);
     expect(eventsFromStreamRecord(streamRecord(customerItem('c1', 3), customerItem('c1', 3)))).toEqual([]);
+  });
+});
+
+describe('subscription stream records → events', () => {
+  it('a new subscription becomes subscription.created carrying the budget row fields', () => {
+    const [event] = eventsFromStreamRecord(streamRecord(subscriptionItem('s1')));
+    expect(event).toMatchObject({
+      type: 'subscription.created',
+      entity_id: 's1',
+      entity_version: 1,
+      tenant_id: 'cust-1',
+      data: {
+        subscription_id: 's1',
+        tenant_id: 'cust-1',
+        plan_id: 'plan-basic',
+        total_budget: 10_000,
+        period_start: '2026-03-01T00:00:00.000Z',
+        period_end: '2026-04-01T00:00:00.000Z',
+        status: 'active',
+        changes: [],
+      },
+    });
+  });
+
+  it('a changed subscription becomes subscription.updated naming what changed', () => {
+    const before = subscriptionItem('s1', 1);
+    const after = subscriptionItem('s1', 2, { plan_id: 'plan-pro', total_budget: 50_000 });
+    const [event] = eventsFromStreamRecord(streamRecord(after, before));
+    expect(event).toMatchObject({ type: 'subscription.updated', entity_version: 2 });
+    expect(event!.data.changes).toEqual(['plan_id', 'total_budget']);
+  });
+
+  it('a pending invoice item or audit entry beside a subscription publishes nothing', () => {
+    expect(
+      eventsFromStreamRecord(
+        streamRecord({ PK: 'SUBSCRIPTION#s1', SK: 'PENDING_ITEM#x', item_type: 'pending_item' }),
+      ),
+    ).toEqual([]);
   });
 });

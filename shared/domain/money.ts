@@ -1,0 +1,62 @@
+/**
+ * Money is an integer number of minor units plus an ISO 4217 currency (SPEC §4). Fractions exist
+ * only as exact rationals (bigint numerator/denominator) on the way to one rounding, done by
+ * `roundHalfUp` below and nowhere else. No JavaScript float ever holds an amount.
+ */
+export type Money = { amount: number; currency: string };
+
+/** Fraction digits of each supported currency's minor unit. */
+export const CURRENCY_EXPONENTS: Readonly<Record<string, number>> = {
+  USD: 2,
+  EUR: 2,
+  GBP: 2,
+  CHF: 2,
+  CAD: 2,
+  AUD: 2,
+  SEK: 2,
+  NOK: 2,
+  DKK: 2,
+  JPY: 0,
+  BHD: 3,
+  KWD: 3,
+};
+
+export function assertMinorUnits(amount: number, what = 'amount'): number {
+  if (!Number.isSafeInteger(amount))
+    throw new RangeError(`${what} must be a safe integer of minor units, got ${amount}`);
+  return amount;
+}
+
+export function addMoney(a: Money, b: Money): Money {
+  if (a.currency !== b.currency) throw new RangeError(`Cannot add ${a.currency} to ${b.currency}`);
+  return { amount: assertMinorUnits(a.amount + b.amount), currency: a.currency };
+}
+
+/**
+ * THE rounding rule: the exact value numerator/denominator rounded to the nearest integer, halves
+ * away from zero ("commercial rounding": 0.5 → 1, -0.5 → -1). Applied once per line item.
+ */
+export function roundHalfUp(numerator: bigint, denominator: bigint): number {
+  if (denominator === 0n) throw new RangeError('Division by zero');
+  if (denominator < 0n) return roundHalfUp(-numerator, -denominator);
+  const negative = numerator < 0n;
+  const magnitude = negative ? -numerator : numerator;
+  const rounded = (2n * magnitude + denominator) / (2n * denominator);
+  const result = Number(negative ? -rounded : rounded);
+  return assertMinorUnits(result === 0 ? 0 : result);
+}
+
+/** An exact non-negative decimal: value = units / 10^scale. */
+export type Decimal = { units: bigint; scale: number };
+
+const DECIMAL = /^(\d{1,15})(?:\.(\d{1,12}))?$/;
+
+/** Parses a decimal string such as "0.0004" exactly; throws on anything else (no exponent, no sign). */
+export function parseDecimal(text: string): Decimal {
+  const match = DECIMAL.exec(text);
+  if (!match) throw new RangeError(`"${text}" is not a decimal like 12 or 0.0004`);
+  const fraction = match[2] ?? '';
+  return { units: BigInt(match[1]! + fraction), scale: fraction.length };
+}
+
+export const pow10 = (n: number): bigint => 10n ** BigInt(n);

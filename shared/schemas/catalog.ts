@@ -1,0 +1,288 @@
+import { z } from 'zod';
+import {
+  CATALOG_CURRENCIES,
+  isCatalogCurrency,
+  MAX_TIERS,
+  METRIC_PATTERN,
+  tierIssues,
+  UNIT_AMOUNT_DECIMAL_PATTERN,
+} from '../domain/price-rules.ts';
+import { IdPathSchema, ListQuerySchema, MetadataSchema, pageOf } from './common.ts';
+import { defineContract } from './contract.ts';
+
+// ---- building blocks ------------------------------------------------------------------------
+
+/** Integer minor units; a float such as 10.5 is refused rather than rounded. */
+const minorUnits = () =>
+  z
+    .int({
+      error: (issue) =>
+        issue.code === 'invalid_type' && typeof issue.input === 'number'
+          ? 'must be a whole number of minor units (e.g. 1050 for 10.50), not a fraction'
+          : undefined,
+    })
+    .min(0, 'must not be negative');
+
+const unitAmountDecimal = () =>
+  z
+    .string({
+      error: (issue) =>
+        issue.code === 'invalid_type' && typeof issue.input === 'number'
+          ? 'must be sent as a string such as "0.04", not a JSON number: a number cannot carry a price exactly'
+          : undefined,
+    })
+    .regex(
+      UNIT_AMOUNT_DECIMAL_PATTERN,
+      'must be a decimal string of minor units such as "12" or "0.0004" (up to 12 digits each side of the point)',
+    )
+    .meta({
+      description: 'Decimal string in minor units; may be finer than one ("0.04" = 0.04 cents in USD)',
+      example: '0.04',
+    });
+
+const metric = () =>
+  z
+    .string()
+    .regex(METRIC_PATTERN, 'must start with a-z and use a-z 0-9 _ . - (at most 64 characters)')
+    .meta({ description: 'The usage metric this price rates', example: 'attestations' });
+
+const nickname = () => z.string().trim().min(1).max(256).optional();
+
+const entityId = () => z.string().min(1).max(64);
+
+const timestamps = {
+  created_at: z.string().meta({ format: 'date-time' }),
+  updated_at: z.string().meta({ format: 'date-time' }),
+  version: z.number().int().meta({ description: 'Incremented on every change' }),
+};
+
+// ---- products -------------------------------------------------------------------------------
+
+export const CreateProductRequestSchema = z
+  .strictObject({
+    name: z.string().trim().min(1).max(256).meta({ example: 'Attestation API' }),
+    description: z.string().trim().max(1024).optional(),
+    metadata: MetadataSchema.optional(),
+  })
+  .meta({ id: 'CreateProductRequest' });
+
+export const ProductSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    description: z.string().nullable(),
+    metadata: z.record(z.string(), z.string()),
+    active: z.boolean(),
+    ...timestamps,
+  })
+  .meta({ id: 'Product' });
+
+export type CreateProductRequest = z.infer<typeof CreateProductRequestSchema>;
+
+// ---- plans ----------------------------------------------------------------------------------
+
+export const RoutingPolicySchema = z
+  .strictObject({
+    priority: z.int().min(0).max(1000),
+    match_expression: z.string().min(1).max(1024).meta({ example: 'tenant.tier == "gold"' }),
+    strategy: z.enum(['weighted', 'failover', 'round_robin', 'least_latency']),
+    targets: z
+      .array(z.string().min(1).max(256))
+      .min(1)
+      .max(50)
+      .meta({ example: ['eu-west-1-primary'] }),
+  })
+  .meta({ id: 'RoutingPolicy', description: 'Synced to the SmartGateway routing_policies table' });
+
+const currency = () =>
+  z
+    .string()
+    .regex(/^[A-Za-z]{3}$/, { message: 'must be a three-letter ISO 4217 code such as USD', abort: true })
+    .toUpperCase()
+    .refine(isCatalogCurrency, `must be one of ${CATALOG_CURRENCIES.join(', ')}`)
+    .meta({
+      description: `ISO 4217 code, one of ${CATALOG_CURRENCIES.join(', ')} (lower case is accepted)`,
+      example: 'USD',
+    });
+
+export const CreatePlanRequestSchema = z
+  .strictObject({
+    product_id: entityId(),
+    name: z.string().trim().min(1).max(256).meta({ example: 'Gold monthly' }),
+    currency: currency(),
+    interval: z.enum(['month', 'year']),
+    total_budget: minorUnits().meta({
+      description: 'SmartGateway budget per period, integer minor units of currency',
+      example: 500000,
+    }),
+    routing_policy: RoutingPolicySchema.optional(),
+  })
+  .meta({ id: 'CreatePlanRequest' });
+
+export const PlanSchema = z
+  .object({
+    id: z.string(),
+    product_id: z.string(),
+    name: z.string(),
+    currency: z.string(),
+    interval: z.enum(['month', 'year']),
+    total_budget: z.int().meta({ description: 'Integer minor units of currency' }),
+    routing_policy: z.union([RoutingPolicySchema, z.null()]),
+    active: z.boolean(),
+    ...timestamps,
+  })
+  .meta({ id: 'Plan' });
+
+export type CreatePlanRequest = z.infer<typeof CreatePlanRequestSchema>;
+
+export const ListPlansQuerySchema = ListQuerySchema.extend({
+  product_id: entityId().optional().meta({ description: 'Only the plans of this product' }),
+});
+
+// ---- prices ---------------------------------------------------------------------------------
+
+const TierRequestSchema = z.strictObject({
+  up_to: z
+    .int()
+    .positive()
+    .nullable()
+    .meta({ description: 'Inclusive upper bound in units; null on the last tier only' }),
+  unit_amount_decimal: unitAmountDecimal(),
+  flat_amount: minorUnits().default(0).meta({ description: 'Fixed fee for reaching this tier, minor units' }),
+});
+
+const tiers = () =>
+  z
+    .array(TierRequestSchema)
+    .min(1)
+    .max(MAX_TIERS)
+    .superRefine((list, context) => {
+      for (const issue of tierIssues(list)) {
+        context.addIssue({ code: 'custom', path: [issue.index, issue.field], message: issue.message });
+      }
+    })
+    .meta({ description: `1-${MAX_TIERS} tiers, up_to strictly increasing, the last with up_to null` });
+
+const priceBase = { plan_id: entityId(), nickname: nickname() };
+
+/** One strict object per model, so a field of another model is refused as unknown. */
+export const CreatePriceRequestSchema = z
+  .discriminatedUnion(
+    'model',
+    [
+      z
+        .strictObject({ ...priceBase, model: z.literal('flat'), unit_amount: minorUnits() })
+        .meta({ description: 'A recurring fee per billing period' }),
+      z.strictObject({
+        ...priceBase,
+        model: z.literal('per_unit'),
+        metric: metric(),
+        unit_amount_decimal: unitAmountDecimal(),
+      }),
+      z.strictObject({
+        ...priceBase,
+        model: z.literal('package'),
+        metric: metric(),
+        unit_amount_decimal: unitAmountDecimal().meta({ description: 'Price per package, minor units' }),
+        package_size: z.int().min(1).meta({ description: 'Units per package; partial packages round up' }),
+      }),
+      z.strictObject({
+        ...priceBase,
+        model: z.literal('tiered_graduated'),
+        metric: metric(),
+        tiers: tiers(),
+      }),
+      z.strictObject({ ...priceBase, model: z.literal('tiered_volume'), metric: metric(), tiers: tiers() }),
+    ],
+    { error: 'must be one of flat, per_unit, package, tiered_graduated, tiered_volume' },
+  )
+  .meta({ id: 'CreatePriceRequest' });
+
+export const PriceTierSchema = z
+  .object({
+    up_to: z.int().nullable(),
+    unit_amount_decimal: z.string(),
+    flat_amount: z.int(),
+  })
+  .meta({ id: 'PriceTier' });
+
+export const PriceSchema = z
+  .object({
+    id: z.string(),
+    plan_id: z.string(),
+    currency: z.string().meta({ description: 'Copied from the plan' }),
+    model: z.enum(['flat', 'per_unit', 'package', 'tiered_graduated', 'tiered_volume']),
+    metric: z.string().nullable().meta({ description: 'Null for a flat fee' }),
+    unit_amount: z.int().nullable().meta({ description: 'flat: the fee per period, minor units' }),
+    unit_amount_decimal: z.string().nullable().meta({ description: 'per_unit / package: decimal string' }),
+    package_size: z.int().nullable(),
+    tiers: z.array(PriceTierSchema).nullable(),
+    nickname: z.string().nullable(),
+    active: z.boolean().meta({ description: 'False once archived; archived prices are kept for invoices' }),
+    ...timestamps,
+  })
+  .meta({ id: 'Price' });
+
+export type CreatePriceRequest = z.infer<typeof CreatePriceRequestSchema>;
+
+export const ListPricesQuerySchema = ListQuerySchema.extend({
+  plan_id: entityId().optional().meta({ description: 'Only the prices of this plan (archived included)' }),
+});
+
+// ---- contracts ------------------------------------------------------------------------------
+
+const creates = <B extends z.ZodType>(body: B, schema: z.ZodType, noun: string) =>
+  defineContract({
+    body,
+    idempotent: true,
+    success: { status: 201, description: `The ${noun} was created`, schema },
+    problems: [400, 401, 403, 409, 413, 415],
+  });
+
+const gets = (schema: z.ZodType, noun: string) =>
+  defineContract({
+    params: IdPathSchema,
+    success: { status: 200, description: `The ${noun}`, schema },
+    problems: [400, 401, 403, 404],
+  });
+
+const lists = <Q extends z.ZodObject>(schema: z.ZodType, query: Q, description: string) =>
+  defineContract({
+    query,
+    success: { status: 200, description, schema },
+    problems: [400, 401, 403],
+  });
+
+export const catalogContracts = {
+  'products-create': creates(CreateProductRequestSchema, ProductSchema, 'product'),
+  'products-get': gets(ProductSchema, 'product'),
+  'products-list': lists(
+    pageOf(ProductSchema, 'ProductList'),
+    ListQuerySchema,
+    'A page of products, oldest first',
+  ),
+  'plans-create': creates(CreatePlanRequestSchema, PlanSchema, 'plan'),
+  'plans-get': gets(PlanSchema, 'plan'),
+  'plans-list': lists(
+    pageOf(PlanSchema, 'PlanList'),
+    ListPlansQuerySchema,
+    'A page of plans, oldest first: all of them, or those of product_id',
+  ),
+  'prices-create': creates(CreatePriceRequestSchema, PriceSchema, 'price'),
+  'prices-get': gets(PriceSchema, 'price'),
+  'prices-list': lists(
+    pageOf(PriceSchema, 'PriceList'),
+    ListPricesQuerySchema,
+    'A page of prices, oldest first: all of them, or those of plan_id (archived included)',
+  ),
+  'prices-archive': defineContract({
+    params: IdPathSchema,
+    idempotent: true,
+    success: {
+      status: 200,
+      description: 'The archived price (active false). Its metric is free for a new price.',
+      schema: PriceSchema,
+    },
+    problems: [400, 401, 403, 404, 409],
+  }),
+};

@@ -1,0 +1,220 @@
+import { randomUUID } from 'node:crypto';
+import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { PendingItem, Subscription } from '../domain/subscription.ts';
+import { type AuditDraft, auditPut } from './audit.ts';
+import { dynamo } from './client.ts';
+import { type IdempotentWrite, idempotencyPut } from './idempotency.ts';
+import { withoutKeys } from './items.ts';
+import {
+  byOwnerKey,
+  byOwnerPartition,
+  byOwnerPrefix,
+  byTypeKey,
+  byTypePartition,
+  customerKey,
+  PENDING_ITEM_SK_PREFIX,
+  pendingItemKey,
+  planKey,
+  subscriptionKey,
+} from './keys.ts';
+import { decodeCursor, encodeCursor, type Page } from './pagination.ts';
+import { type TransactItem, transactWrite } from './transact.ts';
+
+const ITEM_TYPE = 'subscription';
+
+export type StoredPendingItem = PendingItem & {
+  id: string;
+  subscription_id: string;
+  customer_id: string;
+  created_at: string;
+  /** Set by invoicing when the item lands on an invoice. */
+  invoice_id: string | null;
+};
+
+export type CreateSubscriptionOutcome =
+  | { created: true }
+  | { created: false; reason: 'no-such-customer' | 'plan-not-active' | 'idempotency-key-taken' };
+
+export class SubscriptionsRepository {
+  constructor(private readonly tableName: string) {}
+
+  /**
+   * The subscription, its audit entry and the idempotency record, written only if the customer
+   * exists and the plan is active at that moment (condition checks in the same transaction).
+   */
+  async create(
+    subscription: Subscription,
+    audit: AuditDraft,
+    idempotency?: IdempotentWrite,
+  ): Promise<CreateSubscriptionOutcome> {
+    const key = subscriptionKey(subscription.id);
+    const items: TransactItem[] = [
+      {
+        Put: {
+          TableName: this.tableName,
+          Item: this.item(subscription),
+          ConditionExpression: 'attribute_not_exists(PK)',
+        },
+      },
+      auditPut(this.tableName, key, audit),
+      {
+        ConditionCheck: {
+          TableName: this.tableName,
+          Key: customerKey(subscription.customer_id),
+          ConditionExpression: 'attribute_exists(PK)',
+        },
+      },
+      {
+        ConditionCheck: {
+          TableName: this.tableName,
+          Key: planKey(subscription.plan_id),
+          ConditionExpression: 'active = :true',
+          ExpressionAttributeValues: { ':true': true },
+        },
+      },
+      ...(idempotency ? [idempotencyPut(this.tableName, idempotency.claim, idempotency.response)] : []),
+    ];
+    const outcome = await transactWrite(items);
+    if (outcome.ok) return { created: true };
+    if (outcome.failedConditions.includes(4)) return { created: false, reason: 'idempotency-key-taken' };
+    if (outcome.failedConditions.includes(2)) return { created: false, reason: 'no-such-customer' };
+    if (outcome.failedConditions.includes(3)) return { created: false, reason: 'plan-not-active' };
+    throw new Error(`Subscription ${subscription.id} already exists`);
+  }
+
+  /**
+   * Replaces the subscription if it is still at `expectedVersion`, with its audit entry and any
+   * pending invoice items (each with its own audit entry), all in one transaction.
+   * Returns false when someone else changed it first.
+   */
+  async update(
+    next: Subscription,
+    expectedVersion: number,
+    audit: AuditDraft,
+    pendingItems: PendingItem[],
+    pendingItemAudit: (item: StoredPendingItem) => AuditDraft,
+  ): Promise<{ updated: boolean; pendingItems: StoredPendingItem[] }> {
+    const key = subscriptionKey(next.id);
+    const stored = pendingItems.map(
+      (item): StoredPendingItem => ({
+        ...item,
+        id: randomUUID(),
+        subscription_id: next.id,
+        customer_id: next.customer_id,
+        created_at: next.updated_at,
+        invoice_id: null,
+      }),
+    );
+    const items: TransactItem[] = [
+      {
+        Put: {
+          TableName: this.tableName,
+          Item: this.item(next),
+          ConditionExpression: 'version = :expected',
+          ExpressionAttributeValues: { ':expected': expectedVersion },
+        },
+      },
+      auditPut(this.tableName, key, audit),
+      ...stored.flatMap((item) => {
+        const itemKey = pendingItemKey(next.id, item.created_at, item.id);
+        return [
+          {
+            Put: {
+              TableName: this.tableName,
+              Item: { ...itemKey, item_type: 'pending_item', ...item },
+              ConditionExpression: 'attribute_not_exists(PK)',
+            },
+          },
+          auditPut(this.tableName, itemKey, pendingItemAudit(item)),
+        ];
+      }),
+    ];
+    const outcome = await transactWrite(items);
+    return { updated: outcome.ok, pendingItems: outcome.ok ? stored : [] };
+  }
+
+  async get(subscriptionId: string, consistent = false): Promise<Subscription | undefined> {
+    const { Item } = await dynamo().send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: subscriptionKey(subscriptionId),
+        ConsistentRead: consistent,
+      }),
+    );
+    return Item ? withoutKeys<Subscription>(Item) : undefined;
+  }
+
+  async listByCustomer(
+    customerId: string,
+    limit: number,
+    cursor: string | undefined,
+  ): Promise<Page<Subscription>> {
+    const partition = byOwnerPartition(customerKey(customerId));
+    const { Items, LastEvaluatedKey } = await dynamo().send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: 'GSI1',
+        KeyConditionExpression: 'GSI1PK = :pk AND begins_with(GSI1SK, :prefix)',
+        ExpressionAttributeValues: { ':pk': partition, ':prefix': byOwnerPrefix(ITEM_TYPE) },
+        Limit: limit,
+        ExclusiveStartKey: decodeCursor(cursor, { attribute: 'GSI1PK', value: partition }),
+      }),
+    );
+    return {
+      data: (Items ?? []).map((i) => withoutKeys<Subscription>(i)),
+      next_cursor: encodeCursor(LastEvaluatedKey),
+    };
+  }
+
+  async listAll(limit: number, cursor: string | undefined): Promise<Page<Subscription>> {
+    const partition = byTypePartition(ITEM_TYPE);
+    const { Items, LastEvaluatedKey } = await dynamo().send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: 'GSI2',
+        KeyConditionExpression: 'GSI2PK = :pk',
+        ExpressionAttributeValues: { ':pk': partition },
+        Limit: limit,
+        ExclusiveStartKey: decodeCursor(cursor, { attribute: 'GSI2PK', value: partition }),
+      }),
+    );
+    return {
+      data: (Items ?? []).map((i) => withoutKeys<Subscription>(i)),
+      next_cursor: encodeCursor(LastEvaluatedKey),
+    };
+  }
+
+  /** Pending invoice items not yet on an invoice, oldest first. */
+  async pendingItems(subscriptionId: string): Promise<StoredPendingItem[]> {
+    const items: StoredPendingItem[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await dynamo().send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'PK = :pk AND begins_with(SK, :prefix)',
+          ExpressionAttributeValues: {
+            ':pk': subscriptionKey(subscriptionId).PK,
+            ':prefix': PENDING_ITEM_SK_PREFIX,
+          },
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
+        }),
+      );
+      items.push(...(page.Items ?? []).map((i) => withoutKeys<StoredPendingItem>(i)));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return items.filter((item) => item.invoice_id === null);
+  }
+
+  private item(subscription: Subscription): Record<string, unknown> {
+    const customer = customerKey(subscription.customer_id);
+    return {
+      ...subscriptionKey(subscription.id),
+      ...byOwnerKey(customer, ITEM_TYPE, subscription.created_at, subscription.id),
+      ...byTypeKey(ITEM_TYPE, subscription.created_at, subscription.id),
+      item_type: ITEM_TYPE,
+      ...subscription,
+    };
+  }
+}

@@ -1,0 +1,192 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { DomainError } from '../../../shared/domain/errors.ts';
+import {
+  applyPatch,
+  canTransition,
+  newSubscription,
+  nextStatus,
+  type SubscriptionAction,
+  type SubscriptionStatus,
+} from '../../../shared/domain/subscription.ts';
+import { planFixture } from '../../support/catalog-fixtures.ts';
+
+const start = new Date('2026-03-01T00:00:00Z');
+const basic = planFixture();
+const pro = planFixture({
+  id: 'plan-pro',
+  total_budget: 50_000,
+  routing_policy: { priority: 1, match_expression: '*', strategy: 'weighted', targets: ['a'] },
+});
+const active = () => newSubscription({ id: 's1', customerId: 'c1', plan: basic, trialDays: 0 }, start);
+
+const STATUSES: SubscriptionStatus[] = ['trialing', 'active', 'past_due', 'canceled'];
+const ACTIONS: SubscriptionAction[] = [
+  'change_plan',
+  'change_budget',
+  'schedule_cancel',
+  'unschedule_cancel',
+  'cancel_now',
+  'end_trial',
+  'payment_failed',
+  'payment_succeeded',
+];
+
+describe('subscription state machine', () => {
+  it('a canceled subscription accepts no action at all', () => {
+    for (const action of ACTIONS) {
+      expect(() => nextStatus('canceled', action)).toThrowError(DomainError);
+    }
+  });
+
+  it('refusals are 409 invalid-state-transition problems that name the status', () => {
+    try {
+      nextStatus('past_due', 'change_plan');
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toMatchObject({ kind: 'invalid-state-transition' });
+      expect((error as Error).message).toMatch(/past_due/);
+    }
+  });
+
+  it('every sequence of actions keeps a legal status and only cancel_now reaches canceled', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...STATUSES.slice(0, 2)),
+        fc.array(fc.constantFrom(...ACTIONS), { maxLength: 20 }),
+        (initial, actions) => {
+          let status: SubscriptionStatus = initial;
+          for (const action of actions) {
+            if (!canTransition(status, action)) {
+              expect(() => nextStatus(status, action)).toThrow();
+              continue;
+            }
+            const next = nextStatus(status, action);
+            expect(STATUSES).toContain(next);
+            if (next === 'canceled') expect(action).toBe('cancel_now');
+            if (status === 'canceled') expect.unreachable();
+            status = next;
+          }
+        },
+      ),
+    );
+  });
+
+  it('a trial starts trialing and ends into active; a failed payment makes it past_due and a payment heals it', () => {
+    expect(nextStatus('trialing', 'end_trial')).toBe('active');
+    expect(nextStatus('active', 'payment_failed')).toBe('past_due');
+    expect(nextStatus('past_due', 'payment_succeeded')).toBe('active');
+  });
+});
+
+describe('creating a subscription', () => {
+  it('without a trial: active, one monthly period, the plan budget', () => {
+    expect(active()).toMatchObject({
+      status: 'active',
+      current_period_start: '2026-03-01T00:00:00.000Z',
+      current_period_end: '2026-04-01T00:00:00.000Z',
+      total_budget: 10_000,
+      total_budget_overridden: false,
+      trial_end: null,
+      version: 1,
+    });
+  });
+
+  it('with a trial: trialing until the trial ends, which anchors the paid periods', () => {
+    const trial = newSubscription({ id: 's2', customerId: 'c1', plan: basic, trialDays: 14 }, start);
+    expect(trial).toMatchObject({
+      status: 'trialing',
+      trial_end: '2026-03-15T00:00:00.000Z',
+      current_period_end: '2026-03-15T00:00:00.000Z',
+      billing_cycle_anchor: '2026-03-15T00:00:00.000Z',
+    });
+  });
+
+  it('refuses an archived plan', () => {
+    expect(() =>
+      newSubscription(
+        { id: 's', customerId: 'c', plan: planFixture({ active: false }), trialDays: 0 },
+        start,
+      ),
+    ).toThrow(/archived/);
+  });
+});
+
+describe('changing a subscription', () => {
+  const mid = new Date('2026-03-16T12:00:00Z'); // 15.5 of 31 days: exactly half the period
+
+  it('a mid-period plan change credits the unused old fee and charges the new, and takes the new budget', () => {
+    const { subscription, pendingItems, changes } = applyPatch(
+      active(),
+      { plan: { plan: pro, oldFee: 1000, newFee: 3000 } },
+      mid,
+    );
+    expect(pendingItems.map((i) => [i.kind, i.amount])).toEqual([
+      ['proration_credit', -500],
+      ['proration_charge', 1500],
+    ]);
+    expect(subscription).toMatchObject({
+      plan_id: 'plan-pro',
+      total_budget: 50_000,
+      version: 2,
+      routing_policy: pro.routing_policy,
+    });
+    expect(changes).toEqual(['plan_id', 'total_budget', 'routing_policy']);
+  });
+
+  it('a budget set on the subscription survives a plan change', () => {
+    const overridden = applyPatch(active(), { totalBudget: 777 }, mid).subscription;
+    const { subscription } = applyPatch(overridden, { plan: { plan: pro, oldFee: 0, newFee: 0 } }, mid);
+    expect(subscription.total_budget).toBe(777);
+  });
+
+  it('a plan change during a trial creates no proration', () => {
+    const trial = newSubscription({ id: 's2', customerId: 'c1', plan: basic, trialDays: 14 }, start);
+    expect(applyPatch(trial, { plan: { plan: pro, oldFee: 1000, newFee: 3000 } }, mid).pendingItems).toEqual(
+      [],
+    );
+  });
+
+  it('a change to a yearly plan starts a new yearly period now, charging it in full', () => {
+    const yearly = planFixture({ id: 'plan-year', interval: 'year' });
+    const { subscription, pendingItems } = applyPatch(
+      active(),
+      { plan: { plan: yearly, oldFee: 1000, newFee: 10_000 } },
+      mid,
+    );
+    expect(subscription).toMatchObject({
+      interval: 'year',
+      current_period_start: mid.toISOString(),
+      current_period_end: '2027-03-16T12:00:00.000Z',
+    });
+    expect(pendingItems.map((i) => i.amount)).toEqual([-500, 10_000]);
+  });
+
+  it('refuses a plan in another currency', () => {
+    expect(() =>
+      applyPatch(
+        active(),
+        { plan: { plan: planFixture({ id: 'eur', currency: 'EUR' }), oldFee: 0, newFee: 0 } },
+        mid,
+      ),
+    ).toThrow(/EUR/);
+  });
+
+  it('cancel at period end can be set and cleared; cancel now is final', () => {
+    const scheduled = applyPatch(active(), { cancelAtPeriodEnd: true }, mid).subscription;
+    expect(scheduled).toMatchObject({ cancel_at_period_end: true, status: 'active', version: 2 });
+    const resumed = applyPatch(scheduled, { cancelAtPeriodEnd: false }, mid).subscription;
+    expect(resumed).toMatchObject({ cancel_at_period_end: false, version: 3 });
+    const canceled = applyPatch(resumed, { cancelNow: true }, mid).subscription;
+    expect(canceled).toMatchObject({ status: 'canceled', canceled_at: mid.toISOString() });
+    expect(() => applyPatch(canceled, { totalBudget: 5 }, mid)).toThrow(DomainError);
+    expect(() => applyPatch(canceled, { cancelNow: true }, mid)).toThrow(DomainError);
+  });
+
+  it('a patch that changes nothing keeps the version', () => {
+    const current = active();
+    const outcome = applyPatch(current, { totalBudget: current.total_budget, cancelAtPeriodEnd: false }, mid);
+    expect(outcome.changes).toEqual([]);
+    expect(outcome.subscription.version).toBe(1);
+  });
+});

@@ -1,0 +1,51 @@
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { resetConfigCache } from '../../../shared/config.ts';
+import { resetDynamoClient } from '../../../shared/store/client.ts';
+import { transactWrite } from '../../../shared/store/transact.ts';
+
+const dynamo = mockClient(DynamoDBDocumentClient);
+beforeAll(() => {
+  Object.assign(process.env, { TABLE_NAME: 'unit', AWS_REGION: 'us-east-1' });
+  resetConfigCache();
+  resetDynamoClient();
+});
+afterEach(() => dynamo.reset());
+
+const canceled = (codes: string[]) =>
+  new TransactionCanceledException({
+    message: 'Transaction cancelled',
+    $metadata: {},
+    CancellationReasons: codes.map((Code) => ({ Code })),
+  });
+
+const put = { Put: { TableName: 'unit', Item: { PK: 'a', SK: 'b' } } };
+
+describe('transactions', () => {
+  it('reports which conditions failed', async () => {
+    dynamo.on(TransactWriteCommand).rejects(canceled(['None', 'ConditionalCheckFailed']));
+    expect(await transactWrite([put, put])).toEqual({ ok: false, failedConditions: [1] });
+  });
+
+  it('retries a transaction conflict and succeeds when the other writer is done', async () => {
+    dynamo
+      .on(TransactWriteCommand)
+      .rejectsOnce(canceled(['TransactionConflict']))
+      .resolves({});
+    expect(await transactWrite([put])).toEqual({ ok: true });
+    expect(dynamo.commandCalls(TransactWriteCommand)).toHaveLength(2);
+  });
+
+  it('answers a persistent conflict with a 409 to retry, not a 500', async () => {
+    dynamo.on(TransactWriteCommand).rejects(canceled(['TransactionConflict']));
+    await expect(transactWrite([put])).rejects.toMatchObject({ kind: 'conflict' });
+    expect(dynamo.commandCalls(TransactWriteCommand)).toHaveLength(4);
+  });
+
+  it('throws anything else unchanged', async () => {
+    dynamo.on(TransactWriteCommand).rejects(new Error('ProvisionedThroughputExceeded'));
+    await expect(transactWrite([put])).rejects.toThrow('ProvisionedThroughputExceeded');
+  });
+});

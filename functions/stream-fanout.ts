@@ -1,7 +1,7 @@
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import type { EventEnvelope } from '../shared/events/envelope.ts';
 import { publishEvents } from '../shared/events/publisher.ts';
-import { eventsFromStreamRecord } from '../shared/events/stream-mapping.ts';
+import { coalesceUsageEvents, eventsFromStreamRecord } from '../shared/events/stream-mapping.ts';
 import { logger } from '../shared/logger.ts';
 
 /**
@@ -23,9 +23,12 @@ export async function handler(event: DynamoDBStreamEvent): Promise<DynamoDBBatch
       break;
     }
   }
-  const { failed } = await publishEvents(mapped.flatMap((m) => m.events));
-  const failedIds = new Set(failed.map((f) => f.event.id));
-  const firstUnpublished = mapped.find((m) => m.events.some((e) => failedIds.has(e.id)))?.sequenceNumber;
+  const { failed } = await publishEvents(coalesceUsageEvents(mapped.flatMap((m) => m.events)));
+  // A coalesced event stands for every record of its entity: the first of them is the one to retry from.
+  const failedEntities = new Set(failed.map((f) => f.event.entity_id));
+  const firstUnpublished = mapped.find((m) =>
+    m.events.some((e) => failedEntities.has(e.entity_id)),
+  )?.sequenceNumber;
   if (failed.length > 0) {
     logger.error('events not published', {
       failed: failed.map((f) => ({ id: f.event.id, code: f.errorCode })),

@@ -6,6 +6,7 @@ export type FieldError = { field: string; message: string };
 
 export type DomainErrorKind =
   | 'validation'
+  | 'unprocessable'
   | 'malformed-json'
   | 'unsupported-media-type'
   | 'payload-too-large'

@@ -49,7 +49,7 @@ export function roundHalfUp(numerator: bigint, denominator: bigint): number {
 /** An exact non-negative decimal: value = units / 10^scale. */
 export type Decimal = { units: bigint; scale: number };
 
-const DECIMAL = /^(\d{1,15})(?:\.(\d{1,12}))?$/;
+const DECIMAL = /^(\d{1,20})(?:\.(\d{1,12}))?$/;
 
 /** Parses a decimal string such as "0.0004" exactly; throws on anything else (no exponent, no sign). */
 export function parseDecimal(text: string): Decimal {

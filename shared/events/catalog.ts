@@ -1,4 +1,4 @@
-import type { RoutingPolicy } from '../domain/catalog.ts';
+import type { Price, RoutingPolicy } from '../domain/catalog.ts';
 import type { Customer } from '../domain/customer.ts';
 import type { SubscriptionStatus } from '../domain/subscription.ts';
 
@@ -11,6 +11,7 @@ export const EVENT_SCHEMA_VERSIONS = {
   'customer.updated': 1,
   'subscription.created': 1,
   'subscription.updated': 1,
+  'usage.aggregated': 1,
 } as const;
 
 export type BillingEventType = keyof typeof EVENT_SCHEMA_VERSIONS;
@@ -36,4 +37,23 @@ export type SubscriptionEventData = {
   routing_policy: RoutingPolicy | null;
   /** Fields that differ from the previous version; empty for subscription.created. */
   changes: string[];
+};
+
+/**
+ * usage.aggregated: one counter shard of one metric and period, after a change. Quantities only
+ * grow within a period, so the shard's quantity orders these events as well as its version does.
+ * Coalesced by the fan-out: one event per shard per stream batch, carrying the latest total.
+ */
+export type UsageAggregatedEventData = {
+  subscription_id: string;
+  tenant_id: string;
+  metric: string;
+  period_start: string;
+  period_end: string;
+  shard: number;
+  /** The shard's exact total so far, a decimal string. */
+  quantity: string;
+  records: number;
+  /** The price that rates this metric in this period (snapshot taken with the first record). */
+  price: Price;
 };

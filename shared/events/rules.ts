@@ -10,6 +10,7 @@ export const SMART_GATEWAY_DETAIL_TYPES = [
   'subscription.created',
   'subscription.updated',
   'invoice.paid',
+  'usage.aggregated',
 ] as const;
 
 export const SMART_GATEWAY_SYNC_RULE_PATTERN = {

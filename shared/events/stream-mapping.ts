@@ -1,5 +1,6 @@
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord, AttributeValue as LambdaAttributeValue } from 'aws-lambda';
+import type { Price } from '../domain/catalog.ts';
 import type { Customer } from '../domain/customer.ts';
 import type { Subscription } from '../domain/subscription.ts';
 import {
@@ -7,6 +8,7 @@ import {
   type CustomerEventData,
   EVENT_SCHEMA_VERSIONS,
   type SubscriptionEventData,
+  type UsageAggregatedEventData,
 } from './catalog.ts';
 import { type EventEnvelope, eventId } from './envelope.ts';
 
@@ -59,9 +61,42 @@ export function eventsFromStreamRecord(record: DynamoDBRecord): EventEnvelope[] 
         envelope(type, subscription.id, subscription.version, subscription.customer_id, occurredAt, data),
       ];
     }
+    case 'usage_aggregate': {
+      const aggregate = newImage as Record<string, unknown> & { version: number; shard: number };
+      // The exact decimal text of the quantity, not the float unmarshall made of it.
+      const quantity = record.dynamodb?.NewImage?.quantity?.N ?? '0';
+      const entityId = `${aggregate.subscription_id}#${aggregate.period_start}#${aggregate.metric}#${aggregate.shard}`;
+      const data: UsageAggregatedEventData = {
+        subscription_id: String(aggregate.subscription_id),
+        tenant_id: String(aggregate.customer_id),
+        metric: String(aggregate.metric),
+        period_start: String(aggregate.period_start),
+        period_end: String(aggregate.period_end),
+        shard: aggregate.shard,
+        quantity,
+        records: Number(aggregate.record_count),
+        price: aggregate.price as Price,
+      };
+      return [envelope('usage.aggregated', entityId, aggregate.version, data.tenant_id, occurredAt, data)];
+    }
     default:
       return [];
   }
+}
+
+/**
+ * Keeps only the newest event per entity among usage aggregates: a hot subscription's shard can
+ * change many times in one stream batch, and only its latest total matters downstream. Other
+ * events pass through untouched and in order.
+ */
+export function coalesceUsageEvents(events: EventEnvelope[]): EventEnvelope[] {
+  const newest = new Map<string, EventEnvelope>();
+  for (const event of events) {
+    if (event.type !== 'usage.aggregated') continue;
+    const kept = newest.get(event.entity_id);
+    if (!kept || kept.entity_version < event.entity_version) newest.set(event.entity_id, event);
+  }
+  return events.filter((event) => event.type !== 'usage.aggregated' || newest.get(event.entity_id) === event);
 }
 
 /** Fields a subscriber may care about, compared between the old and new image. */

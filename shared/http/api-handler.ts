@@ -91,7 +91,9 @@ export function apiHandler<C extends HandlerContract>(
         : undefined,
     } as ApiRequest<C>;
     try {
-      return jsonResponse(contract.success.status, await useCase(request));
+      const result = await useCase(request);
+      if (result instanceof ApiResult) return jsonResponse(result.status, result.body);
+      return jsonResponse(contract.success.status, result);
     } catch (error) {
       if (error instanceof IdempotencyKeyTaken && idempotencyClaimed) {
         const winner = await idempotencyClaimFor(options.name, event, principal, now);
@@ -107,6 +109,14 @@ export function apiHandler<C extends HandlerContract>(
     .use(bodyLimit(options.maxBodyBytes ?? config().maxBodyBytes))
     .use(contract.rawBody ? {} : jsonBody())
     .handler(base);
+}
+
+/** A use case's answer when its status depends on the outcome (e.g. 201 accepted vs 200 duplicate). */
+export class ApiResult {
+  constructor(
+    readonly status: number,
+    readonly body: unknown,
+  ) {}
 }
 
 async function idempotencyClaimFor(

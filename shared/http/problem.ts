@@ -16,6 +16,7 @@ export type Problem = {
 
 const PROBLEM_TYPES: Record<DomainErrorKind, { status: number; title: string }> = {
   validation: { status: 400, title: 'The request is invalid' },
+  unprocessable: { status: 422, title: 'The request is well-formed but cannot be applied' },
   'malformed-json': { status: 400, title: 'The request body is not valid JSON' },
   'unsupported-media-type': { status: 415, title: 'The request body must be application/json' },
   'payload-too-large': { status: 413, title: 'The request body is too large' },

@@ -114,6 +114,14 @@ export const ROUTES: readonly RouteDefinition[] = [
     summary: 'Change plan or budget, cancel at period end, or cancel now (If-Match / version)',
   },
   {
+    method: 'GET',
+    path: `${API_PREFIX}/subscriptions/{id}/usage`,
+    handler: 'subscriptions-usage',
+    auth: 'jwt',
+    scopes: [SCOPES.usageRead, SCOPES.subscriptionsRead],
+    summary: "A period's exact usage per metric, rated with the plan's prices",
+  },
+  {
     method: 'POST',
     path: `${API_PREFIX}/usage-records`,
     handler: 'usage-records-create',
@@ -180,6 +188,7 @@ export const HANDLER_ACCESS: Readonly<Record<string, HandlerAccess>> = {
   'subscriptions-list': { billingTable: true, stripeSecret: false },
   'subscriptions-update': { billingTable: true, stripeSecret: false },
   'usage-records-create': { billingTable: true, stripeSecret: false },
+  'subscriptions-usage': { billingTable: true, stripeSecret: false },
   'stripe-webhook': { billingTable: true, stripeSecret: true },
   openapi: { billingTable: false, stripeSecret: false },
   'stream-fanout': { billingTable: false, stripeSecret: false },

@@ -6,6 +6,8 @@ import type { z } from 'zod';
  */
 export type HandlerContract = {
   body?: z.ZodType;
+  /** The body as documented, when validation is split (a batch validates record by record). */
+  documentedBody?: z.ZodType;
   query?: z.ZodObject;
   params?: z.ZodObject;
   /** Whether the route honours the Idempotency-Key header. */

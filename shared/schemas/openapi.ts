@@ -15,6 +15,7 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   409: 'Conflict: Idempotency-Key reused with another body, stale version, or illegal transition',
   413: 'Request body too large',
   415: 'Request body is not application/json',
+  422: 'Well-formed but cannot be applied (e.g. unknown metric, timestamp out of range)',
   501: 'Not implemented yet',
   503: 'A dependency (e.g. Stripe) is not configured',
 };
@@ -47,8 +48,9 @@ export function openApiDocument(serverUrl = '/'): ReturnType<OpenApiGeneratorV31
         },
       ]),
     );
-    const body = contract.body
-      ? { content: { 'application/json': { schema: contract.body } }, required: true }
+    const documented = contract.documentedBody ?? contract.body;
+    const body = documented
+      ? { content: { 'application/json': { schema: documented } }, required: true }
       : contract.rawBody
         ? {
             description: contract.rawBody.description,

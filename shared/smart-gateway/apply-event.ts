@@ -1,9 +1,11 @@
 import { config } from '../config.ts';
 import { DomainError } from '../domain/errors.ts';
-import type { SubscriptionEventData } from '../events/catalog.ts';
+import { compareQuantities } from '../domain/usage.ts';
+import type { SubscriptionEventData, UsageAggregatedEventData } from '../events/catalog.ts';
 import { type EventEnvelope, EventEnvelopeSchema } from '../events/envelope.ts';
 import { logger } from '../logger.ts';
 import { routingPolicyFields, SmartGatewayRepository } from '../store/smart-gateway-repository.ts';
+import { spendForPeriod, usageAttribute, usagePriceAttribute } from './spend.ts';
 
 /** What the SmartGateway did with one event, for logs and the local event viewer. */
 export type SyncOutcome = {
@@ -35,6 +37,8 @@ export async function applyBillingEvent(detail: unknown): Promise<SyncOutcome> {
     case 'subscription.created':
     case 'subscription.updated':
       return applySubscription(event as EventEnvelope<SubscriptionEventData>);
+    case 'usage.aggregated':
+      return applyUsage(event as EventEnvelope<UsageAggregatedEventData>);
     default:
       throw new DomainError(
         'not-implemented',
@@ -78,6 +82,49 @@ async function applySubscription(event: EventEnvelope<SubscriptionEventData>): P
     action === 'stale'
       ? `version ${event.entity_version} is not newer than the stored row`
       : `budget ${budget}, routing policy ${routing} at version ${event.entity_version}`,
+  );
+}
+
+/**
+ * A usage shard's new total: stored on the budgets row if it is larger than what the row holds
+ * (totals only grow within a period, so this drops duplicates and out-of-order deliveries), then
+ * current_spend is recomputed exactly from the row's totals for the row's current period.
+ */
+async function applyUsage(event: EventEnvelope<UsageAggregatedEventData>): Promise<SyncOutcome> {
+  const data = event.data;
+  if (!data || typeof data.subscription_id !== 'string' || typeof data.quantity !== 'string' || !data.price) {
+    throw new DomainError('validation', `${event.type} ${event.id} lacks subscription_id, quantity or price`);
+  }
+  const { budgetsTableName, routingPoliciesTableName } = config();
+  const repository = new SmartGatewayRepository(budgetsTableName, routingPoliciesTableName);
+  const attribute = usageAttribute(data.period_start, data.metric, data.shard);
+  let spend = 0;
+  const result = await repository.updateBudgetFromRow(
+    { tenant_id: data.tenant_id, subscription_id: data.subscription_id },
+    (row) => {
+      const held = row[attribute];
+      if (typeof held === 'string' && compareQuantities(data.quantity, held) <= 0) return undefined;
+      const next = {
+        ...row,
+        [attribute]: data.quantity,
+        [usagePriceAttribute(data.period_start, data.metric)]: data.price,
+      };
+      const period = typeof row.period_start === 'string' ? row.period_start : data.period_start;
+      spend = spendForPeriod(next, period);
+      return {
+        [attribute]: data.quantity,
+        [usagePriceAttribute(data.period_start, data.metric)]: data.price,
+        current_spend: spend,
+        usage_updated_at: event.occurred_at,
+      };
+    },
+  );
+  return outcome(
+    event,
+    result,
+    result === 'stale'
+      ? `shard ${data.shard} of ${data.metric} already holds ${data.quantity} or more`
+      : `${data.metric} shard ${data.shard} = ${data.quantity}; current_spend ${spend}`,
   );
 }
 

@@ -3,6 +3,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { config } from '../config.ts';
 
 let documentClient: DynamoDBDocumentClient | undefined;
+let rawClient: DynamoDBClient | undefined;
 
 /** One DynamoDB document client per process, created on first use (keeps Lambda init short). */
 export function dynamo(): DynamoDBDocumentClient {
@@ -12,6 +13,7 @@ export function dynamo(): DynamoDBDocumentClient {
       region,
       ...(dynamoDbEndpoint ? { endpoint: dynamoDbEndpoint } : {}),
     });
+    rawClient = client;
     documentClient = DynamoDBDocumentClient.from(client, {
       marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
     });
@@ -19,7 +21,17 @@ export function dynamo(): DynamoDBDocumentClient {
   return documentClient;
 }
 
+/**
+ * The low-level client under the document client, for reads that must keep DynamoDB numbers as
+ * exact decimal strings (usage quantities) instead of JavaScript numbers.
+ */
+export function dynamoRaw(): DynamoDBClient {
+  dynamo();
+  return rawClient!;
+}
+
 /** For tests and the local runtime, which may point the process at another store. */
 export function resetDynamoClient(): void {
   documentClient = undefined;
+  rawClient = undefined;
 }

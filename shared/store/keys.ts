@@ -17,6 +17,13 @@
  * Subscriptions of a customer              | GSI1  | GSI1PK = CUSTOMER#<id>, GSI1SK begins_with SUBSCRIPTION#
  * List subscriptions (operator)            | GSI2  | GSI2PK = TYPE#subscription
  * Pending invoice items of a subscription  | table | PK = SUBSCRIPTION#<id>, SK begins_with PENDING_ITEM#
+ * Usage record seen once (per subscription)| table | PK = USAGE_RECORD#<subscription>#<idempotency key>, SK = RECORD
+ * Usage aggregate shard of one period      | table | PK = USAGE_AGG#<subscription>#<shard>, SK = <period start>#<metric>
+ * All usage of a period (every shard)      | table | PK = USAGE_AGG#<subscription>#<0..n-1>, SK begins_with <period start>#
+ * Period closed to late usage (invoiced)   | table | PK = SUBSCRIPTION#<id>, SK = PERIOD_CLOSED#<period start>
+ *
+ * Usage aggregates are sharded over distinct partition keys so that one very hot subscription
+ * spreads its counter writes over several partitions (see docs/usage-metering.md).
  *
  * Entity items carry `item_type` and `version` so the stream fan-out can map them to events
  * (shared/events/stream-mapping.ts) and ignore bookkeeping items (audit, idempotency).
@@ -88,3 +95,26 @@ export const pendingItemKey = (subscriptionId: string, createdAt: string, itemId
 });
 
 export const PENDING_ITEM_SK_PREFIX = 'PENDING_ITEM#';
+
+export const usageRecordKey = (subscriptionId: string, idempotencyKey: string): TableKey => ({
+  PK: `USAGE_RECORD#${subscriptionId}#${idempotencyKey}`,
+  SK: 'RECORD',
+});
+
+export const usageAggregateKey = (
+  subscriptionId: string,
+  shard: number,
+  periodStart: string,
+  metric: string,
+): TableKey => ({
+  PK: `USAGE_AGG#${subscriptionId}#${shard}`,
+  SK: `${periodStart}#${metric}`,
+});
+
+export const usageAggregatePartition = (subscriptionId: string, shard: number): string =>
+  `USAGE_AGG#${subscriptionId}#${shard}`;
+
+export const periodClosedKey = (subscriptionId: string, periodStart: string): TableKey => ({
+  PK: `SUBSCRIPTION#${subscriptionId}`,
+  SK: `PERIOD_CLOSED#${periodStart}`,
+});

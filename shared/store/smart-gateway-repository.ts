@@ -1,5 +1,5 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { RoutingPolicy } from '../domain/catalog.ts';
 import { dynamo } from './client.ts';
 
@@ -55,6 +55,52 @@ export class SmartGatewayRepository {
   async upsertRoutingPolicy(row: RoutingPolicyRow): Promise<'applied' | 'stale'> {
     const { tenant_id, subscription_id, ...fields } = row;
     return this.versionedUpsert(this.routingPoliciesTable, { tenant_id, subscription_id }, fields, {});
+  }
+
+  /**
+   * Applies a change to the budgets row computed from the row itself (usage totals → spend):
+   * read, compute, write conditioned on the row's `usage_revision`, re-read on a concurrent change.
+   * `change` returns the attributes to set, or undefined when the row already holds newer data.
+   */
+  async updateBudgetFromRow(
+    key: { tenant_id: string; subscription_id: string },
+    change: (row: Record<string, unknown>) => Record<string, unknown> | undefined,
+    attempts = 8,
+  ): Promise<'applied' | 'stale'> {
+    for (let attempt = 1; ; attempt++) {
+      const { Item = {} } = await dynamo().send(
+        new GetCommand({ TableName: this.budgetsTable, Key: key, ConsistentRead: true }),
+      );
+      const updates = change(Item);
+      if (!updates) return 'stale';
+      const revision = typeof Item.usage_revision === 'number' ? Item.usage_revision : 0;
+      const names: Record<string, string> = { '#revision': 'usage_revision' };
+      const values: Record<string, unknown> = { ':revision': revision, ':next': revision + 1 };
+      const sets = Object.entries(updates).map(([name, value], i) => {
+        names[`#a${i}`] = name;
+        values[`:a${i}`] = value;
+        return `#a${i} = :a${i}`;
+      });
+      try {
+        await dynamo().send(
+          new UpdateCommand({
+            TableName: this.budgetsTable,
+            Key: key,
+            UpdateExpression: `SET ${[...sets, '#revision = :next'].join(', ')}`,
+            ConditionExpression:
+              revision === 0
+                ? 'attribute_not_exists(#revision) OR #revision = :revision'
+                : '#revision = :revision',
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: values,
+          }),
+        );
+        return 'applied';
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException) || attempt >= attempts) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 5 * attempt * Math.random()));
+      }
+    }
   }
 
   private async versionedUpsert(

@@ -127,3 +127,68 @@ describe('SmartGateway sync against DynamoDB Local', () => {
     expect(await row(store.tables.budgets, 's-bad')).toBeUndefined();
   });
 });
+
+describe('usage totals on the budget row', () => {
+  const price = {
+    id: 'price-calls',
+    plan_id: 'plan',
+    currency: 'USD',
+    model: 'per_unit' as const,
+    metric: 'calls',
+    unit_amount: null,
+    unit_amount_decimal: '0.5',
+    package_size: null,
+    tiers: null,
+    nickname: null,
+    active: true,
+    created_at: '2026-03-01T00:00:00.000Z',
+    updated_at: '2026-03-01T00:00:00.000Z',
+    version: 1,
+  };
+  const usageEvent = (subscriptionId: string, shard: number, quantity: string, version: number) => ({
+    id: `usage-${subscriptionId}-${shard}-${version}`,
+    type: 'usage.aggregated',
+    schema_version: 1,
+    occurred_at: '2026-03-05T00:00:00.000Z',
+    entity_id: `${subscriptionId}#2026-03-01T00:00:00.000Z#calls#${shard}`,
+    entity_version: version,
+    tenant_id: 'tenant-1',
+    data: {
+      subscription_id: subscriptionId,
+      tenant_id: 'tenant-1',
+      metric: 'calls',
+      period_start: '2026-03-01T00:00:00.000Z',
+      period_end: '2026-04-01T00:00:00.000Z',
+      shard,
+      quantity,
+      records: version,
+      price,
+    },
+  });
+
+  it('current_spend is the exact total over shards, rated once, whatever the delivery order', async () => {
+    await applyBillingEvent(subscriptionEvent('s-usage', 1));
+    await applyBillingEvent(usageEvent('s-usage', 0, '3', 1));
+    await applyBillingEvent(usageEvent('s-usage', 1, '2.5', 1));
+    await applyBillingEvent(usageEvent('s-usage', 0, '10', 2));
+    // duplicate and out-of-order deliveries
+    expect((await applyBillingEvent(usageEvent('s-usage', 0, '10', 2))).action).toBe('stale');
+    expect((await applyBillingEvent(usageEvent('s-usage', 0, '3', 1))).action).toBe('stale');
+    // 12.5 calls × 0.5 cents = 6.25 → 6
+    expect(await row(store.tables.budgets, 's-usage')).toMatchObject({
+      current_spend: 6,
+      total_budget: 1000,
+    });
+  });
+
+  it('concurrent shard updates all land', async () => {
+    await applyBillingEvent(subscriptionEvent('s-race', 1));
+    await Promise.all(
+      Array.from({ length: 8 }, (_, shard) =>
+        applyBillingEvent(usageEvent('s-race', shard, String(2 * (shard + 1)), 1)),
+      ),
+    );
+    // 2+4+…+16 = 72 calls × 0.5 = 36 cents
+    expect(await row(store.tables.budgets, 's-race')).toMatchObject({ current_spend: 36 });
+  });
+});

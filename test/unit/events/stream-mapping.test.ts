@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EventEnvelopeSchema } from '../../../shared/events/envelope.ts';
-import { eventsFromStreamRecord } from '../../../shared/events/stream-mapping.ts';
+import { coalesceUsageEvents, eventsFromStreamRecord } from '../../../shared/events/stream-mapping.ts';
 import { customerItem, streamRecord, subscriptionItem } from '../../support/stream-records.ts';
 
 describe('stream record → events', () => {
@@ -78,5 +78,56 @@ describe('subscription stream records → events', () => {
         streamRecord({ PK: 'SUBSCRIPTION#s1', SK: 'PENDING_ITEM#x', item_type: 'pending_item' }),
       ),
     ).toEqual([]);
+  });
+});
+
+describe('usage aggregate stream records → events', () => {
+  const aggregate = (version: number, quantity: number) => ({
+    PK: 'USAGE_AGG#s1#3',
+    SK: '2026-03-01T00:00:00.000Z#calls',
+    item_type: 'usage_aggregate',
+    subscription_id: 's1',
+    customer_id: 'cust-1',
+    metric: 'calls',
+    period_start: '2026-03-01T00:00:00.000Z',
+    period_end: '2026-04-01T00:00:00.000Z',
+    shard: 3,
+    quantity,
+    record_count: version,
+    version,
+    price: { id: 'p1', model: 'per_unit' },
+    updated_at: '2026-03-02T00:00:00.000Z',
+  });
+
+  it('a shard change becomes usage.aggregated with the exact quantity text', () => {
+    const record = streamRecord(aggregate(2, 7));
+    (record.dynamodb!.NewImage as Record<string, { N: string }>).quantity = { N: '12345678901234.000001' };
+    const [event] = eventsFromStreamRecord(record);
+    expect(event).toMatchObject({
+      type: 'usage.aggregated',
+      entity_version: 2,
+      tenant_id: 'cust-1',
+      data: {
+        subscription_id: 's1',
+        metric: 'calls',
+        shard: 3,
+        quantity: '12345678901234.000001',
+        price: { id: 'p1' },
+      },
+    });
+  });
+
+  it('several changes of one shard in a batch coalesce into the newest; other events pass in order', () => {
+    const events = [
+      ...eventsFromStreamRecord(streamRecord(aggregate(1, 1))),
+      ...eventsFromStreamRecord(streamRecord(customerItem('c9'))),
+      ...eventsFromStreamRecord(streamRecord(aggregate(3, 9), aggregate(2, 4))),
+      ...eventsFromStreamRecord(streamRecord(aggregate(2, 4), aggregate(1, 1))),
+    ];
+    const kept = coalesceUsageEvents(events);
+    expect(kept.map((e) => [e.type, e.entity_version])).toEqual([
+      ['customer.created', 1],
+      ['usage.aggregated', 3],
+    ]);
   });
 });

@@ -1,0 +1,125 @@
+import { type Period, periodContaining } from './billing-period.ts';
+import type { Price } from './catalog.ts';
+import type { FieldError } from './errors.ts';
+import type { Subscription } from './subscription.ts';
+
+/**
+ * Rules for accepting one usage record (SPEC §5, §7.2), as pure functions: which period it
+ * belongs to, and why it may be refused. Refusals name the field, so a batch can report them by
+ * index (`records.3.timestamp`).
+ */
+
+/** How far in the future a timestamp may be (clock skew between the gateway and us). */
+export const MAX_FUTURE_SKEW_MS = 5 * 60 * 1000;
+
+/** Counter shards per subscription: the write ceiling of one subscription is this many partitions. */
+export const USAGE_SHARDS = 8;
+
+/** The billing period a moment belongs to: the trial while trialing, else the calendar period. */
+export function usagePeriodFor(subscription: Subscription, at: Date): Period | undefined {
+  const created = new Date(subscription.created_at);
+  if (at < created) return undefined;
+  if (subscription.trial_end && at < new Date(subscription.trial_end)) {
+    return { start: created, end: new Date(subscription.trial_end) };
+  }
+  const anchor = new Date(subscription.billing_cycle_anchor);
+  if (at < anchor) {
+    // Before the current anchor (a plan change to another interval re-anchored the subscription):
+    // only the stored current period can still hold it.
+    const start = new Date(subscription.current_period_start);
+    const end = new Date(subscription.current_period_end);
+    return at >= start && at < end ? { start, end } : undefined;
+  }
+  return periodContaining(anchor, subscription.interval, at);
+}
+
+export type UsageDecision =
+  | { ok: true; period: Period; price: Price }
+  | { ok: false; status: 404 | 409 | 422; errors: FieldError[]; detail: string };
+
+/**
+ * Whether a record for `subscription` (undefined: unknown) at `at` for `metric` may be counted,
+ * given the plan's prices and the current time. Closed (invoiced) periods are checked in the store,
+ * atomically with the write.
+ */
+export function decideUsage(
+  subscription: Subscription | undefined,
+  prices: readonly Price[],
+  metric: string,
+  at: Date,
+  now: Date,
+): UsageDecision {
+  if (!subscription) {
+    return refuse(404, 'subscription_id', 'no such subscription', 'The subscription does not exist');
+  }
+  if (at.getTime() > now.getTime() + MAX_FUTURE_SKEW_MS) {
+    return refuse(
+      422,
+      'timestamp',
+      `is more than ${MAX_FUTURE_SKEW_MS / 60000} minutes in the future`,
+      'Usage cannot be reported ahead of time',
+    );
+  }
+  if (
+    subscription.status === 'canceled' &&
+    subscription.canceled_at &&
+    at >= new Date(subscription.canceled_at)
+  ) {
+    return refuse(
+      409,
+      'subscription_id',
+      `was canceled at ${subscription.canceled_at}; usage after that is not billed`,
+      'The subscription is canceled',
+    );
+  }
+  const price = prices.find((p) => p.active && p.metric === metric);
+  if (!price) {
+    return refuse(
+      422,
+      'metric',
+      `the plan ${subscription.plan_id} has no active price for "${metric}"`,
+      'Unknown metric for this subscription',
+    );
+  }
+  const period = usagePeriodFor(subscription, at);
+  if (!period) {
+    return refuse(
+      422,
+      'timestamp',
+      `is outside every open billing period of this subscription (it started ${subscription.created_at})`,
+      'The timestamp belongs to no open period',
+    );
+  }
+  return { ok: true, period, price };
+}
+
+function refuse(status: 404 | 409 | 422, field: string, message: string, detail: string): UsageDecision {
+  return { ok: false, status, errors: [{ field, message }], detail };
+}
+
+/** Quantities have at most 6 decimals, so a quantity is exactly an integer number of millionths. */
+const QUANTITY_SCALE = 6;
+
+export function quantityToMillionths(quantity: string): bigint {
+  const match = /^(\d+)(?:\.(\d{1,6}))?$/.exec(quantity);
+  if (!match) throw new RangeError(`"${quantity}" is not a usage quantity`);
+  return BigInt(match[1]! + (match[2] ?? '').padEnd(QUANTITY_SCALE, '0'));
+}
+
+export function millionthsToQuantity(value: bigint): string {
+  const digits = value.toString().padStart(QUANTITY_SCALE + 1, '0');
+  const fraction = digits.slice(-QUANTITY_SCALE).replace(/0+$/, '');
+  const whole = digits.slice(0, -QUANTITY_SCALE);
+  return fraction ? `${whole}.${fraction}` : whole;
+}
+
+/** Exact sum of decimal quantity strings, as a canonical decimal string. */
+export function sumQuantities(quantities: readonly string[]): string {
+  return millionthsToQuantity(quantities.reduce((total, q) => total + quantityToMillionths(q), 0n));
+}
+
+/** Compares two decimal quantity strings exactly, like a sort comparator. */
+export function compareQuantities(a: string, b: string): number {
+  const difference = quantityToMillionths(a) - quantityToMillionths(b);
+  return difference < 0n ? -1 : difference > 0n ? 1 : 0;
+}

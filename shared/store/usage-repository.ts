@@ -1,0 +1,254 @@
+import { QueryCommand } from '@aws-sdk/client-dynamodb';
+import { BatchGetCommand, type BatchGetCommandOutput, NumberValue } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import type { Price } from '../domain/catalog.ts';
+import { sumQuantities, USAGE_SHARDS } from '../domain/usage.ts';
+import { dynamo, dynamoRaw } from './client.ts';
+import { periodClosedKey, usageAggregateKey, usageAggregatePartition, usageRecordKey } from './keys.ts';
+import { type TransactItem, transactWrite } from './transact.ts';
+
+/** One usage record that passed validation, ready to be counted once. */
+export type UsageWrite = {
+  index: number;
+  subscription_id: string;
+  customer_id: string;
+  idempotency_key: string;
+  metric: string;
+  quantity: string;
+  timestamp: string;
+  period_start: string;
+  period_end: string;
+  price: Price;
+};
+
+export type UsageWriteOutcome = 'accepted' | 'duplicate' | 'period-closed';
+
+export type UsageAggregate = { metric: string; quantity: string; records: number; price: Price };
+
+/** DynamoDB's limit on items in one transaction. */
+const MAX_TRANSACTION_ITEMS = 100;
+/** BatchGetItem reads at most 100 keys per call. */
+const MAX_BATCH_GET = 100;
+/** Usage records are kept this long after their period ends; by then the period is closed to late usage. */
+const RECORD_RETENTION_SECONDS = 60 * 86_400;
+
+export class UsageRepository {
+  constructor(private readonly tableName: string) {}
+
+  /** Keys already counted, as `subscription_id#idempotency_key`; strongly consistent. */
+  async alreadyCounted(
+    records: readonly Pick<UsageWrite, 'subscription_id' | 'idempotency_key'>[],
+  ): Promise<Set<string>> {
+    const seen = new Set<string>();
+    for (let i = 0; i < records.length; i += MAX_BATCH_GET) {
+      let keys: Record<string, unknown>[] | undefined = records
+        .slice(i, i + MAX_BATCH_GET)
+        .map((r) => usageRecordKey(r.subscription_id, r.idempotency_key));
+      while (keys && keys.length > 0) {
+        const response: BatchGetCommandOutput = await dynamo().send(
+          new BatchGetCommand({
+            RequestItems: {
+              [this.tableName]: {
+                Keys: keys,
+                ConsistentRead: true,
+                ProjectionExpression: 'subscription_id, idempotency_key',
+              },
+            },
+          }),
+        );
+        for (const item of response.Responses?.[this.tableName] ?? []) {
+          seen.add(`${item.subscription_id}#${item.idempotency_key}`);
+        }
+        keys = response.UnprocessedKeys?.[this.tableName]?.Keys;
+      }
+    }
+    return seen;
+  }
+
+  /**
+   * Counts each record at most once: in each transaction, the record items are created only if
+   * absent, the period must not be closed, and the aggregate shard gets the chunk's sum. A record
+   * whose key appeared meanwhile (a concurrent copy) or whose period closed meanwhile is taken out
+   * and the rest retried, so one bad record never loses the good ones.
+   */
+  async count(writes: readonly UsageWrite[], now: Date): Promise<Map<number, UsageWriteOutcome>> {
+    const outcomes = new Map<number, UsageWriteOutcome>();
+    let pending = [...writes];
+    while (pending.length > 0) {
+      const chunk = takeChunk(pending);
+      pending = pending.slice(chunk.length);
+      let remaining = chunk;
+      while (remaining.length > 0) {
+        const { items, recordAt, periodAt } = this.transactionFor(remaining, now);
+        const result = await transactWrite(items);
+        if (result.ok) {
+          for (const write of remaining) outcomes.set(write.index, 'accepted');
+          break;
+        }
+        const failed = new Set<UsageWrite>();
+        for (const position of result.failedConditions) {
+          const record = recordAt.get(position);
+          if (record) {
+            outcomes.set(record.index, 'duplicate');
+            failed.add(record);
+          }
+          const period = periodAt.get(position);
+          if (period) {
+            for (const write of remaining.filter((w) => periodId(w) === period)) {
+              outcomes.set(write.index, 'period-closed');
+              failed.add(write);
+            }
+          }
+        }
+        if (failed.size === 0) throw new Error('Usage transaction failed a condition it does not check');
+        remaining = remaining.filter((write) => !failed.has(write));
+      }
+    }
+    return outcomes;
+  }
+
+  private transactionFor(writes: readonly UsageWrite[], now: Date) {
+    const items: TransactItem[] = [];
+    const recordAt = new Map<number, UsageWrite>();
+    const periodAt = new Map<number, string>();
+    // One shard per transaction: a hot subscription's concurrent requests land on different shards.
+    const shard = Math.floor(Math.random() * USAGE_SHARDS);
+    for (const write of writes) {
+      recordAt.set(items.length, write);
+      items.push({
+        Put: {
+          TableName: this.tableName,
+          Item: {
+            ...usageRecordKey(write.subscription_id, write.idempotency_key),
+            item_type: 'usage_record',
+            subscription_id: write.subscription_id,
+            idempotency_key: write.idempotency_key,
+            metric: write.metric,
+            quantity: NumberValue.from(write.quantity),
+            timestamp: write.timestamp,
+            period_start: write.period_start,
+            received_at: now.toISOString(),
+            expires_at: Math.floor(new Date(write.period_end).getTime() / 1000) + RECORD_RETENTION_SECONDS,
+          },
+          ConditionExpression: 'attribute_not_exists(PK)',
+        },
+      });
+    }
+    for (const [, group] of groupBy(writes, aggregateId)) {
+      const first = group[0]!;
+      items.push({
+        Update: {
+          TableName: this.tableName,
+          Key: usageAggregateKey(first.subscription_id, shard, first.period_start, first.metric),
+          // Every attribute by placeholder: several of these names are DynamoDB reserved words.
+          UpdateExpression:
+            'ADD #quantity :quantity, #records :records, #version :one ' +
+            'SET #type = :type, #subscription = :subscription, #customer = :customer, #metric = :metric, ' +
+            '#start = :start, #end = :end, #shard = :shard, #price = if_not_exists(#price, :price), #updated = :now',
+          ExpressionAttributeNames: {
+            '#quantity': 'quantity',
+            '#records': 'record_count',
+            '#version': 'version',
+            '#type': 'item_type',
+            '#subscription': 'subscription_id',
+            '#customer': 'customer_id',
+            '#metric': 'metric',
+            '#start': 'period_start',
+            '#end': 'period_end',
+            '#shard': 'shard',
+            '#price': 'price',
+            '#updated': 'updated_at',
+          },
+          ExpressionAttributeValues: {
+            ':quantity': NumberValue.from(sumQuantities(group.map((w) => w.quantity))),
+            ':records': group.length,
+            ':one': 1,
+            ':type': 'usage_aggregate',
+            ':subscription': first.subscription_id,
+            ':customer': first.customer_id,
+            ':metric': first.metric,
+            ':start': first.period_start,
+            ':end': first.period_end,
+            ':shard': shard,
+            ':price': first.price,
+            ':now': now.toISOString(),
+          },
+        },
+      });
+    }
+    for (const [id, group] of groupBy(writes, periodId)) {
+      periodAt.set(items.length, id);
+      items.push({
+        ConditionCheck: {
+          TableName: this.tableName,
+          Key: periodClosedKey(group[0]!.subscription_id, group[0]!.period_start),
+          ConditionExpression: 'attribute_not_exists(PK)',
+        },
+      });
+    }
+    return { items, recordAt, periodAt };
+  }
+
+  /** Every metric's exact total for one period, summed over the shards. */
+  async aggregates(subscriptionId: string, periodStart: string): Promise<UsageAggregate[]> {
+    const pages = await Promise.all(
+      Array.from({ length: USAGE_SHARDS }, (_, shard) =>
+        dynamoRaw().send(
+          new QueryCommand({
+            TableName: this.tableName,
+            KeyConditionExpression: 'PK = :pk AND begins_with(SK, :period)',
+            ExpressionAttributeValues: {
+              ':pk': { S: usageAggregatePartition(subscriptionId, shard) },
+              ':period': { S: `${periodStart}#` },
+            },
+            ConsistentRead: true,
+          }),
+        ),
+      ),
+    );
+    const byMetric = new Map<string, UsageAggregate & { parts: string[] }>();
+    for (const item of pages.flatMap((page) => page.Items ?? [])) {
+      const metric = item.metric?.S ?? '';
+      const entry = byMetric.get(metric) ?? {
+        metric,
+        quantity: '0',
+        records: 0,
+        price: unmarshall(item.price?.M ?? {}) as Price,
+        parts: [],
+      };
+      // Quantities are read as DynamoDB's exact decimal text, never through a float.
+      entry.parts.push(item.quantity?.N ?? '0');
+      entry.records += Number(item.record_count?.N ?? 0);
+      byMetric.set(metric, entry);
+    }
+    return [...byMetric.values()]
+      .map(({ parts, ...aggregate }) => ({ ...aggregate, quantity: sumQuantities(parts) }))
+      .sort((a, b) => a.metric.localeCompare(b.metric));
+  }
+}
+
+const aggregateId = (w: UsageWrite) => `${w.subscription_id}#${w.period_start}#${w.metric}`;
+const periodId = (w: UsageWrite) => `${w.subscription_id}#${w.period_start}`;
+
+function groupBy<T>(values: readonly T[], key: (value: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const value of values) groups.set(key(value), [...(groups.get(key(value)) ?? []), value]);
+  return groups;
+}
+
+/** The longest prefix whose records, aggregates and period checks fit in one transaction. */
+function takeChunk(writes: readonly UsageWrite[]): UsageWrite[] {
+  const aggregates = new Set<string>();
+  const periods = new Set<string>();
+  let size = 0;
+  let count = 0;
+  for (const write of writes) {
+    const extra = 1 + (aggregates.has(aggregateId(write)) ? 0 : 1) + (periods.has(periodId(write)) ? 0 : 1);
+    if (size + extra > MAX_TRANSACTION_ITEMS) break;
+    size += extra;
+    aggregates.add(aggregateId(write));
+    periods.add(periodId(write));
+    count++;
+  }
+  return writes.slice(0, count);
+}

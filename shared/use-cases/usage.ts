@@ -1,0 +1,207 @@
+import type { Price } from '../domain/catalog.ts';
+import { type FieldError, notFound, validationError } from '../domain/errors.ts';
+import { canAccessCustomer, type Principal } from '../domain/principal.ts';
+import { rateUsage } from '../domain/rating.ts';
+import type { Subscription } from '../domain/subscription.ts';
+import { decideUsage, usagePeriodFor } from '../domain/usage.ts';
+import { fieldErrorsOf } from '../http/validation.ts';
+import { type UsageRecordInput, UsageRecordSchema } from '../schemas/usage.ts';
+import { SubscriptionsRepository } from '../store/subscriptions-repository.ts';
+import { UsageRepository, type UsageWrite } from '../store/usage-repository.ts';
+import { listPlanPrices } from './catalog.ts';
+
+export type UsageResult = {
+  index: number;
+  idempotency_key: string | null;
+  status: 'accepted' | 'duplicate' | 'rejected';
+  period_start?: string;
+  error?: { status: number; detail: string; errors: FieldError[] };
+};
+
+export type UsageBatchResult = {
+  accepted: number;
+  duplicates: number;
+  rejected: number;
+  results: UsageResult[];
+};
+
+type Caller = { principal: Principal; now: Date };
+
+/**
+ * Ingests usage records, each on its own: a record is validated, checked against its subscription
+ * and plan, and counted exactly once (its idempotency key is claimed in the same transaction that
+ * adds it to the period's aggregate). One bad record is reported by its index; the others still
+ * count. The batch is therefore per record, never all-or-nothing.
+ */
+export async function ingestUsage(
+  tableName: string,
+  request: { records: readonly unknown[]; batch: boolean },
+  caller: Caller,
+): Promise<UsageBatchResult> {
+  const { records: rawRecords, batch } = request;
+  const results: UsageResult[] = rawRecords.map((_, index) => ({
+    index,
+    idempotency_key: null,
+    status: 'rejected',
+  }));
+  const parsed: { index: number; record: UsageRecordInput }[] = [];
+  rawRecords.forEach((raw, index) => {
+    const outcome = UsageRecordSchema.safeParse(raw);
+    const key = (raw as { idempotency_key?: unknown } | null)?.idempotency_key;
+    results[index]!.idempotency_key = typeof key === 'string' ? key : null;
+    if (outcome.success) parsed.push({ index, record: outcome.data });
+    else
+      reject(
+        results[index]!,
+        400,
+        'The record is invalid',
+        fieldErrorsOf(outcome.error, batch ? `records.${index}` : undefined),
+      );
+  });
+
+  const context = await loadContext(
+    tableName,
+    parsed.map((p) => p.record.subscription_id),
+  );
+  const writes: UsageWrite[] = [];
+  const firstIndexOfKey = new Map<string, number>();
+  for (const { index, record } of parsed) {
+    const result = results[index]!;
+    const subscription = context.subscriptions.get(record.subscription_id);
+    const visible =
+      subscription && canAccessCustomer(caller.principal, subscription.customer_id)
+        ? subscription
+        : undefined;
+    const at = record.timestamp ? new Date(record.timestamp) : caller.now;
+    const decision = decideUsage(
+      visible,
+      context.prices.get(visible?.plan_id ?? '') ?? [],
+      record.metric,
+      at,
+      caller.now,
+    );
+    if (!decision.ok) {
+      const prefix = batch ? `records.${index}.` : '';
+      reject(
+        result,
+        decision.status,
+        decision.detail,
+        decision.errors.map((e) => ({ ...e, field: prefix + e.field })),
+      );
+      continue;
+    }
+    const keyId = `${record.subscription_id}#${record.idempotency_key}`;
+    if (firstIndexOfKey.has(keyId)) {
+      result.status = 'duplicate';
+      continue;
+    }
+    firstIndexOfKey.set(keyId, index);
+    result.period_start = decision.period.start.toISOString();
+    writes.push({
+      index,
+      subscription_id: record.subscription_id,
+      customer_id: visible!.customer_id,
+      idempotency_key: record.idempotency_key,
+      metric: record.metric,
+      quantity: record.quantity,
+      timestamp: at.toISOString(),
+      period_start: decision.period.start.toISOString(),
+      period_end: decision.period.end.toISOString(),
+      price: decision.price,
+    });
+  }
+
+  const repository = new UsageRepository(tableName);
+  const seen = await repository.alreadyCounted(writes);
+  const fresh = writes.filter((w) => !seen.has(`${w.subscription_id}#${w.idempotency_key}`));
+  for (const write of writes) if (!fresh.includes(write)) results[write.index]!.status = 'duplicate';
+  const outcomes = await repository.count(fresh, caller.now);
+  for (const [index, outcome] of outcomes) {
+    const result = results[index]!;
+    if (outcome === 'period-closed') {
+      delete result.period_start;
+      reject(result, 409, 'The period is invoiced', [
+        {
+          field: `${batch ? `records.${index}.` : ''}timestamp`,
+          message: 'falls in a period whose invoice is finalized; late usage is no longer accepted',
+        },
+      ]);
+    } else {
+      result.status = outcome;
+    }
+  }
+  return {
+    accepted: results.filter((r) => r.status === 'accepted').length,
+    duplicates: results.filter((r) => r.status === 'duplicate').length,
+    rejected: results.filter((r) => r.status === 'rejected').length,
+    results,
+  };
+}
+
+function reject(result: UsageResult, status: number, detail: string, errors: FieldError[]): void {
+  result.status = 'rejected';
+  result.error = { status, detail, errors };
+}
+
+/** Each subscription and its plan's prices, read once per request however many records name them. */
+async function loadContext(tableName: string, subscriptionIds: readonly string[]) {
+  const subscriptionsRepository = new SubscriptionsRepository(tableName);
+  const subscriptions = new Map<string, Subscription>();
+  await Promise.all(
+    [...new Set(subscriptionIds)].map(async (id) => {
+      const subscription = await subscriptionsRepository.get(id);
+      if (subscription) subscriptions.set(id, subscription);
+    }),
+  );
+  const prices = new Map<string, Price[]>();
+  await Promise.all(
+    [...new Set([...subscriptions.values()].map((s) => s.plan_id))].map(async (planId) => {
+      prices.set(planId, await listPlanPrices(tableName, planId));
+    }),
+  );
+  return { subscriptions, prices };
+}
+
+export type UsageView = {
+  subscription_id: string;
+  period_start: string;
+  period_end: string;
+  currency: string;
+  metrics: { metric: string; quantity: string; records: number; amount: number; price_id: string }[];
+};
+
+/** The exact usage of the period containing `at` (default now), per metric, rated with its price. */
+export async function getUsage(
+  tableName: string,
+  subscriptionId: string,
+  query: { metric?: string | undefined; at?: string | undefined },
+  caller: Caller,
+): Promise<UsageView> {
+  const subscription = await new SubscriptionsRepository(tableName).get(subscriptionId);
+  if (!subscription || !canAccessCustomer(caller.principal, subscription.customer_id)) {
+    throw notFound('Subscription', subscriptionId);
+  }
+  const at = query.at ? new Date(query.at) : caller.now;
+  const period = usagePeriodFor(subscription, at);
+  if (!period)
+    throw validationError([{ field: 'at', message: 'is in no billing period of this subscription' }]);
+  const aggregates = await new UsageRepository(tableName).aggregates(
+    subscriptionId,
+    period.start.toISOString(),
+  );
+  return {
+    subscription_id: subscriptionId,
+    period_start: period.start.toISOString(),
+    period_end: period.end.toISOString(),
+    currency: subscription.currency,
+    metrics: aggregates
+      .filter((a) => query.metric === undefined || a.metric === query.metric)
+      .map((a) => ({
+        metric: a.metric,
+        quantity: a.quantity,
+        records: a.records,
+        amount: rateUsage(a.price, a.quantity),
+        price_id: a.price.id,
+      })),
+  };
+}

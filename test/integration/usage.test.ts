@@ -1,0 +1,123 @@
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import fc from 'fast-check';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { config } from '../../shared/config.ts';
+import { sumQuantities } from '../../shared/domain/usage.ts';
+import { dynamo } from '../../shared/store/client.ts';
+import { periodClosedKey } from '../../shared/store/keys.ts';
+import { createPlan, createPrice, createProduct } from '../../shared/use-cases/catalog.ts';
+import { createCustomer } from '../../shared/use-cases/customers.ts';
+import { createSubscription } from '../../shared/use-cases/subscriptions.ts';
+import { getUsage, ingestUsage } from '../../shared/use-cases/usage.ts';
+import { customerInput, operator } from '../support/fixtures.ts';
+import { useTestStore } from '../support/store.ts';
+
+let store: Awaited<ReturnType<typeof useTestStore>>;
+const table = () => config().tableName;
+const caller = () => ({ principal: operator(), requestId: 'req', now: new Date() });
+
+beforeAll(async () => {
+  store = await useTestStore();
+});
+
+async function meteredSubscription() {
+  const product = await createProduct(table(), { name: 'Metered' }, caller(), undefined);
+  const plan = await createPlan(
+    table(),
+    { product_id: product.id, name: 'M', currency: 'USD', interval: 'month', total_budget: 1 },
+    caller(),
+    undefined,
+  );
+  await createPrice(
+    table(),
+    { plan_id: plan.id, model: 'per_unit', metric: 'calls', unit_amount_decimal: '1' },
+    caller(),
+    undefined,
+  );
+  const customer = await createCustomer(table(), customerInput(), caller(), undefined);
+  return createSubscription(table(), { customer_id: customer.id, plan_id: plan.id }, caller(), undefined);
+}
+
+const quantityText = fc.oneof(
+  fc.integer({ min: 0, max: 1_000_000 }).map(String),
+  fc
+    .tuple(fc.integer({ min: 0, max: 999 }), fc.integer({ min: 1, max: 999_999 }))
+    .map(([w, f]) => `${w}.${String(f).padStart(6, '0')}`),
+);
+
+describe('usage aggregation against DynamoDB Local', () => {
+  it('random batches with random duplicates: the aggregate is the exact sum over unique keys', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 40 }), quantityText), { minLength: 1, maxLength: 120 }),
+        fc.integer({ min: 1, max: 4 }),
+        async (records, batches) => {
+          const subscription = await meteredSubscription();
+          // Each key keeps the quantity it was first sent with; re-sends carry the same quantity.
+          const quantityOfKey = new Map<number, string>();
+          for (const [key, quantity] of records)
+            if (!quantityOfKey.has(key)) quantityOfKey.set(key, quantity);
+          const bodies = records.map(([key]) => ({
+            subscription_id: subscription.id,
+            idempotency_key: `key-${key}`,
+            metric: 'calls',
+            quantity: quantityOfKey.get(key)!,
+          }));
+          const size = Math.ceil(bodies.length / batches);
+          const results = await Promise.all(
+            Array.from({ length: batches }, (_, b) =>
+              ingestUsage(
+                table(),
+                { records: bodies.slice(b * size, (b + 1) * size), batch: true },
+                caller(),
+              ),
+            ),
+          );
+          expect(results.reduce((n, r) => n + r.rejected, 0)).toBe(0);
+          expect(results.reduce((n, r) => n + r.accepted, 0)).toBe(quantityOfKey.size);
+          const view = await getUsage(table(), subscription.id, {}, caller());
+          expect(view.metrics).toEqual([
+            expect.objectContaining({
+              metric: 'calls',
+              quantity: sumQuantities([...quantityOfKey.values()]),
+              records: quantityOfKey.size,
+            }),
+          ]);
+        },
+      ),
+      { numRuns: 12 },
+    );
+  });
+
+  it('late usage for a period whose invoice is finalized is refused and not counted', async () => {
+    const subscription = await meteredSubscription();
+    await dynamo().send(
+      new PutCommand({
+        TableName: table(),
+        Item: {
+          ...periodClosedKey(subscription.id, subscription.current_period_start),
+          item_type: 'period_closed',
+        },
+      }),
+    );
+    const result = await ingestUsage(
+      table(),
+      {
+        records: [
+          { subscription_id: subscription.id, idempotency_key: 'late', metric: 'calls', quantity: 1 },
+        ],
+        batch: false,
+      },
+      caller(),
+    );
+    expect(result.results[0]).toMatchObject({
+      status: 'rejected',
+      error: { status: 409, errors: [{ field: 'timestamp' }] },
+    });
+    expect((await getUsage(table(), subscription.id, {}, caller())).metrics).toEqual([]);
+    const counted = (await store.allItems()).filter(
+      (i) => i.item_type === 'usage_record' && i.subscription_id === subscription.id,
+    );
+    expect(counted).toEqual([]);
+  });
+});

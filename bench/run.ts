@@ -1,10 +1,12 @@
 import { benchBudgetSync } from './budget-sync.ts';
 import { benchBundles } from './bundles.ts';
+import { benchUsageIngest } from './usage-ingest.ts';
 
 /** `npm run bench` runs every benchmark; `npm run bench -- <name>` runs one. */
 const BENCHMARKS: Record<string, () => Promise<void>> = {
   bundles: benchBundles,
   'budget-sync': benchBudgetSync,
+  'usage-ingest': benchUsageIngest,
 };
 
 const selected = process.argv.slice(2);

@@ -36,7 +36,11 @@ export async function transactWrite(
   }
 }
 
-async function transactOnce(
+/**
+ * One attempt, reporting a TransactionConflict to the caller instead of retrying it: for writers
+ * that can sidestep the contended item (usage picks another counter shard) rather than wait.
+ */
+export async function transactOnce(
   items: TransactItem[],
   clientRequestToken: string | undefined,
 ): Promise<TransactOutcome | 'transaction-conflict'> {

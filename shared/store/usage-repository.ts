@@ -2,10 +2,11 @@ import { QueryCommand } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, type BatchGetCommandOutput, NumberValue } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { Price } from '../domain/catalog.ts';
+import { DomainError } from '../domain/errors.ts';
 import { sumQuantities, USAGE_SHARDS } from '../domain/usage.ts';
 import { dynamo, dynamoRaw } from './client.ts';
 import { periodClosedKey, usageAggregateKey, usageAggregatePartition, usageRecordKey } from './keys.ts';
-import { type TransactItem, transactWrite } from './transact.ts';
+import { type TransactItem, transactOnce } from './transact.ts';
 
 /** One usage record that passed validation, ready to be counted once. */
 export type UsageWrite = {
@@ -27,6 +28,10 @@ export type UsageAggregate = { metric: string; quantity: string; records: number
 
 /** DynamoDB's limit on items in one transaction. */
 const MAX_TRANSACTION_ITEMS = 100;
+/** Shards tried after conflicts before answering 409 (every shard twice). */
+const MAX_SHARD_CONFLICTS = 2 * USAGE_SHARDS;
+/** Transactions of one request in flight at once. */
+const PARALLEL_TRANSACTIONS = 4;
 /** BatchGetItem reads at most 100 keys per call. */
 const MAX_BATCH_GET = 100;
 /** Usage records are kept this long after their period ends; by then the period is closed to late usage. */
@@ -73,46 +78,76 @@ export class UsageRepository {
    */
   async count(writes: readonly UsageWrite[], now: Date): Promise<Map<number, UsageWriteOutcome>> {
     const outcomes = new Map<number, UsageWriteOutcome>();
-    let pending = [...writes];
-    while (pending.length > 0) {
+    const chunks: UsageWrite[][] = [];
+    for (let pending = [...writes]; pending.length > 0; ) {
       const chunk = takeChunk(pending);
+      chunks.push(chunk);
       pending = pending.slice(chunk.length);
-      let remaining = chunk;
-      while (remaining.length > 0) {
-        const { items, recordAt, periodAt } = this.transactionFor(remaining, now);
-        const result = await transactWrite(items);
-        if (result.ok) {
-          for (const write of remaining) outcomes.set(write.index, 'accepted');
-          break;
-        }
-        const failed = new Set<UsageWrite>();
-        for (const position of result.failedConditions) {
-          const record = recordAt.get(position);
-          if (record) {
-            outcomes.set(record.index, 'duplicate');
-            failed.add(record);
-          }
-          const period = periodAt.get(position);
-          if (period) {
-            for (const write of remaining.filter((w) => periodId(w) === period)) {
-              outcomes.set(write.index, 'period-closed');
-              failed.add(write);
-            }
-          }
-        }
-        if (failed.size === 0) throw new Error('Usage transaction failed a condition it does not check');
-        remaining = remaining.filter((write) => !failed.has(write));
-      }
     }
+    // Chunks run in parallel, each on its own shard (round robin from a random start), so the
+    // transactions of one request never contend for the same aggregate item.
+    const firstShard = Math.floor(Math.random() * USAGE_SHARDS);
+    let next = 0;
+    const worker = async () => {
+      for (let i = next++; i < chunks.length; i = next++) {
+        await this.countChunk(chunks[i]!, (firstShard + i) % USAGE_SHARDS, now, outcomes);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(PARALLEL_TRANSACTIONS, chunks.length) }, worker));
     return outcomes;
   }
 
-  private transactionFor(writes: readonly UsageWrite[], now: Date) {
+  private async countChunk(
+    chunk: readonly UsageWrite[],
+    firstShard: number,
+    now: Date,
+    outcomes: Map<number, UsageWriteOutcome>,
+  ): Promise<void> {
+    let remaining = chunk;
+    let shard = firstShard;
+    let conflicts = 0;
+    while (remaining.length > 0) {
+      const { items, recordAt, periodAt } = this.transactionFor(remaining, shard, now);
+      const result = await transactOnce(items, undefined);
+      if (result === 'transaction-conflict') {
+        // Another transaction holds this counter shard: move to the next shard instead of waiting.
+        if (++conflicts > MAX_SHARD_CONFLICTS) {
+          throw new DomainError(
+            'conflict',
+            'Usage counters are busy; retry the request (records already counted stay counted)',
+          );
+        }
+        shard = (shard + 1) % USAGE_SHARDS;
+        continue;
+      }
+      if (result.ok) {
+        for (const write of remaining) outcomes.set(write.index, 'accepted');
+        return;
+      }
+      const failed = new Set<UsageWrite>();
+      for (const position of result.failedConditions) {
+        const record = recordAt.get(position);
+        if (record) {
+          outcomes.set(record.index, 'duplicate');
+          failed.add(record);
+        }
+        const period = periodAt.get(position);
+        if (period) {
+          for (const write of remaining.filter((w) => periodId(w) === period)) {
+            outcomes.set(write.index, 'period-closed');
+            failed.add(write);
+          }
+        }
+      }
+      if (failed.size === 0) throw new Error('Usage transaction failed a condition it does not check');
+      remaining = remaining.filter((write) => !failed.has(write));
+    }
+  }
+
+  private transactionFor(writes: readonly UsageWrite[], shard: number, now: Date) {
     const items: TransactItem[] = [];
     const recordAt = new Map<number, UsageWrite>();
     const periodAt = new Map<number, string>();
-    // One shard per transaction: a hot subscription's concurrent requests land on different shards.
-    const shard = Math.floor(Math.random() * USAGE_SHARDS);
     for (const write of writes) {
       recordAt.set(items.length, write);
       items.push({

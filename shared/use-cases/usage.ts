@@ -112,7 +112,9 @@ export async function ingestUsage(
   }
 
   const repository = new UsageRepository(tableName);
-  const seen = await repository.alreadyCounted(writes);
+  // A batch first reads which keys were already counted (1 read each, cheaper than failing a
+  // 100-item transaction); a single record goes straight to its transaction, which dedupes anyway.
+  const seen = writes.length > 1 ? await repository.alreadyCounted(writes) : new Set<string>();
   const fresh = writes.filter((w) => !seen.has(`${w.subscription_id}#${w.idempotency_key}`));
   for (const write of writes) if (!fresh.includes(write)) results[write.index]!.status = 'duplicate';
   const outcomes = await repository.count(fresh, caller.now);

@@ -1,0 +1,88 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { mintDevToken } from '../local/dev-auth.ts';
+import { freePort } from '../local/ports.ts';
+import { type LocalRuntime, startLocalRuntime } from '../local/runtime.ts';
+import { SCOPES } from '../shared/http/routes.ts';
+
+export type BenchService = {
+  runtime: LocalRuntime;
+  call: (
+    method: string,
+    path: string,
+    body: unknown,
+  ) => Promise<{ id: string; version: number } & Record<string, unknown>>;
+  stop: () => Promise<void>;
+};
+
+/** The local service in memory on a free port, with an operator token, as the benchmarks drive it. */
+export async function startBenchService(): Promise<BenchService> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'billing-bench-'));
+  const runtime = await startLocalRuntime({ port: await freePort(), dataDir, inMemory: true, quiet: true });
+  const token = await mintDevToken(runtime.keys, { scopes: Object.values(SCOPES) });
+  return {
+    runtime,
+    call: async (method, path, body) => {
+      const response = await fetch(`${runtime.url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      if (!response.ok) throw new Error(`${method} ${path} → ${response.status} ${await response.text()}`);
+      return (await response.json()) as { id: string; version: number };
+    },
+    stop: async () => {
+      await runtime.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A customer subscribed to a monthly USD plan with a metered `calls` price at 0.04 cents. */
+export async function meteredSubscription(
+  service: BenchService,
+): Promise<{ customerId: string; subscriptionId: string }> {
+  const product = await service.call('POST', '/api/v1/products', { name: 'Bench' });
+  const plan = await service.call('POST', '/api/v1/plans', {
+    product_id: product.id,
+    name: 'Bench',
+    currency: 'USD',
+    interval: 'month',
+    total_budget: 1_000_000,
+  });
+  await service.call('POST', '/api/v1/prices', {
+    plan_id: plan.id,
+    model: 'per_unit',
+    metric: 'calls',
+    unit_amount_decimal: '0.04',
+  });
+  const customer = await service.call('POST', '/api/v1/customers', {
+    name: 'Bench',
+    email: 'bench@example.com',
+  });
+  const subscription = await service.call('POST', '/api/v1/subscriptions', {
+    customer_id: customer.id,
+    plan_id: plan.id,
+  });
+  return { customerId: customer.id, subscriptionId: subscription.id };
+}
+
+export function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+/** Runs `task(i)` for i in [0, count) on `concurrency` workers. */
+export async function runConcurrently(
+  count: number,
+  concurrency: number,
+  task: (i: number) => Promise<void>,
+) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      for (let i = next++; i < count; i = next++) await task(i);
+    }),
+  );
+}

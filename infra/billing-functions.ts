@@ -26,6 +26,11 @@ const BACKGROUND_SETTINGS: Record<(typeof BACKGROUND_HANDLERS)[number], Function
     timeout: Duration.seconds(60),
     description: 'Billing table stream -> typed events -> EventBridge bus',
   },
+  'close-periods': {
+    memorySize: 1024,
+    timeout: Duration.minutes(15),
+    description: 'Hourly: closes ended billing periods into draft invoices (safe to rerun)',
+  },
   'smart-gateway-sync': {
     memorySize: 256,
     timeout: Duration.seconds(30),

@@ -1,4 +1,6 @@
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type { Construct } from 'constructs';
 import { ALL_HANDLERS, handlerAccess, ROUTES } from '../shared/http/routes.ts';
 import { Alarms } from './alarms.ts';
@@ -71,6 +73,19 @@ export class BillingStack extends Stack {
     });
 
     this.api = new BillingApi(this, 'Api', { config, functions: this.functions });
+
+    // The period close: hourly, idempotent (a period's invoice id is derived from the period), so
+    // a retried or overlapping run bills nothing twice.
+    new events.Rule(this, 'ClosePeriodsSchedule', {
+      description: 'Closes ended billing periods into draft invoices',
+      schedule: events.Schedule.rate(Duration.hours(1)),
+      targets: [
+        new targets.LambdaFunction(this.functions.get('close-periods'), {
+          retryAttempts: 2,
+          maxEventAge: Duration.hours(1),
+        }),
+      ],
+    });
 
     new Alarms(this, 'Alarms', {
       config,

@@ -14,7 +14,7 @@ export type LambdaHandler = (
   context: Context,
 ) => Promise<APIGatewayProxyResultV2>;
 
-export type LocalRoute = { method: string; path: string; respond: () => unknown };
+export type LocalRoute = { method: string; path: string; respond: (url: URL) => unknown };
 
 export type LocalApiOptions = {
   port: number;
@@ -64,7 +64,7 @@ async function handle(
       res,
       200,
       { 'content-type': 'application/json' },
-      JSON.stringify(await local.respond(), null, 2),
+      JSON.stringify(await local.respond(url), null, 2),
     );
 
   const match = findRoute(routes, method, url.pathname);

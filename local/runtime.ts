@@ -11,6 +11,7 @@ import { resetEventBridgeClient } from '../shared/events/publisher.ts';
 import { SMART_GATEWAY_SYNC_RULE_PATTERN } from '../shared/events/rules.ts';
 import { logger } from '../shared/logger.ts';
 import { resetDynamoClient } from '../shared/store/client.ts';
+import { closeDuePeriods } from '../shared/use-cases/invoicing.ts';
 import { type DevKeys, loadOrCreateDevKeys } from './dev-auth.ts';
 import { ensureTables, LOCAL_AWS, type LocalTableNames, startDynamoDbLocal } from './dynamodb-local.ts';
 import { type LocalEventBus, startLocalEventBus } from './event-bus.ts';
@@ -32,6 +33,8 @@ export type LocalRuntimeOptions = {
   /** Keep the store in memory (nothing survives a restart); the dev key still lives in dataDir. */
   inMemory?: boolean;
   quiet?: boolean;
+  /** How often the local period-close job runs (the hourly schedule in AWS); 0 turns it off. */
+  closePeriodsEverySeconds?: number;
 };
 
 export type LocalRuntime = {
@@ -142,6 +145,18 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
           respond: () => scanTable(dynamoDb.client, LOCAL_TABLES.routingPolicies),
         },
         { method: 'GET', path: '/_local/events', respond: () => ({ events: bus.recent() }) },
+        {
+          // The period-close job on demand; `?at=<ISO time>` closes as if it were that moment, so a
+          // month can be billed without waiting for it (the scheduled job runs with the real clock).
+          method: 'POST',
+          path: '/_local/close-periods',
+          respond: async (url: URL) => {
+            const at = url.searchParams.get('at');
+            const now = at ? new Date(at) : new Date();
+            if (Number.isNaN(now.getTime())) return { error: 'at must be an ISO 8601 time' };
+            return closeDuePeriods(LOCAL_TABLES.billing, now);
+          },
+        },
         {
           method: 'GET',
           path: '/_local/dead-letters',

@@ -12,6 +12,7 @@ export const EVENT_SCHEMA_VERSIONS = {
   'subscription.created': 1,
   'subscription.updated': 1,
   'usage.aggregated': 1,
+  'invoice.paid': 1,
 } as const;
 
 export type BillingEventType = keyof typeof EVENT_SCHEMA_VERSIONS;
@@ -56,4 +57,21 @@ export type UsageAggregatedEventData = {
   records: number;
   /** The price that rates this metric in this period (snapshot taken with the first record). */
   price: Price;
+};
+
+/**
+ * invoice.paid: the invoice of one period was paid; the SmartGateway rolls the budget row to the
+ * period that follows it (`period_start`, `period_end`) and resets current_spend to that period's.
+ */
+export type InvoicePaidEventData = {
+  invoice_id: string;
+  number: string | null;
+  subscription_id: string;
+  tenant_id: string;
+  amount_paid: number;
+  currency: string;
+  paid_period_start: string;
+  paid_period_end: string;
+  period_start: string;
+  period_end: string;
 };

@@ -2,11 +2,13 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord, AttributeValue as LambdaAttributeValue } from 'aws-lambda';
 import type { Price } from '../domain/catalog.ts';
 import type { Customer } from '../domain/customer.ts';
+import type { Invoice } from '../domain/invoice.ts';
 import type { Subscription } from '../domain/subscription.ts';
 import {
   type BillingEventType,
   type CustomerEventData,
   EVENT_SCHEMA_VERSIONS,
+  type InvoicePaidEventData,
   type SubscriptionEventData,
   type UsageAggregatedEventData,
 } from './catalog.ts';
@@ -78,6 +80,23 @@ export function eventsFromStreamRecord(record: DynamoDBRecord): EventEnvelope[] 
         price: aggregate.price as Price,
       };
       return [envelope('usage.aggregated', entityId, aggregate.version, data.tenant_id, occurredAt, data)];
+    }
+    case 'invoice': {
+      const invoice = newImage as unknown as Invoice;
+      if (invoice.status !== 'paid' || (oldImage as Invoice | undefined)?.status === 'paid') return [];
+      const data: InvoicePaidEventData = {
+        invoice_id: invoice.id,
+        number: invoice.number,
+        subscription_id: invoice.subscription_id,
+        tenant_id: invoice.customer_id,
+        amount_paid: invoice.amount_paid,
+        currency: invoice.currency,
+        paid_period_start: invoice.period_start,
+        paid_period_end: invoice.period_end,
+        period_start: invoice.next_period_start,
+        period_end: invoice.next_period_end,
+      };
+      return [envelope('invoice.paid', invoice.id, invoice.version, invoice.customer_id, occurredAt, data)];
     }
     default:
       return [];

@@ -33,6 +33,8 @@ export const SCOPES = {
   subscriptionsUpdate: 'billing:subscriptions:update',
   usageCreate: 'billing:usage:create',
   usageRead: 'billing:usage:read',
+  invoicesRead: 'billing:invoices:read',
+  invoicesWrite: 'billing:invoices:write',
 } as const;
 
 export const API_PREFIX = '/api/v1';
@@ -138,6 +140,32 @@ export const ROUTES: readonly RouteDefinition[] = [
     summary: 'Report metered usage as an IAM (SigV4) service caller such as the SmartGateway',
   },
   {
+    method: 'GET',
+    path: `${API_PREFIX}/invoices`,
+    handler: 'invoices-list',
+    auth: 'jwt',
+    scopes: [SCOPES.invoicesRead],
+    summary: 'List invoices (cursor pagination)',
+  },
+  {
+    method: 'GET',
+    path: `${API_PREFIX}/invoices/{id}`,
+    handler: 'invoices-get',
+    auth: 'jwt',
+    scopes: [SCOPES.invoicesRead],
+    summary: 'Get an invoice',
+  },
+  ...(['finalize', 'void', 'mark-uncollectible', 'pay'] as const).map(
+    (action): RouteDefinition => ({
+      method: 'POST',
+      path: `${API_PREFIX}/invoices/{id}/${action}`,
+      handler: `invoices-${action}`,
+      auth: 'jwt',
+      scopes: [SCOPES.invoicesWrite],
+      summary: `${action[0]!.toUpperCase()}${action.slice(1).replace('-', ' ')} an invoice`,
+    }),
+  ),
+  {
     method: 'POST',
     path: '/webhooks/stripe',
     handler: 'stripe-webhook',
@@ -156,7 +184,7 @@ export const ROUTES: readonly RouteDefinition[] = [
 ];
 
 /** Lambdas that are not behind an HTTP route. */
-export const BACKGROUND_HANDLERS = ['stream-fanout', 'smart-gateway-sync'] as const;
+export const BACKGROUND_HANDLERS = ['stream-fanout', 'smart-gateway-sync', 'close-periods'] as const;
 
 /**
  * What each handler reaches beyond its own code; the CDK stack grants exactly this and no more.
@@ -191,6 +219,13 @@ export const HANDLER_ACCESS: Readonly<Record<string, HandlerAccess>> = {
   'subscriptions-usage': { billingTable: true, stripeSecret: false },
   'stripe-webhook': { billingTable: true, stripeSecret: true },
   openapi: { billingTable: false, stripeSecret: false },
+  'invoices-list': { billingTable: true, stripeSecret: false },
+  'invoices-get': { billingTable: true, stripeSecret: false },
+  'invoices-finalize': { billingTable: true, stripeSecret: false },
+  'invoices-void': { billingTable: true, stripeSecret: false },
+  'invoices-mark-uncollectible': { billingTable: true, stripeSecret: false },
+  'invoices-pay': { billingTable: true, stripeSecret: true },
+  'close-periods': { billingTable: true, stripeSecret: false },
   'stream-fanout': { billingTable: false, stripeSecret: false },
   'smart-gateway-sync': { billingTable: false, stripeSecret: false },
 };

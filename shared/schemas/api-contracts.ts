@@ -3,6 +3,7 @@ import { catalogContracts } from './catalog.ts';
 import type { HandlerContract } from './contract.ts';
 import { defineContract } from './contract.ts';
 import { customerContracts } from './customers.ts';
+import { invoiceContracts } from './invoices.ts';
 import { subscriptionContracts } from './subscriptions.ts';
 import { usageContracts } from './usage.ts';
 import { webhookContracts } from './webhooks.ts';
@@ -23,6 +24,7 @@ export const CONTRACTS: Record<string, HandlerContract> = {
   ...customerContracts,
   ...catalogContracts,
   ...subscriptionContracts,
+  ...invoiceContracts,
   ...usageContracts,
   ...webhookContracts,
   ...openapiContract,

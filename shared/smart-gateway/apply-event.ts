@@ -1,11 +1,15 @@
 import { config } from '../config.ts';
 import { DomainError } from '../domain/errors.ts';
 import { compareQuantities } from '../domain/usage.ts';
-import type { SubscriptionEventData, UsageAggregatedEventData } from '../events/catalog.ts';
+import type {
+  InvoicePaidEventData,
+  SubscriptionEventData,
+  UsageAggregatedEventData,
+} from '../events/catalog.ts';
 import { type EventEnvelope, EventEnvelopeSchema } from '../events/envelope.ts';
 import { logger } from '../logger.ts';
 import { routingPolicyFields, SmartGatewayRepository } from '../store/smart-gateway-repository.ts';
-import { spendForPeriod, usageAttribute, usagePriceAttribute } from './spend.ts';
+import { spendForPeriod, usageAttribute, usageAttributesBefore, usagePriceAttribute } from './spend.ts';
 
 /** What the SmartGateway did with one event, for logs and the local event viewer. */
 export type SyncOutcome = {
@@ -39,6 +43,8 @@ export async function applyBillingEvent(detail: unknown): Promise<SyncOutcome> {
       return applySubscription(event as EventEnvelope<SubscriptionEventData>);
     case 'usage.aggregated':
       return applyUsage(event as EventEnvelope<UsageAggregatedEventData>);
+    case 'invoice.paid':
+      return applyInvoicePaid(event as EventEnvelope<InvoicePaidEventData>);
     default:
       throw new DomainError(
         'not-implemented',
@@ -112,10 +118,12 @@ async function applyUsage(event: EventEnvelope<UsageAggregatedEventData>): Promi
       const period = typeof row.period_start === 'string' ? row.period_start : data.period_start;
       spend = spendForPeriod(next, period);
       return {
-        [attribute]: data.quantity,
-        [usagePriceAttribute(data.period_start, data.metric)]: data.price,
-        current_spend: spend,
-        usage_updated_at: event.occurred_at,
+        set: {
+          [attribute]: data.quantity,
+          [usagePriceAttribute(data.period_start, data.metric)]: data.price,
+          current_spend: spend,
+          usage_updated_at: event.occurred_at,
+        },
       };
     },
   );
@@ -125,6 +133,42 @@ async function applyUsage(event: EventEnvelope<UsageAggregatedEventData>): Promi
     result === 'stale'
       ? `shard ${data.shard} of ${data.metric} already holds ${data.quantity} or more`
       : `${data.metric} shard ${data.shard} = ${data.quantity}; current_spend ${spend}`,
+  );
+}
+
+/**
+ * The paid period is over: the budget row moves to the following period (only forward, so a
+ * duplicate or late invoice.paid changes nothing), its current_spend becomes that period's usage
+ * so far, and the usage totals of earlier periods are dropped from the row.
+ */
+async function applyInvoicePaid(event: EventEnvelope<InvoicePaidEventData>): Promise<SyncOutcome> {
+  const data = event.data;
+  if (!data || typeof data.subscription_id !== 'string' || typeof data.period_start !== 'string') {
+    throw new DomainError('validation', `${event.type} ${event.id} lacks subscription_id or period_start`);
+  }
+  const { budgetsTableName, routingPoliciesTableName } = config();
+  const repository = new SmartGatewayRepository(budgetsTableName, routingPoliciesTableName);
+  const result = await repository.updateBudgetFromRow(
+    { tenant_id: data.tenant_id, subscription_id: data.subscription_id },
+    (row) => {
+      if (typeof row.period_start === 'string' && row.period_start >= data.period_start) return undefined;
+      return {
+        set: {
+          period_start: data.period_start,
+          period_end: data.period_end,
+          current_spend: spendForPeriod(row, data.period_start),
+          last_paid_invoice_id: data.invoice_id,
+        },
+        remove: usageAttributesBefore(row, data.period_start),
+      };
+    },
+  );
+  return outcome(
+    event,
+    result,
+    result === 'stale'
+      ? `the budget row is already at or past ${data.period_start}`
+      : `rolled to ${data.period_start}`,
   );
 }
 

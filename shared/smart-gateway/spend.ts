@@ -29,3 +29,11 @@ export function spendForPeriod(row: Record<string, unknown>, periodStart: string
   }
   return spend;
 }
+
+/** Usage attributes (totals and prices) of periods that started before `periodStart`. */
+export function usageAttributesBefore(row: Record<string, unknown>, periodStart: string): string[] {
+  return Object.keys(row).filter((name) => {
+    const match = /^usage(?:_price)?#([^#]+)#/.exec(name);
+    return match !== null && match[1]! < periodStart;
+  });
+}

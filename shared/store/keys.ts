@@ -21,6 +21,12 @@
  * Usage aggregate shard of one period      | table | PK = USAGE_AGG#<subscription>#<shard>, SK = <period start>#<metric>
  * All usage of a period (every shard)      | table | PK = USAGE_AGG#<subscription>#<0..n-1>, SK begins_with <period start>#
  * Period closed to late usage (invoiced)   | table | PK = SUBSCRIPTION#<id>, SK = PERIOD_CLOSED#<period start>
+ * Get invoice by id                        | table | PK = INVOICE#<id>, SK = PROFILE
+ * Invoices of a customer, by period start  | GSI1  | GSI1PK = CUSTOMER#<id>, GSI1SK begins_with INVOICE#
+ * List invoices (operator)                 | GSI2  | GSI2PK = TYPE#invoice
+ * Last invoice number of a customer        | table | PK = CUSTOMER#<id>, SK = INVOICE_COUNTER
+ * Payments of an invoice (each once)       | table | PK = INVOICE#<id>, SK begins_with PAYMENT#
+ * Subscriptions due for period close       | GSI2  | GSI2PK = TYPE#subscription, filter current_period_end <= now
  *
  * Usage aggregates are sharded over distinct partition keys so that one very hot subscription
  * spreads its counter writes over several partitions (see docs/usage-metering.md).
@@ -117,4 +123,16 @@ export const usageAggregatePartition = (subscriptionId: string, shard: number): 
 export const periodClosedKey = (subscriptionId: string, periodStart: string): TableKey => ({
   PK: `SUBSCRIPTION#${subscriptionId}`,
   SK: `PERIOD_CLOSED#${periodStart}`,
+});
+
+export const invoiceKey = (invoiceId: string): TableKey => ({ PK: `INVOICE#${invoiceId}`, SK: ENTITY_SK });
+
+export const invoiceCounterKey = (customerId: string): TableKey => ({
+  PK: `CUSTOMER#${customerId}`,
+  SK: 'INVOICE_COUNTER',
+});
+
+export const invoicePaymentKey = (invoiceId: string, paymentId: string): TableKey => ({
+  PK: `INVOICE#${invoiceId}`,
+  SK: `PAYMENT#${paymentId}`,
 });

@@ -44,11 +44,17 @@ export class SmartGatewayRepository {
     private readonly routingPoliciesTable: string,
   ) {}
 
-  /** Inserts or updates the budget row; current_spend starts at 0 and is never touched here. */
+  /**
+   * Inserts or updates the budget row. current_spend starts at 0 and is never touched here; the
+   * period is set when the row is first written and afterwards only moves with invoice.paid
+   * (SPEC §6), so a closed-but-unpaid period keeps counting against the budget.
+   */
   async upsertBudget(row: BudgetRow): Promise<'applied' | 'stale'> {
-    const { tenant_id, subscription_id, ...fields } = row;
+    const { tenant_id, subscription_id, period_start, period_end, ...fields } = row;
     return this.versionedUpsert(this.budgetsTable, { tenant_id, subscription_id }, fields, {
       current_spend: 0,
+      period_start,
+      period_end,
     });
   }
 
@@ -64,7 +70,7 @@ export class SmartGatewayRepository {
    */
   async updateBudgetFromRow(
     key: { tenant_id: string; subscription_id: string },
-    change: (row: Record<string, unknown>) => Record<string, unknown> | undefined,
+    change: (row: Record<string, unknown>) => { set: Record<string, unknown>; remove?: string[] } | undefined,
     attempts = 8,
   ): Promise<'applied' | 'stale'> {
     for (let attempt = 1; ; attempt++) {
@@ -76,17 +82,23 @@ export class SmartGatewayRepository {
       const revision = typeof Item.usage_revision === 'number' ? Item.usage_revision : 0;
       const names: Record<string, string> = { '#revision': 'usage_revision' };
       const values: Record<string, unknown> = { ':revision': revision, ':next': revision + 1 };
-      const sets = Object.entries(updates).map(([name, value], i) => {
+      const sets = Object.entries(updates.set).map(([name, value], i) => {
         names[`#a${i}`] = name;
         values[`:a${i}`] = value;
         return `#a${i} = :a${i}`;
+      });
+      const removes = (updates.remove ?? []).map((name, i) => {
+        names[`#r${i}`] = name;
+        return `#r${i}`;
       });
       try {
         await dynamo().send(
           new UpdateCommand({
             TableName: this.budgetsTable,
             Key: key,
-            UpdateExpression: `SET ${[...sets, '#revision = :next'].join(', ')}`,
+            UpdateExpression:
+              `SET ${[...sets, '#revision = :next'].join(', ')}` +
+              (removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''),
             ConditionExpression:
               revision === 0
                 ? 'attribute_not_exists(#revision) OR #revision = :revision'

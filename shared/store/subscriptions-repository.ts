@@ -52,7 +52,7 @@ export class SubscriptionsRepository {
       {
         Put: {
           TableName: this.tableName,
-          Item: this.item(subscription),
+          Item: subscriptionStoreItem(subscription),
           ConditionExpression: 'attribute_not_exists(PK)',
         },
       },
@@ -109,7 +109,7 @@ export class SubscriptionsRepository {
       {
         Put: {
           TableName: this.tableName,
-          Item: this.item(next),
+          Item: subscriptionStoreItem(next),
           ConditionExpression: 'version = :expected',
           ExpressionAttributeValues: { ':expected': expectedVersion },
         },
@@ -184,6 +184,36 @@ export class SubscriptionsRepository {
     };
   }
 
+  /**
+   * Subscriptions whose current period has ended and are not canceled: the period-close job's
+   * work list. Reads the by-type index with a filter, so each run reads every subscription once
+   * (see docs/invoicing.md for the sparse "due" index that replaces this at larger scale).
+   */
+  async listDue(now: Date): Promise<Subscription[]> {
+    const due: Subscription[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await dynamo().send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: 'GSI2',
+          KeyConditionExpression: 'GSI2PK = :pk',
+          FilterExpression: 'current_period_end <= :now AND #status <> :canceled',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':pk': byTypePartition(ITEM_TYPE),
+            ':now': now.toISOString(),
+            ':canceled': 'canceled',
+          },
+          ExclusiveStartKey: start,
+        }),
+      );
+      due.push(...(page.Items ?? []).map((i) => withoutKeys<Subscription>(i)));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return due;
+  }
+
   /** Pending invoice items not yet on an invoice, oldest first. */
   async pendingItems(subscriptionId: string): Promise<StoredPendingItem[]> {
     const items: StoredPendingItem[] = [];
@@ -206,15 +236,15 @@ export class SubscriptionsRepository {
     } while (start);
     return items.filter((item) => item.invoice_id === null);
   }
+}
 
-  private item(subscription: Subscription): Record<string, unknown> {
-    const customer = customerKey(subscription.customer_id);
-    return {
-      ...subscriptionKey(subscription.id),
-      ...byOwnerKey(customer, ITEM_TYPE, subscription.created_at, subscription.id),
-      ...byTypeKey(ITEM_TYPE, subscription.created_at, subscription.id),
-      item_type: ITEM_TYPE,
-      ...subscription,
-    };
-  }
+/** The stored form of a subscription: its keys (table, by customer, by type) and its fields. */
+export function subscriptionStoreItem(subscription: Subscription): Record<string, unknown> {
+  return {
+    ...subscriptionKey(subscription.id),
+    ...byOwnerKey(customerKey(subscription.customer_id), ITEM_TYPE, subscription.created_at, subscription.id),
+    ...byTypeKey(ITEM_TYPE, subscription.created_at, subscription.id),
+    item_type: ITEM_TYPE,
+    ...subscription,
+  };
 }

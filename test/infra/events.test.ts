@@ -8,7 +8,7 @@ const { template } = dev;
 const [billingTableId] = only(dev, 'AWS::DynamoDB::Table', 'BillingTable');
 const [busId, bus] = only(dev, 'AWS::Events::EventBus');
 const [, mapping] = only(dev, 'AWS::Lambda::EventSourceMapping');
-const [ruleId, rule] = only(dev, 'AWS::Events::Rule');
+const [ruleId, rule] = only(dev, 'AWS::Events::Rule', 'SmartGateway');
 const [streamDlqId] = only(dev, 'AWS::SQS::Queue', 'EventFanoutStreamDeadLetterQueue');
 const [syncDlqId] = only(dev, 'AWS::SQS::Queue', 'SmartGatewaySyncDeadLetterQueue');
 const fanoutId = functionId(dev, 'stream-fanout');
@@ -160,5 +160,18 @@ describe('alarms', () => {
 
   it('has no e-mail subscription when the stage sets no alarmEmail', () => {
     template.resourceCountIs('AWS::SNS::Subscription', 0);
+  });
+});
+
+describe('period close schedule', () => {
+  it('runs the close-periods function every hour with bounded retries', () => {
+    const [, schedule] = only(dev, 'AWS::Events::Rule', 'ClosePeriodsSchedule');
+    expect(schedule.Properties['ScheduleExpression']).toBe('rate(1 hour)');
+    expect(schedule.Properties['Targets']).toEqual([
+      expect.objectContaining({
+        Arn: { 'Fn::GetAtt': [functionId(dev, 'close-periods'), 'Arn'] },
+        RetryPolicy: expect.objectContaining({ MaximumRetryAttempts: 2 }),
+      }),
+    ]);
   });
 });

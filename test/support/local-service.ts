@@ -19,7 +19,13 @@ export type TestService = LocalRuntime & {
 /** The whole local service (`npm start`), in memory on a free port, as a test drives it over HTTP. */
 export async function startTestService(): Promise<TestService> {
   const dataDir = mkdtempSync(join(tmpdir(), 'billing-e2e-'));
-  const runtime = await startLocalRuntime({ port: await freePort(), dataDir, inMemory: true, quiet: true });
+  const runtime = await startLocalRuntime({
+    port: await freePort(),
+    dataDir,
+    inMemory: true,
+    quiet: true,
+    closePeriodsEverySeconds: 0,
+  });
   return {
     ...runtime,
     token: (scopes, extra = {}) => mintDevToken(runtime.keys, { scopes, ...extra }),

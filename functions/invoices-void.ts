@@ -1,0 +1,11 @@
+import { config } from '../shared/config.ts';
+import { apiHandler } from '../shared/http/api-handler.ts';
+import { SCOPES } from '../shared/http/routes.ts';
+import { invoiceContracts } from '../shared/schemas/invoices.ts';
+import { changeInvoiceStatus } from '../shared/use-cases/invoicing.ts';
+
+export const handler = apiHandler(
+  { name: 'invoices-void', contract: invoiceContracts['invoices-void'], scopes: [SCOPES.invoicesWrite] },
+  ({ params, principal, now }) =>
+    changeInvoiceStatus(config().tableName, params.id, 'void', { principal, now }),
+);

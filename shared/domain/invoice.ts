@@ -1,0 +1,162 @@
+import { createHash } from 'node:crypto';
+import type { Price } from './catalog.ts';
+import { DomainError } from './errors.ts';
+import { assertMinorUnits } from './money.ts';
+import { rateUsage } from './rating.ts';
+import type { PendingItem } from './subscription.ts';
+
+/**
+ * Invoices (SPEC §4, §7.4): draft → open (finalized: lines immutable, numbered) → paid | void |
+ * uncollectible. A period is billed at its end: the plan's flat fee for the period (none for a
+ * trial), every metered price rated once over the period's exact usage, and the pending proration
+ * items. The total is exactly the sum of the lines.
+ */
+export type InvoiceStatus = 'draft' | 'open' | 'paid' | 'void' | 'uncollectible';
+
+export type InvoiceLine = {
+  kind: 'subscription_fee' | 'usage' | 'proration';
+  description: string;
+  /** Usage: the period's exact quantity; null for fees and prorations. */
+  quantity: string | null;
+  price_id: string | null;
+  metric: string | null;
+  /** Minor units; negative for credits. Rounded once, when the line was rated. */
+  amount: number;
+  period_start: string;
+  period_end: string;
+  pending_item_id: string | null;
+};
+
+export type Invoice = {
+  id: string;
+  customer_id: string;
+  subscription_id: string;
+  /** Per-customer sequence, assigned at finalization without gaps; null while draft. */
+  number: string | null;
+  status: InvoiceStatus;
+  currency: string;
+  period_start: string;
+  period_end: string;
+  /** The subscription's period that follows this one (rolled to on the SmartGateway when paid). */
+  next_period_start: string;
+  next_period_end: string;
+  lines: InvoiceLine[];
+  total: number;
+  /** What the customer owes: the total, or 0 when credits exceed charges. */
+  amount_due: number;
+  amount_paid: number;
+  due_date: string | null;
+  stripe_payment_intent_id: string | null;
+  payment_attempts: number;
+  created_at: string;
+  updated_at: string;
+  finalized_at: string | null;
+  paid_at: string | null;
+  voided_at: string | null;
+  marked_uncollectible_at: string | null;
+  version: number;
+};
+
+/** The same subscription period always yields the same invoice id: it cannot be invoiced twice. */
+export function invoiceIdFor(subscriptionId: string, periodStart: string): string {
+  return `in_${createHash('sha256').update(`${subscriptionId}\n${periodStart}`).digest('hex').slice(0, 24)}`;
+}
+
+export type UsageTotal = { metric: string; quantity: string; price: Price };
+
+export type LineInputs = {
+  periodStart: string;
+  periodEnd: string;
+  /** The plan's flat prices for the period; empty for a trial period. */
+  flatPrices: readonly Price[];
+  usage: readonly UsageTotal[];
+  pendingItems: readonly (PendingItem & { id: string })[];
+};
+
+export function buildLines(inputs: LineInputs): InvoiceLine[] {
+  const { periodStart, periodEnd } = inputs;
+  const fees = inputs.flatPrices.map(
+    (price): InvoiceLine => ({
+      kind: 'subscription_fee',
+      description: price.nickname ?? 'Subscription fee',
+      quantity: null,
+      price_id: price.id,
+      metric: null,
+      amount: assertMinorUnits(price.unit_amount ?? 0),
+      period_start: periodStart,
+      period_end: periodEnd,
+      pending_item_id: null,
+    }),
+  );
+  const usage = [...inputs.usage]
+    .sort((a, b) => a.metric.localeCompare(b.metric))
+    .map(
+      (total): InvoiceLine => ({
+        kind: 'usage',
+        description: `${total.metric}: ${total.quantity}`,
+        quantity: total.quantity,
+        price_id: total.price.id,
+        metric: total.metric,
+        amount: rateUsage(total.price, total.quantity),
+        period_start: periodStart,
+        period_end: periodEnd,
+        pending_item_id: null,
+      }),
+    );
+  const prorations = inputs.pendingItems.map(
+    (item): InvoiceLine => ({
+      kind: 'proration',
+      description: item.description,
+      quantity: null,
+      price_id: null,
+      metric: null,
+      amount: assertMinorUnits(item.amount),
+      period_start: item.period_start,
+      period_end: item.period_end,
+      pending_item_id: item.id,
+    }),
+  );
+  return [...fees, ...usage, ...prorations];
+}
+
+export function totalsOf(lines: readonly InvoiceLine[]): { total: number; amount_due: number } {
+  const total = assertMinorUnits(
+    lines.reduce((sum, line) => sum + line.amount, 0),
+    'invoice total',
+  );
+  return { total, amount_due: Math.max(total, 0) };
+}
+
+export type InvoiceAction = 'finalize' | 'pay' | 'void' | 'mark_uncollectible';
+
+const ALLOWED: Record<InvoiceAction, readonly InvoiceStatus[]> = {
+  finalize: ['draft'],
+  pay: ['open', 'uncollectible'],
+  void: ['draft', 'open', 'uncollectible'],
+  mark_uncollectible: ['open'],
+};
+
+const NEXT: Record<InvoiceAction, InvoiceStatus> = {
+  finalize: 'open',
+  pay: 'paid',
+  void: 'void',
+  mark_uncollectible: 'uncollectible',
+};
+
+/** The invoice state machine: the status after `action`, or a 409 problem naming the status. */
+export function nextInvoiceStatus(status: InvoiceStatus, action: InvoiceAction): InvoiceStatus {
+  if (!ALLOWED[action].includes(status)) {
+    throw new DomainError(
+      'invalid-state-transition',
+      `Cannot ${action.replace('_', ' ')} a ${status} invoice${status === 'paid' ? ': a paid invoice is final; issue a credit instead' : ''}`,
+    );
+  }
+  return NEXT[action];
+}
+
+/** `INV-<first 8 of the customer id>-<sequence>`: readable, unique, gapless per customer. */
+export const invoiceNumber = (customerId: string, sequence: number): string =>
+  `INV-${customerId
+    .replace(/[^A-Za-z0-9]/g, '')
+    .slice(0, 8)
+    .toUpperCase()}-${String(sequence).padStart(4, '0')}`;

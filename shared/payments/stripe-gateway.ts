@@ -1,0 +1,246 @@
+import Stripe from 'stripe';
+import { config } from '../config.ts';
+import { DomainError } from '../domain/errors.ts';
+import { stripeCredentials } from './stripe-credentials.ts';
+
+/**
+ * The only module that calls the Stripe API (the webhook handler only verifies signatures). It
+ * speaks in billing terms (our customer id, our invoice id, minor units) and turns Stripe's
+ * failures into two typed errors, so no caller needs to know the Stripe client's error classes.
+ */
+export interface StripeGateway {
+  /**
+   * Creates the Stripe customer mirroring one of ours and returns its id. Idempotent on our id for
+   * as long as Stripe keeps idempotency keys (24 hours): store the returned id and call this only
+   * while `stripe_customer_id` is null.
+   */
+  ensureCustomer(input: { customerId: string; name: string; email: string }): Promise<string>;
+  /**
+   * Charges the customer's default payment method off-session. The same (invoiceId, attempt) never
+   * charges twice; a new attempt after a decline may. A decline is a result, not an error.
+   */
+  collectInvoice(input: CollectInvoiceInput): Promise<CollectInvoiceResult>;
+}
+
+export type CollectInvoiceInput = {
+  invoiceId: string;
+  stripeCustomerId: string;
+  /** Integer minor units of `currency`. */
+  amount: number;
+  /** ISO-4217 code, any case (Stripe wants lower case). */
+  currency: string;
+  /** 1 for the first try; increment only after a definitive outcome (a decline), never after a StripeUnavailable. */
+  attempt: number;
+};
+
+export type CollectInvoiceResult = {
+  paymentIntentId: string;
+  /** The PaymentIntent's status: `succeeded`, `processing`, or `requires_payment_method` after a decline. */
+  status: string;
+  /** After a decline: Stripe's decline code (e.g. `insufficient_funds`) or error code. */
+  failureCode?: string;
+};
+
+export type StripeGatewayOptions = {
+  /** Per-request timeout. Tests shorten it; production keeps the default. */
+  timeoutMs?: number;
+};
+
+/** The customer has no default payment method in Stripe (or no longer exists there): nothing to charge. */
+export class PaymentMethodMissing extends DomainError {
+  constructor(readonly stripeCustomerId: string) {
+    super('unprocessable', `Stripe customer ${stripeCustomerId} has no default payment method to charge`);
+    this.name = 'PaymentMethodMissing';
+  }
+}
+
+/**
+ * Stripe did not give a usable answer: 5xx or conflicts after the client's own retries, a timeout, a
+ * connection failure, or a request Stripe refused. The message is safe to show (it becomes a 503's
+ * detail); Stripe's own message stays in `stripeMessage` for the logs.
+ */
+export class StripeUnavailable extends DomainError {
+  constructor(
+    readonly details: {
+      /** Stripe's `Request-Id`, when a response arrived: what Stripe support asks for. */
+      requestId: string | undefined;
+      statusCode: number | undefined;
+      /** Stripe's error type (`api_error`, `idempotency_error`, …), or the client's class name. */
+      stripeType: string | undefined;
+      code: string | undefined;
+      stripeMessage: string;
+      /**
+       * Whether trying again later with the same arguments can help (timeouts, connection errors,
+       * 5xx, 409, 429). False for requests Stripe refused (bad key, invalid or mismatched parameters).
+       */
+      retryable: boolean;
+    },
+    options?: { cause?: unknown },
+  ) {
+    super(
+      'service-unavailable',
+      `Stripe did not complete the request${details.requestId ? ` (Stripe request ${details.requestId})` : ''}`,
+    );
+    this.name = 'StripeUnavailable';
+    if (options && 'cause' in options) this.cause = options.cause;
+  }
+
+  get requestId(): string | undefined {
+    return this.details.requestId;
+  }
+
+  get retryable(): boolean {
+    return this.details.retryable;
+  }
+}
+
+const DEFAULT_TIMEOUT_MS = 10_000;
+/** On top of the first try; the client waits about 0.5 s between tries and reuses the idempotency key. */
+const MAX_NETWORK_RETRIES = 2;
+
+const cache = new Map<number, Promise<StripeGateway | undefined>>();
+
+/**
+ * The gateway of this process, or undefined in offline mode (no secret key configured). Built once
+ * per timeout; a failure to read the credentials is not cached.
+ */
+export function stripeGateway(options: StripeGatewayOptions = {}): Promise<StripeGateway | undefined> {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  let gateway = cache.get(timeoutMs);
+  if (!gateway) {
+    gateway = build(timeoutMs).catch((error: unknown) => {
+      cache.delete(timeoutMs);
+      throw error;
+    });
+    cache.set(timeoutMs, gateway);
+  }
+  return gateway;
+}
+
+/** For tests, which change the environment (and reset config and credentials) between cases. */
+export function resetStripeGateway(): void {
+  cache.clear();
+}
+
+async function build(timeoutMs: number): Promise<StripeGateway | undefined> {
+  const { secretKey } = await stripeCredentials();
+  if (!secretKey) return undefined;
+  const client = new Stripe(secretKey, {
+    maxNetworkRetries: MAX_NETWORK_RETRIES,
+    timeout: timeoutMs,
+    ...apiEndpoint(config().stripeApiBase),
+  });
+  return new StripeClientGateway(client);
+}
+
+/** `STRIPE_API_BASE` (e.g. `http://127.0.0.1:12345`) as the client's host/port/protocol options. */
+function apiEndpoint(base: string | undefined): Pick<Stripe.StripeConfig, 'host' | 'port' | 'protocol'> {
+  if (!base) return {};
+  const url = new URL(base);
+  const protocol = url.protocol.slice(0, -1);
+  if ((protocol !== 'http' && protocol !== 'https') || (url.pathname !== '/' && url.pathname !== '')) {
+    throw new Error(`STRIPE_API_BASE must be an http(s) origin without a path, got "${base}"`);
+  }
+  return {
+    protocol,
+    // URL keeps IPv6 brackets in hostname; node:http wants the bare address.
+    host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+    port: url.port ? Number(url.port) : protocol === 'https' ? 443 : 80,
+  };
+}
+
+class StripeClientGateway implements StripeGateway {
+  constructor(private readonly stripe: Stripe) {}
+
+  async ensureCustomer(input: { customerId: string; name: string; email: string }): Promise<string> {
+    const customer = await callStripe(() =>
+      this.stripe.customers.create(
+        { name: input.name, email: input.email, metadata: { billing_customer_id: input.customerId } },
+        { idempotencyKey: `customer-create:${input.customerId}` },
+      ),
+    );
+    return customer.id;
+  }
+
+  async collectInvoice(input: CollectInvoiceInput): Promise<CollectInvoiceResult> {
+    if (!Number.isSafeInteger(input.amount) || input.amount <= 0) {
+      throw new RangeError(`amount must be a positive integer of minor units, got ${input.amount}`);
+    }
+    if (!Number.isSafeInteger(input.attempt) || input.attempt < 1) {
+      throw new RangeError(`attempt must be a positive integer, got ${input.attempt}`);
+    }
+    const key = `invoice-pay:${input.invoiceId}:${input.attempt}`;
+    const paymentMethod = await this.defaultPaymentMethod(input.stripeCustomerId, `${key}:lookup`);
+    try {
+      const intent = await this.stripe.paymentIntents.create(
+        {
+          amount: input.amount,
+          currency: input.currency.toLowerCase(),
+          customer: input.stripeCustomerId,
+          payment_method: paymentMethod,
+          confirm: true,
+          off_session: true,
+          // Without this, confirming with Dashboard-enabled payment methods demands a return_url,
+          // which an off-session charge has no use for.
+          automatic_payment_methods: { enabled: true, allow_redirects: 'never' },
+          metadata: { billing_invoice_id: input.invoiceId },
+        },
+        { idempotencyKey: key },
+      );
+      return { paymentIntentId: intent.id, status: intent.status };
+    } catch (error) {
+      // A decline answers 402 with the PaymentIntent (now requires_payment_method) inside the error.
+      if (error instanceof Stripe.errors.StripeCardError && error.payment_intent) {
+        const failureCode = error.decline_code ?? error.code;
+        return {
+          paymentIntentId: error.payment_intent.id,
+          status: error.payment_intent.status,
+          ...(failureCode ? { failureCode } : {}),
+        };
+      }
+      throw unavailable(error);
+    }
+  }
+
+  private async defaultPaymentMethod(stripeCustomerId: string, idempotencyKey: string): Promise<string> {
+    // Stripe ignores idempotency keys on GET; it is sent anyway so every call is traceable by key.
+    const customer = await callStripe(() =>
+      this.stripe.customers.retrieve(stripeCustomerId, {}, { idempotencyKey }),
+    );
+    if (customer.deleted) throw new PaymentMethodMissing(stripeCustomerId);
+    const method = customer.invoice_settings?.default_payment_method;
+    if (!method) throw new PaymentMethodMissing(stripeCustomerId);
+    return typeof method === 'string' ? method : method.id;
+  }
+}
+
+async function callStripe<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    throw unavailable(error);
+  }
+}
+
+/** Stripe's errors become StripeUnavailable; anything else (a bug of ours) passes through untouched. */
+function unavailable(error: unknown): unknown {
+  if (!(error instanceof Stripe.errors.StripeError)) return error;
+  const status = error.statusCode;
+  const retryable =
+    error instanceof Stripe.errors.StripeConnectionError ||
+    status === undefined ||
+    status === 409 ||
+    status === 429 ||
+    status >= 500;
+  return new StripeUnavailable(
+    {
+      requestId: error.requestId,
+      statusCode: status,
+      stripeType: error.rawType ?? error.type,
+      code: error.code,
+      stripeMessage: error.message,
+      retryable,
+    },
+    { cause: error },
+  );
+}

@@ -1,0 +1,89 @@
+import { z } from 'zod';
+import { IdPathSchema, ListQuerySchema, pageOf } from './common.ts';
+import { defineContract } from './contract.ts';
+
+const InvoiceLineSchema = z.object({
+  kind: z.enum(['subscription_fee', 'usage', 'proration']),
+  description: z.string(),
+  quantity: z.string().nullable(),
+  price_id: z.string().nullable(),
+  metric: z.string().nullable(),
+  amount: z.number().int().meta({ description: 'Minor units; negative for credits' }),
+  period_start: z.string(),
+  period_end: z.string(),
+  pending_item_id: z.string().nullable(),
+});
+
+export const InvoiceSchema = z
+  .object({
+    id: z.string(),
+    customer_id: z.string(),
+    subscription_id: z.string(),
+    number: z.string().nullable().meta({ description: 'Gapless per customer; assigned when finalized' }),
+    status: z.enum(['draft', 'open', 'paid', 'void', 'uncollectible']),
+    currency: z.string(),
+    period_start: z.string(),
+    period_end: z.string(),
+    next_period_start: z.string(),
+    next_period_end: z.string(),
+    lines: z.array(InvoiceLineSchema),
+    total: z.number().int().meta({ description: 'Exactly the sum of the lines' }),
+    amount_due: z.number().int(),
+    amount_paid: z.number().int(),
+    due_date: z.string().nullable(),
+    stripe_payment_intent_id: z.string().nullable(),
+    payment_attempts: z.number().int(),
+    created_at: z.string(),
+    updated_at: z.string(),
+    finalized_at: z.string().nullable(),
+    paid_at: z.string().nullable(),
+    voided_at: z.string().nullable(),
+    marked_uncollectible_at: z.string().nullable(),
+    version: z.number().int(),
+  })
+  .meta({ id: 'Invoice' });
+
+const NoBody = undefined;
+
+export const PayInvoiceRequestSchema = z
+  .strictObject({
+    paid_out_of_band: z.boolean().optional().meta({
+      description: 'Record a payment received outside the system (required while Stripe is not configured)',
+    }),
+  })
+  .meta({ id: 'PayInvoiceRequest' });
+
+const action = (description: string) =>
+  defineContract({
+    params: IdPathSchema,
+    body: NoBody,
+    success: { status: 200, description, schema: InvoiceSchema },
+    problems: [401, 403, 404, 409],
+  });
+
+export const invoiceContracts = {
+  'invoices-list': defineContract({
+    query: ListQuerySchema.extend({
+      customer_id: z.string().min(1).max(64).optional(),
+      status: z.enum(['draft', 'open', 'paid', 'void', 'uncollectible']).optional(),
+    }),
+    success: { status: 200, description: 'A page of invoices', schema: pageOf(InvoiceSchema, 'InvoiceList') },
+    problems: [400, 401, 403],
+  }),
+  'invoices-get': defineContract({
+    params: IdPathSchema,
+    success: { status: 200, description: 'The invoice', schema: InvoiceSchema },
+    problems: [400, 401, 403, 404],
+  }),
+  'invoices-finalize': action(
+    'The invoice, finalized: numbered, lines frozen, its period closed to late usage',
+  ),
+  'invoices-void': action('The invoice, void'),
+  'invoices-mark-uncollectible': action('The invoice, marked uncollectible'),
+  'invoices-pay': defineContract({
+    params: IdPathSchema,
+    body: PayInvoiceRequestSchema,
+    success: { status: 200, description: 'The invoice, paid', schema: InvoiceSchema },
+    problems: [400, 401, 403, 404, 409, 503],
+  }),
+};

@@ -1,0 +1,267 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { Invoice } from '../domain/invoice.ts';
+import type { Subscription } from '../domain/subscription.ts';
+import { type AuditDraft, auditPut } from './audit.ts';
+import { dynamo } from './client.ts';
+import { withoutKeys } from './items.ts';
+import {
+  byOwnerKey,
+  byOwnerPartition,
+  byOwnerPrefix,
+  byTypeKey,
+  byTypePartition,
+  customerKey,
+  invoiceCounterKey,
+  invoiceKey,
+  invoicePaymentKey,
+  pendingItemKey,
+  periodClosedKey,
+  subscriptionKey,
+} from './keys.ts';
+import { decodeCursor, encodeCursor, type Page } from './pagination.ts';
+import { type StoredPendingItem, subscriptionStoreItem } from './subscriptions-repository.ts';
+import { type TransactItem, transactWrite } from './transact.ts';
+
+const ITEM_TYPE = 'invoice';
+
+export type PaymentRecord = {
+  id: string;
+  invoice_id: string;
+  customer_id: string;
+  amount: number;
+  currency: string;
+  method: 'stripe' | 'out_of_band';
+  stripe_payment_intent_id: string | null;
+  received_at: string;
+};
+
+export type CloseOutcome = 'created' | 'already-invoiced' | 'subscription-changed';
+
+export class InvoicesRepository {
+  constructor(private readonly tableName: string) {}
+
+  private item(invoice: Invoice): Record<string, unknown> {
+    return {
+      ...invoiceKey(invoice.id),
+      // A customer's invoices list in billing-period order (several can be created in one run).
+      ...byOwnerKey(customerKey(invoice.customer_id), ITEM_TYPE, invoice.period_start, invoice.id),
+      ...byTypeKey(ITEM_TYPE, invoice.created_at, invoice.id),
+      item_type: ITEM_TYPE,
+      ...invoice,
+    };
+  }
+
+  /**
+   * Closes one period: the draft invoice is created only if that period has no invoice yet, and
+   * the subscription moves to its next period only if it is still the version that was read and
+   * still in that period, all in one transaction (so running the job twice, or concurrently, bills
+   * the period once).
+   */
+  async createDraftAndAdvance(
+    invoice: Invoice,
+    next: Subscription,
+    expectedVersion: number,
+    audits: { invoice: AuditDraft; subscription: AuditDraft },
+  ): Promise<CloseOutcome> {
+    const items: TransactItem[] = [
+      {
+        Put: {
+          TableName: this.tableName,
+          Item: this.item(invoice),
+          ConditionExpression: 'attribute_not_exists(PK)',
+        },
+      },
+      {
+        Put: {
+          TableName: this.tableName,
+          Item: subscriptionStoreItem(next),
+          ConditionExpression: 'version = :expected AND current_period_start = :closing',
+          ExpressionAttributeValues: { ':expected': expectedVersion, ':closing': invoice.period_start },
+        },
+      },
+      auditPut(this.tableName, invoiceKey(invoice.id), audits.invoice),
+      auditPut(this.tableName, subscriptionKey(next.id), audits.subscription),
+    ];
+    const outcome = await transactWrite(items);
+    if (outcome.ok) return 'created';
+    return outcome.failedConditions.includes(0) ? 'already-invoiced' : 'subscription-changed';
+  }
+
+  /** Closes the period to late usage; idempotent (an existing marker is fine). */
+  async closePeriodToUsage(
+    subscriptionId: string,
+    periodStart: string,
+    invoiceId: string,
+    at: Date,
+  ): Promise<void> {
+    try {
+      await dynamo().send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: {
+            ...periodClosedKey(subscriptionId, periodStart),
+            item_type: 'period_closed',
+            invoice_id: invoiceId,
+            closed_at: at.toISOString(),
+          },
+          ConditionExpression: 'attribute_not_exists(PK)',
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+  }
+
+  async lastInvoiceNumber(customerId: string): Promise<number> {
+    const { Item } = await dynamo().send(
+      new GetCommand({ TableName: this.tableName, Key: invoiceCounterKey(customerId), ConsistentRead: true }),
+    );
+    return typeof Item?.last_number === 'number' ? Item.last_number : 0;
+  }
+
+  /**
+   * Finalizes a draft: the invoice (numbered `sequence`), the customer's counter moving from
+   * sequence − 1 to sequence, and the pending items it bills marked as billed, in one transaction.
+   * False when another writer got there first (a concurrent finalize, a number taken meanwhile).
+   */
+  async finalize(
+    open: Invoice,
+    expectedVersion: number,
+    sequence: number,
+    billedItems: readonly StoredPendingItem[],
+    audit: AuditDraft,
+  ): Promise<boolean> {
+    const items: TransactItem[] = [
+      {
+        Put: {
+          TableName: this.tableName,
+          Item: this.item(open),
+          ConditionExpression: '#status = :draft AND version = :expected',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':draft': 'draft', ':expected': expectedVersion },
+        },
+      },
+      {
+        Update: {
+          TableName: this.tableName,
+          Key: invoiceCounterKey(open.customer_id),
+          UpdateExpression: 'SET last_number = :sequence, item_type = :type',
+          ConditionExpression:
+            sequence === 1 ? 'attribute_not_exists(last_number)' : 'last_number = :previous',
+          ExpressionAttributeValues: {
+            ':sequence': sequence,
+            ':type': 'invoice_counter',
+            ...(sequence === 1 ? {} : { ':previous': sequence - 1 }),
+          },
+        },
+      },
+      ...billedItems.map(
+        (item): TransactItem => ({
+          Update: {
+            TableName: this.tableName,
+            Key: pendingItemKey(item.subscription_id, item.created_at, item.id),
+            UpdateExpression: 'SET invoice_id = :invoice',
+            ConditionExpression: 'attribute_not_exists(invoice_id) OR invoice_id = :none',
+            ExpressionAttributeValues: { ':invoice': open.id, ':none': null },
+          },
+        }),
+      ),
+      auditPut(this.tableName, invoiceKey(open.id), audit),
+    ];
+    return (await transactWrite(items)).ok;
+  }
+
+  /** Replaces the invoice if it is still at `expectedVersion`, with its audit entry and any extra items. */
+  async transition(
+    next: Invoice,
+    expectedVersion: number,
+    audit: AuditDraft,
+    extra: TransactItem[] = [],
+  ): Promise<boolean> {
+    const items: TransactItem[] = [
+      {
+        Put: {
+          TableName: this.tableName,
+          Item: this.item(next),
+          ConditionExpression: 'version = :expected',
+          ExpressionAttributeValues: { ':expected': expectedVersion },
+        },
+      },
+      auditPut(this.tableName, invoiceKey(next.id), audit),
+      ...extra,
+    ];
+    return (await transactWrite(items)).ok;
+  }
+
+  /** The paid invoice and its payment (created once: keyed by the payment id), with both audit entries. */
+  async markPaid(
+    paid: Invoice,
+    expectedVersion: number,
+    payment: PaymentRecord,
+    invoiceAudit: AuditDraft,
+    paymentAudit: AuditDraft,
+  ): Promise<boolean> {
+    const paymentKey = invoicePaymentKey(paid.id, payment.id);
+    return this.transition(paid, expectedVersion, invoiceAudit, [
+      {
+        Put: {
+          TableName: this.tableName,
+          Item: { ...paymentKey, item_type: 'payment', ...payment },
+          ConditionExpression: 'attribute_not_exists(PK)',
+        },
+      },
+      auditPut(this.tableName, paymentKey, paymentAudit),
+    ]);
+  }
+
+  async get(invoiceId: string): Promise<Invoice | undefined> {
+    const { Item } = await dynamo().send(
+      new GetCommand({ TableName: this.tableName, Key: invoiceKey(invoiceId), ConsistentRead: true }),
+    );
+    return Item ? withoutKeys<Invoice>(Item) : undefined;
+  }
+
+  async listByCustomer(
+    customerId: string,
+    limit: number,
+    cursor: string | undefined,
+  ): Promise<Page<Invoice>> {
+    const partition = byOwnerPartition(customerKey(customerId));
+    const { Items, LastEvaluatedKey } = await dynamo().send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: 'GSI1',
+        KeyConditionExpression: 'GSI1PK = :pk AND begins_with(GSI1SK, :prefix)',
+        ExpressionAttributeValues: { ':pk': partition, ':prefix': byOwnerPrefix(ITEM_TYPE) },
+        Limit: limit,
+        ExclusiveStartKey: decodeCursor(cursor, { attribute: 'GSI1PK', value: partition }),
+      }),
+    );
+    return {
+      data: (Items ?? []).map((i) => withoutKeys<Invoice>(i)),
+      next_cursor: encodeCursor(LastEvaluatedKey),
+    };
+  }
+
+  async listAll(limit: number, cursor: string | undefined, status?: string): Promise<Page<Invoice>> {
+    const partition = byTypePartition(ITEM_TYPE);
+    const { Items, LastEvaluatedKey } = await dynamo().send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: 'GSI2',
+        KeyConditionExpression: 'GSI2PK = :pk',
+        ...(status
+          ? { FilterExpression: '#status = :status', ExpressionAttributeNames: { '#status': 'status' } }
+          : {}),
+        ExpressionAttributeValues: { ':pk': partition, ...(status ? { ':status': status } : {}) },
+        Limit: limit,
+        ExclusiveStartKey: decodeCursor(cursor, { attribute: 'GSI2PK', value: partition }),
+      }),
+    );
+    return {
+      data: (Items ?? []).map((i) => withoutKeys<Invoice>(i)),
+      next_cursor: encodeCursor(LastEvaluatedKey),
+    };
+  }
+}

@@ -1,0 +1,384 @@
+import { periodContaining } from '../domain/billing-period.ts';
+import { DomainError, notFound } from '../domain/errors.ts';
+import {
+  buildLines,
+  type Invoice,
+  invoiceIdFor,
+  invoiceNumber,
+  nextInvoiceStatus,
+  totalsOf,
+} from '../domain/invoice.ts';
+import {
+  type Actor,
+  actorOf,
+  canAccessCustomer,
+  type Principal,
+  requireOperator,
+} from '../domain/principal.ts';
+import type { Subscription } from '../domain/subscription.ts';
+import type { AuditDraft } from '../store/audit.ts';
+import { InvoicesRepository, type PaymentRecord } from '../store/invoices-repository.ts';
+import type { Page } from '../store/pagination.ts';
+import { SubscriptionsRepository } from '../store/subscriptions-repository.ts';
+import { UsageRepository } from '../store/usage-repository.ts';
+import { listPlanPrices } from './catalog.ts';
+
+/** The system's own actor, for the scheduled period close. */
+export const SCHEDULER: Actor = { kind: 'service', subject: 'billing-scheduler', tenant_id: null };
+
+/** Days between finalization and the due date of an invoice. */
+export const PAYMENT_TERMS_DAYS = 7;
+
+const audit = (
+  actor: Actor,
+  at: Date,
+  entityType: string,
+  entityId: string,
+  action: string,
+  before: unknown,
+  after: unknown,
+): AuditDraft => ({
+  entity_type: entityType,
+  entity_id: entityId,
+  action,
+  actor,
+  at: at.toISOString(),
+  request_id: null,
+  before,
+  after,
+});
+
+export type CloseReport = {
+  subscriptions: number;
+  invoices_created: number;
+  already_invoiced: number;
+  skipped: number;
+};
+
+/**
+ * The period-close job (scheduled in AWS, `npm run close-periods` or the local timer): every
+ * subscription whose period has ended gets a draft invoice for that period and moves on. Safe to
+ * run again or concurrently: a period's invoice id is derived from the period, and the subscription
+ * only advances from the period it was read in.
+ */
+export async function closeDuePeriods(
+  tableName: string,
+  now: Date,
+  actor: Actor = SCHEDULER,
+): Promise<CloseReport> {
+  const due = await new SubscriptionsRepository(tableName).listDue(now);
+  const report: CloseReport = {
+    subscriptions: due.length,
+    invoices_created: 0,
+    already_invoiced: 0,
+    skipped: 0,
+  };
+  let next = 0;
+  // A few subscriptions at a time: each close is a handful of reads and one transaction.
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      for (let i = next++; i < due.length; i = next++) {
+        const outcome = await closeSubscriptionPeriods(tableName, due[i]!, now, actor);
+        report.invoices_created += outcome.created;
+        report.already_invoiced += outcome.already;
+        report.skipped += outcome.skipped;
+      }
+    }),
+  );
+  return report;
+}
+
+/** Closes every ended period of one subscription (several if the job did not run for a while). */
+export async function closeSubscriptionPeriods(
+  tableName: string,
+  start: Subscription,
+  now: Date,
+  actor: Actor,
+) {
+  const invoices = new InvoicesRepository(tableName);
+  const result = { created: 0, already: 0, skipped: 0 };
+  let subscription: Subscription | undefined = start;
+  while (
+    subscription &&
+    subscription.status !== 'canceled' &&
+    new Date(subscription.current_period_end) <= now
+  ) {
+    const { invoice, advanced } = await draftFor(tableName, subscription, now);
+    const outcome = await invoices.createDraftAndAdvance(invoice, advanced, subscription.version, {
+      invoice: audit(actor, now, 'invoice', invoice.id, 'invoice.created', null, invoice),
+      subscription: audit(
+        actor,
+        now,
+        'subscription',
+        subscription.id,
+        'subscription.period_closed',
+        subscription,
+        advanced,
+      ),
+    });
+    if (outcome === 'created') result.created++;
+    else if (outcome === 'already-invoiced') result.already++;
+    else result.skipped++;
+    if (outcome !== 'created') break;
+    subscription = advanced;
+  }
+  return result;
+}
+
+async function draftFor(tableName: string, subscription: Subscription, now: Date) {
+  const periodStart = subscription.current_period_start;
+  const periodEnd = subscription.current_period_end;
+  const inTrial = subscription.status === 'trialing';
+  const [prices, usage, pendingItems] = await Promise.all([
+    listPlanPrices(tableName, subscription.plan_id),
+    new UsageRepository(tableName).aggregates(subscription.id, periodStart),
+    new SubscriptionsRepository(tableName).pendingItems(subscription.id),
+  ]);
+  const lines = buildLines({
+    periodStart,
+    periodEnd,
+    flatPrices: inTrial ? [] : prices.filter((p) => p.active && p.model === 'flat'),
+    usage,
+    pendingItems: pendingItems.filter((item) => item.created_at < periodEnd),
+  });
+  const end = new Date(periodEnd);
+  const following = periodContaining(new Date(subscription.billing_cycle_anchor), subscription.interval, end);
+  const cancels = subscription.cancel_at_period_end;
+  const advanced: Subscription = {
+    ...subscription,
+    status: cancels ? 'canceled' : inTrial ? 'active' : subscription.status,
+    canceled_at: cancels ? periodEnd : subscription.canceled_at,
+    cancel_at_period_end: false,
+    current_period_start: cancels ? periodStart : following.start.toISOString(),
+    current_period_end: cancels ? periodEnd : following.end.toISOString(),
+    updated_at: now.toISOString(),
+    version: subscription.version + 1,
+  };
+  const at = now.toISOString();
+  const invoice: Invoice = {
+    id: invoiceIdFor(subscription.id, periodStart),
+    customer_id: subscription.customer_id,
+    subscription_id: subscription.id,
+    number: null,
+    status: 'draft',
+    currency: subscription.currency,
+    period_start: periodStart,
+    period_end: periodEnd,
+    next_period_start: advanced.current_period_start,
+    next_period_end: advanced.current_period_end,
+    lines,
+    ...totalsOf(lines),
+    amount_paid: 0,
+    due_date: null,
+    stripe_payment_intent_id: null,
+    payment_attempts: 0,
+    created_at: at,
+    updated_at: at,
+    finalized_at: null,
+    paid_at: null,
+    voided_at: null,
+    marked_uncollectible_at: null,
+    version: 1,
+  };
+  return { invoice, advanced };
+}
+
+type Caller = { principal: Principal; now: Date };
+
+async function invoiceFor(tableName: string, invoiceId: string, principal: Principal): Promise<Invoice> {
+  const invoice = await new InvoicesRepository(tableName).get(invoiceId);
+  if (!invoice || !canAccessCustomer(principal, invoice.customer_id)) throw notFound('Invoice', invoiceId);
+  return invoice;
+}
+
+export const getInvoice = (tableName: string, invoiceId: string, principal: Principal) =>
+  invoiceFor(tableName, invoiceId, principal);
+
+export async function listInvoices(
+  tableName: string,
+  query: {
+    limit: number;
+    cursor?: string | undefined;
+    customer_id?: string | undefined;
+    status?: string | undefined;
+  },
+  principal: Principal,
+): Promise<Page<Invoice>> {
+  const repository = new InvoicesRepository(tableName);
+  const customerId = query.customer_id ?? principal.tenantId;
+  if (customerId === undefined) return repository.listAll(query.limit, query.cursor, query.status);
+  if (!canAccessCustomer(principal, customerId)) {
+    throw new DomainError('forbidden', `This token may only list invoices of customer ${principal.tenantId}`);
+  }
+  return repository.listByCustomer(customerId, query.limit, query.cursor);
+}
+
+/**
+ * Finalizes a draft: first closes its period to late usage (so no record can still land in it),
+ * then recomputes the usage and proration lines from what is now final, numbers the invoice
+ * (next in the customer's gapless sequence) and freezes it, all in one transaction.
+ */
+export async function finalizeInvoice(
+  tableName: string,
+  invoiceId: string,
+  caller: Caller,
+): Promise<Invoice> {
+  requireOperator(caller.principal, 'finalize invoices');
+  const repository = new InvoicesRepository(tableName);
+  for (let attempt = 1; ; attempt++) {
+    const draft = await invoiceFor(tableName, invoiceId, caller.principal);
+    nextInvoiceStatus(draft.status, 'finalize');
+    await repository.closePeriodToUsage(draft.subscription_id, draft.period_start, draft.id, caller.now);
+    const subscriptions = new SubscriptionsRepository(tableName);
+    const [usage, pendingItems] = await Promise.all([
+      new UsageRepository(tableName).aggregates(draft.subscription_id, draft.period_start),
+      subscriptions.pendingItems(draft.subscription_id),
+    ]);
+    // Items created after the period ended belong to the next invoice.
+    const billed = pendingItems.filter((item) => item.created_at < draft.period_end);
+    const fees = draft.lines.filter((line) => line.kind === 'subscription_fee');
+    const lines = [
+      ...fees,
+      ...buildLines({
+        periodStart: draft.period_start,
+        periodEnd: draft.period_end,
+        flatPrices: [],
+        usage,
+        pendingItems: billed,
+      }),
+    ];
+    const sequence = (await repository.lastInvoiceNumber(draft.customer_id)) + 1;
+    const at = caller.now.toISOString();
+    const open: Invoice = {
+      ...draft,
+      status: 'open',
+      number: invoiceNumber(draft.customer_id, sequence),
+      lines,
+      ...totalsOf(lines),
+      due_date: new Date(caller.now.getTime() + PAYMENT_TERMS_DAYS * 86_400_000).toISOString(),
+      finalized_at: at,
+      updated_at: at,
+      version: draft.version + 1,
+    };
+    const done = await repository.finalize(
+      open,
+      draft.version,
+      sequence,
+      billed,
+      audit(actorOf(caller.principal), caller.now, 'invoice', draft.id, 'invoice.finalized', draft, open),
+    );
+    if (done) return open;
+    if (attempt >= 5)
+      throw new DomainError('conflict', `Invoice ${invoiceId} is being changed concurrently; retry`);
+  }
+}
+
+/** void and mark_uncollectible: a status change with its audit entry, nothing else. */
+export async function changeInvoiceStatus(
+  tableName: string,
+  invoiceId: string,
+  action: 'void' | 'mark_uncollectible',
+  caller: Caller,
+): Promise<Invoice> {
+  requireOperator(caller.principal, `${action.replace('_', ' ')} invoices`);
+  const current = await invoiceFor(tableName, invoiceId, caller.principal);
+  const status = nextInvoiceStatus(current.status, action);
+  const at = caller.now.toISOString();
+  const next: Invoice = {
+    ...current,
+    status,
+    ...(action === 'void' ? { voided_at: at } : { marked_uncollectible_at: at }),
+    updated_at: at,
+    version: current.version + 1,
+  };
+  const done = await new InvoicesRepository(tableName).transition(
+    next,
+    current.version,
+    audit(actorOf(caller.principal), caller.now, 'invoice', invoiceId, `invoice.${status}`, current, next),
+  );
+  if (!done)
+    throw new DomainError('version-conflict', `Invoice ${invoiceId} changed meanwhile; GET it and retry`);
+  return next;
+}
+
+/**
+ * Records a payment and marks the invoice paid, once: the payment item is keyed by its id (the
+ * Stripe PaymentIntent id, or one derived from the invoice for out-of-band payments), so a
+ * replayed webhook or a retried call finds it already there and changes nothing.
+ */
+export async function recordPayment(
+  tableName: string,
+  invoiceId: string,
+  payment: Omit<PaymentRecord, 'invoice_id' | 'customer_id' | 'amount' | 'currency'>,
+  actor: Actor,
+  now: Date,
+): Promise<{ invoice: Invoice; duplicate: boolean }> {
+  const repository = new InvoicesRepository(tableName);
+  for (let attempt = 1; ; attempt++) {
+    const current = await repository.get(invoiceId);
+    if (!current) throw notFound('Invoice', invoiceId);
+    if (current.status === 'paid') return { invoice: current, duplicate: true };
+    nextInvoiceStatus(current.status, 'pay');
+    const at = now.toISOString();
+    const record: PaymentRecord = {
+      ...payment,
+      invoice_id: invoiceId,
+      customer_id: current.customer_id,
+      amount: current.amount_due,
+      currency: current.currency,
+    };
+    const paid: Invoice = {
+      ...current,
+      status: 'paid',
+      amount_paid: current.amount_due,
+      paid_at: at,
+      stripe_payment_intent_id: payment.stripe_payment_intent_id ?? current.stripe_payment_intent_id,
+      updated_at: at,
+      version: current.version + 1,
+    };
+    const done = await repository.markPaid(
+      paid,
+      current.version,
+      record,
+      audit(actor, now, 'invoice', invoiceId, 'invoice.paid', current, paid),
+      audit(actor, now, 'payment', payment.id, 'payment.recorded', null, record),
+    );
+    if (done) return { invoice: paid, duplicate: false };
+    if (attempt >= 5)
+      throw new DomainError('conflict', `Invoice ${invoiceId} is being changed concurrently; retry`);
+  }
+}
+
+/**
+ * POST /invoices/{id}/pay. Without Stripe (offline), only a payment received outside the system
+ * can be recorded (`paid_out_of_band: true`), as in Stripe's own API.
+ */
+export async function payInvoice(
+  tableName: string,
+  invoiceId: string,
+  body: { paid_out_of_band?: boolean | undefined },
+  caller: Caller,
+): Promise<Invoice> {
+  requireOperator(caller.principal, 'pay invoices');
+  const invoice = await invoiceFor(tableName, invoiceId, caller.principal);
+  nextInvoiceStatus(invoice.status, 'pay');
+  if (!body.paid_out_of_band) {
+    throw new DomainError(
+      'service-unavailable',
+      'Collecting through Stripe is not configured here; record a payment received elsewhere with {"paid_out_of_band": true}',
+    );
+  }
+  const { invoice: paid } = await recordPayment(
+    tableName,
+    invoiceId,
+    {
+      id: `oob_${invoiceId}`,
+      method: 'out_of_band',
+      stripe_payment_intent_id: null,
+      received_at: caller.now.toISOString(),
+    },
+    actorOf(caller.principal),
+    caller.now,
+  );
+  return paid;
+}

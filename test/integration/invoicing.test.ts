@@ -1,0 +1,62 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { config } from '../../shared/config.ts';
+import { createPlan, createPrice, createProduct } from '../../shared/use-cases/catalog.ts';
+import { createCustomer } from '../../shared/use-cases/customers.ts';
+import { closeDuePeriods } from '../../shared/use-cases/invoicing.ts';
+import { createSubscription } from '../../shared/use-cases/subscriptions.ts';
+import { customerInput, operator } from '../support/fixtures.ts';
+import { useTestStore } from '../support/store.ts';
+
+let store: Awaited<ReturnType<typeof useTestStore>>;
+const table = () => config().tableName;
+const caller = (iso = '2026-03-01T00:00:00Z') => ({
+  principal: operator(),
+  requestId: 'req',
+  now: new Date(iso),
+});
+
+beforeAll(async () => {
+  store = await useTestStore();
+});
+
+describe('period close against DynamoDB Local', () => {
+  it('closing a period twice, or from two runs at once, creates one invoice', async () => {
+    const product = await createProduct(table(), { name: 'P' }, caller(), undefined);
+    const plan = await createPlan(
+      table(),
+      { product_id: product.id, name: 'P', currency: 'USD', interval: 'month', total_budget: 1 },
+      caller(),
+      undefined,
+    );
+    await createPrice(table(), { plan_id: plan.id, model: 'flat', unit_amount: 1500 }, caller(), undefined);
+    const customer = await createCustomer(table(), customerInput(), caller(), undefined);
+    const subscription = await createSubscription(
+      table(),
+      { customer_id: customer.id, plan_id: plan.id },
+      caller(),
+      undefined,
+    );
+
+    const closing = new Date('2026-04-01T00:00:01Z');
+    const reports = await Promise.all([closeDuePeriods(table(), closing), closeDuePeriods(table(), closing)]);
+    await closeDuePeriods(table(), closing);
+    expect(reports.reduce((n, r) => n + r.invoices_created, 0)).toBe(1);
+
+    const items = await store.allItems();
+    const invoices = items.filter((i) => i.item_type === 'invoice' && i.subscription_id === subscription.id);
+    expect(invoices).toHaveLength(1);
+    expect(invoices[0]).toMatchObject({
+      status: 'draft',
+      total: 1500,
+      period_start: '2026-03-01T00:00:00.000Z',
+    });
+    const stored = items.find((i) => i.item_type === 'subscription' && i.id === subscription.id);
+    expect(stored).toMatchObject({
+      version: 2,
+      current_period_start: '2026-04-01T00:00:00.000Z',
+      current_period_end: '2026-05-01T00:00:00.000Z',
+    });
+    const audits = items.filter((i) => i.item_type === 'audit' && i.entity_id === invoices[0]!.id);
+    expect(audits.map((a) => a.action)).toEqual(['invoice.created']);
+  });
+});

@@ -4,6 +4,7 @@ import {
   DescribeStreamCommand,
   DynamoDBStreamsClient,
   GetRecordsCommand,
+  type GetRecordsCommandOutput,
   GetShardIteratorCommand,
   type _Record as StreamRecord,
 } from '@aws-sdk/client-dynamodb-streams';
@@ -31,7 +32,7 @@ export type StreamPollerOptions = {
 
 export type StreamPoller = { stop: () => Promise<void>; caughtUp: () => Promise<void> };
 
-type ShardState = { iterator: string | undefined; done: boolean; failures: number };
+type ShardState = { iterator: string | undefined; done: boolean; failures: number; limit: number };
 type Checkpoints = { streamArn: string; shards: Record<string, string> };
 
 export async function startStreamPoller(options: StreamPollerOptions): Promise<StreamPoller> {
@@ -74,9 +75,15 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
       state.done = true;
       return 0;
     }
-    const { Records = [], NextShardIterator } = await streams.send(
-      new GetRecordsCommand({ ShardIterator: state.iterator, Limit: batchSize }),
-    );
+    let page: GetRecordsCommandOutput;
+    try {
+      page = await streams.send(new GetRecordsCommand({ ShardIterator: state.iterator, Limit: state.limit }));
+    } catch (error) {
+      // An expired or trimmed iterator: start again from the checkpoint rather than retrying it forever.
+      state.iterator = undefined;
+      throw error;
+    }
+    const { Records = [], NextShardIterator } = page;
     if (Records.length === 0) {
       state.iterator = NextShardIterator;
       if (!NextShardIterator) state.done = true;
@@ -90,8 +97,11 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
       failedAt = response?.batchItemFailures?.[0]?.itemIdentifier;
       reason = 'reported as a batch item failure';
     } catch (error) {
+      // A thrown batch fails as a whole; like the event source mapping's bisect-on-error, the next
+      // try takes half as many records, down to the single record that keeps failing.
       failedAt = records[0]?.dynamodb?.SequenceNumber;
       reason = (error as Error).message;
+      state.limit = Math.max(1, Math.floor(records.length / 2));
     }
     const failedIndex =
       failedAt === undefined ? -1 : records.findIndex((r) => r.dynamodb?.SequenceNumber === failedAt);
@@ -99,15 +109,21 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
       saveCheckpoint(shardId, records[records.length - 1]!.dynamodb!.SequenceNumber!);
       state.iterator = NextShardIterator;
       state.failures = 0;
+      state.limit = batchSize;
       return records.length;
     }
-    if (failedIndex > 0) saveCheckpoint(shardId, records[failedIndex - 1]!.dynamodb!.SequenceNumber!);
+    if (failedIndex > 0) {
+      // Progress: the records before the failure are done, and the failing one gets its own retries.
+      saveCheckpoint(shardId, records[failedIndex - 1]!.dynamodb!.SequenceNumber!);
+      state.failures = 0;
+    }
     state.failures++;
     if (state.failures > maxRetries) {
       // Retries exhausted: like the on-failure destination, park the record and move past it.
       options.onDeadLetter?.(records[failedIndex]!, reason);
       saveCheckpoint(shardId, failedAt!);
       state.failures = 0;
+      state.limit = batchSize;
       state.iterator = await iteratorFor(shardId);
     } else {
       await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 50 * 2 ** state.failures)));
@@ -120,7 +136,7 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
     const { StreamDescription } = await streams.send(new DescribeStreamCommand({ StreamArn: streamArn }));
     for (const shard of StreamDescription?.Shards ?? []) {
       if (!shard.ShardId || shards.has(shard.ShardId)) continue;
-      shards.set(shard.ShardId, { iterator: undefined, done: false, failures: 0 });
+      shards.set(shard.ShardId, { iterator: undefined, done: false, failures: 0, limit: batchSize });
     }
   };
 

@@ -132,9 +132,9 @@ export type PatchOutcome = { subscription: Subscription; pendingItems: PendingIt
 
 /**
  * Applies a PATCH: each requested change goes through the state machine; a plan change mid-period
- * yields proration items (none during a trial, when nothing was charged). Changing to a plan with
- * another interval starts a new period now, crediting the unused old period and charging the new
- * one in full. Plans in another currency are refused: the subscription's invoices have one currency.
+ * yields proration items (none during a trial, when nothing was charged). Plans in another currency
+ * or with another interval are refused: the subscription's invoices have one currency, and its
+ * periods one rhythm (re-anchoring mid-period would strand the usage counted so far).
  */
 export function applyPatch(current: Subscription, patch: SubscriptionPatch, now: Date): PatchOutcome {
   let next: Subscription = { ...current };
@@ -153,6 +153,15 @@ export function applyPatch(current: Subscription, patch: SubscriptionPatch, now:
     const { plan, oldFee, newFee } = patch.plan;
     nextStatus(next.status, 'change_plan');
     if (!plan.active) throw new DomainError('conflict', `Plan ${plan.id} is archived; choose an active plan`);
+    if (plan.interval !== current.interval) {
+      // A new interval would re-anchor the billing periods mid-period and strand the usage already
+      // counted in the old one; until that is billed as its own partial period, it is refused.
+      throw new DomainError(
+        'conflict',
+        `Plan ${plan.id} bills every ${plan.interval} but this subscription bills every ${current.interval}; ` +
+          'cancel at period end and subscribe to the new plan',
+      );
+    }
     if (plan.currency !== current.currency) {
       throw new DomainError(
         'conflict',
@@ -161,50 +170,28 @@ export function applyPatch(current: Subscription, patch: SubscriptionPatch, now:
     }
     const periodStart = new Date(current.current_period_start);
     const periodEnd = new Date(current.current_period_end);
-    const intervalChanges = plan.interval !== current.interval && current.status !== 'trialing';
     if (current.status !== 'trialing') {
-      const { credit, charge } = prorate({
-        oldFee,
-        newFee: intervalChanges ? 0 : newFee,
-        periodStart,
-        periodEnd,
-        changeAt: now,
+      const { credit, charge } = prorate({ oldFee, newFee, periodStart, periodEnd, changeAt: now });
+      const item = (
+        kind: PendingItem['kind'],
+        amount: number,
+        planId: string,
+        what: string,
+      ): PendingItem => ({
+        kind,
+        amount,
+        currency: current.currency,
+        plan_id: planId,
+        description: `${what} on plan ${planId} from ${at}`,
+        period_start: at,
+        period_end: periodEnd.toISOString(),
       });
-      const newPeriodEnd = intervalChanges ? addIntervals(now, plan.interval, 1) : periodEnd;
-      const fullCharge = intervalChanges ? newFee : charge;
-      if (credit !== 0) {
-        pendingItems.push({
-          kind: 'proration_credit',
-          amount: credit,
-          currency: current.currency,
-          plan_id: current.plan_id,
-          description: `Unused time on plan ${current.plan_id} from ${at}`,
-          period_start: at,
-          period_end: periodEnd.toISOString(),
-        });
-      }
-      if (fullCharge !== 0) {
-        pendingItems.push({
-          kind: 'proration_charge',
-          amount: fullCharge,
-          currency: current.currency,
-          plan_id: plan.id,
-          description: `Remaining time on plan ${plan.id} from ${at}`,
-          period_start: at,
-          period_end: newPeriodEnd.toISOString(),
-        });
-      }
-      if (intervalChanges) {
-        next.billing_cycle_anchor = at;
-        next.current_period_start = at;
-        next.current_period_end = newPeriodEnd.toISOString();
-        changes.push('current_period_start', 'current_period_end');
-      }
+      if (credit !== 0) pendingItems.push(item('proration_credit', credit, current.plan_id, 'Unused time'));
+      if (charge !== 0) pendingItems.push(item('proration_charge', charge, plan.id, 'Remaining time'));
     }
     next = {
       ...next,
       plan_id: plan.id,
-      interval: plan.interval,
       routing_policy: plan.routing_policy,
       total_budget: next.total_budget_overridden ? next.total_budget : plan.total_budget,
     };

@@ -12,6 +12,14 @@ import type { Subscription } from './subscription.ts';
 /** How far in the future a timestamp may be (clock skew between the gateway and us). */
 export const MAX_FUTURE_SKEW_MS = 5 * 60 * 1000;
 
+/**
+ * How old a record's timestamp may be. Usage records (the exactly-once claims) are kept 60 days
+ * after their period ends; refusing anything older than this keeps every accepted record's claim
+ * alive for as long as a copy of it could still be accepted, so an expired claim never lets a
+ * replay count twice.
+ */
+export const MAX_LATENESS_MS = 45 * 86_400_000;
+
 /** Counter shards per subscription: the write ceiling of one subscription is this many partitions. */
 export const USAGE_SHARDS = 8;
 
@@ -58,6 +66,14 @@ export function decideUsage(
       'timestamp',
       `is more than ${MAX_FUTURE_SKEW_MS / 60000} minutes in the future`,
       'Usage cannot be reported ahead of time',
+    );
+  }
+  if (at.getTime() < now.getTime() - MAX_LATENESS_MS) {
+    return refuse(
+      422,
+      'timestamp',
+      `is more than ${MAX_LATENESS_MS / 86_400_000} days old; usage that late is no longer accepted`,
+      'The timestamp is too old',
     );
   }
   if (

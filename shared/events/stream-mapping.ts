@@ -67,7 +67,8 @@ export function eventsFromStreamRecord(record: DynamoDBRecord): EventEnvelope[] 
       const aggregate = newImage as Record<string, unknown> & { version: number; shard: number };
       // The exact decimal text of the quantity, not the float unmarshall made of it.
       const quantity = record.dynamodb?.NewImage?.quantity?.N ?? '0';
-      const entityId = `${aggregate.subscription_id}#${aggregate.period_start}#${aggregate.metric}#${aggregate.shard}`;
+      const price = aggregate.price as Price;
+      const entityId = `${aggregate.subscription_id}#${aggregate.period_start}#${aggregate.metric}#${price.id}#${aggregate.shard}`;
       const data: UsageAggregatedEventData = {
         subscription_id: String(aggregate.subscription_id),
         tenant_id: String(aggregate.customer_id),
@@ -77,7 +78,7 @@ export function eventsFromStreamRecord(record: DynamoDBRecord): EventEnvelope[] 
         shard: aggregate.shard,
         quantity,
         records: Number(aggregate.record_count),
-        price: aggregate.price as Price,
+        price,
       };
       return [envelope('usage.aggregated', entityId, aggregate.version, data.tenant_id, occurredAt, data)];
     }
@@ -158,8 +159,17 @@ function envelope<T extends Record<string, unknown>>(
 }
 
 function imageOf(image: Record<string, LambdaAttributeValue> | undefined): Image | undefined {
-  // Lambda's and the SDK's AttributeValue types differ only nominally.
-  return image ? unmarshall(image as Parameters<typeof unmarshall>[0]) : undefined;
+  // Lambda's and the SDK's AttributeValue types differ only nominally. Numbers become JavaScript
+  // numbers only where one holds them exactly; others (a huge usage total) stay decimal text, so
+  // one large counter can never make its stream record unmappable.
+  return image
+    ? unmarshall(image as Parameters<typeof unmarshall>[0], { wrapNumbers: exactNumber })
+    : undefined;
+}
+
+function exactNumber(text: string): number | string {
+  const number = Number(text);
+  return Number.isFinite(number) && String(number) === text ? number : text;
 }
 
 /** The entity's own change time when it has one; the stream's approximate time otherwise. */

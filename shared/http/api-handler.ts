@@ -129,7 +129,10 @@ async function idempotencyClaimFor(
   if (key === undefined) return undefined;
   const hash = requestHash(event.requestContext.http.method, event.rawPath, event.jsonBody ?? null);
   const { tableName, idempotencyTtlSeconds } = config();
-  const claim = idempotencyClaim(principal.subject, route, key, hash, now, idempotencyTtlSeconds);
+  // Scoped to the caller as a whole (kind, tenant, subject): a token for another tenant with the same
+  // subject never replays someone else's response.
+  const caller = `${principal.kind}:${principal.tenantId ?? '*'}:${principal.subject}`;
+  const claim = idempotencyClaim(caller, route, key, hash, now, idempotencyTtlSeconds);
   const existing = await findIdempotencyRecord(tableName, claim);
   if (!existing) return { claim };
   if (existing.request_hash !== hash) {

@@ -14,6 +14,18 @@ export const QuantitySchema = z
       context.addIssue({ code: 'custom', message: 'must be a finite number' });
       return z.NEVER;
     }
+    // A JSON number is a double by the time we see it: past 15 significant digits it may already
+    // have been rounded, so such quantities must come as decimal strings.
+    if (
+      typeof value === 'number' &&
+      text.replace(/e.*$/, '').replace(/\D/g, '').replace(/^0+/, '').length > 15
+    ) {
+      context.addIssue({
+        code: 'custom',
+        message: 'has more than 15 significant digits; send it as a decimal string',
+      });
+      return z.NEVER;
+    }
     if (!/^\d{1,13}(\.\d{1,6})?$/.test(text)) {
       context.addIssue({
         code: 'custom',

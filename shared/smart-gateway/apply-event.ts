@@ -103,7 +103,8 @@ async function applyUsage(event: EventEnvelope<UsageAggregatedEventData>): Promi
   }
   const { budgetsTableName, routingPoliciesTableName } = config();
   const repository = new SmartGatewayRepository(budgetsTableName, routingPoliciesTableName);
-  const attribute = usageAttribute(data.period_start, data.metric, data.shard);
+  const attribute = usageAttribute(data.period_start, data.metric, data.price.id, data.shard);
+  const priceAttribute = usagePriceAttribute(data.period_start, data.metric, data.price.id);
   let spend = 0;
   const result = await repository.updateBudgetFromRow(
     { tenant_id: data.tenant_id, subscription_id: data.subscription_id },
@@ -113,14 +114,14 @@ async function applyUsage(event: EventEnvelope<UsageAggregatedEventData>): Promi
       const next = {
         ...row,
         [attribute]: data.quantity,
-        [usagePriceAttribute(data.period_start, data.metric)]: data.price,
+        [priceAttribute]: data.price,
       };
       const period = typeof row.period_start === 'string' ? row.period_start : data.period_start;
       spend = spendForPeriod(next, period);
       return {
         set: {
           [attribute]: data.quantity,
-          [usagePriceAttribute(data.period_start, data.metric)]: data.price,
+          [priceAttribute]: data.price,
           current_spend: spend,
           usage_updated_at: event.occurred_at,
         },

@@ -4,27 +4,28 @@ import { sumQuantities } from '../domain/usage.ts';
 
 /**
  * How the budgets row holds usage, so current_spend can be recomputed exactly from the row alone:
- * one attribute per counter shard (`usage#<period start>#<metric>#<shard>` = exact decimal total)
- * and one per metric's price (`usage_price#<period start>#<metric>`).
+ * one attribute per counter shard (`usage#<period start>#<metric>#<price id>#<shard>` = exact
+ * decimal total) and one per (metric, price) with the price (`usage_price#<period>#<metric>#<price id>`).
+ * Usage sold under a price is rated with that price, also when the price changed mid-period.
  */
-export const usageAttribute = (periodStart: string, metric: string, shard: number): string =>
-  `usage#${periodStart}#${metric}#${shard}`;
+export const usageAttribute = (periodStart: string, metric: string, priceId: string, shard: number): string =>
+  `usage#${periodStart}#${metric}#${priceId}#${shard}`;
 
-export const usagePriceAttribute = (periodStart: string, metric: string): string =>
-  `usage_price#${periodStart}#${metric}`;
+export const usagePriceAttribute = (periodStart: string, metric: string, priceId: string): string =>
+  `usage_price#${periodStart}#${metric}#${priceId}`;
 
-/** current_spend of `periodStart`: each metric's shards summed exactly, rated once with its price. */
+/** current_spend of `periodStart`: each (metric, price)'s shards summed exactly, rated once with that price. */
 export function spendForPeriod(row: Record<string, unknown>, periodStart: string): number {
   const prefix = `usage#${periodStart}#`;
   const quantities = new Map<string, string[]>();
   for (const [name, value] of Object.entries(row)) {
     if (!name.startsWith(prefix) || typeof value !== 'string') continue;
-    const metric = name.slice(prefix.length, name.lastIndexOf('#'));
-    quantities.set(metric, [...(quantities.get(metric) ?? []), value]);
+    const metricAndPrice = name.slice(prefix.length, name.lastIndexOf('#'));
+    quantities.set(metricAndPrice, [...(quantities.get(metricAndPrice) ?? []), value]);
   }
   let spend = 0;
-  for (const [metric, parts] of quantities) {
-    const price = row[usagePriceAttribute(periodStart, metric)] as Price | undefined;
+  for (const [metricAndPrice, parts] of quantities) {
+    const price = row[`usage_price#${periodStart}#${metricAndPrice}`] as Price | undefined;
     if (price) spend += rateUsage(price, sumQuantities(parts));
   }
   return spend;

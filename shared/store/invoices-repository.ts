@@ -2,6 +2,7 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { Invoice } from '../domain/invoice.ts';
 import type { Subscription } from '../domain/subscription.ts';
+import { USAGE_SHARDS } from '../domain/usage.ts';
 import { type AuditDraft, auditPut } from './audit.ts';
 import { dynamo } from './client.ts';
 import { withoutKeys } from './items.ts';
@@ -95,22 +96,27 @@ export class InvoicesRepository {
     invoiceId: string,
     at: Date,
   ): Promise<void> {
-    try {
-      await dynamo().send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: {
-            ...periodClosedKey(subscriptionId, periodStart),
-            item_type: 'period_closed',
-            invoice_id: invoiceId,
-            closed_at: at.toISOString(),
-          },
-          ConditionExpression: 'attribute_not_exists(PK)',
-        }),
-      );
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    }
+    // The marker of every counter shard: each usage transaction checks only its own shard's.
+    await Promise.all(
+      Array.from({ length: USAGE_SHARDS }, async (_, shard) => {
+        try {
+          await dynamo().send(
+            new PutCommand({
+              TableName: this.tableName,
+              Item: {
+                ...periodClosedKey(subscriptionId, periodStart, shard),
+                item_type: 'period_closed',
+                invoice_id: invoiceId,
+                closed_at: at.toISOString(),
+              },
+              ConditionExpression: 'attribute_not_exists(PK)',
+            }),
+          );
+        } catch (error) {
+          if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        }
+      }),
+    );
   }
 
   async lastInvoiceNumber(customerId: string): Promise<number> {

@@ -18,9 +18,9 @@
  * List subscriptions (operator)            | GSI2  | GSI2PK = TYPE#subscription
  * Pending invoice items of a subscription  | table | PK = SUBSCRIPTION#<id>, SK begins_with PENDING_ITEM#
  * Usage record seen once (per subscription)| table | PK = USAGE_RECORD#<subscription>#<idempotency key>, SK = RECORD
- * Usage aggregate shard of one period      | table | PK = USAGE_AGG#<subscription>#<shard>, SK = <period start>#<metric>
+ * Usage aggregate shard of one period      | table | PK = USAGE_AGG#<subscription>#<shard>, SK = <period start>#<metric>#<price>
  * All usage of a period (every shard)      | table | PK = USAGE_AGG#<subscription>#<0..n-1>, SK begins_with <period start>#
- * Period closed to late usage (invoiced)   | table | PK = SUBSCRIPTION#<id>, SK = PERIOD_CLOSED#<period start>
+ * Period closed to late usage (invoiced)   | table | PK = SUBSCRIPTION#<id>, SK = PERIOD_CLOSED#<period start>#<shard>
  * Get invoice by id                        | table | PK = INVOICE#<id>, SK = PROFILE
  * Invoices of a customer, by period start  | GSI1  | GSI1PK = CUSTOMER#<id>, GSI1SK begins_with INVOICE#
  * List invoices (operator)                 | GSI2  | GSI2PK = TYPE#invoice
@@ -107,22 +107,28 @@ export const usageRecordKey = (subscriptionId: string, idempotencyKey: string): 
   SK: 'RECORD',
 });
 
+/** One counter per (period, metric, price): usage sold under a price is rated with that price. */
 export const usageAggregateKey = (
   subscriptionId: string,
   shard: number,
   periodStart: string,
   metric: string,
+  priceId: string,
 ): TableKey => ({
   PK: `USAGE_AGG#${subscriptionId}#${shard}`,
-  SK: `${periodStart}#${metric}`,
+  SK: `${periodStart}#${metric}#${priceId}`,
 });
 
 export const usageAggregatePartition = (subscriptionId: string, shard: number): string =>
   `USAGE_AGG#${subscriptionId}#${shard}`;
 
-export const periodClosedKey = (subscriptionId: string, periodStart: string): TableKey => ({
+/**
+ * Sharded like the counters: a usage transaction checks only its own shard's marker, so the check
+ * adds no contention beyond the counter's; closing a period writes the marker of every shard.
+ */
+export const periodClosedKey = (subscriptionId: string, periodStart: string, shard: number): TableKey => ({
   PK: `SUBSCRIPTION#${subscriptionId}`,
-  SK: `PERIOD_CLOSED#${periodStart}`,
+  SK: `PERIOD_CLOSED#${periodStart}#${shard}`,
 });
 
 export const invoiceKey = (invoiceId: string): TableKey => ({ PK: `INVOICE#${invoiceId}`, SK: ENTITY_SK });

@@ -174,12 +174,18 @@ export class UsageRepository {
       items.push({
         Update: {
           TableName: this.tableName,
-          Key: usageAggregateKey(first.subscription_id, shard, first.period_start, first.metric),
+          Key: usageAggregateKey(
+            first.subscription_id,
+            shard,
+            first.period_start,
+            first.metric,
+            first.price.id,
+          ),
           // Every attribute by placeholder: several of these names are DynamoDB reserved words.
           UpdateExpression:
             'ADD #quantity :quantity, #records :records, #version :one ' +
             'SET #type = :type, #subscription = :subscription, #customer = :customer, #metric = :metric, ' +
-            '#start = :start, #end = :end, #shard = :shard, #price = if_not_exists(#price, :price), #updated = :now',
+            '#start = :start, #end = :end, #shard = :shard, #priceId = :priceId, #price = :price, #updated = :now',
           ExpressionAttributeNames: {
             '#quantity': 'quantity',
             '#records': 'record_count',
@@ -192,6 +198,7 @@ export class UsageRepository {
             '#end': 'period_end',
             '#shard': 'shard',
             '#price': 'price',
+            '#priceId': 'price_id',
             '#updated': 'updated_at',
           },
           ExpressionAttributeValues: {
@@ -206,6 +213,7 @@ export class UsageRepository {
             ':end': first.period_end,
             ':shard': shard,
             ':price': first.price,
+            ':priceId': first.price.id,
             ':now': now.toISOString(),
           },
         },
@@ -216,7 +224,7 @@ export class UsageRepository {
       items.push({
         ConditionCheck: {
           TableName: this.tableName,
-          Key: periodClosedKey(group[0]!.subscription_id, group[0]!.period_start),
+          Key: periodClosedKey(group[0]!.subscription_id, group[0]!.period_start, shard),
           ConditionExpression: 'attribute_not_exists(PK)',
         },
       });
@@ -244,7 +252,8 @@ export class UsageRepository {
     const byMetric = new Map<string, UsageAggregate & { parts: string[] }>();
     for (const item of pages.flatMap((page) => page.Items ?? [])) {
       const metric = item.metric?.S ?? '';
-      const entry = byMetric.get(metric) ?? {
+      const group = `${metric}#${item.price_id?.S ?? ''}`;
+      const entry = byMetric.get(group) ?? {
         metric,
         quantity: '0',
         records: 0,
@@ -254,15 +263,15 @@ export class UsageRepository {
       // Quantities are read as DynamoDB's exact decimal text, never through a float.
       entry.parts.push(item.quantity?.N ?? '0');
       entry.records += Number(item.record_count?.N ?? 0);
-      byMetric.set(metric, entry);
+      byMetric.set(group, entry);
     }
     return [...byMetric.values()]
       .map(({ parts, ...aggregate }) => ({ ...aggregate, quantity: sumQuantities(parts) }))
-      .sort((a, b) => a.metric.localeCompare(b.metric));
+      .sort((a, b) => a.metric.localeCompare(b.metric) || a.price.id.localeCompare(b.price.id));
   }
 }
 
-const aggregateId = (w: UsageWrite) => `${w.subscription_id}#${w.period_start}#${w.metric}`;
+const aggregateId = (w: UsageWrite) => `${w.subscription_id}#${w.period_start}#${w.metric}#${w.price.id}`;
 const periodId = (w: UsageWrite) => `${w.subscription_id}#${w.period_start}`;
 
 function groupBy<T>(values: readonly T[], key: (value: T) => string): Map<string, T[]> {

@@ -151,7 +151,8 @@ async function loadContext(tableName: string, subscriptionIds: readonly string[]
   const subscriptions = new Map<string, Subscription>();
   await Promise.all(
     [...new Set(subscriptionIds)].map(async (id) => {
-      const subscription = await subscriptionsRepository.get(id);
+      // Strongly consistent: a cancellation or plan change committed before this request is seen.
+      const subscription = await subscriptionsRepository.get(id, true);
       if (subscription) subscriptions.set(id, subscription);
     }),
   );

@@ -1,11 +1,9 @@
-import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { config } from '../../shared/config.ts';
 import { sumQuantities } from '../../shared/domain/usage.ts';
-import { dynamo } from '../../shared/store/client.ts';
-import { periodClosedKey } from '../../shared/store/keys.ts';
-import { createPlan, createPrice, createProduct } from '../../shared/use-cases/catalog.ts';
+import { InvoicesRepository } from '../../shared/store/invoices-repository.ts';
+import { archivePrice, createPlan, createPrice, createProduct } from '../../shared/use-cases/catalog.ts';
 import { createCustomer } from '../../shared/use-cases/customers.ts';
 import { createSubscription } from '../../shared/use-cases/subscriptions.ts';
 import { getUsage, ingestUsage } from '../../shared/use-cases/usage.ts';
@@ -91,14 +89,11 @@ describe('usage aggregation against DynamoDB Local', () => {
 
   it('late usage for a period whose invoice is finalized is refused and not counted', async () => {
     const subscription = await meteredSubscription();
-    await dynamo().send(
-      new PutCommand({
-        TableName: table(),
-        Item: {
-          ...periodClosedKey(subscription.id, subscription.current_period_start),
-          item_type: 'period_closed',
-        },
-      }),
+    await new InvoicesRepository(table()).closePeriodToUsage(
+      subscription.id,
+      subscription.current_period_start,
+      'in_test',
+      new Date(),
     );
     const result = await ingestUsage(
       table(),
@@ -119,5 +114,53 @@ describe('usage aggregation against DynamoDB Local', () => {
       (i) => i.item_type === 'usage_record' && i.subscription_id === subscription.id,
     );
     expect(counted).toEqual([]);
+  });
+
+  it('a price replaced mid-period rates the usage sold under each price with that price', async () => {
+    const product = await createProduct(table(), { name: 'Repriced' }, caller(), undefined);
+    const plan = await createPlan(
+      table(),
+      { product_id: product.id, name: 'R', currency: 'USD', interval: 'month', total_budget: 1 },
+      caller(),
+      undefined,
+    );
+    const cheap = await createPrice(
+      table(),
+      { plan_id: plan.id, model: 'per_unit', metric: 'calls', unit_amount_decimal: '1' },
+      caller(),
+      undefined,
+    );
+    const customer = await createCustomer(table(), customerInput(), caller(), undefined);
+    const subscription = await createSubscription(
+      table(),
+      { customer_id: customer.id, plan_id: plan.id },
+      caller(),
+      undefined,
+    );
+    const send = (key: string, quantity: number) =>
+      ingestUsage(
+        table(),
+        {
+          records: [{ subscription_id: subscription.id, idempotency_key: key, metric: 'calls', quantity }],
+          batch: false,
+        },
+        caller(),
+      );
+    for (let i = 0; i < 8; i++) await send(`old-${i}`, 1); // 8 units at 1, spread over the shards
+    await archivePrice(table(), cheap.id, caller(), undefined);
+    const dear = await createPrice(
+      table(),
+      { plan_id: plan.id, model: 'per_unit', metric: 'calls', unit_amount_decimal: '100' },
+      caller(),
+      undefined,
+    );
+    for (let i = 0; i < 8; i++) await send(`new-${i}`, 5); // 40 units at 100
+    const view = await getUsage(table(), subscription.id, {}, caller());
+    expect(view.metrics.map((m) => [m.price_id, m.quantity, m.amount]).sort()).toEqual(
+      [
+        [cheap.id, '8', 8],
+        [dear.id, '40', 4000],
+      ].sort(),
+    );
   });
 });

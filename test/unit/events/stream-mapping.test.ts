@@ -131,3 +131,26 @@ describe('usage aggregate stream records → events', () => {
     ]);
   });
 });
+
+describe('large numbers in stream images', () => {
+  it('a usage total beyond 2^53 with a fraction still maps, its quantity kept exact', () => {
+    const record = streamRecord({
+      PK: 'USAGE_AGG#s1#0',
+      SK: 'p#calls#price',
+      item_type: 'usage_aggregate',
+      subscription_id: 's1',
+      customer_id: 'c1',
+      metric: 'calls',
+      period_start: 'p',
+      period_end: 'q',
+      shard: 0,
+      quantity: 1,
+      record_count: 1,
+      version: 7,
+      price: { id: 'price' },
+    });
+    (record.dynamodb!.NewImage as Record<string, { N: string }>).quantity = { N: '9007199254740993.5' };
+    const [event] = eventsFromStreamRecord(record);
+    expect(event).toMatchObject({ entity_version: 7, data: { quantity: '9007199254740993.5', shard: 0 } });
+  });
+});

@@ -1,11 +1,12 @@
-import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { Customer } from '../domain/customer.ts';
 import { type AuditDraft, auditPut } from './audit.ts';
 import { dynamo } from './client.ts';
 import { type IdempotentWrite, idempotencyPut } from './idempotency.ts';
 import { withoutKeys } from './items.ts';
-import { byTypeKey, byTypePartition, customerKey } from './keys.ts';
-import { decodeCursor, encodeCursor, type Page } from './pagination.ts';
+import { byTypeKey, customerKey } from './keys.ts';
+import { pageByType } from './list-pages.ts';
+import type { Page } from './pagination.ts';
 import { transactWrite } from './transact.ts';
 
 const ITEM_TYPE = 'customer';
@@ -57,19 +58,8 @@ export class CustomersRepository {
   }
 
   /** Every customer, oldest first, for operators. */
-  async list(limit: number, cursor: string | undefined): Promise<Page<Customer>> {
-    const partition = byTypePartition(ITEM_TYPE);
-    const { Items, LastEvaluatedKey } = await dynamo().send(
-      new QueryCommand({
-        TableName: this.tableName,
-        IndexName: 'GSI2',
-        KeyConditionExpression: 'GSI2PK = :pk',
-        ExpressionAttributeValues: { ':pk': partition },
-        Limit: limit,
-        ExclusiveStartKey: decodeCursor(cursor, { attribute: 'GSI2PK', value: partition }),
-      }),
-    );
-    return { data: (Items ?? []).map(toCustomer), next_cursor: encodeCursor(LastEvaluatedKey) };
+  list(limit: number, cursor: string | undefined): Promise<Page<Customer>> {
+    return pageByType(this.tableName, ITEM_TYPE, limit, cursor);
   }
 }
 

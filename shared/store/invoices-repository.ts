@@ -1,5 +1,5 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Invoice } from '../domain/invoice.ts';
 import type { Subscription } from '../domain/subscription.ts';
 import { USAGE_SHARDS } from '../domain/usage.ts';
@@ -8,10 +8,7 @@ import { dynamo } from './client.ts';
 import { withoutKeys } from './items.ts';
 import {
   byOwnerKey,
-  byOwnerPartition,
-  byOwnerPrefix,
   byTypeKey,
-  byTypePartition,
   customerKey,
   invoiceCounterKey,
   invoiceKey,
@@ -20,7 +17,8 @@ import {
   periodClosedKey,
   subscriptionKey,
 } from './keys.ts';
-import { decodeCursor, encodeCursor, type Page } from './pagination.ts';
+import { pageByOwner, pageByType } from './list-pages.ts';
+import type { Page } from './pagination.ts';
 import { type StoredPendingItem, subscriptionStoreItem } from './subscriptions-repository.ts';
 import { type TransactItem, transactWrite } from './transact.ts';
 
@@ -228,46 +226,11 @@ export class InvoicesRepository {
     return Item ? withoutKeys<Invoice>(Item) : undefined;
   }
 
-  async listByCustomer(
-    customerId: string,
-    limit: number,
-    cursor: string | undefined,
-  ): Promise<Page<Invoice>> {
-    const partition = byOwnerPartition(customerKey(customerId));
-    const { Items, LastEvaluatedKey } = await dynamo().send(
-      new QueryCommand({
-        TableName: this.tableName,
-        IndexName: 'GSI1',
-        KeyConditionExpression: 'GSI1PK = :pk AND begins_with(GSI1SK, :prefix)',
-        ExpressionAttributeValues: { ':pk': partition, ':prefix': byOwnerPrefix(ITEM_TYPE) },
-        Limit: limit,
-        ExclusiveStartKey: decodeCursor(cursor, { attribute: 'GSI1PK', value: partition }),
-      }),
-    );
-    return {
-      data: (Items ?? []).map((i) => withoutKeys<Invoice>(i)),
-      next_cursor: encodeCursor(LastEvaluatedKey),
-    };
+  listByCustomer(customerId: string, limit: number, cursor: string | undefined): Promise<Page<Invoice>> {
+    return pageByOwner(this.tableName, customerKey(customerId), ITEM_TYPE, limit, cursor);
   }
 
-  async listAll(limit: number, cursor: string | undefined, status?: string): Promise<Page<Invoice>> {
-    const partition = byTypePartition(ITEM_TYPE);
-    const { Items, LastEvaluatedKey } = await dynamo().send(
-      new QueryCommand({
-        TableName: this.tableName,
-        IndexName: 'GSI2',
-        KeyConditionExpression: 'GSI2PK = :pk',
-        ...(status
-          ? { FilterExpression: '#status = :status', ExpressionAttributeNames: { '#status': 'status' } }
-          : {}),
-        ExpressionAttributeValues: { ':pk': partition, ...(status ? { ':status': status } : {}) },
-        Limit: limit,
-        ExclusiveStartKey: decodeCursor(cursor, { attribute: 'GSI2PK', value: partition }),
-      }),
-    );
-    return {
-      data: (Items ?? []).map((i) => withoutKeys<Invoice>(i)),
-      next_cursor: encodeCursor(LastEvaluatedKey),
-    };
+  listAll(limit: number, cursor: string | undefined, status?: string): Promise<Page<Invoice>> {
+    return pageByType(this.tableName, ITEM_TYPE, limit, cursor, status);
   }
 }

@@ -7,8 +7,6 @@ import { type IdempotentWrite, idempotencyPut } from './idempotency.ts';
 import { withoutKeys } from './items.ts';
 import {
   byOwnerKey,
-  byOwnerPartition,
-  byOwnerPrefix,
   byTypeKey,
   byTypePartition,
   customerKey,
@@ -17,7 +15,8 @@ import {
   planKey,
   subscriptionKey,
 } from './keys.ts';
-import { decodeCursor, encodeCursor, type Page } from './pagination.ts';
+import { pageByOwner, pageByType } from './list-pages.ts';
+import type { Page } from './pagination.ts';
 import { type TransactItem, transactWrite } from './transact.ts';
 
 const ITEM_TYPE = 'subscription';
@@ -144,44 +143,12 @@ export class SubscriptionsRepository {
     return Item ? withoutKeys<Subscription>(Item) : undefined;
   }
 
-  async listByCustomer(
-    customerId: string,
-    limit: number,
-    cursor: string | undefined,
-  ): Promise<Page<Subscription>> {
-    const partition = byOwnerPartition(customerKey(customerId));
-    const { Items, LastEvaluatedKey } = await dynamo().send(
-      new QueryCommand({
-        TableName: this.tableName,
-        IndexName: 'GSI1',
-        KeyConditionExpression: 'GSI1PK = :pk AND begins_with(GSI1SK, :prefix)',
-        ExpressionAttributeValues: { ':pk': partition, ':prefix': byOwnerPrefix(ITEM_TYPE) },
-        Limit: limit,
-        ExclusiveStartKey: decodeCursor(cursor, { attribute: 'GSI1PK', value: partition }),
-      }),
-    );
-    return {
-      data: (Items ?? []).map((i) => withoutKeys<Subscription>(i)),
-      next_cursor: encodeCursor(LastEvaluatedKey),
-    };
+  listByCustomer(customerId: string, limit: number, cursor: string | undefined): Promise<Page<Subscription>> {
+    return pageByOwner(this.tableName, customerKey(customerId), ITEM_TYPE, limit, cursor);
   }
 
-  async listAll(limit: number, cursor: string | undefined): Promise<Page<Subscription>> {
-    const partition = byTypePartition(ITEM_TYPE);
-    const { Items, LastEvaluatedKey } = await dynamo().send(
-      new QueryCommand({
-        TableName: this.tableName,
-        IndexName: 'GSI2',
-        KeyConditionExpression: 'GSI2PK = :pk',
-        ExpressionAttributeValues: { ':pk': partition },
-        Limit: limit,
-        ExclusiveStartKey: decodeCursor(cursor, { attribute: 'GSI2PK', value: partition }),
-      }),
-    );
-    return {
-      data: (Items ?? []).map((i) => withoutKeys<Subscription>(i)),
-      next_cursor: encodeCursor(LastEvaluatedKey),
-    };
+  listAll(limit: number, cursor: string | undefined): Promise<Page<Subscription>> {
+    return pageByType(this.tableName, ITEM_TYPE, limit, cursor);
   }
 
   /**

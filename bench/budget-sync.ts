@@ -1,12 +1,6 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { mintDevToken } from '../local/dev-auth.ts';
 import { LOCAL_AWS } from '../local/dynamodb-local.ts';
-import { freePort } from '../local/ports.ts';
-import { startLocalRuntime } from '../local/runtime.ts';
-import { SCOPES } from '../shared/http/routes.ts';
+import { meteredSubscription, percentile, startBenchService } from './support.ts';
 import { printTable } from './table.ts';
 
 /**
@@ -17,34 +11,12 @@ import { printTable } from './table.ts';
 const CHANGES = Number(process.env.BENCH_CHANGES ?? 200);
 
 export async function benchBudgetSync(): Promise<void> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'billing-bench-'));
-  const runtime = await startLocalRuntime({ port: await freePort(), dataDir, inMemory: true, quiet: true });
+  const service = await startBenchService();
+  const { runtime, call } = service;
   const client = new DynamoDBClient({ ...LOCAL_AWS, endpoint: runtime.dynamoDbEndpoint });
   try {
-    const token = await mintDevToken(runtime.keys, { scopes: Object.values(SCOPES) });
-    const call = async (method: string, path: string, body: unknown) => {
-      const response = await fetch(`${runtime.url}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
-      if (!response.ok) throw new Error(`${method} ${path} → ${response.status} ${await response.text()}`);
-      return (await response.json()) as { id: string; version: number };
-    };
-    const product = await call('POST', '/api/v1/products', { name: 'Bench' });
-    const plan = await call('POST', '/api/v1/plans', {
-      product_id: product.id,
-      name: 'Bench',
-      currency: 'USD',
-      interval: 'month',
-      total_budget: 1,
-    });
-    const customer = await call('POST', '/api/v1/customers', { name: 'Bench', email: 'bench@example.com' });
-    const subscription = await call('POST', '/api/v1/subscriptions', {
-      customer_id: customer.id,
-      plan_id: plan.id,
-    });
-    const key = { tenant_id: { S: customer.id }, subscription_id: { S: subscription.id } };
+    const { customerId, subscriptionId } = await meteredSubscription(service);
+    const key = { tenant_id: { S: customerId }, subscription_id: { S: subscriptionId } };
     const rowVersion = async () => {
       const { Item } = await client.send(
         new GetItemCommand({ TableName: runtime.tables.budgets, Key: key, ConsistentRead: true }),
@@ -55,7 +27,7 @@ export async function benchBudgetSync(): Promise<void> {
 
     const syncMs: number[] = [];
     for (let i = 0; i < CHANGES; i++) {
-      const updated = await call('PATCH', `/api/v1/subscriptions/${subscription.id}`, {
+      const updated = await call('PATCH', `/api/v1/subscriptions/${subscriptionId}`, {
         total_budget: 1000 + i,
       });
       const patched = performance.now();
@@ -91,15 +63,9 @@ export async function benchBudgetSync(): Promise<void> {
     );
   } finally {
     client.destroy();
-    await runtime.stop();
-    rmSync(dataDir, { recursive: true, force: true });
+    await service.stop();
   }
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const fmt = (ms: number) => ms.toFixed(1);
-
-export function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}

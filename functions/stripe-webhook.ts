@@ -7,7 +7,7 @@ import { jsonResponse } from '../shared/http/api-handler.ts';
 import { type ApiEvent, bodyLimit, problemErrors } from '../shared/http/middlewares.ts';
 import { stripeCredentials } from '../shared/payments/stripe-credentials.ts';
 import { webhookContracts } from '../shared/schemas/webhooks.ts';
-import { StripeEventsRepository } from '../shared/store/stripe-events-repository.ts';
+import { receiveStripeEvent } from '../shared/use-cases/stripe-events.ts';
 
 /** Stripe's default: a signature older than five minutes is refused, which stops replays. */
 const SIGNATURE_TOLERANCE_SECONDS = 300;
@@ -15,7 +15,8 @@ const MAX_WEBHOOK_BYTES = 512 * 1024;
 
 /**
  * No JWT on this route: Stripe authenticates by signing the raw body. The signature is checked
- * over the body exactly as received, before anything else reads it.
+ * over the body exactly as received, before anything else reads it; then the event is processed
+ * once (shared/use-cases/stripe-events.ts). Anything but a 2xx makes Stripe redeliver.
  */
 async function receive(event: ApiEvent): Promise<APIGatewayProxyStructuredResultV2> {
   const { webhookSecret } = await stripeCredentials();
@@ -44,19 +45,12 @@ async function receive(event: ApiEvent): Promise<APIGatewayProxyStructuredResult
       { field: 'Stripe-Signature', message: 'does not match the payload, or is too old' },
     ]);
   }
-  const object = stripeEvent.data.object as { id?: unknown };
-  const firstTime = await new StripeEventsRepository(config().tableName).recordReceipt({
-    event_id: stripeEvent.id,
-    type: stripeEvent.type,
-    object_id: typeof object.id === 'string' ? object.id : null,
-    livemode: stripeEvent.livemode,
-    stripe_created: stripeEvent.created,
-    received_at: new Date().toISOString(),
-  });
+  const outcome = await receiveStripeEvent(config().tableName, stripeEvent, new Date());
   return jsonResponse(webhookContracts['stripe-webhook'].success.status, {
     received: true,
     event_id: stripeEvent.id,
-    duplicate: !firstTime,
+    duplicate: outcome === 'duplicate',
+    outcome,
   });
 }
 

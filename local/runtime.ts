@@ -10,6 +10,8 @@ import { resetConfigCache } from '../shared/config.ts';
 import { resetEventBridgeClient } from '../shared/events/publisher.ts';
 import { SMART_GATEWAY_SYNC_RULE_PATTERN } from '../shared/events/rules.ts';
 import { logger } from '../shared/logger.ts';
+import { resetStripeCredentials } from '../shared/payments/stripe-credentials.ts';
+import { resetStripeGateway } from '../shared/payments/stripe-gateway.ts';
 import { resetDynamoClient } from '../shared/store/client.ts';
 import { closeDuePeriods } from '../shared/use-cases/invoicing.ts';
 import { type DevKeys, loadOrCreateDevKeys } from './dev-auth.ts';
@@ -110,6 +112,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       (process.env.POWERTOOLS_LOG_LEVEL as 'WARN' | undefined) ?? (options.quiet ? 'ERROR' : 'WARN'),
     );
     resetConfigCache();
+    resetStripeCredentials();
+    resetStripeGateway();
     resetDynamoClient();
     resetEventBridgeClient();
 

@@ -18,6 +18,7 @@ export type DomainErrorKind =
   | 'idempotency-key-invalid'
   | 'version-conflict'
   | 'invalid-state-transition'
+  | 'payment-declined'
   | 'not-implemented'
   | 'service-unavailable';
 

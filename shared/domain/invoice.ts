@@ -46,8 +46,12 @@ export type Invoice = {
   amount_due: number;
   amount_paid: number;
   due_date: string | null;
+  /** The latest PaymentIntent tried for this invoice (the paying one once paid). */
   stripe_payment_intent_id: string | null;
+  /** Collection attempts that ended in a decline; the next attempt is this + 1. */
   payment_attempts: number;
+  /** The latest decline, until the invoice is paid. */
+  last_payment_error: PaymentFailure | null;
   created_at: string;
   updated_at: string;
   finalized_at: string | null;
@@ -60,6 +64,36 @@ export type Invoice = {
 /** The same subscription period always yields the same invoice id: it cannot be invoiced twice. */
 export function invoiceIdFor(subscriptionId: string, periodStart: string): string {
   return `in_${createHash('sha256').update(`${subscriptionId}\n${periodStart}`).digest('hex').slice(0, 24)}`;
+}
+
+/** A declined collection attempt, as Stripe reported it (from the pay call or a webhook). */
+export type PaymentFailure = {
+  payment_intent_id: string;
+  /** The attempt number the PaymentIntent was created for (its `billing_attempt` metadata). */
+  attempt: number;
+  /** Stripe's decline code (e.g. `insufficient_funds`) or error code. */
+  code: string;
+  failed_at: string;
+};
+
+/**
+ * The invoice after a declined attempt, or undefined when the decline changes nothing: the invoice
+ * is no longer open (paid meanwhile, voided), or this decline, or a later one, is already recorded.
+ * Declines may arrive twice (pay response and webhook) and in any order; the result is the same.
+ */
+export function withPaymentFailure(invoice: Invoice, failure: PaymentFailure, at: Date): Invoice | undefined {
+  if (invoice.status !== 'open') return undefined;
+  const last = invoice.last_payment_error;
+  const newer = !last || failure.attempt > last.attempt;
+  const attempts = Math.max(invoice.payment_attempts, failure.attempt);
+  if (!newer && attempts === invoice.payment_attempts) return undefined;
+  return {
+    ...invoice,
+    payment_attempts: attempts,
+    ...(newer ? { last_payment_error: failure, stripe_payment_intent_id: failure.payment_intent_id } : {}),
+    updated_at: at.toISOString(),
+    version: invoice.version + 1,
+  };
 }
 
 export type UsageTotal = { metric: string; quantity: string; price: Price };

@@ -31,6 +31,7 @@ const PROBLEM_TYPES: Record<DomainErrorKind, { status: number; title: string }> 
   'idempotency-key-invalid': { status: 400, title: 'The Idempotency-Key header is invalid' },
   'version-conflict': { status: 409, title: 'The resource was changed by someone else' },
   'invalid-state-transition': { status: 409, title: 'The resource cannot make this transition' },
+  'payment-declined': { status: 402, title: 'The payment was declined' },
   'not-implemented': { status: 501, title: 'This operation is not implemented yet' },
   'service-unavailable': { status: 503, title: 'A dependency is not configured or not reachable' },
 };

@@ -183,7 +183,8 @@ class StripeClientGateway implements StripeGateway {
           // Without this, confirming with Dashboard-enabled payment methods demands a return_url,
           // which an off-session charge has no use for.
           automatic_payment_methods: { enabled: true, allow_redirects: 'never' },
-          metadata: { billing_invoice_id: input.invoiceId },
+          // The webhook finds the invoice, and orders declines, by these.
+          metadata: { billing_invoice_id: input.invoiceId, billing_attempt: String(input.attempt) },
         },
         { idempotencyKey: key },
       );

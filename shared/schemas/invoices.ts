@@ -32,7 +32,16 @@ export const InvoiceSchema = z
     amount_paid: z.number().int(),
     due_date: z.string().nullable(),
     stripe_payment_intent_id: z.string().nullable(),
-    payment_attempts: z.number().int(),
+    payment_attempts: z.number().int().meta({ description: 'Collection attempts declined so far' }),
+    last_payment_error: z
+      .object({
+        payment_intent_id: z.string(),
+        attempt: z.number().int(),
+        code: z.string().meta({ description: "Stripe's decline or error code" }),
+        failed_at: z.string(),
+      })
+      .nullable()
+      .meta({ description: 'The latest declined attempt, while the invoice is unpaid' }),
     created_at: z.string(),
     updated_at: z.string(),
     finalized_at: z.string().nullable(),
@@ -83,7 +92,12 @@ export const invoiceContracts = {
   'invoices-pay': defineContract({
     params: IdPathSchema,
     body: PayInvoiceRequestSchema,
-    success: { status: 200, description: 'The invoice, paid', schema: InvoiceSchema },
-    problems: [400, 401, 403, 404, 409, 503],
+    success: {
+      status: 200,
+      description:
+        'The invoice: paid, or still open while Stripe processes the payment (the webhook settles it)',
+      schema: InvoiceSchema,
+    },
+    problems: [400, 401, 402, 403, 404, 409, 422, 503],
   }),
 };

@@ -10,14 +10,15 @@ extendZodWithOpenApi(z);
 const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   400: 'Invalid request: each entry of `errors` names a field',
   401: 'Missing or invalid token',
+  402: 'The payment was declined; the invoice stays open',
   403: 'The token lacks the scope, or is confined to another tenant',
   404: 'No such resource (or not visible to this tenant)',
   409: 'Conflict: Idempotency-Key reused with another body, stale version, or illegal transition',
   413: 'Request body too large',
   415: 'Request body is not application/json',
-  422: 'Well-formed but cannot be applied (e.g. unknown metric, timestamp out of range)',
+  422: 'Well-formed but cannot be applied (e.g. unknown metric, timestamp out of range, no payment method)',
   501: 'Not implemented yet',
-  503: 'A dependency (e.g. Stripe) is not configured',
+  503: 'A dependency (e.g. Stripe) is not configured or did not answer; retrying is safe',
 };
 
 /** The OpenAPI 3.1 document, generated from the same zod schemas the handlers validate with. */

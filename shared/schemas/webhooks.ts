@@ -6,6 +6,10 @@ export const WebhookReceiptSchema = z
     received: z.literal(true),
     event_id: z.string(),
     duplicate: z.boolean().meta({ description: 'True when this Stripe event id was already received' }),
+    outcome: z.enum(['processed', 'ignored', 'duplicate']).meta({
+      description:
+        'processed: billing state changed or confirmed; ignored: not an event about our invoices; duplicate: already processed',
+    }),
   })
   .meta({ id: 'WebhookReceipt' });
 

@@ -50,9 +50,38 @@ export class CustomersRepository {
     throw new Error(`Customer ${customer.id} already exists`);
   }
 
-  async get(customerId: string): Promise<Customer | undefined> {
+  /**
+   * Stores the Stripe customer mirroring ours, once: only while none is stored (a concurrent link
+   * keeps the first). Returns the id that is stored afterwards.
+   */
+  async linkStripeCustomer(linked: Customer, audit: AuditDraft): Promise<string> {
+    const key = customerKey(linked.id);
+    const outcome = await transactWrite([
+      {
+        Update: {
+          TableName: this.tableName,
+          Key: key,
+          UpdateExpression: 'SET stripe_customer_id = :stripe, updated_at = :at, version = :version',
+          ConditionExpression: 'attribute_exists(PK) AND stripe_customer_id = :none',
+          ExpressionAttributeValues: {
+            ':stripe': linked.stripe_customer_id,
+            ':at': linked.updated_at,
+            ':version': linked.version,
+            ':none': null,
+          },
+        },
+      },
+      auditPut(this.tableName, key, audit),
+    ]);
+    if (outcome.ok && linked.stripe_customer_id) return linked.stripe_customer_id;
+    const stored = (await this.get(linked.id, true))?.stripe_customer_id;
+    if (!stored) throw new Error(`Customer ${linked.id} could not be linked to Stripe`);
+    return stored;
+  }
+
+  async get(customerId: string, consistent = false): Promise<Customer | undefined> {
     const { Item } = await dynamo().send(
-      new GetCommand({ TableName: this.tableName, Key: customerKey(customerId) }),
+      new GetCommand({ TableName: this.tableName, Key: customerKey(customerId), ConsistentRead: consistent }),
     );
     return Item ? toCustomer(Item) : undefined;
   }

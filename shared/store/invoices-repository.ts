@@ -1,5 +1,5 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { Invoice } from '../domain/invoice.ts';
 import type { Subscription } from '../domain/subscription.ts';
 import { USAGE_SHARDS } from '../domain/usage.ts';
@@ -8,7 +8,10 @@ import { dynamo } from './client.ts';
 import { withoutKeys } from './items.ts';
 import {
   byOwnerKey,
+  byOwnerPartition,
+  byOwnerPrefix,
   byTypeKey,
+  byTypePartition,
   customerKey,
   invoiceCounterKey,
   invoiceKey,
@@ -30,9 +33,17 @@ export type PaymentRecord = {
   customer_id: string;
   amount: number;
   currency: string;
-  method: 'stripe' | 'out_of_band';
+  /** `none`: an invoice with nothing due, settled without collecting. */
+  method: 'stripe' | 'out_of_band' | 'none';
   stripe_payment_intent_id: string | null;
   received_at: string;
+  /**
+   * False for money Stripe collected that could not settle the invoice (it was paid otherwise,
+   * voided meanwhile, or the amount differs): kept for finance to refund or apply by hand.
+   */
+  applied: boolean;
+  /** Why an unapplied payment was not applied; null when applied. */
+  unapplied_reason: string | null;
 };
 
 export type CloseOutcome = 'created' | 'already-invoiced' | 'subscription-changed';
@@ -217,6 +228,75 @@ export class InvoicesRepository {
       },
       auditPut(this.tableName, paymentKey, paymentAudit),
     ]);
+  }
+
+  /**
+   * A payment that arrived but cannot settle its invoice, with its audit entry: recorded once (keyed
+   * by the payment id), the invoice untouched. False when it was already recorded.
+   */
+  async recordUnappliedPayment(payment: PaymentRecord, audit: AuditDraft): Promise<boolean> {
+    const paymentKey = invoicePaymentKey(payment.invoice_id, payment.id);
+    const outcome = await transactWrite([
+      {
+        Put: {
+          TableName: this.tableName,
+          Item: { ...paymentKey, item_type: 'payment', ...payment },
+          ConditionExpression: 'attribute_not_exists(PK)',
+        },
+      },
+      auditPut(this.tableName, paymentKey, audit),
+    ]);
+    return outcome.ok;
+  }
+
+  /**
+   * Open invoices whose due date has passed, oldest first: what moves subscriptions to past_due.
+   * Reads the by-type index with a filter (every invoice once per run), like listDue.
+   */
+  async listOverdue(now: Date): Promise<Invoice[]> {
+    return this.queryAll({
+      IndexName: 'GSI2',
+      KeyConditionExpression: 'GSI2PK = :pk',
+      FilterExpression: '#status = :open AND due_date <= :now',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: {
+        ':pk': byTypePartition(ITEM_TYPE),
+        ':open': 'open',
+        ':now': now.toISOString(),
+      },
+    });
+  }
+
+  /** The subscription's open invoices past their due date (its customer's invoices, filtered). */
+  async overdueOf(customerId: string, subscriptionId: string, now: Date): Promise<Invoice[]> {
+    return this.queryAll({
+      IndexName: 'GSI1',
+      KeyConditionExpression: 'GSI1PK = :pk AND begins_with(GSI1SK, :prefix)',
+      FilterExpression: '#status = :open AND due_date <= :now AND subscription_id = :subscription',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: {
+        ':pk': byOwnerPartition(customerKey(customerId)),
+        ':prefix': byOwnerPrefix(ITEM_TYPE),
+        ':open': 'open',
+        ':now': now.toISOString(),
+        ':subscription': subscriptionId,
+      },
+    });
+  }
+
+  private async queryAll(
+    query: Omit<ConstructorParameters<typeof QueryCommand>[0], 'TableName' | 'ExclusiveStartKey'>,
+  ): Promise<Invoice[]> {
+    const invoices: Invoice[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await dynamo().send(
+        new QueryCommand({ ...query, TableName: this.tableName, ExclusiveStartKey: start }),
+      );
+      invoices.push(...(page.Items ?? []).map((item) => withoutKeys<Invoice>(item)));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return invoices;
   }
 
   async get(invoiceId: string): Promise<Invoice | undefined> {

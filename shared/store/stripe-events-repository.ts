@@ -1,5 +1,5 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { dynamo } from './client.ts';
 import { stripeEventKey } from './keys.ts';
 
@@ -10,11 +10,20 @@ export type StripeEventReceipt = {
   livemode: boolean;
   stripe_created: number;
   received_at: string;
+  outcome: string;
 };
 
 /** Stripe delivers at least once: each event id is recorded once, and a redelivery is recognised. */
 export class StripeEventsRepository {
   constructor(private readonly tableName: string) {}
+
+  /** Whether this event id was already processed. */
+  async seen(eventId: string): Promise<boolean> {
+    const { Item } = await dynamo().send(
+      new GetCommand({ TableName: this.tableName, Key: stripeEventKey(eventId), ConsistentRead: true }),
+    );
+    return Item !== undefined;
+  }
 
   /** True when this is the first time the event id was seen. */
   async recordReceipt(receipt: StripeEventReceipt): Promise<boolean> {

@@ -132,6 +132,11 @@ export class SubscriptionsRepository {
     return { updated: outcome.ok, pendingItems: outcome.ok ? stored : [] };
   }
 
+  /** A change without pending items (e.g. a status change by the billing job). */
+  async replace(next: Subscription, expectedVersion: number, audit: AuditDraft): Promise<boolean> {
+    return (await this.update(next, expectedVersion, audit, [], () => audit)).updated;
+  }
+
   async get(subscriptionId: string, consistent = false): Promise<Subscription | undefined> {
     const { Item } = await dynamo().send(
       new GetCommand({
@@ -179,6 +184,28 @@ export class SubscriptionsRepository {
       start = page.LastEvaluatedKey;
     } while (start);
     return due;
+  }
+
+  /** Every subscription in `status` (by-type index, filtered): e.g. the past_due ones to re-check. */
+  async listWithStatus(status: Subscription['status']): Promise<Subscription[]> {
+    const found: Subscription[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await dynamo().send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: 'GSI2',
+          KeyConditionExpression: 'GSI2PK = :pk',
+          FilterExpression: '#status = :status',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':pk': byTypePartition(ITEM_TYPE), ':status': status },
+          ExclusiveStartKey: start,
+        }),
+      );
+      found.push(...(page.Items ?? []).map((i) => withoutKeys<Subscription>(i)));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return found;
   }
 
   /** Pending invoice items not yet on an invoice, oldest first. */

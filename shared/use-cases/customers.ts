@@ -1,7 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { type Customer, newCustomer } from '../domain/customer.ts';
 import { notFound } from '../domain/errors.ts';
-import { actorOf, canAccessCustomer, type Principal, requireOperator } from '../domain/principal.ts';
+import {
+  type Actor,
+  actorOf,
+  canAccessCustomer,
+  type Principal,
+  requireOperator,
+} from '../domain/principal.ts';
+import { logger } from '../logger.ts';
+import { type StripeGateway, StripeUnavailable, stripeGateway } from '../payments/stripe-gateway.ts';
 import type { CreateCustomerRequest } from '../schemas/customers.ts';
 import { CustomersRepository } from '../store/customers-repository.ts';
 import { IdempotencyKeyTaken, type IdempotentWrite } from '../store/idempotency.ts';
@@ -16,7 +24,11 @@ export async function createCustomer(
   idempotency: { record: (body: unknown) => IdempotentWrite } | undefined,
 ): Promise<Customer> {
   requireOperator(caller.principal, 'create customers');
-  const customer = newCustomer(input, randomUUID(), caller.now);
+  const id = randomUUID();
+  const customer: Customer = {
+    ...newCustomer(input, id, caller.now),
+    stripe_customer_id: await mirrorToStripe({ customerId: id, name: input.name, email: input.email }),
+  };
   const outcome = await new CustomersRepository(tableName).create(
     customer,
     {
@@ -33,6 +45,59 @@ export async function createCustomer(
   );
   if (!outcome.created) throw new IdempotencyKeyTaken();
   return customer;
+}
+
+/**
+ * The Stripe customer mirroring a new one, created before ours is stored so that ours is born
+ * linked. Offline (no key) it stays null; if Stripe does not answer, the customer is still created
+ * and is linked when it is first charged (stripeCustomerIdOf).
+ */
+async function mirrorToStripe(input: { customerId: string; name: string; email: string }) {
+  try {
+    const gateway = await stripeGateway();
+    return gateway ? await gateway.ensureCustomer(input) : null;
+  } catch (error) {
+    if (!(error instanceof StripeUnavailable)) throw error;
+    logger.warn('Stripe did not answer; the customer is created unlinked and linked when first charged', {
+      customer_id: input.customerId,
+      stripe_request_id: error.requestId,
+    });
+    return null;
+  }
+}
+
+/** The customer's Stripe id, creating and storing the Stripe customer if it was never mirrored. */
+export async function stripeCustomerIdOf(
+  tableName: string,
+  customerId: string,
+  gateway: StripeGateway,
+  actor: Actor,
+  now: Date,
+): Promise<string> {
+  const repository = new CustomersRepository(tableName);
+  const customer = await repository.get(customerId, true);
+  if (!customer) throw notFound('Customer', customerId);
+  if (customer.stripe_customer_id) return customer.stripe_customer_id;
+  const linked: Customer = {
+    ...customer,
+    stripe_customer_id: await gateway.ensureCustomer({
+      customerId,
+      name: customer.name,
+      email: customer.email,
+    }),
+    updated_at: now.toISOString(),
+    version: customer.version + 1,
+  };
+  return repository.linkStripeCustomer(linked, {
+    entity_type: 'customer',
+    entity_id: customerId,
+    action: 'customer.stripe_linked',
+    actor,
+    at: linked.updated_at,
+    request_id: null,
+    before: customer,
+    after: linked,
+  });
 }
 
 /** A tenant asking for another tenant's customer is told it does not exist, not that it is forbidden. */

@@ -6,7 +6,9 @@ import {
   invoiceIdFor,
   invoiceNumber,
   nextInvoiceStatus,
+  type PaymentFailure,
   totalsOf,
+  withPaymentFailure,
 } from '../domain/invoice.ts';
 import {
   type Actor,
@@ -15,13 +17,16 @@ import {
   type Principal,
   requireOperator,
 } from '../domain/principal.ts';
-import type { Subscription } from '../domain/subscription.ts';
+import { canTransition, nextStatus, type Subscription } from '../domain/subscription.ts';
+import { logger } from '../logger.ts';
+import { stripeGateway } from '../payments/stripe-gateway.ts';
 import type { AuditDraft } from '../store/audit.ts';
 import { InvoicesRepository, type PaymentRecord } from '../store/invoices-repository.ts';
 import type { Page } from '../store/pagination.ts';
 import { SubscriptionsRepository } from '../store/subscriptions-repository.ts';
 import { UsageRepository } from '../store/usage-repository.ts';
 import { listPlanPrices } from './catalog.ts';
+import { stripeCustomerIdOf } from './customers.ts';
 
 /** The system's own actor, for the scheduled period close. */
 export const SCHEDULER: Actor = { kind: 'service', subject: 'billing-scheduler', tenant_id: null };
@@ -53,11 +58,15 @@ export type CloseReport = {
   invoices_created: number;
   already_invoiced: number;
   skipped: number;
+  /** Subscriptions moved to past_due (an open invoice past its due date) and back to active. */
+  past_due: number;
+  restored: number;
 };
 
 /**
  * The period-close job (scheduled in AWS, `npm run close-periods` or the local timer): every
- * subscription whose period has ended gets a draft invoice for that period and moves on. Safe to
+ * subscription whose period has ended gets a draft invoice for that period and moves on; then
+ * subscriptions with an overdue invoice become past_due (markOverdue). Safe to
  * run again or concurrently: a period's invoice id is derived from the period, and the subscription
  * only advances from the period it was read in.
  */
@@ -72,6 +81,8 @@ export async function closeDuePeriods(
     invoices_created: 0,
     already_invoiced: 0,
     skipped: 0,
+    past_due: 0,
+    restored: 0,
   };
   let next = 0;
   // A few subscriptions at a time: each close is a handful of reads and one transaction.
@@ -85,6 +96,9 @@ export async function closeDuePeriods(
       }
     }),
   );
+  const standing = await markOverdue(tableName, now, actor);
+  report.past_due = standing.past_due;
+  report.restored = standing.restored;
   return report;
 }
 
@@ -172,6 +186,7 @@ async function draftFor(tableName: string, subscription: Subscription, now: Date
     due_date: null,
     stripe_payment_intent_id: null,
     payment_attempts: 0,
+    last_payment_error: null,
     created_at: at,
     updated_at: at,
     finalized_at: null,
@@ -301,15 +316,21 @@ export async function changeInvoiceStatus(
   return next;
 }
 
+export type IncomingPayment = Pick<
+  PaymentRecord,
+  'id' | 'method' | 'stripe_payment_intent_id' | 'received_at'
+>;
+
 /**
  * Records a payment and marks the invoice paid, once: the payment item is keyed by its id (the
  * Stripe PaymentIntent id, or one derived from the invoice for out-of-band payments), so a
- * replayed webhook or a retried call finds it already there and changes nothing.
+ * replayed webhook or a retried call finds it already there and changes nothing. A subscription
+ * that was past due because of this invoice is active again right away.
  */
 export async function recordPayment(
   tableName: string,
   invoiceId: string,
-  payment: Omit<PaymentRecord, 'invoice_id' | 'customer_id' | 'amount' | 'currency'>,
+  payment: IncomingPayment,
   actor: Actor,
   now: Date,
 ): Promise<{ invoice: Invoice; duplicate: boolean }> {
@@ -326,6 +347,8 @@ export async function recordPayment(
       customer_id: current.customer_id,
       amount: current.amount_due,
       currency: current.currency,
+      applied: true,
+      unapplied_reason: null,
     };
     const paid: Invoice = {
       ...current,
@@ -333,6 +356,7 @@ export async function recordPayment(
       amount_paid: current.amount_due,
       paid_at: at,
       stripe_payment_intent_id: payment.stripe_payment_intent_id ?? current.stripe_payment_intent_id,
+      last_payment_error: null,
       updated_at: at,
       version: current.version + 1,
     };
@@ -343,15 +367,83 @@ export async function recordPayment(
       audit(actor, now, 'invoice', invoiceId, 'invoice.paid', current, paid),
       audit(actor, now, 'payment', payment.id, 'payment.recorded', null, record),
     );
-    if (done) return { invoice: paid, duplicate: false };
+    if (done) {
+      // The scheduled job re-checks standing too, so a failure here only delays the change.
+      await reconcileStanding(tableName, paid.subscription_id, now, actor).catch((error: unknown) =>
+        logger.warn('Could not re-check the subscription after a payment', {
+          subscription_id: paid.subscription_id,
+          error,
+        }),
+      );
+      return { invoice: paid, duplicate: false };
+    }
     if (attempt >= 5)
       throw new DomainError('conflict', `Invoice ${invoiceId} is being changed concurrently; retry`);
   }
 }
 
 /**
- * POST /invoices/{id}/pay. Without Stripe (offline), only a payment received outside the system
- * can be recorded (`paid_out_of_band: true`), as in Stripe's own API.
+ * Money that arrived for an invoice but cannot settle it (paid otherwise, voided, a different
+ * amount): recorded once as an unapplied payment with its audit entry, for finance to refund or
+ * apply; the invoice is left as it is.
+ */
+export async function recordUnappliedPayment(
+  tableName: string,
+  invoice: Invoice,
+  payment: IncomingPayment & { amount: number; currency: string },
+  reason: string,
+  actor: Actor,
+  now: Date,
+): Promise<boolean> {
+  const record: PaymentRecord = {
+    ...payment,
+    invoice_id: invoice.id,
+    customer_id: invoice.customer_id,
+    applied: false,
+    unapplied_reason: reason,
+  };
+  logger.error('A payment arrived that cannot settle its invoice; recorded as unapplied', {
+    invoice_id: invoice.id,
+    payment_id: payment.id,
+    reason,
+  });
+  return new InvoicesRepository(tableName).recordUnappliedPayment(
+    record,
+    audit(actor, now, 'payment', payment.id, 'payment.unapplied', null, record),
+  );
+}
+
+/** Records a declined attempt on the invoice (idempotent, order-tolerant: see withPaymentFailure). */
+export async function recordPaymentFailure(
+  tableName: string,
+  invoiceId: string,
+  failure: PaymentFailure,
+  actor: Actor,
+  now: Date,
+): Promise<Invoice | undefined> {
+  const repository = new InvoicesRepository(tableName);
+  for (let attempt = 1; ; attempt++) {
+    const current = await repository.get(invoiceId);
+    if (!current) throw notFound('Invoice', invoiceId);
+    const next = withPaymentFailure(current, failure, now);
+    if (!next) return undefined;
+    const done = await repository.transition(
+      next,
+      current.version,
+      audit(actor, now, 'invoice', invoiceId, 'invoice.payment_failed', current, next),
+    );
+    if (done) return next;
+    if (attempt >= 5)
+      throw new DomainError('conflict', `Invoice ${invoiceId} is being changed concurrently; retry`);
+  }
+}
+
+/**
+ * POST /invoices/{id}/pay. An invoice with nothing due is settled at once. `paid_out_of_band`
+ * records money received elsewhere (the only way while Stripe is not configured, as in Stripe's
+ * own API). Otherwise Stripe charges the customer's default payment method: attempt n uses
+ * idempotency key `invoice-pay:<invoice>:<n>`, and n moves on only after a decline, so a retry
+ * after a timeout or a 503 can never charge twice.
  */
 export async function payInvoice(
   tableName: string,
@@ -362,23 +454,126 @@ export async function payInvoice(
   requireOperator(caller.principal, 'pay invoices');
   const invoice = await invoiceFor(tableName, invoiceId, caller.principal);
   nextInvoiceStatus(invoice.status, 'pay');
-  if (!body.paid_out_of_band) {
+  const actor = actorOf(caller.principal);
+  const received_at = caller.now.toISOString();
+  if (invoice.amount_due === 0 || body.paid_out_of_band) {
+    const free = invoice.amount_due === 0;
+    const { invoice: paid } = await recordPayment(
+      tableName,
+      invoiceId,
+      {
+        id: `${free ? 'none' : 'oob'}_${invoiceId}`,
+        method: free ? 'none' : 'out_of_band',
+        stripe_payment_intent_id: null,
+        received_at,
+      },
+      actor,
+      caller.now,
+    );
+    return paid;
+  }
+  const gateway = await stripeGateway();
+  if (!gateway) {
     throw new DomainError(
       'service-unavailable',
       'Collecting through Stripe is not configured here; record a payment received elsewhere with {"paid_out_of_band": true}',
     );
   }
-  const { invoice: paid } = await recordPayment(
-    tableName,
+  const attempt = invoice.payment_attempts + 1;
+  const result = await gateway.collectInvoice({
     invoiceId,
-    {
-      id: `oob_${invoiceId}`,
-      method: 'out_of_band',
-      stripe_payment_intent_id: null,
-      received_at: caller.now.toISOString(),
-    },
-    actorOf(caller.principal),
-    caller.now,
-  );
-  return paid;
+    stripeCustomerId: await stripeCustomerIdOf(tableName, invoice.customer_id, gateway, actor, caller.now),
+    amount: invoice.amount_due,
+    currency: invoice.currency,
+    attempt,
+  });
+  if (result.status === 'succeeded') {
+    const { invoice: paid } = await recordPayment(
+      tableName,
+      invoiceId,
+      {
+        id: result.paymentIntentId,
+        method: 'stripe',
+        stripe_payment_intent_id: result.paymentIntentId,
+        received_at,
+      },
+      actor,
+      caller.now,
+    );
+    return paid;
+  }
+  if (result.failureCode !== undefined || result.status === 'requires_payment_method') {
+    const code = result.failureCode ?? 'payment_failed';
+    await recordPaymentFailure(
+      tableName,
+      invoiceId,
+      { payment_intent_id: result.paymentIntentId, attempt, code, failed_at: received_at },
+      actor,
+      caller.now,
+    );
+    throw new DomainError(
+      'payment-declined',
+      `Stripe declined the payment (${code}); the invoice stays open. Ask the customer to update their payment method, then pay again`,
+    );
+  }
+  // processing (e.g. a bank debit): the webhook records the outcome.
+  return (await new InvoicesRepository(tableName).get(invoiceId)) ?? invoice;
+}
+
+/**
+ * A subscription is past_due while it has an open invoice past its due date, and active again once
+ * it has none. Returns the new status when it changed.
+ */
+export async function reconcileStanding(
+  tableName: string,
+  subscriptionId: string,
+  now: Date,
+  actor: Actor,
+): Promise<Subscription['status'] | undefined> {
+  const subscriptions = new SubscriptionsRepository(tableName);
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    const current = await subscriptions.get(subscriptionId, true);
+    if (!current) return undefined;
+    const overdue = await new InvoicesRepository(tableName).overdueOf(current.customer_id, current.id, now);
+    const action = overdue.length > 0 ? 'payment_failed' : 'payment_succeeded';
+    if (!canTransition(current.status, action)) return undefined;
+    const status = nextStatus(current.status, action);
+    if (status === current.status) return undefined;
+    const next: Subscription = {
+      ...current,
+      status,
+      updated_at: now.toISOString(),
+      version: current.version + 1,
+    };
+    const updated = await subscriptions.replace(
+      next,
+      current.version,
+      audit(actor, now, 'subscription', current.id, `subscription.${status}`, current, next),
+    );
+    if (updated) return status;
+  }
+  return undefined;
+}
+
+/**
+ * The dunning half of the scheduled job: subscriptions with an invoice past its due date become
+ * past_due, and past_due ones with nothing overdue left (paid meanwhile) become active again.
+ */
+export async function markOverdue(
+  tableName: string,
+  now: Date,
+  actor: Actor = SCHEDULER,
+): Promise<{ past_due: number; restored: number }> {
+  const [overdue, pastDue] = await Promise.all([
+    new InvoicesRepository(tableName).listOverdue(now),
+    new SubscriptionsRepository(tableName).listWithStatus('past_due'),
+  ]);
+  const ids = new Set([...overdue.map((i) => i.subscription_id), ...pastDue.map((s) => s.id)]);
+  const report = { past_due: 0, restored: 0 };
+  for (const id of ids) {
+    const status = await reconcileStanding(tableName, id, now, actor);
+    if (status === 'past_due') report.past_due++;
+    if (status === 'active') report.restored++;
+  }
+  return report;
 }

@@ -157,7 +157,7 @@ describe('collecting an invoice through Stripe', () => {
         payment_method: 'pm_card_visa',
         confirm: 'true',
         off_session: 'true',
-        metadata: { billing_invoice_id: input.invoiceId },
+        metadata: { billing_invoice_id: input.invoiceId, billing_attempt: String(input.attempt) },
       },
     });
     // The default payment method was looked up first; that call carries a key too (Stripe ignores it on GET).

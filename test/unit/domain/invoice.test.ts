@@ -4,11 +4,14 @@ import type { Price } from '../../../shared/domain/catalog.ts';
 import { DomainError } from '../../../shared/domain/errors.ts';
 import {
   buildLines,
+  type Invoice,
   type InvoiceStatus,
   invoiceIdFor,
   invoiceNumber,
   nextInvoiceStatus,
+  type PaymentFailure,
   totalsOf,
+  withPaymentFailure,
 } from '../../../shared/domain/invoice.ts';
 import { rateUsage } from '../../../shared/domain/rating.ts';
 
@@ -114,5 +117,75 @@ describe('invoice state machine', () => {
   it.each(table)('%s --%s--> %s', (status, action, expected) => {
     if (expected) expect(nextInvoiceStatus(status, action)).toBe(expected);
     else expect(() => nextInvoiceStatus(status, action)).toThrow(DomainError);
+  });
+});
+
+describe('declined attempts (from the pay call and from webhooks, in any order)', () => {
+  const open: Invoice = {
+    id: 'in_1',
+    customer_id: 'c',
+    subscription_id: 's',
+    number: 'INV-C-0001',
+    status: 'open',
+    currency: 'USD',
+    period_start: '2026-01-01T00:00:00.000Z',
+    period_end: '2026-02-01T00:00:00.000Z',
+    next_period_start: '2026-02-01T00:00:00.000Z',
+    next_period_end: '2026-03-01T00:00:00.000Z',
+    lines: [],
+    total: 100,
+    amount_due: 100,
+    amount_paid: 0,
+    due_date: '2026-02-08T00:00:00.000Z',
+    stripe_payment_intent_id: null,
+    payment_attempts: 0,
+    last_payment_error: null,
+    created_at: '2026-02-01T00:00:00.000Z',
+    updated_at: '2026-02-01T00:00:00.000Z',
+    finalized_at: '2026-02-01T00:00:00.000Z',
+    paid_at: null,
+    voided_at: null,
+    marked_uncollectible_at: null,
+    version: 2,
+  };
+  const failure = (attempt: number): PaymentFailure => ({
+    payment_intent_id: `pi_${attempt}`,
+    attempt,
+    code: `code_${attempt}`,
+    failed_at: '2026-02-02T00:00:00.000Z',
+  });
+  const apply = (failures: PaymentFailure[]) =>
+    failures.reduce(
+      (invoice, f) => withPaymentFailure(invoice, f, new Date('2026-02-03T00:00:00Z')) ?? invoice,
+      open,
+    );
+
+  it('ends in the same state whatever the order and however often each decline arrives', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 1, max: 6 }).map(failure), { minLength: 1, maxLength: 12 }),
+        fc.context(),
+        (failures, ctx) => {
+          const shuffled = [...failures].reverse();
+          const a = apply(failures);
+          const b = apply([...shuffled, ...failures]);
+          const highest = Math.max(...failures.map((f) => f.attempt));
+          ctx.log(JSON.stringify({ a: a.last_payment_error, b: b.last_payment_error }));
+          expect(a.payment_attempts).toBe(highest);
+          expect(b.payment_attempts).toBe(highest);
+          expect(a.last_payment_error).toEqual(failure(highest));
+          expect(b.last_payment_error).toEqual(failure(highest));
+          expect(a.stripe_payment_intent_id).toBe(`pi_${highest}`);
+        },
+      ),
+    );
+  });
+
+  it('changes nothing once the invoice is no longer open, or when the decline is already known', () => {
+    expect(withPaymentFailure({ ...open, status: 'paid' }, failure(1), new Date())).toBeUndefined();
+    expect(withPaymentFailure({ ...open, status: 'void' }, failure(1), new Date())).toBeUndefined();
+    const once = withPaymentFailure(open, failure(1), new Date())!;
+    expect(once.version).toBe(open.version + 1);
+    expect(withPaymentFailure(once, failure(1), new Date())).toBeUndefined();
   });
 });

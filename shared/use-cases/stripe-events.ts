@@ -1,0 +1,112 @@
+import type Stripe from 'stripe';
+import type { Actor } from '../domain/principal.ts';
+import { logger } from '../logger.ts';
+import { InvoicesRepository } from '../store/invoices-repository.ts';
+import { StripeEventsRepository } from '../store/stripe-events-repository.ts';
+import { recordPayment, recordPaymentFailure, recordUnappliedPayment } from './invoicing.ts';
+
+/** Who changes invoices when Stripe reports an outcome (audit entries name it). */
+export const STRIPE_WEBHOOK: Actor = { kind: 'service', subject: 'stripe-webhook', tenant_id: null };
+
+export type StripeEventOutcome =
+  /** The event changed (or confirmed) billing state. */
+  | 'processed'
+  /** A type we do not act on, or an object that is not one of our invoices' payments. */
+  | 'ignored'
+  /** This event id was processed before: nothing was done again. */
+  | 'duplicate';
+
+/**
+ * One verified Stripe event, processed once per event id. Processing comes first and the receipt
+ * after it, so an event whose processing failed (a 500: Stripe redelivers) is not marked seen; every
+ * effect is itself idempotent (payments keyed by PaymentIntent id, declines by attempt), so two
+ * concurrent deliveries of one event, or events arriving out of order, settle to the same state.
+ */
+export async function receiveStripeEvent(
+  tableName: string,
+  event: Stripe.Event,
+  now: Date,
+): Promise<StripeEventOutcome> {
+  const receipts = new StripeEventsRepository(tableName);
+  if (await receipts.seen(event.id)) return 'duplicate';
+  const outcome = await process(tableName, event, now);
+  const object = event.data.object as { id?: unknown };
+  await receipts.recordReceipt({
+    event_id: event.id,
+    type: event.type,
+    object_id: typeof object.id === 'string' ? object.id : null,
+    livemode: event.livemode,
+    stripe_created: event.created,
+    received_at: now.toISOString(),
+    outcome,
+  });
+  return outcome;
+}
+
+async function process(tableName: string, event: Stripe.Event, now: Date): Promise<StripeEventOutcome> {
+  if (event.type !== 'payment_intent.succeeded' && event.type !== 'payment_intent.payment_failed') {
+    return 'ignored';
+  }
+  const intent = event.data.object;
+  const invoiceId = intent.metadata?.billing_invoice_id;
+  const invoice = invoiceId ? await new InvoicesRepository(tableName).get(invoiceId) : undefined;
+  if (!invoice) {
+    logger.warn('A Stripe PaymentIntent event names no invoice of ours; ignored', {
+      event_id: event.id,
+      payment_intent_id: intent.id,
+      billing_invoice_id: invoiceId,
+    });
+    return 'ignored';
+  }
+
+  if (event.type === 'payment_intent.payment_failed') {
+    const error = intent.last_payment_error;
+    await recordPaymentFailure(
+      tableName,
+      invoice.id,
+      {
+        payment_intent_id: intent.id,
+        attempt: attemptOf(intent),
+        code: error?.decline_code ?? error?.code ?? 'payment_failed',
+        failed_at: new Date(event.created * 1000).toISOString(),
+      },
+      STRIPE_WEBHOOK,
+      now,
+    );
+    return 'processed';
+  }
+
+  const payment = {
+    id: intent.id,
+    method: 'stripe' as const,
+    stripe_payment_intent_id: intent.id,
+    received_at: new Date(event.created * 1000).toISOString(),
+  };
+  const paidByThis = invoice.status === 'paid' && invoice.stripe_payment_intent_id === intent.id;
+  if (paidByThis) return 'processed';
+  const sameMoney =
+    intent.amount_received === invoice.amount_due && intent.currency === invoice.currency.toLowerCase();
+  const payable = invoice.status === 'open' || invoice.status === 'uncollectible';
+  if (payable && sameMoney) {
+    await recordPayment(tableName, invoice.id, payment, STRIPE_WEBHOOK, now);
+    return 'processed';
+  }
+  const reason = !sameMoney
+    ? `Stripe collected ${intent.amount_received} ${intent.currency} but the invoice is due ${invoice.amount_due} ${invoice.currency}`
+    : `The invoice was already ${invoice.status} when Stripe collected this payment`;
+  await recordUnappliedPayment(
+    tableName,
+    invoice,
+    { ...payment, amount: intent.amount_received, currency: intent.currency.toUpperCase() },
+    reason,
+    STRIPE_WEBHOOK,
+    now,
+  );
+  return 'processed';
+}
+
+/** The attempt a PaymentIntent was created for (metadata set by the gateway); 0 when unknown. */
+function attemptOf(intent: Stripe.PaymentIntent): number {
+  const attempt = Number(intent.metadata?.billing_attempt);
+  return Number.isSafeInteger(attempt) && attempt > 0 ? attempt : 0;
+}

@@ -1,0 +1,64 @@
+import type { TestService } from './local-service.ts';
+
+export type Subscribed = {
+  // biome-ignore lint/suspicious/noExplicitAny: tests assert on response bodies field by field
+  customer: any;
+  // biome-ignore lint/suspicious/noExplicitAny: tests assert on response bodies field by field
+  subscription: any;
+  planId: string;
+};
+
+/**
+ * Over HTTP, as a caller would: a product, a monthly USD plan ($20 flat, 0.5 cents per `calls`,
+ * budget $50), a customer and its subscription.
+ */
+export async function subscribeOverHttp(
+  service: TestService,
+  token: string,
+  name = 'Loop',
+): Promise<Subscribed> {
+  const post = async (path: string, body: unknown) => {
+    const response = await service.call('POST', path, { token, body });
+    if (response.status !== 201) {
+      throw new Error(`POST ${path} answered ${response.status}: ${JSON.stringify(response.body)}`);
+    }
+    return response.body;
+  };
+  const product = await post('/api/v1/products', { name });
+  const plan = await post('/api/v1/plans', {
+    product_id: product.id,
+    name,
+    currency: 'USD',
+    interval: 'month',
+    total_budget: 5000,
+  });
+  await post('/api/v1/prices', { plan_id: plan.id, model: 'flat', unit_amount: 2000 });
+  await post('/api/v1/prices', {
+    plan_id: plan.id,
+    model: 'per_unit',
+    metric: 'calls',
+    unit_amount_decimal: '0.5',
+  });
+  const customer = await post('/api/v1/customers', {
+    name: `${name} Co`,
+    email: `${name.toLowerCase().replace(/\W/g, '')}@example.com`,
+  });
+  const subscription = await post('/api/v1/subscriptions', { customer_id: customer.id, plan_id: plan.id });
+  return { customer, subscription, planId: plan.id };
+}
+
+/** The local period close, at `at`, over the local-only route. */
+export async function closePeriodsAt(service: TestService, at: Date) {
+  const response = await service.call('POST', `/_local/close-periods?at=${at.toISOString()}`);
+  if (response.status !== 200) throw new Error(`close-periods answered ${response.status}`);
+  return response.body as Record<string, number>;
+}
+
+/** The SmartGateway budgets row of a subscription, once the event path has settled. */
+export async function budgetRowOf(service: TestService, subscriptionId: string) {
+  await service.settled();
+  const { body } = await service.call('GET', '/_local/budgets');
+  return (body.items as { subscription_id: string }[]).find(
+    (row) => row.subscription_id === subscriptionId,
+  ) as Record<string, unknown> | undefined;
+}

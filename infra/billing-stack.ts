@@ -25,8 +25,9 @@ export function billingStackName(stage: string): string {
 /**
  * One stage of the billing service: table -> stream -> fan-out -> bus -> SmartGateway sync, the HTTP
  * API in front of the handlers, the Stripe secret, alarms. Permissions are least privilege: API
- * handlers read/write the billing table; the fan-out reads the stream and puts events on the bus; the
- * sync writes the two SmartGateway tables; only Stripe-calling handlers read the Stripe secret.
+ * handlers read/write the billing table (those declared read-only only read it); the fan-out reads
+ * the stream and puts events on the bus; the sync writes the two SmartGateway tables; only
+ * Stripe-calling handlers read the Stripe secret.
  */
 export class BillingStack extends Stack {
   readonly config: StageConfig;
@@ -61,7 +62,10 @@ export class BillingStack extends Stack {
     });
 
     for (const name of ALL_HANDLERS) {
-      if (handlerAccess(name).billingTable) table.grantReadWriteData(this.functions.get(name));
+      const access = handlerAccess(name);
+      if (!access.billingTable) continue;
+      if (access.billingTableReadOnly) table.grantReadData(this.functions.get(name));
+      else table.grantReadWriteData(this.functions.get(name));
     }
 
     const payments = new Payments(this, 'Payments', {

@@ -35,6 +35,7 @@ export const SCOPES = {
   usageRead: 'billing:usage:read',
   invoicesRead: 'billing:invoices:read',
   invoicesWrite: 'billing:invoices:write',
+  auditRead: 'billing:audit:read',
 } as const;
 
 export const API_PREFIX = '/api/v1';
@@ -166,6 +167,14 @@ export const ROUTES: readonly RouteDefinition[] = [
     }),
   ),
   {
+    method: 'GET',
+    path: `${API_PREFIX}/audit/{entity_type}/{entity_id}`,
+    handler: 'audit-list',
+    auth: 'jwt',
+    scopes: [SCOPES.auditRead],
+    summary: "An entity's audit trail, oldest first (cursor pagination)",
+  },
+  {
     method: 'POST',
     path: '/webhooks/stripe',
     handler: 'stripe-webhook',
@@ -193,6 +202,8 @@ export const BACKGROUND_HANDLERS = ['stream-fanout', 'smart-gateway-sync', 'clos
 export type HandlerAccess = {
   /** Read/write on the billing table (the stream fan-out reads the stream, granted separately). */
   billingTable: boolean;
+  /** With billingTable: read it only (GetItem, Query; no writes), for handlers that never write. */
+  billingTableReadOnly?: boolean;
   /** Read on the Stripe secret, with its ARN in STRIPE_SECRET_ARN. */
   stripeSecret: boolean;
 };
@@ -225,6 +236,7 @@ export const HANDLER_ACCESS: Readonly<Record<string, HandlerAccess>> = {
   'invoices-void': { billingTable: true, stripeSecret: false },
   'invoices-mark-uncollectible': { billingTable: true, stripeSecret: false },
   'invoices-pay': { billingTable: true, stripeSecret: true },
+  'audit-list': { billingTable: true, billingTableReadOnly: true, stripeSecret: false },
   'close-periods': { billingTable: true, stripeSecret: false },
   'stream-fanout': { billingTable: false, stripeSecret: false },
   'smart-gateway-sync': { billingTable: false, stripeSecret: false },

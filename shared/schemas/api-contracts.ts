@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { auditContracts } from './audit.ts';
 import { catalogContracts } from './catalog.ts';
 import type { HandlerContract } from './contract.ts';
 import { defineContract } from './contract.ts';
@@ -27,5 +28,6 @@ export const CONTRACTS: Record<string, HandlerContract> = {
   ...invoiceContracts,
   ...usageContracts,
   ...webhookContracts,
+  ...auditContracts,
   ...openapiContract,
 };

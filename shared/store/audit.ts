@@ -1,6 +1,21 @@
 import { randomUUID } from 'node:crypto';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { AuditedEntityType } from '../domain/audit.ts';
 import type { Actor } from '../domain/principal.ts';
-import { AUDIT_SK_PREFIX, auditKey, type TableKey } from './keys.ts';
+import { dynamo } from './client.ts';
+import { withoutKeys } from './items.ts';
+import {
+  AUDIT_SK_PREFIX,
+  auditKey,
+  customerKey,
+  invoiceKey,
+  planKey,
+  priceKey,
+  productKey,
+  subscriptionKey,
+  type TableKey,
+} from './keys.ts';
+import { decodeCursor, encodeCursor, type Page } from './pagination.ts';
 import type { TransactItem } from './transact.ts';
 
 /** An append-only record of one change: who, what, when, before and after (SPEC §7.5). */
@@ -27,6 +42,47 @@ export function auditPut(tableName: string, entityKey: TableKey, draft: AuditDra
       Item: { ...auditKey(entityKey, draft.at, entry.audit_id), item_type: 'audit', ...entry },
       ConditionExpression: 'attribute_not_exists(PK)',
     },
+  };
+}
+
+/** The item key of each audited entity: its trail lives in the same partition. */
+const ENTITY_KEYS: Record<AuditedEntityType, (id: string) => TableKey> = {
+  customer: customerKey,
+  product: productKey,
+  plan: planKey,
+  price: priceKey,
+  subscription: subscriptionKey,
+  invoice: invoiceKey,
+};
+
+/**
+ * One page of an entity's audit trail, oldest first (SK = AUDIT#<at>#<audit id>), each entry as
+ * stored. The partition also holds the entries of what is stored under the entity (an invoice's
+ * payments, a subscription's pending items). Strongly consistent, so a trail read just after a
+ * change includes it. Does not check that the entity exists: the caller does (an empty page
+ * cannot tell a missing entity from a cursor past the end).
+ */
+export async function pageAuditTrail(
+  tableName: string,
+  entityType: AuditedEntityType,
+  entityId: string,
+  limit: number,
+  cursor: string | undefined,
+): Promise<Page<AuditEntry>> {
+  const partition = ENTITY_KEYS[entityType](entityId).PK;
+  const { Items, LastEvaluatedKey } = await dynamo().send(
+    new QueryCommand({
+      TableName: tableName,
+      KeyConditionExpression: 'PK = :pk AND begins_with(SK, :prefix)',
+      ExpressionAttributeValues: { ':pk': partition, ':prefix': AUDIT_SK_PREFIX },
+      ConsistentRead: true,
+      Limit: limit,
+      ExclusiveStartKey: decodeCursor(cursor, { attribute: 'PK', value: partition }),
+    }),
+  );
+  return {
+    data: (Items ?? []).map((item) => withoutKeys<AuditEntry>(item)),
+    next_cursor: encodeCursor(LastEvaluatedKey),
   };
 }
 

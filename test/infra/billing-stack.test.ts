@@ -128,9 +128,31 @@ describe('functions', () => {
 
 describe('least privilege', () => {
   it('handlers that need the billing table read and write it (and its indexes), nothing else in DynamoDB', () => {
-    for (const name of apiHandlers.filter((handler) => handlerAccess(handler).billingTable)) {
+    const readWrite = apiHandlers.filter(
+      (handler) => handlerAccess(handler).billingTable && !handlerAccess(handler).billingTableReadOnly,
+    );
+    for (const name of readWrite) {
       expect(allowedTargets(dev, name, 'dynamodb:PutItem'), name).toEqual([billingTableId]);
       expect(allowedTargets(dev, name, 'dynamodb:Query'), name).toEqual([billingTableId]);
+    }
+  });
+
+  it('read-only handlers (the audit trail) read the billing table and cannot change anything in DynamoDB', () => {
+    const readOnly = ALL_HANDLERS.filter((handler) => handlerAccess(handler).billingTableReadOnly);
+    expect(readOnly).toContain('audit-list');
+    for (const name of readOnly) {
+      expect(handlerAccess(name).billingTable, name).toBe(true);
+      for (const action of ['dynamodb:GetItem', 'dynamodb:Query']) {
+        expect(allowedTargets(dev, name, action), `${name} ${action}`).toEqual([billingTableId]);
+      }
+      for (const action of [
+        'dynamodb:PutItem',
+        'dynamodb:UpdateItem',
+        'dynamodb:DeleteItem',
+        'dynamodb:BatchWriteItem',
+      ]) {
+        expect(allowedTargets(dev, name, action), `${name} ${action}`).toEqual([]);
+      }
     }
   });
 

@@ -25,7 +25,7 @@ export function billingStackName(stage: string): string {
 /**
  * One stage of the billing service: table -> stream -> fan-out -> bus -> SmartGateway sync, the HTTP
  * API in front of the handlers, the Stripe secret, alarms. Permissions are least privilege: API
- * handlers read/write the billing table (those declared read-only only read it); the fan-out reads
+ * handlers read/write the billing table (the read-only ones, GETs, only read it); the fan-out reads
  * the stream and puts events on the bus; the sync writes the two SmartGateway tables; only
  * Stripe-calling handlers read the Stripe secret.
  */
@@ -63,9 +63,8 @@ export class BillingStack extends Stack {
 
     for (const name of ALL_HANDLERS) {
       const access = handlerAccess(name);
-      if (!access.billingTable) continue;
-      if (access.billingTableReadOnly) table.grantReadData(this.functions.get(name));
-      else table.grantReadWriteData(this.functions.get(name));
+      if (access.billingTable === 'read') table.grantReadData(this.functions.get(name));
+      if (access.billingTable === 'read-write') table.grantReadWriteData(this.functions.get(name));
     }
 
     const payments = new Payments(this, 'Payments', {

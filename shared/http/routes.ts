@@ -201,45 +201,43 @@ export const BACKGROUND_HANDLERS = ['stream-fanout', 'smart-gateway-sync', 'clos
  */
 export type HandlerAccess = {
   /** Read/write on the billing table (the stream fan-out reads the stream, granted separately). */
-  billingTable: boolean;
-  /** With billingTable: read it only (GetItem, Query; no writes), for handlers that never write. */
-  billingTableReadOnly?: boolean;
+  billingTable: 'none' | 'read' | 'read-write';
   /** Read on the Stripe secret, with its ARN in STRIPE_SECRET_ARN. */
   stripeSecret: boolean;
 };
 
 export const HANDLER_ACCESS: Readonly<Record<string, HandlerAccess>> = {
-  'customers-create': { billingTable: true, stripeSecret: true }, // mirrors customers to Stripe
-  'customers-get': { billingTable: true, stripeSecret: false },
-  'customers-list': { billingTable: true, stripeSecret: false },
-  'products-create': { billingTable: true, stripeSecret: false },
-  'products-get': { billingTable: true, stripeSecret: false },
-  'products-list': { billingTable: true, stripeSecret: false },
-  'plans-create': { billingTable: true, stripeSecret: false },
-  'plans-get': { billingTable: true, stripeSecret: false },
-  'plans-list': { billingTable: true, stripeSecret: false },
-  'prices-create': { billingTable: true, stripeSecret: false },
-  'prices-get': { billingTable: true, stripeSecret: false },
-  'prices-list': { billingTable: true, stripeSecret: false },
-  'prices-archive': { billingTable: true, stripeSecret: false },
-  'subscriptions-create': { billingTable: true, stripeSecret: false },
-  'subscriptions-get': { billingTable: true, stripeSecret: false },
-  'subscriptions-list': { billingTable: true, stripeSecret: false },
-  'subscriptions-update': { billingTable: true, stripeSecret: false },
-  'usage-records-create': { billingTable: true, stripeSecret: false },
-  'subscriptions-usage': { billingTable: true, stripeSecret: false },
-  'stripe-webhook': { billingTable: true, stripeSecret: true },
-  openapi: { billingTable: false, stripeSecret: false },
-  'invoices-list': { billingTable: true, stripeSecret: false },
-  'invoices-get': { billingTable: true, stripeSecret: false },
-  'invoices-finalize': { billingTable: true, stripeSecret: false },
-  'invoices-void': { billingTable: true, stripeSecret: false },
-  'invoices-mark-uncollectible': { billingTable: true, stripeSecret: false },
-  'invoices-pay': { billingTable: true, stripeSecret: true },
-  'audit-list': { billingTable: true, billingTableReadOnly: true, stripeSecret: false },
-  'close-periods': { billingTable: true, stripeSecret: false },
-  'stream-fanout': { billingTable: false, stripeSecret: false },
-  'smart-gateway-sync': { billingTable: false, stripeSecret: false },
+  'customers-create': { billingTable: 'read-write', stripeSecret: true }, // mirrors customers to Stripe
+  'customers-get': { billingTable: 'read', stripeSecret: false },
+  'customers-list': { billingTable: 'read', stripeSecret: false },
+  'products-create': { billingTable: 'read-write', stripeSecret: false },
+  'products-get': { billingTable: 'read', stripeSecret: false },
+  'products-list': { billingTable: 'read', stripeSecret: false },
+  'plans-create': { billingTable: 'read-write', stripeSecret: false },
+  'plans-get': { billingTable: 'read', stripeSecret: false },
+  'plans-list': { billingTable: 'read', stripeSecret: false },
+  'prices-create': { billingTable: 'read-write', stripeSecret: false },
+  'prices-get': { billingTable: 'read', stripeSecret: false },
+  'prices-list': { billingTable: 'read', stripeSecret: false },
+  'prices-archive': { billingTable: 'read-write', stripeSecret: false },
+  'subscriptions-create': { billingTable: 'read-write', stripeSecret: false },
+  'subscriptions-get': { billingTable: 'read', stripeSecret: false },
+  'subscriptions-list': { billingTable: 'read', stripeSecret: false },
+  'subscriptions-update': { billingTable: 'read-write', stripeSecret: false },
+  'usage-records-create': { billingTable: 'read-write', stripeSecret: false },
+  'subscriptions-usage': { billingTable: 'read', stripeSecret: false },
+  'stripe-webhook': { billingTable: 'read-write', stripeSecret: true },
+  openapi: { billingTable: 'none', stripeSecret: false },
+  'invoices-list': { billingTable: 'read', stripeSecret: false },
+  'invoices-get': { billingTable: 'read', stripeSecret: false },
+  'invoices-finalize': { billingTable: 'read-write', stripeSecret: false },
+  'invoices-void': { billingTable: 'read-write', stripeSecret: false },
+  'invoices-mark-uncollectible': { billingTable: 'read-write', stripeSecret: false },
+  'invoices-pay': { billingTable: 'read-write', stripeSecret: true },
+  'audit-list': { billingTable: 'read', stripeSecret: false },
+  'close-periods': { billingTable: 'read-write', stripeSecret: false },
+  'stream-fanout': { billingTable: 'none', stripeSecret: false },
+  'smart-gateway-sync': { billingTable: 'none', stripeSecret: false },
 };
 
 /** Every handler module in functions/, each bundled into its own Lambda. */

@@ -1,0 +1,314 @@
+import { ScanCommand } from '@aws-sdk/client-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { generateKeyPair, SignJWT } from 'jose';
+import Stripe from 'stripe';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LOCAL_AUDIENCE, LOCAL_ISSUER, mintDevToken } from '../../local/dev-auth.ts';
+import { ROUTES, type RouteDefinition, SCOPES } from '../../shared/http/routes.ts';
+import { closePeriodsAt, subscribeOverHttp } from '../support/http-fixtures.ts';
+import { startTestService, type TestService } from '../support/local-service.ts';
+
+/**
+ * Every route × every way a caller can be wrong: no token, an expired one, the wrong issuer or
+ * audience, a forged signature, an unsigned token, a missing scope, and another tenant's token.
+ * Each must be refused (401/403/404) and change nothing in the billing table.
+ */
+let service: TestService;
+const WEBHOOK_SECRET = 'whsec_authorization_matrix';
+const ALL_SCOPES = Object.values(SCOPES);
+
+type Fixture = {
+  customerId: string;
+  otherCustomerId: string;
+  productId: string;
+  planId: string;
+  priceId: string;
+  subscriptionId: string;
+  invoiceId: string;
+};
+let f: Fixture;
+
+/** What a tenant token for another customer gets: refused, or (shared catalog, own-only lists) no data of ours. */
+type OtherTenant = 401 | 403 | 404 | 'shared' | 'own-only';
+type Sample = { path: string; body?: unknown; otherTenant: OtherTenant };
+
+/** A request each route would accept from an operator: the refusals below are about the caller only. */
+const SAMPLES: Record<string, (route: RouteDefinition) => Sample> = {
+  'customers-create': () => ({
+    path: '/api/v1/customers',
+    body: { name: 'X', email: 'x@example.com' },
+    otherTenant: 403,
+  }),
+  'customers-list': () => ({ path: '/api/v1/customers', otherTenant: 'own-only' }),
+  'customers-get': () => ({ path: `/api/v1/customers/${f.customerId}`, otherTenant: 404 }),
+  'products-create': () => ({ path: '/api/v1/products', body: { name: 'P' }, otherTenant: 403 }),
+  'products-list': () => ({ path: '/api/v1/products', otherTenant: 'shared' }),
+  'products-get': () => ({ path: `/api/v1/products/${f.productId}`, otherTenant: 'shared' }),
+  'plans-create': () => ({
+    path: '/api/v1/plans',
+    body: { product_id: f.productId, name: 'P', currency: 'USD', interval: 'month', total_budget: 100 },
+    otherTenant: 403,
+  }),
+  'plans-list': () => ({ path: '/api/v1/plans', otherTenant: 'shared' }),
+  'plans-get': () => ({ path: `/api/v1/plans/${f.planId}`, otherTenant: 'shared' }),
+  'prices-create': () => ({
+    path: '/api/v1/prices',
+    body: { plan_id: f.planId, model: 'flat', unit_amount: 100 },
+    otherTenant: 403,
+  }),
+  'prices-list': () => ({ path: '/api/v1/prices', otherTenant: 'shared' }),
+  'prices-get': () => ({ path: `/api/v1/prices/${f.priceId}`, otherTenant: 'shared' }),
+  'prices-archive': () => ({ path: `/api/v1/prices/${f.priceId}/archive`, otherTenant: 403 }),
+  'subscriptions-create': () => ({
+    path: '/api/v1/subscriptions',
+    body: { customer_id: f.customerId, plan_id: f.planId },
+    otherTenant: 403,
+  }),
+  'subscriptions-list': () => ({
+    path: `/api/v1/subscriptions?customer_id=${f.customerId}`,
+    otherTenant: 403,
+  }),
+  'subscriptions-get': () => ({ path: `/api/v1/subscriptions/${f.subscriptionId}`, otherTenant: 404 }),
+  'subscriptions-update': () => ({
+    path: `/api/v1/subscriptions/${f.subscriptionId}`,
+    body: { total_budget: 1 },
+    otherTenant: 404,
+  }),
+  'subscriptions-usage': () => ({
+    path: `/api/v1/subscriptions/${f.subscriptionId}/usage`,
+    otherTenant: 404,
+  }),
+  'usage-records-create': (route) => ({
+    path: route.path,
+    body: { subscription_id: f.subscriptionId, metric: 'calls', quantity: 1, idempotency_key: 'authz-1' },
+    otherTenant: 404,
+  }),
+  'invoices-list': () => ({ path: `/api/v1/invoices?customer_id=${f.customerId}`, otherTenant: 403 }),
+  'invoices-get': () => ({ path: `/api/v1/invoices/${f.invoiceId}`, otherTenant: 404 }),
+  'invoices-finalize': () => ({ path: `/api/v1/invoices/${f.invoiceId}/finalize`, otherTenant: 403 }),
+  'invoices-void': () => ({ path: `/api/v1/invoices/${f.invoiceId}/void`, otherTenant: 403 }),
+  'invoices-mark-uncollectible': () => ({
+    path: `/api/v1/invoices/${f.invoiceId}/mark-uncollectible`,
+    otherTenant: 403,
+  }),
+  'invoices-pay': () => ({
+    path: `/api/v1/invoices/${f.invoiceId}/pay`,
+    body: { paid_out_of_band: true },
+    otherTenant: 403,
+  }),
+  'audit-list': () => ({ path: `/api/v1/audit/customer/${f.customerId}`, otherTenant: 404 }),
+};
+
+/** Routes without an authorizer: the webhook authenticates by signature (below), the OpenAPI document is public. */
+const UNAUTHENTICATED = new Set(['stripe-webhook', 'openapi']);
+
+beforeAll(async () => {
+  process.env.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET;
+  service = await startTestService();
+  const operator = await service.token(ALL_SCOPES);
+  const a = await subscribeOverHttp(service, operator, 'Authz A');
+  const b = await subscribeOverHttp(service, operator, 'Authz B');
+  await closePeriodsAt(service, new Date(new Date(a.subscription.current_period_end).getTime() + 1000));
+  const invoices = await service.call('GET', `/api/v1/invoices?customer_id=${a.customer.id}`, {
+    token: operator,
+  });
+  const prices = await service.call('GET', `/api/v1/prices?plan_id=${a.planId}`, { token: operator });
+  const plan = await service.call('GET', `/api/v1/plans/${a.planId}`, { token: operator });
+  f = {
+    customerId: a.customer.id,
+    otherCustomerId: b.customer.id,
+    productId: plan.body.product_id,
+    planId: a.planId,
+    priceId: prices.body.data[0].id,
+    subscriptionId: a.subscription.id,
+    invoiceId: invoices.body.data[0].id,
+  };
+  await service.settled();
+});
+afterAll(async () => service?.close());
+
+async function billingTable(): Promise<string[]> {
+  const { DynamoDBClient } = await import('@aws-sdk/client-dynamodb');
+  const { LOCAL_AWS } = await import('../../local/dynamodb-local.ts');
+  const client = new DynamoDBClient({ ...LOCAL_AWS, endpoint: service.dynamoDbEndpoint });
+  const items: string[] = [];
+  let start: Record<string, never> | undefined;
+  do {
+    const page = await client.send(
+      new ScanCommand({ TableName: service.tables.billing, ConsistentRead: true, ExclusiveStartKey: start }),
+    );
+    items.push(...(page.Items ?? []).map((item) => JSON.stringify(unmarshall(item))));
+    start = page.LastEvaluatedKey as typeof start;
+  } while (start);
+  client.destroy();
+  return items.sort();
+}
+
+type Caller = {
+  name: string;
+  token: () => Promise<string | undefined>;
+  expected: (sample: Sample) => OtherTenant;
+};
+
+const minted = (request: Parameters<typeof mintDevToken>[1]) => () => mintDevToken(service.keys, request);
+
+/** Everything that is wrong about a caller, for JWT routes. `route` gives the scopes to leave out. */
+function badCallers(route: RouteDefinition): Caller[] {
+  const unauthorized = () => 401 as const;
+  return [
+    { name: 'no token', token: async () => undefined, expected: unauthorized },
+    {
+      name: 'expired token',
+      token: minted({ scopes: ALL_SCOPES, expiresInSeconds: -120 }),
+      expected: unauthorized,
+    },
+    {
+      name: 'wrong issuer',
+      token: minted({ scopes: ALL_SCOPES, issuer: 'https://attacker.example/' }),
+      expected: unauthorized,
+    },
+    {
+      name: 'wrong audience',
+      token: minted({ scopes: ALL_SCOPES, audience: 'another-api' }),
+      expected: unauthorized,
+    },
+    {
+      name: 'signed with another key',
+      token: async () => {
+        const { privateKey } = await generateKeyPair('ES256');
+        return new SignJWT({ scope: ALL_SCOPES.join(' ') })
+          .setProtectedHeader({ alg: 'ES256', typ: 'JWT' })
+          .setIssuer(LOCAL_ISSUER)
+          .setAudience(LOCAL_AUDIENCE)
+          .setSubject('forger')
+          .setExpirationTime('1h')
+          .sign(privateKey);
+      },
+      expected: unauthorized,
+    },
+    {
+      name: 'unsigned (alg none)',
+      token: async () => {
+        const encode = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+        const exp = Math.floor(Date.now() / 1000) + 3600;
+        return `${encode({ alg: 'none', typ: 'JWT' })}.${encode({ scope: ALL_SCOPES.join(' '), iss: LOCAL_ISSUER, aud: LOCAL_AUDIENCE, sub: 'x', exp })}.`;
+      },
+      expected: unauthorized,
+    },
+    ...(route.auth === 'jwt'
+      ? [
+          {
+            name: 'missing scope',
+            token: minted({ scopes: ALL_SCOPES.filter((scope) => !route.scopes.includes(scope)) }),
+            expected: () => 403 as const,
+          },
+          {
+            name: 'another tenant',
+            token: () => mintDevToken(service.keys, { scopes: ALL_SCOPES, tenantId: f.otherCustomerId }),
+            expected: (sample: Sample) => sample.otherTenant,
+          },
+        ]
+      : []),
+  ];
+}
+
+const authenticated = ROUTES.filter((route) => !UNAUTHENTICATED.has(route.handler));
+let requestsTried = 0;
+
+describe('authorization matrix: every route × every bad caller is refused and changes nothing', () => {
+  it('has a sample request for every authenticated route', () => {
+    const missing = authenticated
+      .filter((route) => !SAMPLES[route.handler])
+      .map((r) => `${r.method} ${r.path}`);
+    expect(missing).toEqual([]);
+  });
+
+  it.each(authenticated.map((route) => [`${route.method} ${route.path}`, route] as const))(
+    '%s',
+    async (_name, route) => {
+      const sample = SAMPLES[route.handler]!(route);
+      const before = await billingTable();
+      for (const caller of badCallers(route)) {
+        const token = await caller.token();
+        const response = await service.call(route.method, sample.path, {
+          ...(token ? { token } : {}),
+          ...(sample.body === undefined ? {} : { body: sample.body }),
+          headers: { 'idempotency-key': `authz-${caller.name.replace(/\W/g, '-')}` },
+        });
+        requestsTried++;
+        const expected = caller.expected(sample);
+        const context = `${caller.name}: ${response.status} ${JSON.stringify(response.body).slice(0, 300)}`;
+        if (expected === 'shared') {
+          expect(response.status, context).toBe(200);
+        } else if (expected === 'own-only') {
+          expect(response.status, context).toBe(200);
+          expect(JSON.stringify(response.body), context).not.toContain(f.customerId);
+        } else {
+          expect(response.status, context).toBe(expected);
+          // A refusal tells nothing about the resource (no email, no amounts).
+          expect(JSON.stringify(response.body), context).not.toMatch(/@example\.com|"total"/);
+        }
+      }
+      expect(await billingTable()).toEqual(before);
+    },
+  );
+
+  it('tried every route × case', () => {
+    const cases = authenticated.reduce((sum, route) => sum + badCallers(route).length, 0);
+    expect(requestsTried).toBe(cases);
+    console.log(`authorization matrix: ${authenticated.length} routes, ${requestsTried} refused requests`);
+  });
+});
+
+describe('the Stripe webhook authenticates by signature', () => {
+  const event = JSON.stringify({
+    id: 'evt_authz',
+    object: 'event',
+    type: 'payment_intent.succeeded',
+    created: Math.floor(Date.now() / 1000),
+    livemode: false,
+    data: {
+      object: {
+        id: 'pi_authz',
+        object: 'payment_intent',
+        amount: 1,
+        amount_received: 1,
+        currency: 'usd',
+        metadata: {},
+      },
+    },
+  });
+
+  it.each([
+    ['no signature', {}],
+    ['a garbage signature', { 'stripe-signature': 'nonsense' }],
+    [
+      'signed with another secret',
+      {
+        'stripe-signature': Stripe.webhooks.generateTestHeaderString({
+          payload: event,
+          secret: 'whsec_other',
+        }),
+      },
+    ],
+    [
+      'a stale timestamp',
+      {
+        'stripe-signature': Stripe.webhooks.generateTestHeaderString({
+          payload: event,
+          secret: WEBHOOK_SECRET,
+          timestamp: Math.floor(Date.now() / 1000) - 3600,
+        }),
+      },
+    ],
+  ])('refuses %s with 400 and records nothing', async (_name, headers: Record<string, string>) => {
+    const before = await billingTable();
+    const response = await service.call('POST', '/webhooks/stripe', {
+      rawBody: event,
+      headers: { 'content-type': 'application/json', ...headers },
+    });
+    expect(response.status).toBe(400);
+    expect(response.body.type).toBe('/problems/validation');
+    expect(await billingTable()).toEqual(before);
+  });
+});

@@ -38,6 +38,12 @@ export type LocalEventBus = {
   /** Newest first. */
   recent: () => BusRecord[];
   deadLetters: () => BusRecord[];
+  /**
+   * Delivers every dead-lettered event again to the targets that gave up on it (the local twin of
+   * redriving the sync DLQ), with a fresh retry budget. Events delivered leave the dead-letter list;
+   * those that fail again stay on it.
+   */
+  redrive: () => Promise<{ redriven: number; still_dead: number }>;
   /** Resolves when every accepted event has been delivered or dead-lettered. */
   idle: () => Promise<void>;
   stop: () => Promise<void>;
@@ -90,7 +96,7 @@ export async function startLocalEventBus(options: LocalEventBusOptions): Promise
         delivery.error = (error as Error).message;
         if (delivery.attempts >= maxAttempts) {
           delivery.status = 'dead-lettered';
-          dead.unshift(record);
+          if (!dead.includes(record)) dead.unshift(record);
           return;
         }
         await new Promise((resolve) => setTimeout(resolve, retryDelayMs * delivery.attempts));
@@ -163,6 +169,23 @@ export async function startLocalEventBus(options: LocalEventBusOptions): Promise
     endpoint: `http://127.0.0.1:${port}`,
     recent: () => history,
     deadLetters: () => dead,
+    redrive: async () => {
+      const parked = dead.splice(0, dead.length);
+      await Promise.all(
+        parked.flatMap((record) =>
+          record.deliveries
+            .filter((delivery) => delivery.status === 'dead-lettered')
+            .map((delivery) => {
+              const target = targets.find((t) => t.name === delivery.target);
+              if (!target) return Promise.resolve();
+              delivery.status = 'pending';
+              delivery.attempts = 0;
+              return deliver(record, target, delivery);
+            }),
+        ),
+      );
+      return { redriven: parked.length - dead.length, still_dead: dead.length };
+    },
     idle: async () => {
       while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
     },

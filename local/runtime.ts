@@ -37,6 +37,11 @@ export type LocalRuntimeOptions = {
   quiet?: boolean;
   /** How often the local period-close job runs (the hourly schedule in AWS); 0 turns it off. */
   closePeriodsEverySeconds?: number;
+  /**
+   * Fault-injection tests wrap handlers here (e.g. make the sync fail, or the fan-out crash after
+   * publishing half its batch); the service itself never sets it.
+   */
+  wrapHandler?: (name: string, handler: LambdaHandler) => LambdaHandler;
 };
 
 export type LocalRuntime = {
@@ -50,7 +55,14 @@ export type LocalRuntime = {
   /** Resolves once every write made so far has gone through the stream, the bus and its targets. */
   settled: () => Promise<void>;
   streamDeadLetters: () => { record: DynamoDBRecord; reason: string }[];
+  /** Puts every dead-lettered stream record and bus event through again (`POST /_local/redrive`). */
+  redrive: () => Promise<RedriveReport>;
   stop: () => Promise<void>;
+};
+
+export type RedriveReport = {
+  stream: { redriven: number; still_dead: number };
+  bus: { redriven: number; still_dead: number };
 };
 
 export const LOCAL_TABLES: LocalTableNames = {
@@ -75,7 +87,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         const url = pathToFileURL(join(REPO_ROOT, 'functions', `${name}.ts`)).href;
         handlers.set(
           name,
-          import(url).then((module: { handler: LambdaHandler }) => module.handler),
+          import(url).then((module: { handler: LambdaHandler }) =>
+            options.wrapHandler ? options.wrapHandler(name, module.handler) : module.handler,
+          ),
         );
       }
       return handlers.get(name)!;
@@ -132,6 +146,27 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     });
     stops.unshift(poller.stop);
 
+    /**
+     * The local twin of the documented redrive (infra/README.md): dead stream records go through the
+     * fan-out again, in their original order, then dead bus events to their targets.
+     */
+    const redrive = async (): Promise<RedriveReport> => {
+      const parked = deadStreamRecords.splice(0, deadStreamRecords.length).reverse();
+      const fanout = await loadHandler('stream-fanout');
+      for (const entry of parked) {
+        const outcome = (await invoke(fanout, { Records: [entry.record] }).catch((error: unknown) => ({
+          batchItemFailures: [{ itemIdentifier: String((error as Error).message) }],
+        }))) as DynamoDBBatchResponse;
+        if (outcome.batchItemFailures.length > 0) deadStreamRecords.unshift(entry);
+      }
+      await bus.idle();
+      const busReport = await bus.redrive();
+      return {
+        stream: { redriven: parked.length - deadStreamRecords.length, still_dead: deadStreamRecords.length },
+        bus: busReport,
+      };
+    };
+
     const keys = await loadOrCreateDevKeys(join(dataDir, 'dev-jwt-key.json'));
     const { server, url } = await startLocalApi({
       port: options.port ?? 3000,
@@ -166,6 +201,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
           path: '/_local/dead-letters',
           respond: () => ({ bus: bus.deadLetters(), stream: deadStreamRecords }),
         },
+        { method: 'POST', path: '/_local/redrive', respond: () => redrive() },
       ],
     });
     stops.unshift(() => new Promise<void>((done) => server.close(() => done())));
@@ -186,6 +222,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         await bus.idle();
       },
       streamDeadLetters: () => deadStreamRecords,
+      redrive,
       stop: async () => {
         server.closeAllConnections?.();
         for (const stop of stops) await stop();

@@ -50,6 +50,16 @@ export function problemFromError(error: unknown, requestId?: string): Problem {
       ...(requestId ? { request_id: requestId } : {}),
     };
   }
+  if (isTransientAwsError(error)) {
+    return {
+      type: problemTypeUri('service-unavailable'),
+      title: PROBLEM_TYPES['service-unavailable'].title,
+      status: 503,
+      detail:
+        'The data store is busy or did not answer; retry shortly (with the same Idempotency-Key, a retry never applies a change twice)',
+      ...(requestId ? { request_id: requestId } : {}),
+    };
+  }
   return {
     type: problemTypeUri('internal'),
     title: 'Internal error',
@@ -60,10 +70,35 @@ export function problemFromError(error: unknown, requestId?: string): Problem {
   };
 }
 
+const THROTTLING_ERRORS = new Set([
+  'ThrottlingException',
+  'ProvisionedThroughputExceededException',
+  'RequestLimitExceeded',
+  'TooManyRequestsException',
+  'TimeoutError',
+]);
+
+/**
+ * An AWS call that failed for a reason that passes (throttling, a 5xx, a timeout) after the SDK's
+ * own retries: a 503 the caller should retry, not a 500 that says we have a bug.
+ */
+export function isTransientAwsError(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const { name, $fault, $retryable } = error as { name?: unknown; $fault?: unknown; $retryable?: unknown };
+  return (
+    (typeof name === 'string' && THROTTLING_ERRORS.has(name)) ||
+    $fault === 'server' ||
+    $retryable !== undefined
+  );
+}
+
 export function problemResponse(problem: Problem): APIGatewayProxyStructuredResultV2 {
   return {
     statusCode: problem.status,
-    headers: { 'content-type': 'application/problem+json' },
+    headers: {
+      'content-type': 'application/problem+json',
+      ...(problem.status === 503 ? { 'retry-after': '1' } : {}),
+    },
     body: JSON.stringify(problem),
   };
 }

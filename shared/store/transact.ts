@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { TransactWriteCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import { DomainError } from '../domain/errors.ts';
@@ -19,12 +20,9 @@ const CONFLICT_ATTEMPTS = 4;
  * retried with jitter, then answered as a 409 to retry; anything else (throttling after the SDK's
  * retries, validation) is thrown.
  */
-export async function transactWrite(
-  items: TransactItem[],
-  clientRequestToken?: string,
-): Promise<TransactOutcome> {
+export async function transactWrite(items: TransactItem[]): Promise<TransactOutcome> {
   for (let attempt = 1; ; attempt++) {
-    const outcome = await transactOnce(items, clientRequestToken);
+    const outcome = await transactOnce(items);
     if (outcome !== 'transaction-conflict') return outcome;
     if (attempt >= CONFLICT_ATTEMPTS) {
       throw new DomainError(
@@ -40,15 +38,16 @@ export async function transactWrite(
  * One attempt, reporting a TransactionConflict to the caller instead of retrying it: for writers
  * that can sidestep the contended item (usage picks another counter shard) rather than wait.
  */
-export async function transactOnce(
-  items: TransactItem[],
-  clientRequestToken: string | undefined,
-): Promise<TransactOutcome | 'transaction-conflict'> {
+export async function transactOnce(items: TransactItem[]): Promise<TransactOutcome | 'transaction-conflict'> {
   try {
+    // The token makes the SDK's own retries of this call idempotent: if the first try committed but
+    // its answer was lost, the retry is told "done" instead of failing the conditions it just met.
+    // (The SDK would generate one too; it is explicit here because correctness depends on it.) Each
+    // call gets a fresh token; only the SDK's retries of that same call share it.
     await dynamo().send(
       new TransactWriteCommand({
         TransactItems: items,
-        ...(clientRequestToken ? { ClientRequestToken: clientRequestToken } : {}),
+        ClientRequestToken: randomUUID(),
       }),
     );
     return { ok: true };

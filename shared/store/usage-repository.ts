@@ -108,7 +108,7 @@ export class UsageRepository {
     let conflicts = 0;
     while (remaining.length > 0) {
       const { items, recordAt, periodAt } = this.transactionFor(remaining, shard, now);
-      const result = await transactOnce(items, undefined);
+      const result = await transactOnce(items);
       if (result === 'transaction-conflict') {
         // Another transaction holds this counter shard: move to the next shard instead of waiting.
         if (++conflicts > MAX_SHARD_CONFLICTS) {
@@ -144,7 +144,12 @@ export class UsageRepository {
     }
   }
 
-  private transactionFor(writes: readonly UsageWrite[], shard: number, now: Date) {
+  /**
+   * The items of one counting transaction on `shard`: each record's claim (Put), the shard's counter
+   * per (period, metric, price) (Update), and the period-closed check (ConditionCheck). Public so the
+   * close-periods benchmark can seed the exact items ingestion writes without a transaction each.
+   */
+  transactionFor(writes: readonly UsageWrite[], shard: number, now: Date) {
     const items: TransactItem[] = [];
     const recordAt = new Map<number, UsageWrite>();
     const periodAt = new Map<number, string>();

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mintDevToken, type TokenRequest } from '../../local/dev-auth.ts';
 import { freePort } from '../../local/ports.ts';
-import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.ts';
+import { type LocalRuntime, type LocalRuntimeOptions, startLocalRuntime } from '../../local/runtime.ts';
 
 export type TestService = LocalRuntime & {
   token: (scopes: string[], extra?: Omit<TokenRequest, 'scopes'>) => Promise<string>;
@@ -17,7 +17,9 @@ export type TestService = LocalRuntime & {
 };
 
 /** The whole local service (`npm start`), in memory on a free port, as a test drives it over HTTP. */
-export async function startTestService(): Promise<TestService> {
+export async function startTestService(
+  options: Pick<LocalRuntimeOptions, 'wrapHandler'> = {},
+): Promise<TestService> {
   const dataDir = mkdtempSync(join(tmpdir(), 'billing-e2e-'));
   const runtime = await startLocalRuntime({
     port: await freePort(),
@@ -25,6 +27,7 @@ export async function startTestService(): Promise<TestService> {
     inMemory: true,
     quiet: true,
     closePeriodsEverySeconds: 0,
+    ...options,
   });
   return {
     ...runtime,

@@ -49,3 +49,17 @@ describe('transactions', () => {
     await expect(transactWrite([put])).rejects.toThrow('ProvisionedThroughputExceeded');
   });
 });
+
+describe('idempotent SDK retries', () => {
+  it('sends a fresh ClientRequestToken with every transaction', async () => {
+    dynamo.on(TransactWriteCommand).resolves({});
+    await transactWrite([put]);
+    await transactWrite([put]);
+    const tokens = dynamo
+      .commandCalls(TransactWriteCommand)
+      .map((call) => call.args[0].input.ClientRequestToken);
+    expect(tokens).toHaveLength(2);
+    expect(tokens[0]).toMatch(/^[0-9a-f-]{36}$/);
+    expect(tokens[1]).not.toBe(tokens[0]);
+  });
+});

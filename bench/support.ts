@@ -39,10 +39,14 @@ export async function startBenchService(): Promise<BenchService> {
   };
 }
 
-/** A customer subscribed to a monthly USD plan with a metered `calls` price at 0.04 cents. */
-export async function meteredSubscription(
+/**
+ * A monthly USD plan with a metered `calls` price at 0.04 cents, plus `extraPrices` (request bodies
+ * of POST /prices without `plan_id`), created through the local HTTP API.
+ */
+export async function meteredPlan(
   service: BenchService,
-): Promise<{ customerId: string; subscriptionId: string }> {
+  extraPrices: Record<string, unknown>[] = [],
+): Promise<{ planId: string }> {
   const product = await service.call('POST', '/api/v1/products', { name: 'Bench' });
   const plan = await service.call('POST', '/api/v1/plans', {
     product_id: product.id,
@@ -51,19 +55,24 @@ export async function meteredSubscription(
     interval: 'month',
     total_budget: 1_000_000,
   });
-  await service.call('POST', '/api/v1/prices', {
-    plan_id: plan.id,
-    model: 'per_unit',
-    metric: 'calls',
-    unit_amount_decimal: '0.04',
-  });
+  for (const price of [{ model: 'per_unit', metric: 'calls', unit_amount_decimal: '0.04' }, ...extraPrices]) {
+    await service.call('POST', '/api/v1/prices', { plan_id: plan.id, ...price });
+  }
+  return { planId: plan.id };
+}
+
+/** A customer subscribed to a monthly USD plan with a metered `calls` price at 0.04 cents. */
+export async function meteredSubscription(
+  service: BenchService,
+): Promise<{ customerId: string; subscriptionId: string }> {
+  const { planId } = await meteredPlan(service);
   const customer = await service.call('POST', '/api/v1/customers', {
     name: 'Bench',
     email: 'bench@example.com',
   });
   const subscription = await service.call('POST', '/api/v1/subscriptions', {
     customer_id: customer.id,
-    plan_id: plan.id,
+    plan_id: planId,
   });
   return { customerId: customer.id, subscriptionId: subscription.id };
 }

@@ -67,7 +67,7 @@ const action = (description: string) =>
     params: IdPathSchema,
     body: NoBody,
     success: { status: 200, description, schema: InvoiceSchema },
-    problems: [401, 403, 404, 409],
+    problems: [400, 401, 403, 404, 409],
   });
 
 export const invoiceContracts = {

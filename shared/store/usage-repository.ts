@@ -146,8 +146,9 @@ export class UsageRepository {
 
   /**
    * The items of one counting transaction on `shard`: each record's claim (Put), the shard's counter
-   * per (period, metric, price) (Update), and the period-closed check (ConditionCheck). Public so the
-   * close-periods benchmark can seed the exact items ingestion writes without a transaction each.
+   * per (period, metric, price) (Update), and the period-closed check (ConditionCheck). Public (as is
+   * takeChunk) so the close-periods benchmark can seed the exact items `count` writes without running
+   * a transaction for each chunk.
    */
   transactionFor(writes: readonly UsageWrite[], shard: number, now: Date) {
     const items: TransactItem[] = [];
@@ -286,7 +287,7 @@ function groupBy<T>(values: readonly T[], key: (value: T) => string): Map<string
 }
 
 /** The longest prefix whose records, aggregates and period checks fit in one transaction. */
-function takeChunk(writes: readonly UsageWrite[]): UsageWrite[] {
+export function takeChunk(writes: readonly UsageWrite[]): UsageWrite[] {
   const aggregates = new Set<string>();
   const periods = new Set<string>();
   let size = 0;

@@ -1,4 +1,5 @@
 import { periodContaining } from '../domain/billing-period.ts';
+import type { Price } from '../domain/catalog.ts';
 import { DomainError, notFound } from '../domain/errors.ts';
 import {
   buildLines,
@@ -85,11 +86,22 @@ export async function closeDuePeriods(
     restored: 0,
   };
   let next = 0;
+  // Many subscriptions share a plan: its prices are read once per run.
+  const pricesByPlan = new Map<string, Promise<Price[]>>();
+  const planPrices: PlanPrices = (planId) => {
+    let prices = pricesByPlan.get(planId);
+    if (!prices) {
+      prices = listPlanPrices(tableName, planId);
+      pricesByPlan.set(planId, prices);
+      prices.catch(() => pricesByPlan.delete(planId));
+    }
+    return prices;
+  };
   // A few subscriptions at a time: each close is a handful of reads and one transaction.
   await Promise.all(
     Array.from({ length: 8 }, async () => {
       for (let i = next++; i < due.length; i = next++) {
-        const outcome = await closeSubscriptionPeriods(tableName, due[i]!, now, actor);
+        const outcome = await closeSubscriptionPeriods(tableName, due[i]!, now, actor, planPrices);
         report.invoices_created += outcome.created;
         report.already_invoiced += outcome.already;
         report.skipped += outcome.skipped;
@@ -108,6 +120,7 @@ export async function closeSubscriptionPeriods(
   start: Subscription,
   now: Date,
   actor: Actor,
+  planPrices: PlanPrices = (planId) => listPlanPrices(tableName, planId),
 ) {
   const invoices = new InvoicesRepository(tableName);
   const result = { created: 0, already: 0, skipped: 0 };
@@ -117,7 +130,7 @@ export async function closeSubscriptionPeriods(
     subscription.status !== 'canceled' &&
     new Date(subscription.current_period_end) <= now
   ) {
-    const { invoice, advanced } = await draftFor(tableName, subscription, now);
+    const { invoice, advanced } = await draftFor(tableName, subscription, now, planPrices);
     const outcome = await invoices.createDraftAndAdvance(invoice, advanced, subscription.version, {
       invoice: audit(actor, now, 'invoice', invoice.id, 'invoice.created', null, invoice),
       subscription: audit(
@@ -139,12 +152,14 @@ export async function closeSubscriptionPeriods(
   return result;
 }
 
-async function draftFor(tableName: string, subscription: Subscription, now: Date) {
+type PlanPrices = (planId: string) => Promise<Price[]>;
+
+async function draftFor(tableName: string, subscription: Subscription, now: Date, planPrices: PlanPrices) {
   const periodStart = subscription.current_period_start;
   const periodEnd = subscription.current_period_end;
   const inTrial = subscription.status === 'trialing';
   const [prices, usage, pendingItems] = await Promise.all([
-    listPlanPrices(tableName, subscription.plan_id),
+    planPrices(subscription.plan_id),
     new UsageRepository(tableName).aggregates(subscription.id, periodStart),
     new SubscriptionsRepository(tableName).pendingItems(subscription.id),
   ]);

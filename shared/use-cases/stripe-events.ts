@@ -24,9 +24,15 @@ export type StripeEventOutcome =
  */
 export async function receiveStripeEvent(
   tableName: string,
-  event: Stripe.Event,
+  event: unknown,
   now: Date,
 ): Promise<StripeEventOutcome> {
+  if (!isWellFormed(event)) {
+    // Signed, so it came from Stripe (or whoever holds the secret), but nothing can ever be done
+    // with it: a 2xx stops Stripe redelivering it for days; the log keeps it for a look.
+    logger.error('A signed Stripe event without id, type or data.object; ignored', { event });
+    return 'ignored';
+  }
   const receipts = new StripeEventsRepository(tableName);
   if (await receipts.seen(event.id)) return 'duplicate';
   const outcome = await process(tableName, event, now);
@@ -103,6 +109,20 @@ async function process(tableName: string, event: Stripe.Event, now: Date): Promi
     now,
   );
   return 'processed';
+}
+
+function isWellFormed(event: unknown): event is Stripe.Event {
+  if (typeof event !== 'object' || event === null || Array.isArray(event)) return false;
+  const { id, type, data } = event as { id?: unknown; type?: unknown; data?: { object?: unknown } };
+  const object = typeof data === 'object' && data !== null ? data.object : undefined;
+  return (
+    typeof id === 'string' &&
+    id.length > 0 &&
+    typeof type === 'string' &&
+    typeof object === 'object' &&
+    object !== null &&
+    !Array.isArray(object)
+  );
 }
 
 /** The attempt a PaymentIntent was created for (metadata set by the gateway); 0 when unknown. */

@@ -82,3 +82,16 @@ describe('a Stripe event whose processing fails', () => {
     );
   });
 });
+
+describe('a signed Stripe event that is malformed', () => {
+  it.each([
+    ['{}', {}],
+    ['no type', { id: 'evt_1', data: { object: {} } }],
+    ['no data.object', { id: 'evt_1', type: 'payment_intent.succeeded', data: {} }],
+    ['null', null],
+    ['an array', []],
+  ])('%s is ignored (a 2xx, so Stripe stops redelivering) and touches nothing', async (_name, event) => {
+    expect(await receiveStripeEvent('unit', event, new Date())).toBe('ignored');
+    expect(dynamo.calls()).toHaveLength(0);
+  });
+});

@@ -1,0 +1,535 @@
+import { parseArgs } from 'node:util';
+import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { mintDevToken } from '../local/dev-auth.ts';
+import { LOCAL_AWS } from '../local/dynamodb-local.ts';
+import { SCOPES } from '../shared/http/routes.ts';
+import { closeDuePeriods } from '../shared/use-cases/invoicing.ts';
+import { type BenchService, percentile, runConcurrently, startBenchService } from './support.ts';
+import { printTable } from './table.ts';
+
+/**
+ * Load and soak: many concurrent clients drive every write route of the local service (the same
+ * handlers as the Lambdas) for a bounded time; then every counted total is checked exactly against
+ * what the clients were told. Reports throughput, p50/p99 per operation, errors, and memory at start
+ * and end, next to raw PutItem throughput on the same store in the same run.
+ *
+ *   npm run bench -- load                          # 30 s, 16 clients
+ *   npm run bench -- load --seconds 600 --clients 32   # a soak
+ *
+ * Exits non-zero when a total is not exact or an unexpected error (5xx, or a 4xx no operation
+ * explains) occurred.
+ */
+type Op =
+  | 'usage single'
+  | 'usage batch'
+  | 'usage duplicate'
+  | 'customer create'
+  | 'customer replay'
+  | 'subscription create'
+  | 'subscription patch'
+  | 'catalog create'
+  | 'invoice finalize'
+  | 'invoice pay'
+  | 'price archive';
+
+const WEIGHTS: [Op, number][] = [
+  ['usage single', 30],
+  ['usage batch', 10],
+  ['usage duplicate', 6],
+  ['customer create', 6],
+  ['customer replay', 3],
+  ['subscription create', 5],
+  ['subscription patch', 12],
+  ['catalog create', 4],
+  ['invoice finalize', 4],
+  ['invoice pay', 4],
+  ['price archive', 1],
+];
+
+/** Answers an operation may legitimately get under concurrency (a lost If-Match race, a raced finalize). */
+const EXPECTED_REFUSALS: Partial<Record<Op, number[]>> = {
+  'subscription patch': [409],
+  'invoice finalize': [409],
+  'invoice pay': [409],
+  'price archive': [409],
+};
+
+const UNIT_PRICE_DECIMAL = '0.04'; // cents per call
+
+type Sample = { op: Op; ms: number; status: number };
+
+export async function benchLoad(): Promise<void> {
+  const { values } = parseArgs({
+    args: process.argv.slice(2).filter((a) => a !== 'load'),
+    options: {
+      seconds: { type: 'string', default: process.env.BENCH_LOAD_SECONDS ?? '30' },
+      clients: { type: 'string', default: process.env.BENCH_LOAD_CLIENTS ?? '16' },
+      subscriptions: { type: 'string', default: '20' },
+    },
+    strict: false,
+  });
+  const seconds = Number(values.seconds);
+  const clients = Number(values.clients);
+  const subscriptionCount = Number(values.subscriptions);
+
+  const service = await startBenchService();
+  const token = await mintDevToken(service.runtime.keys, { scopes: Object.values(SCOPES) });
+  const request = async (
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ) => {
+    const response = await fetch(`${service.runtime.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...headers },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await response.text();
+    // biome-ignore lint/suspicious/noExplicitAny: response bodies are read field by field
+    let parsed: any = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      // keep the text
+    }
+    return { status: response.status, body: parsed };
+  };
+
+  try {
+    const setup = await setUp(service, subscriptionCount);
+    const state = newState(setup);
+    const memoryAtStart = memory();
+
+    const samples: Sample[] = [];
+    const unexpected: string[] = [];
+    const deadline = performance.now() + seconds * 1000;
+    const totalWeight = WEIGHTS.reduce((sum, [, w]) => sum + w, 0);
+    const pick = (): Op => {
+      let r = Math.random() * totalWeight;
+      for (const [op, weight] of WEIGHTS) {
+        r -= weight;
+        if (r < 0) return op;
+      }
+      return 'usage single';
+    };
+    let sequence = 0;
+    const started = performance.now();
+    await Promise.all(
+      Array.from({ length: clients }, async (_, client) => {
+        while (performance.now() < deadline) {
+          const op = pick();
+          const n = sequence++;
+          const t0 = performance.now();
+          const status = await runOp(op, n, client, state, request);
+          const ms = performance.now() - t0;
+          samples.push({ op, ms, status });
+          const fine = status < 300 || (EXPECTED_REFUSALS[op] ?? []).includes(status);
+          if (!fine && unexpected.length < 20) unexpected.push(`${op} → ${status}`);
+          if (!fine) state.unexpectedCount++;
+        }
+      }),
+    );
+    const elapsed = (performance.now() - started) / 1000;
+    await service.runtime.settled();
+    const memoryAtEnd = memory();
+
+    const checks = await verify(state, request, service);
+
+    // The same store's raw write rate, with the same number of clients, in the same run.
+    const raw = new DynamoDBClient({ ...LOCAL_AWS, endpoint: service.runtime.dynamoDbEndpoint });
+    const rawWrites = 3000;
+    const rawStarted = performance.now();
+    await runConcurrently(rawWrites, clients, async (i) => {
+      await raw.send(
+        new PutItemCommand({
+          TableName: service.runtime.tables.billing,
+          Item: { PK: { S: `RAW#load#${i}` }, SK: { S: 'RAW' }, n: { N: String(i) } },
+        }),
+      );
+    });
+    const rawRate = rawWrites / ((performance.now() - rawStarted) / 1000);
+    raw.destroy();
+
+    const byOp = new Map<Op, Sample[]>();
+    for (const s of samples) byOp.set(s.op, [...(byOp.get(s.op) ?? []), s]);
+    const rows = [...byOp.entries()]
+      .sort((a, b) => b[1].length - a[1].length)
+      .map(([op, list]) => {
+        const ms = list.map((s) => s.ms);
+        const refused = list.filter((s) => s.status >= 400).length;
+        return [op, list.length, fmt(percentile(ms, 50)), fmt(percentile(ms, 99)), refused];
+      });
+    const all = samples.map((s) => s.ms);
+    rows.push(['all writes', samples.length, fmt(percentile(all, 50)), fmt(percentile(all, 99)), '']);
+    printTable(
+      `Load: ${clients} clients × ${seconds} s on every write route (local mode)`,
+      ['operation', 'requests', 'p50 ms', 'p99 ms', 'refused (409 races)'],
+      rows,
+    );
+    const throughput = samples.length / elapsed;
+    printTable(
+      'Throughput and memory',
+      ['measure', 'value'],
+      [
+        ['requests/s through the API', fmt(throughput)],
+        ['raw PutItem/s on the same store (baseline)', fmt(rawRate)],
+        ['API / raw', `${(throughput / rawRate).toFixed(2)}×`],
+        ['usage records counted', state.expectedRecords],
+        ['unexpected errors (5xx or unexplained 4xx)', state.unexpectedCount],
+        ['node heap MiB at start → end', `${memoryAtStart.heap} → ${memoryAtEnd.heap}`],
+        ['node RSS MiB at start → end', `${memoryAtStart.rss} → ${memoryAtEnd.rss}`],
+      ],
+    );
+    printTable(
+      'Totals checked after the run',
+      ['check', 'result'],
+      checks.map((c) => [c.name, c.ok ? 'exact' : `WRONG: ${c.detail}`]),
+    );
+    for (const line of unexpected) console.log(`  unexpected: ${line}`);
+    if (checks.some((c) => !c.ok) || state.unexpectedCount > 0) process.exitCode = 1;
+  } finally {
+    await service.stop();
+  }
+}
+
+type Setup = {
+  planId: string;
+  priceIds: string[];
+  productId: string;
+  subscriptions: { id: string; customerId: string; version: number }[];
+  invoices: { id: string; customerId: string }[];
+};
+
+async function setUp(service: BenchService, count: number): Promise<Setup> {
+  const product = await service.call('POST', '/api/v1/products', { name: 'Load' });
+  const plan = await service.call('POST', '/api/v1/plans', {
+    product_id: product.id,
+    name: 'Load',
+    currency: 'USD',
+    interval: 'month',
+    total_budget: 1_000_000,
+  });
+  await service.call('POST', '/api/v1/prices', { plan_id: plan.id, model: 'flat', unit_amount: 1000 });
+  await service.call('POST', '/api/v1/prices', {
+    plan_id: plan.id,
+    model: 'per_unit',
+    metric: 'calls',
+    unit_amount_decimal: UNIT_PRICE_DECIMAL,
+  });
+  // Draft invoices to finalize and pay during the run: a few months of billing subscriptions,
+  // closed as if it were three months from now, before the usage subscriptions exist.
+  const billing: string[] = [];
+  let closeAt = new Date();
+  for (let i = 0; i < count; i++) {
+    const customer = await service.call('POST', '/api/v1/customers', {
+      name: `Billed ${i}`,
+      email: `billed${i}@example.com`,
+    });
+    const subscription = await service.call('POST', '/api/v1/subscriptions', {
+      customer_id: customer.id,
+      plan_id: plan.id,
+    });
+    billing.push(customer.id);
+    closeAt = new Date(new Date(String(subscription.current_period_end)).getTime() + 62 * 86_400_000);
+  }
+  await closeDuePeriods(service.runtime.tables.billing, closeAt);
+  const invoices: Setup['invoices'] = [];
+  for (const customerId of billing) {
+    const page = (await service.call(
+      'GET',
+      `/api/v1/invoices?customer_id=${customerId}&limit=100`,
+      undefined,
+    )) as {
+      data?: { id: string }[];
+    };
+    for (const invoice of page.data ?? []) invoices.push({ id: invoice.id, customerId });
+  }
+  // The usage subscriptions: their current period contains now, which is what clients report into.
+  const subscriptions: Setup['subscriptions'] = [];
+  for (let i = 0; i < count; i++) {
+    const customer = await service.call('POST', '/api/v1/customers', {
+      name: `Load ${i}`,
+      email: `load${i}@example.com`,
+    });
+    const subscription = await service.call('POST', '/api/v1/subscriptions', {
+      customer_id: customer.id,
+      plan_id: plan.id,
+    });
+    subscriptions.push({ id: subscription.id, customerId: customer.id, version: subscription.version });
+  }
+  return { planId: plan.id, priceIds: [], productId: product.id, subscriptions, invoices };
+}
+
+type State = ReturnType<typeof newState>;
+
+function newState(setup: Setup) {
+  return {
+    setup,
+    /** Exact expected quantity per subscription (integers: the clients send whole calls). */
+    expectedQuantity: new Map<string, number>(setup.subscriptions.map((s) => [s.id, 0])),
+    expectedRecordsBy: new Map<string, number>(setup.subscriptions.map((s) => [s.id, 0])),
+    expectedRecords: 0,
+    acceptedKeys: [] as { subscriptionId: string; key: string; quantity: number }[],
+    customersCreated: 0,
+    customerReplays: [] as { key: string; id: string }[],
+    replayMismatches: 0,
+    subscriptionsCreated: 0,
+    finalized: new Set<string>(),
+    paid: new Set<string>(),
+    unexpectedCount: 0,
+    duplicatesCounted: 0,
+  };
+}
+
+type Request = (
+  method: string,
+  path: string,
+  body?: unknown,
+  headers?: Record<string, string>,
+) => // biome-ignore lint/suspicious/noExplicitAny: response bodies are read field by field
+Promise<{ status: number; body: any }>;
+
+async function runOp(op: Op, n: number, client: number, state: State, request: Request): Promise<number> {
+  const { setup } = state;
+  const subscription = setup.subscriptions[n % setup.subscriptions.length]!;
+  switch (op) {
+    case 'usage single': {
+      const quantity = 1 + (n % 9);
+      const key = `load-${client}-${n}`;
+      const response = await request('POST', '/api/v1/usage-records', {
+        subscription_id: subscription.id,
+        idempotency_key: key,
+        metric: 'calls',
+        quantity,
+      });
+      if (response.status === 201) count(state, subscription.id, key, quantity);
+      return response.status;
+    }
+    case 'usage batch': {
+      const records = Array.from({ length: 50 }, (_, i) => ({
+        subscription_id: setup.subscriptions[(n + i) % setup.subscriptions.length]!.id,
+        idempotency_key: `load-${client}-${n}-${i}`,
+        metric: 'calls',
+        quantity: 1 + (i % 5),
+      }));
+      const response = await request('POST', '/api/v1/usage-records', { records });
+      if (response.status === 200) {
+        (response.body.results as { index: number; status: string }[]).forEach((result) => {
+          const record = records[result.index]!;
+          if (result.status === 'accepted')
+            count(state, record.subscription_id, record.idempotency_key, record.quantity);
+        });
+      }
+      return response.status;
+    }
+    case 'usage duplicate': {
+      const previous = state.acceptedKeys[n % Math.max(1, state.acceptedKeys.length)];
+      if (!previous) return runOp('usage single', n, client, state, request);
+      const response = await request('POST', '/api/v1/usage-records', {
+        subscription_id: previous.subscriptionId,
+        idempotency_key: previous.key,
+        metric: 'calls',
+        quantity: previous.quantity,
+      });
+      if (response.status === 201) state.duplicatesCounted++;
+      return response.status;
+    }
+    case 'customer create': {
+      const key = `load-customer-${n}`;
+      const response = await request(
+        'POST',
+        '/api/v1/customers',
+        { name: `New ${n}`, email: `new${n}@example.com` },
+        { 'idempotency-key': key },
+      );
+      if (response.status === 201) {
+        state.customersCreated++;
+        state.customerReplays.push({ key, id: response.body.id });
+      }
+      return response.status;
+    }
+    case 'customer replay': {
+      const previous = state.customerReplays[n % Math.max(1, state.customerReplays.length)];
+      if (!previous) return runOp('customer create', n, client, state, request);
+      const number = previous.key.replace('load-customer-', '');
+      const response = await request(
+        'POST',
+        '/api/v1/customers',
+        { name: `New ${number}`, email: `new${number}@example.com` },
+        { 'idempotency-key': previous.key },
+      );
+      if (response.body?.id !== previous.id) state.replayMismatches++;
+      return response.status;
+    }
+    case 'subscription create': {
+      const customer = await request('POST', '/api/v1/customers', {
+        name: `Sub ${n}`,
+        email: `sub${n}@example.com`,
+      });
+      if (customer.status !== 201) return customer.status;
+      state.customersCreated++;
+      const response = await request('POST', '/api/v1/subscriptions', {
+        customer_id: customer.body.id,
+        plan_id: setup.planId,
+      });
+      if (response.status === 201) state.subscriptionsCreated++;
+      return response.status;
+    }
+    case 'subscription patch': {
+      const response = await request(
+        'PATCH',
+        `/api/v1/subscriptions/${subscription.id}`,
+        { total_budget: 1_000_000 + n },
+        { 'if-match': `"${subscription.version}"` },
+      );
+      if (response.status === 200) subscription.version = response.body.version;
+      else if (response.status === 409) {
+        const current = await request('GET', `/api/v1/subscriptions/${subscription.id}`);
+        subscription.version = Math.max(subscription.version, current.body.version);
+      }
+      return response.status;
+    }
+    case 'catalog create': {
+      const product = await request('POST', '/api/v1/products', { name: `Catalog ${n}` });
+      if (product.status !== 201) return product.status;
+      const plan = await request('POST', '/api/v1/plans', {
+        product_id: product.body.id,
+        name: `Catalog ${n}`,
+        currency: 'EUR',
+        interval: 'month',
+        total_budget: 500,
+      });
+      if (plan.status !== 201) return plan.status;
+      const price = await request('POST', '/api/v1/prices', {
+        plan_id: plan.body.id,
+        model: 'per_unit',
+        metric: 'tokens',
+        unit_amount_decimal: '0.001',
+      });
+      if (price.status === 201) state.setup.priceIds.push(price.body.id);
+      return price.status;
+    }
+    case 'price archive': {
+      const priceId = state.setup.priceIds.shift();
+      if (!priceId) return runOp('catalog create', n, client, state, request);
+      return (await request('POST', `/api/v1/prices/${priceId}/archive`)).status;
+    }
+    case 'invoice finalize': {
+      const invoice = setup.invoices[n % setup.invoices.length]!;
+      if (state.finalized.has(invoice.id)) return runOp('invoice pay', n, client, state, request);
+      const response = await request('POST', `/api/v1/invoices/${invoice.id}/finalize`);
+      if (response.status === 200) state.finalized.add(invoice.id);
+      return response.status;
+    }
+    case 'invoice pay': {
+      const finalized = [...state.finalized].filter((id) => !state.paid.has(id));
+      const invoiceId = finalized[n % Math.max(1, finalized.length)];
+      if (!invoiceId) return runOp('usage single', n, client, state, request);
+      const response = await request('POST', `/api/v1/invoices/${invoiceId}/pay`, { paid_out_of_band: true });
+      if (response.status === 200) state.paid.add(invoiceId);
+      return response.status;
+    }
+  }
+}
+
+function count(state: State, subscriptionId: string, key: string, quantity: number) {
+  state.expectedQuantity.set(subscriptionId, (state.expectedQuantity.get(subscriptionId) ?? 0) + quantity);
+  state.expectedRecordsBy.set(subscriptionId, (state.expectedRecordsBy.get(subscriptionId) ?? 0) + 1);
+  state.expectedRecords++;
+  state.acceptedKeys.push({ subscriptionId, key, quantity });
+}
+
+type Check = { name: string; ok: boolean; detail?: string };
+
+async function verify(state: State, request: Request, service: BenchService): Promise<Check[]> {
+  const checks: Check[] = [];
+  const budgets = (await (await fetch(`${service.runtime.url}/_local/budgets`)).json()) as {
+    items: { subscription_id: string; current_spend: number; total_budget: number }[];
+  };
+  const rows = new Map(budgets.items.map((row) => [row.subscription_id, row]));
+  const wrongUsage: string[] = [];
+  const wrongSpend: string[] = [];
+  const wrongBudget: string[] = [];
+  for (const subscription of state.setup.subscriptions) {
+    const usage = await request('GET', `/api/v1/subscriptions/${subscription.id}/usage`);
+    const calls = (usage.body.metrics as { metric: string; quantity: string; records: number }[]).find(
+      (m) => m.metric === 'calls',
+    );
+    const expected = state.expectedQuantity.get(subscription.id) ?? 0;
+    const expectedRecords = state.expectedRecordsBy.get(subscription.id) ?? 0;
+    if ((calls?.quantity ?? '0') !== String(expected) || (calls?.records ?? 0) !== expectedRecords) {
+      wrongUsage.push(
+        `${subscription.id}: ${calls?.quantity}/${calls?.records} vs ${expected}/${expectedRecords}`,
+      );
+    }
+    // 0.04 cents per call, rounded once: exactly what current_spend must be.
+    const spend = Math.floor((expected * 4 + 50) / 100); // integers: half up, exactly
+    const row = rows.get(subscription.id);
+    if (row?.current_spend !== spend)
+      wrongSpend.push(`${subscription.id}: ${row?.current_spend} vs ${spend}`);
+    const current = await request('GET', `/api/v1/subscriptions/${subscription.id}`);
+    if (row?.total_budget !== current.body.total_budget)
+      wrongBudget.push(`${subscription.id}: row ${row?.total_budget} vs ${current.body.total_budget}`);
+  }
+  checks.push({
+    name: 'usage quantity and record count per subscription',
+    ok: wrongUsage.length === 0,
+    detail: wrongUsage.join('; '),
+  });
+  checks.push({
+    name: 'duplicates never counted',
+    ok: state.duplicatesCounted === 0,
+    detail: String(state.duplicatesCounted),
+  });
+  checks.push({
+    name: 'current_spend on every budget row',
+    ok: wrongSpend.length === 0,
+    detail: wrongSpend.join('; '),
+  });
+  checks.push({
+    name: 'total_budget on every budget row = the subscription',
+    ok: wrongBudget.length === 0,
+    detail: wrongBudget.join('; '),
+  });
+  checks.push({
+    name: 'idempotent replays return the first customer',
+    ok: state.replayMismatches === 0,
+    detail: String(state.replayMismatches),
+  });
+
+  // Every invoice finalized got a number; each customer's numbers are 1..n without gaps.
+  const numbersBy = new Map<string, number[]>();
+  let paidSeen = 0;
+  for (const invoice of state.setup.invoices) {
+    const current = await request('GET', `/api/v1/invoices/${invoice.id}`);
+    if (current.body.status === 'paid') paidSeen++;
+    if (current.body.number) {
+      const sequence = Number(String(current.body.number).split('-').pop());
+      numbersBy.set(invoice.customerId, [...(numbersBy.get(invoice.customerId) ?? []), sequence]);
+    }
+  }
+  const gaps = [...numbersBy.entries()].filter(([, numbers]) => {
+    const sorted = [...numbers].sort((a, b) => a - b);
+    return sorted.some((value, i) => value !== i + 1);
+  });
+  const numbered = [...numbersBy.values()].reduce((sum, list) => sum + list.length, 0);
+  checks.push({
+    name: `invoice numbers gapless per customer (${numbered} finalized)`,
+    ok: gaps.length === 0 && numbered === state.finalized.size,
+    detail: `${gaps.length} customers with gaps; ${numbered} numbered vs ${state.finalized.size} finalized`,
+  });
+  checks.push({
+    name: `paid invoices = successful pays (${state.paid.size})`,
+    ok: paidSeen === state.paid.size,
+    detail: `${paidSeen} paid vs ${state.paid.size}`,
+  });
+  return checks;
+}
+
+function memory() {
+  const { heapUsed, rss } = process.memoryUsage();
+  return { heap: Math.round(heapUsed / 2 ** 20), rss: Math.round(rss / 2 ** 20) };
+}
+
+const fmt = (value: number) => (value >= 100 ? value.toFixed(0) : value.toFixed(1));

@@ -2,7 +2,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mintDevToken } from '../local/dev-auth.ts';
-import { freePort } from '../local/ports.ts';
 import { type LocalRuntime, startLocalRuntime } from '../local/runtime.ts';
 import { SCOPES } from '../shared/http/routes.ts';
 
@@ -19,7 +18,7 @@ export type BenchService = {
 /** The local service in memory on a free port, with an operator token, as the benchmarks drive it. */
 export async function startBenchService(): Promise<BenchService> {
   const dataDir = mkdtempSync(join(tmpdir(), 'billing-bench-'));
-  const runtime = await startLocalRuntime({ port: await freePort(), dataDir, inMemory: true, quiet: true });
+  const runtime = await startLocalRuntime({ port: 0, dataDir, inMemory: true, quiet: true });
   const token = await mintDevToken(runtime.keys, { scopes: Object.values(SCOPES) });
   return {
     runtime,

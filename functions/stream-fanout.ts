@@ -3,6 +3,7 @@ import type { EventEnvelope } from '../shared/events/envelope.ts';
 import { publishEvents } from '../shared/events/publisher.ts';
 import { coalesceUsageEvents, eventsFromStreamRecord } from '../shared/events/stream-mapping.ts';
 import { logger } from '../shared/logger.ts';
+import { count, METRIC, observedHandler } from '../shared/observability.ts';
 
 /**
  * Table stream → typed events → EventBridge. Reports the first record whose events could not be
@@ -10,7 +11,9 @@ import { logger } from '../shared/logger.ts';
  * record in the DLQ); every record before it has been published. Re-publishing later records on a
  * retry is safe: event ids are derived from the record, and consumers drop what they have seen.
  */
-export async function handler(event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> {
+export const handler = observedHandler(fanOut);
+
+async function fanOut(event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> {
   const mapped: { sequenceNumber: string; events: EventEnvelope[] }[] = [];
   let unmappable: string | undefined;
   for (const record of event.Records) {
@@ -23,7 +26,12 @@ export async function handler(event: DynamoDBStreamEvent): Promise<DynamoDBBatch
       break;
     }
   }
-  const { failed } = await publishEvents(coalesceUsageEvents(mapped.flatMap((m) => m.events)));
+  const events = coalesceUsageEvents(mapped.flatMap((m) => m.events));
+  const { failed } = await publishEvents(events);
+  count(METRIC.streamRecords, event.Records.length);
+  count(METRIC.streamRecordsUnmappable, unmappable === undefined ? 0 : 1);
+  count(METRIC.eventsPublished, events.length - failed.length);
+  count(METRIC.eventsNotPublished, failed.length);
   // A coalesced event stands for every record of its entity: the first of them is the one to retry from.
   const failedEntities = new Set(failed.map((f) => f.event.entity_id));
   const firstUnpublished = mapped.find((m) =>

@@ -5,13 +5,20 @@ import { config } from '../shared/config.ts';
 import { DomainError } from '../shared/domain/errors.ts';
 import { jsonResponse } from '../shared/http/api-handler.ts';
 import { type ApiEvent, bodyLimit, problemErrors } from '../shared/http/middlewares.ts';
+import { count, METRIC, observability } from '../shared/observability.ts';
 import { stripeCredentials } from '../shared/payments/stripe-credentials.ts';
 import { webhookContracts } from '../shared/schemas/webhooks.ts';
-import { receiveStripeEvent } from '../shared/use-cases/stripe-events.ts';
+import { receiveStripeEvent, type StripeEventOutcome } from '../shared/use-cases/stripe-events.ts';
 
 /** Stripe's default: a signature older than five minutes is refused, which stops replays. */
 const SIGNATURE_TOLERANCE_SECONDS = 300;
 const MAX_WEBHOOK_BYTES = 512 * 1024;
+
+const OUTCOME_METRIC = {
+  processed: METRIC.stripeWebhookProcessed,
+  ignored: METRIC.stripeWebhookIgnored,
+  duplicate: METRIC.stripeWebhookDuplicate,
+} as const satisfies Record<StripeEventOutcome, string>;
 
 /**
  * No JWT on this route: Stripe authenticates by signing the raw body. The signature is checked
@@ -21,6 +28,7 @@ const MAX_WEBHOOK_BYTES = 512 * 1024;
 async function receive(event: ApiEvent): Promise<APIGatewayProxyStructuredResultV2> {
   const { webhookSecret } = await stripeCredentials();
   if (!webhookSecret) {
+    count(METRIC.stripeWebhookRejected);
     throw new DomainError(
       'service-unavailable',
       'Stripe webhooks are not configured (no webhook signing secret)',
@@ -28,6 +36,7 @@ async function receive(event: ApiEvent): Promise<APIGatewayProxyStructuredResult
   }
   const signature = event.headers?.['stripe-signature'];
   if (!signature || event.rawBody === undefined) {
+    count(METRIC.stripeWebhookRejected);
     throw new DomainError('validation', 'A signed Stripe payload is required', [
       { field: 'Stripe-Signature', message: 'is required' },
     ]);
@@ -41,20 +50,23 @@ async function receive(event: ApiEvent): Promise<APIGatewayProxyStructuredResult
       SIGNATURE_TOLERANCE_SECONDS,
     );
   } catch (error) {
+    count(METRIC.stripeWebhookRejected);
     throw new DomainError('validation', `The Stripe signature does not verify: ${(error as Error).message}`, [
       { field: 'Stripe-Signature', message: 'does not match the payload, or is too old' },
     ]);
   }
   const outcome = await receiveStripeEvent(config().tableName, stripeEvent, new Date());
+  count(OUTCOME_METRIC[outcome]);
   return jsonResponse(webhookContracts['stripe-webhook'].success.status, {
     received: true,
-    event_id: stripeEvent.id,
+    event_id: typeof stripeEvent?.id === 'string' ? stripeEvent.id : '',
     duplicate: outcome === 'duplicate',
     outcome,
   });
 }
 
 export const handler = middy<ApiEvent, APIGatewayProxyStructuredResultV2>()
+  .use(observability())
   .use(problemErrors())
   .use(bodyLimit(MAX_WEBHOOK_BYTES))
   .handler(receive);

@@ -7,66 +7,112 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { STREAM_SETTINGS } from './event-fanout.ts';
 import type { StageConfig } from './stage-config.ts';
+
+/**
+ * How far the stream fan-out may fall behind the table before someone is told. Its lag is the lag of
+ * every event, so of the SmartGateway budgets; normally it is under a second. Five minutes, sustained
+ * for two periods, is a real backlog (a failing batch being retried, or throttling), and leaves hours
+ * before records reach the mapping's maximum record age (STREAM_SETTINGS, 6 h) and go to the stream DLQ.
+ */
+export const ITERATOR_AGE_ALARM = {
+  threshold: Duration.minutes(5),
+  period: Duration.minutes(5),
+  evaluationPeriods: 2,
+} as const;
 
 export type AlarmsProps = {
   readonly config: StageConfig;
   readonly httpApi: apigw.IHttpApi;
+  /** Every Lambda of the stack: each gets an Errors and a Throttles alarm. */
   readonly functions: readonly [string, lambda.IFunction][];
   /** Dead-letter queues: any message in one means an event was not delivered. */
   readonly deadLetterQueues: readonly [string, sqs.IQueue][];
+  /** The Lambda behind the DynamoDB stream event source mapping (its IteratorAge is alarmed). */
+  readonly streamConsumer: lambda.IFunction;
 };
 
 /**
- * Alarms on what needs a person: a message in any dead-letter queue, Lambda errors, API 5xx. They go
- * to an SNS topic, which e-mails `alarmEmail` when the stage configures one.
+ * Alarms on what needs a person: a message in any dead-letter queue, errors or throttles of any Lambda,
+ * the stream fan-out falling behind, API 5xx. All of them notify one SNS topic per stage, which e-mails
+ * `alarmEmail` when the stage configures one; anyone else subscribes to it (its ARN is the stack output
+ * `AlarmTopicArn`).
  */
 export class Alarms extends Construct {
   readonly topic: sns.Topic;
+  readonly alarms: cloudwatch.Alarm[] = [];
 
   constructor(scope: Construct, id: string, props: AlarmsProps) {
     super(scope, id);
-    this.topic = new sns.Topic(this, 'Topic', { displayName: `Billing alarms (${props.config.stage})` });
+    this.topic = new sns.Topic(this, 'Topic', {
+      displayName: `Billing alarms (${props.config.stage})`,
+      enforceSSL: true,
+    });
     if (props.config.alarmEmail) this.topic.addSubscription(new EmailSubscription(props.config.alarmEmail));
-    const action = new SnsAction(this.topic);
     const period = Duration.minutes(5);
+    // Lambda metrics only exist for periods with invocations: no data is not a problem.
+    const notBreaching = cloudwatch.TreatMissingData.NOT_BREACHING;
+    const atLeast = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD;
 
-    const alarms: cloudwatch.Alarm[] = [];
     for (const [name, queue] of props.deadLetterQueues) {
-      alarms.push(
+      this.alarms.push(
         queue
           .metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum' })
           .createAlarm(this, `${name}NotEmpty`, {
             alarmDescription: `${name}: undelivered billing events are waiting to be inspected and redriven`,
             threshold: 1,
             evaluationPeriods: 1,
-            comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+            comparisonOperator: atLeast,
+            treatMissingData: notBreaching,
           }),
       );
     }
     for (const [name, fn] of props.functions) {
-      alarms.push(
+      this.alarms.push(
         fn.metricErrors({ period, statistic: 'Sum' }).createAlarm(this, `${name}Errors`, {
           alarmDescription: `Lambda ${name} is throwing errors`,
           threshold: 1,
           evaluationPeriods: 3,
           datapointsToAlarm: 2,
-          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+          comparisonOperator: atLeast,
+          treatMissingData: notBreaching,
+        }),
+        fn.metricThrottles({ period, statistic: 'Sum' }).createAlarm(this, `${name}Throttles`, {
+          alarmDescription:
+            `Lambda ${name} is being throttled (account or function concurrency exhausted): API calls ` +
+            'fail, stream batches and events wait for retries',
+          threshold: 1,
+          evaluationPeriods: 3,
+          datapointsToAlarm: 2,
+          comparisonOperator: atLeast,
+          treatMissingData: notBreaching,
         }),
       );
     }
-    alarms.push(
+    this.alarms.push(
+      props.streamConsumer
+        .metric('IteratorAge', { period: ITERATOR_AGE_ALARM.period, statistic: 'Maximum' })
+        .createAlarm(this, 'StreamIteratorAge', {
+          alarmDescription:
+            `The stream fan-out is more than ${ITERATOR_AGE_ALARM.threshold.toHumanString()} behind the ` +
+            'billing table: events and SmartGateway budgets lag; records older than ' +
+            `${STREAM_SETTINGS.maxRecordAge.toHumanString()} go to the stream DLQ`,
+          threshold: ITERATOR_AGE_ALARM.threshold.toMilliseconds(),
+          evaluationPeriods: ITERATOR_AGE_ALARM.evaluationPeriods,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+          treatMissingData: notBreaching,
+        }),
       props.httpApi.metricServerError({ period, statistic: 'Sum' }).createAlarm(this, 'Api5xx', {
         alarmDescription: 'The billing API is answering 5xx',
         threshold: 5,
         evaluationPeriods: 3,
         datapointsToAlarm: 2,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        comparisonOperator: atLeast,
+        treatMissingData: notBreaching,
       }),
     );
-    for (const alarm of alarms) alarm.addAlarmAction(action);
+    const action = new SnsAction(this.topic);
+    for (const alarm of this.alarms) alarm.addAlarmAction(action);
   }
 }

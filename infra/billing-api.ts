@@ -1,3 +1,4 @@
+import { Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer, HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
@@ -24,6 +25,21 @@ const ACCESS_LOG_FIELDS = {
   integrationLatencyMs: '$context.integrationLatency',
   integrationError: '$context.integrationErrorMessage',
   authorizerError: '$context.authorizer.error',
+};
+
+/**
+ * Why each route without an authorizer (`auth: 'none'` in ROUTES) may be public. A `none` route that is
+ * missing here fails synthesis: making a route public is a decision with its reason written down, and the
+ * reason is what the AwsSolutions-APIG4 (no authorization) acknowledgement of that route says.
+ */
+export const PUBLIC_ROUTE_REASONS: Readonly<Record<string, string>> = {
+  'POST /webhooks/stripe':
+    'Stripe cannot present a JWT or SigV4: the stripe-webhook handler verifies the Stripe-Signature HMAC ' +
+    'over the raw body (5-minute tolerance) before anything reads it, and refuses every call while the ' +
+    'stage secret holds no whsec_ signing secret.',
+  'GET /openapi.json':
+    'The API description is public by design: it is generated from the request schemas, holds no data ' +
+    'and no secrets, reaches no table, and clients read it before they have a token.',
 };
 
 export type BillingApiProps = {
@@ -55,6 +71,15 @@ export class BillingApi extends Construct {
         `Local-only routes must not be deployed: ${local.map((r) => `${r.method} ${r.path}`).join(', ')}`,
       );
     }
+    const unexplained = routes.filter(
+      (route) => route.auth === 'none' && !PUBLIC_ROUTE_REASONS[`${route.method} ${route.path}`],
+    );
+    if (unexplained.length > 0) {
+      throw new Error(
+        `Routes without an authorizer need a reason in PUBLIC_ROUTE_REASONS (infra/billing-api.ts): ` +
+          unexplained.map((r) => `${r.method} ${r.path}`).join(', '),
+      );
+    }
 
     this.httpApi = new apigw.HttpApi(this, 'HttpApi', {
       apiName: `billing-${config.stage}`,
@@ -65,6 +90,9 @@ export class BillingApi extends Construct {
       retention: config.logRetention,
       removalPolicy: config.removalPolicy,
     });
+    // No X-Ray on the stage: HTTP APIs (API Gateway v2) do not support X-Ray tracing, unlike REST APIs.
+    // Traces start at the Lambda (active tracing); the access log's requestId is the request_id that
+    // problem responses and handler error logs carry.
     this.stage = this.httpApi.addStage('DefaultStage', {
       stageName: '$default',
       autoDeploy: true,
@@ -86,7 +114,7 @@ export class BillingApi extends Construct {
     for (const route of routes) {
       const fn = functions.get(route.handler);
       const routeId = `${route.method}${route.path}`.replace(/[^A-Za-z0-9]+/g, '-');
-      new apigw.HttpRoute(this, routeId, {
+      const httpRoute = new apigw.HttpRoute(this, routeId, {
         httpApi: this.httpApi,
         routeKey: apigw.HttpRouteKey.with(route.path, apigw.HttpMethod[route.method]),
         integration: new HttpLambdaIntegration(`${routeId}-integration`, fn, {
@@ -96,6 +124,10 @@ export class BillingApi extends Construct {
           ? { authorizer: jwt, authorizationScopes: [...route.scopes] }
           : { authorizer: route.auth === 'iam' ? iam : none }),
       });
+      const publicReason =
+        route.auth === 'none' ? PUBLIC_ROUTE_REASONS[`${route.method} ${route.path}`] : undefined;
+      if (publicReason)
+        Validations.of(httpRoute).acknowledge({ id: 'AwsSolutions-APIG4', reason: publicReason });
     }
   }
 }

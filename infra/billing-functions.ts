@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
@@ -16,6 +17,9 @@ type FunctionSettings = {
   readonly timeout: Duration;
   readonly description: string;
 };
+
+/** Every function's runtime (see the AwsSolutions-L1 acknowledgement below for why it is pinned). */
+export const RUNTIME = lambda.Runtime.NODEJS_22_X;
 
 /** API handlers answer within API Gateway's 30 s integration limit, Stripe calls included. */
 const API_SETTINGS = { memorySize: 512, timeout: Duration.seconds(15) } as const;
@@ -48,8 +52,10 @@ export type BillingFunctionsProps = {
 
 /**
  * One Lambda per name in ALL_HANDLERS: Node.js 22 on arm64, the esbuild bundle as code
- * (`index.handler`), source maps on, and a log group with the stage's retention.
- * Permissions are granted by the constructs that own the resources.
+ * (`index.handler`), source maps on, X-Ray active tracing, and a log group with the stage's retention.
+ * Each function has its own execution role that starts with nothing but writing to its own log group
+ * (no AWSLambdaBasicExecutionRole, which may write to every log group of the account); the
+ * constructs that own the other resources grant the rest.
  */
 export class BillingFunctions extends Construct {
   private readonly byName = new Map<string, lambda.Function>();
@@ -73,16 +79,38 @@ export class BillingFunctions extends Construct {
         retention: props.config.logRetention,
         removalPolicy: props.config.removalPolicy,
       });
+      const role = new iam.Role(this, `${id}Role`, {
+        assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+        description: `Execution role of the ${name} Lambda (${props.config.stage})`,
+      });
+      logGroup.grantWrite(role);
       const fn = new lambda.Function(this, id, {
         description: `${settings.description} (${props.config.stage})`,
-        runtime: lambda.Runtime.NODEJS_22_X,
+        runtime: RUNTIME,
         architecture: lambda.Architecture.ARM_64,
         code: lambda.Code.fromAsset(join(assetRoot, name)),
         handler: 'index.handler',
         memorySize: settings.memorySize,
         timeout: settings.timeout,
+        role,
         logGroup,
+        // X-Ray: Lambda opens the invocation segment, Powertools Tracer (shared/observability.ts) adds
+        // the handler subsegment and the outgoing HTTPS calls (DynamoDB, EventBridge, Stripe).
+        tracing: lambda.Tracing.ACTIVE,
         environment: { ...props.environment, NODE_OPTIONS: '--enable-source-maps' },
+      });
+      Validations.of(fn).acknowledge({
+        id: 'AwsSolutions-L1',
+        reason:
+          'The runtime is pinned on purpose to Node.js 22, an LTS runtime Lambda supports: the bundles ' +
+          'target node22 (esbuild.config.mjs) and are tested on it; moving to a newer runtime is a ' +
+          'deliberate, tested change, not something the latest-runtime rule should make implicitly.',
+      });
+      Validations.of(role).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason:
+          'X-Ray active tracing: CDK grants xray:PutTraceSegments and xray:PutTelemetryRecords, which do ' +
+          'not support resource-level permissions, so their statement must name Resource "*".',
       });
       this.byName.set(name, fn);
     }

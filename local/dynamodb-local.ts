@@ -31,7 +31,17 @@ export const LOCAL_AWS = {
  * With `dataDir` the data survives restarts; without it the store lives in memory.
  */
 export async function startDynamoDbLocal(options: { dataDir?: string | undefined }): Promise<LocalDynamoDb> {
-  const port = await freePort();
+  // The port is free when picked but Java binds it a moment later: another process may win the race.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(options, await freePort());
+    } catch (error) {
+      if (attempt >= 3 || !/BindException|Address already in use/i.test(String(error))) throw error;
+    }
+  }
+}
+
+async function startOnce(options: { dataDir?: string | undefined }, port: number): Promise<LocalDynamoDb> {
   if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
   const child: ChildProcess = spawn({
     port,

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { EventBridgeEvent } from 'aws-lambda';
-import { freePort } from './ports.ts';
 
 /**
  * A local EventBridge bus: it answers the PutEvents API the publisher's real SDK client calls,
@@ -162,8 +161,13 @@ export async function startLocalEventBus(options: LocalEventBusOptions): Promise
       );
     });
   });
-  const port = await freePort();
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  // Port 0: the OS picks a free port at bind time (no window for another process to take it).
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
 
   return {
     endpoint: `http://127.0.0.1:${port}`,

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
@@ -68,6 +69,11 @@ async function handle(
     );
 
   const match = findRoute(routes, method, url.pathname);
+  if (match === 'malformed') {
+    // A path parameter whose percent-encoding does not decode (`%`, `%zz`, `%C0%AF`): refused by the
+    // gateway, never handed to a Lambda.
+    return send(res, 400, { 'content-type': 'application/json' }, '{"message":"Bad Request"}');
+  }
   if (!match) return send(res, 404, { 'content-type': 'application/json' }, '{"message":"Not Found"}');
 
   const body = await readBody(req, GATEWAY_MAX_BODY_BYTES);
@@ -112,10 +118,14 @@ function findRoute(routes: CompiledRoute[], method: string, path: string) {
     if (compiled.route.method !== method) continue;
     const found = compiled.pattern.exec(path);
     if (!found) continue;
-    const params = Object.fromEntries(
-      compiled.names.map((name, i) => [name, decodeURIComponent(found[i + 1]!)]),
-    );
-    return { route: compiled.route, params };
+    try {
+      const params = Object.fromEntries(
+        compiled.names.map((name, i) => [name, decodeURIComponent(found[i + 1]!)]),
+      );
+      return { route: compiled.route, params };
+    } catch {
+      return 'malformed' as const;
+    }
   }
   return undefined;
 }
@@ -183,11 +193,14 @@ function toApiGatewayEvent(
   for (const [name, value] of Object.entries(req.headers)) {
     if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(',') : value;
   }
-  const query: Record<string, string> = {};
+  // Any name is a parameter, `__proto__` and `constructor` included, as in API Gateway's JSON event.
+  const query: Record<string, string> = Object.create(null);
   for (const [name, value] of url.searchParams)
-    query[name] = name in query ? `${query[name]},${value}` : value;
+    query[name] = Object.hasOwn(query, name) ? `${query[name]},${value}` : value;
   const contentType = headers['content-type'] ?? '';
-  const isText = body.length === 0 || TEXT_TYPES.test(contentType);
+  // A body that is not UTF-8 cannot be handed over as a string without losing bytes: like any binary
+  // payload it goes base64-encoded, whatever its content type says.
+  const isText = body.length === 0 || (TEXT_TYPES.test(contentType) && isUtf8(body));
   const now = new Date();
   const routeKey = `${match.route.method} ${match.route.path}`;
   return {

@@ -120,6 +120,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       AWS_REGION: LOCAL_AWS.region,
       AWS_ACCESS_KEY_ID: LOCAL_AWS.credentials.accessKeyId,
       AWS_SECRET_ACCESS_KEY: LOCAL_AWS.credentials.secretAccessKey,
+      // Powertools (shared/observability.ts): no EMF metric lines on the terminal unless asked for
+      // (POWERTOOLS_METRICS_DISABLED=false), and no X-Ray (no daemon here; the tracer also turns itself
+      // off outside Lambda).
+      POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? 'true',
+      POWERTOOLS_TRACE_ENABLED: 'false',
     });
     // Handler logs are JSON lines for CloudWatch; locally only warnings and errors are worth a terminal line.
     logger.setLogLevel(

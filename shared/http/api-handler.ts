@@ -4,6 +4,7 @@ import type { z } from 'zod';
 import { config } from '../config.ts';
 import { DomainError } from '../domain/errors.ts';
 import type { Principal } from '../domain/principal.ts';
+import { observability } from '../observability.ts';
 import type { HandlerContract } from '../schemas/contract.ts';
 import {
   findIdempotencyRecord,
@@ -47,8 +48,9 @@ export type ApiHandlerOptions<C extends HandlerContract> = {
 };
 
 /**
- * Builds an API Gateway v2 handler: problem errors → authorize → body limit → JSON → validation →
- * idempotent replay → the use case → a JSON response with the contract's success status.
+ * Builds an API Gateway v2 handler: observability (logs, metrics, traces) → problem errors → authorize →
+ * body limit → JSON → validation → idempotent replay → the use case → a JSON response with the
+ * contract's success status.
  */
 export function apiHandler<C extends HandlerContract>(
   options: ApiHandlerOptions<C>,
@@ -57,7 +59,10 @@ export function apiHandler<C extends HandlerContract>(
   const { contract } = options;
   const base = async (event: ApiEvent, _context: Context): Promise<APIGatewayProxyStructuredResultV2> => {
     const now = new Date();
-    const body = contract.body ? parseWith(contract.body, event.jsonBody ?? {}) : undefined;
+    // No body counts as {}; a JSON `null` is a body, and not an object.
+    const body = contract.body
+      ? parseWith(contract.body, event.jsonBody === undefined ? {} : event.jsonBody)
+      : undefined;
     if (!contract.body && !contract.rawBody && event.jsonBody !== undefined) {
       throw new DomainError('validation', 'This route takes no request body', [
         { field: '(body)', message: 'must be empty' },
@@ -104,6 +109,7 @@ export function apiHandler<C extends HandlerContract>(
   };
 
   return middy<ApiEvent, APIGatewayProxyStructuredResultV2>()
+    .use(observability())
     .use(problemErrors())
     .use(authorize(options.scopes))
     .use(bodyLimit(options.maxBodyBytes ?? config().maxBodyBytes))

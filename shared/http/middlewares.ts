@@ -1,11 +1,12 @@
 import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { DomainError } from '../domain/errors.ts';
+import { DomainError, validationError } from '../domain/errors.ts';
 import type { Principal } from '../domain/principal.ts';
 import { requireScope } from '../domain/principal.ts';
 import { logger } from '../logger.ts';
 import { principalFromEvent } from './auth.ts';
 import { problemFromError, problemResponse } from './problem.ts';
+import { illFormedStringIn } from './validation.ts';
 
 /** The API Gateway v2 event as the middlewares leave it for the handler. */
 export type ApiEvent = APIGatewayProxyEventV2 & {
@@ -29,23 +30,36 @@ export const problemErrors = (): ApiMiddleware => ({
   },
 });
 
-/** Decodes the body once and refuses it with 413 when it is larger than the route allows. */
+/**
+ * Decodes the body once and refuses it with 413 when it is larger than the route allows. A base64
+ * body must be UTF-8: bytes that are not are refused (400), never replaced by U+FFFD.
+ */
 export const bodyLimit = (maxBytes: number): ApiMiddleware => ({
   name: 'bodyLimit',
   before: (request) => {
     const { body, isBase64Encoded } = request.event;
     if (body === undefined || body === null) return;
-    const raw = isBase64Encoded ? Buffer.from(body, 'base64').toString('utf8') : body;
-    const size = Buffer.byteLength(raw, 'utf8');
+    const bytes = isBase64Encoded ? Buffer.from(body, 'base64') : undefined;
+    const size = bytes ? bytes.length : Buffer.byteLength(body, 'utf8');
     if (size > maxBytes) {
       throw new DomainError(
         'payload-too-large',
         `The body is ${size} bytes; this route accepts at most ${maxBytes}`,
       );
     }
-    request.event.rawBody = raw;
+    request.event.rawBody = bytes ? utf8Text(bytes) : body;
   },
 });
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+function utf8Text(bytes: Buffer): string {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    throw new DomainError('malformed-json', 'The body is not valid UTF-8 (JSON text must be UTF-8)');
+  }
+}
 
 /** Requires a JSON content type for any body and parses it; a broken document is a 400, not a 500. */
 export const jsonBody = (): ApiMiddleware => ({
@@ -60,11 +74,20 @@ export const jsonBody = (): ApiMiddleware => ({
         `Content-Type must be application/json, got "${contentType || '(none)'}"`,
       );
     }
+    let parsed: unknown;
     try {
-      request.event.jsonBody = JSON.parse(raw);
+      parsed = JSON.parse(raw);
     } catch (error) {
       throw new DomainError('malformed-json', `The body is not valid JSON: ${(error as Error).message}`);
     }
+    // "\ud800" is valid JSON text but no character; such strings break what reads them later (Stripe's client).
+    const illFormed = illFormedStringIn(parsed);
+    if (illFormed !== undefined) {
+      throw validationError([
+        { field: illFormed, message: 'is not well-formed Unicode (it holds a lone surrogate)' },
+      ]);
+    }
+    request.event.jsonBody = parsed;
   },
 });
 

@@ -77,7 +77,7 @@ export async function pageAuditTrail(
       ExpressionAttributeValues: { ':pk': partition, ':prefix': AUDIT_SK_PREFIX },
       ConsistentRead: true,
       Limit: limit,
-      ExclusiveStartKey: decodeCursor(cursor, { attribute: 'PK', value: partition }),
+      ExclusiveStartKey: decodeCursor(cursor, { attribute: 'PK', value: partition, prefix: AUDIT_SK_PREFIX }),
     }),
   );
   return {

@@ -295,7 +295,11 @@ export class CatalogRepository {
           ...(query.prefix === undefined ? {} : { ':prefix': query.prefix }),
         },
         Limit: limit,
-        ExclusiveStartKey: decodeCursor(cursor, { attribute: pk, value: query.partition }),
+        ExclusiveStartKey: decodeCursor(cursor, {
+          attribute: pk,
+          value: query.partition,
+          prefix: query.prefix,
+        }),
       }),
     );
     return {

@@ -20,7 +20,11 @@ export async function pageByOwner<T>(
       KeyConditionExpression: 'GSI1PK = :pk AND begins_with(GSI1SK, :prefix)',
       ExpressionAttributeValues: { ':pk': partition, ':prefix': byOwnerPrefix(childType) },
       Limit: limit,
-      ExclusiveStartKey: decodeCursor(cursor, { attribute: 'GSI1PK', value: partition }),
+      ExclusiveStartKey: decodeCursor(cursor, {
+        attribute: 'GSI1PK',
+        value: partition,
+        prefix: byOwnerPrefix(childType),
+      }),
     }),
   );
   return {

@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { mintDevToken } from '../../local/dev-auth.ts';
-import { freePort } from '../../local/ports.ts';
 import { startLocalRuntime } from '../../local/runtime.ts';
 import { SCOPES } from '../../shared/http/routes.ts';
 
@@ -24,7 +23,7 @@ async function call(url: string, token: string, method: string, path: string, bo
 
 describe('local data kept on disk', () => {
   it('a customer created before a restart is there after it, and its event is not published again', async () => {
-    const first = await startLocalRuntime({ port: await freePort(), dataDir, quiet: true });
+    const first = await startLocalRuntime({ port: 0, dataDir, quiet: true });
     const token = await mintDevToken(first.keys, { scopes: [SCOPES.customersCreate, SCOPES.customersRead] });
     const created = await call(first.url, token, 'POST', '/api/v1/customers', {
       name: 'Kept',
@@ -35,7 +34,7 @@ describe('local data kept on disk', () => {
     expect(first.bus.recent().filter((e) => e.detail_type === 'customer.created')).toHaveLength(1);
     await first.stop();
 
-    const second = await startLocalRuntime({ port: await freePort(), dataDir, quiet: true });
+    const second = await startLocalRuntime({ port: 0, dataDir, quiet: true });
     try {
       // The signing key is kept too, so the token minted before the restart still verifies.
       const fetched = await call(second.url, token, 'GET', `/api/v1/customers/${created.body.id}`);

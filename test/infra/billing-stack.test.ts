@@ -10,6 +10,7 @@ import {
   ofType,
   only,
   refTarget,
+  statementsOf,
   synthStage,
 } from './support.ts';
 
@@ -119,6 +120,10 @@ describe('functions', () => {
     });
   });
 
+  it.each(ALL_HANDLERS)('%s: X-Ray active tracing is on', (name) => {
+    expect(functionResource(dev, name).Properties['TracingConfig']).toEqual({ Mode: 'Active' });
+  });
+
   it('keeps API handlers within the API Gateway integration timeout', () => {
     for (const name of apiHandlers) {
       expect(functionResource(dev, name).Properties['Timeout']).toBeLessThanOrEqual(29);
@@ -153,6 +158,36 @@ describe('least privilege', () => {
       ]) {
         expect(allowedTargets(dev, name, action), `${name} ${action}`).toEqual([]);
       }
+    }
+  });
+
+  it.each(ALL_HANDLERS)(
+    '%s: its own role, no AWS managed policy, and it writes logs only to its own log group',
+    (name) => {
+      const fn = functionResource(dev, name);
+      const roleId = refTarget(fn.Properties['Role']);
+      const role = dev.resources[roleId ?? ''];
+      expect(role?.Properties['ManagedPolicyArns']).toBeUndefined();
+      const otherFunctions = ALL_HANDLERS.filter((other) => other !== name);
+      for (const other of otherFunctions) {
+        expect(refTarget(functionResource(dev, other).Properties['Role']), other).not.toBe(roleId);
+      }
+      const logGroupId = refTarget((fn.Properties['LoggingConfig'] as { LogGroup: unknown }).LogGroup);
+      for (const action of ['logs:CreateLogStream', 'logs:PutLogEvents']) {
+        expect(allowedTargets(dev, name, action), action).toEqual([logGroupId]);
+      }
+    },
+  );
+
+  it('X-Ray writes are the only wildcard-resource grants, besides the stream lookup of the fan-out', () => {
+    for (const name of ALL_HANDLERS) {
+      const wildcardActions = statementsOf(dev, name)
+        .filter((statement) => statement.resources.includes('*'))
+        .flatMap((statement) => statement.actions)
+        .sort();
+      const expected = ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'];
+      if (name === 'stream-fanout') expected.unshift('dynamodb:ListStreams');
+      expect(wildcardActions, name).toEqual(expected);
     }
   });
 
@@ -241,6 +276,7 @@ describe('outputs', () => {
     ['BudgetsTableName', budgetsTableId],
     ['RoutingPoliciesTableName', routingTableId],
     ['StripeSecretArn', secretId],
+    ['AlarmTopicArn', only(dev, 'AWS::SNS::Topic')[0]],
   ])('exports %s', (name, target) => {
     const output = dev.outputs[name];
     expect(output).toBeDefined();

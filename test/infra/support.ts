@@ -55,17 +55,7 @@ export function placeholderAssets(root: string): string {
 export function synthStage(stage: string, context: Record<string, unknown> = {}): Synthesized {
   const work = mkdtempSync(join(tmpdir(), 'billing-infra-test-'));
   try {
-    const assetRoot = placeholderAssets(join(work, 'assets'));
-    const app = new App({
-      outdir: join(work, 'cdk.out'),
-      context: { ...CDK_JSON.context, jwtIssuer: TEST_ISSUER, jwtAudience: TEST_AUDIENCE, ...context, stage },
-    });
-    const config = resolveStageConfig((key) => app.node.tryGetContext(key));
-    const stack = new BillingStack(app, billingStackName(stage), {
-      stackName: billingStackName(stage),
-      config,
-      assetRoot,
-    });
+    const { stack } = buildStage(work, stage, context);
     const template = Template.fromStack(stack);
     const json = template.toJSON() as {
       Resources: Record<string, CfnResource>;
@@ -75,6 +65,29 @@ export function synthStage(stage: string, context: Record<string, unknown> = {})
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/**
+ * The app and stack of one stage as `cdk synth` builds them, with placeholder bundles and the cloud
+ * assembly under `work` (nothing synthesized yet).
+ */
+export function buildStage(
+  work: string,
+  stage: string,
+  context: Record<string, unknown> = {},
+): { app: App; stack: BillingStack } {
+  const assetRoot = placeholderAssets(join(work, 'assets'));
+  const app = new App({
+    outdir: join(work, 'cdk.out'),
+    context: { ...CDK_JSON.context, jwtIssuer: TEST_ISSUER, jwtAudience: TEST_AUDIENCE, ...context, stage },
+  });
+  const config = resolveStageConfig((key) => app.node.tryGetContext(key));
+  const stack = new BillingStack(app, billingStackName(stage), {
+    stackName: billingStackName(stage),
+    config,
+    assetRoot,
+  });
+  return { app, stack };
 }
 
 /** Resources of one CloudFormation type, by logical id. */

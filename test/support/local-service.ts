@@ -2,7 +2,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mintDevToken, type TokenRequest } from '../../local/dev-auth.ts';
-import { freePort } from '../../local/ports.ts';
 import { type LocalRuntime, type LocalRuntimeOptions, startLocalRuntime } from '../../local/runtime.ts';
 
 export type TestService = LocalRuntime & {
@@ -22,7 +21,7 @@ export async function startTestService(
 ): Promise<TestService> {
   const dataDir = mkdtempSync(join(tmpdir(), 'billing-e2e-'));
   const runtime = await startLocalRuntime({
-    port: await freePort(),
+    port: 0,
     dataDir,
     inMemory: true,
     quiet: true,

@@ -1,0 +1,155 @@
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { Tracer } from '@aws-lambda-powertools/tracer';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import middy, { type MiddlewareObj } from '@middy/core';
+import type { Context } from 'aws-lambda';
+import { config } from './config.ts';
+import { logger, SERVICE_NAME } from './logger.ts';
+
+/**
+ * Logs, metrics and traces of every Lambda (Powertools for AWS Lambda), as middy middlewares:
+ *
+ * - logs: the Powertools logger (shared/logger.ts) gets the invocation's context (function name,
+ *   request id, cold start; the X-Ray trace id is added by the logger itself);
+ * - metrics: CloudWatch embedded metric format (EMF) lines on stdout, namespace `Billing`, dimensions
+ *   `service` and `stage`; a `ColdStart` metric per cold start (plus `function_name`), and the domain
+ *   counts in METRIC, published once per invocation;
+ * - traces: a `## index.handler` subsegment per invocation under Lambda's active-tracing segment, with
+ *   the outgoing HTTPS calls (DynamoDB, EventBridge, Secrets Manager, Stripe) as subsegments.
+ *
+ * Outside Lambda (local runtime, tests) the tracer turns itself off (no AWS_EXECUTION_ENV, or
+ * POWERTOOLS_TRACE_ENABLED=false), and local/runtime.ts and the test setup set
+ * POWERTOOLS_METRICS_DISABLED=true so EMF lines are not printed.
+ */
+
+export const METRICS_NAMESPACE = 'Billing';
+
+/** Every metric name the handlers emit (infra/README.md lists them for dashboards and alarms). */
+export const METRIC = {
+  /** stream-fanout: table stream records received, events put on the bus, events EventBridge kept refusing. */
+  streamRecords: 'StreamRecords',
+  eventsPublished: 'EventsPublished',
+  eventsNotPublished: 'EventsNotPublished',
+  /** stream-fanout: a record that could not be mapped to events (the batch is retried, then DLQ'd). */
+  streamRecordsUnmappable: 'StreamRecordsUnmappable',
+  /** smart-gateway-sync: events applied to the SmartGateway tables, ignored (not its business), stale. */
+  syncEventsApplied: 'SyncEventsApplied',
+  syncEventsIgnored: 'SyncEventsIgnored',
+  syncEventsStale: 'SyncEventsStale',
+  /** close-periods: draft invoices created, subscriptions moved to past_due and back to active. */
+  invoicesCreated: 'InvoicesCreated',
+  subscriptionsPastDue: 'SubscriptionsPastDue',
+  subscriptionsRestored: 'SubscriptionsRestored',
+  /** stripe-webhook: verified events by outcome, and calls refused (bad or missing signature, no secret). */
+  stripeWebhookProcessed: 'StripeWebhookProcessed',
+  stripeWebhookIgnored: 'StripeWebhookIgnored',
+  stripeWebhookDuplicate: 'StripeWebhookDuplicate',
+  stripeWebhookRejected: 'StripeWebhookRejected',
+} as const;
+
+export type MetricName = (typeof METRIC)[keyof typeof METRIC];
+
+let metricsInstance: Metrics | undefined;
+
+/**
+ * The process's metrics, created on first use: by then the Lambda (or the local runtime) has its
+ * environment, which decides the stage dimension and whether metrics are printed at all.
+ */
+export function metrics(): Metrics {
+  metricsInstance ??= new Metrics({
+    namespace: METRICS_NAMESPACE,
+    serviceName: SERVICE_NAME,
+    defaultDimensions: stageDimension(),
+  });
+  return metricsInstance;
+}
+
+/**
+ * Observability must never be why a request fails: when the configuration cannot be read (a missing
+ * variable), the handler reports that itself, as a problem response, and metrics go without a stage.
+ */
+function stageDimension(): Record<string, string> {
+  try {
+    return { stage: config().stage };
+  } catch {
+    return {};
+  }
+}
+
+/** Adds to a count published at the end of this invocation (zeros too: a quiet hour is data, not a gap). */
+export function count(name: MetricName, value = 1): void {
+  metrics().addMetric(name, MetricUnit.Count, value);
+}
+
+/** X-Ray, through Powertools; disabled by itself outside Lambda. */
+export const tracer = new Tracer({ serviceName: SERVICE_NAME });
+
+/**
+ * Cold-start metric before the handler, the invocation's counts after it (also after an error). Only
+ * publishes when there is something to publish: Powertools' own logMetrics middleware warns on every
+ * invocation without a metric, which most API calls are.
+ */
+function publishMetrics(): MiddlewareObj {
+  const publish = () => {
+    const instance = metrics();
+    if (instance.hasStoredMetrics()) instance.publishStoredMetrics();
+  };
+  return {
+    before: (request) => {
+      metrics().captureColdStartMetric((request.context as Partial<Context> | undefined)?.functionName);
+    },
+    after: publish,
+    onError: publish,
+  };
+}
+
+/**
+ * The handler subsegment (Powertools' captureLambdaHandler). Responses are not recorded: they hold
+ * customer data. An error that problemErrors has already turned into a 4xx response is the caller's
+ * mistake, not a fault of the function, so the subsegment closes as a success for it.
+ */
+function traceInvocation(): MiddlewareObj {
+  const capture = captureLambdaHandler(tracer, { captureResponse: false }) as Required<MiddlewareObj>;
+  return {
+    before: capture.before,
+    after: capture.after,
+    onError: (request) => {
+      const status = (request.response as { statusCode?: unknown } | undefined)?.statusCode;
+      // Neither returns a value: a value returned from onError would become the response.
+      if (typeof status === 'number' && status < 500) capture.after(request);
+      else capture.onError(request);
+    },
+  };
+}
+
+/**
+ * The invocation's Lambda context on every log line. Not Powertools' injectLambdaContext: it resets the
+ * log level to the initial one on every invocation, which would undo the local runtime's quieter level.
+ */
+function logContext(): MiddlewareObj {
+  return {
+    before: (request) => {
+      logger.addContext(request.context as Context);
+    },
+  };
+}
+
+/**
+ * The observability middlewares, to `.use()` first so they wrap everything else: their `after` and
+ * `onError` run last, once problem errors have become responses.
+ */
+export function observability(): MiddlewareObj[] {
+  return [logContext(), traceInvocation(), publishMetrics()];
+}
+
+/**
+ * A handler that is not built by apiHandler (the background ones, the OpenAPI document) with the
+ * observability middlewares. The context is optional because the local runtime and the unit tests call
+ * background handlers with the event only.
+ */
+export function observedHandler<E, R>(
+  handler: (event: E, context: Context) => Promise<R>,
+): (event: E, context?: Context) => Promise<R> {
+  const observed = middy<E, R>().use(observability()).handler(handler);
+  return (event, context) => observed(event, context ?? ({} as Context));
+}

@@ -1,0 +1,128 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import { describe, expect, it } from 'vitest';
+import { ITERATOR_AGE_ALARM } from '../../infra/alarms.ts';
+import { ALL_HANDLERS } from '../../shared/http/routes.ts';
+import {
+  type CfnResource,
+  functionId,
+  ofType,
+  only,
+  refTarget,
+  type Synthesized,
+  synthStage,
+} from './support.ts';
+
+const dev = synthStage('dev');
+const prod = synthStage('prod', { alarmEmail: 'billing-oncall@example.com' });
+
+const alarmsOf = (synth: Synthesized) => ofType(synth, 'AWS::CloudWatch::Alarm').map(([, alarm]) => alarm);
+
+/** Alarms on one metric whose dimensions are exactly `{ name: value }`. */
+function alarmsOn(synth: Synthesized, namespace: string, metricName: string, name: string, value: unknown) {
+  return alarmsOf(synth).filter(
+    (alarm) =>
+      alarm.Properties['Namespace'] === namespace &&
+      alarm.Properties['MetricName'] === metricName &&
+      JSON.stringify(alarm.Properties['Dimensions']) === JSON.stringify([{ Name: name, Value: value }]),
+  );
+}
+
+const functionAlarms = (synth: Synthesized, handler: string, metricName: string) =>
+  alarmsOn(synth, 'AWS/Lambda', metricName, 'FunctionName', { Ref: functionId(synth, handler) });
+
+const dlqIds = (synth: Synthesized) => [
+  only(synth, 'AWS::SQS::Queue', 'EventFanoutStreamDeadLetterQueue')[0],
+  only(synth, 'AWS::SQS::Queue', 'SmartGatewaySyncDeadLetterQueue')[0],
+];
+
+describe.each([
+  ['dev', dev],
+  ['prod', prod],
+])('alarms (%s)', (_, synth) => {
+  const [topicId] = only(synth, 'AWS::SNS::Topic');
+
+  it('has one alarm topic, whose ARN is the AlarmTopicArn output', () => {
+    expect(refTarget(synth.outputs['AlarmTopicArn']?.Value)).toBe(topicId);
+  });
+
+  it('every alarm notifies that topic, and only it', () => {
+    const alarms = alarmsOf(synth);
+    expect(alarms.length).toBeGreaterThan(0);
+    for (const alarm of alarms) expect(alarm.Properties['AlarmActions']).toEqual([{ Ref: topicId }]);
+  });
+
+  it('the topic refuses publishes that are not over TLS', () => {
+    synth.template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      Topics: [{ Ref: topicId }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+  });
+
+  it.each(ALL_HANDLERS)('Lambda %s has one Errors and one Throttles alarm, from the first one', (handler) => {
+    for (const metric of ['Errors', 'Throttles']) {
+      const alarms = functionAlarms(synth, handler, metric);
+      expect(alarms, `${handler} ${metric}`).toHaveLength(1);
+      expect(alarms[0]?.Properties).toMatchObject({
+        Statistic: 'Sum',
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        TreatMissingData: 'notBreaching',
+      });
+    }
+  });
+
+  it('each dead-letter queue has one alarm as soon as it holds a message (depth > 0)', () => {
+    for (const queueId of dlqIds(synth)) {
+      const alarms = alarmsOn(synth, 'AWS/SQS', 'ApproximateNumberOfMessagesVisible', 'QueueName', {
+        'Fn::GetAtt': [queueId, 'QueueName'],
+      });
+      expect(alarms, queueId).toHaveLength(1);
+      expect(alarms[0]?.Properties).toMatchObject({
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        EvaluationPeriods: 1,
+      });
+    }
+  });
+
+  it('alarms when the stream fan-out falls behind the table (IteratorAge of the stream consumer)', () => {
+    const alarms = functionAlarms(synth, 'stream-fanout', 'IteratorAge');
+    expect(alarms).toHaveLength(1);
+    expect(alarms[0]?.Properties).toMatchObject({
+      Statistic: 'Maximum',
+      Threshold: ITERATOR_AGE_ALARM.threshold.toMilliseconds(),
+      ComparisonOperator: 'GreaterThanThreshold',
+      EvaluationPeriods: ITERATOR_AGE_ALARM.evaluationPeriods,
+    });
+    // Well below the mapping's 6 h maximum record age: there is time to act before records go to the DLQ.
+    expect(ITERATOR_AGE_ALARM.threshold.toMilliseconds()).toBeLessThanOrEqual(60 * 60 * 1000);
+  });
+
+  it('alarms on API 5xx', () => {
+    const [apiId] = only(synth, 'AWS::ApiGatewayV2::Api');
+    expect(alarmsOn(synth, 'AWS/ApiGateway', '5xx', 'ApiId', { Ref: apiId })).toHaveLength(1);
+  });
+
+  it('has exactly these alarms: 2 per Lambda, 1 per DLQ, iterator age, API 5xx', () => {
+    expect(alarmsOf(synth)).toHaveLength(2 * ALL_HANDLERS.length + dlqIds(synth).length + 2);
+  });
+});
+
+describe('alarm subscriptions', () => {
+  it('e-mails alarmEmail when the stage sets one, and no one otherwise', () => {
+    const [topicId] = only(prod, 'AWS::SNS::Topic');
+    const subscriptions = ofType(prod, 'AWS::SNS::Subscription').map(([, s]) => s as CfnResource);
+    expect(subscriptions.map((s) => s.Properties)).toEqual([
+      expect.objectContaining({
+        Protocol: 'email',
+        Endpoint: 'billing-oncall@example.com',
+        TopicArn: { Ref: topicId },
+      }),
+    ]);
+    expect(ofType(dev, 'AWS::SNS::Subscription')).toEqual([]);
+  });
+});

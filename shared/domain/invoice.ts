@@ -52,6 +52,8 @@ export type Invoice = {
   payment_attempts: number;
   /** The latest decline, until the invoice is paid. */
   last_payment_error: PaymentFailure | null;
+  /** The collection attempt under way at Stripe, until it succeeds or is declined. */
+  pending_payment: PendingPayment | null;
   created_at: string;
   updated_at: string;
   finalized_at: string | null;
@@ -66,6 +68,19 @@ export function invoiceIdFor(subscriptionId: string, periodStart: string): strin
   return `in_${createHash('sha256').update(`${subscriptionId}\n${periodStart}`).digest('hex').slice(0, 24)}`;
 }
 
+/**
+ * A collection attempt that has started: its payment method is pinned (a retry of the attempt after
+ * Stripe did not answer sends exactly the same request, so Stripe's idempotency replays it), and a
+ * payment Stripe is still processing (a bank debit) blocks new attempts until its webhook arrives.
+ */
+export type PendingPayment = {
+  attempt: number;
+  payment_method: string;
+  payment_intent_id: string | null;
+  status: 'requested' | 'processing';
+  since: string;
+};
+
 /** A declined collection attempt, as Stripe reported it (from the pay call or a webhook). */
 export type PaymentFailure = {
   payment_intent_id: string;
@@ -78,19 +93,26 @@ export type PaymentFailure = {
 
 /**
  * The invoice after a declined attempt, or undefined when the decline changes nothing: the invoice
- * is no longer open (paid meanwhile, voided), or this decline, or a later one, is already recorded.
+ * is no longer payable (paid meanwhile, voided), or this decline, or a later one, is already recorded.
+ * A decline of the attempt under way ends it (pending_payment), so the next pay is a new attempt.
  * Declines may arrive twice (pay response and webhook) and in any order; the result is the same.
  */
 export function withPaymentFailure(invoice: Invoice, failure: PaymentFailure, at: Date): Invoice | undefined {
-  if (invoice.status !== 'open') return undefined;
+  if (invoice.status !== 'open' && invoice.status !== 'uncollectible') return undefined;
   const last = invoice.last_payment_error;
   const newer = !last || failure.attempt > last.attempt;
   const attempts = Math.max(invoice.payment_attempts, failure.attempt);
-  if (!newer && attempts === invoice.payment_attempts) return undefined;
+  const pending = invoice.pending_payment;
+  const endsPending =
+    pending !== null &&
+    (pending.payment_intent_id === failure.payment_intent_id ||
+      (failure.attempt > 0 && pending.attempt <= failure.attempt));
+  if (!newer && attempts === invoice.payment_attempts && !endsPending) return undefined;
   return {
     ...invoice,
     payment_attempts: attempts,
     ...(newer ? { last_payment_error: failure, stripe_payment_intent_id: failure.payment_intent_id } : {}),
+    ...(endsPending ? { pending_payment: null } : {}),
     updated_at: at.toISOString(),
     version: invoice.version + 1,
   };

@@ -20,6 +20,8 @@ export interface StripeGateway {
    * charges twice; a new attempt after a decline may. A decline is a result, not an error.
    */
   collectInvoice(input: CollectInvoiceInput): Promise<CollectInvoiceResult>;
+  /** The customer's default payment method in Stripe; PaymentMethodMissing when there is none. */
+  defaultPaymentMethod(stripeCustomerId: string): Promise<string>;
 }
 
 export type CollectInvoiceInput = {
@@ -31,6 +33,11 @@ export type CollectInvoiceInput = {
   currency: string;
   /** 1 for the first try; increment only after a definitive outcome (a decline), never after a StripeUnavailable. */
   attempt: number;
+  /**
+   * The payment method to charge; pin it per attempt (every retry of an attempt must send the same
+   * parameters, or Stripe refuses the reused idempotency key). Default: the customer's default one.
+   */
+  paymentMethod?: string | undefined;
 };
 
 export type CollectInvoiceResult = {
@@ -170,7 +177,7 @@ class StripeClientGateway implements StripeGateway {
       throw new RangeError(`attempt must be a positive integer, got ${input.attempt}`);
     }
     const key = `invoice-pay:${input.invoiceId}:${input.attempt}`;
-    const paymentMethod = await this.defaultPaymentMethod(input.stripeCustomerId, `${key}:lookup`);
+    const paymentMethod = input.paymentMethod ?? (await this.defaultPaymentMethod(input.stripeCustomerId));
     try {
       const intent = await this.stripe.paymentIntents.create(
         {
@@ -203,11 +210,8 @@ class StripeClientGateway implements StripeGateway {
     }
   }
 
-  private async defaultPaymentMethod(stripeCustomerId: string, idempotencyKey: string): Promise<string> {
-    // Stripe ignores idempotency keys on GET; it is sent anyway so every call is traceable by key.
-    const customer = await callStripe(() =>
-      this.stripe.customers.retrieve(stripeCustomerId, {}, { idempotencyKey }),
-    );
+  async defaultPaymentMethod(stripeCustomerId: string): Promise<string> {
+    const customer = await callStripe(() => this.stripe.customers.retrieve(stripeCustomerId));
     if (customer.deleted) throw new PaymentMethodMissing(stripeCustomerId);
     const method = customer.invoice_settings?.default_payment_method;
     if (!method) throw new PaymentMethodMissing(stripeCustomerId);

@@ -42,6 +42,19 @@ export const InvoiceSchema = z
       })
       .nullable()
       .meta({ description: 'The latest declined attempt, while the invoice is unpaid' }),
+    pending_payment: z
+      .object({
+        attempt: z.number().int(),
+        payment_method: z.string(),
+        payment_intent_id: z.string().nullable(),
+        status: z.enum(['requested', 'processing']),
+        since: z.string(),
+      })
+      .nullable()
+      .meta({
+        description:
+          'The collection attempt under way at Stripe: its payment method is pinned for retries; while processing, pay answers 409',
+      }),
     created_at: z.string(),
     updated_at: z.string(),
     finalized_at: z.string().nullable(),

@@ -33,6 +33,29 @@ export type AuditEntry = {
 
 export type AuditDraft = Omit<AuditEntry, 'audit_id'>;
 
+/** The one way use cases describe a change for the audit trail. */
+export function auditDraft(
+  actor: Actor,
+  at: Date | string,
+  entityType: string,
+  entityId: string,
+  action: string,
+  before: unknown,
+  after: unknown,
+  requestId: string | null = null,
+): AuditDraft {
+  return {
+    entity_type: entityType,
+    entity_id: entityId,
+    action,
+    actor,
+    at: typeof at === 'string' ? at : at.toISOString(),
+    request_id: requestId,
+    before,
+    after,
+  };
+}
+
 /** The audit Put that joins the transaction of the change it records; it never overwrites. */
 export function auditPut(tableName: string, entityKey: TableKey, draft: AuditDraft): TransactItem {
   const entry: AuditEntry = { audit_id: randomUUID(), ...draft };

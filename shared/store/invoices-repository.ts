@@ -209,6 +209,36 @@ export class InvoicesRepository {
     return (await transactWrite(items)).ok;
   }
 
+  /** Replaces the invoice if it is still at `expectedVersion`, without an audit entry (bookkeeping only). */
+  async replace(next: Invoice, expectedVersion: number): Promise<boolean> {
+    try {
+      await dynamo().send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: this.item(next),
+          ConditionExpression: 'version = :expected',
+          ExpressionAttributeValues: { ':expected': expectedVersion },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  /** A payment recorded for the invoice (applied or not), read strongly. */
+  async getPayment(invoiceId: string, paymentId: string): Promise<PaymentRecord | undefined> {
+    const { Item } = await dynamo().send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: invoicePaymentKey(invoiceId, paymentId),
+        ConsistentRead: true,
+      }),
+    );
+    return Item ? withoutKeys<PaymentRecord>(Item) : undefined;
+  }
+
   /** The paid invoice and its payment (created once: keyed by the payment id), with both audit entries. */
   async markPaid(
     paid: Invoice,

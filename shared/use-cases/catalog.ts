@@ -4,7 +4,7 @@ import { DomainError, notFound, validationError } from '../domain/errors.ts';
 import { archivedPrice, newPrice } from '../domain/price-rules.ts';
 import { actorOf, type Principal, requireOperator } from '../domain/principal.ts';
 import type { CreatePlanRequest, CreatePriceRequest, CreateProductRequest } from '../schemas/catalog.ts';
-import type { AuditDraft } from '../store/audit.ts';
+import { type AuditDraft, auditDraft } from '../store/audit.ts';
 import { CatalogRepository } from '../store/catalog-repository.ts';
 import { IdempotencyKeyTaken, type IdempotentWrite } from '../store/idempotency.ts';
 import type { Page } from '../store/pagination.ts';
@@ -23,16 +23,17 @@ const audit = (
   action: string,
   before: unknown,
   after: Product | Plan | Price,
-): AuditDraft => ({
-  entity_type: entity.type,
-  entity_id: entity.id,
-  action,
-  actor: actorOf(caller.principal),
-  at: after.updated_at,
-  request_id: caller.requestId,
-  before,
-  after,
-});
+): AuditDraft =>
+  auditDraft(
+    actorOf(caller.principal),
+    after.updated_at,
+    entity.type,
+    entity.id,
+    action,
+    before,
+    after,
+    caller.requestId,
+  );
 
 // ---- products -------------------------------------------------------------------------------
 

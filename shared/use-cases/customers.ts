@@ -11,6 +11,7 @@ import {
 import { logger } from '../logger.ts';
 import { type StripeGateway, StripeUnavailable, stripeGateway } from '../payments/stripe-gateway.ts';
 import type { CreateCustomerRequest } from '../schemas/customers.ts';
+import { auditDraft } from '../store/audit.ts';
 import { CustomersRepository } from '../store/customers-repository.ts';
 import { IdempotencyKeyTaken, type IdempotentWrite } from '../store/idempotency.ts';
 import type { Page } from '../store/pagination.ts';
@@ -31,16 +32,16 @@ export async function createCustomer(
   };
   const outcome = await new CustomersRepository(tableName).create(
     customer,
-    {
-      entity_type: 'customer',
-      entity_id: customer.id,
-      action: 'customer.created',
-      actor: actorOf(caller.principal),
-      at: customer.created_at,
-      request_id: caller.requestId,
-      before: null,
-      after: customer,
-    },
+    auditDraft(
+      actorOf(caller.principal),
+      customer.created_at,
+      'customer',
+      customer.id,
+      'customer.created',
+      null,
+      customer,
+      caller.requestId,
+    ),
     idempotency?.record(customer),
   );
   if (!outcome.created) throw new IdempotencyKeyTaken();
@@ -88,16 +89,10 @@ export async function stripeCustomerIdOf(
     updated_at: now.toISOString(),
     version: customer.version + 1,
   };
-  return repository.linkStripeCustomer(linked, {
-    entity_type: 'customer',
-    entity_id: customerId,
-    action: 'customer.stripe_linked',
-    actor,
-    at: linked.updated_at,
-    request_id: null,
-    before: customer,
-    after: linked,
-  });
+  return repository.linkStripeCustomer(
+    linked,
+    auditDraft(actor, linked.updated_at, 'customer', customerId, 'customer.stripe_linked', customer, linked),
+  );
 }
 
 /** A tenant asking for another tenant's customer is told it does not exist, not that it is forbidden. */

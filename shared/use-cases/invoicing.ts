@@ -8,6 +8,7 @@ import {
   invoiceNumber,
   nextInvoiceStatus,
   type PaymentFailure,
+  type PendingPayment,
   totalsOf,
   withPaymentFailure,
 } from '../domain/invoice.ts';
@@ -21,7 +22,7 @@ import {
 import { canTransition, nextStatus, type Subscription } from '../domain/subscription.ts';
 import { logger } from '../logger.ts';
 import { stripeGateway } from '../payments/stripe-gateway.ts';
-import type { AuditDraft } from '../store/audit.ts';
+import { auditDraft } from '../store/audit.ts';
 import { InvoicesRepository, type PaymentRecord } from '../store/invoices-repository.ts';
 import type { Page } from '../store/pagination.ts';
 import { SubscriptionsRepository } from '../store/subscriptions-repository.ts';
@@ -34,25 +35,6 @@ export const SCHEDULER: Actor = { kind: 'service', subject: 'billing-scheduler',
 
 /** Days between finalization and the due date of an invoice. */
 export const PAYMENT_TERMS_DAYS = 7;
-
-const audit = (
-  actor: Actor,
-  at: Date,
-  entityType: string,
-  entityId: string,
-  action: string,
-  before: unknown,
-  after: unknown,
-): AuditDraft => ({
-  entity_type: entityType,
-  entity_id: entityId,
-  action,
-  actor,
-  at: at.toISOString(),
-  request_id: null,
-  before,
-  after,
-});
 
 export type CloseReport = {
   subscriptions: number;
@@ -132,8 +114,8 @@ export async function closeSubscriptionPeriods(
   ) {
     const { invoice, advanced } = await draftFor(tableName, subscription, now, planPrices);
     const outcome = await invoices.createDraftAndAdvance(invoice, advanced, subscription.version, {
-      invoice: audit(actor, now, 'invoice', invoice.id, 'invoice.created', null, invoice),
-      subscription: audit(
+      invoice: auditDraft(actor, now, 'invoice', invoice.id, 'invoice.created', null, invoice),
+      subscription: auditDraft(
         actor,
         now,
         'subscription',
@@ -202,6 +184,7 @@ async function draftFor(tableName: string, subscription: Subscription, now: Date
     stripe_payment_intent_id: null,
     payment_attempts: 0,
     last_payment_error: null,
+    pending_payment: null,
     created_at: at,
     updated_at: at,
     finalized_at: null,
@@ -295,7 +278,15 @@ export async function finalizeInvoice(
       draft.version,
       sequence,
       billed,
-      audit(actorOf(caller.principal), caller.now, 'invoice', draft.id, 'invoice.finalized', draft, open),
+      auditDraft(
+        actorOf(caller.principal),
+        caller.now,
+        'invoice',
+        draft.id,
+        'invoice.finalized',
+        draft,
+        open,
+      ),
     );
     if (done) return open;
     if (attempt >= 5)
@@ -324,7 +315,15 @@ export async function changeInvoiceStatus(
   const done = await new InvoicesRepository(tableName).transition(
     next,
     current.version,
-    audit(actorOf(caller.principal), caller.now, 'invoice', invoiceId, `invoice.${status}`, current, next),
+    auditDraft(
+      actorOf(caller.principal),
+      caller.now,
+      'invoice',
+      invoiceId,
+      `invoice.${status}`,
+      current,
+      next,
+    ),
   );
   if (!done)
     throw new DomainError('version-conflict', `Invoice ${invoiceId} changed meanwhile; GET it and retry`);
@@ -336,11 +335,21 @@ export type IncomingPayment = Pick<
   'id' | 'method' | 'stripe_payment_intent_id' | 'received_at'
 >;
 
+export type PaymentOutcome =
+  /** The payment was recorded and the invoice is now paid. */
+  | 'recorded'
+  /** This payment (same id) was recorded before: nothing changed. */
+  | 'duplicate'
+  /** The invoice cannot take it: already paid by another payment, void, or still a draft. */
+  | 'not-payable';
+
 /**
  * Records a payment and marks the invoice paid, once: the payment item is keyed by its id (the
  * Stripe PaymentIntent id, or one derived from the invoice for out-of-band payments), so a
- * replayed webhook or a retried call finds it already there and changes nothing. A subscription
- * that was past due because of this invoice is active again right away.
+ * replayed webhook or a retried call finds it already there and changes nothing. Whether the
+ * invoice can take the payment is decided on a fresh read, inside the retry loop, so a payment that
+ * lost a race to another one comes back as `not-payable` (for the caller to keep as unapplied)
+ * instead of vanishing. A subscription that was past due because of this invoice is active again.
  */
 export async function recordPayment(
   tableName: string,
@@ -348,13 +357,15 @@ export async function recordPayment(
   payment: IncomingPayment,
   actor: Actor,
   now: Date,
-): Promise<{ invoice: Invoice; duplicate: boolean }> {
+): Promise<{ invoice: Invoice; outcome: PaymentOutcome }> {
   const repository = new InvoicesRepository(tableName);
   for (let attempt = 1; ; attempt++) {
     const current = await repository.get(invoiceId);
     if (!current) throw notFound('Invoice', invoiceId);
-    if (current.status === 'paid') return { invoice: current, duplicate: true };
-    nextInvoiceStatus(current.status, 'pay');
+    if (await repository.getPayment(invoiceId, payment.id)) return { invoice: current, outcome: 'duplicate' };
+    if (current.status !== 'open' && current.status !== 'uncollectible') {
+      return { invoice: current, outcome: 'not-payable' };
+    }
     const at = now.toISOString();
     const record: PaymentRecord = {
       ...payment,
@@ -370,8 +381,10 @@ export async function recordPayment(
       status: 'paid',
       amount_paid: current.amount_due,
       paid_at: at,
-      stripe_payment_intent_id: payment.stripe_payment_intent_id ?? current.stripe_payment_intent_id,
+      // The payment that paid it (null when paid outside Stripe); earlier tries stay in the audit trail.
+      stripe_payment_intent_id: payment.stripe_payment_intent_id,
       last_payment_error: null,
+      pending_payment: null,
       updated_at: at,
       version: current.version + 1,
     };
@@ -379,8 +392,8 @@ export async function recordPayment(
       paid,
       current.version,
       record,
-      audit(actor, now, 'invoice', invoiceId, 'invoice.paid', current, paid),
-      audit(actor, now, 'payment', payment.id, 'payment.recorded', null, record),
+      auditDraft(actor, now, 'invoice', invoiceId, 'invoice.paid', current, paid),
+      auditDraft(actor, now, 'payment', payment.id, 'payment.recorded', null, record),
     );
     if (done) {
       // The scheduled job re-checks standing too, so a failure here only delays the change.
@@ -390,7 +403,7 @@ export async function recordPayment(
           error,
         }),
       );
-      return { invoice: paid, duplicate: false };
+      return { invoice: paid, outcome: 'recorded' };
     }
     if (attempt >= 5)
       throw new DomainError('conflict', `Invoice ${invoiceId} is being changed concurrently; retry`);
@@ -424,8 +437,49 @@ export async function recordUnappliedPayment(
   });
   return new InvoicesRepository(tableName).recordUnappliedPayment(
     record,
-    audit(actor, now, 'payment', payment.id, 'payment.unapplied', null, record),
+    auditDraft(actor, now, 'payment', payment.id, 'payment.unapplied', null, record),
   );
+}
+
+/**
+ * A Stripe charge that succeeded: it pays the invoice, or, if the invoice cannot take it any more
+ * (paid by another payment or voided meanwhile), it is kept as an unapplied payment. Used by the pay
+ * route and the webhook, so whichever learns of the charge first records it, and the other finds it.
+ */
+export async function recordStripeCharge(
+  tableName: string,
+  invoiceId: string,
+  charge: { paymentIntentId: string; amount: number; currency: string; receivedAt: string },
+  actor: Actor,
+  now: Date,
+): Promise<{ invoice: Invoice; outcome: PaymentOutcome }> {
+  const payment: IncomingPayment = {
+    id: charge.paymentIntentId,
+    method: 'stripe',
+    stripe_payment_intent_id: charge.paymentIntentId,
+    received_at: charge.receivedAt,
+  };
+  const invoice = await new InvoicesRepository(tableName).get(invoiceId);
+  if (!invoice) throw notFound('Invoice', invoiceId);
+  const sameMoney =
+    charge.amount === invoice.amount_due && charge.currency.toUpperCase() === invoice.currency;
+  const result = sameMoney
+    ? await recordPayment(tableName, invoiceId, payment, actor, now)
+    : { invoice, outcome: 'not-payable' as const };
+  if (result.outcome === 'not-payable') {
+    const reason = sameMoney
+      ? `The invoice was already ${result.invoice.status} when Stripe collected this payment`
+      : `Stripe collected ${charge.amount} ${charge.currency.toUpperCase()} but the invoice is due ${invoice.amount_due} ${invoice.currency}`;
+    await recordUnappliedPayment(
+      tableName,
+      result.invoice,
+      { ...payment, amount: charge.amount, currency: charge.currency.toUpperCase() },
+      reason,
+      actor,
+      now,
+    );
+  }
+  return result;
 }
 
 /** Records a declined attempt on the invoice (idempotent, order-tolerant: see withPaymentFailure). */
@@ -445,7 +499,7 @@ export async function recordPaymentFailure(
     const done = await repository.transition(
       next,
       current.version,
-      audit(actor, now, 'invoice', invoiceId, 'invoice.payment_failed', current, next),
+      auditDraft(actor, now, 'invoice', invoiceId, 'invoice.payment_failed', current, next),
     );
     if (done) return next;
     if (attempt >= 5)
@@ -457,8 +511,9 @@ export async function recordPaymentFailure(
  * POST /invoices/{id}/pay. An invoice with nothing due is settled at once. `paid_out_of_band`
  * records money received elsewhere (the only way while Stripe is not configured, as in Stripe's
  * own API). Otherwise Stripe charges the customer's default payment method: attempt n uses
- * idempotency key `invoice-pay:<invoice>:<n>`, and n moves on only after a decline, so a retry
- * after a timeout or a 503 can never charge twice.
+ * idempotency key `invoice-pay:<invoice>:<n>` with the payment method pinned when the attempt
+ * started, and n moves on only after a decline, so a retry after a timeout or a 503 sends the very
+ * same request and can never charge twice. While a payment is processing at Stripe, pay refuses.
  */
 export async function payInvoice(
   tableName: string,
@@ -471,9 +526,15 @@ export async function payInvoice(
   nextInvoiceStatus(invoice.status, 'pay');
   const actor = actorOf(caller.principal);
   const received_at = caller.now.toISOString();
+  if (invoice.pending_payment?.status === 'processing') {
+    throw new DomainError(
+      'conflict',
+      `Payment ${invoice.pending_payment.payment_intent_id} is processing at Stripe since ${invoice.pending_payment.since}; its outcome arrives by webhook`,
+    );
+  }
   if (invoice.amount_due === 0 || body.paid_out_of_band) {
     const free = invoice.amount_due === 0;
-    const { invoice: paid } = await recordPayment(
+    const { invoice: paid, outcome } = await recordPayment(
       tableName,
       invoiceId,
       {
@@ -485,6 +546,7 @@ export async function payInvoice(
       actor,
       caller.now,
     );
+    if (outcome === 'not-payable') nextInvoiceStatus(paid.status, 'pay');
     return paid;
   }
   const gateway = await stripeGateway();
@@ -494,31 +556,56 @@ export async function payInvoice(
       'Collecting through Stripe is not configured here; record a payment received elsewhere with {"paid_out_of_band": true}',
     );
   }
+  const stripeCustomerId = await stripeCustomerIdOf(
+    tableName,
+    invoice.customer_id,
+    gateway,
+    actor,
+    caller.now,
+  );
   const attempt = invoice.payment_attempts + 1;
+  const started = await startAttempt(
+    tableName,
+    invoice,
+    attempt,
+    () => gateway.defaultPaymentMethod(stripeCustomerId),
+    caller.now,
+  );
   const result = await gateway.collectInvoice({
     invoiceId,
-    stripeCustomerId: await stripeCustomerIdOf(tableName, invoice.customer_id, gateway, actor, caller.now),
+    stripeCustomerId,
     amount: invoice.amount_due,
     currency: invoice.currency,
     attempt,
+    paymentMethod: started.payment_method,
   });
   if (result.status === 'succeeded') {
-    const { invoice: paid } = await recordPayment(
+    const { invoice: settled, outcome } = await recordStripeCharge(
       tableName,
       invoiceId,
       {
-        id: result.paymentIntentId,
-        method: 'stripe',
-        stripe_payment_intent_id: result.paymentIntentId,
-        received_at,
+        paymentIntentId: result.paymentIntentId,
+        amount: invoice.amount_due,
+        currency: invoice.currency,
+        receivedAt: received_at,
       },
       actor,
       caller.now,
     );
-    return paid;
+    if (outcome === 'not-payable') {
+      throw new DomainError(
+        'conflict',
+        `Invoice ${invoiceId} became ${settled.status} while Stripe charged it; the charge ${result.paymentIntentId} is recorded as an unapplied payment to refund`,
+      );
+    }
+    return settled;
   }
-  if (result.failureCode !== undefined || result.status === 'requires_payment_method') {
-    const code = result.failureCode ?? 'payment_failed';
+  if (
+    result.failureCode !== undefined ||
+    result.status === 'requires_payment_method' ||
+    result.status === 'canceled'
+  ) {
+    const code = result.failureCode ?? result.status;
     await recordPaymentFailure(
       tableName,
       invoiceId,
@@ -528,11 +615,84 @@ export async function payInvoice(
     );
     throw new DomainError(
       'payment-declined',
-      `Stripe declined the payment (${code}); the invoice stays open. Ask the customer to update their payment method, then pay again`,
+      `Stripe declined the payment (${code}); the invoice stays unpaid. Ask the customer to update their payment method, then pay again`,
     );
   }
-  // processing (e.g. a bank debit): the webhook records the outcome.
-  return (await new InvoicesRepository(tableName).get(invoiceId)) ?? invoice;
+  // processing (a bank debit) or waiting on the customer (requires_action): the webhook settles it.
+  return markProcessing(tableName, invoiceId, attempt, result.paymentIntentId, caller.now, actor);
+}
+
+/**
+ * The attempt's pending payment, created (payment method looked up and pinned) the first time the
+ * attempt is tried and reused by every retry of it.
+ */
+async function startAttempt(
+  tableName: string,
+  invoice: Invoice,
+  attempt: number,
+  lookUpPaymentMethod: () => Promise<string>,
+  now: Date,
+): Promise<PendingPayment> {
+  if (invoice.pending_payment?.attempt === attempt) return invoice.pending_payment;
+  const pending: PendingPayment = {
+    attempt,
+    payment_method: await lookUpPaymentMethod(),
+    payment_intent_id: null,
+    status: 'requested',
+    since: now.toISOString(),
+  };
+  const next: Invoice = {
+    ...invoice,
+    pending_payment: pending,
+    updated_at: now.toISOString(),
+    version: invoice.version + 1,
+  };
+  // No audit entry: nothing financial changed yet (the charge, or its decline, is audited).
+  if (!(await new InvoicesRepository(tableName).replace(next, invoice.version))) {
+    throw new DomainError(
+      'version-conflict',
+      `Invoice ${invoice.id} changed meanwhile (another payment attempt?); retry`,
+    );
+  }
+  return pending;
+}
+
+async function markProcessing(
+  tableName: string,
+  invoiceId: string,
+  attempt: number,
+  paymentIntentId: string,
+  now: Date,
+  actor: Actor,
+): Promise<Invoice> {
+  const repository = new InvoicesRepository(tableName);
+  for (let tries = 1; tries <= 5; tries++) {
+    const current = await repository.get(invoiceId);
+    if (!current) throw notFound('Invoice', invoiceId);
+    // The webhook may already have settled it.
+    if (current.pending_payment?.attempt !== attempt) return current;
+    const next: Invoice = {
+      ...current,
+      pending_payment: {
+        ...current.pending_payment,
+        payment_intent_id: paymentIntentId,
+        status: 'processing',
+      },
+      stripe_payment_intent_id: paymentIntentId,
+      updated_at: now.toISOString(),
+      version: current.version + 1,
+    };
+    const done = await repository.transition(
+      next,
+      current.version,
+      auditDraft(actor, now, 'invoice', invoiceId, 'invoice.payment_processing', current, next),
+    );
+    if (done) return next;
+  }
+  throw new DomainError(
+    'conflict',
+    `Invoice ${invoiceId} is being changed concurrently; GET it to see the payment`,
+  );
 }
 
 /**
@@ -549,7 +709,7 @@ export async function reconcileStanding(
   for (let attempt = 1; attempt <= 3; attempt++) {
     const current = await subscriptions.get(subscriptionId, true);
     if (!current) return undefined;
-    const overdue = await new InvoicesRepository(tableName).overdueOf(current.customer_id, current.id, now);
+    const overdue = await stillOverdue(tableName, current, now);
     const action = overdue.length > 0 ? 'payment_failed' : 'payment_succeeded';
     if (!canTransition(current.status, action)) return undefined;
     const status = nextStatus(current.status, action);
@@ -563,11 +723,29 @@ export async function reconcileStanding(
     const updated = await subscriptions.replace(
       next,
       current.version,
-      audit(actor, now, 'subscription', current.id, `subscription.${status}`, current, next),
+      auditDraft(actor, now, 'subscription', current.id, `subscription.${status}`, current, next),
     );
     if (updated) return status;
   }
   return undefined;
+}
+
+/**
+ * The subscription's invoices past their due date and still unpaid. The index that finds them is
+ * eventually consistent, so each candidate is read again (strongly) before it counts: an invoice
+ * paid a moment ago must not put its subscription in past_due.
+ */
+async function stillOverdue(tableName: string, subscription: Subscription, now: Date): Promise<Invoice[]> {
+  const repository = new InvoicesRepository(tableName);
+  const candidates = await repository.overdueOf(subscription.customer_id, subscription.id, now);
+  const fresh = await Promise.all(candidates.map((invoice) => repository.get(invoice.id)));
+  return fresh.filter(
+    (invoice): invoice is Invoice =>
+      invoice !== undefined &&
+      invoice.status === 'open' &&
+      invoice.due_date !== null &&
+      invoice.due_date <= now.toISOString(),
+  );
 }
 
 /**

@@ -3,7 +3,7 @@ import type { Actor } from '../domain/principal.ts';
 import { logger } from '../logger.ts';
 import { InvoicesRepository } from '../store/invoices-repository.ts';
 import { StripeEventsRepository } from '../store/stripe-events-repository.ts';
-import { recordPayment, recordPaymentFailure, recordUnappliedPayment } from './invoicing.ts';
+import { recordPaymentFailure, recordStripeCharge } from './invoicing.ts';
 
 /** Who changes invoices when Stripe reports an outcome (audit entries name it). */
 export const STRIPE_WEBHOOK: Actor = { kind: 'service', subject: 'stripe-webhook', tenant_id: null };
@@ -82,29 +82,15 @@ async function process(tableName: string, event: Stripe.Event, now: Date): Promi
     return 'processed';
   }
 
-  const payment = {
-    id: intent.id,
-    method: 'stripe' as const,
-    stripe_payment_intent_id: intent.id,
-    received_at: new Date(event.created * 1000).toISOString(),
-  };
-  const paidByThis = invoice.status === 'paid' && invoice.stripe_payment_intent_id === intent.id;
-  if (paidByThis) return 'processed';
-  const sameMoney =
-    intent.amount_received === invoice.amount_due && intent.currency === invoice.currency.toLowerCase();
-  const payable = invoice.status === 'open' || invoice.status === 'uncollectible';
-  if (payable && sameMoney) {
-    await recordPayment(tableName, invoice.id, payment, STRIPE_WEBHOOK, now);
-    return 'processed';
-  }
-  const reason = !sameMoney
-    ? `Stripe collected ${intent.amount_received} ${intent.currency} but the invoice is due ${invoice.amount_due} ${invoice.currency}`
-    : `The invoice was already ${invoice.status} when Stripe collected this payment`;
-  await recordUnappliedPayment(
+  await recordStripeCharge(
     tableName,
-    invoice,
-    { ...payment, amount: intent.amount_received, currency: intent.currency.toUpperCase() },
-    reason,
+    invoice.id,
+    {
+      paymentIntentId: intent.id,
+      amount: intent.amount_received,
+      currency: intent.currency,
+      receivedAt: new Date(event.created * 1000).toISOString(),
+    },
     STRIPE_WEBHOOK,
     now,
   );

@@ -4,7 +4,7 @@ import { DomainError, notFound, validationError } from '../domain/errors.ts';
 import { actorOf, canAccessCustomer, type Principal } from '../domain/principal.ts';
 import { applyPatch, newSubscription, type Subscription } from '../domain/subscription.ts';
 import type { CreateSubscriptionRequest, UpdateSubscriptionRequest } from '../schemas/subscriptions.ts';
-import type { AuditDraft } from '../store/audit.ts';
+import { type AuditDraft, auditDraft } from '../store/audit.ts';
 import { IdempotencyKeyTaken, type IdempotentWrite } from '../store/idempotency.ts';
 import type { Page } from '../store/pagination.ts';
 import { SubscriptionsRepository } from '../store/subscriptions-repository.ts';
@@ -21,16 +21,17 @@ const audit = (
   subscriptionId: string,
   before: unknown,
   after: unknown,
-): AuditDraft => ({
-  entity_type: 'subscription',
-  entity_id: subscriptionId,
-  action,
-  actor: actorOf(caller.principal),
-  at: caller.now.toISOString(),
-  request_id: caller.requestId,
-  before,
-  after,
-});
+): AuditDraft =>
+  auditDraft(
+    actorOf(caller.principal),
+    caller.now,
+    'subscription',
+    subscriptionId,
+    action,
+    before,
+    after,
+    caller.requestId,
+  );
 
 export async function createSubscription(
   tableName: string,
@@ -149,16 +150,17 @@ export async function updateSubscription(
         changes: outcome.changes,
       }),
       outcome.pendingItems,
-      (item) => ({
-        entity_type: 'pending_item',
-        entity_id: item.id,
-        action: 'proration.created',
-        actor: actorOf(caller.principal),
-        at: caller.now.toISOString(),
-        request_id: caller.requestId,
-        before: null,
-        after: item,
-      }),
+      (item) =>
+        auditDraft(
+          actorOf(caller.principal),
+          caller.now,
+          'pending_item',
+          item.id,
+          'proration.created',
+          null,
+          item,
+          caller.requestId,
+        ),
     );
     if (updated) return outcome.subscription;
     if (expected !== undefined || attempt >= UNCONDITIONAL_RETRIES) {

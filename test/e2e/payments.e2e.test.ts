@@ -234,14 +234,68 @@ describe('collecting an open invoice through Stripe', () => {
     stripe.nextPaymentOutcomes(customer.stripe_customer_id, ['server_error', 'server_error', 'server_error']);
     const unavailable = await post(`/api/v1/invoices/${invoice.id}/pay`, {});
     expect(unavailable.status).toBe(503);
-    expect(await getInvoice(invoice.id)).toMatchObject({ status: 'open', payment_attempts: 0 });
+    expect(await getInvoice(invoice.id)).toMatchObject({
+      status: 'open',
+      payment_attempts: 0,
+      pending_payment: { attempt: 1, payment_method: 'pm_card_visa', status: 'requested' },
+    });
+    // The customer changes card meanwhile: the retry of attempt 1 still sends the pinned one, so
+    // Stripe sees the same request under the same key.
+    stripe.setPaymentMethod(customer.stripe_customer_id, 'pm_card_mastercard');
     const paid = await post(`/api/v1/invoices/${invoice.id}/pay`, {});
-    expect(paid.body).toMatchObject({ status: 'paid' });
+    expect(paid.body).toMatchObject({ status: 'paid', pending_payment: null });
     const keys = paymentIntentKeys(invoice.id);
     expect(new Set(keys)).toEqual(new Set([`invoice-pay:${invoice.id}:1`]));
-    expect(
-      [...stripe.paymentIntents.values()].filter((i) => i.metadata.billing_invoice_id === invoice.id),
-    ).toHaveLength(1);
+    const intents = [...stripe.paymentIntents.values()].filter(
+      (i) => i.metadata.billing_invoice_id === invoice.id,
+    );
+    expect(intents.map((i) => i.payment_method)).toEqual(['pm_card_visa']);
+  });
+
+  it('a payment processing at Stripe blocks new attempts until its webhook settles it', async () => {
+    const { customer, invoice } = await openInvoice('Processing');
+    stripe.setPaymentMethod(customer.stripe_customer_id, 'pm_sepa_debit');
+    stripe.nextPaymentOutcomes(customer.stripe_customer_id, ['processing']);
+    const processing = await post(`/api/v1/invoices/${invoice.id}/pay`, {});
+    expect(processing.status).toBe(200);
+    expect(processing.body).toMatchObject({
+      status: 'open',
+      pending_payment: { status: 'processing', attempt: 1 },
+    });
+    const intentId = processing.body.pending_payment.payment_intent_id as string;
+    expect(intentId).toMatch(/^pi_/);
+
+    const again = await post(`/api/v1/invoices/${invoice.id}/pay`, {});
+    expect(again.status).toBe(409);
+    expect(again.body.detail).toContain(intentId);
+    expect(paymentIntentKeys(invoice.id)).toHaveLength(1);
+
+    const settled = await deliver(
+      signed(
+        paymentIntentEvent('payment_intent.succeeded', { id: intentId, invoiceId: invoice.id, amount: 2500 }),
+      ),
+    );
+    expect(settled.body.outcome).toBe('processed');
+    expect(await getInvoice(invoice.id)).toMatchObject({
+      status: 'paid',
+      stripe_payment_intent_id: intentId,
+      pending_payment: null,
+    });
+  });
+
+  it('a decline on an uncollectible invoice moves the attempt on, so the next pay is a new attempt', async () => {
+    const { customer, invoice } = await openInvoice('Writeoff');
+    expect((await post(`/api/v1/invoices/${invoice.id}/mark-uncollectible`)).status).toBe(200);
+    stripe.setPaymentMethod(customer.stripe_customer_id, 'pm_card_visa');
+    stripe.nextPaymentOutcomes(customer.stripe_customer_id, ['card_declined']);
+    expect((await post(`/api/v1/invoices/${invoice.id}/pay`, {})).status).toBe(402);
+    expect(await getInvoice(invoice.id)).toMatchObject({ status: 'uncollectible', payment_attempts: 1 });
+    const paid = await post(`/api/v1/invoices/${invoice.id}/pay`, {});
+    expect(paid.body).toMatchObject({ status: 'paid' });
+    expect(paymentIntentKeys(invoice.id)).toEqual([
+      `invoice-pay:${invoice.id}:1`,
+      `invoice-pay:${invoice.id}:2`,
+    ]);
   });
 });
 
@@ -331,7 +385,30 @@ describe('the Stripe webhook settles invoices', () => {
       ]),
     );
     expect(payments).toHaveLength(2);
-    expect((await getInvoice(invoice.id)).stripe_payment_intent_id).toBe('pi_declined_1');
+    // Paid outside Stripe: no PaymentIntent paid it.
+    expect((await getInvoice(invoice.id)).stripe_payment_intent_id).toBeNull();
+
+    // The declined PaymentIntent succeeds after all (the customer completed authentication):
+    // the money is kept as unapplied too, never taken for the out-of-band payment.
+    await deliver(
+      signed(
+        paymentIntentEvent('payment_intent.succeeded', {
+          id: 'pi_declined_1',
+          invoiceId: invoice.id,
+          amount: 2500,
+        }),
+      ),
+    );
+    const all = (await billingItems()).filter(
+      (i) => i.item_type === 'payment' && i.invoice_id === invoice.id,
+    );
+    expect(all.map((p) => [p.id, p.applied])).toEqual(
+      expect.arrayContaining([
+        ['pi_declined_1', false],
+        ['pi_late_1', false],
+      ]),
+    );
+    expect(all).toHaveLength(3);
   });
 
   it('ignores events that are not about our invoices', async () => {

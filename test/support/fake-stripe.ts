@@ -18,6 +18,8 @@ export type PaymentOutcome =
   | 'succeeded'
   | 'card_declined'
   | 'server_error'
+  /** A bank debit: the PaymentIntent answers `processing`; its outcome would come later by webhook. */
+  | 'processing'
   /** Answers after `delayMs` (holding the idempotency key meanwhile) with `then` (default succeeded). */
   | { slow: number; then?: 'succeeded' | 'card_declined' | 'server_error' };
 
@@ -58,7 +60,7 @@ export type FakePaymentIntent = {
   currency: string;
   customer: string;
   payment_method: string | null;
-  status: 'succeeded' | 'requires_payment_method';
+  status: 'succeeded' | 'requires_payment_method' | 'processing';
   confirmation_method: 'automatic';
   metadata: Record<string, string>;
   last_payment_error: null | { type: 'card_error'; code: string; decline_code: string; message: string };
@@ -159,12 +161,17 @@ export async function startFakeStripe(): Promise<FakeStripe> {
       currency,
       customer: customerId,
       payment_method: paymentMethod,
-      status: outcome === 'succeeded' ? 'succeeded' : 'requires_payment_method',
+      status:
+        outcome === 'succeeded'
+          ? 'succeeded'
+          : outcome === 'processing'
+            ? 'processing'
+            : 'requires_payment_method',
       confirmation_method: 'automatic',
       metadata: strings(params.metadata),
       last_payment_error: null,
     };
-    if (outcome === 'succeeded') {
+    if (outcome === 'succeeded' || outcome === 'processing') {
       paymentIntents.set(intent.id, intent);
       return { status: 200, body: intent };
     }

@@ -140,6 +140,7 @@ describe('declined attempts (from the pay call and from webhooks, in any order)'
     stripe_payment_intent_id: null,
     payment_attempts: 0,
     last_payment_error: null,
+    pending_payment: null,
     created_at: '2026-02-01T00:00:00.000Z',
     updated_at: '2026-02-01T00:00:00.000Z',
     finalized_at: '2026-02-01T00:00:00.000Z',
@@ -184,8 +185,33 @@ describe('declined attempts (from the pay call and from webhooks, in any order)'
   it('changes nothing once the invoice is no longer open, or when the decline is already known', () => {
     expect(withPaymentFailure({ ...open, status: 'paid' }, failure(1), new Date())).toBeUndefined();
     expect(withPaymentFailure({ ...open, status: 'void' }, failure(1), new Date())).toBeUndefined();
+    // A written-off invoice can still be paid, so its declines count.
+    expect(withPaymentFailure({ ...open, status: 'uncollectible' }, failure(1), new Date())).toMatchObject({
+      payment_attempts: 1,
+    });
     const once = withPaymentFailure(open, failure(1), new Date())!;
     expect(once.version).toBe(open.version + 1);
     expect(withPaymentFailure(once, failure(1), new Date())).toBeUndefined();
+  });
+
+  it('a decline of the attempt under way ends it, and an older decline does not', () => {
+    const pending = {
+      attempt: 2,
+      payment_method: 'pm_1',
+      payment_intent_id: 'pi_2',
+      status: 'processing' as const,
+      since: '2026-02-02T00:00:00.000Z',
+    };
+    const underWay = {
+      ...open,
+      payment_attempts: 1,
+      last_payment_error: failure(1),
+      pending_payment: pending,
+    };
+    expect(withPaymentFailure(underWay, failure(2), new Date())).toMatchObject({
+      payment_attempts: 2,
+      pending_payment: null,
+    });
+    expect(withPaymentFailure(underWay, failure(1), new Date())).toBeUndefined();
   });
 });

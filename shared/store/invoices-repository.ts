@@ -1,5 +1,5 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { Invoice } from '../domain/invoice.ts';
 import type { Subscription } from '../domain/subscription.ts';
 import { USAGE_SHARDS } from '../domain/usage.ts';
@@ -20,7 +20,7 @@ import {
   periodClosedKey,
   subscriptionKey,
 } from './keys.ts';
-import { pageByOwner, pageByType } from './list-pages.ts';
+import { pageByOwner, pageByType, queryAll } from './list-pages.ts';
 import type { Page } from './pagination.ts';
 import { type StoredPendingItem, subscriptionStoreItem } from './subscriptions-repository.ts';
 import { type TransactItem, transactWrite } from './transact.ts';
@@ -314,19 +314,8 @@ export class InvoicesRepository {
     });
   }
 
-  private async queryAll(
-    query: Omit<ConstructorParameters<typeof QueryCommand>[0], 'TableName' | 'ExclusiveStartKey'>,
-  ): Promise<Invoice[]> {
-    const invoices: Invoice[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await dynamo().send(
-        new QueryCommand({ ...query, TableName: this.tableName, ExclusiveStartKey: start }),
-      );
-      invoices.push(...(page.Items ?? []).map((item) => withoutKeys<Invoice>(item)));
-      start = page.LastEvaluatedKey;
-    } while (start);
-    return invoices;
+  private queryAll(query: Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey'>): Promise<Invoice[]> {
+    return queryAll<Invoice>({ ...query, TableName: this.tableName });
   }
 
   async get(invoiceId: string): Promise<Invoice | undefined> {

@@ -1,4 +1,4 @@
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { dynamo } from './client.ts';
 import { withoutKeys } from './items.ts';
 import { byOwnerPartition, byOwnerPrefix, byTypePartition, type TableKey } from './keys.ts';
@@ -59,4 +59,16 @@ export async function pageByType<T>(
     data: (Items ?? []).map((item) => withoutKeys<T>(item)),
     next_cursor: encodeCursor(LastEvaluatedKey),
   };
+}
+
+/** Every item a query matches, all pages, as API shapes (for jobs that need the whole set). */
+export async function queryAll<T>(query: Omit<QueryCommandInput, 'ExclusiveStartKey'>): Promise<T[]> {
+  const items: T[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await dynamo().send(new QueryCommand({ ...query, ExclusiveStartKey: start }));
+    items.push(...(page.Items ?? []).map((item) => withoutKeys<T>(item)));
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return items;
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { PendingItem, Subscription } from '../domain/subscription.ts';
 import { type AuditDraft, auditPut } from './audit.ts';
 import { dynamo } from './client.ts';
@@ -15,7 +15,7 @@ import {
   planKey,
   subscriptionKey,
 } from './keys.ts';
-import { pageByOwner, pageByType } from './list-pages.ts';
+import { pageByOwner, pageByType, queryAll } from './list-pages.ts';
 import type { Page } from './pagination.ts';
 import { type TransactItem, transactWrite } from './transact.ts';
 
@@ -161,73 +161,44 @@ export class SubscriptionsRepository {
    * work list. Reads the by-type index with a filter, so each run reads every subscription once
    * (see docs/invoicing.md for the sparse "due" index that replaces this at larger scale).
    */
-  async listDue(now: Date): Promise<Subscription[]> {
-    const due: Subscription[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await dynamo().send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: 'GSI2',
-          KeyConditionExpression: 'GSI2PK = :pk',
-          FilterExpression: 'current_period_end <= :now AND #status <> :canceled',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: {
-            ':pk': byTypePartition(ITEM_TYPE),
-            ':now': now.toISOString(),
-            ':canceled': 'canceled',
-          },
-          ExclusiveStartKey: start,
-        }),
-      );
-      due.push(...(page.Items ?? []).map((i) => withoutKeys<Subscription>(i)));
-      start = page.LastEvaluatedKey;
-    } while (start);
-    return due;
+  listDue(now: Date): Promise<Subscription[]> {
+    return queryAll<Subscription>({
+      TableName: this.tableName,
+      IndexName: 'GSI2',
+      KeyConditionExpression: 'GSI2PK = :pk',
+      FilterExpression: 'current_period_end <= :now AND #status <> :canceled',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: {
+        ':pk': byTypePartition(ITEM_TYPE),
+        ':now': now.toISOString(),
+        ':canceled': 'canceled',
+      },
+    });
   }
 
   /** Every subscription in `status` (by-type index, filtered): e.g. the past_due ones to re-check. */
-  async listWithStatus(status: Subscription['status']): Promise<Subscription[]> {
-    const found: Subscription[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await dynamo().send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: 'GSI2',
-          KeyConditionExpression: 'GSI2PK = :pk',
-          FilterExpression: '#status = :status',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':pk': byTypePartition(ITEM_TYPE), ':status': status },
-          ExclusiveStartKey: start,
-        }),
-      );
-      found.push(...(page.Items ?? []).map((i) => withoutKeys<Subscription>(i)));
-      start = page.LastEvaluatedKey;
-    } while (start);
-    return found;
+  listWithStatus(status: Subscription['status']): Promise<Subscription[]> {
+    return queryAll<Subscription>({
+      TableName: this.tableName,
+      IndexName: 'GSI2',
+      KeyConditionExpression: 'GSI2PK = :pk',
+      FilterExpression: '#status = :status',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: { ':pk': byTypePartition(ITEM_TYPE), ':status': status },
+    });
   }
 
   /** Pending invoice items not yet on an invoice, oldest first. */
   async pendingItems(subscriptionId: string): Promise<StoredPendingItem[]> {
-    const items: StoredPendingItem[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await dynamo().send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'PK = :pk AND begins_with(SK, :prefix)',
-          ExpressionAttributeValues: {
-            ':pk': subscriptionKey(subscriptionId).PK,
-            ':prefix': PENDING_ITEM_SK_PREFIX,
-          },
-          ConsistentRead: true,
-          ExclusiveStartKey: start,
-        }),
-      );
-      items.push(...(page.Items ?? []).map((i) => withoutKeys<StoredPendingItem>(i)));
-      start = page.LastEvaluatedKey;
-    } while (start);
+    const items = await queryAll<StoredPendingItem>({
+      TableName: this.tableName,
+      KeyConditionExpression: 'PK = :pk AND begins_with(SK, :prefix)',
+      ExpressionAttributeValues: {
+        ':pk': subscriptionKey(subscriptionId).PK,
+        ':prefix': PENDING_ITEM_SK_PREFIX,
+      },
+      ConsistentRead: true,
+    });
     return items.filter((item) => item.invoice_id === null);
   }
 }

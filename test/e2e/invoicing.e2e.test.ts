@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addIntervals } from '../../shared/domain/billing-period.ts';
 import { SCOPES } from '../../shared/http/routes.ts';
+import { budgetRowOf, subscribeOverHttp } from '../support/http-fixtures.ts';
 import { startTestService, type TestService } from '../support/local-service.ts';
 
 let service: TestService;
@@ -20,38 +21,9 @@ const post = async (path: string, body?: unknown) => {
   return response;
 };
 
-/** Product, a monthly plan ($20 flat, 0.5 cents per call), customer, subscription; returns ids. */
-async function subscribed() {
-  const product = (await post('/api/v1/products', { name: 'Loop' })).body;
-  const plan = (
-    await post('/api/v1/plans', {
-      product_id: product.id,
-      name: 'Loop',
-      currency: 'USD',
-      interval: 'month',
-      total_budget: 5000,
-    })
-  ).body;
-  await post('/api/v1/prices', { plan_id: plan.id, model: 'flat', unit_amount: 2000 });
-  await post('/api/v1/prices', {
-    plan_id: plan.id,
-    model: 'per_unit',
-    metric: 'calls',
-    unit_amount_decimal: '0.5',
-  });
-  const customer = (await post('/api/v1/customers', { name: 'Loop Co', email: 'loop@example.com' })).body;
-  const subscription = (await post('/api/v1/subscriptions', { customer_id: customer.id, plan_id: plan.id }))
-    .body;
-  return { customer, subscription };
-}
-
-const budgetRow = async (subscriptionId: string) => {
-  await service.settled();
-  const { body } = await service.call('GET', '/_local/budgets');
-  return (body.items as { subscription_id: string }[]).find(
-    (row) => row.subscription_id === subscriptionId,
-  ) as Record<string, unknown> | undefined;
-};
+/** Product, a monthly plan ($20 flat, 0.5 cents per call), customer, subscription. */
+const subscribed = () => subscribeOverHttp(service, operator, 'Loop');
+const budgetRow = (subscriptionId: string) => budgetRowOf(service, subscriptionId);
 
 describe('the money loop, locally: subscribe → usage → close period → invoice → paid → budget period rolled', () => {
   it('bills the period exactly once and rolls the SmartGateway budget when paid', async () => {

@@ -85,6 +85,9 @@ export async function redriveQueue(options: {
   visibilitySeconds?: number;
 }): Promise<RedriveReport> {
   const report: RedriveReport = { redriven: 0, failed: 0, unreadable: 0, errors: [] };
+  // A message seen again (its visibility timeout ran out during a long run, or a dry run left it)
+  // means the queue has been gone through once: stop rather than count it twice.
+  const seen = new Set<string>();
   for (;;) {
     const { Messages = [] } = await options.sqs.send(
       new ReceiveMessageCommand({
@@ -95,7 +98,10 @@ export async function redriveQueue(options: {
       }),
     );
     if (Messages.length === 0) return report;
-    for (const message of Messages) {
+    const fresh = Messages.filter((message) => !seen.has(message.MessageId ?? ''));
+    if (fresh.length === 0) return report;
+    for (const message of fresh) {
+      seen.add(message.MessageId ?? '');
       const letter = parseDeadLetter(message.Body ?? '');
       if (letter.kind === 'unreadable') {
         report.unreadable++;

@@ -229,6 +229,22 @@ describe('redriving against the local stream and bus', () => {
     }
   });
 
+  it('a dry run goes through the queue once even when messages come back', async () => {
+    const body = JSON.stringify({ source: 'tcp.billing', 'detail-type': 'x', detail: {} });
+    // SQS hands the same (undeleted) message out again once its visibility timeout has passed.
+    sqs
+      .on(ReceiveMessageCommand)
+      .resolves({ Messages: [{ MessageId: 'm0', ReceiptHandle: 'r0', Body: body }] });
+    const report = await redriveQueue({
+      sqs: new SQSClient(LOCAL_AWS),
+      queueUrl: QUEUE,
+      dryRun: true,
+      redrive: async () => undefined,
+    });
+    expect(report).toMatchObject({ redriven: 1, failed: 0 });
+    expect(deletedHandles()).toEqual([]);
+  });
+
   it('a message whose redrive fails stays in the queue', async () => {
     queueHolding([JSON.stringify({ source: 'tcp.billing', 'detail-type': 'x', detail: {} })]);
     const report = await redriveQueue({

@@ -4,7 +4,14 @@ import { mintDevToken } from '../local/dev-auth.ts';
 import { LOCAL_AWS } from '../local/dynamodb-local.ts';
 import { SCOPES } from '../shared/http/routes.ts';
 import { closeDuePeriods } from '../shared/use-cases/invoicing.ts';
-import { type BenchService, percentile, runConcurrently, startBenchService } from './support.ts';
+import {
+  type BenchService,
+  meteredPlan,
+  percentile,
+  runConcurrently,
+  startBenchService,
+  subscribeCustomer,
+} from './support.ts';
 import { printTable } from './table.ts';
 
 /**
@@ -53,8 +60,6 @@ const EXPECTED_REFUSALS: Partial<Record<Op, number[]>> = {
   'invoice pay': [409],
   'price archive': [409],
 };
-
-const UNIT_PRICE_DECIMAL = '0.04'; // cents per call
 
 type Sample = { op: Op; ms: number; status: number };
 
@@ -196,41 +201,23 @@ export async function benchLoad(): Promise<void> {
 type Setup = {
   planId: string;
   priceIds: string[];
-  productId: string;
   subscriptions: { id: string; customerId: string; version: number }[];
   invoices: { id: string; customerId: string }[];
 };
 
 async function setUp(service: BenchService, count: number): Promise<Setup> {
-  const product = await service.call('POST', '/api/v1/products', { name: 'Load' });
-  const plan = await service.call('POST', '/api/v1/plans', {
-    product_id: product.id,
-    name: 'Load',
-    currency: 'USD',
-    interval: 'month',
-    total_budget: 1_000_000,
-  });
-  await service.call('POST', '/api/v1/prices', { plan_id: plan.id, model: 'flat', unit_amount: 1000 });
-  await service.call('POST', '/api/v1/prices', {
-    plan_id: plan.id,
-    model: 'per_unit',
-    metric: 'calls',
-    unit_amount_decimal: UNIT_PRICE_DECIMAL,
-  });
+  // The bench plan (0.04 cents per call, as the checks below assume) with a flat fee to invoice.
+  const { planId } = await meteredPlan(service, [{ model: 'flat', unit_amount: 1000 }]);
   // Draft invoices to finalize and pay during the run: a few months of billing subscriptions,
   // closed as if it were three months from now, before the usage subscriptions exist.
   const billing: string[] = [];
   let closeAt = new Date();
   for (let i = 0; i < count; i++) {
-    const customer = await service.call('POST', '/api/v1/customers', {
+    const { customerId, subscription } = await subscribeCustomer(service, planId, {
       name: `Billed ${i}`,
       email: `billed${i}@example.com`,
     });
-    const subscription = await service.call('POST', '/api/v1/subscriptions', {
-      customer_id: customer.id,
-      plan_id: plan.id,
-    });
-    billing.push(customer.id);
+    billing.push(customerId);
     closeAt = new Date(new Date(String(subscription.current_period_end)).getTime() + 62 * 86_400_000);
   }
   await closeDuePeriods(service.runtime.tables.billing, closeAt);
@@ -248,17 +235,13 @@ async function setUp(service: BenchService, count: number): Promise<Setup> {
   // The usage subscriptions: their current period contains now, which is what clients report into.
   const subscriptions: Setup['subscriptions'] = [];
   for (let i = 0; i < count; i++) {
-    const customer = await service.call('POST', '/api/v1/customers', {
+    const { customerId, subscription } = await subscribeCustomer(service, planId, {
       name: `Load ${i}`,
       email: `load${i}@example.com`,
     });
-    const subscription = await service.call('POST', '/api/v1/subscriptions', {
-      customer_id: customer.id,
-      plan_id: plan.id,
-    });
-    subscriptions.push({ id: subscription.id, customerId: customer.id, version: subscription.version });
+    subscriptions.push({ id: subscription.id, customerId, version: subscription.version });
   }
-  return { planId: plan.id, priceIds: [], productId: product.id, subscriptions, invoices };
+  return { planId, priceIds: [], subscriptions, invoices };
 }
 
 type State = ReturnType<typeof newState>;

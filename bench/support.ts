@@ -60,20 +60,30 @@ export async function meteredPlan(
   return { planId: plan.id };
 }
 
+/** A new customer subscribed to `planId`, through the local HTTP API. */
+export async function subscribeCustomer(
+  service: BenchService,
+  planId: string,
+  customer: { name: string; email: string },
+): Promise<{ customerId: string; subscription: { id: string; version: number } & Record<string, unknown> }> {
+  const created = await service.call('POST', '/api/v1/customers', customer);
+  const subscription = await service.call('POST', '/api/v1/subscriptions', {
+    customer_id: created.id,
+    plan_id: planId,
+  });
+  return { customerId: created.id, subscription };
+}
+
 /** A customer subscribed to a monthly USD plan with a metered `calls` price at 0.04 cents. */
 export async function meteredSubscription(
   service: BenchService,
 ): Promise<{ customerId: string; subscriptionId: string }> {
   const { planId } = await meteredPlan(service);
-  const customer = await service.call('POST', '/api/v1/customers', {
+  const { customerId, subscription } = await subscribeCustomer(service, planId, {
     name: 'Bench',
     email: 'bench@example.com',
   });
-  const subscription = await service.call('POST', '/api/v1/subscriptions', {
-    customer_id: customer.id,
-    plan_id: planId,
-  });
-  return { customerId: customer.id, subscriptionId: subscription.id };
+  return { customerId, subscriptionId: subscription.id };
 }
 
 export function percentile(values: number[], p: number): number {

@@ -448,7 +448,8 @@ export async function recordUnappliedPayment(
  */
 export async function recordStripeCharge(
   tableName: string,
-  invoiceId: string,
+  /** As the caller read it: its amount due and currency are frozen once finalized. */
+  invoice: Invoice,
   charge: { paymentIntentId: string; amount: number; currency: string; receivedAt: string },
   actor: Actor,
   now: Date,
@@ -459,12 +460,10 @@ export async function recordStripeCharge(
     stripe_payment_intent_id: charge.paymentIntentId,
     received_at: charge.receivedAt,
   };
-  const invoice = await new InvoicesRepository(tableName).get(invoiceId);
-  if (!invoice) throw notFound('Invoice', invoiceId);
   const sameMoney =
     charge.amount === invoice.amount_due && charge.currency.toUpperCase() === invoice.currency;
   const result = sameMoney
-    ? await recordPayment(tableName, invoiceId, payment, actor, now)
+    ? await recordPayment(tableName, invoice.id, payment, actor, now)
     : { invoice, outcome: 'not-payable' as const };
   if (result.outcome === 'not-payable') {
     const reason = sameMoney
@@ -582,7 +581,7 @@ export async function payInvoice(
   if (result.status === 'succeeded') {
     const { invoice: settled, outcome } = await recordStripeCharge(
       tableName,
-      invoiceId,
+      invoice,
       {
         paymentIntentId: result.paymentIntentId,
         amount: invoice.amount_due,

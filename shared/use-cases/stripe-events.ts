@@ -84,7 +84,7 @@ async function process(tableName: string, event: Stripe.Event, now: Date): Promi
 
   await recordStripeCharge(
     tableName,
-    invoice.id,
+    invoice,
     {
       paymentIntentId: intent.id,
       amount: intent.amount_received,

@@ -73,17 +73,7 @@ export async function startLocalEventBus(options: LocalEventBusOptions): Promise
   const inFlight = new Set<Promise<void>>();
 
   const deliver = async (record: BusRecord, target: BusTarget, delivery: Delivery) => {
-    const event: EventBridgeEvent<string, unknown> = {
-      version: '0',
-      id: record.id,
-      'detail-type': record.detail_type,
-      source: record.source,
-      account: '000000000000',
-      time: record.time,
-      region: 'local',
-      resources: [],
-      detail: record.detail,
-    };
+    const event = toEventBridgeEvent(record);
     for (;;) {
       delivery.attempts++;
       try {
@@ -194,6 +184,21 @@ export async function startLocalEventBus(options: LocalEventBusOptions): Promise
       while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
     },
     stop: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** A bus record as EventBridge hands it to a target (and writes it to a target's dead-letter queue). */
+export function toEventBridgeEvent(record: BusRecord): EventBridgeEvent<string, unknown> {
+  return {
+    version: '0',
+    id: record.id,
+    'detail-type': record.detail_type,
+    source: record.source,
+    account: '000000000000',
+    time: record.time,
+    region: 'local',
+    resources: [],
+    detail: record.detail,
   };
 }
 

@@ -1,5 +1,3 @@
-import { ScanCommand } from '@aws-sdk/client-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { generateKeyPair, SignJWT } from 'jose';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -127,22 +125,9 @@ beforeAll(async () => {
 });
 afterAll(async () => service?.close());
 
-async function billingTable(): Promise<string[]> {
-  const { DynamoDBClient } = await import('@aws-sdk/client-dynamodb');
-  const { LOCAL_AWS } = await import('../../local/dynamodb-local.ts');
-  const client = new DynamoDBClient({ ...LOCAL_AWS, endpoint: service.dynamoDbEndpoint });
-  const items: string[] = [];
-  let start: Record<string, never> | undefined;
-  do {
-    const page = await client.send(
-      new ScanCommand({ TableName: service.tables.billing, ConsistentRead: true, ExclusiveStartKey: start }),
-    );
-    items.push(...(page.Items ?? []).map((item) => JSON.stringify(unmarshall(item))));
-    start = page.LastEvaluatedKey as typeof start;
-  } while (start);
-  client.destroy();
-  return items.sort();
-}
+/** The billing table as sorted text, to compare before and after. */
+const billingTable = async (): Promise<string[]> =>
+  (await service.billingItems()).map((item) => JSON.stringify(item)).sort();
 
 type Caller = {
   name: string;

@@ -1,5 +1,3 @@
-import { ScanCommand } from '@aws-sdk/client-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SCOPES } from '../../shared/http/routes.ts';
@@ -20,15 +18,6 @@ const newCustomer = (n = Math.random()) => ({
   name: `Acme ${n}`,
   email: `billing+${String(n).slice(2, 8)}@acme.example`,
 });
-
-async function scan() {
-  const { DynamoDBClient } = await import('@aws-sdk/client-dynamodb');
-  const { LOCAL_AWS } = await import('../../local/dynamodb-local.ts');
-  const client = new DynamoDBClient({ ...LOCAL_AWS, endpoint: service.dynamoDbEndpoint });
-  const { Items = [] } = await client.send(new ScanCommand({ TableName: service.tables.billing }));
-  client.destroy();
-  return { Items: Items.map((item) => unmarshall(item)) };
-}
 
 describe('customers over HTTP on the local service', () => {
   it('creates, gets and lists a customer', async () => {
@@ -78,13 +67,13 @@ describe('customers over HTTP on the local service', () => {
 
   it('refuses a token without the route scope with 403 and creates nothing', async () => {
     const readOnly = await service.token([SCOPES.customersRead]);
-    const before = (await scan()).Items.length;
+    const before = (await service.billingItems()).length;
     const response = await service.call('POST', '/api/v1/customers', {
       token: readOnly,
       body: newCustomer(),
     });
     expect(response.status).toBe(403);
-    expect((await scan()).Items.length).toBe(before);
+    expect((await service.billingItems()).length).toBe(before);
   });
 
   it("hides another tenant's customer (404) and refuses tenant tokens creating customers (403)", async () => {
@@ -159,7 +148,7 @@ describe('customers over HTTP on the local service', () => {
     expect(retry.status).toBe(201);
     expect(retry.body).toEqual(first.body);
     expect(retry.headers.get('idempotent-replayed')).toBe('true');
-    const withEmail = (await scan()).Items.filter(
+    const withEmail = (await service.billingItems()).filter(
       (i) => i.item_type === 'customer' && i.email === body.email,
     );
     expect(withEmail).toHaveLength(1);
@@ -182,7 +171,7 @@ describe('customers over HTTP on the local service', () => {
     );
     expect(responses.map((r) => r.status)).toEqual(Array(8).fill(201));
     expect(new Set(responses.map((r) => r.body.id)).size).toBe(1);
-    const withEmail = (await scan()).Items.filter(
+    const withEmail = (await service.billingItems()).filter(
       (i) => i.item_type === 'customer' && i.email === body.email,
     );
     expect(withEmail).toHaveLength(1);

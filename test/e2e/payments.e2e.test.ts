@@ -1,5 +1,3 @@
-import { ScanCommand } from '@aws-sdk/client-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SCOPES } from '../../shared/http/routes.ts';
@@ -115,23 +113,6 @@ const paymentIntentKeys = (invoiceId: string) =>
 
 const deliver = (delivery: ReturnType<typeof signed>) => service.call('POST', '/webhooks/stripe', delivery);
 
-async function billingItems() {
-  const { DynamoDBClient } = await import('@aws-sdk/client-dynamodb');
-  const { LOCAL_AWS } = await import('../../local/dynamodb-local.ts');
-  const client = new DynamoDBClient({ ...LOCAL_AWS, endpoint: service.dynamoDbEndpoint });
-  const items: Record<string, Body>[] = [];
-  let start: Record<string, Body> | undefined;
-  do {
-    const page = await client.send(
-      new ScanCommand({ TableName: service.tables.billing, ExclusiveStartKey: start }),
-    );
-    items.push(...(page.Items ?? []).map((item) => unmarshall(item)));
-    start = page.LastEvaluatedKey;
-  } while (start);
-  client.destroy();
-  return items;
-}
-
 describe('customers are mirrored to Stripe', () => {
   it('creates the Stripe customer with our id as metadata and stores its id', async () => {
     const created = await post('/api/v1/customers', { name: 'Mirror Co', email: 'mirror@example.com' });
@@ -221,7 +202,7 @@ describe('collecting an open invoice through Stripe', () => {
     );
     expect(lateDecline.status).toBe(200);
     expect(await getInvoice(invoice.id)).toEqual(settled);
-    const payments = (await billingItems()).filter(
+    const payments = (await service.billingItems()).filter(
       (i) => i.item_type === 'payment' && i.invoice_id === invoice.id,
     );
     expect(payments).toHaveLength(1);
@@ -375,7 +356,7 @@ describe('the Stripe webhook settles invoices', () => {
       ),
     );
     expect(late.body.outcome).toBe('processed');
-    const payments = (await billingItems()).filter(
+    const payments = (await service.billingItems()).filter(
       (i) => i.item_type === 'payment' && i.invoice_id === invoice.id,
     );
     expect(payments.map((p) => [p.id, p.applied, p.amount])).toEqual(
@@ -399,7 +380,7 @@ describe('the Stripe webhook settles invoices', () => {
         }),
       ),
     );
-    const all = (await billingItems()).filter(
+    const all = (await service.billingItems()).filter(
       (i) => i.item_type === 'payment' && i.invoice_id === invoice.id,
     );
     expect(all.map((p) => [p.id, p.applied])).toEqual(

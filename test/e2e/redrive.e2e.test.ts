@@ -4,6 +4,7 @@ import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LOCAL_AWS } from '../../local/dynamodb-local.ts';
+import { toEventBridgeEvent } from '../../local/event-bus.ts';
 import type { LambdaHandler } from '../../local/http-server.ts';
 import { parseDeadLetter, putBack, redriveQueue, republishStreamBatch } from '../../ops/dead-letters.ts';
 import { eventBridge } from '../../shared/events/publisher.ts';
@@ -182,17 +183,7 @@ describe('redriving against the local stream and bus', () => {
           (r.detail as { entity_id: string }).entity_id === subscriptionId,
       )!;
       expect(record).toBeDefined();
-      return {
-        version: '0',
-        id: record.id,
-        'detail-type': record.detail_type,
-        source: record.source,
-        account: '000000000000',
-        time: record.time,
-        region: 'local',
-        resources: [],
-        detail: record.detail,
-      };
+      return toEventBridgeEvent(record);
     };
     queueHolding([
       JSON.stringify(eventFor(first.subscription.id)),

@@ -1,7 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type AttributeValue, DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { mintDevToken, type TokenRequest } from '../../local/dev-auth.ts';
+import { LOCAL_AWS } from '../../local/dynamodb-local.ts';
 import { type LocalRuntime, type LocalRuntimeOptions, startLocalRuntime } from '../../local/runtime.ts';
 
 export type TestService = LocalRuntime & {
@@ -12,6 +15,9 @@ export type TestService = LocalRuntime & {
     options?: { token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> },
     // biome-ignore lint/suspicious/noExplicitAny: tests assert on response bodies field by field
   ) => Promise<{ status: number; headers: Headers; body: any }>;
+  /** Every item of the billing table (all pages, strongly consistent), unmarshalled. */
+  // biome-ignore lint/suspicious/noExplicitAny: tests assert on stored items field by field
+  billingItems: () => Promise<Record<string, any>[]>;
   close: () => Promise<void>;
 };
 
@@ -52,6 +58,27 @@ export async function startTestService(
         // not JSON: keep the text
       }
       return { status: response.status, headers: response.headers, body: parsed };
+    },
+    billingItems: async () => {
+      const client = new DynamoDBClient({ ...LOCAL_AWS, endpoint: runtime.dynamoDbEndpoint });
+      const items: Record<string, unknown>[] = [];
+      let start: Record<string, AttributeValue> | undefined;
+      try {
+        do {
+          const page = await client.send(
+            new ScanCommand({
+              TableName: runtime.tables.billing,
+              ConsistentRead: true,
+              ExclusiveStartKey: start,
+            }),
+          );
+          items.push(...(page.Items ?? []).map((item) => unmarshall(item)));
+          start = page.LastEvaluatedKey;
+        } while (start);
+      } finally {
+        client.destroy();
+      }
+      return items;
     },
     close: async () => {
       await runtime.stop();

@@ -14,6 +14,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { LOCAL_AWS } from '../local/dynamodb-local.ts';
+import { runConcurrently } from '../shared/concurrency.ts';
 import type { Price } from '../shared/domain/catalog.ts';
 import { type Invoice, invoiceIdFor } from '../shared/domain/invoice.ts';
 import type { Principal } from '../shared/domain/principal.ts';
@@ -38,9 +39,9 @@ import type { TransactItem } from '../shared/store/transact.ts';
 import { takeChunk, UsageRepository, type UsageWrite } from '../shared/store/usage-repository.ts';
 import { listPlanPrices } from '../shared/use-cases/catalog.ts';
 import { createCustomer } from '../shared/use-cases/customers.ts';
-import { closeDuePeriods } from '../shared/use-cases/invoicing.ts';
+import { closeDuePeriods } from '../shared/use-cases/invoicing/close-periods.ts';
 import { createSubscription } from '../shared/use-cases/subscriptions.ts';
-import { type BenchService, meteredPlan, runConcurrently, startBenchService } from './support.ts';
+import { type BenchService, meteredPlan, startBenchService } from './support.ts';
 import { printTable } from './table.ts';
 
 /**

@@ -2,13 +2,13 @@ import { parseArgs } from 'node:util';
 import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { mintDevToken } from '../local/dev-auth.ts';
 import { LOCAL_AWS } from '../local/dynamodb-local.ts';
+import { runConcurrently } from '../shared/concurrency.ts';
 import { SCOPES } from '../shared/http/routes.ts';
-import { closeDuePeriods } from '../shared/use-cases/invoicing.ts';
+import { closeDuePeriods } from '../shared/use-cases/invoicing/close-periods.ts';
 import {
   type BenchService,
   meteredPlan,
   percentile,
-  runConcurrently,
   startBenchService,
   subscribeCustomer,
 } from './support.ts';

@@ -90,17 +90,3 @@ export function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
-
-/** Runs `task(i)` for i in [0, count) on `concurrency` workers. */
-export async function runConcurrently(
-  count: number,
-  concurrency: number,
-  task: (i: number) => Promise<void>,
-) {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      for (let i = next++; i < count; i = next++) await task(i);
-    }),
-  );
-}

@@ -1,6 +1,7 @@
 import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { LOCAL_AWS } from '../local/dynamodb-local.ts';
-import { meteredSubscription, percentile, runConcurrently, startBenchService } from './support.ts';
+import { runConcurrently } from '../shared/concurrency.ts';
+import { meteredSubscription, percentile, startBenchService } from './support.ts';
 import { printTable } from './table.ts';
 
 /**

@@ -1,7 +1,7 @@
 import { config } from '../shared/config.ts';
 import { logger } from '../shared/logger.ts';
 import { count, METRIC, observedHandler } from '../shared/observability.ts';
-import { type CloseReport, closeDuePeriods } from '../shared/use-cases/invoicing.ts';
+import { type CloseReport, closeDuePeriods } from '../shared/use-cases/invoicing/close-periods.ts';
 
 /** Scheduled (hourly in AWS, a timer locally): closes every ended billing period into a draft invoice. */
 export const handler = observedHandler(async (): Promise<CloseReport> => {

@@ -10,6 +10,5 @@ export const handler = apiHandler(
     contract: customerContracts['customers-create'],
     scopes: [SCOPES.customersCreate],
   },
-  ({ body, principal, requestId, now, idempotency }) =>
-    createCustomer(config().tableName, body, { principal, requestId, now }, idempotency),
+  ({ body, caller, idempotency }) => createCustomer(config().tableName, body, caller, idempotency),
 );

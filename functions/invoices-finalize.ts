@@ -2,7 +2,7 @@ import { config } from '../shared/config.ts';
 import { apiHandler } from '../shared/http/api-handler.ts';
 import { SCOPES } from '../shared/http/routes.ts';
 import { invoiceContracts } from '../shared/schemas/invoices.ts';
-import { finalizeInvoice } from '../shared/use-cases/invoicing.ts';
+import { finalizeInvoice } from '../shared/use-cases/invoicing/finalize-invoice.ts';
 
 export const handler = apiHandler(
   {
@@ -10,5 +10,5 @@ export const handler = apiHandler(
     contract: invoiceContracts['invoices-finalize'],
     scopes: [SCOPES.invoicesWrite],
   },
-  ({ params, principal, now }) => finalizeInvoice(config().tableName, params.id, { principal, now }),
+  ({ params, caller }) => finalizeInvoice(config().tableName, params.id, caller),
 );

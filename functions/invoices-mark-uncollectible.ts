@@ -2,7 +2,7 @@ import { config } from '../shared/config.ts';
 import { apiHandler } from '../shared/http/api-handler.ts';
 import { SCOPES } from '../shared/http/routes.ts';
 import { invoiceContracts } from '../shared/schemas/invoices.ts';
-import { changeInvoiceStatus } from '../shared/use-cases/invoicing.ts';
+import { changeInvoiceStatus } from '../shared/use-cases/invoicing/change-invoice-status.ts';
 
 export const handler = apiHandler(
   {
@@ -10,6 +10,5 @@ export const handler = apiHandler(
     contract: invoiceContracts['invoices-mark-uncollectible'],
     scopes: [SCOPES.invoicesWrite],
   },
-  ({ params, principal, now }) =>
-    changeInvoiceStatus(config().tableName, params.id, 'mark_uncollectible', { principal, now }),
+  ({ params, caller }) => changeInvoiceStatus(config().tableName, params.id, 'mark_uncollectible', caller),
 );

@@ -2,9 +2,9 @@ import { config } from '../shared/config.ts';
 import { apiHandler } from '../shared/http/api-handler.ts';
 import { SCOPES } from '../shared/http/routes.ts';
 import { invoiceContracts } from '../shared/schemas/invoices.ts';
-import { payInvoice } from '../shared/use-cases/invoicing.ts';
+import { payInvoice } from '../shared/use-cases/invoicing/pay-invoice.ts';
 
 export const handler = apiHandler(
   { name: 'invoices-pay', contract: invoiceContracts['invoices-pay'], scopes: [SCOPES.invoicesWrite] },
-  ({ params, body, principal, now }) => payInvoice(config().tableName, params.id, body, { principal, now }),
+  ({ params, body, caller }) => payInvoice(config().tableName, params.id, body, caller),
 );

@@ -2,10 +2,9 @@ import { config } from '../shared/config.ts';
 import { apiHandler } from '../shared/http/api-handler.ts';
 import { SCOPES } from '../shared/http/routes.ts';
 import { invoiceContracts } from '../shared/schemas/invoices.ts';
-import { changeInvoiceStatus } from '../shared/use-cases/invoicing.ts';
+import { changeInvoiceStatus } from '../shared/use-cases/invoicing/change-invoice-status.ts';
 
 export const handler = apiHandler(
   { name: 'invoices-void', contract: invoiceContracts['invoices-void'], scopes: [SCOPES.invoicesWrite] },
-  ({ params, principal, now }) =>
-    changeInvoiceStatus(config().tableName, params.id, 'void', { principal, now }),
+  ({ params, caller }) => changeInvoiceStatus(config().tableName, params.id, 'void', caller),
 );

@@ -6,6 +6,5 @@ import { createPlan } from '../shared/use-cases/catalog.ts';
 
 export const handler = apiHandler(
   { name: 'plans-create', contract: catalogContracts['plans-create'], scopes: [SCOPES.catalogWrite] },
-  ({ body, principal, requestId, now, idempotency }) =>
-    createPlan(config().tableName, body, { principal, requestId, now }, idempotency),
+  ({ body, caller, idempotency }) => createPlan(config().tableName, body, caller, idempotency),
 );

@@ -6,6 +6,5 @@ import { archivePrice } from '../shared/use-cases/catalog.ts';
 
 export const handler = apiHandler(
   { name: 'prices-archive', contract: catalogContracts['prices-archive'], scopes: [SCOPES.catalogWrite] },
-  ({ params, principal, requestId, now, idempotency }) =>
-    archivePrice(config().tableName, params.id, { principal, requestId, now }, idempotency),
+  ({ params, caller, idempotency }) => archivePrice(config().tableName, params.id, caller, idempotency),
 );

@@ -6,6 +6,5 @@ import { createPrice } from '../shared/use-cases/catalog.ts';
 
 export const handler = apiHandler(
   { name: 'prices-create', contract: catalogContracts['prices-create'], scopes: [SCOPES.catalogWrite] },
-  ({ body, principal, requestId, now, idempotency }) =>
-    createPrice(config().tableName, body, { principal, requestId, now }, idempotency),
+  ({ body, caller, idempotency }) => createPrice(config().tableName, body, caller, idempotency),
 );

@@ -6,6 +6,5 @@ import { createProduct } from '../shared/use-cases/catalog.ts';
 
 export const handler = apiHandler(
   { name: 'products-create', contract: catalogContracts['products-create'], scopes: [SCOPES.catalogWrite] },
-  ({ body, principal, requestId, now, idempotency }) =>
-    createProduct(config().tableName, body, { principal, requestId, now }, idempotency),
+  ({ body, caller, idempotency }) => createProduct(config().tableName, body, caller, idempotency),
 );

@@ -55,7 +55,12 @@ async function receive(event: ApiEvent): Promise<APIGatewayProxyStructuredResult
       { field: 'Stripe-Signature', message: 'does not match the payload, or is too old' },
     ]);
   }
-  const outcome = await receiveStripeEvent(config().tableName, stripeEvent, new Date());
+  const outcome = await receiveStripeEvent(
+    config().tableName,
+    stripeEvent,
+    new Date(),
+    event.requestContext.requestId,
+  );
   count(OUTCOME_METRIC[outcome]);
   return jsonResponse(webhookContracts['stripe-webhook'].success.status, {
     received: true,

@@ -10,6 +10,5 @@ export const handler = apiHandler(
     contract: subscriptionContracts['subscriptions-create'],
     scopes: [SCOPES.subscriptionsCreate],
   },
-  ({ body, principal, requestId, now, idempotency }) =>
-    createSubscription(config().tableName, body, { principal, requestId, now }, idempotency),
+  ({ body, caller, idempotency }) => createSubscription(config().tableName, body, caller, idempotency),
 );

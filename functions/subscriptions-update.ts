@@ -10,6 +10,6 @@ export const handler = apiHandler(
     contract: subscriptionContracts['subscriptions-update'],
     scopes: [SCOPES.subscriptionsUpdate],
   },
-  ({ params, body, ifMatchVersion, principal, requestId, now }) =>
-    updateSubscription(config().tableName, params.id, body, ifMatchVersion, { principal, requestId, now }),
+  ({ params, body, ifMatchVersion, caller }) =>
+    updateSubscription(config().tableName, params.id, body, ifMatchVersion, caller),
 );

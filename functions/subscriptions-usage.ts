@@ -10,5 +10,5 @@ export const handler = apiHandler(
     contract: usageContracts['subscriptions-usage'],
     scopes: [SCOPES.usageRead, SCOPES.subscriptionsRead],
   },
-  ({ params, query, principal, now }) => getUsage(config().tableName, params.id, query, { principal, now }),
+  ({ params, query, caller }) => getUsage(config().tableName, params.id, query, caller),
 );

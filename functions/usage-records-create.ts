@@ -19,10 +19,10 @@ export const handler = apiHandler(
     scopes: [SCOPES.usageCreate],
     maxBodyBytes: MAX_USAGE_BODY_BYTES,
   },
-  async ({ body, principal, now }) => {
+  async ({ body, caller }) => {
     const batch = 'records' in body;
     const records = batch ? (body.records as unknown[]) : [body];
-    const outcome = await ingestUsage(config().tableName, { records, batch }, { principal, now });
+    const outcome = await ingestUsage(config().tableName, { records, batch }, caller);
     if (batch) return new ApiResult(200, outcome);
     const [result] = outcome.results;
     if (result?.status === 'rejected' && result.error) {

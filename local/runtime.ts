@@ -13,7 +13,7 @@ import { logger } from '../shared/logger.ts';
 import { resetStripeCredentials } from '../shared/payments/stripe-credentials.ts';
 import { resetStripeGateway } from '../shared/payments/stripe-gateway.ts';
 import { resetDynamoClient } from '../shared/store/client.ts';
-import { closeDuePeriods } from '../shared/use-cases/invoicing.ts';
+import { closeDuePeriods } from '../shared/use-cases/invoicing/close-periods.ts';
 import { type DevKeys, loadOrCreateDevKeys } from './dev-auth.ts';
 import { ensureTables, LOCAL_AWS, type LocalTableNames, startDynamoDbLocal } from './dynamodb-local.ts';
 import { type LocalEventBus, startLocalEventBus } from './event-bus.ts';

@@ -3,7 +3,7 @@ import type { Price } from './catalog.ts';
 import { DomainError } from './errors.ts';
 import { assertMinorUnits } from './money.ts';
 import { rateUsage } from './rating.ts';
-import type { PendingItem } from './subscription.ts';
+import type { PendingItem, Subscription } from './subscription.ts';
 
 /**
  * Invoices (SPEC §4, §7.4): draft → open (finalized: lines immutable, numbered) → paid | void |
@@ -173,6 +173,55 @@ export function buildLines(inputs: LineInputs): InvoiceLine[] {
     }),
   );
   return [...fees, ...usage, ...prorations];
+}
+
+/**
+ * Which pending items an invoice for the period ending at `periodEnd` bills: those created before
+ * the period ended. Items created later (a change made after the end) belong to the next invoice.
+ */
+export const pendingItemsOfPeriod = <T extends { created_at: string }>(
+  items: readonly T[],
+  periodEnd: string,
+): T[] => items.filter((item) => item.created_at < periodEnd);
+
+/**
+ * The draft invoice of the period `closing` is in, with `lines`; `next` is the subscription after the
+ * close (its period is the one the SmartGateway rolls to when the invoice is paid).
+ */
+export function draftInvoice(
+  closing: Subscription,
+  next: Subscription,
+  lines: InvoiceLine[],
+  now: Date,
+): Invoice {
+  const at = now.toISOString();
+  return {
+    id: invoiceIdFor(closing.id, closing.current_period_start),
+    customer_id: closing.customer_id,
+    subscription_id: closing.id,
+    number: null,
+    status: 'draft',
+    currency: closing.currency,
+    period_start: closing.current_period_start,
+    period_end: closing.current_period_end,
+    next_period_start: next.current_period_start,
+    next_period_end: next.current_period_end,
+    lines,
+    ...totalsOf(lines),
+    amount_paid: 0,
+    due_date: null,
+    stripe_payment_intent_id: null,
+    payment_attempts: 0,
+    last_payment_error: null,
+    pending_payment: null,
+    created_at: at,
+    updated_at: at,
+    finalized_at: null,
+    paid_at: null,
+    voided_at: null,
+    marked_uncollectible_at: null,
+    version: 1,
+  };
 }
 
 export function totalsOf(lines: readonly InvoiceLine[]): { total: number; amount_due: number } {

@@ -41,3 +41,18 @@ export const actorOf = (principal: Principal): Actor => ({
   subject: principal.subject,
   tenant_id: principal.tenantId ?? null,
 });
+
+/**
+ * Who asks, within which request, at what moment: what every use case is given, and what every
+ * audit entry it writes records (actor, request id, time). Jobs and webhooks are callers too, with a
+ * service principal of their own and no request id, or the id of the delivery that woke them.
+ */
+export type Caller = { principal: Principal; requestId: string | null; now: Date };
+
+/** A principal for the system's own work (the period close, the Stripe webhook): no scopes, no tenant. */
+export const systemPrincipal = (subject: string): Principal => ({
+  kind: 'service',
+  subject,
+  scopes: new Set(),
+  tenantId: undefined,
+});

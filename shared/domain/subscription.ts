@@ -1,4 +1,4 @@
-import { addDays, addIntervals } from './billing-period.ts';
+import { addDays, addIntervals, periodContaining } from './billing-period.ts';
 import type { Interval, Plan, RoutingPolicy } from './catalog.ts';
 import { DomainError } from './errors.ts';
 import { prorate } from './proration.ts';
@@ -37,6 +37,8 @@ export type SubscriptionAction =
   | 'unschedule_cancel'
   | 'cancel_now'
   | 'end_trial'
+  | 'renew'
+  | 'expire'
   | 'payment_failed'
   | 'payment_succeeded';
 
@@ -47,6 +49,8 @@ const ALLOWED: Record<SubscriptionAction, readonly SubscriptionStatus[]> = {
   unschedule_cancel: ['trialing', 'active', 'past_due'],
   cancel_now: ['trialing', 'active', 'past_due'],
   end_trial: ['trialing'],
+  renew: ['active', 'past_due'],
+  expire: ['trialing', 'active', 'past_due'],
   payment_failed: ['active', 'past_due'],
   payment_succeeded: ['active', 'past_due'],
 };
@@ -54,6 +58,7 @@ const ALLOWED: Record<SubscriptionAction, readonly SubscriptionStatus[]> = {
 const NEXT: Partial<Record<SubscriptionAction, SubscriptionStatus>> = {
   cancel_now: 'canceled',
   end_trial: 'active',
+  expire: 'canceled',
   payment_failed: 'past_due',
   payment_succeeded: 'active',
 };
@@ -219,4 +224,44 @@ export function applyPatch(current: Subscription, patch: SubscriptionPatch, now:
     next.version = current.version + 1;
   }
   return { subscription: next, pendingItems, changes };
+}
+
+/**
+ * The subscription once its current period has ended (the period close), through the state machine:
+ * a trial ends (`end_trial`), a cancellation at period end takes effect (`expire`: the subscription
+ * stays on its last period, canceled at its end), anything else renews into the following period.
+ */
+export function afterPeriodEnd(subscription: Subscription, now: Date): Subscription {
+  const periodEnd = subscription.current_period_end;
+  const action: SubscriptionAction = subscription.cancel_at_period_end
+    ? 'expire'
+    : subscription.status === 'trialing'
+      ? 'end_trial'
+      : 'renew';
+  const status = nextStatus(subscription.status, action);
+  const version = subscription.version + 1;
+  const updated_at = now.toISOString();
+  if (action === 'expire') {
+    return {
+      ...subscription,
+      status,
+      canceled_at: periodEnd,
+      cancel_at_period_end: false,
+      updated_at,
+      version,
+    };
+  }
+  const following = periodContaining(
+    new Date(subscription.billing_cycle_anchor),
+    subscription.interval,
+    new Date(periodEnd),
+  );
+  return {
+    ...subscription,
+    status,
+    current_period_start: following.start.toISOString(),
+    current_period_end: following.end.toISOString(),
+    updated_at,
+    version,
+  };
 }

@@ -3,7 +3,7 @@ import type { APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { z } from 'zod';
 import { config } from '../config.ts';
 import { DomainError } from '../domain/errors.ts';
-import type { Principal } from '../domain/principal.ts';
+import type { Caller, Principal } from '../domain/principal.ts';
 import { observability } from '../observability.ts';
 import type { HandlerContract } from '../schemas/contract.ts';
 import {
@@ -26,6 +26,8 @@ export type ApiRequest<C extends HandlerContract> = {
   principal: Principal;
   requestId: string;
   now: Date;
+  /** principal, request id and time together: what every use case takes. */
+  caller: Caller;
   /** The version named by If-Match (routes whose contract has `ifMatch`), if the caller sent one. */
   ifMatchVersion: number | undefined;
   /** The raw body, for handlers that verify a signature over it. */
@@ -83,6 +85,7 @@ export function apiHandler<C extends HandlerContract>(
       principal,
       requestId: event.requestContext.requestId,
       now,
+      caller: { principal, requestId: event.requestContext.requestId, now },
       ifMatchVersion: contract.ifMatch ? parseIfMatch(event.headers?.['if-match']) : undefined,
       rawBody: event.rawBody,
       headers: event.headers ?? {},

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { AuditedEntityType } from '../domain/audit.ts';
-import type { Actor } from '../domain/principal.ts';
+import { type Actor, actorOf, type Caller } from '../domain/principal.ts';
 import { dynamo } from './client.ts';
 import { withoutKeys } from './items.ts';
 import {
@@ -55,6 +55,26 @@ export function auditDraft(
     after,
   };
 }
+
+/** The audit entry of a change a use case makes for `caller`: its actor, request id and time. */
+export const auditBy = (
+  caller: Caller,
+  entityType: string,
+  entityId: string,
+  action: string,
+  before: unknown,
+  after: unknown,
+): AuditDraft =>
+  auditDraft(
+    actorOf(caller.principal),
+    caller.now,
+    entityType,
+    entityId,
+    action,
+    before,
+    after,
+    caller.requestId,
+  );
 
 /** The audit Put that joins the transaction of the change it records; it never overwrites. */
 export function auditPut(tableName: string, entityKey: TableKey, draft: AuditDraft): TransactItem {

@@ -1,6 +1,7 @@
 import { QueryCommand } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, type BatchGetCommandOutput, NumberValue } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { runConcurrently } from '../concurrency.ts';
 import type { Price } from '../domain/catalog.ts';
 import { DomainError } from '../domain/errors.ts';
 import { sumQuantities, USAGE_SHARDS } from '../domain/usage.ts';
@@ -87,13 +88,9 @@ export class UsageRepository {
     // Chunks run in parallel, each on its own shard (round robin from a random start), so the
     // transactions of one request never contend for the same aggregate item.
     const firstShard = Math.floor(Math.random() * USAGE_SHARDS);
-    let next = 0;
-    const worker = async () => {
-      for (let i = next++; i < chunks.length; i = next++) {
-        await this.countChunk(chunks[i]!, (firstShard + i) % USAGE_SHARDS, now, outcomes);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(PARALLEL_TRANSACTIONS, chunks.length) }, worker));
+    await runConcurrently(chunks.length, PARALLEL_TRANSACTIONS, (i) =>
+      this.countChunk(chunks[i]!, (firstShard + i) % USAGE_SHARDS, now, outcomes),
+    );
     return outcomes;
   }
 

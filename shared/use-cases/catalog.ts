@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { Plan, Price, Product } from '../domain/catalog.ts';
 import { DomainError, notFound, validationError } from '../domain/errors.ts';
 import { archivedPrice, newPrice } from '../domain/price-rules.ts';
-import { actorOf, type Principal, requireOperator } from '../domain/principal.ts';
+import { type Caller, requireOperator } from '../domain/principal.ts';
 import type { CreatePlanRequest, CreatePriceRequest, CreateProductRequest } from '../schemas/catalog.ts';
-import { type AuditDraft, auditDraft } from '../store/audit.ts';
+import { type AuditDraft, auditBy } from '../store/audit.ts';
 import { CatalogRepository } from '../store/catalog-repository.ts';
 import { IdempotencyKeyTaken, type IdempotentWrite } from '../store/idempotency.ts';
 import type { Page } from '../store/pagination.ts';
@@ -13,7 +13,6 @@ import type { Page } from '../store/pagination.ts';
  * The catalog is not tenant data: any token with the read scope reads all of it, tenant tokens
  * included (a tenant needs to see the plans it can subscribe to). Only operators write it.
  */
-type Caller = { principal: Principal; requestId: string; now: Date };
 type Idempotency = { record: (body: unknown) => IdempotentWrite } | undefined;
 type ListQuery = { limit: number; cursor?: string | undefined };
 
@@ -23,17 +22,7 @@ const audit = (
   action: string,
   before: unknown,
   after: Product | Plan | Price,
-): AuditDraft =>
-  auditDraft(
-    actorOf(caller.principal),
-    after.updated_at,
-    entity.type,
-    entity.id,
-    action,
-    before,
-    after,
-    caller.requestId,
-  );
+): AuditDraft => auditBy(caller, entity.type, entity.id, action, before, after);
 
 // ---- products -------------------------------------------------------------------------------
 

@@ -1,22 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { type Customer, newCustomer } from '../domain/customer.ts';
 import { notFound } from '../domain/errors.ts';
-import {
-  type Actor,
-  actorOf,
-  canAccessCustomer,
-  type Principal,
-  requireOperator,
-} from '../domain/principal.ts';
+import { type Caller, canAccessCustomer, type Principal, requireOperator } from '../domain/principal.ts';
 import { logger } from '../logger.ts';
 import { type StripeGateway, StripeUnavailable, stripeGateway } from '../payments/stripe-gateway.ts';
 import type { CreateCustomerRequest } from '../schemas/customers.ts';
-import { auditDraft } from '../store/audit.ts';
+import { auditBy } from '../store/audit.ts';
 import { CustomersRepository } from '../store/customers-repository.ts';
 import { IdempotencyKeyTaken, type IdempotentWrite } from '../store/idempotency.ts';
 import type { Page } from '../store/pagination.ts';
-
-type Caller = { principal: Principal; requestId: string; now: Date };
 
 export async function createCustomer(
   tableName: string,
@@ -32,16 +24,7 @@ export async function createCustomer(
   };
   const outcome = await new CustomersRepository(tableName).create(
     customer,
-    auditDraft(
-      actorOf(caller.principal),
-      customer.created_at,
-      'customer',
-      customer.id,
-      'customer.created',
-      null,
-      customer,
-      caller.requestId,
-    ),
+    auditBy(caller, 'customer', customer.id, 'customer.created', null, customer),
     idempotency?.record(customer),
   );
   if (!outcome.created) throw new IdempotencyKeyTaken();
@@ -72,8 +55,7 @@ export async function stripeCustomerIdOf(
   tableName: string,
   customerId: string,
   gateway: StripeGateway,
-  actor: Actor,
-  now: Date,
+  caller: Caller,
 ): Promise<string> {
   const repository = new CustomersRepository(tableName);
   const customer = await repository.get(customerId, true);
@@ -86,12 +68,12 @@ export async function stripeCustomerIdOf(
       name: customer.name,
       email: customer.email,
     }),
-    updated_at: now.toISOString(),
+    updated_at: caller.now.toISOString(),
     version: customer.version + 1,
   };
   return repository.linkStripeCustomer(
     linked,
-    auditDraft(actor, linked.updated_at, 'customer', customerId, 'customer.stripe_linked', customer, linked),
+    auditBy(caller, 'customer', customerId, 'customer.stripe_linked', customer, linked),
   );
 }
 

@@ -1,12 +1,12 @@
 import type Stripe from 'stripe';
-import type { Actor } from '../domain/principal.ts';
+import { type Caller, systemPrincipal } from '../domain/principal.ts';
 import { logger } from '../logger.ts';
 import { InvoicesRepository } from '../store/invoices-repository.ts';
 import { StripeEventsRepository } from '../store/stripe-events-repository.ts';
-import { recordPaymentFailure, recordStripeCharge } from './invoicing.ts';
+import { recordPaymentFailure, recordStripeCharge } from './invoicing/record-payment.ts';
 
 /** Who changes invoices when Stripe reports an outcome (audit entries name it). */
-export const STRIPE_WEBHOOK: Actor = { kind: 'service', subject: 'stripe-webhook', tenant_id: null };
+export const STRIPE_WEBHOOK = systemPrincipal('stripe-webhook');
 
 export type StripeEventOutcome =
   /** The event changed (or confirmed) billing state. */
@@ -26,6 +26,8 @@ export async function receiveStripeEvent(
   tableName: string,
   event: unknown,
   now: Date,
+  /** The webhook delivery's request id, recorded on the audit entries the event leads to. */
+  requestId: string | null = null,
 ): Promise<StripeEventOutcome> {
   if (!isWellFormed(event)) {
     // Signed, so it came from Stripe (or whoever holds the secret), but nothing can ever be done
@@ -35,7 +37,7 @@ export async function receiveStripeEvent(
   }
   const receipts = new StripeEventsRepository(tableName);
   if (await receipts.seen(event.id)) return 'duplicate';
-  const outcome = await process(tableName, event, now);
+  const outcome = await process(tableName, event, { principal: STRIPE_WEBHOOK, requestId, now });
   const object = event.data.object as { id?: unknown };
   await receipts.recordReceipt({
     event_id: event.id,
@@ -49,7 +51,7 @@ export async function receiveStripeEvent(
   return outcome;
 }
 
-async function process(tableName: string, event: Stripe.Event, now: Date): Promise<StripeEventOutcome> {
+async function process(tableName: string, event: Stripe.Event, caller: Caller): Promise<StripeEventOutcome> {
   if (event.type !== 'payment_intent.succeeded' && event.type !== 'payment_intent.payment_failed') {
     return 'ignored';
   }
@@ -76,8 +78,7 @@ async function process(tableName: string, event: Stripe.Event, now: Date): Promi
         code: error?.decline_code ?? error?.code ?? 'payment_failed',
         failed_at: new Date(event.created * 1000).toISOString(),
       },
-      STRIPE_WEBHOOK,
-      now,
+      caller,
     );
     return 'processed';
   }
@@ -91,8 +92,7 @@ async function process(tableName: string, event: Stripe.Event, now: Date): Promi
       currency: intent.currency,
       receivedAt: new Date(event.created * 1000).toISOString(),
     },
-    STRIPE_WEBHOOK,
-    now,
+    caller,
   );
   return 'processed';
 }

@@ -1,16 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { recurringFee } from '../domain/catalog.ts';
 import { DomainError, notFound, validationError } from '../domain/errors.ts';
-import { actorOf, canAccessCustomer, type Principal } from '../domain/principal.ts';
+import { type Caller, canAccessCustomer, type Principal } from '../domain/principal.ts';
 import { applyPatch, newSubscription, type Subscription } from '../domain/subscription.ts';
 import type { CreateSubscriptionRequest, UpdateSubscriptionRequest } from '../schemas/subscriptions.ts';
-import { type AuditDraft, auditDraft } from '../store/audit.ts';
+import { type AuditDraft, auditBy } from '../store/audit.ts';
 import { IdempotencyKeyTaken, type IdempotentWrite } from '../store/idempotency.ts';
 import type { Page } from '../store/pagination.ts';
 import { SubscriptionsRepository } from '../store/subscriptions-repository.ts';
 import { getPlan, listPlanPrices } from './catalog.ts';
-
-type Caller = { principal: Principal; requestId: string; now: Date };
 
 /** Concurrent writers without a version of their own are retried this many times on a conflict. */
 const UNCONDITIONAL_RETRIES = 3;
@@ -21,17 +19,7 @@ const audit = (
   subscriptionId: string,
   before: unknown,
   after: unknown,
-): AuditDraft =>
-  auditDraft(
-    actorOf(caller.principal),
-    caller.now,
-    'subscription',
-    subscriptionId,
-    action,
-    before,
-    after,
-    caller.requestId,
-  );
+): AuditDraft => auditBy(caller, 'subscription', subscriptionId, action, before, after);
 
 export async function createSubscription(
   tableName: string,
@@ -150,17 +138,7 @@ export async function updateSubscription(
         changes: outcome.changes,
       }),
       outcome.pendingItems,
-      (item) =>
-        auditDraft(
-          actorOf(caller.principal),
-          caller.now,
-          'pending_item',
-          item.id,
-          'proration.created',
-          null,
-          item,
-          caller.requestId,
-        ),
+      (item) => auditBy(caller, 'pending_item', item.id, 'proration.created', null, item),
     );
     if (updated) return outcome.subscription;
     if (expected !== undefined || attempt >= UNCONDITIONAL_RETRIES) {

@@ -1,6 +1,6 @@
 import type { Price } from '../domain/catalog.ts';
 import { type FieldError, notFound, validationError } from '../domain/errors.ts';
-import { canAccessCustomer, type Principal } from '../domain/principal.ts';
+import { type Caller, canAccessCustomer } from '../domain/principal.ts';
 import { rateUsage } from '../domain/rating.ts';
 import type { Subscription } from '../domain/subscription.ts';
 import { decideUsage, usagePeriodFor } from '../domain/usage.ts';
@@ -24,8 +24,6 @@ export type UsageBatchResult = {
   rejected: number;
   results: UsageResult[];
 };
-
-type Caller = { principal: Principal; now: Date };
 
 /**
  * Ingests usage records, each on its own: a record is validated, checked against its subscription

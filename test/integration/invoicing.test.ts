@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { config } from '../../shared/config.ts';
 import { createPlan, createPrice, createProduct } from '../../shared/use-cases/catalog.ts';
 import { createCustomer } from '../../shared/use-cases/customers.ts';
-import { closeDuePeriods } from '../../shared/use-cases/invoicing.ts';
+import { closeDuePeriods } from '../../shared/use-cases/invoicing/close-periods.ts';
 import { createSubscription } from '../../shared/use-cases/subscriptions.ts';
 import { customerInput, operator } from '../support/fixtures.ts';
 import { useTestStore } from '../support/store.ts';

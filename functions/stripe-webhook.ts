@@ -58,7 +58,7 @@ async function receive(event: ApiEvent): Promise<APIGatewayProxyStructuredResult
   const outcome = await receiveStripeEvent(
     config().tableName,
     stripeEvent,
-    new Date(),
+    new Date(event.requestContext?.timeEpoch ?? Date.now()),
     event.requestContext.requestId,
   );
   count(OUTCOME_METRIC[outcome]);

@@ -24,6 +24,8 @@ export type LocalApiOptions = {
   loadHandler: (name: string) => Promise<LambdaHandler>;
   /** Read-only local views (`/_local/...`); they never exist in AWS. */
   localRoutes: LocalRoute[];
+  /** The time each request is stamped with (`requestContext.timeEpoch`); real time by default. */
+  clock?: () => Date;
 };
 
 /** API Gateway HTTP APIs refuse payloads over 10 MB before any Lambda runs. */
@@ -97,7 +99,7 @@ async function handle(
     );
   }
 
-  const event = toApiGatewayEvent(req, url, match, body, authorizer.context);
+  const event = toApiGatewayEvent(req, url, match, body, authorizer.context, options.clock?.() ?? new Date());
   const handler = await options.loadHandler(match.route.handler);
   const result = await handler(event, lambdaContext(match.route.handler, event.requestContext.requestId));
   writeResult(res, result);
@@ -188,6 +190,7 @@ function toApiGatewayEvent(
   match: { route: RouteDefinition; params: Record<string, string> },
   body: Buffer,
   authorizer: Record<string, unknown> | undefined,
+  now: Date,
 ): APIGatewayProxyEventV2 {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(req.headers)) {
@@ -201,7 +204,6 @@ function toApiGatewayEvent(
   // A body that is not UTF-8 cannot be handed over as a string without losing bytes: like any binary
   // payload it goes base64-encoded, whatever its content type says.
   const isText = body.length === 0 || (TEXT_TYPES.test(contentType) && isUtf8(body));
-  const now = new Date();
   const routeKey = `${match.route.method} ${match.route.path}`;
   return {
     version: '2.0',

@@ -14,6 +14,7 @@ import { resetStripeCredentials } from '../shared/payments/stripe-credentials.ts
 import { resetStripeGateway } from '../shared/payments/stripe-gateway.ts';
 import { resetDynamoClient } from '../shared/store/client.ts';
 import { closeDuePeriods } from '../shared/use-cases/invoicing/close-periods.ts';
+import { localClock } from './clock.ts';
 import { type DevKeys, loadOrCreateDevKeys } from './dev-auth.ts';
 import { ensureTables, LOCAL_AWS, type LocalTableNames, startDynamoDbLocal } from './dynamodb-local.ts';
 import { type LocalEventBus, startLocalEventBus } from './event-bus.ts';
@@ -172,11 +173,14 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       };
     };
 
+    const clock = localClock();
+    const closePeriods = (at: Date) => closeDuePeriods(LOCAL_TABLES.billing, at);
     const keys = await loadOrCreateDevKeys(join(dataDir, 'dev-jwt-key.json'));
     const { server, url } = await startLocalApi({
       port: options.port ?? 3000,
       keys,
       loadHandler,
+      clock: clock.now,
       localRoutes: [
         {
           method: 'GET',
@@ -190,15 +194,15 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         },
         { method: 'GET', path: '/_local/events', respond: () => ({ events: bus.recent() }) },
         {
-          // The period-close job on demand; `?at=<ISO time>` closes as if it were that moment, so a
-          // month can be billed without waiting for it (the scheduled job runs with the real clock).
+          // The period-close job on demand; `?at=<ISO time>` moves the local clock forward to that
+          // moment and closes as of then, so a month can be billed without waiting for it.
           method: 'POST',
           path: '/_local/close-periods',
           respond: async (url: URL) => {
             const at = url.searchParams.get('at');
-            const now = at ? new Date(at) : new Date();
-            if (Number.isNaN(now.getTime())) return { error: 'at must be an ISO 8601 time' };
-            return closeDuePeriods(LOCAL_TABLES.billing, now);
+            const requested = at ? new Date(at) : clock.now();
+            if (Number.isNaN(requested.getTime())) return { error: 'at must be an ISO 8601 time' };
+            return closePeriods(clock.advanceTo(requested));
           },
         },
         {
@@ -210,6 +214,17 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       ],
     });
     stops.unshift(() => new Promise<void>((done) => server.close(() => done())));
+    // The scheduled close (hourly in AWS), on the local clock.
+    const everySeconds = options.closePeriodsEverySeconds ?? 60;
+    if (everySeconds > 0) {
+      const timer = setInterval(() => {
+        closePeriods(clock.now()).catch((error: unknown) =>
+          console.error(`[close-periods] the scheduled close failed: ${(error as Error).message}`),
+        );
+      }, everySeconds * 1000);
+      timer.unref();
+      stops.unshift(async () => clearInterval(timer));
+    }
     log(
       `DynamoDB Local at ${dynamoDb.endpoint} (${inMemory ? 'in memory' : `data in ${join(dataDir, 'dynamodb')}`})`,
     );

@@ -3,6 +3,8 @@
  * budget and optional routing policy. Prices are immutable once created: a change is an archive
  * plus a new price, so an invoice always rates with the price it was sold at.
  */
+import type { FeeTiming, PlanFee } from './fees.ts';
+
 export type Interval = 'month' | 'year';
 
 export type Product = {
@@ -30,6 +32,8 @@ export type Plan = {
   /** ISO 4217, upper case. */
   currency: string;
   interval: Interval;
+  /** When the plan's fee is billed: at the start of each period (default) or at its end. */
+  fee_timing: FeeTiming;
   /** SmartGateway budget per period, integer minor units of `currency`. */
   total_budget: number;
   routing_policy: RoutingPolicy | null;
@@ -78,3 +82,12 @@ export function recurringFee(prices: readonly Price[]): number {
     .filter((price) => price.active && price.model === 'flat')
     .reduce((sum, p) => sum + (p.unit_amount ?? 0), 0);
 }
+
+/** The plan's fee as billing uses it: amount (recurringFee), timing and interval. */
+export const planFeeOf = (plan: Plan, prices: readonly Price[]): PlanFee => ({
+  plan_id: plan.id,
+  name: plan.name,
+  fee: recurringFee(prices),
+  timing: plan.fee_timing,
+  interval: plan.interval,
+});

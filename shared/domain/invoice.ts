@@ -1,15 +1,18 @@
 import { createHash } from 'node:crypto';
+import type { Bill, BillingReason } from './bills.ts';
 import type { Price } from './catalog.ts';
 import { DomainError } from './errors.ts';
+import type { Charge } from './fees.ts';
 import { assertMinorUnits } from './money.ts';
 import { rateUsage } from './rating.ts';
-import type { PendingItem, Subscription } from './subscription.ts';
+import type { Subscription } from './subscription.ts';
 
 /**
  * Invoices (SPEC §4, §7.4): draft → open (finalized: lines immutable, numbered) → paid | void |
- * uncollectible. A period is billed at its end: the plan's flat fee for the period (none for a
- * trial), every metered price rated once over the period's exact usage, and the pending proration
- * items. The total is exactly the sum of the lines.
+ * uncollectible. Each is drafted by one lifecycle moment (a Bill: subscribe, a period's close, a
+ * change, a cancel) with that moment's fees and prorations, the subscription's pending items, and,
+ * when it closes a period, every metered price rated once over the period's exact usage (recomputed
+ * at finalization, when late usage can no longer arrive). The total is exactly the sum of the lines.
  */
 export type InvoiceStatus = 'draft' | 'open' | 'paid' | 'void' | 'uncollectible';
 
@@ -22,6 +25,8 @@ export type InvoiceLine = {
   metric: string | null;
   /** Minor units; negative for credits. Rounded once, when the line was rated. */
   amount: number;
+  /** The plan a fee or proration line is for; null for usage (see price_id). */
+  plan_id: string | null;
   period_start: string;
   period_end: string;
   pending_item_id: string | null;
@@ -34,15 +39,24 @@ export type Invoice = {
   /** Per-customer sequence, assigned at finalization without gaps; null while draft. */
   number: string | null;
   status: InvoiceStatus;
+  /** Which lifecycle moment drafted it (Stripe's names). */
+  billing_reason: BillingReason;
   currency: string;
+  /** The stretch of the subscription this invoice closes (a zero-length one when it closes none). */
   period_start: string;
   period_end: string;
-  /** The subscription's period that follows this one (rolled to on the SmartGateway when paid). */
-  next_period_start: string;
-  next_period_end: string;
+  /** Whether it bills the usage of [period_start, period_end) (recomputed when finalized). */
+  bills_usage: boolean;
+  /** The subscription period current once this is paid (the SmartGateway's); null on a final invoice. */
+  next_period_start: string | null;
+  next_period_end: string | null;
   lines: InvoiceLine[];
   total: number;
-  /** What the customer owes: the total, or 0 when credits exceed charges. */
+  /** The customer's credit balance used for this invoice when it was finalized. */
+  credit_applied: number;
+  /** What a total below zero left on the customer's credit balance when finalized. */
+  credited_to_balance: number;
+  /** What the customer owes: the total less the credit applied, never below 0. */
   amount_due: number;
   amount_paid: number;
   due_date: string | null;
@@ -62,11 +76,6 @@ export type Invoice = {
   marked_uncollectible_at: string | null;
   version: number;
 };
-
-/** The same subscription period always yields the same invoice id: it cannot be invoiced twice. */
-export function invoiceIdFor(subscriptionId: string, periodStart: string): string {
-  return `in_${createHash('sha256').update(`${subscriptionId}\n${periodStart}`).digest('hex').slice(0, 24)}`;
-}
 
 /**
  * A collection attempt that has started: its payment method is pinned (a retry of the attempt after
@@ -120,32 +129,54 @@ export function withPaymentFailure(invoice: Invoice, failure: PaymentFailure, at
 
 export type UsageTotal = { metric: string; quantity: string; price: Price };
 
-export type LineInputs = {
-  periodStart: string;
-  periodEnd: string;
-  /** The plan's flat prices for the period; empty for a trial period. */
-  flatPrices: readonly Price[];
-  usage: readonly UsageTotal[];
-  pendingItems: readonly (PendingItem & { id: string })[];
+/**
+ * Which pending items an invoice closing a period that ends at `periodEnd` may still bill when it is
+ * finalized: those created before that end and not yet on an invoice (items are normally taken when
+ * the invoice is drafted; invoices drafted before that rule left theirs to finalization).
+ */
+export const pendingItemsOfPeriod = <T extends { created_at: string }>(
+  items: readonly T[],
+  periodEnd: string,
+): T[] => items.filter((item) => item.created_at < periodEnd).slice(0, MAX_PENDING_ITEMS_PER_INVOICE);
+
+/**
+ * Pending items one invoice takes at most: each is one more item of the transaction that drafts
+ * the invoice (DynamoDB allows 100). More than this (dozens of plan changes in one period) go on the
+ * next invoice of the subscription.
+ */
+export const MAX_PENDING_ITEMS_PER_INVOICE = 80;
+
+const LINE_KIND: Record<Charge['kind'], InvoiceLine['kind']> = {
+  fee: 'subscription_fee',
+  used_time: 'subscription_fee',
+  proration_credit: 'proration',
+  proration_charge: 'proration',
 };
 
-export function buildLines(inputs: LineInputs): InvoiceLine[] {
-  const { periodStart, periodEnd } = inputs;
-  const fees = inputs.flatPrices.map(
-    (price): InvoiceLine => ({
-      kind: 'subscription_fee',
-      description: price.nickname ?? 'Subscription fee',
-      quantity: null,
-      price_id: price.id,
-      metric: null,
-      amount: assertMinorUnits(price.unit_amount ?? 0),
-      period_start: periodStart,
-      period_end: periodEnd,
-      pending_item_id: null,
-    }),
-  );
-  const usage = [...inputs.usage]
-    .sort((a, b) => a.metric.localeCompare(b.metric))
+/** One line per charge, with the pending item it came from (null when drafted with the invoice). */
+export function chargeLines(charges: readonly (Charge & { id?: string })[]): InvoiceLine[] {
+  return charges.map((charge) => ({
+    kind: LINE_KIND[charge.kind] ?? 'proration',
+    description: charge.description,
+    quantity: null,
+    price_id: null,
+    metric: null,
+    amount: assertMinorUnits(charge.amount),
+    plan_id: charge.plan_id ?? null,
+    period_start: charge.period_start,
+    period_end: charge.period_end,
+    pending_item_id: charge.id ?? null,
+  }));
+}
+
+/** One line per (metric, price) of the period's usage, each rated once with its price. */
+export function usageLines(
+  usage: readonly UsageTotal[],
+  periodStart: string,
+  periodEnd: string,
+): InvoiceLine[] {
+  return [...usage]
+    .sort((a, b) => a.metric.localeCompare(b.metric) || a.price.id.localeCompare(b.price.id))
     .map(
       (total): InvoiceLine => ({
         kind: 'usage',
@@ -154,58 +185,65 @@ export function buildLines(inputs: LineInputs): InvoiceLine[] {
         price_id: total.price.id,
         metric: total.metric,
         amount: rateUsage(total.price, total.quantity),
+        plan_id: null,
         period_start: periodStart,
         period_end: periodEnd,
         pending_item_id: null,
       }),
     );
-  const prorations = inputs.pendingItems.map(
-    (item): InvoiceLine => ({
-      kind: 'proration',
-      description: item.description,
-      quantity: null,
-      price_id: null,
-      metric: null,
-      amount: assertMinorUnits(item.amount),
-      period_start: item.period_start,
-      period_end: item.period_end,
-      pending_item_id: item.id,
-    }),
-  );
-  return [...fees, ...usage, ...prorations];
 }
 
 /**
- * Which pending items an invoice for the period ending at `periodEnd` bills: those created before
- * the period ended. Items created later (a change made after the end) belong to the next invoice.
+ * The id of the invoice a lifecycle moment drafts, derived from what makes the moment unique, so a
+ * retried or concurrent attempt finds it there: the start of the period it closes (a period's close,
+ * cancel now and a change of interval all close the current period, so only one of them can),
+ * `create` for the subscribe invoice, the new version for an `always_invoice` change.
  */
-export const pendingItemsOfPeriod = <T extends { created_at: string }>(
-  items: readonly T[],
-  periodEnd: string,
-): T[] => items.filter((item) => item.created_at < periodEnd);
+export function invoiceIdFor(subscriptionId: string, moment: string): string {
+  return `in_${createHash('sha256').update(`${subscriptionId}\n${moment}`).digest('hex').slice(0, 24)}`;
+}
+
+export function invoiceMomentOf(bill: Bill, subscriptionVersion: number): string {
+  if (bill.reason === 'subscription_create') return 'create';
+  return bill.billsUsage ? bill.period.start.toISOString() : `update#${subscriptionVersion}`;
+}
 
 /**
- * The draft invoice of the period `closing` is in, with `lines`; `next` is the subscription after the
- * close (its period is the one the SmartGateway rolls to when the invoice is paid).
+ * The draft invoice of `bill` for `subscription` (as it was before the moment), with the pending
+ * items it takes and, when it closes a period, that period's usage so far. `version` is the
+ * subscription's version after the moment (it keys an `always_invoice` draft).
  */
 export function draftInvoice(
-  closing: Subscription,
-  next: Subscription,
-  lines: InvoiceLine[],
+  subscription: Subscription,
+  bill: Bill,
+  inputs: {
+    usage: readonly UsageTotal[];
+    pendingItems: readonly (Charge & { id: string })[];
+    version: number;
+  },
   now: Date,
 ): Invoice {
   const at = now.toISOString();
+  const periodStart = bill.period.start.toISOString();
+  const periodEnd = bill.period.end.toISOString();
+  const lines = [
+    ...chargeLines(inputs.pendingItems),
+    ...chargeLines(bill.charges),
+    ...(bill.billsUsage ? usageLines(inputs.usage, periodStart, periodEnd) : []),
+  ];
   return {
-    id: invoiceIdFor(closing.id, closing.current_period_start),
-    customer_id: closing.customer_id,
-    subscription_id: closing.id,
+    id: invoiceIdFor(subscription.id, invoiceMomentOf(bill, inputs.version)),
+    customer_id: subscription.customer_id,
+    subscription_id: subscription.id,
     number: null,
     status: 'draft',
-    currency: closing.currency,
-    period_start: closing.current_period_start,
-    period_end: closing.current_period_end,
-    next_period_start: next.current_period_start,
-    next_period_end: next.current_period_end,
+    billing_reason: bill.reason,
+    currency: subscription.currency,
+    period_start: periodStart,
+    period_end: periodEnd,
+    bills_usage: bill.billsUsage,
+    next_period_start: bill.nextPeriod?.start.toISOString() ?? null,
+    next_period_end: bill.nextPeriod?.end.toISOString() ?? null,
     lines,
     ...totalsOf(lines),
     amount_paid: 0,
@@ -224,12 +262,38 @@ export function draftInvoice(
   };
 }
 
-export function totalsOf(lines: readonly InvoiceLine[]): { total: number; amount_due: number } {
+/** The total (exactly the sum of the lines) and what is due, before any credit is applied. */
+export function totalsOf(lines: readonly InvoiceLine[]): {
+  total: number;
+  amount_due: number;
+  credit_applied: number;
+  credited_to_balance: number;
+} {
   const total = assertMinorUnits(
     lines.reduce((sum, line) => sum + line.amount, 0),
     'invoice total',
   );
-  return { total, amount_due: Math.max(total, 0) };
+  return { total, amount_due: Math.max(total, 0), credit_applied: 0, credited_to_balance: 0 };
+}
+
+/**
+ * The credit rule (docs/billing-rules.md, "Credits"), applied when an invoice is finalized: the
+ * customer's credit balance in the invoice's currency pays what it can of a positive total; a
+ * negative total owes nothing and adds to the balance. Nothing is lost: amount due − balance after
+ * = total − balance before.
+ */
+export function applyCredit(
+  total: number,
+  balance: number,
+): { credit_applied: number; credited_to_balance: number; amount_due: number; balance: number } {
+  const credit_applied = Math.min(Math.max(balance, 0), Math.max(total, 0));
+  const credited_to_balance = Math.max(-total, 0);
+  return {
+    credit_applied,
+    credited_to_balance,
+    amount_due: Math.max(total, 0) - credit_applied,
+    balance: assertMinorUnits(balance - credit_applied + credited_to_balance, 'credit balance'),
+  };
 }
 
 export type InvoiceAction = 'finalize' | 'pay' | 'void' | 'mark_uncollectible';
@@ -259,9 +323,6 @@ export function nextInvoiceStatus(status: InvoiceStatus, action: InvoiceAction):
   return NEXT[action];
 }
 
-/** `INV-<first 8 of the customer id>-<sequence>`: readable, unique, gapless per customer. */
-export const invoiceNumber = (customerId: string, sequence: number): string =>
-  `INV-${customerId
-    .replace(/[^A-Za-z0-9]/g, '')
-    .slice(0, 8)
-    .toUpperCase()}-${String(sequence).padStart(4, '0')}`;
+/** `<the customer's invoice prefix>-<sequence>`: unique across the stage, gapless per customer. */
+export const invoiceNumber = (prefix: string, sequence: number): string =>
+  `${prefix}-${String(sequence).padStart(4, '0')}`;

@@ -1,42 +1,26 @@
+import type { Period } from './billing-period.ts';
 import { assertMinorUnits, roundHalfUp } from './money.ts';
 
 /**
- * Proration of a plan change mid-period (SPEC §7.3), the rule in one place:
+ * The one proration rule (docs/billing-rules.md, "Fee segments"): the part `[from, to)` of a period
+ * `[start, end)` on a plan whose fee for the whole period is `fee` costs
  *
- *   remaining fraction  f = (period_end − change_at) / (period_end − period_start), in milliseconds
- *   used part of a fee      = roundHalfUp(fee × (1 − f))
- *   unused part of a fee    = fee − used part            (so used + unused = fee, exactly)
- *   credit for the old plan = −unused(old fee)
- *   charge for the new plan = +unused(new fee)
+ *   segment(fee, from, to) = roundHalfUp(fee × (to − start) / L) − roundHalfUp(fee × (from − start) / L)
  *
- * Each amount is rounded once. Computing the unused part as the complement of the rounded used
- * part means no minor unit is ever created or lost: a change at the very start of the period
- * credits the whole old fee and charges the whole new fee; at the very end both are zero; and
- * changing to a plan with the same fee nets to exactly zero.
+ * with L = end − start, in milliseconds, exactly (bigint). Moments outside the period are clamped to
+ * it. Because every segment is a difference of the same cumulative rounding, the segments of any split
+ * of a period add up to exactly the fee (no minor unit created or lost however often a plan changes),
+ * the whole period costs the fee, and a credit for `[t, end)` undoes exactly what was charged for it.
  */
-export type ProrationInput = {
-  oldFee: number;
-  newFee: number;
-  periodStart: Date;
-  periodEnd: Date;
-  changeAt: Date;
-};
-
-export type Proration = { credit: number; charge: number };
-
-export function unusedPart(fee: number, periodStart: Date, periodEnd: Date, changeAt: Date): number {
+export function feeSegment(fee: number, period: Period, from: Date, to: Date): number {
   assertMinorUnits(fee, 'fee');
   if (fee < 0) throw new RangeError('A fee cannot be negative');
-  const total = BigInt(periodEnd.getTime() - periodStart.getTime());
-  if (total <= 0n) throw new RangeError('The period must end after it starts');
-  const at = Math.min(Math.max(changeAt.getTime(), periodStart.getTime()), periodEnd.getTime());
-  const elapsed = BigInt(at - periodStart.getTime());
-  const used = roundHalfUp(BigInt(fee) * elapsed, total);
-  return fee - used;
-}
-
-export function prorate(input: ProrationInput): Proration {
-  const credit = unusedPart(input.oldFee, input.periodStart, input.periodEnd, input.changeAt);
-  const charge = unusedPart(input.newFee, input.periodStart, input.periodEnd, input.changeAt);
-  return { credit: credit === 0 ? 0 : -credit, charge };
+  const start = period.start.getTime();
+  const length = BigInt(period.end.getTime() - start);
+  if (length <= 0n) throw new RangeError('The period must end after it starts');
+  const elapsed = (at: Date) => BigInt(Math.min(Math.max(at.getTime(), start), period.end.getTime()) - start);
+  const a = elapsed(from);
+  const b = elapsed(to);
+  if (b < a) throw new RangeError('A segment cannot end before it starts');
+  return roundHalfUp(BigInt(fee) * b, length) - roundHalfUp(BigInt(fee) * a, length);
 }

@@ -1,9 +1,20 @@
-import { addDays, addIntervals, periodContaining } from './billing-period.ts';
+import { addDays, addIntervals, type Period, periodContaining } from './billing-period.ts';
+import { type Bill, billAtEarlyEnd, billAtPeriodEnd, currentPeriod } from './bills.ts';
 import type { Interval, Plan, RoutingPolicy } from './catalog.ts';
 import { DomainError } from './errors.ts';
-import { prorate } from './proration.ts';
+import {
+  type Charge,
+  DEFAULT_FEE_TIMING,
+  type FeeTiming,
+  type PlanFee,
+  type ProrationBehavior,
+  planChangeCharges,
+} from './fees.ts';
 
 export type SubscriptionStatus = 'trialing' | 'active' | 'past_due' | 'canceled';
+
+/** An anchor the subscription billed from before a change of interval re-anchored it at `until`. */
+export type EarlierAnchor = { anchor: string; interval: Interval; until: string };
 
 export type Subscription = {
   id: string;
@@ -12,6 +23,8 @@ export type Subscription = {
   status: SubscriptionStatus;
   currency: string;
   interval: Interval;
+  /** The current plan's fee timing (copied from the plan, like its currency and interval). */
+  fee_timing: FeeTiming;
   /** SmartGateway budget for the current period, minor units; the plan's unless overridden. */
   total_budget: number;
   /** True when total_budget was set on the subscription rather than taken from the plan. */
@@ -21,6 +34,12 @@ export type Subscription = {
   billing_cycle_anchor: string;
   current_period_start: string;
   current_period_end: string;
+  /** When the current plan started billing in the current period (its start, or the last change). */
+  fee_segment_start: string;
+  /** Whether the current plan's fee for [fee_segment_start, current_period_end) was invoiced in advance. */
+  fee_prepaid: boolean;
+  /** Anchors before the current one, newest last: late usage from before a re-anchor still finds its period. */
+  earlier_anchors: EarlierAnchor[];
   trial_end: string | null;
   cancel_at_period_end: boolean;
   canceled_at: string | null;
@@ -92,6 +111,7 @@ export function newSubscription(
   const at = now.toISOString();
   const trialEnd = input.trialDays > 0 ? addDays(now, input.trialDays) : null;
   const periodEnd = trialEnd ?? addIntervals(now, input.plan.interval, 1);
+  const timing = input.plan.fee_timing ?? DEFAULT_FEE_TIMING;
   return {
     id: input.id,
     customer_id: input.customerId,
@@ -99,6 +119,7 @@ export function newSubscription(
     status: trialEnd ? 'trialing' : 'active',
     currency: input.plan.currency,
     interval: input.plan.interval,
+    fee_timing: timing,
     total_budget: input.totalBudget ?? input.plan.total_budget,
     total_budget_overridden: input.totalBudget !== undefined,
     routing_policy: input.plan.routing_policy,
@@ -106,6 +127,10 @@ export function newSubscription(
     billing_cycle_anchor: (trialEnd ?? now).toISOString(),
     current_period_start: at,
     current_period_end: periodEnd.toISOString(),
+    // A trial owes no fee: the plan starts billing when it ends.
+    fee_segment_start: trialEnd ? periodEnd.toISOString() : at,
+    fee_prepaid: !trialEnd && timing === 'in_advance',
+    earlier_anchors: [],
     trial_end: trialEnd?.toISOString() ?? null,
     cancel_at_period_end: false,
     canceled_at: null,
@@ -115,88 +140,178 @@ export function newSubscription(
   };
 }
 
+/**
+ * The subscription once its current period has ended (the period close), through the state machine:
+ * a trial ends (`end_trial`), a cancellation at period end takes effect (`expire`: the subscription
+ * stays on its last period, canceled at its end), anything else renews into the following period,
+ * whose fee is prepaid when the plan bills in advance (the closing invoice bills it).
+ */
+export function afterPeriodEnd(subscription: Subscription, now: Date): Subscription {
+  const periodEnd = subscription.current_period_end;
+  const action: SubscriptionAction = subscription.cancel_at_period_end
+    ? 'expire'
+    : subscription.status === 'trialing'
+      ? 'end_trial'
+      : 'renew';
+  const status = nextStatus(subscription.status, action);
+  const version = subscription.version + 1;
+  const updated_at = now.toISOString();
+  if (action === 'expire') {
+    return {
+      ...subscription,
+      status,
+      canceled_at: periodEnd,
+      cancel_at_period_end: false,
+      updated_at,
+      version,
+    };
+  }
+  const following = periodAfter(subscription);
+  return {
+    ...subscription,
+    status,
+    current_period_start: following.start.toISOString(),
+    current_period_end: following.end.toISOString(),
+    fee_segment_start: following.start.toISOString(),
+    fee_prepaid: subscription.fee_timing === 'in_advance',
+    updated_at,
+    version,
+  };
+}
+
+/** The period that follows the current one on the subscription's anchor. */
+export const periodAfter = (subscription: Subscription): Period =>
+  periodContaining(
+    new Date(subscription.billing_cycle_anchor),
+    subscription.interval,
+    new Date(subscription.current_period_end),
+  );
+
+/** The close of the current period: the subscription after it, and what the closing invoice bills. */
+export function closeCurrentPeriod(
+  subscription: Subscription,
+  plan: PlanFee,
+  now: Date,
+): { advanced: Subscription; bill: Bill } {
+  const advanced = afterPeriodEnd(subscription, now);
+  const next = advanced.status === 'canceled' ? null : currentPeriod(advanced);
+  return { advanced, bill: billAtPeriodEnd(subscription, plan, next) };
+}
+
 export type SubscriptionPatch = {
-  plan?: { plan: Plan; oldFee: number; newFee: number } | undefined;
+  /** The plan billed now (needed for a plan change and for cancel now). */
+  currentPlan?: PlanFee | undefined;
+  plan?: { plan: Plan; fee: PlanFee } | undefined;
+  prorationBehavior?: ProrationBehavior | undefined;
   totalBudget?: number | undefined;
   cancelAtPeriodEnd?: boolean | undefined;
   cancelNow?: boolean | undefined;
+  /** With cancelNow: false gives no credit for prepaid time not used. */
+  prorate?: boolean | undefined;
 };
 
-/** A pending invoice item the next invoice picks up (proration credit or charge). */
-export type PendingItem = {
-  kind: 'proration_credit' | 'proration_charge';
-  amount: number;
-  currency: string;
-  plan_id: string;
-  description: string;
-  period_start: string;
-  period_end: string;
-};
+/** A pending invoice item: a charge of a change, waiting for the subscription's next invoice. */
+export type PendingItem = Charge;
 
-export type PatchOutcome = { subscription: Subscription; pendingItems: PendingItem[]; changes: string[] };
+export type PatchOutcome = {
+  subscription: Subscription;
+  /** Charges for the next invoice (proration items, time used on a plan billed in arrears). */
+  pendingItems: PendingItem[];
+  /** An invoice to draft now, with every pending item: cancel now, another interval, always_invoice. */
+  bill: Bill | null;
+  changes: string[];
+};
 
 /**
- * Applies a PATCH: each requested change goes through the state machine; a plan change mid-period
- * yields proration items (none during a trial, when nothing was charged). Plans in another currency
- * or with another interval are refused: the subscription's invoices have one currency, and its
- * periods one rhythm (re-anchoring mid-period would strand the usage counted so far).
+ * Applies a PATCH: each requested change goes through the state machine, and the money of it follows
+ * docs/billing-rules.md: a plan change in the period yields prorations (none during a trial, when no
+ * fee is owed); a change to another interval ends the period at the change and bills it at once;
+ * cancel now bills the final invoice at once. Plans in another currency are refused (a
+ * subscription's invoices have one currency).
  */
 export function applyPatch(current: Subscription, patch: SubscriptionPatch, now: Date): PatchOutcome {
   let next: Subscription = { ...current };
-  const pendingItems: PendingItem[] = [];
+  let pendingItems: PendingItem[] = [];
+  let bill: Bill | null = null;
   const changes: string[] = [];
   const at = now.toISOString();
+  const behavior = patch.prorationBehavior ?? 'create_prorations';
 
   if (patch.cancelNow) {
     next.status = nextStatus(next.status, 'cancel_now');
     next.canceled_at = at;
     next.cancel_at_period_end = false;
+    bill = billAtEarlyEnd(
+      current,
+      required(patch.currentPlan),
+      now,
+      patch.prorate !== false,
+      'subscription_cancel',
+      null,
+    );
     changes.push('status');
   }
 
   if (patch.plan && patch.plan.plan.id !== current.plan_id) {
-    const { plan, oldFee, newFee } = patch.plan;
+    const { plan, fee: to } = patch.plan;
     nextStatus(next.status, 'change_plan');
     if (!plan.active) throw new DomainError('conflict', `Plan ${plan.id} is archived; choose an active plan`);
-    if (plan.interval !== current.interval) {
-      // A new interval would re-anchor the billing periods mid-period and strand the usage already
-      // counted in the old one; until that is billed as its own partial period, it is refused.
-      throw new DomainError(
-        'conflict',
-        `Plan ${plan.id} bills every ${plan.interval} but this subscription bills every ${current.interval}; ` +
-          'cancel at period end and subscribe to the new plan',
-      );
-    }
     if (plan.currency !== current.currency) {
       throw new DomainError(
         'conflict',
         `Plan ${plan.id} is priced in ${plan.currency} but this subscription bills in ${current.currency}`,
       );
     }
-    const periodStart = new Date(current.current_period_start);
-    const periodEnd = new Date(current.current_period_end);
-    if (current.status !== 'trialing') {
-      const { credit, charge } = prorate({ oldFee, newFee, periodStart, periodEnd, changeAt: now });
-      const item = (
-        kind: PendingItem['kind'],
-        amount: number,
-        planId: string,
-        what: string,
-      ): PendingItem => ({
-        kind,
-        amount,
-        currency: current.currency,
-        plan_id: planId,
-        description: `${what} on plan ${planId} from ${at}`,
-        period_start: at,
-        period_end: periodEnd.toISOString(),
+    const from = required(patch.currentPlan);
+    const trialing = current.status === 'trialing';
+    if (plan.interval !== current.interval && !trialing) {
+      // A new rhythm: the current period ends here, is billed at once, and the new one starts now.
+      const period = { start: now, end: addIntervals(now, plan.interval, 1) };
+      bill = billAtEarlyEnd(current, from, now, behavior !== 'none', 'subscription_update', {
+        period,
+        plan: to,
       });
-      if (credit !== 0) pendingItems.push(item('proration_credit', credit, current.plan_id, 'Unused time'));
-      if (charge !== 0) pendingItems.push(item('proration_charge', charge, plan.id, 'Remaining time'));
+      next = {
+        ...next,
+        billing_cycle_anchor: at,
+        current_period_start: at,
+        current_period_end: period.end.toISOString(),
+        fee_segment_start: at,
+        fee_prepaid: to.timing === 'in_advance',
+        earlier_anchors: [
+          ...current.earlier_anchors,
+          { anchor: current.billing_cycle_anchor, interval: current.interval, until: at },
+        ],
+      };
+      changes.push('current_period_start', 'current_period_end');
+    } else if (!trialing) {
+      const change = planChangeCharges(
+        from,
+        to,
+        currentPeriod(current),
+        current,
+        now,
+        behavior,
+        current.currency,
+      );
+      next = { ...next, ...change.state };
+      if (behavior === 'always_invoice') {
+        bill = {
+          reason: 'subscription_update',
+          period: { start: now, end: now },
+          billsUsage: false,
+          charges: change.charges,
+          nextPeriod: currentPeriod(current),
+        };
+      } else {
+        pendingItems = change.charges;
+      }
     }
     next = {
       ...next,
       plan_id: plan.id,
+      interval: plan.interval,
+      fee_timing: to.timing,
       routing_policy: plan.routing_policy,
       total_budget: next.total_budget_overridden ? next.total_budget : plan.total_budget,
     };
@@ -223,45 +338,10 @@ export function applyPatch(current: Subscription, patch: SubscriptionPatch, now:
     next.updated_at = at;
     next.version = current.version + 1;
   }
-  return { subscription: next, pendingItems, changes };
+  return { subscription: next, pendingItems, bill, changes };
 }
 
-/**
- * The subscription once its current period has ended (the period close), through the state machine:
- * a trial ends (`end_trial`), a cancellation at period end takes effect (`expire`: the subscription
- * stays on its last period, canceled at its end), anything else renews into the following period.
- */
-export function afterPeriodEnd(subscription: Subscription, now: Date): Subscription {
-  const periodEnd = subscription.current_period_end;
-  const action: SubscriptionAction = subscription.cancel_at_period_end
-    ? 'expire'
-    : subscription.status === 'trialing'
-      ? 'end_trial'
-      : 'renew';
-  const status = nextStatus(subscription.status, action);
-  const version = subscription.version + 1;
-  const updated_at = now.toISOString();
-  if (action === 'expire') {
-    return {
-      ...subscription,
-      status,
-      canceled_at: periodEnd,
-      cancel_at_period_end: false,
-      updated_at,
-      version,
-    };
-  }
-  const following = periodContaining(
-    new Date(subscription.billing_cycle_anchor),
-    subscription.interval,
-    new Date(periodEnd),
-  );
-  return {
-    ...subscription,
-    status,
-    current_period_start: following.start.toISOString(),
-    current_period_end: following.end.toISOString(),
-    updated_at,
-    version,
-  };
+function required(plan: PlanFee | undefined): PlanFee {
+  if (!plan) throw new Error('The current plan fee is required for this change');
+  return plan;
 }

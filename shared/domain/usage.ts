@@ -31,14 +31,19 @@ export function usagePeriodFor(subscription: Subscription, at: Date): Period | u
     return { start: created, end: new Date(subscription.trial_end) };
   }
   const anchor = new Date(subscription.billing_cycle_anchor);
-  if (at < anchor) {
-    // Before the current anchor (a plan change to another interval re-anchored the subscription):
-    // only the stored current period can still hold it.
-    const start = new Date(subscription.current_period_start);
-    const end = new Date(subscription.current_period_end);
-    return at >= start && at < end ? { start, end } : undefined;
+  if (at >= anchor) return periodContaining(anchor, subscription.interval, at);
+  // Before the current anchor (a change to another interval re-anchored the subscription): the period
+  // of the anchor it billed from then, cut short where the re-anchor ended it.
+  for (const earlier of [...subscription.earlier_anchors].reverse()) {
+    const from = new Date(earlier.anchor);
+    const until = new Date(earlier.until);
+    if (at < from || at >= until) continue;
+    const period = periodContaining(from, earlier.interval, at);
+    return { start: period.start, end: period.end < until ? period.end : until };
   }
-  return periodContaining(anchor, subscription.interval, at);
+  const start = new Date(subscription.current_period_start);
+  const end = new Date(subscription.current_period_end);
+  return at >= start && at < end ? { start, end } : undefined;
 }
 
 export type UsageDecision =

@@ -12,7 +12,8 @@ export const EVENT_SCHEMA_VERSIONS = {
   'subscription.created': 1,
   'subscription.updated': 1,
   'usage.aggregated': 1,
-  'invoice.paid': 1,
+  // 2: period_start and period_end are null on a final invoice (nothing follows it).
+  'invoice.paid': 2,
 } as const;
 
 export type BillingEventType = keyof typeof EVENT_SCHEMA_VERSIONS;
@@ -60,8 +61,10 @@ export type UsageAggregatedEventData = {
 };
 
 /**
- * invoice.paid: the invoice of one period was paid; the SmartGateway rolls the budget row to the
- * period that follows it (`period_start`, `period_end`) and resets current_spend to that period's.
+ * invoice.paid: an invoice was paid. `period_start`/`period_end` are the subscription period current
+ * once it is paid (the period whose fee it prepaid, or the one after the period it closed); the
+ * SmartGateway moves the budget row forward to it if the row is not there yet. Null on a final
+ * invoice (cancel now, or the last period of a cancellation at period end): nothing follows it.
  */
 export type InvoicePaidEventData = {
   invoice_id: string;
@@ -72,6 +75,6 @@ export type InvoicePaidEventData = {
   currency: string;
   paid_period_start: string;
   paid_period_end: string;
-  period_start: string;
-  period_end: string;
+  period_start: string | null;
+  period_end: string | null;
 };

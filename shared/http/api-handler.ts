@@ -60,7 +60,8 @@ export function apiHandler<C extends HandlerContract>(
 ) {
   const { contract } = options;
   const base = async (event: ApiEvent, _context: Context): Promise<APIGatewayProxyStructuredResultV2> => {
-    const now = new Date();
+    // The moment API Gateway received the request: what the request is stamped with.
+    const now = new Date(event.requestContext?.timeEpoch ?? Date.now());
     // No body counts as {}; a JSON `null` is a body, and not an object.
     const body = contract.body
       ? parseWith(contract.body, event.jsonBody === undefined ? {} : event.jsonBody)

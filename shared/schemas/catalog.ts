@@ -105,12 +105,18 @@ const currency = () =>
       example: 'USD',
     });
 
+const FeeTimingSchema = z.enum(['in_advance', 'in_arrears']).meta({ id: 'FeeTiming' });
+
 export const CreatePlanRequestSchema = z
   .strictObject({
     product_id: entityId(),
     name: z.string().trim().min(1).max(256).meta({ example: 'Gold monthly' }),
     currency: currency(),
     interval: z.enum(['month', 'year']),
+    fee_timing: FeeTimingSchema.optional().meta({
+      description:
+        'When the fee (the sum of its flat prices) is billed: in_advance (default) at the start of each period, in_arrears at its end with its usage',
+    }),
     total_budget: minorUnits().meta({
       description: 'SmartGateway budget per period, integer minor units of currency',
       example: 500000,
@@ -126,6 +132,7 @@ export const PlanSchema = z
     name: z.string(),
     currency: z.string(),
     interval: z.enum(['month', 'year']),
+    fee_timing: FeeTimingSchema,
     total_budget: z.int().meta({ description: 'Integer minor units of currency' }),
     routing_policy: z.union([RoutingPolicySchema, z.null()]),
     active: z.boolean(),

@@ -17,6 +17,18 @@ export const CustomerSchema = z
     email: z.string(),
     metadata: z.record(z.string(), z.string()),
     stripe_customer_id: z.string().nullable().meta({ description: 'Null until mirrored to Stripe' }),
+    invoice_prefix: z.string().nullable().meta({
+      description: 'Starts every invoice number of this customer; unique in the stage',
+      example: 'K7QX2M9P',
+    }),
+    credit_balance: z
+      .record(z.string(), z.number().int())
+      .optional()
+      .meta({
+        description:
+          'Credit held per currency in minor units, used by the next invoices before anything is charged (on create and GET by id)',
+        example: { USD: 750 },
+      }),
     created_at: z.string().meta({ format: 'date-time' }),
     updated_at: z.string().meta({ format: 'date-time' }),
     version: z.number().int().meta({ description: 'Incremented on every change' }),

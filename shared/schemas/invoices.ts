@@ -9,6 +9,7 @@ const InvoiceLineSchema = z.object({
   price_id: z.string().nullable(),
   metric: z.string().nullable(),
   amount: z.number().int().meta({ description: 'Minor units; negative for credits' }),
+  plan_id: z.string().nullable().meta({ description: 'The plan a fee or proration line is for' }),
   period_start: z.string(),
   period_end: z.string(),
   pending_item_id: z.string().nullable(),
@@ -21,14 +22,31 @@ export const InvoiceSchema = z
     subscription_id: z.string(),
     number: z.string().nullable().meta({ description: 'Gapless per customer; assigned when finalized' }),
     status: z.enum(['draft', 'open', 'paid', 'void', 'uncollectible']),
+    billing_reason: z
+      .enum(['subscription_create', 'subscription_cycle', 'subscription_update', 'subscription_cancel'])
+      .meta({ description: 'The lifecycle moment that drafted it (docs/billing-rules.md)' }),
     currency: z.string(),
-    period_start: z.string(),
+    period_start: z.string().meta({ description: 'The stretch of the subscription this invoice closes' }),
     period_end: z.string(),
-    next_period_start: z.string(),
-    next_period_end: z.string(),
+    bills_usage: z
+      .boolean()
+      .meta({ description: 'Whether it bills the usage of [period_start, period_end)' }),
+    next_period_start: z
+      .string()
+      .nullable()
+      .meta({ description: 'The subscription period current once this is paid; null on a final invoice' }),
+    next_period_end: z.string().nullable(),
     lines: z.array(InvoiceLineSchema),
     total: z.number().int().meta({ description: 'Exactly the sum of the lines' }),
-    amount_due: z.number().int(),
+    credit_applied: z
+      .number()
+      .int()
+      .meta({ description: "The customer's credit balance used for this invoice when finalized" }),
+    credited_to_balance: z
+      .number()
+      .int()
+      .meta({ description: "A total below zero: what it added to the customer's credit balance" }),
+    amount_due: z.number().int().meta({ description: 'total − credit_applied, never below 0' }),
     amount_paid: z.number().int(),
     due_date: z.string().nullable(),
     stripe_payment_intent_id: z.string().nullable(),

@@ -22,13 +22,25 @@ export const CreateSubscriptionRequestSchema = z
 
 export const UpdateSubscriptionRequestSchema = z
   .strictObject({
-    plan_id: z.string().min(1).max(64).optional().meta({ description: 'Change plan; prorated mid-period' }),
+    plan_id: z.string().min(1).max(64).optional().meta({
+      description: 'Change plan: prorated mid-period; another interval ends the period now and bills it',
+    }),
+    proration_behavior: z.enum(['create_prorations', 'always_invoice', 'none']).optional().meta({
+      description:
+        'With plan_id: create_prorations (default) puts the prorations on the next invoice, always_invoice drafts an invoice now, none keeps the old plan billed to the period end',
+    }),
     total_budget: MinorUnits.optional().meta({ description: 'Set the SmartGateway budget (minor units)' }),
     cancel_at_period_end: z
       .boolean()
       .optional()
       .meta({ description: 'Cancel when the current period ends (false resumes)' }),
-    cancel_now: z.literal(true).optional().meta({ description: 'Cancel immediately' }),
+    cancel_now: z
+      .literal(true)
+      .optional()
+      .meta({ description: 'Cancel immediately: a final invoice is drafted at once' }),
+    prorate: z.boolean().optional().meta({
+      description: 'With cancel_now: false gives no credit for the prepaid time not used (default true)',
+    }),
     version: z
       .number()
       .int()
@@ -47,6 +59,14 @@ export const UpdateSubscriptionRequestSchema = z
       path: [],
     },
   )
+  .refine((patch) => patch.proration_behavior === undefined || patch.plan_id !== undefined, {
+    message: 'only applies to a plan change: send it with plan_id',
+    path: ['proration_behavior'],
+  })
+  .refine((patch) => patch.prorate === undefined || patch.cancel_now === true, {
+    message: 'only applies to cancel_now: send it with "cancel_now": true',
+    path: ['prorate'],
+  })
   .meta({ id: 'UpdateSubscriptionRequest' });
 
 export const SubscriptionSchema = z
@@ -57,12 +77,22 @@ export const SubscriptionSchema = z
     status: z.enum(['trialing', 'active', 'past_due', 'canceled']),
     currency: z.string(),
     interval: z.enum(['month', 'year']),
+    fee_timing: z.enum(['in_advance', 'in_arrears']).meta({ description: "The current plan's fee timing" }),
     total_budget: z.number().int(),
     total_budget_overridden: z.boolean(),
     routing_policy: z.union([RoutingPolicySchema, z.null()]),
     billing_cycle_anchor: z.string(),
     current_period_start: z.string(),
     current_period_end: z.string(),
+    fee_segment_start: z
+      .string()
+      .meta({ description: 'When the current plan started billing in the current period' }),
+    fee_prepaid: z
+      .boolean()
+      .meta({ description: "Whether the current plan's fee for the rest of the period is already invoiced" }),
+    earlier_anchors: z
+      .array(z.object({ anchor: z.string(), interval: z.enum(['month', 'year']), until: z.string() }))
+      .meta({ description: 'Billing anchors before a change of interval re-anchored the subscription' }),
     trial_end: z.string().nullable(),
     cancel_at_period_end: z.boolean(),
     canceled_at: z.string().nullable(),

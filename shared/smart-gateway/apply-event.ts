@@ -9,7 +9,7 @@ import type {
 import { type EventEnvelope, EventEnvelopeSchema } from '../events/envelope.ts';
 import { logger } from '../logger.ts';
 import { routingPolicyFields, SmartGatewayRepository } from '../store/smart-gateway-repository.ts';
-import { spendForPeriod, usageAttribute, usageAttributesBefore, usagePriceAttribute } from './spend.ts';
+import { rollToPeriod, spendForPeriod, usageAttribute, usagePriceAttribute } from './spend.ts';
 
 /** What the SmartGateway did with one event, for logs and the local event viewer. */
 export type SyncOutcome = {
@@ -24,6 +24,13 @@ export type SyncOutcome = {
  * `routing_policies` caches. Writes are conditional on the entity version, so duplicates and
  * out-of-order deliveries are dropped ("stale"). An envelope that does not parse, or a type with
  * no action, is an error: retried, then parked in the rule's DLQ, never silently dropped.
+ *
+ * The row's period is the newest period any event names: a subscription's current period (moved by
+ * the period close), the period a usage record counts in, or the period an invoice.paid says is
+ * current. It only moves forward, and when it moves current_spend becomes the new period's usage
+ * so far. So from the moment a period ends the gateway enforces the new period's budget against the
+ * new period's usage, whether or not the last invoice is paid yet (an unpaid invoice shows as
+ * `status: past_due` once overdue); usage of one period is never counted against another's budget.
  */
 export async function applyBillingEvent(detail: unknown): Promise<SyncOutcome> {
   const parsed = EventEnvelopeSchema.safeParse(detail);
@@ -81,7 +88,11 @@ async function applySubscription(event: EventEnvelope<SubscriptionEventData>): P
     ...common,
     ...routingPolicyFields(data.routing_policy, data.status !== 'canceled'),
   });
-  const action = budget === 'applied' || routing === 'applied' ? 'applied' : 'stale';
+  const rolled = await repository.updateBudgetFromRow(
+    { tenant_id: data.tenant_id, subscription_id: data.subscription_id },
+    (row) => rollToPeriod(row, data.period_start, data.period_end),
+  );
+  const action = budget === 'applied' || routing === 'applied' || rolled === 'applied' ? 'applied' : 'stale';
   return outcome(
     event,
     action,
@@ -111,20 +122,28 @@ async function applyUsage(event: EventEnvelope<UsageAggregatedEventData>): Promi
     (row) => {
       const held = row[attribute];
       if (typeof held === 'string' && compareQuantities(data.quantity, held) <= 0) return undefined;
+      // Late usage of a period the row has left: it is billed on that period's invoice, and counts
+      // against no budget any more.
+      if (typeof row.period_start === 'string' && data.period_start < row.period_start) return undefined;
+      // Usage of a newer period than the row's: the period has ended, the row moves to the new one.
+      const roll = rollToPeriod(row, data.period_start, data.period_end);
       const next = {
         ...row,
+        ...roll?.set,
         [attribute]: data.quantity,
         [priceAttribute]: data.price,
       };
-      const period = typeof row.period_start === 'string' ? row.period_start : data.period_start;
+      const period = typeof next.period_start === 'string' ? next.period_start : data.period_start;
       spend = spendForPeriod(next, period);
       return {
         set: {
+          ...roll?.set,
           [attribute]: data.quantity,
           [priceAttribute]: data.price,
           current_spend: spend,
           usage_updated_at: event.occurred_at,
         },
+        remove: roll?.remove ?? [],
       };
     },
   );
@@ -132,35 +151,36 @@ async function applyUsage(event: EventEnvelope<UsageAggregatedEventData>): Promi
     event,
     result,
     result === 'stale'
-      ? `shard ${data.shard} of ${data.metric} already holds ${data.quantity} or more`
+      ? `shard ${data.shard} of ${data.metric} already holds ${data.quantity} or more, or its period is over`
       : `${data.metric} shard ${data.shard} = ${data.quantity}; current_spend ${spend}`,
   );
 }
 
 /**
- * The paid period is over: the budget row moves to the following period (only forward, so a
- * duplicate or late invoice.paid changes nothing), its current_spend becomes that period's usage
- * so far, and the usage totals of earlier periods are dropped from the row.
+ * An invoice was paid: the budget row moves to the period it names as current (only forward, so a
+ * duplicate or late invoice.paid, or one whose period the row reached already, changes nothing;
+ * the row keeps the invoice id it was last paid by). A final invoice names no period: nothing moves.
  */
 async function applyInvoicePaid(event: EventEnvelope<InvoicePaidEventData>): Promise<SyncOutcome> {
   const data = event.data;
-  if (!data || typeof data.subscription_id !== 'string' || typeof data.period_start !== 'string') {
-    throw new DomainError('validation', `${event.type} ${event.id} lacks subscription_id or period_start`);
+  if (!data || typeof data.subscription_id !== 'string') {
+    throw new DomainError('validation', `${event.type} ${event.id} lacks subscription_id`);
+  }
+  const periodStart = data.period_start;
+  const periodEnd = data.period_end;
+  if (typeof periodStart !== 'string' || typeof periodEnd !== 'string') {
+    return outcome(event, 'ignored', 'a final invoice: no period follows it');
   }
   const { budgetsTableName, routingPoliciesTableName } = config();
   const repository = new SmartGatewayRepository(budgetsTableName, routingPoliciesTableName);
   const result = await repository.updateBudgetFromRow(
     { tenant_id: data.tenant_id, subscription_id: data.subscription_id },
     (row) => {
-      if (typeof row.period_start === 'string' && row.period_start >= data.period_start) return undefined;
+      if (row.last_paid_invoice_id === data.invoice_id) return undefined;
+      const roll = rollToPeriod(row, periodStart, periodEnd);
       return {
-        set: {
-          period_start: data.period_start,
-          period_end: data.period_end,
-          current_spend: spendForPeriod(row, data.period_start),
-          last_paid_invoice_id: data.invoice_id,
-        },
-        remove: usageAttributesBefore(row, data.period_start),
+        set: { ...roll?.set, last_paid_invoice_id: data.invoice_id },
+        remove: roll?.remove ?? [],
       };
     },
   );
@@ -168,8 +188,8 @@ async function applyInvoicePaid(event: EventEnvelope<InvoicePaidEventData>): Pro
     event,
     result,
     result === 'stale'
-      ? `the budget row is already at or past ${data.period_start}`
-      : `rolled to ${data.period_start}`,
+      ? `invoice ${data.invoice_id} was applied already`
+      : `paid; the row is at or past ${periodStart}`,
   );
 }
 

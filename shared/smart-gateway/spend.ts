@@ -38,3 +38,25 @@ export function usageAttributesBefore(row: Record<string, unknown>, periodStart:
     return match !== null && match[1]! < periodStart;
   });
 }
+
+/**
+ * The budget row moved forward to the period starting at `periodStart`, if it is not there or past
+ * it already: the period, current_spend recomputed as that period's usage so far (already on the row
+ * when usage of the new period arrived first), and the usage of earlier periods dropped. Undefined
+ * when the row is already at or past that period (periods only move forward, whatever the order).
+ */
+export function rollToPeriod(
+  row: Record<string, unknown>,
+  periodStart: string,
+  periodEnd: string,
+): { set: Record<string, unknown>; remove: string[] } | undefined {
+  if (typeof row.period_start === 'string' && row.period_start >= periodStart) return undefined;
+  return {
+    set: {
+      period_start: periodStart,
+      period_end: periodEnd,
+      current_spend: spendForPeriod(row, periodStart),
+    },
+    remove: usageAttributesBefore(row, periodStart),
+  };
+}

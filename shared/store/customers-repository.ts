@@ -1,27 +1,44 @@
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import type { Customer } from '../domain/customer.ts';
+import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { type CreditBalances, type Customer, randomInvoicePrefix } from '../domain/customer.ts';
 import { type AuditDraft, auditPut } from './audit.ts';
 import { dynamo } from './client.ts';
 import { type IdempotentWrite, idempotencyPut } from './idempotency.ts';
 import { withoutKeys } from './items.ts';
-import { byTypeKey, customerKey } from './keys.ts';
+import {
+  byTypeKey,
+  CREDIT_BALANCE_SK_PREFIX,
+  creditBalanceKey,
+  customerKey,
+  invoicePrefixKey,
+} from './keys.ts';
 import { pageByType } from './list-pages.ts';
 import type { Page } from './pagination.ts';
-import { transactWrite } from './transact.ts';
+import { type TransactItem, transactWrite } from './transact.ts';
+
+/** A new prefix is drawn this many times if the drawn one is taken (each draw: 1 in 10^12). */
+export const PREFIX_DRAWS = 5;
+
+/** A customer's credit in one currency as stored: `version` guards every change. */
+export type StoredCreditBalance = { currency: string; amount: number; version: number };
 
 const ITEM_TYPE = 'customer';
 
 export type CreateCustomerOutcome =
   | { created: true }
   /** The Idempotency-Key was claimed first by another request: replay or refuse it. */
-  | { created: false; reason: 'idempotency-key-taken' };
+  | { created: false; reason: 'idempotency-key-taken' }
+  /** Another customer holds this invoice prefix: draw another. */
+  | { created: false; reason: 'prefix-taken' };
 
 export class CustomersRepository {
   constructor(private readonly tableName: string) {}
 
-  /** Customer, audit entry and idempotency record: all written, or none. */
+  /**
+   * Customer, audit entry, idempotency record and the claim of the customer's invoice prefix: all
+   * written, or none. `prefix-taken` when another customer holds the prefix (draw another).
+   */
   async create(
-    customer: Customer,
+    customer: Customer & { invoice_prefix: string },
     audit: AuditDraft,
     idempotency?: IdempotentWrite,
   ): Promise<CreateCustomerOutcome> {
@@ -41,11 +58,14 @@ export class CustomersRepository {
       },
       auditPut(this.tableName, key, audit),
       ...(idempotency ? [idempotencyPut(this.tableName, idempotency.claim, idempotency.response)] : []),
+      this.prefixClaim(customer.invoice_prefix, customer.id),
     ];
     const outcome = await transactWrite(items);
     if (outcome.ok) return { created: true };
     if (idempotency && outcome.failedConditions.includes(2))
       return { created: false, reason: 'idempotency-key-taken' };
+    if (outcome.failedConditions.includes(items.length - 1))
+      return { created: false, reason: 'prefix-taken' };
     // A random UUID collided with an existing customer: astronomically unlikely, never silently overwritten.
     throw new Error(`Customer ${customer.id} already exists`);
   }
@@ -79,6 +99,76 @@ export class CustomersRepository {
     return stored;
   }
 
+  private prefixClaim(prefix: string, customerId: string): TransactItem {
+    return {
+      Put: {
+        TableName: this.tableName,
+        Item: { ...invoicePrefixKey(prefix), item_type: 'invoice_prefix', prefix, customer_id: customerId },
+        ConditionExpression: 'attribute_not_exists(PK)',
+      },
+    };
+  }
+
+  /**
+   * The customer's invoice prefix, taken now if it has none (a customer created before prefixes
+   * existed): the claim and the customer change in one transaction, so each prefix has one holder.
+   */
+  async ensureInvoicePrefix(
+    customerId: string,
+    audit: (before: Customer, after: Customer) => AuditDraft,
+    drawPrefix: () => string = randomInvoicePrefix,
+  ): Promise<string> {
+    for (let draw = 1; draw <= PREFIX_DRAWS; draw++) {
+      const customer = await this.get(customerId, true);
+      if (!customer) throw new Error(`Customer ${customerId} does not exist`);
+      if (customer.invoice_prefix) return customer.invoice_prefix;
+      const prefix = drawPrefix();
+      const after: Customer = { ...customer, invoice_prefix: prefix };
+      const key = customerKey(customerId);
+      const outcome = await transactWrite([
+        {
+          Update: {
+            TableName: this.tableName,
+            Key: key,
+            UpdateExpression: 'SET invoice_prefix = :prefix',
+            ConditionExpression:
+              'attribute_exists(PK) AND (attribute_not_exists(invoice_prefix) OR invoice_prefix = :none)',
+            ExpressionAttributeValues: { ':prefix': prefix, ':none': null },
+          },
+        },
+        this.prefixClaim(prefix, customerId),
+        auditPut(this.tableName, key, audit(customer, after)),
+      ]);
+      if (outcome.ok) return prefix;
+    }
+    throw new Error(`Customer ${customerId} could not be given an invoice prefix`);
+  }
+
+  /** The customer's credit in one currency (strongly consistent); undefined when it never had any. */
+  async creditBalance(customerId: string, currency: string): Promise<StoredCreditBalance | undefined> {
+    const { Item } = await dynamo().send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: creditBalanceKey(customerId, currency),
+        ConsistentRead: true,
+      }),
+    );
+    return Item ? { currency, amount: Number(Item.amount), version: Number(Item.version) } : undefined;
+  }
+
+  /** Every currency the customer holds credit in (zero balances included: they were used up). */
+  async creditBalances(customerId: string): Promise<CreditBalances> {
+    const { Items = [] } = await dynamo().send(
+      new QueryCommand({
+        TableName: this.tableName,
+        KeyConditionExpression: 'PK = :pk AND begins_with(SK, :prefix)',
+        ExpressionAttributeValues: { ':pk': customerKey(customerId).PK, ':prefix': CREDIT_BALANCE_SK_PREFIX },
+        ConsistentRead: true,
+      }),
+    );
+    return Object.fromEntries(Items.map((item) => [String(item.currency), Number(item.amount)]));
+  }
+
   async get(customerId: string, consistent = false): Promise<Customer | undefined> {
     const { Item } = await dynamo().send(
       new GetCommand({ TableName: this.tableName, Key: customerKey(customerId), ConsistentRead: consistent }),
@@ -93,3 +183,38 @@ export class CustomersRepository {
 }
 
 const toCustomer = (item: Record<string, unknown>): Customer => withoutKeys<Customer>(item);
+
+/**
+ * The items that move a customer's credit in `currency` from what was read (`before`; undefined: no
+ * balance yet) to `amount`, conditioned on that read, with the audit entry in the customer's trail:
+ * for a transaction of the change that moves it (a finalized or voided invoice).
+ */
+export function creditBalanceChange(
+  tableName: string,
+  customerId: string,
+  currency: string,
+  before: StoredCreditBalance | undefined,
+  amount: number,
+  audit: AuditDraft,
+): TransactItem[] {
+  const version = (before?.version ?? 0) + 1;
+  return [
+    {
+      Put: {
+        TableName: tableName,
+        Item: {
+          ...creditBalanceKey(customerId, currency),
+          item_type: 'credit_balance',
+          customer_id: customerId,
+          currency,
+          amount,
+          version,
+          updated_at: audit.at,
+        },
+        ConditionExpression: before ? 'version = :read' : 'attribute_not_exists(PK)',
+        ...(before ? { ExpressionAttributeValues: { ':read': before.version } } : {}),
+      },
+    },
+    auditPut(tableName, customerKey(customerId), audit),
+  ];
+}

@@ -54,11 +54,44 @@ export class InvoicesRepository {
   private item(invoice: Invoice): Record<string, unknown> {
     return {
       ...invoiceKey(invoice.id),
-      // A customer's invoices list in billing-period order (several can be created in one run).
-      ...byOwnerKey(customerKey(invoice.customer_id), ITEM_TYPE, invoice.period_start, invoice.id),
+      // A customer's invoices list in the order of the moments they bill (the end of the stretch each
+      // closes: subscribe, then each period's close, a change, a cancel), also when one run of the
+      // close drafts several at once.
+      ...byOwnerKey(customerKey(invoice.customer_id), ITEM_TYPE, invoice.period_end, invoice.id),
       ...byTypeKey(ITEM_TYPE, invoice.created_at, invoice.id),
       item_type: ITEM_TYPE,
       ...invoice,
+    };
+  }
+
+  /**
+   * The items that write a new draft invoice for a transaction of the change that drafts it: the
+   * invoice (only if its id is new: a moment is invoiced once), its audit entry, and the pending
+   * items it takes, each marked with the invoice only if no other invoice took it first.
+   */
+  draftItems(invoice: Invoice, audit: AuditDraft, taken: readonly StoredPendingItem[]): TransactItem[] {
+    return [
+      {
+        Put: {
+          TableName: this.tableName,
+          Item: this.item(invoice),
+          ConditionExpression: 'attribute_not_exists(PK)',
+        },
+      },
+      auditPut(this.tableName, invoiceKey(invoice.id), audit),
+      ...taken.map((item) => this.takePendingItem(item, invoice.id)),
+    ];
+  }
+
+  private takePendingItem(item: StoredPendingItem, invoiceId: string): TransactItem {
+    return {
+      Update: {
+        TableName: this.tableName,
+        Key: pendingItemKey(item.subscription_id, item.created_at, item.id),
+        UpdateExpression: 'SET invoice_id = :invoice',
+        ConditionExpression: 'attribute_not_exists(invoice_id) OR invoice_id = :none',
+        ExpressionAttributeValues: { ':invoice': invoiceId, ':none': null },
+      },
     };
   }
 
@@ -73,24 +106,21 @@ export class InvoicesRepository {
     next: Subscription,
     expectedVersion: number,
     audits: { invoice: AuditDraft; subscription: AuditDraft },
+    taken: readonly StoredPendingItem[],
   ): Promise<CloseOutcome> {
     const items: TransactItem[] = [
-      {
-        Put: {
-          TableName: this.tableName,
-          Item: this.item(invoice),
-          ConditionExpression: 'attribute_not_exists(PK)',
-        },
-      },
+      ...this.draftItems(invoice, audits.invoice, taken),
       {
         Put: {
           TableName: this.tableName,
           Item: subscriptionStoreItem(next),
           ConditionExpression: 'version = :expected AND current_period_start = :closing',
-          ExpressionAttributeValues: { ':expected': expectedVersion, ':closing': invoice.period_start },
+          ExpressionAttributeValues: {
+            ':expected': expectedVersion,
+            ':closing': invoice.period_start,
+          },
         },
       },
-      auditPut(this.tableName, invoiceKey(invoice.id), audits.invoice),
       auditPut(this.tableName, subscriptionKey(next.id), audits.subscription),
     ];
     const outcome = await transactWrite(items);
@@ -137,8 +167,9 @@ export class InvoicesRepository {
 
   /**
    * Finalizes a draft: the invoice (numbered `sequence`), the customer's counter moving from
-   * sequence − 1 to sequence, and the pending items it bills marked as billed, in one transaction.
-   * False when another writer got there first (a concurrent finalize, a number taken meanwhile).
+   * sequence − 1 to sequence, the pending items it bills marked as billed, and `extra` (the
+   * customer's credit balance moving), in one transaction. False when another writer got there
+   * first (a concurrent finalize, a number taken meanwhile, the balance changed).
    */
   async finalize(
     open: Invoice,
@@ -146,6 +177,7 @@ export class InvoicesRepository {
     sequence: number,
     billedItems: readonly StoredPendingItem[],
     audit: AuditDraft,
+    extra: TransactItem[] = [],
   ): Promise<boolean> {
     const items: TransactItem[] = [
       {
@@ -171,18 +203,9 @@ export class InvoicesRepository {
           },
         },
       },
-      ...billedItems.map(
-        (item): TransactItem => ({
-          Update: {
-            TableName: this.tableName,
-            Key: pendingItemKey(item.subscription_id, item.created_at, item.id),
-            UpdateExpression: 'SET invoice_id = :invoice',
-            ConditionExpression: 'attribute_not_exists(invoice_id) OR invoice_id = :none',
-            ExpressionAttributeValues: { ':invoice': open.id, ':none': null },
-          },
-        }),
-      ),
+      ...billedItems.map((item) => this.takePendingItem(item, open.id)),
       auditPut(this.tableName, invoiceKey(open.id), audit),
+      ...extra,
     ];
     return (await transactWrite(items)).ok;
   }
@@ -325,8 +348,13 @@ export class InvoicesRepository {
     return Item ? withoutKeys<Invoice>(Item) : undefined;
   }
 
-  listByCustomer(customerId: string, limit: number, cursor: string | undefined): Promise<Page<Invoice>> {
-    return pageByOwner(this.tableName, customerKey(customerId), ITEM_TYPE, limit, cursor);
+  listByCustomer(
+    customerId: string,
+    limit: number,
+    cursor: string | undefined,
+    status?: string,
+  ): Promise<Page<Invoice>> {
+    return pageByOwner(this.tableName, customerKey(customerId), ITEM_TYPE, limit, cursor, status);
   }
 
   listAll(limit: number, cursor: string | undefined, status?: string): Promise<Page<Invoice>> {

@@ -25,6 +25,9 @@
  * Invoices of a customer, by period start  | GSI1  | GSI1PK = CUSTOMER#<id>, GSI1SK begins_with INVOICE#
  * List invoices (operator)                 | GSI2  | GSI2PK = TYPE#invoice
  * Last invoice number of a customer        | table | PK = CUSTOMER#<id>, SK = INVOICE_COUNTER
+ * Invoice prefix taken once in the stage    | table | PK = INVOICE_PREFIX#<prefix>, SK = CLAIM (uniqueness guard)
+ * Credit balances of a customer            | table | PK = CUSTOMER#<id>, SK begins_with CREDIT_BALANCE#
+ * Credit balance in one currency           | table | PK = CUSTOMER#<id>, SK = CREDIT_BALANCE#<currency>
  * Payments of an invoice (each once)       | table | PK = INVOICE#<id>, SK begins_with PAYMENT#
  * Subscriptions due for period close       | GSI2  | GSI2PK = TYPE#subscription, filter current_period_end <= now
  *
@@ -137,6 +140,19 @@ export const invoiceCounterKey = (customerId: string): TableKey => ({
   PK: `CUSTOMER#${customerId}`,
   SK: 'INVOICE_COUNTER',
 });
+
+/** Guards "one customer per invoice prefix": created with the customer (or its first finalization). */
+export const invoicePrefixKey = (prefix: string): TableKey => ({
+  PK: `INVOICE_PREFIX#${prefix}`,
+  SK: 'CLAIM',
+});
+
+export const creditBalanceKey = (customerId: string, currency: string): TableKey => ({
+  PK: `CUSTOMER#${customerId}`,
+  SK: `${CREDIT_BALANCE_SK_PREFIX}${currency}`,
+});
+
+export const CREDIT_BALANCE_SK_PREFIX = 'CREDIT_BALANCE#';
 
 export const invoicePaymentKey = (invoiceId: string, paymentId: string): TableKey => ({
   PK: `INVOICE#${invoiceId}`,

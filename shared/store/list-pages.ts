@@ -4,37 +4,36 @@ import { withoutKeys } from './items.ts';
 import { byOwnerPartition, byOwnerPrefix, byTypePartition, type TableKey } from './keys.ts';
 import { decodeCursor, encodeCursor, type Page } from './pagination.ts';
 
-/** One page of an owner's children of one type (GSI1), oldest first, as API shapes. */
-export async function pageByOwner<T>(
+/** One page of an owner's children of one type (GSI1), oldest first, optionally only in `status`. */
+export function pageByOwner<T>(
   tableName: string,
   owner: TableKey,
   childType: string,
   limit: number,
   cursor: string | undefined,
+  status?: string,
 ): Promise<Page<T>> {
   const partition = byOwnerPartition(owner);
-  const { Items, LastEvaluatedKey } = await dynamo().send(
-    new QueryCommand({
+  return queryPage<T>(
+    {
       TableName: tableName,
       IndexName: 'GSI1',
       KeyConditionExpression: 'GSI1PK = :pk AND begins_with(GSI1SK, :prefix)',
       ExpressionAttributeValues: { ':pk': partition, ':prefix': byOwnerPrefix(childType) },
-      Limit: limit,
       ExclusiveStartKey: decodeCursor(cursor, {
         attribute: 'GSI1PK',
         value: partition,
         prefix: byOwnerPrefix(childType),
       }),
-    }),
+    },
+    ['GSI1PK', 'GSI1SK'],
+    limit,
+    status,
   );
-  return {
-    data: (Items ?? []).map((item) => withoutKeys<T>(item)),
-    next_cursor: encodeCursor(LastEvaluatedKey),
-  };
 }
 
-/** One page of every entity of one type (GSI2), oldest first, optionally filtered on `status`. */
-export async function pageByType<T>(
+/** One page of every entity of one type (GSI2), oldest first, optionally only in `status`. */
+export function pageByType<T>(
   tableName: string,
   entityType: string,
   limit: number,
@@ -42,23 +41,54 @@ export async function pageByType<T>(
   status?: string,
 ): Promise<Page<T>> {
   const partition = byTypePartition(entityType);
-  const { Items, LastEvaluatedKey } = await dynamo().send(
-    new QueryCommand({
+  return queryPage<T>(
+    {
       TableName: tableName,
       IndexName: 'GSI2',
       KeyConditionExpression: 'GSI2PK = :pk',
-      ...(status
-        ? { FilterExpression: '#status = :status', ExpressionAttributeNames: { '#status': 'status' } }
-        : {}),
-      ExpressionAttributeValues: { ':pk': partition, ...(status ? { ':status': status } : {}) },
-      Limit: limit,
+      ExpressionAttributeValues: { ':pk': partition },
       ExclusiveStartKey: decodeCursor(cursor, { attribute: 'GSI2PK', value: partition }),
-    }),
+    },
+    ['GSI2PK', 'GSI2SK'],
+    limit,
+    status,
   );
-  return {
-    data: (Items ?? []).map((item) => withoutKeys<T>(item)),
-    next_cursor: encodeCursor(LastEvaluatedKey),
-  };
+}
+
+/**
+ * A page of `limit` items. Without a filter it is one query. With a status filter, DynamoDB applies
+ * `Limit` before the filter, so one query could return few matches (or none) while more exist: the
+ * query goes on from where it stopped until the page is full or the index is exhausted, and the
+ * cursor is the key of the last item returned, so the next page starts right after it.
+ */
+async function queryPage<T>(
+  query: QueryCommandInput,
+  indexKeys: [string, string],
+  limit: number,
+  status: string | undefined,
+): Promise<Page<T>> {
+  const filter = status
+    ? {
+        FilterExpression: '#status = :status',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ...query.ExpressionAttributeValues, ':status': status },
+      }
+    : {};
+  const items: Record<string, unknown>[] = [];
+  let start = query.ExclusiveStartKey;
+  let more = false;
+  do {
+    const page = await dynamo().send(
+      new QueryCommand({ ...query, ...filter, Limit: limit - items.length, ExclusiveStartKey: start }),
+    );
+    items.push(...(page.Items ?? []));
+    start = page.LastEvaluatedKey;
+    more = start !== undefined;
+  } while (more && items.length < limit);
+  const last = items[items.length - 1];
+  const next =
+    more && last ? Object.fromEntries(['PK', 'SK', ...indexKeys].map((key) => [key, last[key]])) : undefined;
+  return { data: items.map((item) => withoutKeys<T>(item)), next_cursor: encodeCursor(next) };
 }
 
 /** Every item a query matches, all pages, as API shapes (for jobs that need the whole set). */

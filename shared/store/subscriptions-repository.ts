@@ -38,13 +38,15 @@ export class SubscriptionsRepository {
   constructor(private readonly tableName: string) {}
 
   /**
-   * The subscription, its audit entry and the idempotency record, written only if the customer
-   * exists and the plan is active at that moment (condition checks in the same transaction).
+   * The subscription, its audit entry, the idempotency record and `extra` (its first invoice),
+   * written only if the customer exists and the plan is active at that moment (condition checks in
+   * the same transaction).
    */
   async create(
     subscription: Subscription,
     audit: AuditDraft,
     idempotency?: IdempotentWrite,
+    extra: TransactItem[] = [],
   ): Promise<CreateSubscriptionOutcome> {
     const key = subscriptionKey(subscription.id);
     const items: TransactItem[] = [
@@ -72,19 +74,21 @@ export class SubscriptionsRepository {
         },
       },
       ...(idempotency ? [idempotencyPut(this.tableName, idempotency.claim, idempotency.response)] : []),
+      ...extra,
     ];
     const outcome = await transactWrite(items);
     if (outcome.ok) return { created: true };
-    if (outcome.failedConditions.includes(4)) return { created: false, reason: 'idempotency-key-taken' };
+    if (idempotency && outcome.failedConditions.includes(4))
+      return { created: false, reason: 'idempotency-key-taken' };
     if (outcome.failedConditions.includes(2)) return { created: false, reason: 'no-such-customer' };
     if (outcome.failedConditions.includes(3)) return { created: false, reason: 'plan-not-active' };
     throw new Error(`Subscription ${subscription.id} already exists`);
   }
 
   /**
-   * Replaces the subscription if it is still at `expectedVersion`, with its audit entry and any
-   * pending invoice items (each with its own audit entry), all in one transaction.
-   * Returns false when someone else changed it first.
+   * Replaces the subscription if it is still at `expectedVersion`, with its audit entry, any
+   * pending invoice items (each with its own audit entry) and `extra` (an invoice the change
+   * drafts), all in one transaction. Returns false when someone else changed it first.
    */
   async update(
     next: Subscription,
@@ -92,6 +96,7 @@ export class SubscriptionsRepository {
     audit: AuditDraft,
     pendingItems: PendingItem[],
     pendingItemAudit: (item: StoredPendingItem) => AuditDraft,
+    extra: TransactItem[] = [],
   ): Promise<{ updated: boolean; pendingItems: StoredPendingItem[] }> {
     const key = subscriptionKey(next.id);
     const stored = pendingItems.map(
@@ -127,6 +132,7 @@ export class SubscriptionsRepository {
           auditPut(this.tableName, itemKey, pendingItemAudit(item)),
         ];
       }),
+      ...extra,
     ];
     const outcome = await transactWrite(items);
     return { updated: outcome.ok, pendingItems: outcome.ok ? stored : [] };

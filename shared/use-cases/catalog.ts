@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { Plan, Price, Product } from '../domain/catalog.ts';
+import { type Plan, type Price, type Product, planFeeOf } from '../domain/catalog.ts';
 import { DomainError, notFound, validationError } from '../domain/errors.ts';
+import { DEFAULT_FEE_TIMING, type PlanFee } from '../domain/fees.ts';
 import { archivedPrice, newPrice } from '../domain/price-rules.ts';
 import { type Caller, requireOperator } from '../domain/principal.ts';
 import type { CreatePlanRequest, CreatePriceRequest, CreateProductRequest } from '../schemas/catalog.ts';
@@ -79,6 +80,7 @@ export async function createPlan(
     name: input.name,
     currency: input.currency,
     interval: input.interval,
+    fee_timing: input.fee_timing ?? DEFAULT_FEE_TIMING,
     total_budget: input.total_budget,
     routing_policy: input.routing_policy ?? null,
     active: true,
@@ -160,6 +162,12 @@ export function listPrices(
   return query.plan_id === undefined
     ? repository.listAll<Price>('price', query.limit, query.cursor)
     : repository.listPricesOfPlan(query.plan_id, query.limit, query.cursor);
+}
+
+/** The plan with its fee as billing uses it (amount from its active flat prices, timing, interval). */
+export async function getPlanFee(tableName: string, planId: string): Promise<{ plan: Plan; fee: PlanFee }> {
+  const [plan, prices] = await Promise.all([getPlan(tableName, planId), listPlanPrices(tableName, planId)]);
+  return { plan, fee: planFeeOf(plan, prices) };
 }
 
 /** Every price of a plan, archived ones included (invoices rate with the price they sold at). */

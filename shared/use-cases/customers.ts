@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { type Customer, newCustomer } from '../domain/customer.ts';
-import { notFound } from '../domain/errors.ts';
+import { type CreditBalances, type Customer, newCustomer, randomInvoicePrefix } from '../domain/customer.ts';
+import { DomainError, notFound } from '../domain/errors.ts';
 import { type Caller, canAccessCustomer, type Principal, requireOperator } from '../domain/principal.ts';
 import { logger } from '../logger.ts';
 import { type StripeGateway, StripeUnavailable, stripeGateway } from '../payments/stripe-gateway.ts';
 import type { CreateCustomerRequest } from '../schemas/customers.ts';
 import { auditBy } from '../store/audit.ts';
-import { CustomersRepository } from '../store/customers-repository.ts';
+import { CustomersRepository, PREFIX_DRAWS } from '../store/customers-repository.ts';
 import { IdempotencyKeyTaken, type IdempotentWrite } from '../store/idempotency.ts';
 import type { Page } from '../store/pagination.ts';
 
@@ -15,20 +15,28 @@ export async function createCustomer(
   input: CreateCustomerRequest,
   caller: Caller,
   idempotency: { record: (body: unknown) => IdempotentWrite } | undefined,
-): Promise<Customer> {
+  /** Tests force collisions here; every customer gets a prefix no other customer holds. */
+  drawPrefix: () => string = randomInvoicePrefix,
+): Promise<CustomerView> {
   requireOperator(caller.principal, 'create customers');
   const id = randomUUID();
-  const customer: Customer = {
+  const born: Customer = {
     ...newCustomer(input, id, caller.now),
     stripe_customer_id: await mirrorToStripe({ customerId: id, name: input.name, email: input.email }),
   };
-  const outcome = await new CustomersRepository(tableName).create(
-    customer,
-    auditBy(caller, 'customer', customer.id, 'customer.created', null, customer),
-    idempotency?.record(customer),
-  );
-  if (!outcome.created) throw new IdempotencyKeyTaken();
-  return customer;
+  const repository = new CustomersRepository(tableName);
+  for (let draw = 1; draw <= PREFIX_DRAWS; draw++) {
+    const customer = { ...born, invoice_prefix: drawPrefix() };
+    const view: CustomerView = { ...customer, credit_balance: {} };
+    const outcome = await repository.create(
+      customer,
+      auditBy(caller, 'customer', customer.id, 'customer.created', null, customer),
+      idempotency?.record(view),
+    );
+    if (outcome.created) return view;
+    if (outcome.reason === 'idempotency-key-taken') throw new IdempotencyKeyTaken();
+  }
+  throw new Error(`No free invoice prefix after ${PREFIX_DRAWS} draws`);
 }
 
 /**
@@ -82,13 +90,19 @@ export async function getCustomer(
   tableName: string,
   customerId: string,
   principal: Principal,
-): Promise<Customer> {
-  const customer = canAccessCustomer(principal, customerId)
-    ? await new CustomersRepository(tableName).get(customerId)
-    : undefined;
+): Promise<CustomerView> {
+  if (!canAccessCustomer(principal, customerId)) throw notFound('Customer', customerId);
+  const repository = new CustomersRepository(tableName);
+  const [customer, credit_balance] = await Promise.all([
+    repository.get(customerId),
+    repository.creditBalances(customerId),
+  ]);
   if (!customer) throw notFound('Customer', customerId);
-  return customer;
+  return { ...customer, credit_balance };
 }
+
+/** A customer as GET /customers/{id} shows it: with its credit balance per currency. */
+export type CustomerView = Customer & { credit_balance: CreditBalances };
 
 /** Operators page through every customer; a tenant's list holds only its own customer. */
 export async function listCustomers(
@@ -98,7 +112,10 @@ export async function listCustomers(
 ): Promise<Page<Customer>> {
   const repository = new CustomersRepository(tableName);
   if (principal.tenantId !== undefined) {
-    const own = await repository.get(principal.tenantId);
+    const own = await getCustomer(tableName, principal.tenantId, principal).catch((error: unknown) => {
+      if (error instanceof DomainError && error.kind === 'not-found') return undefined;
+      throw error;
+    });
     return { data: own ? [own] : [], next_cursor: null };
   }
   return repository.list(query.limit, query.cursor);

@@ -1,17 +1,23 @@
 import { randomUUID } from 'node:crypto';
-import { recurringFee } from '../domain/catalog.ts';
+import { billAtStart } from '../domain/bills.ts';
 import { DomainError, notFound, validationError } from '../domain/errors.ts';
+import type { PlanFee } from '../domain/fees.ts';
+import { draftInvoice, pendingItemsOfPeriod } from '../domain/invoice.ts';
 import { type Caller, canAccessCustomer, type Principal } from '../domain/principal.ts';
 import { applyPatch, newSubscription, type Subscription } from '../domain/subscription.ts';
 import type { CreateSubscriptionRequest, UpdateSubscriptionRequest } from '../schemas/subscriptions.ts';
 import { type AuditDraft, auditBy } from '../store/audit.ts';
 import { IdempotencyKeyTaken, type IdempotentWrite } from '../store/idempotency.ts';
+import { InvoicesRepository } from '../store/invoices-repository.ts';
 import type { Page } from '../store/pagination.ts';
 import { SubscriptionsRepository } from '../store/subscriptions-repository.ts';
-import { getPlan, listPlanPrices } from './catalog.ts';
+import { UsageRepository } from '../store/usage-repository.ts';
+import { getPlanFee } from './catalog.ts';
+import { closeSubscriptionPeriods } from './invoicing/close-periods.ts';
+import { LOST_RACE, retryOnLostRace } from './optimistic.ts';
 
 /** Concurrent writers without a version of their own are retried this many times on a conflict. */
-const UNCONDITIONAL_RETRIES = 3;
+const UNCONDITIONAL_ATTEMPTS = 4;
 
 const audit = (
   caller: Caller,
@@ -21,6 +27,10 @@ const audit = (
   after: unknown,
 ): AuditDraft => auditBy(caller, 'subscription', subscriptionId, action, before, after);
 
+/**
+ * Subscribes a customer to a plan. A plan billed in advance with a fee gets its first period's
+ * invoice (`subscription_create`) in the same transaction as the subscription.
+ */
 export async function createSubscription(
   tableName: string,
   input: CreateSubscriptionRequest,
@@ -30,12 +40,7 @@ export async function createSubscription(
   if (!canAccessCustomer(caller.principal, input.customer_id)) {
     throw new DomainError('forbidden', `This token may only subscribe customer ${caller.principal.tenantId}`);
   }
-  const plan = await getPlan(tableName, input.plan_id).catch((error: unknown) => {
-    if (error instanceof DomainError && error.kind === 'not-found') {
-      throw validationError([{ field: 'plan_id', message: `no plan ${input.plan_id}` }]);
-    }
-    throw error;
-  });
+  const { plan, fee } = await planOrFieldError(tableName, input.plan_id);
   const subscription = newSubscription(
     {
       id: randomUUID(),
@@ -46,10 +51,21 @@ export async function createSubscription(
     },
     caller.now,
   );
+  const bill = billAtStart(subscription, fee);
+  const invoice = bill
+    ? draftInvoice(subscription, bill, { usage: [], pendingItems: [], version: 1 }, caller.now)
+    : undefined;
   const outcome = await new SubscriptionsRepository(tableName).create(
     subscription,
     audit(caller, 'subscription.created', subscription.id, null, subscription),
     idempotency?.record(subscription),
+    invoice
+      ? new InvoicesRepository(tableName).draftItems(
+          invoice,
+          auditBy(caller, 'invoice', invoice.id, 'invoice.created', null, invoice),
+          [],
+        )
+      : [],
   );
   if (outcome.created) return subscription;
   switch (outcome.reason) {
@@ -91,9 +107,11 @@ export async function listSubscriptions(
 }
 
 /**
- * PATCH: plan change (prorated), budget change, cancel at period end, cancel now. With a version
- * (body `version` or If-Match) the change applies only to that version, else 409; without one it
- * applies to whatever is current, re-read and re-checked if a concurrent writer got there first.
+ * PATCH: plan change (prorated, or billed at once), budget change, cancel at period end, cancel now
+ * (billed at once). With a version (body `version` or If-Match) the change applies only to that
+ * version, else 409; without one it applies to whatever is current, re-read and re-checked if a
+ * concurrent writer got there first. A period that has ended is closed first, as the scheduled job
+ * would have, so the change applies to the period it happens in.
  */
 export async function updateSubscription(
   tableName: string,
@@ -107,55 +125,108 @@ export async function updateSubscription(
   }
   const expected = patch.version ?? ifMatchVersion;
   const repository = new SubscriptionsRepository(tableName);
-  const newPlan = patch.plan_id === undefined ? undefined : await planWithFee(tableName, patch.plan_id);
+  const newPlan = patch.plan_id === undefined ? undefined : await planOrFieldError(tableName, patch.plan_id);
 
-  for (let attempt = 0; ; attempt++) {
+  const read = async () => {
     const current = await repository.get(id, true);
     if (!current || !canAccessCustomer(caller.principal, current.customer_id))
       throw notFound('Subscription', id);
     if (expected !== undefined && current.version !== expected)
       throw versionConflict(id, expected, current.version);
-    const oldFee =
-      newPlan && newPlan.plan.id !== current.plan_id
-        ? recurringFee(await listPlanPrices(tableName, current.plan_id))
-        : 0;
-    const outcome = applyPatch(
-      current,
-      {
-        plan: newPlan ? { plan: newPlan.plan, oldFee, newFee: newPlan.fee } : undefined,
-        totalBudget: patch.total_budget,
-        cancelAtPeriodEnd: patch.cancel_at_period_end,
-        cancelNow: patch.cancel_now,
-      },
-      caller.now,
-    );
-    if (outcome.changes.length === 0) return current;
-    const { updated } = await repository.update(
-      outcome.subscription,
-      current.version,
-      audit(caller, 'subscription.updated', id, current, {
-        ...outcome.subscription,
-        changes: outcome.changes,
-      }),
-      outcome.pendingItems,
-      (item) => auditBy(caller, 'pending_item', item.id, 'proration.created', null, item),
-    );
-    if (updated) return outcome.subscription;
-    if (expected !== undefined || attempt >= UNCONDITIONAL_RETRIES) {
+    if (current.status === 'canceled' || new Date(current.current_period_end) > caller.now) return current;
+    // The period ended and the scheduled close has not run yet: close it now (its own version bump is
+    // not the caller's concern: the version they sent was current before the close).
+    await closeSubscriptionPeriods(tableName, current, caller);
+    const closed = await repository.get(id, true);
+    if (!closed) throw notFound('Subscription', id);
+    return closed;
+  };
+
+  return retryOnLostRace(
+    UNCONDITIONAL_ATTEMPTS,
+    async () => {
+      const current = await read();
+      const changesPlan = newPlan !== undefined && newPlan.plan.id !== current.plan_id;
+      const currentPlan =
+        changesPlan || patch.cancel_now ? (await getPlanFee(tableName, current.plan_id)).fee : undefined;
+      const outcome = applyPatch(
+        current,
+        {
+          currentPlan,
+          plan: newPlan,
+          prorationBehavior: patch.proration_behavior,
+          totalBudget: patch.total_budget,
+          cancelAtPeriodEnd: patch.cancel_at_period_end,
+          cancelNow: patch.cancel_now,
+          prorate: patch.prorate,
+        },
+        caller.now,
+      );
+      if (outcome.changes.length === 0) return current;
+      const invoiceItems = outcome.bill
+        ? await invoiceNow(tableName, current, outcome.bill, outcome.subscription.version, caller)
+        : [];
+      const { updated } = await repository.update(
+        outcome.subscription,
+        current.version,
+        audit(caller, 'subscription.updated', id, current, {
+          ...outcome.subscription,
+          changes: outcome.changes,
+        }),
+        outcome.pendingItems,
+        (item) => auditBy(caller, 'pending_item', item.id, 'proration.created', null, item),
+        invoiceItems,
+      );
+      if (updated) return outcome.subscription;
+      if (expected !== undefined) {
+        const latest = await repository.get(id, true);
+        throw versionConflict(id, expected, latest?.version ?? current.version);
+      }
+      return LOST_RACE;
+    },
+    async () => {
       const latest = await repository.get(id, true);
-      throw versionConflict(id, expected ?? current.version, latest?.version ?? current.version);
-    }
-  }
+      throw versionConflict(id, expected ?? latest?.version ?? 0, latest?.version ?? 0);
+    },
+  );
 }
 
-async function planWithFee(tableName: string, planId: string) {
-  const plan = await getPlan(tableName, planId).catch((error: unknown) => {
+/**
+ * The transaction items of the invoice a change drafts at once (cancel now, another interval,
+ * always_invoice): the bill's charges, every pending item, and the usage of the period it ends.
+ */
+async function invoiceNow(
+  tableName: string,
+  current: Subscription,
+  bill: NonNullable<ReturnType<typeof applyPatch>['bill']>,
+  version: number,
+  caller: Caller,
+) {
+  const [usage, pending] = await Promise.all([
+    bill.billsUsage
+      ? new UsageRepository(tableName).aggregates(current.id, current.current_period_start)
+      : Promise.resolve([]),
+    new SubscriptionsRepository(tableName).pendingItems(current.id),
+  ]);
+  const taken = pendingItemsOfPeriod(pending, caller.now.toISOString());
+  const invoice = draftInvoice(current, bill, { usage, pendingItems: taken, version }, caller.now);
+  return new InvoicesRepository(tableName).draftItems(
+    invoice,
+    auditBy(caller, 'invoice', invoice.id, 'invoice.created', null, invoice),
+    taken,
+  );
+}
+
+async function planOrFieldError(
+  tableName: string,
+  planId: string,
+): Promise<{ plan: Awaited<ReturnType<typeof getPlanFee>>['plan']; fee: PlanFee }> {
+  return getPlanFee(tableName, planId).catch((error: unknown) => {
     if (error instanceof DomainError && error.kind === 'not-found') {
       throw validationError([{ field: 'plan_id', message: `no plan ${planId}` }]);
     }
     throw error;
   });
-  return { plan, fee: recurringFee(await listPlanPrices(tableName, planId)) };
 }
 
 const versionConflict = (id: string, expected: number, actual: number) =>

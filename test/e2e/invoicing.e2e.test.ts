@@ -72,7 +72,8 @@ describe('the money loop, locally: subscribe → usage → close period → invo
     const finalized = await post(`/api/v1/invoices/${draft.id}/finalize`);
     expect(finalized.status).toBe(200);
     expect(finalized.body).toMatchObject({ status: 'open', total: 2000 + 300, amount_due: 2300 });
-    expect(finalized.body.number).toMatch(/^INV-[0-9A-F]{8}-0001$/);
+    expect(finalized.body.number).toBe(`${customer.invoice_prefix}-0001`);
+    expect(customer.invoice_prefix).toMatch(/^[A-Z2-9]{8}$/);
     const total = finalized.body.lines.reduce((sum: number, l: { amount: number }) => sum + l.amount, 0);
     expect(total).toBe(finalized.body.total);
 

@@ -35,7 +35,7 @@ describe('customers against DynamoDB Local', () => {
     const record = (body: unknown) => ({ claim, response: { status: 201, body } });
     await createCustomer(config().tableName, customerInput(), caller(), { record });
     const afterFirst = (await store.allItems()).length;
-    expect(afterFirst).toBe(before + 3); // customer, audit, idempotency record
+    expect(afterFirst).toBe(before + 4); // customer, audit, idempotency record, invoice prefix claim
 
     await expect(
       createCustomer(config().tableName, customerInput(), caller(), { record }),

@@ -43,20 +43,25 @@ describe('period close against DynamoDB Local', () => {
     expect(reports.reduce((n, r) => n + r.invoices_created, 0)).toBe(1);
 
     const items = await store.allItems();
-    const invoices = items.filter((i) => i.item_type === 'invoice' && i.subscription_id === subscription.id);
-    expect(invoices).toHaveLength(1);
-    expect(invoices[0]).toMatchObject({
-      status: 'draft',
-      total: 1500,
-      period_start: '2026-03-01T00:00:00.000Z',
-    });
+    const invoices = items
+      .filter((i) => i.item_type === 'invoice' && i.subscription_id === subscription.id)
+      .sort((a, b) => String(a.period_end).localeCompare(String(b.period_end)));
+    // In advance (the default): March's fee at subscribe, April's with the close of March.
+    expect(invoices.map((i) => [i.billing_reason, i.total, i.period_start, i.period_end])).toEqual([
+      ['subscription_create', 1500, '2026-03-01T00:00:00.000Z', '2026-03-01T00:00:00.000Z'],
+      ['subscription_cycle', 1500, '2026-03-01T00:00:00.000Z', '2026-04-01T00:00:00.000Z'],
+    ]);
+    const cycle = invoices[1] as { id: string; lines: { kind: string; period_start: string }[] };
+    expect(cycle.lines.map((l) => [l.kind, l.period_start])).toEqual([
+      ['subscription_fee', '2026-04-01T00:00:00.000Z'],
+    ]);
     const stored = items.find((i) => i.item_type === 'subscription' && i.id === subscription.id);
     expect(stored).toMatchObject({
       version: 2,
       current_period_start: '2026-04-01T00:00:00.000Z',
       current_period_end: '2026-05-01T00:00:00.000Z',
     });
-    const audits = items.filter((i) => i.item_type === 'audit' && i.entity_id === invoices[0]!.id);
+    const audits = items.filter((i) => i.item_type === 'audit' && i.entity_id === cycle.id);
     expect(audits.map((a) => a.action)).toEqual(['invoice.created']);
   });
 });

@@ -6,6 +6,7 @@ export const planFixture = (overrides: Partial<Plan> = {}): Plan => ({
   name: 'Basic',
   currency: 'USD',
   interval: 'month',
+  fee_timing: 'in_advance',
   total_budget: 10_000,
   routing_policy: null,
   active: true,

@@ -9,13 +9,15 @@ export type Subscribed = {
 };
 
 /**
- * Over HTTP, as a caller would: a product, a monthly USD plan ($20 flat, 0.5 cents per `calls`,
- * budget $50), a customer and its subscription.
+ * Over HTTP, as a caller would: a product, a monthly USD plan ($20 flat billed in arrears unless
+ * said otherwise, 0.5 cents per `calls`, budget $50), a customer and its subscription. In arrears,
+ * the first close bills the period's fee and usage together on one invoice.
  */
 export async function subscribeOverHttp(
   service: TestService,
   token: string,
   name = 'Loop',
+  feeTiming: 'in_advance' | 'in_arrears' = 'in_arrears',
 ): Promise<Subscribed> {
   const post = async (path: string, body: unknown) => {
     const response = await service.call('POST', path, { token, body });
@@ -30,6 +32,7 @@ export async function subscribeOverHttp(
     name,
     currency: 'USD',
     interval: 'month',
+    fee_timing: feeTiming,
     total_budget: 5000,
   });
   await post('/api/v1/prices', { plan_id: plan.id, model: 'flat', unit_amount: 2000 });

@@ -2,10 +2,16 @@ import { DomainError } from '../../domain/errors.ts';
 import { type Invoice, nextInvoiceStatus } from '../../domain/invoice.ts';
 import { type Caller, requireOperator } from '../../domain/principal.ts';
 import { auditBy } from '../../store/audit.ts';
+import { CustomersRepository, creditBalanceChange } from '../../store/customers-repository.ts';
 import { InvoicesRepository } from '../../store/invoices-repository.ts';
+import type { TransactItem } from '../../store/transact.ts';
 import { invoiceFor } from './invoices.ts';
 
-/** void and mark_uncollectible: a status change with its audit entry, nothing else. */
+/**
+ * void and mark_uncollectible: a status change with its audit entry. Voiding a finalized invoice also
+ * undoes what it did to the customer's credit balance: the credit it applied comes back, the credit
+ * its negative total granted goes (refused while that credit is already used by later invoices).
+ */
 export async function changeInvoiceStatus(
   tableName: string,
   invoiceId: string,
@@ -23,10 +29,41 @@ export async function changeInvoiceStatus(
     updated_at: at,
     version: current.version + 1,
   };
+  const creditBack = action === 'void' ? current.credit_applied - current.credited_to_balance : 0;
+  let balanceChange: TransactItem[] = [];
+  if (creditBack !== 0) {
+    const balance = await new CustomersRepository(tableName).creditBalance(
+      current.customer_id,
+      current.currency,
+    );
+    const after = (balance?.amount ?? 0) + creditBack;
+    if (after < 0) {
+      throw new DomainError(
+        'conflict',
+        `Invoice ${invoiceId} left ${current.credited_to_balance} ${current.currency} of credit that later invoices have used; void those first`,
+      );
+    }
+    balanceChange = creditBalanceChange(
+      tableName,
+      current.customer_id,
+      current.currency,
+      balance,
+      after,
+      auditBy(
+        caller,
+        'customer',
+        current.customer_id,
+        'customer.credit_balance_changed',
+        { currency: current.currency, amount: balance?.amount ?? 0 },
+        { currency: current.currency, amount: after, invoice_id: invoiceId },
+      ),
+    );
+  }
   const done = await new InvoicesRepository(tableName).transition(
     next,
     current.version,
     auditBy(caller, 'invoice', invoiceId, `invoice.${status}`, current, next),
+    balanceChange,
   );
   if (!done)
     throw new DomainError('version-conflict', `Invoice ${invoiceId} changed meanwhile; GET it and retry`);

@@ -1,13 +1,13 @@
 import { runConcurrently } from '../../concurrency.ts';
-import type { Price } from '../../domain/catalog.ts';
-import { buildLines, draftInvoice, pendingItemsOfPeriod } from '../../domain/invoice.ts';
+import type { PlanFee } from '../../domain/fees.ts';
+import { draftInvoice, pendingItemsOfPeriod } from '../../domain/invoice.ts';
 import { type Caller, systemPrincipal } from '../../domain/principal.ts';
-import { afterPeriodEnd, type Subscription } from '../../domain/subscription.ts';
+import { closeCurrentPeriod, type Subscription } from '../../domain/subscription.ts';
 import { auditBy } from '../../store/audit.ts';
 import { InvoicesRepository } from '../../store/invoices-repository.ts';
 import { SubscriptionsRepository } from '../../store/subscriptions-repository.ts';
 import { UsageRepository } from '../../store/usage-repository.ts';
-import { listPlanPrices } from '../catalog.ts';
+import { getPlanFee } from '../catalog.ts';
 import { markOverdue } from './dunning.ts';
 
 /** The system's own principal, for the scheduled period close and dunning. */
@@ -50,19 +50,19 @@ export async function closeDuePeriods(
     past_due: 0,
     restored: 0,
   };
-  // Many subscriptions share a plan: its prices are read once per run.
-  const pricesByPlan = new Map<string, Promise<Price[]>>();
-  const planPrices: PlanPrices = (planId) => {
-    let prices = pricesByPlan.get(planId);
-    if (!prices) {
-      prices = listPlanPrices(tableName, planId);
-      pricesByPlan.set(planId, prices);
-      prices.catch(() => pricesByPlan.delete(planId));
+  // Many subscriptions share a plan: its fee is read once per run.
+  const feesByPlan = new Map<string, Promise<PlanFee>>();
+  const planFees: PlanFees = (planId) => {
+    let fee = feesByPlan.get(planId);
+    if (!fee) {
+      fee = getPlanFee(tableName, planId).then(({ fee }) => fee);
+      feesByPlan.set(planId, fee);
+      fee.catch(() => feesByPlan.delete(planId));
     }
-    return prices;
+    return fee;
   };
   await runConcurrently(due.length, CLOSE_CONCURRENCY, async (i) => {
-    const outcome = await closeSubscriptionPeriods(tableName, due[i]!, caller, planPrices);
+    const outcome = await closeSubscriptionPeriods(tableName, due[i]!, caller, planFees);
     report.invoices_created += outcome.created;
     report.already_invoiced += outcome.already;
     report.skipped += outcome.skipped;
@@ -73,14 +73,19 @@ export async function closeDuePeriods(
   return report;
 }
 
-type PlanPrices = (planId: string) => Promise<Price[]>;
+type PlanFees = (planId: string) => Promise<PlanFee>;
 
-/** Closes every ended period of one subscription (several if the job did not run for a while). */
+/**
+ * Closes every ended period of one subscription (several if the job did not run for a while), each
+ * into its invoice (docs/billing-rules.md): the period's usage, the fee owed for it or prepaid for the
+ * next one, the pending items. Also run before any change to a subscription whose period has ended,
+ * so a change always applies to the period it happens in.
+ */
 export async function closeSubscriptionPeriods(
   tableName: string,
   start: Subscription,
   caller: Caller,
-  planPrices: PlanPrices = (planId) => listPlanPrices(tableName, planId),
+  planFees: PlanFees = async (planId) => (await getPlanFee(tableName, planId)).fee,
 ) {
   const invoices = new InvoicesRepository(tableName);
   const result = { created: 0, already: 0, skipped: 0 };
@@ -90,18 +95,24 @@ export async function closeSubscriptionPeriods(
     subscription.status !== 'canceled' &&
     new Date(subscription.current_period_end) <= caller.now
   ) {
-    const { invoice, advanced } = await draftFor(tableName, subscription, caller.now, planPrices);
-    const outcome = await invoices.createDraftAndAdvance(invoice, advanced, subscription.version, {
-      invoice: auditBy(caller, 'invoice', invoice.id, 'invoice.created', null, invoice),
-      subscription: auditBy(
-        caller,
-        'subscription',
-        subscription.id,
-        'subscription.period_closed',
-        subscription,
-        advanced,
-      ),
-    });
+    const { invoice, advanced, taken } = await draftFor(tableName, subscription, caller.now, planFees);
+    const outcome = await invoices.createDraftAndAdvance(
+      invoice,
+      advanced,
+      subscription.version,
+      {
+        invoice: auditBy(caller, 'invoice', invoice.id, 'invoice.created', null, invoice),
+        subscription: auditBy(
+          caller,
+          'subscription',
+          subscription.id,
+          'subscription.period_closed',
+          subscription,
+          advanced,
+        ),
+      },
+      taken,
+    );
     if (outcome === 'created') result.created++;
     else if (outcome === 'already-invoiced') result.already++;
     else result.skipped++;
@@ -111,20 +122,19 @@ export async function closeSubscriptionPeriods(
   return result;
 }
 
-async function draftFor(tableName: string, subscription: Subscription, now: Date, planPrices: PlanPrices) {
-  const inTrial = subscription.status === 'trialing';
-  const [prices, usage, pendingItems] = await Promise.all([
-    planPrices(subscription.plan_id),
+async function draftFor(tableName: string, subscription: Subscription, now: Date, planFees: PlanFees) {
+  const [plan, usage, pendingItems] = await Promise.all([
+    planFees(subscription.plan_id),
     new UsageRepository(tableName).aggregates(subscription.id, subscription.current_period_start),
     new SubscriptionsRepository(tableName).pendingItems(subscription.id),
   ]);
-  const lines = buildLines({
-    periodStart: subscription.current_period_start,
-    periodEnd: subscription.current_period_end,
-    flatPrices: inTrial ? [] : prices.filter((p) => p.active && p.model === 'flat'),
-    usage,
-    pendingItems: pendingItemsOfPeriod(pendingItems, subscription.current_period_end),
-  });
-  const advanced = afterPeriodEnd(subscription, now);
-  return { invoice: draftInvoice(subscription, advanced, lines, now), advanced };
+  const { advanced, bill } = closeCurrentPeriod(subscription, plan, now);
+  const taken = pendingItemsOfPeriod(pendingItems, subscription.current_period_end);
+  const invoice = draftInvoice(
+    subscription,
+    bill,
+    { usage, pendingItems: taken, version: advanced.version },
+    now,
+  );
+  return { invoice, advanced, taken };
 }

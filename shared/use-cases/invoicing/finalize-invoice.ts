@@ -1,13 +1,16 @@
 import {
-  buildLines,
+  applyCredit,
+  chargeLines,
   type Invoice,
   invoiceNumber,
   nextInvoiceStatus,
   pendingItemsOfPeriod,
   totalsOf,
+  usageLines,
 } from '../../domain/invoice.ts';
 import { type Caller, requireOperator } from '../../domain/principal.ts';
 import { auditBy } from '../../store/audit.ts';
+import { CustomersRepository, creditBalanceChange } from '../../store/customers-repository.ts';
 import { InvoicesRepository } from '../../store/invoices-repository.ts';
 import { SubscriptionsRepository } from '../../store/subscriptions-repository.ts';
 import { UsageRepository } from '../../store/usage-repository.ts';
@@ -18,9 +21,11 @@ import { invoiceFor } from './invoices.ts';
 export const PAYMENT_TERMS_DAYS = 7;
 
 /**
- * Finalizes a draft: first closes its period to late usage (so no record can still land in it),
- * then recomputes the usage and proration lines from what is now final, numbers the invoice
- * (next in the customer's gapless sequence) and freezes it, all in one transaction.
+ * Finalizes a draft, all in one transaction once the reads are done: an invoice that closes a period
+ * first closes that period to late usage (so no record can still land in it) and recomputes its usage
+ * lines from what is now final; it is numbered (next in the customer's gapless sequence, after the
+ * customer's invoice prefix) and frozen; the customer's credit balance in its currency pays what it
+ * can, and a total below zero adds to it (docs/billing-rules.md, "Credits").
  */
 export async function finalizeInvoice(
   tableName: string,
@@ -29,47 +34,74 @@ export async function finalizeInvoice(
 ): Promise<Invoice> {
   requireOperator(caller.principal, 'finalize invoices');
   const repository = new InvoicesRepository(tableName);
+  const customers = new CustomersRepository(tableName);
   return retryOnLostRace(
     5,
     async () => {
       const draft = await invoiceFor(tableName, invoiceId, caller.principal);
       nextInvoiceStatus(draft.status, 'finalize');
-      await repository.closePeriodToUsage(draft.subscription_id, draft.period_start, draft.id, caller.now);
-      const [usage, pendingItems] = await Promise.all([
-        new UsageRepository(tableName).aggregates(draft.subscription_id, draft.period_start),
+      if (draft.bills_usage) {
+        await repository.closePeriodToUsage(draft.subscription_id, draft.period_start, draft.id, caller.now);
+      }
+      const [usage, pendingItems, prefix, balance] = await Promise.all([
+        draft.bills_usage
+          ? new UsageRepository(tableName).aggregates(draft.subscription_id, draft.period_start)
+          : Promise.resolve([]),
         new SubscriptionsRepository(tableName).pendingItems(draft.subscription_id),
+        customers.ensureInvoicePrefix(draft.customer_id, (before, after) =>
+          auditBy(caller, 'customer', draft.customer_id, 'customer.invoice_prefix_assigned', before, after),
+        ),
+        customers.creditBalance(draft.customer_id, draft.currency),
       ]);
-      const billed = pendingItemsOfPeriod(pendingItems, draft.period_end);
-      const fees = draft.lines.filter((line) => line.kind === 'subscription_fee');
+      // Drafts take their pending items when drafted; one drafted before that rule takes them now.
+      const billed = draft.bills_usage ? pendingItemsOfPeriod(pendingItems, draft.period_end) : [];
       const lines = [
-        ...fees,
-        ...buildLines({
-          periodStart: draft.period_start,
-          periodEnd: draft.period_end,
-          flatPrices: [],
-          usage,
-          pendingItems: billed,
-        }),
+        ...draft.lines.filter((line) => line.kind !== 'usage'),
+        ...chargeLines(billed),
+        ...(draft.bills_usage ? usageLines(usage, draft.period_start, draft.period_end) : []),
       ];
+      const { total } = totalsOf(lines);
+      const credit = applyCredit(total, balance?.amount ?? 0);
       const sequence = (await repository.lastInvoiceNumber(draft.customer_id)) + 1;
       const at = caller.now.toISOString();
       const open: Invoice = {
         ...draft,
         status: 'open',
-        number: invoiceNumber(draft.customer_id, sequence),
+        number: invoiceNumber(prefix, sequence),
         lines,
-        ...totalsOf(lines),
+        total,
+        credit_applied: credit.credit_applied,
+        credited_to_balance: credit.credited_to_balance,
+        amount_due: credit.amount_due,
         due_date: new Date(caller.now.getTime() + PAYMENT_TERMS_DAYS * 86_400_000).toISOString(),
         finalized_at: at,
         updated_at: at,
         version: draft.version + 1,
       };
+      const balanceMoves = credit.balance !== (balance?.amount ?? 0);
       const done = await repository.finalize(
         open,
         draft.version,
         sequence,
         billed,
         auditBy(caller, 'invoice', draft.id, 'invoice.finalized', draft, open),
+        balanceMoves
+          ? creditBalanceChange(
+              tableName,
+              draft.customer_id,
+              draft.currency,
+              balance,
+              credit.balance,
+              auditBy(
+                caller,
+                'customer',
+                draft.customer_id,
+                'customer.credit_balance_changed',
+                { currency: draft.currency, amount: balance?.amount ?? 0 },
+                { currency: draft.currency, amount: credit.balance, invoice_id: draft.id },
+              ),
+            )
+          : [],
       );
       return done ? open : LOST_RACE;
     },

@@ -34,5 +34,5 @@ export async function listInvoices(
   if (!canAccessCustomer(principal, customerId)) {
     throw new DomainError('forbidden', `This token may only list invoices of customer ${principal.tenantId}`);
   }
-  return repository.listByCustomer(customerId, query.limit, query.cursor);
+  return repository.listByCustomer(customerId, query.limit, query.cursor, query.status);
 }

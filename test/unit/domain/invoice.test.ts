@@ -2,8 +2,10 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Price } from '../../../shared/domain/catalog.ts';
 import { DomainError } from '../../../shared/domain/errors.ts';
+import type { Charge } from '../../../shared/domain/fees.ts';
 import {
-  buildLines,
+  applyCredit,
+  chargeLines,
   type Invoice,
   type InvoiceStatus,
   invoiceIdFor,
@@ -11,6 +13,7 @@ import {
   nextInvoiceStatus,
   type PaymentFailure,
   totalsOf,
+  usageLines,
   withPaymentFailure,
 } from '../../../shared/domain/invoice.ts';
 import { rateUsage } from '../../../shared/domain/rating.ts';
@@ -45,44 +48,52 @@ describe('invoice lines and totals', () => {
         fc.array(fc.tuple(decimal, fc.integer({ min: 0, max: 1_000_000 })), { maxLength: 5 }),
         fc.array(fc.integer({ min: -5_000_000, max: 5_000_000 }), { maxLength: 4 }),
         (fees, usage, prorations) => {
-          const lines = buildLines({
-            periodStart: '2026-03-01T00:00:00.000Z',
-            periodEnd: '2026-04-01T00:00:00.000Z',
-            flatPrices: fees.map((amount, i) =>
-              price({ id: `fee${i}`, model: 'flat', metric: null, unit_amount: amount }),
-            ),
-            usage: usage.map(([unit, quantity], i) => ({
-              metric: `m${i}`,
-              quantity: String(quantity),
-              price: price({ id: `u${i}`, metric: `m${i}`, unit_amount_decimal: unit }),
-            })),
-            pendingItems: prorations.map((amount, i) => ({
-              id: `pi${i}`,
-              kind: amount < 0 ? 'proration_credit' : 'proration_charge',
-              amount,
-              currency: 'USD',
-              plan_id: 'plan',
-              description: 'proration',
-              period_start: '2026-03-10T00:00:00.000Z',
-              period_end: '2026-04-01T00:00:00.000Z',
-            })),
+          const charge = (kind: Charge['kind'], amount: number, i: number): Charge & { id: string } => ({
+            id: `c${kind}${i}`,
+            kind,
+            amount,
+            currency: 'USD',
+            plan_id: 'plan',
+            description: kind,
+            period_start: '2026-03-10T00:00:00.000Z',
+            period_end: '2026-04-01T00:00:00.000Z',
           });
+          const lines = [
+            ...chargeLines(fees.map((amount, i) => charge('fee', amount, i))),
+            ...usageLines(
+              usage.map(([unit, quantity], i) => ({
+                metric: `m${i}`,
+                quantity: String(quantity),
+                price: price({ id: `u${i}`, metric: `m${i}`, unit_amount_decimal: unit }),
+              })),
+              '2026-03-01T00:00:00.000Z',
+              '2026-04-01T00:00:00.000Z',
+            ),
+            ...chargeLines(
+              prorations.map((amount, i) =>
+                charge(amount < 0 ? 'proration_credit' : 'proration_charge', amount, i),
+              ),
+            ),
+          ];
           const { total, amount_due } = totalsOf(lines);
           expect(total).toBe(lines.reduce((sum, line) => sum + line.amount, 0));
           expect(lines.every((line) => Number.isSafeInteger(line.amount))).toBe(true);
           expect(lines).toHaveLength(fees.length + usage.length + prorations.length);
-          const usageLines = lines.filter((l) => l.kind === 'usage');
-          usageLines.forEach((line) => {
-            const [unit, quantity] = usage[Number(line.metric!.slice(1))]!;
-            expect(line.amount).toBe(rateUsage(price({ unit_amount_decimal: unit }), String(quantity)));
-          });
+          expect(lines.filter((l) => l.kind === 'subscription_fee')).toHaveLength(fees.length);
+          expect(lines.filter((l) => l.kind === 'proration')).toHaveLength(prorations.length);
+          lines
+            .filter((l) => l.kind === 'usage')
+            .forEach((line) => {
+              const [unit, quantity] = usage[Number(line.metric!.slice(1))]!;
+              expect(line.amount).toBe(rateUsage(price({ unit_amount_decimal: unit }), String(quantity)));
+            });
           expect(amount_due).toBe(Math.max(total, 0));
         },
       ),
     );
   });
 
-  it('one period always maps to one invoice id; another period to another', () => {
+  it('one moment always maps to one invoice id; another moment or subscription to another', () => {
     expect(invoiceIdFor('s1', '2026-03-01T00:00:00.000Z')).toBe(
       invoiceIdFor('s1', '2026-03-01T00:00:00.000Z'),
     );
@@ -92,10 +103,46 @@ describe('invoice lines and totals', () => {
     expect(invoiceIdFor('s1', '2026-03-01T00:00:00.000Z')).not.toBe(
       invoiceIdFor('s2', '2026-03-01T00:00:00.000Z'),
     );
+    expect(invoiceIdFor('s1', 'create')).not.toBe(invoiceIdFor('s1', 'update#3'));
   });
 
-  it('numbers read INV-<customer>-<sequence>', () => {
-    expect(invoiceNumber('3f1c2b9e-8a55-4a0e', 7)).toBe('INV-3F1C2B9E-0007');
+  it("numbers read <the customer's prefix>-<sequence>", () => {
+    expect(invoiceNumber('K7QX2M9P', 7)).toBe('K7QX2M9P-0007');
+    expect(invoiceNumber('K7QX2M9P', 12345)).toBe('K7QX2M9P-12345');
+  });
+});
+
+describe('credit balance', () => {
+  it('nothing is lost: what is owed net (due − credit held) moves by exactly the total, neither goes below zero', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: -10_000_000, max: 10_000_000 }),
+        fc.integer({ min: 0, max: 10_000_000 }),
+        (total, balance) => {
+          const credit = applyCredit(total, balance);
+          expect(credit.amount_due - credit.balance).toBe(total - balance);
+          expect(credit.amount_due).toBeGreaterThanOrEqual(0);
+          expect(credit.balance).toBeGreaterThanOrEqual(0);
+          // Credit is used before anything is charged: something is due only once the balance is gone.
+          if (credit.amount_due > 0) expect(credit.balance).toBe(0);
+        },
+      ),
+    );
+  });
+
+  it('a downgrade credit of 750 pays 750 of the next 1000; a total of −750 leaves 750', () => {
+    expect(applyCredit(-750, 0)).toEqual({
+      credit_applied: 0,
+      credited_to_balance: 750,
+      amount_due: 0,
+      balance: 750,
+    });
+    expect(applyCredit(1000, 750)).toEqual({
+      credit_applied: 750,
+      credited_to_balance: 0,
+      amount_due: 250,
+      balance: 0,
+    });
   });
 });
 
@@ -125,11 +172,15 @@ describe('declined attempts (from the pay call and from webhooks, in any order)'
     id: 'in_1',
     customer_id: 'c',
     subscription_id: 's',
-    number: 'INV-C-0001',
+    number: 'K7QX2M9P-0001',
     status: 'open',
+    billing_reason: 'subscription_cycle',
     currency: 'USD',
     period_start: '2026-01-01T00:00:00.000Z',
     period_end: '2026-02-01T00:00:00.000Z',
+    bills_usage: true,
+    credit_applied: 0,
+    credited_to_balance: 0,
     next_period_start: '2026-02-01T00:00:00.000Z',
     next_period_end: '2026-03-01T00:00:00.000Z',
     lines: [],

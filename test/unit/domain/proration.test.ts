@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { roundHalfUp } from '../../../shared/domain/money.ts';
-import { prorate, unusedPart } from '../../../shared/domain/proration.ts';
+import { feeSegment } from '../../../shared/domain/proration.ts';
 
 const fee = fc.integer({ min: 0, max: 10_000_000_000 });
 const period = fc
@@ -10,85 +10,73 @@ const period = fc
     fc.integer({ min: 1, max: 400 * 86_400_000 }),
   )
   .map(([start, length]) => ({ start: new Date(start), end: new Date(start + length), length }));
-const periodAndMoment = period.chain((p) =>
-  fc.integer({ min: 0, max: p.length }).map((offset) => ({ ...p, at: new Date(p.start.getTime() + offset) })),
+/** A period and sorted cut points inside it (a plan changing at each). */
+const periodAndCuts = period.chain((p) =>
+  fc.array(fc.integer({ min: 0, max: p.length }), { maxLength: 6 }).map((offsets) => ({
+    ...p,
+    cuts: [...offsets].sort((a, b) => a - b).map((o) => new Date(p.start.getTime() + o)),
+  })),
 );
 
-describe('proration of a plan change', () => {
-  it('a change at the start of the period credits the whole old fee and charges the whole new fee', () => {
+describe('fee segments (the one proration rule)', () => {
+  it('the whole period costs the fee; an empty segment costs nothing', () => {
     fc.assert(
-      fc.property(fee, fee, period, (oldFee, newFee, p) => {
-        const { credit, charge } = prorate({
-          oldFee,
-          newFee,
-          periodStart: p.start,
-          periodEnd: p.end,
-          changeAt: p.start,
-        });
-        // Compared by sum: a zero credit is +0, never -0.
-        expect(credit + oldFee).toBe(0);
-        expect(Object.is(credit, -0)).toBe(false);
-        expect(charge).toBe(newFee);
+      fc.property(fee, period, (amount, p) => {
+        expect(feeSegment(amount, p, p.start, p.end)).toBe(amount);
+        expect(feeSegment(amount, p, p.start, p.start)).toBe(0);
+        expect(feeSegment(amount, p, p.end, p.end)).toBe(0);
       }),
     );
   });
 
-  it('a change at the end of the period credits and charges nothing', () => {
+  it('the segments of any split of a period add up to exactly the fee: no minor unit created or lost', () => {
     fc.assert(
-      fc.property(fee, fee, period, (oldFee, newFee, p) => {
-        expect(prorate({ oldFee, newFee, periodStart: p.start, periodEnd: p.end, changeAt: p.end })).toEqual({
-          credit: 0,
-          charge: 0,
-        });
+      fc.property(fee, periodAndCuts, (amount, p) => {
+        const bounds = [p.start, ...p.cuts, p.end];
+        let sum = 0;
+        for (let i = 1; i < bounds.length; i++) sum += feeSegment(amount, p, bounds[i - 1]!, bounds[i]!);
+        expect(sum).toBe(amount);
       }),
     );
   });
 
-  it('used + unused is exactly the fee: no minor unit is created or lost', () => {
+  it('each segment is within one minor unit of its exact share of the fee, never negative', () => {
     fc.assert(
-      fc.property(fee, periodAndMoment, (amount, p) => {
-        const unused = unusedPart(amount, p.start, p.end, p.at);
-        const elapsed = BigInt(p.at.getTime() - p.start.getTime());
-        const used = roundHalfUp(BigInt(amount) * elapsed, BigInt(p.length));
-        expect(used + unused).toBe(amount);
-        expect(Number.isSafeInteger(unused)).toBe(true);
-        expect(unused).toBeGreaterThanOrEqual(0);
-        expect(unused).toBeLessThanOrEqual(amount);
+      fc.property(fee, periodAndCuts, (amount, p) => {
+        const bounds = [p.start, ...p.cuts, p.end];
+        for (let i = 1; i < bounds.length; i++) {
+          const from = bounds[i - 1]!;
+          const to = bounds[i]!;
+          const segment = feeSegment(amount, p, from, to);
+          // The exact share, as a rational: amount × (to − from) / length.
+          const exact2 = (2n * BigInt(amount) * BigInt(to.getTime() - from.getTime())) / BigInt(p.length);
+          expect(segment).toBeGreaterThanOrEqual(0);
+          expect(Math.abs(2 * segment - Number(exact2))).toBeLessThanOrEqual(2 + 1);
+        }
       }),
     );
   });
 
-  it('changing to a plan with the same fee nets to exactly zero', () => {
-    fc.assert(
-      fc.property(fee, periodAndMoment, (amount, p) => {
-        const { credit, charge } = prorate({
-          oldFee: amount,
-          newFee: amount,
-          periodStart: p.start,
-          periodEnd: p.end,
-          changeAt: p.at,
-        });
-        expect(credit + charge).toBe(0);
-      }),
-    );
+  it("Stripe's published example: 10 USD → 20 USD at the exact middle credits −5 and charges +10", () => {
+    const p = { start: new Date('2026-04-01T00:00:00Z'), end: new Date('2026-05-01T00:00:00Z') };
+    const middle = new Date('2026-04-16T00:00:00Z');
+    expect(-feeSegment(1000, p, middle, p.end)).toBe(-500);
+    expect(feeSegment(2000, p, middle, p.end)).toBe(1000);
   });
 
-  it('the unused part is within half a minor unit of the exact share, and shrinks as time passes', () => {
-    fc.assert(
-      fc.property(fee, periodAndMoment, fc.integer({ min: 0, max: 86_400_000 }), (amount, p, later) => {
-        const unused = unusedPart(amount, p.start, p.end, p.at);
-        const exact = (amount * (p.end.getTime() - p.at.getTime())) / p.length;
-        expect(Math.abs(unused - exact)).toBeLessThanOrEqual(0.5 + 1e-6 * amount);
-        const laterMoment = new Date(Math.min(p.end.getTime(), p.at.getTime() + later));
-        expect(unusedPart(amount, p.start, p.end, laterMoment)).toBeLessThanOrEqual(unused);
-      }),
-    );
+  it('half of a 999-cent fee at mid-period rounds the used half up: 500 used, 499 left', () => {
+    const p = { start: new Date('2026-01-01T00:00:00Z'), end: new Date('2026-01-01T00:00:02Z') };
+    const middle = new Date('2026-01-01T00:00:01Z');
+    expect(feeSegment(999, p, p.start, middle)).toBe(500);
+    expect(feeSegment(999, p, middle, p.end)).toBe(499);
   });
 
-  it('half of a 999-cent fee at mid-period rounds the used half up: 500 used, 499 unused', () => {
-    const start = new Date('2026-01-01T00:00:00Z');
-    const end = new Date('2026-01-01T00:00:02Z');
-    expect(unusedPart(999, start, end, new Date('2026-01-01T00:00:01Z'))).toBe(499);
+  it('moments outside the period are clamped to it; a segment that ends before it starts is refused', () => {
+    const p = { start: new Date('2026-01-01T00:00:00Z'), end: new Date('2026-01-31T00:00:00Z') };
+    expect(feeSegment(3000, p, new Date('2025-12-01T00:00:00Z'), new Date('2026-03-01T00:00:00Z'))).toBe(
+      3000,
+    );
+    expect(() => feeSegment(3000, p, p.end, p.start)).toThrow(RangeError);
   });
 });
 

@@ -1,6 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import type { Plan } from '../../../shared/domain/catalog.ts';
 import { DomainError } from '../../../shared/domain/errors.ts';
+import type { PlanFee } from '../../../shared/domain/fees.ts';
 import {
   applyPatch,
   canTransition,
@@ -28,6 +30,8 @@ const ACTIONS: SubscriptionAction[] = [
   'unschedule_cancel',
   'cancel_now',
   'end_trial',
+  'renew',
+  'expire',
   'payment_failed',
   'payment_succeeded',
 ];
@@ -49,7 +53,7 @@ describe('subscription state machine', () => {
     }
   });
 
-  it('every sequence of actions keeps a legal status and only cancel_now reaches canceled', () => {
+  it('every sequence of actions keeps a legal status and only cancel now or the end of a canceled period reaches canceled', () => {
     fc.assert(
       fc.property(
         fc.constantFrom(...STATUSES.slice(0, 2)),
@@ -63,7 +67,7 @@ describe('subscription state machine', () => {
             }
             const next = nextStatus(status, action);
             expect(STATUSES).toContain(next);
-            if (next === 'canceled') expect(action).toBe('cancel_now');
+            if (next === 'canceled') expect(['cancel_now', 'expire']).toContain(action);
             if (status === 'canceled') expect.unreachable();
             status = next;
           }
@@ -114,65 +118,117 @@ describe('creating a subscription', () => {
 
 describe('changing a subscription', () => {
   const mid = new Date('2026-03-16T12:00:00Z'); // 15.5 of 31 days: exactly half the period
+  const fee = (plan: Plan, amount: number): PlanFee => ({
+    plan_id: plan.id,
+    name: plan.name,
+    fee: amount,
+    timing: plan.fee_timing,
+    interval: plan.interval,
+  });
+  const change = (plan: Plan, from: number, to: number) => ({
+    currentPlan: fee(basic, from),
+    plan: { plan, fee: fee(plan, to) },
+  });
 
   it('a mid-period plan change credits the unused old fee and charges the new, and takes the new budget', () => {
-    const { subscription, pendingItems, changes } = applyPatch(
-      active(),
-      { plan: { plan: pro, oldFee: 1000, newFee: 3000 } },
-      mid,
-    );
+    const { subscription, pendingItems, bill, changes } = applyPatch(active(), change(pro, 1000, 3000), mid);
     expect(pendingItems.map((i) => [i.kind, i.amount])).toEqual([
       ['proration_credit', -500],
       ['proration_charge', 1500],
     ]);
+    expect(bill).toBeNull();
     expect(subscription).toMatchObject({
       plan_id: 'plan-pro',
       total_budget: 50_000,
       version: 2,
       routing_policy: pro.routing_policy,
+      fee_segment_start: mid.toISOString(),
+      fee_prepaid: true,
     });
     expect(changes).toEqual(['plan_id', 'total_budget', 'routing_policy']);
   });
 
+  it('always_invoice bills the same prorations on an invoice of their own, now', () => {
+    const { pendingItems, bill } = applyPatch(
+      active(),
+      { ...change(pro, 1000, 3000), prorationBehavior: 'always_invoice' },
+      mid,
+    );
+    expect(pendingItems).toEqual([]);
+    expect(bill?.reason).toBe('subscription_update');
+    expect(bill?.billsUsage).toBe(false);
+    expect(bill?.charges.map((c) => c.amount)).toEqual([-500, 1500]);
+  });
+
+  it('none prorates nothing: the old plan stays billed to the period end, the new one from the next', () => {
+    const { pendingItems, bill, subscription } = applyPatch(
+      active(),
+      { ...change(pro, 1000, 3000), prorationBehavior: 'none' },
+      mid,
+    );
+    expect([pendingItems, bill]).toEqual([[], null]);
+    expect(subscription.fee_segment_start).toBe(subscription.current_period_end);
+  });
+
   it('a budget set on the subscription survives a plan change', () => {
     const overridden = applyPatch(active(), { totalBudget: 777 }, mid).subscription;
-    const { subscription } = applyPatch(overridden, { plan: { plan: pro, oldFee: 0, newFee: 0 } }, mid);
+    const { subscription } = applyPatch(overridden, change(pro, 0, 0), mid);
     expect(subscription.total_budget).toBe(777);
   });
 
   it('a plan change during a trial creates no proration', () => {
     const trial = newSubscription({ id: 's2', customerId: 'c1', plan: basic, trialDays: 14 }, start);
-    expect(applyPatch(trial, { plan: { plan: pro, oldFee: 1000, newFee: 3000 } }, mid).pendingItems).toEqual(
-      [],
-    );
+    const outcome = applyPatch(trial, change(pro, 1000, 3000), mid);
+    expect([outcome.pendingItems, outcome.bill]).toEqual([[], null]);
   });
 
-  it('refuses a plan with another interval, saying what to do instead', () => {
-    const yearly = planFixture({ id: 'plan-year', interval: 'year' });
-    expect(() => applyPatch(active(), { plan: { plan: yearly, oldFee: 1000, newFee: 10_000 } }, mid)).toThrow(
-      /cancel at period end/,
-    );
+  it('a plan with another interval ends the period at the change, bills it now and re-anchors', () => {
+    const yearly = planFixture({ id: 'plan-year', name: 'Annual', interval: 'year' });
+    const { subscription, bill, pendingItems } = applyPatch(active(), change(yearly, 1000, 10_000), mid);
+    expect(pendingItems).toEqual([]);
+    expect(bill).toMatchObject({ reason: 'subscription_update', billsUsage: true });
+    expect(bill?.period).toEqual({ start: start, end: mid });
+    expect(bill?.charges.map((c) => [c.kind, c.amount])).toEqual([
+      ['proration_credit', -500],
+      ['fee', 10_000],
+    ]);
+    expect(subscription).toMatchObject({
+      interval: 'year',
+      billing_cycle_anchor: mid.toISOString(),
+      current_period_start: mid.toISOString(),
+      current_period_end: '2027-03-16T12:00:00.000Z',
+      earlier_anchors: [{ anchor: start.toISOString(), interval: 'month', until: mid.toISOString() }],
+    });
   });
 
   it('refuses a plan in another currency', () => {
-    expect(() =>
-      applyPatch(
-        active(),
-        { plan: { plan: planFixture({ id: 'eur', currency: 'EUR' }), oldFee: 0, newFee: 0 } },
-        mid,
-      ),
-    ).toThrow(/EUR/);
+    const eur = planFixture({ id: 'eur', currency: 'EUR' });
+    expect(() => applyPatch(active(), change(eur, 0, 0), mid)).toThrow(/EUR/);
   });
 
-  it('cancel at period end can be set and cleared; cancel now is final', () => {
+  it('cancel at period end can be set and cleared; cancel now is final and bills at once', () => {
     const scheduled = applyPatch(active(), { cancelAtPeriodEnd: true }, mid).subscription;
     expect(scheduled).toMatchObject({ cancel_at_period_end: true, status: 'active', version: 2 });
     const resumed = applyPatch(scheduled, { cancelAtPeriodEnd: false }, mid).subscription;
     expect(resumed).toMatchObject({ cancel_at_period_end: false, version: 3 });
-    const canceled = applyPatch(resumed, { cancelNow: true }, mid).subscription;
+    const { subscription: canceled, bill } = applyPatch(
+      resumed,
+      { cancelNow: true, currentPlan: fee(basic, 1000) },
+      mid,
+    );
     expect(canceled).toMatchObject({ status: 'canceled', canceled_at: mid.toISOString() });
+    expect(bill).toMatchObject({ reason: 'subscription_cancel', nextPeriod: null });
+    expect(bill?.charges.map((c) => c.amount)).toEqual([-500]);
+    const noCredit = applyPatch(
+      resumed,
+      { cancelNow: true, prorate: false, currentPlan: fee(basic, 1000) },
+      mid,
+    );
+    expect(noCredit.bill?.charges).toEqual([]);
     expect(() => applyPatch(canceled, { totalBudget: 5 }, mid)).toThrow(DomainError);
-    expect(() => applyPatch(canceled, { cancelNow: true }, mid)).toThrow(DomainError);
+    expect(() => applyPatch(canceled, { cancelNow: true, currentPlan: fee(basic, 1000) }, mid)).toThrow(
+      DomainError,
+    );
   });
 
   it('a patch that changes nothing keeps the version', () => {

@@ -1,0 +1,485 @@
+import fc from 'fast-check';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { config } from '../../shared/config.ts';
+import { DomainError } from '../../shared/domain/errors.ts';
+import type { Invoice } from '../../shared/domain/invoice.ts';
+import { createPlan, createPrice, createProduct } from '../../shared/use-cases/catalog.ts';
+import { createCustomer, getCustomer } from '../../shared/use-cases/customers.ts';
+import { closeDuePeriods } from '../../shared/use-cases/invoicing/close-periods.ts';
+import { finalizeInvoice } from '../../shared/use-cases/invoicing/finalize-invoice.ts';
+import { listInvoices } from '../../shared/use-cases/invoicing/invoices.ts';
+import { payInvoice } from '../../shared/use-cases/invoicing/pay-invoice.ts';
+import { createSubscription, updateSubscription } from '../../shared/use-cases/subscriptions.ts';
+import { ingestUsage } from '../../shared/use-cases/usage.ts';
+import {
+  type Behavior,
+  BillingModel,
+  type ModelInvoice,
+  type ModelPlan,
+  type Step,
+} from '../model/billing-model.ts';
+import { customerInput, operator } from '../support/fixtures.ts';
+import { useTestStore } from '../support/store.ts';
+
+/**
+ * Every lifecycle a customer can go through, driven through the real use cases on DynamoDB Local
+ * and compared, invoice by invoice and line by line, with the independent model of
+ * test/model/billing-model.ts (written from docs/billing-rules.md). MODEL_RUNS widens it
+ * (`MODEL_RUNS=2000 npx vitest run test/integration/lifecycle-model.test.ts`), MODEL_SEED replays one.
+ */
+const RUNS = Number(process.env.MODEL_RUNS ?? 200);
+const SEED = process.env.MODEL_SEED === undefined ? undefined : Number(process.env.MODEL_SEED);
+
+const DAY = 86_400_000;
+
+/** What the runs exercised (MODEL_STATS=1 prints it): invoices by reason, refusals, credits. */
+const stats = new Map<string, number>();
+const tally = (what: string, n = 1) => stats.set(what, (stats.get(what) ?? 0) + n);
+
+/** The catalog every lifecycle shops in: fees that round, both timings, both intervals, a free plan. */
+const PLANS: Record<string, ModelPlan> = {
+  basic: {
+    key: 'basic',
+    name: 'Basic',
+    fee: 999,
+    timing: 'in_advance',
+    interval: 'month',
+    unit: '0.04',
+    budget: 10_000,
+  },
+  pro: {
+    key: 'pro',
+    name: 'Pro',
+    fee: 3001,
+    timing: 'in_advance',
+    interval: 'month',
+    unit: '0.125',
+    budget: 50_000,
+  },
+  free: {
+    key: 'free',
+    name: 'Free',
+    fee: 0,
+    timing: 'in_advance',
+    interval: 'month',
+    unit: '0.5',
+    budget: 1_000,
+  },
+  metered: {
+    key: 'metered',
+    name: 'Metered',
+    fee: 2000,
+    timing: 'in_arrears',
+    interval: 'month',
+    unit: '0.25',
+    budget: 20_000,
+  },
+  scale: {
+    key: 'scale',
+    name: 'Scale',
+    fee: 4500,
+    timing: 'in_arrears',
+    interval: 'month',
+    unit: '0.1',
+    budget: 90_000,
+  },
+  annual: {
+    key: 'annual',
+    name: 'Annual',
+    fee: 30_000,
+    timing: 'in_advance',
+    interval: 'year',
+    unit: '0.03',
+    budget: 500_000,
+  },
+  annual_arrears: {
+    key: 'annual_arrears',
+    name: 'Annual in arrears',
+    fee: 24_000,
+    timing: 'in_arrears',
+    interval: 'year',
+    unit: '0.05',
+    budget: 400_000,
+  },
+};
+const PLAN_KEYS = Object.keys(PLANS);
+
+let store: Awaited<ReturnType<typeof useTestStore>>;
+const table = () => config().tableName;
+/** Real plan id → model key, and back; a usage line names its price, mapped to its plan. */
+const planIds = new Map<string, string>();
+const planKeyOfPrice = new Map<string, string>();
+
+beforeAll(async () => {
+  store = await useTestStore();
+  const setup = { principal: operator(), requestId: 'catalog', now: new Date('2026-01-01T00:00:00Z') };
+  const product = await createProduct(table(), { name: 'Lifecycle' }, setup, undefined);
+  for (const plan of Object.values(PLANS)) {
+    const created = await createPlan(
+      table(),
+      {
+        product_id: product.id,
+        name: plan.name,
+        currency: 'USD',
+        interval: plan.interval,
+        fee_timing: plan.timing,
+        total_budget: plan.budget,
+      },
+      setup,
+      undefined,
+    );
+    planIds.set(plan.key, created.id);
+    if (plan.fee > 0) {
+      await createPrice(
+        table(),
+        { plan_id: created.id, model: 'flat', unit_amount: plan.fee },
+        setup,
+        undefined,
+      );
+    }
+    const usage = await createPrice(
+      table(),
+      { plan_id: created.id, model: 'per_unit', metric: 'calls', unit_amount_decimal: plan.unit },
+      setup,
+      undefined,
+    );
+    planKeyOfPrice.set(usage.id, plan.key);
+  }
+});
+
+// ---- lifecycles --------------------------------------------------------------------------------
+
+/** A step before it has a time and a subscription: `pick` chooses among those that exist then. */
+type RawStep =
+  | { kind: 'subscribe'; plan: string; trialDays: number }
+  | { kind: 'usage'; pick: number; lateness: number; quantity: number }
+  | { kind: 'change_plan'; pick: number; plan: string; behavior: Behavior }
+  | { kind: 'budget'; pick: number; amount: number }
+  | { kind: 'cancel_now'; pick: number; prorate: boolean }
+  | { kind: 'cancel_at_period_end'; pick: number; value: boolean }
+  | { kind: 'close' }
+  | { kind: 'finalize_all' }
+  | { kind: 'pay_all' };
+
+const gap = fc.oneof(
+  { weight: 3, arbitrary: fc.integer({ min: 1, max: 3_600_000 }) },
+  { weight: 3, arbitrary: fc.integer({ min: 3_600_000, max: 3 * DAY }) },
+  { weight: 4, arbitrary: fc.integer({ min: 3 * DAY, max: 35 * DAY }) },
+);
+const pick = fc.nat({ max: 5 });
+const planKey = fc.constantFrom(...PLAN_KEYS);
+const trialDays = fc.oneof(
+  { weight: 7, arbitrary: fc.constant(0) },
+  { weight: 3, arbitrary: fc.integer({ min: 1, max: 30 }) },
+);
+const rawStep: fc.Arbitrary<RawStep> = fc.oneof(
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('subscribe' as const), plan: planKey, trialDays }) },
+  {
+    weight: 30,
+    arbitrary: fc.record({
+      kind: fc.constant('usage' as const),
+      pick,
+      // Mostly on time, often hours or days late (across a close), sometimes weeks, or just ahead.
+      lateness: fc.oneof(
+        { weight: 4, arbitrary: fc.constant(0) },
+        { weight: 3, arbitrary: fc.integer({ min: 0, max: 3 * DAY }) },
+        { weight: 1, arbitrary: fc.integer({ min: 0, max: 44 * DAY }) },
+        { weight: 1, arbitrary: fc.integer({ min: -240_000, max: 0 }) },
+      ),
+      quantity: fc.integer({ min: 1, max: 100_000 }),
+    }),
+  },
+  {
+    weight: 14,
+    arbitrary: fc.record({
+      kind: fc.constant('change_plan' as const),
+      pick,
+      plan: planKey,
+      behavior: fc.constantFrom<Behavior>('create_prorations', 'create_prorations', 'always_invoice', 'none'),
+    }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant('budget' as const),
+      pick,
+      amount: fc.integer({ min: 0, max: 1_000_000 }),
+    }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({ kind: fc.constant('cancel_now' as const), pick, prorate: fc.boolean() }),
+  },
+  {
+    weight: 4,
+    arbitrary: fc.record({ kind: fc.constant('cancel_at_period_end' as const), pick, value: fc.boolean() }),
+  },
+  { weight: 14, arbitrary: fc.constant({ kind: 'close' as const }) },
+  { weight: 8, arbitrary: fc.constant({ kind: 'finalize_all' as const }) },
+  { weight: 5, arbitrary: fc.constant({ kind: 'pay_all' as const }) },
+);
+const lifecycle = fc.record({
+  first: fc.record({ plan: planKey, trialDays }),
+  /** Where the lifecycle starts within its slot of time: any millisecond of a year. */
+  offset: fc.integer({ min: 0, max: 365 * DAY }),
+  raw: fc.array(fc.tuple(gap, rawStep), { minLength: 3, maxLength: 18 }),
+});
+
+type Lifecycle = typeof lifecycle extends fc.Arbitrary<infer T> ? T : never;
+
+/**
+ * Each run lives in its own stretch of time, earlier than every run before it, so no run's close
+ * ever reaches another run's subscriptions (their periods all end later): runs share one table.
+ */
+let slot = 0;
+const SLOT_YEARS = 3;
+const slotStart = () => Date.UTC(9500 - SLOT_YEARS * ++slot, 0, 1);
+
+function stepsOf(input: Lifecycle, start: number): Step[] {
+  const steps: Step[] = [
+    { kind: 'subscribe', at: start, plan: input.first.plan, trialDays: input.first.trialDays },
+  ];
+  let at = start;
+  let subscriptions = 1;
+  let keys = 0;
+  for (const [wait, raw] of input.raw) {
+    at += wait;
+    if (raw.kind === 'subscribe') {
+      steps.push({ ...raw, at });
+      subscriptions++;
+    } else if (raw.kind === 'usage') {
+      steps.push({
+        kind: 'usage',
+        at,
+        sub: raw.pick % subscriptions,
+        timestamp: at - raw.lateness,
+        quantity: raw.quantity,
+        key: `u${++keys}`,
+      });
+    } else if ('pick' in raw) {
+      const { pick: chosen, ...rest } = raw;
+      steps.push({ ...rest, at, sub: chosen % subscriptions } as Step);
+    } else {
+      steps.push({ ...raw, at });
+    }
+  }
+  // Settle everything at the end: close what has ended, finalize, pay.
+  steps.push(
+    { kind: 'close', at: at + 1 },
+    { kind: 'finalize_all', at: at + 2 },
+    { kind: 'pay_all', at: at + 3 },
+  );
+  return steps;
+}
+
+// ---- driving the real service ------------------------------------------------------------------
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const keyOf = (sub: string, reason: string, start: string, end: string) => `${sub}|${reason}|${start}|${end}`;
+
+async function allInvoices(customerId: string): Promise<Invoice[]> {
+  const invoices: Invoice[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await listInvoices(table(), { limit: 100, cursor, customer_id: customerId }, operator());
+    invoices.push(...page.data);
+    cursor = page.next_cursor ?? undefined;
+  } while (cursor);
+  return invoices;
+}
+
+/** Runs one step on the service; true when it was done, false when refused with a 4xx problem. */
+async function drive(
+  step: Step,
+  context: { customerId: string; subscriptionIds: string[]; run: number },
+  /** For finalize_all and pay_all: the invoices the model acts on, in its order. */
+  targets: string[],
+): Promise<boolean> {
+  const caller = { principal: operator(), requestId: `lifecycle-${context.run}`, now: new Date(step.at) };
+  const refused = (error: unknown) => {
+    if (error instanceof DomainError && error.kind !== 'not-implemented') return false;
+    throw error;
+  };
+  const patch = (body: Parameters<typeof updateSubscription>[2]) =>
+    updateSubscription(
+      table(),
+      context.subscriptionIds[(step as { sub: number }).sub]!,
+      body,
+      undefined,
+      caller,
+    ).then(() => true, refused);
+  switch (step.kind) {
+    case 'subscribe': {
+      const subscription = await createSubscription(
+        table(),
+        { customer_id: context.customerId, plan_id: planIds.get(step.plan)!, trial_days: step.trialDays },
+        caller,
+        undefined,
+      );
+      context.subscriptionIds.push(subscription.id);
+      return true;
+    }
+    case 'usage': {
+      const outcome = await ingestUsage(
+        table(),
+        {
+          records: [
+            {
+              subscription_id: context.subscriptionIds[step.sub],
+              metric: 'calls',
+              quantity: step.quantity,
+              timestamp: iso(step.timestamp),
+              idempotency_key: `${context.run}-${step.key}`,
+            },
+          ],
+          batch: false,
+        },
+        caller,
+      );
+      return outcome.results[0]?.status === 'accepted';
+    }
+    case 'change_plan':
+      return patch({ plan_id: planIds.get(step.plan)!, proration_behavior: step.behavior });
+    case 'budget':
+      return patch({ total_budget: step.amount });
+    case 'cancel_now':
+      return patch({ cancel_now: true, prorate: step.prorate });
+    case 'cancel_at_period_end':
+      return patch({ cancel_at_period_end: step.value });
+    case 'close':
+      await closeDuePeriods(table(), caller.now);
+      return true;
+    case 'finalize_all':
+    case 'pay_all': {
+      // In the model's order (its sequence of numbers and of credit use), found by what they bill.
+      const byKey = new Map((await allInvoices(context.customerId)).map((i) => [realKey(i), i]));
+      for (const key of targets) {
+        const invoice = byKey.get(key);
+        if (!invoice) throw new Error(`The service has no invoice ${key} to ${step.kind}`);
+        if (step.kind === 'finalize_all') await finalizeInvoice(table(), invoice.id, caller);
+        else await payInvoice(table(), invoice.id, { paid_out_of_band: true }, caller);
+      }
+      return true;
+    }
+  }
+}
+
+const modelKey = (invoice: ModelInvoice, context: { subscriptionIds: string[] }) =>
+  keyOf(
+    context.subscriptionIds[invoice.sub]!,
+    invoice.reason,
+    iso(invoice.periodStart),
+    iso(invoice.periodEnd),
+  );
+const realKey = (invoice: Invoice) =>
+  keyOf(invoice.subscription_id, invoice.billing_reason, invoice.period_start, invoice.period_end);
+
+/** Lines as comparable text, order-free: kind, amount, plan, stretch, quantity. */
+const modelLines = (invoice: ModelInvoice) =>
+  [...invoice.fixed, ...invoice.usage]
+    .map((l) => `${l.kind} ${l.amount} ${l.plan} ${iso(l.from)} ${iso(l.to)} ${l.quantity ?? '-'}`)
+    .sort();
+const realLines = (invoice: Invoice) =>
+  invoice.lines
+    .map((l) => {
+      const plan =
+        l.kind === 'usage'
+          ? planKeyOfPrice.get(l.price_id ?? '')
+          : [...planIds].find(([, id]) => id === l.plan_id)?.[0];
+      return `${l.kind} ${l.amount} ${plan} ${l.period_start} ${l.period_end} ${l.quantity ?? '-'}`;
+    })
+    .sort();
+
+async function runLifecycle(input: Lifecycle): Promise<void> {
+  const run = slot;
+  const steps = stepsOf(input, slotStart() + input.offset);
+  const model = new BillingModel(PLANS);
+  const customer = await createCustomer(
+    table(),
+    customerInput(),
+    { principal: operator(), requestId: 'c', now: new Date(steps[0]!.at) },
+    undefined,
+  );
+  const context = { customerId: customer.id, subscriptionIds: [] as string[], run };
+  for (const [index, step] of steps.entries()) {
+    const wanted = step.kind === 'finalize_all' ? 'draft' : step.kind === 'pay_all' ? 'open' : undefined;
+    const targets = model.invoices.filter((i) => i.status === wanted).map((i) => modelKey(i, context));
+    const expected = model.apply(step);
+    const done = await drive(step, context, targets);
+    tally(`${step.kind} ${expected.ok ? 'done' : `refused (${expected.why})`}`);
+    expect(
+      done,
+      `step ${index} (${step.kind} at ${iso(step.at)}): the model says ${JSON.stringify(expected)}`,
+    ).toBe(expected.ok);
+  }
+
+  const real = await allInvoices(customer.id);
+  expect(real.map(realKey).sort(), 'the invoices the service drafted').toEqual(
+    model.invoices.map((i) => modelKey(i, context)).sort(),
+  );
+  const byKey = new Map(real.map((i) => [realKey(i), i]));
+  for (const expected of model.invoices) {
+    const key = modelKey(expected, context);
+    const invoice = byKey.get(key)!;
+    expect(realLines(invoice), `lines of ${key}`).toEqual(modelLines(expected));
+    expect(
+      {
+        status: invoice.status,
+        total: invoice.total,
+        credit_applied: invoice.credit_applied,
+        credited_to_balance: invoice.credited_to_balance,
+        amount_due: invoice.amount_due,
+        amount_paid: invoice.amount_paid,
+        number: invoice.number,
+        next_period_start: invoice.next_period_start,
+        next_period_end: invoice.next_period_end,
+      },
+      `invoice ${key}`,
+    ).toEqual({
+      status: expected.status,
+      total: expected.total,
+      credit_applied: expected.creditApplied,
+      credited_to_balance: expected.creditedToBalance,
+      amount_due: expected.amountDue,
+      amount_paid: expected.amountPaid,
+      number:
+        expected.sequence === null
+          ? null
+          : `${customer.invoice_prefix}-${String(expected.sequence).padStart(4, '0')}`,
+      next_period_start: expected.next ? iso(expected.next.start) : null,
+      next_period_end: expected.next ? iso(expected.next.end) : null,
+    });
+  }
+  for (const invoice of model.invoices) {
+    tally(`invoice ${invoice.reason}`);
+    if (invoice.creditedToBalance > 0) tally('invoice leaving credit');
+    if (invoice.creditApplied > 0) tally('invoice paid partly by credit');
+    tally('invoice lines', invoice.fixed.length + invoice.usage.length);
+  }
+  const balance = (await getCustomer(table(), customer.id, operator())).credit_balance.USD ?? 0;
+  expect(balance, 'credit balance').toBe(model.balance);
+  // Conservation: what was paid, less the credit still held, is exactly what the model says is owed.
+  const paid = real.reduce((sum, i) => sum + i.amount_paid, 0);
+  expect(paid - balance).toBe(model.owed());
+}
+
+describe('every invoice of every lifecycle is what the documented rules say it must be', () => {
+  it(
+    `${RUNS} generated lifecycles, each compared with the independent model to the minor unit`,
+    async () => {
+      await fc.assert(fc.asyncProperty(lifecycle, runLifecycle), {
+        numRuns: RUNS,
+        ...(SEED === undefined ? {} : { seed: SEED }),
+      });
+      if (process.env.MODEL_STATS)
+        console.log(
+          [...stats]
+            .sort()
+            .map(([k, v]) => `${v}\t${k}`)
+            .join('\n'),
+        );
+      expect(store.tables.billing).toBeTruthy();
+    },
+    60 * 60_000,
+  );
+});

@@ -1,0 +1,484 @@
+/**
+ * An independent statement of what a customer owes, written from docs/billing-rules.md and
+ * docs/usage-metering.md alone. It imports nothing from shared/: its calendar, rounding, rating and
+ * lifecycle rules are re-derived here from the prose, so a test comparing the service with it checks
+ * the service against the documents, not against its own formulas.
+ *
+ * One model holds one customer (several subscriptions, one after another or at once) and replays
+ * the steps a lifecycle test drives through the real use cases, saying for each step whether it
+ * must be accepted and, at the end, what every invoice must contain.
+ */
+
+export type Timing = 'in_advance' | 'in_arrears';
+export type Interval = 'month' | 'year';
+
+/** A plan of the model's catalog: its fee (sum of its flat prices) and its one usage price. */
+export type ModelPlan = {
+  key: string;
+  name: string;
+  fee: number;
+  timing: Timing;
+  interval: Interval;
+  /** Per-unit price of the metric, a decimal string in minor units ("0.04"). */
+  unit: string;
+  budget: number;
+};
+
+export type Behavior = 'create_prorations' | 'always_invoice' | 'none';
+
+export type Step =
+  | { kind: 'subscribe'; at: number; plan: string; trialDays: number }
+  | { kind: 'usage'; at: number; sub: number; timestamp: number; quantity: number; key: string }
+  | { kind: 'change_plan'; at: number; sub: number; plan: string; behavior: Behavior }
+  | { kind: 'budget'; at: number; sub: number; amount: number }
+  | { kind: 'cancel_now'; at: number; sub: number; prorate: boolean }
+  | { kind: 'cancel_at_period_end'; at: number; sub: number; value: boolean }
+  | { kind: 'close'; at: number }
+  | { kind: 'finalize_all'; at: number }
+  | { kind: 'pay_all'; at: number };
+
+/** What a step must answer: done, or refused (409 a state conflict, 422/409 a usage refusal). */
+export type Expected = { ok: true } | { ok: false; why: string };
+
+export type ModelLine = {
+  kind: 'subscription_fee' | 'usage' | 'proration';
+  amount: number;
+  /** The plan of a fee or proration line; for usage, the plan whose price rated it. */
+  plan: string;
+  from: number;
+  to: number;
+  quantity: string | null;
+};
+
+export type ModelInvoice = {
+  sub: number;
+  reason: 'subscription_create' | 'subscription_cycle' | 'subscription_update' | 'subscription_cancel';
+  periodStart: number;
+  periodEnd: number;
+  billsUsage: boolean;
+  /** Lines fixed when drafted (fees, prorations, pending items); usage lines come at finalization. */
+  fixed: ModelLine[];
+  usage: ModelLine[];
+  status: 'draft' | 'open' | 'paid';
+  total: number;
+  creditApplied: number;
+  creditedToBalance: number;
+  amountDue: number;
+  amountPaid: number;
+  /** Position in the customer's sequence (1, 2, …), once finalized. */
+  sequence: number | null;
+  dueAt: number | null;
+  next: { start: number; end: number } | null;
+};
+
+type Pending = {
+  kind: 'subscription_fee' | 'proration';
+  amount: number;
+  plan: string;
+  from: number;
+  to: number;
+};
+
+type ModelSubscription = {
+  plan: ModelPlan;
+  status: 'trialing' | 'active' | 'past_due' | 'canceled';
+  createdAt: number;
+  trialEnd: number | null;
+  anchor: number;
+  interval: Interval;
+  earlier: { anchor: number; interval: Interval; until: number }[];
+  start: number;
+  end: number;
+  /** When the current plan began billing in the current period. */
+  since: number;
+  /** Whether the current plan's fee for [since, end) was invoiced in advance. */
+  prepaid: boolean;
+  cancelAtEnd: boolean;
+  canceledAt: number | null;
+  /** The SmartGateway budget: no money depends on it, but a change to it is still a change. */
+  budget: number;
+  pending: Pending[];
+  /** Usage per period start, per plan whose price rated it: exact quantity (integer units). */
+  usage: Map<number, Map<string, bigint>>;
+  /** Period starts whose invoice is finalized: closed to late usage. */
+  closedToUsage: Set<number>;
+};
+
+const DAY = 86_400_000;
+/** docs/usage-metering.md: records older than this, or further ahead than that, are refused. */
+const MAX_LATENESS = 45 * DAY;
+const MAX_AHEAD = 5 * 60_000;
+const PAYMENT_TERMS = 7 * DAY;
+
+// ---- arithmetic, as the documents state it -----------------------------------------------------
+
+/** Nearest integer of n/d, halves away from zero ("roundHalfUp"). */
+function round(n: bigint, d: bigint): number {
+  const negative = n < 0n;
+  const m = negative ? -n : n;
+  const q = (2n * m + d) / (2n * d);
+  return Number(negative ? -q : q);
+}
+
+/** A decimal string as an exact fraction. */
+function fraction(text: string): { n: bigint; d: bigint } {
+  const [whole, part = ''] = text.split('.');
+  return { n: BigInt(`${whole}${part}`), d: 10n ** BigInt(part.length) };
+}
+
+/** "n months (years) after the anchor, on the anchor's day or the last day of a shorter month". */
+function monthsAfter(anchor: number, months: number): number {
+  const a = new Date(anchor);
+  const total = a.getUTCMonth() + months;
+  const year = a.getUTCFullYear() + Math.floor(total / 12);
+  const month = ((total % 12) + 12) % 12;
+  const daysInMonth = new Date(Date.UTC(year, month + 1, 0)).getUTCDate();
+  return Date.UTC(
+    year,
+    month,
+    Math.min(a.getUTCDate(), daysInMonth),
+    a.getUTCHours(),
+    a.getUTCMinutes(),
+    a.getUTCSeconds(),
+    a.getUTCMilliseconds(),
+  );
+}
+
+const after = (anchor: number, interval: Interval, n: number) =>
+  monthsAfter(anchor, interval === 'year' ? 12 * n : n);
+
+function periodOf(anchor: number, interval: Interval, at: number): { start: number; end: number } {
+  let n = 0;
+  while (after(anchor, interval, n + 1) <= at) n++;
+  return { start: after(anchor, interval, n), end: after(anchor, interval, n + 1) };
+}
+
+/** docs: segment(fee, a, b) = round(fee × (b − start) / L) − round(fee × (a − start) / L). */
+function segment(fee: number, period: { start: number; end: number }, a: number, b: number): number {
+  const length = BigInt(period.end - period.start);
+  const clamp = (t: number) => BigInt(Math.min(Math.max(t, period.start), period.end) - period.start);
+  return round(BigInt(fee) * clamp(b), length) - round(BigInt(fee) * clamp(a), length);
+}
+
+/** docs: a per-unit price rates quantity × unit price, rounded once. */
+function rate(plan: ModelPlan, quantity: bigint): number {
+  const { n, d } = fraction(plan.unit);
+  return round(quantity * n, d);
+}
+
+// ---- the model --------------------------------------------------------------------------------
+
+export class BillingModel {
+  readonly subscriptions: ModelSubscription[] = [];
+  readonly invoices: ModelInvoice[] = [];
+  /** The customer's credit balance (one currency). */
+  balance = 0;
+  private finalized = 0;
+
+  constructor(private readonly plans: Record<string, ModelPlan>) {}
+
+  apply(step: Step): Expected {
+    switch (step.kind) {
+      case 'subscribe':
+        return this.subscribe(step.at, this.plans[step.plan]!, step.trialDays);
+      case 'usage':
+        return this.usage(step);
+      case 'change_plan':
+        return this.patch(step.sub, step.at, (s) =>
+          this.changePlan(s, step.at, this.plans[step.plan]!, step.behavior),
+        );
+      case 'budget':
+        // A budget change moves no money; like every change it is refused once canceled, unless it
+        // asks for what is already there (nothing changes, nothing is refused).
+        return this.patch(step.sub, step.at, (s) => {
+          if (s.budget === step.amount) return ok();
+          if (s.status === 'canceled') return refuse('canceled');
+          s.budget = step.amount;
+          return ok();
+        });
+      case 'cancel_now':
+        return this.patch(step.sub, step.at, (s) => this.cancelNow(s, step.at, step.prorate));
+      case 'cancel_at_period_end':
+        return this.patch(step.sub, step.at, (s) => {
+          if (s.cancelAtEnd === step.value) return ok();
+          if (s.status === 'canceled') return refuse('canceled');
+          s.cancelAtEnd = step.value;
+          return ok();
+        });
+      case 'close':
+        this.closeAll(step.at);
+        this.dunning(step.at);
+        return ok();
+      case 'finalize_all':
+        for (const invoice of this.invoices) if (invoice.status === 'draft') this.finalize(invoice, step.at);
+        return ok();
+      case 'pay_all':
+        for (const invoice of this.invoices) if (invoice.status === 'open') this.pay(invoice, step.at);
+        return ok();
+    }
+  }
+
+  // "Subscribe": the trial is its own first period, free of fees; otherwise the first period starts
+  // now, and a plan billed in advance with a fee gets the subscribe invoice.
+  private subscribe(at: number, plan: ModelPlan, trialDays: number): Expected {
+    const trialEnd = trialDays > 0 ? at + trialDays * DAY : null;
+    const subscription: ModelSubscription = {
+      plan,
+      status: trialEnd ? 'trialing' : 'active',
+      createdAt: at,
+      trialEnd,
+      anchor: trialEnd ?? at,
+      interval: plan.interval,
+      earlier: [],
+      start: at,
+      end: trialEnd ?? after(at, plan.interval, 1),
+      since: trialEnd ?? at,
+      prepaid: !trialEnd && plan.timing === 'in_advance',
+      cancelAtEnd: false,
+      canceledAt: null,
+      budget: plan.budget,
+      pending: [],
+      usage: new Map(),
+      closedToUsage: new Set(),
+    };
+    this.subscriptions.push(subscription);
+    if (!trialEnd && plan.timing === 'in_advance' && plan.fee > 0) {
+      this.draft(
+        subscription,
+        'subscription_create',
+        { start: at, end: at },
+        false,
+        [feeLine(plan, subscription.start, subscription.end, plan.fee)],
+        { start: subscription.start, end: subscription.end },
+      );
+    }
+    return ok();
+  }
+
+  // Usage: counted in the period its timestamp falls in, rated with the price of the plan the
+  // subscription is on when the record arrives; refused after a cancel, in a finalized period, or
+  // too late / too early.
+  private usage(step: Extract<Step, { kind: 'usage' }>): Expected {
+    const s = this.subscriptions[step.sub]!;
+    if (step.timestamp > step.at + MAX_AHEAD || step.timestamp < step.at - MAX_LATENESS)
+      return refuse('timestamp');
+    if (s.canceledAt !== null && step.timestamp >= s.canceledAt) return refuse('canceled');
+    const period = this.usagePeriod(s, step.timestamp);
+    if (!period) return refuse('no period');
+    if (s.closedToUsage.has(period.start)) return refuse('period closed');
+    const byPlan = s.usage.get(period.start) ?? new Map<string, bigint>();
+    byPlan.set(s.plan.key, (byPlan.get(s.plan.key) ?? 0n) + BigInt(step.quantity));
+    s.usage.set(period.start, byPlan);
+    return ok();
+  }
+
+  private usagePeriod(s: ModelSubscription, at: number): { start: number; end: number } | undefined {
+    if (at < s.createdAt) return undefined;
+    if (s.trialEnd !== null && at < s.trialEnd) return { start: s.createdAt, end: s.trialEnd };
+    if (at >= s.anchor) return periodOf(s.anchor, s.interval, at);
+    for (const earlier of [...s.earlier].reverse()) {
+      if (at < earlier.anchor || at >= earlier.until) continue;
+      const p = periodOf(earlier.anchor, earlier.interval, at);
+      return { start: p.start, end: Math.min(p.end, earlier.until) };
+    }
+    return at >= s.start && at < s.end ? { start: s.start, end: s.end } : undefined;
+  }
+
+  /** Every PATCH first closes a period that has ended (as the job would), then applies. */
+  private patch(index: number, at: number, change: (s: ModelSubscription) => Expected): Expected {
+    const s = this.subscriptions[index]!;
+    this.closeDue(s, at);
+    return change(s);
+  }
+
+  private changePlan(s: ModelSubscription, at: number, to: ModelPlan, behavior: Behavior): Expected {
+    if (to.key === s.plan.key) return ok();
+    if (s.status === 'canceled' || s.status === 'past_due') return refuse(s.status);
+    if (s.status === 'trialing') {
+      // No proration in a trial; the new plan's rhythm applies from the trial's end.
+      s.plan = to;
+      s.interval = to.interval;
+      return ok();
+    }
+    const period = { start: s.start, end: s.end };
+    if (to.interval !== s.interval) {
+      // Another interval: the period ends now, is billed at once, a new one starts anchored now.
+      const charges = this.endOfPlan(s, at, behavior !== 'none');
+      const next = { start: at, end: after(at, to.interval, 1) };
+      if (to.timing === 'in_advance' && to.fee > 0) charges.push(feeLine(to, next.start, next.end, to.fee));
+      this.draft(s, 'subscription_update', { start: s.start, end: at }, true, charges, next, true);
+      s.earlier.push({ anchor: s.anchor, interval: s.interval, until: at });
+      Object.assign(s, {
+        plan: to,
+        interval: to.interval,
+        anchor: at,
+        start: next.start,
+        end: next.end,
+        since: at,
+        prepaid: to.timing === 'in_advance',
+      });
+      return ok();
+    }
+    const switchAt = behavior === 'none' ? s.end : at;
+    const charges: ModelLine[] = this.endOfPlan(s, switchAt, true);
+    if (to.timing === 'in_advance') {
+      const remaining = segment(to.fee, period, switchAt, s.end);
+      if (remaining !== 0) charges.push(line('proration', remaining, to.key, switchAt, s.end));
+    }
+    s.plan = to;
+    s.since = switchAt;
+    s.prepaid = to.timing === 'in_advance';
+    if (behavior === 'always_invoice') {
+      this.draft(s, 'subscription_update', { start: at, end: at }, false, charges, period, true);
+    } else {
+      s.pending.push(...charges.map((c) => ({ ...c, kind: c.kind as Pending['kind'] })));
+    }
+    return ok();
+  }
+
+  /** The current plan stops billing at `at`: its used time if billed in arrears, or a credit back. */
+  private endOfPlan(s: ModelSubscription, at: number, creditUnused: boolean): ModelLine[] {
+    const period = { start: s.start, end: s.end };
+    if (s.prepaid) {
+      if (!creditUnused) return [];
+      const credit = segment(s.plan.fee, period, at, s.end);
+      return credit === 0 ? [] : [line('proration', -credit, s.plan.key, at, s.end)];
+    }
+    if (at <= s.since) return [];
+    const used = segment(s.plan.fee, period, s.since, at);
+    return used === 0 ? [] : [feeLine(s.plan, s.since, at, used)];
+  }
+
+  private cancelNow(s: ModelSubscription, at: number, prorate: boolean): Expected {
+    if (s.status === 'canceled') return refuse('canceled');
+    const charges = s.status === 'trialing' ? [] : this.endOfPlan(s, at, prorate);
+    this.draft(s, 'subscription_cancel', { start: s.start, end: at }, true, charges, null, true);
+    s.status = 'canceled';
+    s.canceledAt = at;
+    s.cancelAtEnd = false;
+    return ok();
+  }
+
+  private closeAll(at: number): void {
+    for (const s of this.subscriptions) this.closeDue(s, at);
+  }
+
+  /** "For every subscription whose period has passed": one invoice per ended period, in order. */
+  private closeDue(s: ModelSubscription, at: number): void {
+    while (s.status !== 'canceled' && s.end <= at) {
+      const period = { start: s.start, end: s.end };
+      const trial = s.status === 'trialing';
+      const charges: ModelLine[] = trial ? [] : this.endOfPlan(s, s.end, false);
+      if (s.cancelAtEnd) {
+        this.draft(s, 'subscription_cycle', period, true, charges, null, true);
+        s.status = 'canceled';
+        s.canceledAt = s.end;
+        s.cancelAtEnd = false;
+        return;
+      }
+      const next = periodOf(s.anchor, s.interval, s.end);
+      if (s.plan.timing === 'in_advance' && s.plan.fee > 0)
+        charges.push(feeLine(s.plan, next.start, next.end, s.plan.fee));
+      this.draft(s, 'subscription_cycle', period, true, charges, next, true);
+      if (trial) s.status = 'active';
+      s.start = next.start;
+      s.end = next.end;
+      s.since = next.start;
+      s.prepaid = s.plan.timing === 'in_advance';
+    }
+  }
+
+  private draft(
+    s: ModelSubscription,
+    reason: ModelInvoice['reason'],
+    period: { start: number; end: number },
+    billsUsage: boolean,
+    charges: ModelLine[],
+    next: { start: number; end: number } | null,
+    takesPending = false,
+  ): void {
+    const pending = takesPending ? s.pending.splice(0, s.pending.length) : [];
+    this.invoices.push({
+      sub: this.subscriptions.indexOf(s),
+      reason,
+      periodStart: period.start,
+      periodEnd: period.end,
+      billsUsage,
+      fixed: [...pending.map((p) => line(p.kind, p.amount, p.plan, p.from, p.to)), ...charges],
+      usage: [],
+      status: 'draft',
+      total: 0,
+      creditApplied: 0,
+      creditedToBalance: 0,
+      amountDue: 0,
+      amountPaid: 0,
+      sequence: null,
+      dueAt: null,
+      next,
+    });
+  }
+
+  // "Finalizing": the period is closed to late usage, usage is rated from its final totals, the
+  // invoice numbered next, the customer's credit used first, a negative total adds to the credit.
+  private finalize(invoice: ModelInvoice, at: number): void {
+    const s = this.subscriptions[invoice.sub]!;
+    if (invoice.billsUsage) {
+      s.closedToUsage.add(invoice.periodStart);
+      const totals = s.usage.get(invoice.periodStart) ?? new Map<string, bigint>();
+      invoice.usage = [...totals].map(([planKey, quantity]) => ({
+        kind: 'usage' as const,
+        amount: rate(this.plans[planKey]!, quantity),
+        plan: planKey,
+        from: invoice.periodStart,
+        to: invoice.periodEnd,
+        quantity: quantity.toString(),
+      }));
+    }
+    const total = [...invoice.fixed, ...invoice.usage].reduce((sum, l) => sum + l.amount, 0);
+    const creditApplied = Math.min(this.balance, Math.max(total, 0));
+    invoice.total = total;
+    invoice.creditApplied = creditApplied;
+    invoice.creditedToBalance = Math.max(-total, 0);
+    invoice.amountDue = Math.max(total, 0) - creditApplied;
+    this.balance = this.balance - creditApplied + invoice.creditedToBalance;
+    invoice.sequence = ++this.finalized;
+    invoice.dueAt = at + PAYMENT_TERMS;
+    invoice.status = 'open';
+  }
+
+  private pay(invoice: ModelInvoice, at: number): void {
+    invoice.status = 'paid';
+    invoice.amountPaid = invoice.amountDue;
+    this.reconcile(this.subscriptions[invoice.sub]!, at);
+  }
+
+  /** Dunning: past_due while an open invoice is past its due date, active again once none is. */
+  private dunning(at: number): void {
+    for (const s of this.subscriptions) this.reconcile(s, at);
+  }
+
+  private reconcile(s: ModelSubscription, at: number): void {
+    if (s.status !== 'active' && s.status !== 'past_due') return;
+    const index = this.subscriptions.indexOf(s);
+    const overdue = this.invoices.some(
+      (i) => i.sub === index && i.status === 'open' && i.dueAt !== null && i.dueAt <= at,
+    );
+    s.status = overdue ? 'past_due' : 'active';
+  }
+
+  /** Σ amount paid − credit left = Σ totals: nothing created, nothing lost. */
+  owed(): number {
+    return this.invoices.reduce((sum, i) => sum + i.total, 0);
+  }
+}
+
+const ok = (): Expected => ({ ok: true });
+const refuse = (why: string): Expected => ({ ok: false, why });
+
+function line(kind: ModelLine['kind'], amount: number, plan: string, from: number, to: number): ModelLine {
+  return { kind, amount, plan, from, to, quantity: null };
+}
+
+function feeLine(plan: ModelPlan, from: number, to: number, amount: number): ModelLine {
+  return line('subscription_fee', amount, plan.key, from, to);
+}

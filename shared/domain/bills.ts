@@ -1,5 +1,13 @@
 import type { Period } from './billing-period.ts';
-import { advanceFee, type Charge, endOfPlanCharges, type FeeState, type PlanFee, usedTime } from './fees.ts';
+import {
+  advanceFee,
+  billedFee,
+  type Charge,
+  endOfPlanCharges,
+  type FeeState,
+  type PlanFee,
+  usedTime,
+} from './fees.ts';
 
 /**
  * What one lifecycle moment invoices at once (docs/billing-rules.md, "Invoices a subscription
@@ -51,16 +59,16 @@ export function billAtStart(subscription: BilledSubscription, plan: PlanFee): Bi
 }
 
 /**
- * The close of the current period: its usage, the current plan's time not paid in advance, and,
- * unless the subscription ends with the period (`next` null), the next period's fee when in advance.
- * A trial bills no fee of its own.
+ * The close of the current period: its usage, the billed fee's time not paid in advance, and, unless
+ * the subscription ends with the period (`next` null), the next period's fee of the current plan
+ * (`plan`, its fee now) when in advance. A trial bills no fee of its own.
  */
 export function billAtPeriodEnd(subscription: BilledSubscription, plan: PlanFee, next: Period | null): Bill {
   const period = currentPeriod(subscription);
   const owed =
     subscription.status === 'trialing'
       ? []
-      : usedTime(plan, period, subscription, period.end, subscription.currency);
+      : usedTime(billedFee(subscription, plan), period, subscription, period.end, subscription.currency);
   return {
     reason: 'subscription_cycle',
     period,
@@ -72,8 +80,10 @@ export function billAtPeriodEnd(subscription: BilledSubscription, plan: PlanFee,
 
 /**
  * The current period ends early at `at` (cancel now, or a change to another interval): its usage so
- * far, and what the plan is owed for its time (in arrears) or owes back for the prepaid time not
- * used (in advance, when `creditUnused`). A trial bills no fee.
+ * far, and what the billed fee is owed for its time (in arrears) or owes back for the prepaid time
+ * not used (in advance, when `creditUnused`). A trial bills no fee. Nothing of the period has passed
+ * when `at` is its very start: then it closes no usage (the next period starts there, and its usage
+ * with it) and is keyed as a change, not as that period's close.
  */
 export function billAtEarlyEnd(
   subscription: BilledSubscription,
@@ -91,7 +101,7 @@ export function billAtEarlyEnd(
   return {
     reason,
     period: { start: period.start, end: at },
-    billsUsage: true,
+    billsUsage: at.getTime() > period.start.getTime(),
     charges: [...owed, ...(next ? advanceFee(next.plan, next.period, subscription.currency) : [])],
     nextPeriod: next?.period ?? null,
   };

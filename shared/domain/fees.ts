@@ -29,13 +29,23 @@ export type Charge = {
   period_end: string;
 };
 
-/** Where a subscription stands with its current plan's fee in the current period. */
+/**
+ * Where a subscription stands with the fee it is billed in the current period: which plan's fee, as
+ * it was when the segment started (a price changed since does not reprice time already sold, and a
+ * change with `proration_behavior: none` leaves the old plan billed to the period's end), since when,
+ * and whether that fee was invoiced in advance for the rest of the period.
+ */
 export type FeeState = {
-  /** When the current plan started billing in the current period (its start, or the last change). */
+  /** When the billed fee started in the current period (its start, or the last prorated change). */
   fee_segment_start: string;
-  /** Whether the current plan's fee for [fee_segment_start, period end) was invoiced in advance. */
+  /** Whether the billed fee for [fee_segment_start, period end) was invoiced in advance. */
   fee_prepaid: boolean;
+  /** The fee billed for that segment; null on subscriptions stored before it was kept (the live fee). */
+  billed_fee: PlanFee | null;
 };
+
+/** The fee the current segment bills: the one kept on the subscription, else (older data) the live one. */
+export const billedFee = (state: FeeState, live: PlanFee): PlanFee => state.billed_fee ?? live;
 
 const day = (at: Date) => at.toISOString().slice(0, 10);
 const iso = (at: Date) => at.toISOString();
@@ -125,15 +135,19 @@ export function unusedTimeCredit(
   );
 }
 
-/** What the old plan is owed or owes back when it stops billing at `at` (a cancel, a change). */
+/**
+ * What the billed fee is owed or owes back when it stops at `at` (a cancel, a change): its used time
+ * when billed in arrears, a credit for the prepaid time not used (when `creditUnused`).
+ */
 export function endOfPlanCharges(
-  plan: PlanFee,
+  live: PlanFee,
   period: Period,
   state: FeeState,
   at: Date,
   currency: string,
   creditUnused: boolean,
 ): Charge[] {
+  const plan = billedFee(state, live);
   return state.fee_prepaid
     ? creditUnused
       ? unusedTimeCredit(plan, period, state, at, currency)
@@ -144,10 +158,11 @@ export function endOfPlanCharges(
 export type ProrationBehavior = 'create_prorations' | 'always_invoice' | 'none';
 
 /**
- * A change from `from` to `to` at `at`, within one period (same interval): the old plan's end
- * (credit for its prepaid unused time, or its used time when billed in arrears) and, when the new
- * plan bills in advance, the charge for the time left. With `none`, the old plan stays billed to the
- * period's end and the new one starts at the next period. The fee state that follows is returned too.
+ * A change from the `from` plan (its live fee; the billed one is in `state`) to `to` at `at`, within
+ * one period (same interval): the billed fee's end (credit for its prepaid unused time, or its used
+ * time when billed in arrears) and, when the new plan bills in advance, the charge for the time left.
+ * With `none` nothing is prorated and the fee state stays: the old fee stays billed to the period's
+ * end, and the new plan's starts with the next period. The fee state that follows is returned too.
  */
 export function planChangeCharges(
   from: PlanFee,
@@ -158,22 +173,22 @@ export function planChangeCharges(
   behavior: ProrationBehavior,
   currency: string,
 ): { charges: Charge[]; state: FeeState } {
-  const switchAt = behavior === 'none' ? period.end : at;
-  const oldPlan = endOfPlanCharges(from, period, state, switchAt, currency, true);
+  if (behavior === 'none') return { charges: [], state };
+  const oldPlan = endOfPlanCharges(from, period, state, at, currency, true);
   const newPlan =
     to.timing === 'in_advance'
       ? charge(
           'proration_charge',
-          feeSegment(to.fee, period, switchAt, period.end),
+          feeSegment(to.fee, period, at, period.end),
           to,
           currency,
-          switchAt,
+          at,
           period.end,
-          `Remaining time on ${to.name} from ${iso(switchAt)}`,
+          `Remaining time on ${to.name} from ${iso(at)}`,
         )
       : [];
   return {
     charges: [...oldPlan, ...newPlan],
-    state: { fee_segment_start: iso(switchAt), fee_prepaid: to.timing === 'in_advance' },
+    state: { fee_segment_start: iso(at), fee_prepaid: to.timing === 'in_advance', billed_fee: to },
   };
 }

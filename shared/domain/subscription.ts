@@ -34,10 +34,15 @@ export type Subscription = {
   billing_cycle_anchor: string;
   current_period_start: string;
   current_period_end: string;
-  /** When the current plan started billing in the current period (its start, or the last change). */
+  /** When the billed fee started in the current period (its start, or the last prorated change). */
   fee_segment_start: string;
-  /** Whether the current plan's fee for [fee_segment_start, current_period_end) was invoiced in advance. */
+  /** Whether the billed fee for [fee_segment_start, current_period_end) was invoiced in advance. */
   fee_prepaid: boolean;
+  /**
+   * The fee billed for that segment, as it was when the segment started: the current plan's, or
+   * the previous plan's after a change with `proration_behavior: none` (until the period ends).
+   */
+  billed_fee: PlanFee | null;
   /** Anchors before the current one, newest last: late usage from before a re-anchor still finds its period. */
   earlier_anchors: EarlierAnchor[];
   trial_end: string | null;
@@ -102,7 +107,15 @@ export const canTransition = (status: SubscriptionStatus, action: SubscriptionAc
   ALLOWED[action].includes(status);
 
 export function newSubscription(
-  input: { id: string; customerId: string; plan: Plan; trialDays: number; totalBudget?: number | undefined },
+  input: {
+    id: string;
+    customerId: string;
+    plan: Plan;
+    /** The plan's fee now (the subscribe invoice bills it when in advance). */
+    fee: PlanFee;
+    trialDays: number;
+    totalBudget?: number | undefined;
+  },
   now: Date,
 ): Subscription {
   if (!input.plan.active) {
@@ -130,6 +143,7 @@ export function newSubscription(
     // A trial owes no fee: the plan starts billing when it ends.
     fee_segment_start: trialEnd ? periodEnd.toISOString() : at,
     fee_prepaid: !trialEnd && timing === 'in_advance',
+    billed_fee: input.fee,
     earlier_anchors: [],
     trial_end: trialEnd?.toISOString() ?? null,
     cancel_at_period_end: false,
@@ -143,10 +157,11 @@ export function newSubscription(
 /**
  * The subscription once its current period has ended (the period close), through the state machine:
  * a trial ends (`end_trial`), a cancellation at period end takes effect (`expire`: the subscription
- * stays on its last period, canceled at its end), anything else renews into the following period,
- * whose fee is prepaid when the plan bills in advance (the closing invoice bills it).
+ * stays on its last period, canceled at its end), anything else renews into the following period on
+ * the current plan's fee now (`plan`), prepaid when the plan bills in advance (the closing invoice
+ * bills it).
  */
-export function afterPeriodEnd(subscription: Subscription, now: Date): Subscription {
+export function afterPeriodEnd(subscription: Subscription, plan: PlanFee, now: Date): Subscription {
   const periodEnd = subscription.current_period_end;
   const action: SubscriptionAction = subscription.cancel_at_period_end
     ? 'expire'
@@ -174,6 +189,7 @@ export function afterPeriodEnd(subscription: Subscription, now: Date): Subscript
     current_period_end: following.end.toISOString(),
     fee_segment_start: following.start.toISOString(),
     fee_prepaid: subscription.fee_timing === 'in_advance',
+    billed_fee: plan,
     updated_at,
     version,
   };
@@ -193,7 +209,7 @@ export function closeCurrentPeriod(
   plan: PlanFee,
   now: Date,
 ): { advanced: Subscription; bill: Bill } {
-  const advanced = afterPeriodEnd(subscription, now);
+  const advanced = afterPeriodEnd(subscription, plan, now);
   const next = advanced.status === 'canceled' ? null : currentPeriod(advanced);
   return { advanced, bill: billAtPeriodEnd(subscription, plan, next) };
 }
@@ -278,6 +294,7 @@ export function applyPatch(current: Subscription, patch: SubscriptionPatch, now:
         current_period_end: period.end.toISOString(),
         fee_segment_start: at,
         fee_prepaid: to.timing === 'in_advance',
+        billed_fee: to,
         earlier_anchors: [
           ...current.earlier_anchors,
           { anchor: current.billing_cycle_anchor, interval: current.interval, until: at },

@@ -310,12 +310,13 @@ export class InvoicesRepository {
     return this.queryAll({
       IndexName: 'GSI2',
       KeyConditionExpression: 'GSI2PK = :pk',
-      FilterExpression: '#status = :open AND due_date <= :now',
+      FilterExpression: '#status = :open AND due_date <= :now AND amount_due > :nothing',
       ExpressionAttributeNames: { '#status': 'status' },
       ExpressionAttributeValues: {
         ':pk': byTypePartition(ITEM_TYPE),
         ':open': 'open',
         ':now': now.toISOString(),
+        ':nothing': 0,
       },
     });
   }

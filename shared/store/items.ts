@@ -12,6 +12,7 @@ const DEFAULTS_ON_READ: Record<string, (item: Record<string, unknown>) => Record
     fee_timing: 'in_advance',
     fee_segment_start: item.current_period_start,
     fee_prepaid: false,
+    billed_fee: null,
     earlier_anchors: [],
   }),
   invoice: () => ({

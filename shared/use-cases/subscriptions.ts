@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { billAtStart } from '../domain/bills.ts';
 import { DomainError, notFound, validationError } from '../domain/errors.ts';
 import type { PlanFee } from '../domain/fees.ts';
-import { draftInvoice, pendingItemsOfPeriod } from '../domain/invoice.ts';
+import { draftInvoice, MAX_PENDING_ITEMS_PER_INVOICE, pendingItemsOfPeriod } from '../domain/invoice.ts';
 import { type Caller, canAccessCustomer, type Principal } from '../domain/principal.ts';
 import { applyPatch, newSubscription, type Subscription } from '../domain/subscription.ts';
 import type { CreateSubscriptionRequest, UpdateSubscriptionRequest } from '../schemas/subscriptions.ts';
@@ -14,7 +14,7 @@ import { SubscriptionsRepository } from '../store/subscriptions-repository.ts';
 import { UsageRepository } from '../store/usage-repository.ts';
 import { getPlanFee } from './catalog.ts';
 import { closeSubscriptionPeriods } from './invoicing/close-periods.ts';
-import { LOST_RACE, retryOnLostRace } from './optimistic.ts';
+import { changingConcurrently, LOST_RACE, retryOnLostRace } from './optimistic.ts';
 
 /** Concurrent writers without a version of their own are retried this many times on a conflict. */
 const UNCONDITIONAL_ATTEMPTS = 4;
@@ -46,6 +46,7 @@ export async function createSubscription(
       id: randomUUID(),
       customerId: input.customer_id,
       plan,
+      fee,
       trialDays: input.trial_days ?? 0,
       totalBudget: input.total_budget,
     },
@@ -128,18 +129,27 @@ export async function updateSubscription(
   const newPlan = patch.plan_id === undefined ? undefined : await planOrFieldError(tableName, patch.plan_id);
 
   const read = async () => {
-    const current = await repository.get(id, true);
+    let current = await repository.get(id, true);
     if (!current || !canAccessCustomer(caller.principal, current.customer_id))
       throw notFound('Subscription', id);
     if (expected !== undefined && current.version !== expected)
       throw versionConflict(id, expected, current.version);
-    if (current.status === 'canceled' || new Date(current.current_period_end) > caller.now) return current;
     // The period ended and the scheduled close has not run yet: close it now (its own version bump is
-    // not the caller's concern: the version they sent was current before the close).
-    await closeSubscriptionPeriods(tableName, current, caller);
-    const closed = await repository.get(id, true);
-    if (!closed) throw notFound('Subscription', id);
-    return closed;
+    // not the caller's concern: the version they sent was current before the close). A close that
+    // lost a race (the job, dunning) is tried again on a fresh read: a change never lands in a period
+    // that has ended.
+    for (
+      let closes = 0;
+      current.status !== 'canceled' && new Date(current.current_period_end) <= caller.now;
+      closes++
+    ) {
+      if (closes >= UNCONDITIONAL_ATTEMPTS) throw changingConcurrently(`Subscription ${id}`);
+      await closeSubscriptionPeriods(tableName, current, caller);
+      const closed: Subscription | undefined = await repository.get(id, true);
+      if (!closed) throw notFound('Subscription', id);
+      current = closed;
+    }
+    return current;
   };
 
   return retryOnLostRace(
@@ -163,6 +173,8 @@ export async function updateSubscription(
         caller.now,
       );
       if (outcome.changes.length === 0) return current;
+      if (outcome.pendingItems.length > 0)
+        await roomForPendingItems(tableName, current, outcome.pendingItems.length);
       const invoiceItems = outcome.bill
         ? await invoiceNow(tableName, current, outcome.bill, outcome.subscription.version, caller)
         : [];
@@ -214,6 +226,22 @@ async function invoiceNow(
     invoice,
     auditBy(caller, 'invoice', invoice.id, 'invoice.created', null, invoice),
     taken,
+  );
+}
+
+/**
+ * One invoice takes a bounded number of pending items (each is an item of the transaction that
+ * drafts it), so prorations that would pass that bound are refused with what to do instead: a final
+ * invoice must be able to take every pending item of its subscription.
+ */
+async function roomForPendingItems(tableName: string, current: Subscription, adding: number): Promise<void> {
+  const waiting = (await new SubscriptionsRepository(tableName).pendingItems(current.id)).length;
+  if (waiting + adding <= MAX_PENDING_ITEMS_PER_INVOICE) return;
+  throw new DomainError(
+    'conflict',
+    `Subscription ${current.id} already has ${waiting} prorations waiting for its next invoice; ` +
+      'change plan with "proration_behavior": "always_invoice" to bill them now',
+    [{ field: 'proration_behavior', message: 'use always_invoice: too many prorations are waiting' }],
   );
 }
 

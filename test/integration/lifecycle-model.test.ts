@@ -3,7 +3,14 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { config } from '../../shared/config.ts';
 import { DomainError } from '../../shared/domain/errors.ts';
 import type { Invoice } from '../../shared/domain/invoice.ts';
-import { createPlan, createPrice, createProduct } from '../../shared/use-cases/catalog.ts';
+import { SubscriptionsRepository } from '../../shared/store/subscriptions-repository.ts';
+import {
+  archivePrice,
+  createPlan,
+  createPrice,
+  createProduct,
+  listPrices,
+} from '../../shared/use-cases/catalog.ts';
 import { createCustomer, getCustomer } from '../../shared/use-cases/customers.ts';
 import { closeDuePeriods } from '../../shared/use-cases/invoicing/close-periods.ts';
 import { finalizeInvoice } from '../../shared/use-cases/invoicing/finalize-invoice.ts';
@@ -103,6 +110,12 @@ const PLANS: Record<string, ModelPlan> = {
   },
 };
 const PLAN_KEYS = Object.keys(PLANS);
+/** The catalog is shared by every run and repriced by some: each run's model starts from its fees now. */
+const liveFees = new Map(Object.values(PLANS).map((plan) => [plan.key, plan.fee]));
+const catalogNow = (): Record<string, ModelPlan> =>
+  Object.fromEntries(
+    Object.values(PLANS).map((plan) => [plan.key, { ...plan, fee: liveFees.get(plan.key)! }]),
+  );
 
 let store: Awaited<ReturnType<typeof useTestStore>>;
 const table = () => config().tableName;
@@ -157,14 +170,19 @@ type RawStep =
   | { kind: 'budget'; pick: number; amount: number }
   | { kind: 'cancel_now'; pick: number; prorate: boolean }
   | { kind: 'cancel_at_period_end'; pick: number; value: boolean }
+  | { kind: 'reprice'; plan: string; fee: number }
   | { kind: 'close' }
   | { kind: 'finalize_all' }
   | { kind: 'pay_all' };
 
-const gap = fc.oneof(
-  { weight: 3, arbitrary: fc.integer({ min: 1, max: 3_600_000 }) },
-  { weight: 3, arbitrary: fc.integer({ min: 3_600_000, max: 3 * DAY }) },
-  { weight: 4, arbitrary: fc.integer({ min: 3 * DAY, max: 35 * DAY }) },
+/** How long after the previous step a step comes: a wait, the same millisecond, or exactly when a period ends. */
+type When = { wait: number } | { onPeriodEnd: true };
+const when: fc.Arbitrary<When> = fc.oneof(
+  { weight: 1, arbitrary: fc.constant({ wait: 0 }) },
+  { weight: 2, arbitrary: fc.constant({ onPeriodEnd: true as const }) },
+  { weight: 6, arbitrary: fc.integer({ min: 1, max: 3_600_000 }).map((wait) => ({ wait })) },
+  { weight: 6, arbitrary: fc.integer({ min: 3_600_000, max: 3 * DAY }).map((wait) => ({ wait })) },
+  { weight: 8, arbitrary: fc.integer({ min: 3 * DAY, max: 35 * DAY }).map((wait) => ({ wait })) },
 );
 const pick = fc.nat({ max: 5 });
 const planKey = fc.constantFrom(...PLAN_KEYS);
@@ -183,7 +201,7 @@ const rawStep: fc.Arbitrary<RawStep> = fc.oneof(
       lateness: fc.oneof(
         { weight: 4, arbitrary: fc.constant(0) },
         { weight: 3, arbitrary: fc.integer({ min: 0, max: 3 * DAY }) },
-        { weight: 1, arbitrary: fc.integer({ min: 0, max: 44 * DAY }) },
+        { weight: 2, arbitrary: fc.integer({ min: 0, max: 44 * DAY }) },
         { weight: 1, arbitrary: fc.integer({ min: -240_000, max: 0 }) },
       ),
       quantity: fc.integer({ min: 1, max: 100_000 }),
@@ -214,6 +232,14 @@ const rawStep: fc.Arbitrary<RawStep> = fc.oneof(
     weight: 4,
     arbitrary: fc.record({ kind: fc.constant('cancel_at_period_end' as const), pick, value: fc.boolean() }),
   },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('reprice' as const),
+      plan: planKey,
+      fee: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 50_000 })),
+    }),
+  },
   { weight: 14, arbitrary: fc.constant({ kind: 'close' as const }) },
   { weight: 8, arbitrary: fc.constant({ kind: 'finalize_all' as const }) },
   { weight: 5, arbitrary: fc.constant({ kind: 'pay_all' as const }) },
@@ -222,7 +248,7 @@ const lifecycle = fc.record({
   first: fc.record({ plan: planKey, trialDays }),
   /** Where the lifecycle starts within its slot of time: any millisecond of a year. */
   offset: fc.integer({ min: 0, max: 365 * DAY }),
-  raw: fc.array(fc.tuple(gap, rawStep), { minLength: 3, maxLength: 18 }),
+  raw: fc.array(fc.tuple(when, rawStep), { minLength: 3, maxLength: 18 }),
 });
 
 type Lifecycle = typeof lifecycle extends fc.Arbitrary<infer T> ? T : never;
@@ -235,41 +261,46 @@ let slot = 0;
 const SLOT_YEARS = 3;
 const slotStart = () => Date.UTC(9500 - SLOT_YEARS * ++slot, 0, 1);
 
-function stepsOf(input: Lifecycle, start: number): Step[] {
-  const steps: Step[] = [
-    { kind: 'subscribe', at: start, plan: input.first.plan, trialDays: input.first.trialDays },
-  ];
-  let at = start;
-  let subscriptions = 1;
-  let keys = 0;
-  for (const [wait, raw] of input.raw) {
-    at += wait;
-    if (raw.kind === 'subscribe') {
-      steps.push({ ...raw, at });
-      subscriptions++;
-    } else if (raw.kind === 'usage') {
-      steps.push({
+/**
+ * The step a raw step becomes after `previous`, given how many subscriptions exist and where the
+ * model says their periods end (a step "on a period end" lands exactly on it, if it is still ahead).
+ */
+function stepOf(
+  raw: RawStep,
+  timing: When,
+  previous: number,
+  state: { subscriptions: number; keys: number },
+  model: BillingModel,
+): Step {
+  const sub = 'pick' in raw ? raw.pick % state.subscriptions : 0;
+  const periodEnd = 'onPeriodEnd' in timing ? model.periodEndOf(sub) : undefined;
+  const at =
+    periodEnd !== undefined && periodEnd >= previous
+      ? periodEnd
+      : previous + ('wait' in timing ? timing.wait : 1);
+  switch (raw.kind) {
+    case 'subscribe':
+      state.subscriptions++;
+      return { ...raw, at };
+    case 'usage':
+      return {
         kind: 'usage',
         at,
-        sub: raw.pick % subscriptions,
+        sub,
         timestamp: at - raw.lateness,
         quantity: raw.quantity,
-        key: `u${++keys}`,
-      });
-    } else if ('pick' in raw) {
-      const { pick: chosen, ...rest } = raw;
-      steps.push({ ...rest, at, sub: chosen % subscriptions } as Step);
-    } else {
-      steps.push({ ...raw, at });
+        key: `u${++state.keys}`,
+      };
+    case 'change_plan':
+    case 'budget':
+    case 'cancel_now':
+    case 'cancel_at_period_end': {
+      const { pick: _pick, ...rest } = raw;
+      return { ...rest, at, sub } as Step;
     }
+    default:
+      return { ...raw, at };
   }
-  // Settle everything at the end: close what has ended, finalize, pay.
-  steps.push(
-    { kind: 'close', at: at + 1 },
-    { kind: 'finalize_all', at: at + 2 },
-    { kind: 'pay_all', at: at + 3 },
-  );
-  return steps;
 }
 
 // ---- driving the real service ------------------------------------------------------------------
@@ -346,6 +377,10 @@ async function drive(
       return patch({ cancel_now: true, prorate: step.prorate });
     case 'cancel_at_period_end':
       return patch({ cancel_at_period_end: step.value });
+    case 'reprice': {
+      await reprice(step.plan, step.fee, caller);
+      return true;
+    }
     case 'close':
       await closeDuePeriods(table(), caller.now);
       return true;
@@ -356,12 +391,30 @@ async function drive(
       for (const key of targets) {
         const invoice = byKey.get(key);
         if (!invoice) throw new Error(`The service has no invoice ${key} to ${step.kind}`);
+        const expectedStatus = step.kind === 'finalize_all' ? 'draft' : 'open';
+        if (invoice.status !== expectedStatus) {
+          throw new Error(
+            `The model has ${key} ${expectedStatus}; the service has it ${invoice.status}: ${JSON.stringify({ total: invoice.total, amount_due: invoice.amount_due, lines: realLines(invoice) })}`,
+          );
+        }
         if (step.kind === 'finalize_all') await finalizeInvoice(table(), invoice.id, caller);
         else await payInvoice(table(), invoice.id, { paid_out_of_band: true }, caller);
       }
       return true;
     }
   }
+}
+
+/** The documented way to change a fee: archive the plan's flat price, create its successor. */
+async function reprice(key: string, fee: number, caller: Parameters<typeof archivePrice>[2]): Promise<void> {
+  const planId = planIds.get(key)!;
+  const prices = await listPrices(table(), { limit: 100, plan_id: planId });
+  for (const price of prices.data.filter((p) => p.active && p.model === 'flat')) {
+    await archivePrice(table(), price.id, caller, undefined);
+  }
+  if (fee > 0)
+    await createPrice(table(), { plan_id: planId, model: 'flat', unit_amount: fee }, caller, undefined);
+  liveFees.set(key, fee);
 }
 
 const modelKey = (invoice: ModelInvoice, context: { subscriptionIds: string[] }) =>
@@ -392,16 +445,31 @@ const realLines = (invoice: Invoice) =>
 
 async function runLifecycle(input: Lifecycle): Promise<void> {
   const run = slot;
-  const steps = stepsOf(input, slotStart() + input.offset);
-  const model = new BillingModel(PLANS);
+  const start = slotStart() + input.offset;
+  // The catalog as every run starts: fees repriced by an earlier run are set back.
+  for (const plan of Object.values(PLANS)) {
+    if (liveFees.get(plan.key) !== plan.fee) {
+      await reprice(plan.key, plan.fee, { principal: operator(), requestId: 'reset', now: new Date(start) });
+    }
+  }
+  const model = new BillingModel(catalogNow());
   const customer = await createCustomer(
     table(),
     customerInput(),
-    { principal: operator(), requestId: 'c', now: new Date(steps[0]!.at) },
+    { principal: operator(), requestId: 'c', now: new Date(start) },
     undefined,
   );
   const context = { customerId: customer.id, subscriptionIds: [] as string[], run };
-  for (const [index, step] of steps.entries()) {
+  const state = { subscriptions: 1, keys: 0 };
+  const first: Step = {
+    kind: 'subscribe',
+    at: start,
+    plan: input.first.plan,
+    trialDays: input.first.trialDays,
+  };
+  const steps: Step[] = [first];
+  let previous = start;
+  const take = async (step: Step) => {
     const wanted = step.kind === 'finalize_all' ? 'draft' : step.kind === 'pay_all' ? 'open' : undefined;
     const targets = model.invoices.filter((i) => i.status === wanted).map((i) => modelKey(i, context));
     const expected = model.apply(step);
@@ -409,8 +477,21 @@ async function runLifecycle(input: Lifecycle): Promise<void> {
     tally(`${step.kind} ${expected.ok ? 'done' : `refused (${expected.why})`}`);
     expect(
       done,
-      `step ${index} (${step.kind} at ${iso(step.at)}): the model says ${JSON.stringify(expected)}`,
+      `step ${steps.length - 1} (${step.kind} at ${iso(step.at)}) of ${JSON.stringify(steps)}: the model says ${JSON.stringify(expected)}`,
     ).toBe(expected.ok);
+    previous = step.at;
+  };
+  await take(first);
+  for (const [timing, raw] of input.raw) {
+    const step = stepOf(raw, timing, previous, state, model);
+    steps.push(step);
+    await take(step);
+  }
+  // Settle everything at the end: close what has ended, finalize, pay.
+  for (const kind of ['close', 'finalize_all', 'pay_all'] as const) {
+    const step: Step = { kind, at: previous + 1 };
+    steps.push(step);
+    await take(step);
   }
 
   const real = await allInvoices(customer.id);
@@ -458,9 +539,21 @@ async function runLifecycle(input: Lifecycle): Promise<void> {
   }
   const balance = (await getCustomer(table(), customer.id, operator())).credit_balance.USD ?? 0;
   expect(balance, 'credit balance').toBe(model.balance);
-  // Conservation: what was paid, less the credit still held, is exactly what the model says is owed.
+  // Conservation: what was paid, less the credit still held, is exactly what was invoiced.
   const paid = real.reduce((sum, i) => sum + i.amount_paid, 0);
-  expect(paid - balance).toBe(model.owed());
+  expect(paid - balance, 'paid − credit held').toBe(model.invoiced());
+  // The timeline oracle: the fees owed per period, from what was billed when, are exactly the fee and
+  // proration lines invoiced plus the items still pending, on the service as in the model.
+  const pending = await Promise.all(
+    context.subscriptionIds.map((id) => new SubscriptionsRepository(table()).pendingItems(id)),
+  );
+  const realFees =
+    real.flatMap((i) => i.lines).reduce((sum, l) => sum + (l.kind === 'usage' ? 0 : l.amount), 0) +
+    pending.flat().reduce((sum, item) => sum + item.amount, 0);
+  expect(model.feesInvoiced() + model.pendingTotal(), 'the model against its own timeline').toBe(
+    model.feesOwed(),
+  );
+  expect(realFees, 'the service against the timeline').toBe(model.feesOwed());
 }
 
 describe('every invoice of every lifecycle is what the documented rules say it must be', () => {

@@ -33,6 +33,7 @@ export type Step =
   | { kind: 'budget'; at: number; sub: number; amount: number }
   | { kind: 'cancel_now'; at: number; sub: number; prorate: boolean }
   | { kind: 'cancel_at_period_end'; at: number; sub: number; value: boolean }
+  | { kind: 'reprice'; at: number; plan: string; fee: number }
   | { kind: 'close'; at: number }
   | { kind: 'finalize_all'; at: number }
   | { kind: 'pay_all'; at: number };
@@ -79,6 +80,16 @@ type Pending = {
   to: number;
 };
 
+/** A fee as it was when a stretch of time began to be billed with it. */
+type BilledFee = { key: string; fee: number; timing: Timing };
+
+/**
+ * The timeline oracle: a stretch of one period billed with one fee, and how far it is owed. Owed is
+ * stated per period, from what was in effect when (docs: "what is owed for the period is A's segment
+ * up to t and B's segment from t, nothing twice"), not from the credits and charges of each event.
+ */
+type Piece = { period: { start: number; end: number }; fee: number; from: number; owedTo: number };
+
 type ModelSubscription = {
   plan: ModelPlan;
   status: 'trialing' | 'active' | 'past_due' | 'canceled';
@@ -89,10 +100,14 @@ type ModelSubscription = {
   earlier: { anchor: number; interval: Interval; until: number }[];
   start: number;
   end: number;
-  /** When the current plan began billing in the current period. */
+  /** When the billed fee began in the current period. */
   since: number;
-  /** Whether the current plan's fee for [since, end) was invoiced in advance. */
+  /** Whether the billed fee for [since, end) was invoiced in advance. */
   prepaid: boolean;
+  /** The fee billed for [since, end): the plan's when that stretch began (after `none`, the old one's). */
+  billed: BilledFee;
+  /** The timeline piece of [since, …) in the current period; null in a trial. */
+  piece: Piece | null;
   cancelAtEnd: boolean;
   canceledAt: number | null;
   /** The SmartGateway budget: no money depends on it, but a change to it is still a change. */
@@ -174,18 +189,38 @@ export class BillingModel {
   /** The customer's credit balance (one currency). */
   balance = 0;
   private finalized = 0;
+  /** Each plan's fee now: an operator may reprice a plan (archive its flat price, create another). */
+  private readonly fees = new Map<string, number>();
+  private readonly pieces: Piece[] = [];
 
-  constructor(private readonly plans: Record<string, ModelPlan>) {}
+  constructor(private readonly plans: Record<string, ModelPlan>) {
+    for (const plan of Object.values(plans)) this.fees.set(plan.key, plan.fee);
+  }
+
+  /** A plan with its fee now. */
+  private planNow(key: string): ModelPlan {
+    return { ...this.plans[key]!, fee: this.fees.get(key)! };
+  }
+
+  private billedNow(plan: ModelPlan): BilledFee {
+    return { key: plan.key, fee: this.fees.get(plan.key)!, timing: plan.timing };
+  }
+
+  /** The end of a subscription's current period (lifecycles step onto it exactly). */
+  periodEndOf(sub: number): number | undefined {
+    const s = this.subscriptions[sub];
+    return s && s.status !== 'canceled' ? s.end : undefined;
+  }
 
   apply(step: Step): Expected {
     switch (step.kind) {
       case 'subscribe':
-        return this.subscribe(step.at, this.plans[step.plan]!, step.trialDays);
+        return this.subscribe(step.at, this.planNow(step.plan), step.trialDays);
       case 'usage':
         return this.usage(step);
       case 'change_plan':
         return this.patch(step.sub, step.at, (s) =>
-          this.changePlan(s, step.at, this.plans[step.plan]!, step.behavior),
+          this.changePlan(s, step.at, this.planNow(step.plan), step.behavior),
         );
       case 'budget':
         // A budget change moves no money; like every change it is refused once canceled, unless it
@@ -205,6 +240,10 @@ export class BillingModel {
           s.cancelAtEnd = step.value;
           return ok();
         });
+      case 'reprice':
+        // Time already sold keeps its fee; the new fee bills what starts from now on.
+        this.fees.set(step.plan, step.fee);
+        return ok();
       case 'close':
         this.closeAll(step.at);
         this.dunning(step.at);
@@ -234,6 +273,8 @@ export class BillingModel {
       end: trialEnd ?? after(at, plan.interval, 1),
       since: trialEnd ?? at,
       prepaid: !trialEnd && plan.timing === 'in_advance',
+      billed: this.billedNow(plan),
+      piece: null,
       cancelAtEnd: false,
       canceledAt: null,
       budget: plan.budget,
@@ -242,6 +283,7 @@ export class BillingModel {
       closedToUsage: new Set(),
     };
     this.subscriptions.push(subscription);
+    if (!trialEnd) this.startPiece(subscription);
     if (!trialEnd && plan.timing === 'in_advance' && plan.fee > 0) {
       this.draft(
         subscription,
@@ -303,10 +345,14 @@ export class BillingModel {
     const period = { start: s.start, end: s.end };
     if (to.interval !== s.interval) {
       // Another interval: the period ends now, is billed at once, a new one starts anchored now.
+      // With `none`, the prepaid time not used is not credited.
       const charges = this.endOfPlan(s, at, behavior !== 'none');
       const next = { start: at, end: after(at, to.interval, 1) };
       if (to.timing === 'in_advance' && to.fee > 0) charges.push(feeLine(to, next.start, next.end, to.fee));
-      this.draft(s, 'subscription_update', { start: s.start, end: at }, true, charges, next, true);
+      // Nothing of the period has passed when the change is at its very start: no usage to close.
+      const billsUsage = at > s.start;
+      const closed = { start: billsUsage ? s.start : at, end: at };
+      this.draft(s, 'subscription_update', closed, billsUsage, charges, next, true);
       s.earlier.push({ anchor: s.anchor, interval: s.interval, until: at });
       Object.assign(s, {
         plan: to,
@@ -316,18 +362,23 @@ export class BillingModel {
         end: next.end,
         since: at,
         prepaid: to.timing === 'in_advance',
+        billed: this.billedNow(to),
       });
+      this.startPiece(s);
       return ok();
     }
-    const switchAt = behavior === 'none' ? s.end : at;
-    const charges: ModelLine[] = this.endOfPlan(s, switchAt, true);
-    if (to.timing === 'in_advance') {
-      const remaining = segment(to.fee, period, switchAt, s.end);
-      if (remaining !== 0) charges.push(line('proration', remaining, to.key, switchAt, s.end));
-    }
     s.plan = to;
-    s.since = switchAt;
+    // `none`: nothing is prorated; the old fee stays billed to the period's end, the new from the next.
+    if (behavior === 'none') return ok();
+    const charges: ModelLine[] = this.endOfPlan(s, at, true);
+    if (to.timing === 'in_advance') {
+      const remaining = segment(to.fee, period, at, s.end);
+      if (remaining !== 0) charges.push(line('proration', remaining, to.key, at, s.end));
+    }
+    s.since = at;
     s.prepaid = to.timing === 'in_advance';
+    s.billed = this.billedNow(to);
+    this.startPiece(s);
     if (behavior === 'always_invoice') {
       this.draft(s, 'subscription_update', { start: at, end: at }, false, charges, period, true);
     } else {
@@ -336,23 +387,40 @@ export class BillingModel {
     return ok();
   }
 
-  /** The current plan stops billing at `at`: its used time if billed in arrears, or a credit back. */
+  /** The billed fee stops at `at`: its used time if billed in arrears, or a credit back. */
   private endOfPlan(s: ModelSubscription, at: number, creditUnused: boolean): ModelLine[] {
     const period = { start: s.start, end: s.end };
+    const { key, fee } = s.billed;
+    // The timeline: prepaid time is owed to the end unless credited; time in arrears up to `at`.
+    if (s.piece) s.piece.owedTo = s.prepaid && !creditUnused ? s.end : Math.max(at, s.since);
+    s.piece = null;
     if (s.prepaid) {
       if (!creditUnused) return [];
-      const credit = segment(s.plan.fee, period, at, s.end);
-      return credit === 0 ? [] : [line('proration', -credit, s.plan.key, at, s.end)];
+      const credit = segment(fee, period, at, s.end);
+      return credit === 0 ? [] : [line('proration', -credit, key, at, s.end)];
     }
     if (at <= s.since) return [];
-    const used = segment(s.plan.fee, period, s.since, at);
-    return used === 0 ? [] : [feeLine(s.plan, s.since, at, used)];
+    const used = segment(fee, period, s.since, at);
+    return used === 0 ? [] : [line('subscription_fee', used, key, s.since, at)];
+  }
+
+  /** A new piece of the timeline: the billed fee from `since`; prepaid time is owed to the end. */
+  private startPiece(s: ModelSubscription): void {
+    const piece: Piece = {
+      period: { start: s.start, end: s.end },
+      fee: s.billed.fee,
+      from: s.since,
+      owedTo: s.prepaid ? s.end : s.since,
+    };
+    this.pieces.push(piece);
+    s.piece = piece;
   }
 
   private cancelNow(s: ModelSubscription, at: number, prorate: boolean): Expected {
     if (s.status === 'canceled') return refuse('canceled');
     const charges = s.status === 'trialing' ? [] : this.endOfPlan(s, at, prorate);
-    this.draft(s, 'subscription_cancel', { start: s.start, end: at }, true, charges, null, true);
+    // At the very start of a period nothing of it has passed: there is no usage to close.
+    this.draft(s, 'subscription_cancel', { start: s.start, end: at }, at > s.start, charges, null, true);
     s.status = 'canceled';
     s.canceledAt = at;
     s.cancelAtEnd = false;
@@ -377,14 +445,17 @@ export class BillingModel {
         return;
       }
       const next = periodOf(s.anchor, s.interval, s.end);
-      if (s.plan.timing === 'in_advance' && s.plan.fee > 0)
-        charges.push(feeLine(s.plan, next.start, next.end, s.plan.fee));
+      const plan = this.planNow(s.plan.key);
+      if (plan.timing === 'in_advance' && plan.fee > 0)
+        charges.push(feeLine(plan, next.start, next.end, plan.fee));
       this.draft(s, 'subscription_cycle', period, true, charges, next, true);
       if (trial) s.status = 'active';
       s.start = next.start;
       s.end = next.end;
       s.since = next.start;
-      s.prepaid = s.plan.timing === 'in_advance';
+      s.prepaid = plan.timing === 'in_advance';
+      s.billed = this.billedNow(plan);
+      this.startPiece(s);
     }
   }
 
@@ -444,6 +515,8 @@ export class BillingModel {
     invoice.sequence = ++this.finalized;
     invoice.dueAt = at + PAYMENT_TERMS;
     invoice.status = 'open';
+    // "An invoice with nothing due is paid when it is finalized."
+    if (invoice.amountDue === 0) this.pay(invoice, at);
   }
 
   private pay(invoice: ModelInvoice, at: number): void {
@@ -466,9 +539,32 @@ export class BillingModel {
     s.status = overdue ? 'past_due' : 'active';
   }
 
-  /** Σ amount paid − credit left = Σ totals: nothing created, nothing lost. */
-  owed(): number {
+  /** Σ of every invoice's total: what the invoices say is owed. */
+  invoiced(): number {
     return this.invoices.reduce((sum, i) => sum + i.total, 0);
+  }
+
+  /** Pending items waiting for a subscription's next invoice. */
+  pendingTotal(): number {
+    return this.subscriptions.reduce((sum, s) => sum + s.pending.reduce((t, p) => t + p.amount, 0), 0);
+  }
+
+  /**
+   * The timeline oracle: the fees owed so far, stated per period from what was billed when, each
+   * stretch as its segment, prepaid stretches to the end of their period unless credited, stretches
+   * in arrears up to where they ended. Equal to the fee and proration lines invoiced plus those
+   * still pending, if the credits and charges of every event add up to it.
+   */
+  feesOwed(): number {
+    return this.pieces.reduce((sum, p) => sum + segment(p.fee, p.period, p.from, p.owedTo), 0);
+  }
+
+  /** The fee and proration lines invoiced so far (usage aside). */
+  feesInvoiced(): number {
+    return this.invoices.reduce(
+      (sum, i) => sum + i.fixed.reduce((t, l) => t + (l.kind === 'usage' ? 0 : l.amount), 0),
+      0,
+    );
   }
 }
 

@@ -1,4 +1,5 @@
 import type { Plan } from '../../shared/domain/catalog.ts';
+import type { PlanFee } from '../../shared/domain/fees.ts';
 
 export const planFixture = (overrides: Partial<Plan> = {}): Plan => ({
   id: 'plan-basic',
@@ -14,4 +15,13 @@ export const planFixture = (overrides: Partial<Plan> = {}): Plan => ({
   updated_at: '2026-01-01T00:00:00.000Z',
   version: 1,
   ...overrides,
+});
+
+/** The plan's fee as billing uses it, for tests of the domain: `amount` a period (default 1000). */
+export const feeFixture = (plan: Plan, amount = 1000): PlanFee => ({
+  plan_id: plan.id,
+  name: plan.name,
+  fee: amount,
+  timing: plan.fee_timing,
+  interval: plan.interval,
 });

@@ -56,6 +56,7 @@ async function stillOverdue(tableName: string, subscription: Subscription, now: 
     (invoice): invoice is Invoice =>
       invoice !== undefined &&
       invoice.status === 'open' &&
+      invoice.amount_due > 0 &&
       invoice.due_date !== null &&
       invoice.due_date <= now.toISOString(),
   );

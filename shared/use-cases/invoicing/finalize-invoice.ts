@@ -16,6 +16,7 @@ import { SubscriptionsRepository } from '../../store/subscriptions-repository.ts
 import { UsageRepository } from '../../store/usage-repository.ts';
 import { changingConcurrently, LOST_RACE, retryOnLostRace } from '../optimistic.ts';
 import { invoiceFor } from './invoices.ts';
+import { recordPayment } from './record-payment.ts';
 
 /** Days between finalization and the due date of an invoice. */
 export const PAYMENT_TERMS_DAYS = 7;
@@ -103,7 +104,16 @@ export async function finalizeInvoice(
             )
           : [],
       );
-      return done ? open : LOST_RACE;
+      if (!done) return LOST_RACE;
+      // Nothing to collect (a credit, or the balance paid it all): paid at once, as Stripe does.
+      if (open.amount_due > 0) return open;
+      const { invoice: paid } = await recordPayment(
+        tableName,
+        open.id,
+        { id: `none_${open.id}`, method: 'none', stripe_payment_intent_id: null, received_at: at },
+        caller,
+      );
+      return paid;
     },
     () => {
       throw changingConcurrently(`Invoice ${invoiceId}`);

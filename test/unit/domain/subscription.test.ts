@@ -11,7 +11,7 @@ import {
   type SubscriptionAction,
   type SubscriptionStatus,
 } from '../../../shared/domain/subscription.ts';
-import { planFixture } from '../../support/catalog-fixtures.ts';
+import { feeFixture, planFixture } from '../../support/catalog-fixtures.ts';
 
 const start = new Date('2026-03-01T00:00:00Z');
 const basic = planFixture();
@@ -20,7 +20,8 @@ const pro = planFixture({
   total_budget: 50_000,
   routing_policy: { priority: 1, match_expression: '*', strategy: 'weighted', targets: ['a'] },
 });
-const active = () => newSubscription({ id: 's1', customerId: 'c1', plan: basic, trialDays: 0 }, start);
+const active = () =>
+  newSubscription({ id: 's1', customerId: 'c1', plan: basic, fee: feeFixture(basic), trialDays: 0 }, start);
 
 const STATUSES: SubscriptionStatus[] = ['trialing', 'active', 'past_due', 'canceled'];
 const ACTIONS: SubscriptionAction[] = [
@@ -97,7 +98,10 @@ describe('creating a subscription', () => {
   });
 
   it('with a trial: trialing until the trial ends, which anchors the paid periods', () => {
-    const trial = newSubscription({ id: 's2', customerId: 'c1', plan: basic, trialDays: 14 }, start);
+    const trial = newSubscription(
+      { id: 's2', customerId: 'c1', plan: basic, fee: feeFixture(basic), trialDays: 14 },
+      start,
+    );
     expect(trial).toMatchObject({
       status: 'trialing',
       trial_end: '2026-03-15T00:00:00.000Z',
@@ -109,7 +113,13 @@ describe('creating a subscription', () => {
   it('refuses an archived plan', () => {
     expect(() =>
       newSubscription(
-        { id: 's', customerId: 'c', plan: planFixture({ active: false }), trialDays: 0 },
+        {
+          id: 's',
+          customerId: 'c',
+          plan: planFixture({ active: false }),
+          fee: feeFixture(planFixture({ active: false })),
+          trialDays: 0,
+        },
         start,
       ),
     ).toThrow(/archived/);
@@ -167,7 +177,17 @@ describe('changing a subscription', () => {
       mid,
     );
     expect([pendingItems, bill]).toEqual([[], null]);
-    expect(subscription.fee_segment_start).toBe(subscription.current_period_end);
+    // Pro is the plan now (budget, routing, usage prices), Basic's prepaid fee is still what is billed.
+    expect(subscription).toMatchObject({
+      plan_id: 'plan-pro',
+      fee_segment_start: start.toISOString(),
+      fee_prepaid: true,
+      billed_fee: { plan_id: 'plan-basic', fee: 1000 },
+    });
+    // So a cancel later in the period credits Basic's unused time, not Pro's.
+    const later = new Date('2026-03-24T00:00:00Z');
+    const canceled = applyPatch(subscription, { cancelNow: true, currentPlan: fee(pro, 3000) }, later);
+    expect(canceled.bill?.charges.map((c) => [c.plan_id, c.amount])).toEqual([['plan-basic', -258]]);
   });
 
   it('a budget set on the subscription survives a plan change', () => {
@@ -177,7 +197,10 @@ describe('changing a subscription', () => {
   });
 
   it('a plan change during a trial creates no proration', () => {
-    const trial = newSubscription({ id: 's2', customerId: 'c1', plan: basic, trialDays: 14 }, start);
+    const trial = newSubscription(
+      { id: 's2', customerId: 'c1', plan: basic, fee: feeFixture(basic), trialDays: 14 },
+      start,
+    );
     const outcome = applyPatch(trial, change(pro, 1000, 3000), mid);
     expect([outcome.pendingItems, outcome.bill]).toEqual([[], null]);
   });

@@ -9,11 +9,11 @@ import {
   sumQuantities,
   usagePeriodFor,
 } from '../../../shared/domain/usage.ts';
-import { planFixture } from '../../support/catalog-fixtures.ts';
+import { feeFixture, planFixture } from '../../support/catalog-fixtures.ts';
 
 const created = new Date('2026-03-10T00:00:00Z');
 const subscription = newSubscription(
-  { id: 's', customerId: 'c', plan: planFixture(), trialDays: 0 },
+  { id: 's', customerId: 'c', plan: planFixture(), fee: feeFixture(planFixture()), trialDays: 0 },
   created,
 );
 const price = { id: 'p', active: true, metric: 'calls', model: 'per_unit' } as Price;

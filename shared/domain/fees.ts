@@ -111,7 +111,7 @@ export function usedTime(
     until,
     full
       ? `${plan.name}: ${day(period.start)} to ${day(period.end)}`
-      : `${plan.name}: time used ${iso(from)} to ${iso(until)}`,
+      : `${plan.name}: ${iso(from)} to ${iso(until)}`,
   );
 }
 

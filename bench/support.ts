@@ -45,6 +45,8 @@ export async function startBenchService(): Promise<BenchService> {
 export async function meteredPlan(
   service: BenchService,
   extraPrices: Record<string, unknown>[] = [],
+  /** When a flat fee is billed: in arrears, a period's close bills its fee with its usage on one invoice. */
+  feeTiming: 'in_advance' | 'in_arrears' = 'in_arrears',
 ): Promise<{ planId: string }> {
   const product = await service.call('POST', '/api/v1/products', { name: 'Bench' });
   const plan = await service.call('POST', '/api/v1/plans', {
@@ -52,6 +54,7 @@ export async function meteredPlan(
     name: 'Bench',
     currency: 'USD',
     interval: 'month',
+    fee_timing: feeTiming,
     total_budget: 1_000_000,
   });
   for (const price of [{ model: 'per_unit', metric: 'calls', unit_amount_decimal: '0.04' }, ...extraPrices]) {

@@ -1,9 +1,12 @@
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+
 /**
  * The local runtime's one clock: real time, moved forward (never back) when a period close is
- * simulated (`POST /_local/close-periods?at=`), so what that close creates and every request after
- * it are stamped in order: an invoice is created before it is finalized, due after its period ends,
- * and its audit trail reads oldest first. The local API hands it to the handlers as API Gateway
- * does its own: the request's `requestContext.timeEpoch`.
+ * simulated (`POST /_local/close-periods?days=` or `?at=`), so what that close creates and every
+ * request after it are stamped in order: an invoice is created before it is finalized, due after its
+ * period ends, and its audit trail reads oldest first. The local API hands it to the handlers as API
+ * Gateway does its own: the request's `requestContext.timeEpoch`. With a data folder, how far it is
+ * ahead is kept there too, so a restart never takes the stored data back in time.
  */
 export type LocalClock = {
   now: () => Date;
@@ -11,14 +14,36 @@ export type LocalClock = {
   advanceTo: (at: Date) => Date;
 };
 
-export function localClock(): LocalClock {
-  let offsetMs = 0;
+type Saved = { offset_ms: number };
+
+export function localClock(file?: string): LocalClock {
+  let offsetMs = file ? readOffset(file) : 0;
   const now = () => new Date(Date.now() + offsetMs);
   return {
     now,
     advanceTo: (at) => {
-      offsetMs = Math.max(offsetMs, at.getTime() - Date.now());
+      const offset = Math.max(offsetMs, at.getTime() - Date.now());
+      if (offset !== offsetMs && file) {
+        // Written aside, then renamed over the old file: a kill mid-write never leaves it half written.
+        writeFileSync(`${file}.tmp`, JSON.stringify({ offset_ms: offset } satisfies Saved));
+        renameSync(`${file}.tmp`, file);
+      }
+      offsetMs = offset;
       return now();
     },
   };
+}
+
+function readOffset(file: string): number {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return 0; // No simulated close yet: real time.
+  }
+  const offset = (JSON.parse(text) as Partial<Saved>).offset_ms;
+  if (typeof offset !== 'number' || !Number.isFinite(offset)) {
+    throw new Error(`${file} does not hold the local clock; delete it to go back to real time`);
+  }
+  return offset;
 }

@@ -17,6 +17,14 @@ export type LambdaHandler = (
 
 export type LocalRoute = { method: string; path: string; respond: (url: URL) => unknown };
 
+/** A local route's answer with a status of its own (a 400 for a bad parameter); others answer 200. */
+export class LocalAnswer {
+  constructor(
+    readonly status: number,
+    readonly body: unknown,
+  ) {}
+}
+
 export type LocalApiOptions = {
   port: number;
   host?: string;
@@ -62,13 +70,12 @@ async function handle(
   const method = (req.method ?? 'GET').toUpperCase();
 
   const local = options.localRoutes.find((r) => r.method === method && r.path === url.pathname);
-  if (local)
-    return send(
-      res,
-      200,
-      { 'content-type': 'application/json' },
-      JSON.stringify(await local.respond(url), null, 2),
-    );
+  if (local) {
+    const answer = await local.respond(url);
+    const { status, body } = answer instanceof LocalAnswer ? answer : { status: 200, body: answer };
+    const type = status >= 400 ? 'application/problem+json' : 'application/json';
+    return send(res, status, { 'content-type': type }, JSON.stringify(body, null, 2));
+  }
 
   const match = findRoute(routes, method, url.pathname);
   if (match === 'malformed') {

@@ -16,6 +16,10 @@ const runtime = await startLocalRuntime({
   port,
   dataDir: values['data-dir'] ?? process.env.BILLING_DATA_DIR ?? DEFAULT_DATA_DIR,
   inMemory,
+}).catch((error: unknown) => {
+  // One sentence saying what is wrong (each cause's message says what to do), never a stack trace.
+  console.error(`The local service could not start: ${(error as Error).message}`);
+  process.exit(1);
 });
 
 const exampleToken = await mintDevToken(runtime.keys, {

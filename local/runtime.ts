@@ -18,7 +18,7 @@ import { localClock } from './clock.ts';
 import { type DevKeys, loadOrCreateDevKeys } from './dev-auth.ts';
 import { ensureTables, LOCAL_AWS, type LocalTableNames, startDynamoDbLocal } from './dynamodb-local.ts';
 import { type LocalEventBus, startLocalEventBus } from './event-bus.ts';
-import { type LambdaHandler, startLocalApi } from './http-server.ts';
+import { type LambdaHandler, LocalAnswer, startLocalApi } from './http-server.ts';
 import { type StreamPoller, startStreamPoller } from './stream-poller.ts';
 import { scanTable } from './tables.ts';
 
@@ -173,7 +173,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       };
     };
 
-    const clock = localClock();
+    const clock = localClock(inMemory ? undefined : join(dataDir, 'clock.json'));
     const closePeriods = (at: Date) => closeDuePeriods(LOCAL_TABLES.billing, at);
     const keys = await loadOrCreateDevKeys(join(dataDir, 'dev-jwt-key.json'));
     const { server, url } = await startLocalApi({
@@ -194,15 +194,16 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         },
         { method: 'GET', path: '/_local/events', respond: () => ({ events: bus.recent() }) },
         {
-          // The period-close job on demand; `?at=<ISO time>` moves the local clock forward to that
-          // moment and closes as of then, so a month can be billed without waiting for it.
+          // The period-close job on demand. `?days=<n>` moves the local clock n days forward (from
+          // where it is: run twice, it moves twice), `?at=<ISO time>` to that moment if it is later;
+          // then it closes as of the clock, so a month can be billed without waiting for it.
           method: 'POST',
           path: '/_local/close-periods',
           respond: async (url: URL) => {
-            const at = url.searchParams.get('at');
-            const requested = at ? new Date(at) : clock.now();
-            if (Number.isNaN(requested.getTime())) return { error: 'at must be an ISO 8601 time' };
-            return closePeriods(clock.advanceTo(requested));
+            const requested = requestedTime(url, clock.now());
+            if (requested instanceof LocalAnswer) return requested;
+            const at = clock.advanceTo(requested);
+            return { at: at.toISOString(), ...(await closePeriods(at)) };
           },
         },
         {
@@ -257,3 +258,30 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
 /** Background handlers take other event shapes than the HTTP ones; the module export is the same. */
 const invoke = (handler: LambdaHandler, event: unknown): Promise<unknown> =>
   (handler as unknown as (event: unknown) => Promise<unknown>)(event);
+
+/** The moment `POST /_local/close-periods` is asked to close as of, or a 400 problem naming the parameter. */
+function requestedTime(url: URL, now: Date): Date | LocalAnswer {
+  const days = url.searchParams.get('days');
+  const at = url.searchParams.get('at');
+  const invalid = (field: string, message: string) =>
+    new LocalAnswer(400, {
+      type: '/problems/validation',
+      title: 'The request is invalid',
+      status: 400,
+      detail: `${field}: ${message}`,
+      errors: [{ field, message }],
+    });
+  if (days !== null && at !== null) return invalid('days', 'send days or at, not both');
+  if (days !== null) {
+    if (!/^\d{1,5}(\.\d{1,6})?$/.test(days))
+      return invalid('days', 'must be a number of days such as 32 or 0.5');
+    return new Date(now.getTime() + Math.round(Number(days) * 86_400_000));
+  }
+  if (at !== null) {
+    const moment = new Date(at);
+    if (Number.isNaN(moment.getTime()))
+      return invalid('at', 'must be an ISO 8601 time such as 2027-01-02T00:00:00Z');
+    return moment;
+  }
+  return now;
+}

@@ -47,8 +47,14 @@ export type FeeState = {
 /** The fee the current segment bills: the one kept on the subscription, else (older data) the live one. */
 export const billedFee = (state: FeeState, live: PlanFee): PlanFee => state.billed_fee ?? live;
 
-const day = (at: Date) => at.toISOString().slice(0, 10);
 const iso = (at: Date) => at.toISOString();
+/** A moment as an invoice reader wants it: the day, and the minute when it is not midnight (UTC). */
+const day = (at: Date) => {
+  const text = at.toISOString();
+  return text.endsWith('T00:00:00.000Z')
+    ? text.slice(0, 10)
+    : `${text.slice(0, 10)} ${text.slice(11, 16)} UTC`;
+};
 
 const charge = (
   kind: Charge['kind'],
@@ -111,7 +117,7 @@ export function usedTime(
     until,
     full
       ? `${plan.name}: ${day(period.start)} to ${day(period.end)}`
-      : `${plan.name}: ${iso(from)} to ${iso(until)}`,
+      : `${plan.name}: ${day(from)} to ${day(until)}`,
   );
 }
 
@@ -131,7 +137,7 @@ export function unusedTimeCredit(
     currency,
     from,
     period.end,
-    `Unused time on ${plan.name} from ${iso(from)}`,
+    `Unused time on ${plan.name} from ${day(from)}`,
   );
 }
 
@@ -173,7 +179,8 @@ export function planChangeCharges(
   behavior: ProrationBehavior,
   currency: string,
 ): { charges: Charge[]; state: FeeState } {
-  if (behavior === 'none') return { charges: [], state };
+  // (A subscription stored before billed fees were kept keeps the old plan's fee from here on.)
+  if (behavior === 'none') return { charges: [], state: { ...state, billed_fee: state.billed_fee ?? from } };
   const oldPlan = endOfPlanCharges(from, period, state, at, currency, true);
   const newPlan =
     to.timing === 'in_advance'
@@ -184,7 +191,7 @@ export function planChangeCharges(
           currency,
           at,
           period.end,
-          `Remaining time on ${to.name} from ${iso(at)}`,
+          `Remaining time on ${to.name} from ${day(at)}`,
         )
       : [];
   return {

@@ -169,6 +169,22 @@ export function chargeLines(charges: readonly (Charge & { id?: string })[]): Inv
   }));
 }
 
+/** "calls: 1502 × 0.04": what was used and how it was priced, as an invoice reader needs it. */
+function usageDescription({ metric, quantity, price }: UsageTotal): string {
+  switch (price.model) {
+    case 'per_unit':
+      return `${metric}: ${quantity} × ${price.unit_amount_decimal}`;
+    case 'package':
+      return `${metric}: ${quantity}, ${price.unit_amount_decimal} per ${price.package_size}`;
+    case 'tiered_graduated':
+      return `${metric}: ${quantity}, graduated tiers`;
+    case 'tiered_volume':
+      return `${metric}: ${quantity}, volume tiers`;
+    default:
+      return `${metric}: ${quantity}`;
+  }
+}
+
 /** One line per (metric, price) of the period's usage, each rated once with its price. */
 export function usageLines(
   usage: readonly UsageTotal[],
@@ -180,7 +196,7 @@ export function usageLines(
     .map(
       (total): InvoiceLine => ({
         kind: 'usage',
-        description: `${total.metric}: ${total.quantity}`,
+        description: usageDescription(total),
         quantity: total.quantity,
         price_id: total.price.id,
         metric: total.metric,

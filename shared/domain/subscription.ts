@@ -16,6 +16,12 @@ export type SubscriptionStatus = 'trialing' | 'active' | 'past_due' | 'canceled'
 /** An anchor the subscription billed from before a change of interval re-anchored it at `until`. */
 export type EarlierAnchor = { anchor: string; interval: Interval; until: string };
 
+/** A plan the subscription was on until a change at `until`. */
+export type EarlierPlan = { plan_id: string; until: string };
+
+/** Earlier plans kept: far more than a period's changes (usage older than 45 days is refused anyway). */
+const EARLIER_PLANS_KEPT = 50;
+
 export type Subscription = {
   id: string;
   customer_id: string;
@@ -45,6 +51,8 @@ export type Subscription = {
   billed_fee: PlanFee | null;
   /** Anchors before the current one, newest last: late usage from before a re-anchor still finds its period. */
   earlier_anchors: EarlierAnchor[];
+  /** Plans before the current one, oldest first, each until the change: late usage is rated with its plan. */
+  earlier_plans: EarlierPlan[];
   trial_end: string | null;
   cancel_at_period_end: boolean;
   canceled_at: string | null;
@@ -145,6 +153,7 @@ export function newSubscription(
     fee_prepaid: !trialEnd && timing === 'in_advance',
     billed_fee: input.fee,
     earlier_anchors: [],
+    earlier_plans: [],
     trial_end: trialEnd?.toISOString() ?? null,
     cancel_at_period_end: false,
     canceled_at: null,
@@ -327,6 +336,9 @@ export function applyPatch(current: Subscription, patch: SubscriptionPatch, now:
     next = {
       ...next,
       plan_id: plan.id,
+      earlier_plans: [...current.earlier_plans, { plan_id: current.plan_id, until: at }].slice(
+        -EARLIER_PLANS_KEPT,
+      ),
       interval: plan.interval,
       fee_timing: to.timing,
       routing_policy: plan.routing_policy,

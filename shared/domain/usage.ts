@@ -23,6 +23,22 @@ export const MAX_LATENESS_MS = 45 * 86_400_000;
 /** Counter shards per subscription: the write ceiling of one subscription is this many partitions. */
 export const USAGE_SHARDS = 8;
 
+/**
+ * The plan a subscription was on at `at`: usage is rated with the prices of the plan it was used
+ * under, also when it arrives after a plan change (late records of the period before the change).
+ */
+export function planAt(subscription: Subscription, at: Date): string {
+  const iso = at.toISOString();
+  return subscription.earlier_plans.find((earlier) => iso < earlier.until)?.plan_id ?? subscription.plan_id;
+}
+
+/**
+ * The moment a record counts at: its timestamp, or, when it is stamped ahead of the service's clock
+ * (clock skew, at most MAX_FUTURE_SKEW_MS), the moment it arrived: a period that has not started yet
+ * may never exist (a change of interval, a cancellation can come first).
+ */
+export const countedAt = (at: Date, now: Date): Date => (at > now ? now : at);
+
 /** The billing period a moment belongs to: the trial while trialing, else the calendar period. */
 export function usagePeriodFor(subscription: Subscription, at: Date): Period | undefined {
   const created = new Date(subscription.created_at);
@@ -52,12 +68,12 @@ export type UsageDecision =
 
 /**
  * Whether a record for `subscription` (undefined: unknown) at `at` for `metric` may be counted,
- * given the plan's prices and the current time. Closed (invoiced) periods are checked in the store,
- * atomically with the write.
+ * given the prices of each plan and the current time. Closed (invoiced) periods are checked in the
+ * store, atomically with the write.
  */
 export function decideUsage(
   subscription: Subscription | undefined,
-  prices: readonly Price[],
+  pricesOf: (planId: string) => readonly Price[],
   metric: string,
   at: Date,
   now: Date,
@@ -93,16 +109,26 @@ export function decideUsage(
       'The subscription is canceled',
     );
   }
-  const price = prices.find((p) => p.active && p.metric === metric);
+  const counted = countedAt(at, now);
+  if (subscription.cancel_at_period_end && counted >= new Date(subscription.current_period_end)) {
+    return refuse(
+      409,
+      'subscription_id',
+      `ends at ${subscription.current_period_end} (canceled at period end); usage after that is not billed`,
+      'The subscription has ended',
+    );
+  }
+  const planId = planAt(subscription, counted);
+  const price = pricesOf(planId).find((p) => p.active && p.metric === metric);
   if (!price) {
     return refuse(
       422,
       'metric',
-      `the plan ${subscription.plan_id} has no active price for "${metric}"`,
+      `the plan ${planId} has no active price for "${metric}"`,
       'Unknown metric for this subscription',
     );
   }
-  const period = usagePeriodFor(subscription, at);
+  const period = usagePeriodFor(subscription, counted);
   if (!period) {
     return refuse(
       422,

@@ -9,7 +9,13 @@ import type {
 import { type EventEnvelope, EventEnvelopeSchema } from '../events/envelope.ts';
 import { logger } from '../logger.ts';
 import { routingPolicyFields, SmartGatewayRepository } from '../store/smart-gateway-repository.ts';
-import { rollToPeriod, spendForPeriod, usageAttribute, usagePriceAttribute } from './spend.ts';
+import {
+  alignToSubscriptionPeriod,
+  rollToPeriod,
+  spendForPeriod,
+  usageAttribute,
+  usagePriceAttribute,
+} from './spend.ts';
 
 /** What the SmartGateway did with one event, for logs and the local event viewer. */
 export type SyncOutcome = {
@@ -90,7 +96,11 @@ async function applySubscription(event: EventEnvelope<SubscriptionEventData>): P
   });
   const rolled = await repository.updateBudgetFromRow(
     { tenant_id: data.tenant_id, subscription_id: data.subscription_id },
-    (row) => rollToPeriod(row, data.period_start, data.period_end),
+    // Only the newest version of the subscription may correct the end of the row's period.
+    (row) =>
+      budget === 'applied'
+        ? alignToSubscriptionPeriod(row, data.period_start, data.period_end)
+        : rollToPeriod(row, data.period_start, data.period_end),
   );
   const action = budget === 'applied' || routing === 'applied' || rolled === 'applied' ? 'applied' : 'stale';
   return outcome(

@@ -51,6 +51,29 @@ export function rollToPeriod(
   periodEnd: string,
 ): { set: Record<string, unknown>; remove: string[] } | undefined {
   if (typeof row.period_start === 'string' && row.period_start >= periodStart) return undefined;
+  return moveTo(row, periodStart, periodEnd);
+}
+
+/**
+ * As rollToPeriod, for the subscription's own word on its current period (its events are versioned,
+ * so the newest is right): a period re-anchored at its very start keeps its start but not its end.
+ */
+export function alignToSubscriptionPeriod(
+  row: Record<string, unknown>,
+  periodStart: string,
+  periodEnd: string,
+): { set: Record<string, unknown>; remove: string[] } | undefined {
+  if (row.period_start === periodStart) {
+    return row.period_end === periodEnd ? undefined : { set: { period_end: periodEnd }, remove: [] };
+  }
+  return rollToPeriod(row, periodStart, periodEnd);
+}
+
+function moveTo(
+  row: Record<string, unknown>,
+  periodStart: string,
+  periodEnd: string,
+): { set: Record<string, unknown>; remove: string[] } {
   return {
     set: {
       period_start: periodStart,

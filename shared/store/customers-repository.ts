@@ -218,3 +218,20 @@ export function creditBalanceChange(
     auditPut(tableName, customerKey(customerId), audit),
   ];
 }
+
+/** A check, for a transaction that relies on it, that the customer's credit in `currency` is still as read. */
+export function creditBalanceUnchanged(
+  tableName: string,
+  customerId: string,
+  currency: string,
+  read: StoredCreditBalance | undefined,
+): TransactItem {
+  return {
+    ConditionCheck: {
+      TableName: tableName,
+      Key: creditBalanceKey(customerId, currency),
+      ConditionExpression: read ? 'version = :read' : 'attribute_not_exists(PK)',
+      ...(read ? { ExpressionAttributeValues: { ':read': read.version } } : {}),
+    },
+  };
+}

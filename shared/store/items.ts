@@ -14,6 +14,7 @@ const DEFAULTS_ON_READ: Record<string, (item: Record<string, unknown>) => Record
     fee_prepaid: false,
     billed_fee: null,
     earlier_anchors: [],
+    earlier_plans: [],
   }),
   invoice: () => ({
     billing_reason: 'subscription_cycle',

@@ -159,6 +159,9 @@ export async function updateSubscription(
       const changesPlan = newPlan !== undefined && newPlan.plan.id !== current.plan_id;
       const currentPlan =
         changesPlan || patch.cancel_now ? (await getPlanFee(tableName, current.plan_id)).fee : undefined;
+      // A request stamped before the period it finds (it raced the close) applies at that period's
+      // start: a change never lands in a period that has ended.
+      const moment = new Date(Math.max(caller.now.getTime(), Date.parse(current.current_period_start)));
       const outcome = applyPatch(
         current,
         {
@@ -170,7 +173,7 @@ export async function updateSubscription(
           cancelNow: patch.cancel_now,
           prorate: patch.prorate,
         },
-        caller.now,
+        moment,
       );
       if (outcome.changes.length === 0) return current;
       if (outcome.pendingItems.length > 0)

@@ -3,7 +3,7 @@ import { type FieldError, notFound, validationError } from '../domain/errors.ts'
 import { type Caller, canAccessCustomer } from '../domain/principal.ts';
 import { rateUsage } from '../domain/rating.ts';
 import type { Subscription } from '../domain/subscription.ts';
-import { decideUsage, usagePeriodFor } from '../domain/usage.ts';
+import { countedAt, decideUsage, planAt, usagePeriodFor } from '../domain/usage.ts';
 import { fieldErrorsOf } from '../http/validation.ts';
 import { type UsageRecordInput, UsageRecordSchema } from '../schemas/usage.ts';
 import { SubscriptionsRepository } from '../store/subscriptions-repository.ts';
@@ -59,7 +59,11 @@ export async function ingestUsage(
 
   const context = await loadContext(
     tableName,
-    parsed.map((p) => p.record.subscription_id),
+    parsed.map((p) => ({
+      subscriptionId: p.record.subscription_id,
+      at: p.record.timestamp ? new Date(p.record.timestamp) : caller.now,
+    })),
+    caller.now,
   );
   const writes: UsageWrite[] = [];
   const firstIndexOfKey = new Map<string, number>();
@@ -73,7 +77,7 @@ export async function ingestUsage(
     const at = record.timestamp ? new Date(record.timestamp) : caller.now;
     const decision = decideUsage(
       visible,
-      context.prices.get(visible?.plan_id ?? '') ?? [],
+      (planId) => context.prices.get(planId) ?? [],
       record.metric,
       at,
       caller.now,
@@ -143,12 +147,19 @@ function reject(result: UsageResult, status: number, detail: string, errors: Fie
   result.error = { status, detail, errors };
 }
 
-/** Each subscription and its plan's prices, read once per request however many records name them. */
-async function loadContext(tableName: string, subscriptionIds: readonly string[]) {
+/**
+ * Each subscription and the prices of the plans its records were used under, read once per request
+ * however many records name them.
+ */
+async function loadContext(
+  tableName: string,
+  records: readonly { subscriptionId: string; at: Date }[],
+  now: Date,
+) {
   const subscriptionsRepository = new SubscriptionsRepository(tableName);
   const subscriptions = new Map<string, Subscription>();
   await Promise.all(
-    [...new Set(subscriptionIds)].map(async (id) => {
+    [...new Set(records.map((r) => r.subscriptionId))].map(async (id) => {
       // Strongly consistent: a cancellation or plan change committed before this request is seen.
       const subscription = await subscriptionsRepository.get(id, true);
       if (subscription) subscriptions.set(id, subscription);
@@ -156,7 +167,14 @@ async function loadContext(tableName: string, subscriptionIds: readonly string[]
   );
   const prices = new Map<string, Price[]>();
   await Promise.all(
-    [...new Set([...subscriptions.values()].map((s) => s.plan_id))].map(async (planId) => {
+    [
+      ...new Set(
+        records.flatMap((record) => {
+          const subscription = subscriptions.get(record.subscriptionId);
+          return subscription ? [planAt(subscription, countedAt(record.at, now))] : [];
+        }),
+      ),
+    ].map(async (planId) => {
       prices.set(planId, await listPlanPrices(tableName, planId));
     }),
   );

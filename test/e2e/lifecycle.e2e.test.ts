@@ -279,4 +279,18 @@ describe('lists and the clock', () => {
     expect(trail.map((e) => e.action)).toEqual(['invoice.created', 'invoice.finalized']);
     expect(trail[0].at <= trail[1].at).toBe(true);
   });
+
+  it('close-periods?days= moves the local clock from where it is, each time; a bad parameter is a 400 problem', async () => {
+    const first = (await service.call('POST', '/_local/close-periods?days=10')).body;
+    const second = (await service.call('POST', '/_local/close-periods?days=10')).body;
+    const step = new Date(second.at).getTime() - new Date(first.at).getTime();
+    expect(step).toBeGreaterThanOrEqual(10 * DAY);
+    expect(step).toBeLessThan(10 * DAY + 60_000);
+    for (const query of ['days=soon', 'at=yesterday', 'days=1&at=2027-01-01T00:00:00Z']) {
+      const bad = await service.call('POST', `/_local/close-periods?${query}`);
+      expect(bad.status, query).toBe(400);
+      expect(bad.headers.get('content-type')).toBe('application/problem+json');
+      expect(bad.body.errors[0].field).toMatch(/^(days|at)$/);
+    }
+  });
 });

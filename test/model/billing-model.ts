@@ -110,6 +110,8 @@ type ModelSubscription = {
   piece: Piece | null;
   cancelAtEnd: boolean;
   canceledAt: number | null;
+  /** Plans before the current one, oldest first, each until it was changed. */
+  earlierPlans: { key: string; until: number }[];
   /** The SmartGateway budget: no money depends on it, but a change to it is still a change. */
   budget: number;
   pending: Pending[];
@@ -278,6 +280,7 @@ export class BillingModel {
       cancelAtEnd: false,
       canceledAt: null,
       budget: plan.budget,
+      earlierPlans: [],
       pending: [],
       usage: new Map(),
       closedToUsage: new Set(),
@@ -305,11 +308,16 @@ export class BillingModel {
     if (step.timestamp > step.at + MAX_AHEAD || step.timestamp < step.at - MAX_LATENESS)
       return refuse('timestamp');
     if (s.canceledAt !== null && step.timestamp >= s.canceledAt) return refuse('canceled');
-    const period = this.usagePeriod(s, step.timestamp);
+    // Stamped ahead of the clock: it counts when it arrived.
+    const counted = Math.min(step.timestamp, step.at);
+    if (s.cancelAtEnd && counted >= s.end) return refuse('ends at period end');
+    const period = this.usagePeriod(s, counted);
     if (!period) return refuse('no period');
     if (s.closedToUsage.has(period.start)) return refuse('period closed');
+    // Rated with the plan the subscription was on then.
+    const plan = s.earlierPlans.find((earlier) => counted < earlier.until)?.key ?? s.plan.key;
     const byPlan = s.usage.get(period.start) ?? new Map<string, bigint>();
-    byPlan.set(s.plan.key, (byPlan.get(s.plan.key) ?? 0n) + BigInt(step.quantity));
+    byPlan.set(plan, (byPlan.get(plan) ?? 0n) + BigInt(step.quantity));
     s.usage.set(period.start, byPlan);
     return ok();
   }
@@ -336,6 +344,7 @@ export class BillingModel {
   private changePlan(s: ModelSubscription, at: number, to: ModelPlan, behavior: Behavior): Expected {
     if (to.key === s.plan.key) return ok();
     if (s.status === 'canceled' || s.status === 'past_due') return refuse(s.status);
+    s.earlierPlans.push({ key: s.plan.key, until: at });
     if (s.status === 'trialing') {
       // No proration in a trial; the new plan's rhythm applies from the trial's end.
       s.plan = to;

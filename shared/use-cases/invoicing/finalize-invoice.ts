@@ -10,7 +10,11 @@ import {
 } from '../../domain/invoice.ts';
 import { type Caller, requireOperator } from '../../domain/principal.ts';
 import { auditBy } from '../../store/audit.ts';
-import { CustomersRepository, creditBalanceChange } from '../../store/customers-repository.ts';
+import {
+  CustomersRepository,
+  creditBalanceChange,
+  creditBalanceUnchanged,
+} from '../../store/customers-repository.ts';
 import { InvoicesRepository } from '../../store/invoices-repository.ts';
 import { SubscriptionsRepository } from '../../store/subscriptions-repository.ts';
 import { UsageRepository } from '../../store/usage-repository.ts';
@@ -40,6 +44,10 @@ export async function finalizeInvoice(
     5,
     async () => {
       const draft = await invoiceFor(tableName, invoiceId, caller.principal);
+      // Finalized, with nothing to collect, but its settling did not happen (it failed after the
+      // finalize committed): finalizing again settles it.
+      if (draft.status === 'open' && draft.amount_due === 0)
+        return settleIfNothingDue(tableName, draft, caller);
       nextInvoiceStatus(draft.status, 'finalize');
       if (draft.bills_usage) {
         await repository.closePeriodToUsage(draft.subscription_id, draft.period_start, draft.id, caller.now);
@@ -102,21 +110,32 @@ export async function finalizeInvoice(
                 { currency: draft.currency, amount: credit.balance, invoice_id: draft.id },
               ),
             )
-          : [],
+          : // Even when it does not move, the balance must be the one read: credit that arrived
+            // meanwhile (another invoice finalized or voided) is applied by a retry, not skipped.
+            [creditBalanceUnchanged(tableName, draft.customer_id, draft.currency, balance)],
       );
       if (!done) return LOST_RACE;
-      // Nothing to collect (a credit, or the balance paid it all): paid at once, as Stripe does.
-      if (open.amount_due > 0) return open;
-      const { invoice: paid } = await recordPayment(
-        tableName,
-        open.id,
-        { id: `none_${open.id}`, method: 'none', stripe_payment_intent_id: null, received_at: at },
-        caller,
-      );
-      return paid;
+      return settleIfNothingDue(tableName, open, caller);
     },
     () => {
       throw changingConcurrently(`Invoice ${invoiceId}`);
     },
   );
+}
+
+/** An open invoice with nothing to collect (a credit, or the balance paid it all) is paid at once, as in Stripe. */
+async function settleIfNothingDue(tableName: string, open: Invoice, caller: Caller): Promise<Invoice> {
+  if (open.amount_due > 0) return open;
+  const { invoice } = await recordPayment(
+    tableName,
+    open.id,
+    {
+      id: `none_${open.id}`,
+      method: 'none',
+      stripe_payment_intent_id: null,
+      received_at: caller.now.toISOString(),
+    },
+    caller,
+  );
+  return invoice;
 }

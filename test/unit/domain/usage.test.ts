@@ -52,20 +52,30 @@ describe('which records count', () => {
 
   it('refuses, naming the field: unknown subscription, future timestamp, unknown metric, before the start', () => {
     const field = (d: ReturnType<typeof decideUsage>) => (d.ok ? 'ok' : d.errors[0]!.field);
-    expect(field(decideUsage(undefined, [price], 'calls', now, now))).toBe('subscription_id');
+    expect(field(decideUsage(undefined, () => [price], 'calls', now, now))).toBe('subscription_id');
     expect(
       field(
-        decideUsage(subscription, [price], 'calls', new Date(now.getTime() + MAX_FUTURE_SKEW_MS + 1), now),
+        decideUsage(
+          subscription,
+          () => [price],
+          'calls',
+          new Date(now.getTime() + MAX_FUTURE_SKEW_MS + 1),
+          now,
+        ),
       ),
     ).toBe('timestamp');
     expect(
-      field(decideUsage(subscription, [price], 'calls', new Date(now.getTime() + MAX_FUTURE_SKEW_MS), now)),
+      field(
+        decideUsage(subscription, () => [price], 'calls', new Date(now.getTime() + MAX_FUTURE_SKEW_MS), now),
+      ),
     ).toBe('ok');
-    expect(field(decideUsage(subscription, [price], 'other', now, now))).toBe('metric');
-    expect(field(decideUsage(subscription, [{ ...price, active: false }], 'calls', now, now))).toBe('metric');
-    expect(field(decideUsage(subscription, [price], 'calls', new Date('2026-01-01T00:00:00Z'), now))).toBe(
-      'timestamp',
+    expect(field(decideUsage(subscription, () => [price], 'other', now, now))).toBe('metric');
+    expect(field(decideUsage(subscription, () => [{ ...price, active: false }], 'calls', now, now))).toBe(
+      'metric',
     );
+    expect(
+      field(decideUsage(subscription, () => [price], 'calls', new Date('2026-01-01T00:00:00Z'), now)),
+    ).toBe('timestamp');
   });
 
   it('a canceled subscription takes usage from before the cancellation only', () => {
@@ -74,10 +84,53 @@ describe('which records count', () => {
       status: 'canceled' as const,
       canceled_at: '2026-03-15T00:00:00.000Z',
     };
-    expect(decideUsage(canceled, [price], 'calls', new Date('2026-03-14T00:00:00Z'), now).ok).toBe(true);
-    expect(decideUsage(canceled, [price], 'calls', new Date('2026-03-16T00:00:00Z'), now)).toMatchObject({
+    expect(decideUsage(canceled, () => [price], 'calls', new Date('2026-03-14T00:00:00Z'), now).ok).toBe(
+      true,
+    );
+    expect(
+      decideUsage(canceled, () => [price], 'calls', new Date('2026-03-16T00:00:00Z'), now),
+    ).toMatchObject({
       ok: false,
       status: 409,
     });
+  });
+
+  it('a record stamped ahead of the clock counts in the period it arrives in, never in one not started', () => {
+    const end = new Date(subscription.current_period_end);
+    const arrives = new Date(end.getTime() - 60_000);
+    const ahead = decideUsage(
+      subscription,
+      () => [price],
+      'calls',
+      new Date(end.getTime() + 60_000),
+      arrives,
+    );
+    expect(ahead).toMatchObject({
+      ok: true,
+      period: { start: new Date(subscription.current_period_start), end },
+    });
+  });
+
+  it('after a cancellation at period end is scheduled, usage past that end is refused', () => {
+    const ending = { ...subscription, cancel_at_period_end: true };
+    const after = new Date(new Date(subscription.current_period_end).getTime() + 60_000);
+    expect(decideUsage(ending, () => [price], 'calls', after, after)).toMatchObject({
+      ok: false,
+      status: 409,
+    });
+  });
+
+  it('a late record is rated with the plan the subscription was on at its timestamp', () => {
+    const changed = {
+      ...subscription,
+      plan_id: 'plan-pro',
+      earlier_plans: [{ plan_id: 'plan-basic', until: '2026-03-15T00:00:00.000Z' }],
+    };
+    const basicPrice = { ...price, id: 'basic-calls' };
+    const proPrice = { ...price, id: 'pro-calls' };
+    const pricesOf = (planId: string) => (planId === 'plan-basic' ? [basicPrice] : [proPrice]);
+    const late = decideUsage(changed, pricesOf, 'calls', new Date('2026-03-14T00:00:00Z'), now);
+    const fresh = decideUsage(changed, pricesOf, 'calls', new Date('2026-03-16T00:00:00Z'), now);
+    expect([late.ok && late.price.id, fresh.ok && fresh.price.id]).toEqual(['basic-calls', 'pro-calls']);
   });
 });

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { billAtStart } from '../domain/bills.ts';
 import { DomainError, notFound, validationError } from '../domain/errors.ts';
 import type { PlanFee } from '../domain/fees.ts';
-import { draftInvoice, MAX_PENDING_ITEMS_PER_INVOICE, pendingItemsOfPeriod } from '../domain/invoice.ts';
+import { draftInvoice, MAX_PENDING_ITEMS_PER_INVOICE } from '../domain/invoice.ts';
 import { type Caller, canAccessCustomer, type Principal } from '../domain/principal.ts';
 import { applyPatch, newSubscription, type Subscription } from '../domain/subscription.ts';
 import type { CreateSubscriptionRequest, UpdateSubscriptionRequest } from '../schemas/subscriptions.ts';
@@ -223,7 +223,8 @@ async function invoiceNow(
       : Promise.resolve([]),
     new SubscriptionsRepository(tableName).pendingItems(current.id),
   ]);
-  const taken = pendingItemsOfPeriod(pending, caller.now.toISOString());
+  // Every pending item, those made at this very moment too (two changes in one millisecond).
+  const taken = pending.slice(0, MAX_PENDING_ITEMS_PER_INVOICE);
   const invoice = draftInvoice(current, bill, { usage, pendingItems: taken, version }, caller.now);
   return new InvoicesRepository(tableName).draftItems(
     invoice,

@@ -217,3 +217,22 @@ describe('the worked examples of docs/billing-rules.md', () => {
     }
   });
 });
+
+describe('counterexamples the lifecycle model found, kept as fixed cases', () => {
+  it("two changes in one millisecond: the second, invoiced at once, takes the first one's proration too", async () => {
+    const { customer, subscription } = await subscribed(await plan(1000), APRIL);
+    const arrears = await plan(2000, { timing: 'in_arrears' });
+    const moment = '2026-04-04T00:00:00.000Z';
+    await updateSubscription(table(), subscription.id, { plan_id: arrears }, undefined, at(moment));
+    await updateSubscription(
+      table(),
+      subscription.id,
+      { plan_id: await plan(1000), proration_behavior: 'always_invoice' },
+      undefined,
+      at(moment),
+    );
+    const [update] = byReason(await invoicesOf(customer.id), 'subscription_update');
+    // Basic's 27 unused days back, and the same 27 days of Basic charged again: nothing owed, nothing lost.
+    expect(amounts(update)).toEqual([-900, 900]);
+  });
+});

@@ -11,9 +11,9 @@ import {
 
 /**
  * What one lifecycle moment invoices at once (docs/billing-rules.md, "Invoices a subscription
- * produces"): its reason, the period whose usage it closes (null when it bills no usage), the charges
- * of the moment, and the subscription period the SmartGateway moves to when it is paid (null for a
- * final invoice). Every pending item of the subscription joins the invoice too.
+ * produces"): its reason, the stretch it closes and whether it bills that stretch's usage, the
+ * charges of the moment, and the subscription period the SmartGateway moves to when it is paid (null
+ * for a final invoice). Every pending item of the subscription joins the invoice too.
  */
 export type BillingReason =
   | 'subscription_create'

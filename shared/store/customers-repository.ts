@@ -211,8 +211,7 @@ export function creditBalanceChange(
           version,
           updated_at: audit.at,
         },
-        ConditionExpression: before ? 'version = :read' : 'attribute_not_exists(PK)',
-        ...(before ? { ExpressionAttributeValues: { ':read': before.version } } : {}),
+        ...stillAsRead(before),
       },
     },
     auditPut(tableName, customerKey(customerId), audit),
@@ -230,8 +229,13 @@ export function creditBalanceUnchanged(
     ConditionCheck: {
       TableName: tableName,
       Key: creditBalanceKey(customerId, currency),
-      ConditionExpression: read ? 'version = :read' : 'attribute_not_exists(PK)',
-      ...(read ? { ExpressionAttributeValues: { ':read': read.version } } : {}),
+      ...stillAsRead(read),
     },
   };
 }
+
+/** The condition that a credit balance is still the one read (`undefined`: that there is none yet). */
+const stillAsRead = (read: StoredCreditBalance | undefined) =>
+  read
+    ? { ConditionExpression: 'version = :read', ExpressionAttributeValues: { ':read': read.version } }
+    : { ConditionExpression: 'attribute_not_exists(PK)' };

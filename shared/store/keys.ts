@@ -22,7 +22,7 @@
  * All usage of a period (every shard)      | table | PK = USAGE_AGG#<subscription>#<0..n-1>, SK begins_with <period start>#
  * Period closed to late usage (invoiced)   | table | PK = SUBSCRIPTION#<id>, SK = PERIOD_CLOSED#<period start>#<shard>
  * Get invoice by id                        | table | PK = INVOICE#<id>, SK = PROFILE
- * Invoices of a customer, by period start  | GSI1  | GSI1PK = CUSTOMER#<id>, GSI1SK begins_with INVOICE#
+ * Invoices of a customer, by what they end | GSI1  | GSI1PK = CUSTOMER#<id>, GSI1SK begins_with INVOICE#
  * List invoices (operator)                 | GSI2  | GSI2PK = TYPE#invoice
  * Last invoice number of a customer        | table | PK = CUSTOMER#<id>, SK = INVOICE_COUNTER
  * Invoice prefix taken once in the stage    | table | PK = INVOICE_PREFIX#<prefix>, SK = CLAIM (uniqueness guard)

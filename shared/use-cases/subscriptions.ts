@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { billAtStart } from '../domain/bills.ts';
 import { DomainError, notFound, validationError } from '../domain/errors.ts';
-import type { PlanFee } from '../domain/fees.ts';
 import { draftInvoice, MAX_PENDING_ITEMS_PER_INVOICE } from '../domain/invoice.ts';
 import { type Caller, canAccessCustomer, type Principal } from '../domain/principal.ts';
 import { applyPatch, newSubscription, type Subscription } from '../domain/subscription.ts';
@@ -249,10 +248,7 @@ async function roomForPendingItems(tableName: string, current: Subscription, add
   );
 }
 
-async function planOrFieldError(
-  tableName: string,
-  planId: string,
-): Promise<{ plan: Awaited<ReturnType<typeof getPlanFee>>['plan']; fee: PlanFee }> {
+async function planOrFieldError(tableName: string, planId: string): ReturnType<typeof getPlanFee> {
   return getPlanFee(tableName, planId).catch((error: unknown) => {
     if (error instanceof DomainError && error.kind === 'not-found') {
       throw validationError([{ field: 'plan_id', message: `no plan ${planId}` }]);

@@ -10,5 +10,5 @@ export const handler = apiHandler(
     contract: invoiceContracts['invoices-finalize'],
     scopes: [SCOPES.invoicesWrite],
   },
-  ({ params, caller }) => finalizeInvoice(config().tableName, params.id, caller),
+  ({ params, caller, idempotency }) => finalizeInvoice(config().tableName, params.id, caller, idempotency),
 );

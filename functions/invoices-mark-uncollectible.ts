@@ -10,5 +10,6 @@ export const handler = apiHandler(
     contract: invoiceContracts['invoices-mark-uncollectible'],
     scopes: [SCOPES.invoicesWrite],
   },
-  ({ params, caller }) => changeInvoiceStatus(config().tableName, params.id, 'mark_uncollectible', caller),
+  ({ params, caller, idempotency }) =>
+    changeInvoiceStatus(config().tableName, params.id, 'mark_uncollectible', caller, idempotency),
 );

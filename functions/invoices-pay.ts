@@ -6,5 +6,6 @@ import { payInvoice } from '../shared/use-cases/invoicing/pay-invoice.ts';
 
 export const handler = apiHandler(
   { name: 'invoices-pay', contract: invoiceContracts['invoices-pay'], scopes: [SCOPES.invoicesWrite] },
-  ({ params, body, caller }) => payInvoice(config().tableName, params.id, body, caller),
+  ({ params, body, caller, idempotency }) =>
+    payInvoice(config().tableName, params.id, body, caller, idempotency),
 );

@@ -6,5 +6,6 @@ import { changeInvoiceStatus } from '../shared/use-cases/invoicing/change-invoic
 
 export const handler = apiHandler(
   { name: 'invoices-void', contract: invoiceContracts['invoices-void'], scopes: [SCOPES.invoicesWrite] },
-  ({ params, caller }) => changeInvoiceStatus(config().tableName, params.id, 'void', caller),
+  ({ params, caller, idempotency }) =>
+    changeInvoiceStatus(config().tableName, params.id, 'void', caller, idempotency),
 );

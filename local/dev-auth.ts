@@ -2,6 +2,7 @@ import type { webcrypto } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { exportJWK, generateKeyPair, importJWK, type JWK, jwtVerify, SignJWT } from 'jose';
+import { DEFAULT_OPERATOR_SCOPE, DEFAULT_TENANT_CLAIM } from '../shared/config.ts';
 
 /**
  * Local stand-in for the identity provider behind API Gateway's JWT authorizer: an ES256 key pair
@@ -33,7 +34,15 @@ export async function loadOrCreateDevKeys(keyFile: string): Promise<DevKeys> {
 
 export type TokenRequest = {
   scopes: readonly string[];
+  /** The tenant the token is confined to; without one the token is an operator's (see `operator`). */
   tenantId?: string | undefined;
+  /**
+   * A token without a tenant gets the operator scope (what `npm run token` without `--tenant` mints);
+   * `false` leaves it out, for tests of a token that is neither.
+   */
+  operator?: boolean | undefined;
+  /** Claims set as given, over the ones above (tests of malformed claims). */
+  claims?: Record<string, unknown> | undefined;
   subject?: string | undefined;
   expiresInSeconds?: number | undefined;
   /** For tests of the authorizer: override issuer/audience. */
@@ -42,28 +51,54 @@ export type TokenRequest = {
 };
 
 export async function mintDevToken(keys: DevKeys, request: TokenRequest): Promise<string> {
-  const jwt = new SignJWT({
-    scope: request.scopes.join(' '),
-    ...(request.tenantId ? { tenant_id: request.tenantId } : {}),
-  })
-    .setProtectedHeader({ alg: 'ES256', typ: 'JWT' })
-    .setSubject(request.subject ?? (request.tenantId ? `tenant-user-${request.tenantId}` : 'local-operator'))
-    .setIssuer(request.issuer ?? LOCAL_ISSUER)
-    .setAudience(request.audience ?? LOCAL_AUDIENCE)
-    .setIssuedAt();
-  const lifetime = request.expiresInSeconds ?? 3600;
-  jwt.setExpirationTime(Math.floor(Date.now() / 1000) + lifetime);
-  return jwt.sign(keys.privateKey);
+  const operator = request.tenantId === undefined && request.operator !== false;
+  const scopes = operator ? [...new Set([...request.scopes, DEFAULT_OPERATOR_SCOPE])] : request.scopes;
+  const now = Math.floor(Date.now() / 1000);
+  const claims = {
+    scope: scopes.join(' '),
+    ...(request.tenantId !== undefined ? { [DEFAULT_TENANT_CLAIM]: request.tenantId } : {}),
+    sub: request.subject ?? (request.tenantId ? `tenant-user-${request.tenantId}` : 'local-operator'),
+    iss: request.issuer ?? LOCAL_ISSUER,
+    aud: request.audience ?? LOCAL_AUDIENCE,
+    iat: now,
+    exp: now + (request.expiresInSeconds ?? 3600),
+    ...request.claims,
+  };
+  return new SignJWT(claims).setProtectedHeader({ alg: 'ES256', typ: 'JWT' }).sign(keys.privateKey);
 }
 
 export type VerifiedClaims = Record<string, string | number | boolean | string[]>;
 
-/** Throws with a reason the caller can act on (expired, wrong audience, bad signature…). */
+/**
+ * Checks a token as API Gateway's JWT authorizer does (docs: "Control access to HTTP APIs with JWT
+ * authorizers"): signature and algorithm; `iss`; `aud`, or `client_id` when there is no `aud`; `exp`
+ * present and after now; `nbf` and `iat`, when present, before now. Throws with the reason, worded
+ * like the authorizer's `error_description`.
+ */
 export async function verifyDevToken(keys: DevKeys, token: string): Promise<VerifiedClaims> {
   const { payload } = await jwtVerify(token, keys.publicKey, {
     issuer: LOCAL_ISSUER,
-    audience: LOCAL_AUDIENCE,
     algorithms: ['ES256'],
+    requiredClaims: ['exp'],
+  }).catch((error: Error) => {
+    throw new Error(authorizerWording(error));
   });
+  const now = Math.floor(Date.now() / 1000);
+  if (typeof payload.iat === 'number' && payload.iat > now) throw new Error('the token is not valid yet');
+  const audiences = payload.aud === undefined ? [] : [payload.aud].flat();
+  const audienceOk =
+    payload.aud === undefined ? payload.client_id === LOCAL_AUDIENCE : audiences.includes(LOCAL_AUDIENCE);
+  if (!audienceOk) throw new Error('the token does not have a valid audience');
   return payload as VerifiedClaims;
+}
+
+function authorizerWording(error: Error & { code?: string; claim?: string }): string {
+  if (error.code === 'ERR_JWT_EXPIRED') return 'the token has expired';
+  if (error.code === 'ERR_JWT_CLAIM_VALIDATION_FAILED' && error.claim === 'iss')
+    return 'the token does not have a valid issuer';
+  if (error.code === 'ERR_JWT_CLAIM_VALIDATION_FAILED' && error.claim === 'exp')
+    return 'the token does not have a valid exp';
+  if (error.code === 'ERR_JWT_CLAIM_VALIDATION_FAILED' && error.claim === 'nbf')
+    return 'the token is not valid yet';
+  return `the token is not valid: ${error.message}`;
 }

@@ -2,6 +2,8 @@ import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
+import { tenancyConfig } from '../shared/config.ts';
+import { scopesOf, tenantClaimProblem } from '../shared/http/auth.ts';
 import { ROUTES, type RouteDefinition } from '../shared/http/routes.ts';
 import { type DevKeys, verifyDevToken } from './dev-auth.ts';
 
@@ -92,15 +94,13 @@ async function handle(
 
   const authorizer = await authorize(match.route, req.headers.authorization, options.keys);
   if ('reject' in authorizer) {
-    const { status, message, description } = authorizer.reject;
+    const { status, message, wwwAuthenticate } = authorizer.reject;
     return send(
       res,
       status,
       {
         'content-type': 'application/json',
-        ...(description
-          ? { 'www-authenticate': `Bearer error="invalid_token", error_description="${description}"` }
-          : {}),
+        ...(wwwAuthenticate ? { 'www-authenticate': wwwAuthenticate } : {}),
       },
       JSON.stringify({ message }),
     );
@@ -156,30 +156,54 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too-la
 
 type AuthorizerOutcome =
   | { context: Record<string, unknown> | undefined }
-  | { reject: { status: number; message: string; description?: string } };
+  | { reject: { status: number; message: string; wwwAuthenticate?: string } };
 
-/** What API Gateway's authorizers decide before the Lambda runs, and what they put on the event. */
+/**
+ * What API Gateway's authorizers decide before the Lambda runs, and what they put on the event. The
+ * JWT rules are the HTTP API JWT authorizer's (verifyDevToken): the identity source holds the token
+ * alone or after `Bearer `; `scope` or `scp` carries the scopes, and a route's scopes need one of them;
+ * refusals carry its `www-authenticate` header. One rule is this service's, applied here as in the
+ * handler: a tenant claim that names no tenant (empty, blank, not a string) is an invalid token.
+ */
 async function authorize(
   route: RouteDefinition,
   header: string | undefined,
   keys: DevKeys,
 ): Promise<AuthorizerOutcome> {
   if (route.auth === 'none') return { context: undefined };
-  const token = /^Bearer\s+(.+)$/i.exec(header ?? '')?.[1];
-  if (!token) return { reject: { status: 401, message: 'Unauthorized', description: 'no bearer token' } };
+  const token = (header ?? '').trim().replace(/^Bearer\s+/i, '');
+  const invalid = (description: string): AuthorizerOutcome => ({
+    reject: {
+      status: 401,
+      message: 'Unauthorized',
+      wwwAuthenticate: `Bearer scope="" error="invalid_token" error_description="${description}"`,
+    },
+  });
+  if (!token) return invalid('the token is missing');
   let claims: Record<string, unknown>;
   try {
     claims = await verifyDevToken(keys, token);
   } catch (error) {
-    return { reject: { status: 401, message: 'Unauthorized', description: (error as Error).message } };
+    return invalid((error as Error).message);
   }
   if (route.auth === 'iam') {
     // Locally a dev token stands in for SigV4; the handler sees the same IAM context shape.
     return { context: { iam: { userArn: `arn:aws:iam::000000000000:user/local-${String(claims.sub)}` } } };
   }
-  const scopes = typeof claims.scope === 'string' ? claims.scope.split(' ') : [];
+  const { tenantClaim } = tenancyConfig();
+  const tenantProblem = Object.hasOwn(claims, tenantClaim)
+    ? tenantClaimProblem(claims[tenantClaim])
+    : undefined;
+  if (tenantProblem) return invalid(`the ${tenantClaim} claim ${tenantProblem}`);
+  const scopes = scopesOf(claims);
   if (route.scopes.length > 0 && !route.scopes.some((scope) => scopes.includes(scope))) {
-    return { reject: { status: 403, message: 'Forbidden' } };
+    return {
+      reject: {
+        status: 403,
+        message: 'Forbidden',
+        wwwAuthenticate: `Bearer scope="${route.scopes.join(' ')}" error="insufficient_scope" error_description="the token does not have any of the route's scopes"`,
+      },
+    };
   }
   // API Gateway passes claims as strings (numbers and lists flattened).
   const flat = Object.fromEntries(

@@ -3,7 +3,10 @@ import { parseArgs } from 'node:util';
 import { loadOrCreateDevKeys, mintDevToken } from './dev-auth.ts';
 import { DEFAULT_DATA_DIR } from './runtime.ts';
 
-/** `npm run token -- --scope "a b" [--tenant <customer_id>] [--sub name] [--expires 3600]` */
+/**
+ * `npm run token -- --scope "a b" [--tenant <customer_id>] [--sub name] [--expires 3600]`. Without
+ * `--tenant` the token is an operator's: it also carries the operator scope (billing:operator).
+ */
 const { values } = parseArgs({
   options: {
     scope: { type: 'string', default: '' },
@@ -19,6 +22,10 @@ if (scopes.length === 0) {
   console.error(
     'Usage: npm run token -- --scope "billing:customers:create billing:customers:read" [--tenant <customer_id>]',
   );
+  process.exit(2);
+}
+if (values.tenant !== undefined && values.tenant.trim() === '') {
+  console.error('--tenant needs a customer id (leave it out for an operator token)');
   process.exit(2);
 }
 const dataDir = values['data-dir'] ?? process.env.BILLING_DATA_DIR ?? DEFAULT_DATA_DIR;

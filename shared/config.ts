@@ -25,6 +25,24 @@ export type RuntimeConfig = {
   idempotencyTtlSeconds: number;
 };
 
+/**
+ * Who a token belongs to (infra/README.md, "Tenancy"): the claim that names the tenant, and the scope
+ * that marks an operator. A token with neither is refused. Stage settings `tenantClaim` and
+ * `operatorScope`, handed to every Lambda (and the local authorizer) as TENANT_CLAIM and OPERATOR_SCOPE.
+ */
+export type TenancyConfig = { tenantClaim: string; operatorScope: string };
+
+export const DEFAULT_TENANT_CLAIM = 'tenant_id';
+export const DEFAULT_OPERATOR_SCOPE = 'billing:operator';
+
+/** Read on its own (no table needed), so the authorizer and unit tests can use it. */
+export function tenancyConfig(env: NodeJS.ProcessEnv = process.env): TenancyConfig {
+  return {
+    tenantClaim: env.TENANT_CLAIM?.trim() || DEFAULT_TENANT_CLAIM,
+    operatorScope: env.OPERATOR_SCOPE?.trim() || DEFAULT_OPERATOR_SCOPE,
+  };
+}
+
 const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
 const DEFAULT_IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
 

@@ -104,7 +104,9 @@ export function apiHandler<C extends HandlerContract>(
       if (result instanceof ApiResult) return jsonResponse(result.status, result.body);
       return jsonResponse(contract.success.status, result);
     } catch (error) {
-      if (error instanceof IdempotencyKeyTaken && idempotencyClaimed) {
+      // A concurrent request with the same key may have won (its write took the key, or made ours
+      // refuse: "already paid"): then the answer is its response, replayed, not our error.
+      if (idempotencyClaimed && (error instanceof IdempotencyKeyTaken || error instanceof DomainError)) {
         const winner = await idempotencyClaimFor(options.name, event, principal, now);
         if (winner && 'replay' in winner) return winner.replay;
       }

@@ -97,6 +97,7 @@ const action = (description: string) =>
   defineContract({
     params: IdPathSchema,
     body: NoBody,
+    idempotent: true,
     success: { status: 200, description, schema: InvoiceSchema },
     problems: [400, 401, 403, 404, 409],
   });
@@ -123,6 +124,7 @@ export const invoiceContracts = {
   'invoices-pay': defineContract({
     params: IdPathSchema,
     body: PayInvoiceRequestSchema,
+    idempotent: true,
     success: {
       status: 200,
       description:

@@ -83,3 +83,20 @@ export function idempotencyPut(
     },
   };
 }
+
+/** What a route hands its use case when the caller sent an Idempotency-Key (undefined otherwise). */
+export type Idempotency = { record: (body: unknown) => IdempotentWrite } | undefined;
+
+/**
+ * The idempotency record answering with `body`, as items to add to the transaction that makes the
+ * change (none without a key): for use cases whose last write is not a repository's create.
+ */
+export const idempotencyItems = (
+  tableName: string,
+  idempotency: Idempotency,
+  body: unknown,
+): TransactItem[] => {
+  if (!idempotency) return [];
+  const { claim, response } = idempotency.record(body);
+  return [idempotencyPut(tableName, claim, response)];
+};

@@ -269,9 +269,11 @@ export class InvoicesRepository {
     payment: PaymentRecord,
     invoiceAudit: AuditDraft,
     paymentAudit: AuditDraft,
+    extra: TransactItem[] = [],
   ): Promise<boolean> {
     const paymentKey = invoicePaymentKey(paid.id, payment.id);
     return this.transition(paid, expectedVersion, invoiceAudit, [
+      ...extra,
       {
         Put: {
           TableName: this.tableName,

@@ -7,14 +7,14 @@ import { type Caller, requireOperator } from '../domain/principal.ts';
 import type { CreatePlanRequest, CreatePriceRequest, CreateProductRequest } from '../schemas/catalog.ts';
 import { type AuditDraft, auditBy } from '../store/audit.ts';
 import { CatalogRepository } from '../store/catalog-repository.ts';
-import { IdempotencyKeyTaken, type IdempotentWrite } from '../store/idempotency.ts';
+import { type Idempotency, IdempotencyKeyTaken } from '../store/idempotency.ts';
 import type { Page } from '../store/pagination.ts';
 
 /**
  * The catalog is not tenant data: any token with the read scope reads all of it, tenant tokens
  * included (a tenant needs to see the plans it can subscribe to). Only operators write it.
  */
-type Idempotency = { record: (body: unknown) => IdempotentWrite } | undefined;
+
 type ListQuery = { limit: number; cursor?: string | undefined };
 
 const audit = (

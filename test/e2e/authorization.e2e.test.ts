@@ -180,8 +180,41 @@ function badCallers(route: RouteDefinition): Caller[] {
       },
       expected: unauthorized,
     },
+    {
+      name: 'without exp',
+      token: () =>
+        new SignJWT({ scope: ALL_SCOPES.join(' ') })
+          .setProtectedHeader({ alg: 'ES256', typ: 'JWT' })
+          .setIssuer(LOCAL_ISSUER)
+          .setAudience(LOCAL_AUDIENCE)
+          .setSubject('no-exp')
+          .setIssuedAt()
+          .sign(service.keys.privateKey),
+      expected: unauthorized,
+    },
+    {
+      name: 'issued in the future',
+      token: minted({ scopes: ALL_SCOPES, claims: { iat: Math.floor(Date.now() / 1000) + 3600 } }),
+      expected: unauthorized,
+    },
     ...(route.auth === 'jwt'
       ? [
+          // Found from outside: an empty tenant_id was read as "no tenant", i.e. an operator.
+          ...[
+            ['empty', ''],
+            ['blank', ' '],
+            ['numeric', 7],
+            ['list', [f.customerId]],
+          ].map(([shape, value]) => ({
+            name: `${shape} tenant_id`,
+            token: minted({ scopes: ALL_SCOPES, claims: { tenant_id: value } }),
+            expected: unauthorized,
+          })),
+          {
+            name: 'neither tenant nor operator',
+            token: minted({ scopes: ALL_SCOPES, operator: false }),
+            expected: () => 403 as const,
+          },
           {
             name: 'missing scope',
             token: minted({ scopes: ALL_SCOPES.filter((scope) => !route.scopes.includes(scope)) }),

@@ -3,6 +3,7 @@ import { type Invoice, nextInvoiceStatus } from '../../domain/invoice.ts';
 import { type Caller, requireOperator } from '../../domain/principal.ts';
 import { auditBy } from '../../store/audit.ts';
 import { CustomersRepository, creditBalanceChange } from '../../store/customers-repository.ts';
+import { type Idempotency, idempotencyItems } from '../../store/idempotency.ts';
 import { InvoicesRepository } from '../../store/invoices-repository.ts';
 import type { TransactItem } from '../../store/transact.ts';
 import { invoiceFor } from './invoices.ts';
@@ -17,6 +18,7 @@ export async function changeInvoiceStatus(
   invoiceId: string,
   action: 'void' | 'mark_uncollectible',
   caller: Caller,
+  idempotency: Idempotency = undefined,
 ): Promise<Invoice> {
   requireOperator(caller.principal, `${action.replace('_', ' ')} invoices`);
   const current = await invoiceFor(tableName, invoiceId, caller.principal);
@@ -63,7 +65,7 @@ export async function changeInvoiceStatus(
     next,
     current.version,
     auditBy(caller, 'invoice', invoiceId, `invoice.${status}`, current, next),
-    balanceChange,
+    [...balanceChange, ...idempotencyItems(tableName, idempotency, next)],
   );
   if (!done)
     throw new DomainError('version-conflict', `Invoice ${invoiceId} changed meanwhile; GET it and retry`);

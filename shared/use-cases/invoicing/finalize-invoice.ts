@@ -15,8 +15,10 @@ import {
   creditBalanceChange,
   creditBalanceUnchanged,
 } from '../../store/customers-repository.ts';
+import { type Idempotency, idempotencyItems } from '../../store/idempotency.ts';
 import { InvoicesRepository } from '../../store/invoices-repository.ts';
 import { SubscriptionsRepository } from '../../store/subscriptions-repository.ts';
+import type { TransactItem } from '../../store/transact.ts';
 import { UsageRepository } from '../../store/usage-repository.ts';
 import { changingConcurrently, LOST_RACE, retryOnLostRace } from '../optimistic.ts';
 import { invoiceFor } from './invoices.ts';
@@ -36,8 +38,12 @@ export async function finalizeInvoice(
   tableName: string,
   invoiceId: string,
   caller: Caller,
+  idempotency: Idempotency = undefined,
 ): Promise<Invoice> {
   requireOperator(caller.principal, 'finalize invoices');
+  // With an Idempotency-Key the answer is kept with the last write: the finalize, or the payment
+  // that settles an invoice with nothing due (its answer is the paid invoice).
+  const answer = (body: Invoice) => idempotencyItems(tableName, idempotency, body);
   const repository = new InvoicesRepository(tableName);
   const customers = new CustomersRepository(tableName);
   return retryOnLostRace(
@@ -47,7 +53,7 @@ export async function finalizeInvoice(
       // Finalized, with nothing to collect, but its settling did not happen (it failed after the
       // finalize committed): finalizing again settles it.
       if (draft.status === 'open' && draft.amount_due === 0)
-        return settleIfNothingDue(tableName, draft, caller);
+        return settleIfNothingDue(tableName, draft, caller, answer);
       nextInvoiceStatus(draft.status, 'finalize');
       if (draft.bills_usage) {
         await repository.closePeriodToUsage(draft.subscription_id, draft.period_start, draft.id, caller.now);
@@ -88,34 +94,35 @@ export async function finalizeInvoice(
         version: draft.version + 1,
       };
       const balanceMoves = credit.balance !== (balance?.amount ?? 0);
+      const balanceItems = balanceMoves
+        ? creditBalanceChange(
+            tableName,
+            draft.customer_id,
+            draft.currency,
+            balance,
+            credit.balance,
+            auditBy(
+              caller,
+              'customer',
+              draft.customer_id,
+              'customer.credit_balance_changed',
+              { currency: draft.currency, amount: balance?.amount ?? 0 },
+              { currency: draft.currency, amount: credit.balance, invoice_id: draft.id },
+            ),
+          )
+        : // Even when it does not move, the balance must be the one read: credit that arrived
+          // meanwhile (another invoice finalized or voided) is applied by a retry, not skipped.
+          [creditBalanceUnchanged(tableName, draft.customer_id, draft.currency, balance)];
       const done = await repository.finalize(
         open,
         draft.version,
         sequence,
         billed,
         auditBy(caller, 'invoice', draft.id, 'invoice.finalized', draft, open),
-        balanceMoves
-          ? creditBalanceChange(
-              tableName,
-              draft.customer_id,
-              draft.currency,
-              balance,
-              credit.balance,
-              auditBy(
-                caller,
-                'customer',
-                draft.customer_id,
-                'customer.credit_balance_changed',
-                { currency: draft.currency, amount: balance?.amount ?? 0 },
-                { currency: draft.currency, amount: credit.balance, invoice_id: draft.id },
-              ),
-            )
-          : // Even when it does not move, the balance must be the one read: credit that arrived
-            // meanwhile (another invoice finalized or voided) is applied by a retry, not skipped.
-            [creditBalanceUnchanged(tableName, draft.customer_id, draft.currency, balance)],
+        [...balanceItems, ...(open.amount_due > 0 ? answer(open) : [])],
       );
       if (!done) return LOST_RACE;
-      return settleIfNothingDue(tableName, open, caller);
+      return settleIfNothingDue(tableName, open, caller, answer);
     },
     () => {
       throw changingConcurrently(`Invoice ${invoiceId}`);
@@ -124,7 +131,12 @@ export async function finalizeInvoice(
 }
 
 /** An open invoice with nothing to collect (a credit, or the balance paid it all) is paid at once, as in Stripe. */
-async function settleIfNothingDue(tableName: string, open: Invoice, caller: Caller): Promise<Invoice> {
+async function settleIfNothingDue(
+  tableName: string,
+  open: Invoice,
+  caller: Caller,
+  answer: (paid: Invoice) => TransactItem[],
+): Promise<Invoice> {
   if (open.amount_due > 0) return open;
   const { invoice } = await recordPayment(
     tableName,
@@ -136,6 +148,7 @@ async function settleIfNothingDue(tableName: string, open: Invoice, caller: Call
       received_at: caller.now.toISOString(),
     },
     caller,
+    answer,
   );
   return invoice;
 }

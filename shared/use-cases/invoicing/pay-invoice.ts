@@ -3,7 +3,9 @@ import { type Invoice, nextInvoiceStatus, type PendingPayment } from '../../doma
 import { type Caller, requireOperator } from '../../domain/principal.ts';
 import { stripeGateway } from '../../payments/stripe-gateway.ts';
 import { auditBy } from '../../store/audit.ts';
+import { type Idempotency, idempotencyItems } from '../../store/idempotency.ts';
 import { InvoicesRepository } from '../../store/invoices-repository.ts';
+import type { TransactItem } from '../../store/transact.ts';
 import { stripeCustomerIdOf } from '../customers.ts';
 import { changingConcurrently, LOST_RACE, retryOnLostRace } from '../optimistic.ts';
 import { invoiceFor } from './invoices.ts';
@@ -22,8 +24,12 @@ export async function payInvoice(
   invoiceId: string,
   body: { paid_out_of_band?: boolean | undefined },
   caller: Caller,
+  idempotency: Idempotency = undefined,
 ): Promise<Invoice> {
   requireOperator(caller.principal, 'pay invoices');
+  // With an Idempotency-Key, the answer is kept in the same transaction that pays (or marks the
+  // payment processing), so a retry after a lost response replays it instead of a 409.
+  const answer = (body: Invoice) => idempotencyItems(tableName, idempotency, body);
   const invoice = await invoiceFor(tableName, invoiceId, caller.principal);
   nextInvoiceStatus(invoice.status, 'pay');
   const received_at = caller.now.toISOString();
@@ -45,6 +51,7 @@ export async function payInvoice(
         received_at,
       },
       caller,
+      answer,
     );
     if (outcome === 'not-payable') nextInvoiceStatus(paid.status, 'pay');
     return paid;
@@ -84,6 +91,7 @@ export async function payInvoice(
         receivedAt: received_at,
       },
       caller,
+      answer,
     );
     if (outcome === 'not-payable') {
       throw new DomainError(
@@ -111,7 +119,7 @@ export async function payInvoice(
     );
   }
   // processing (a bank debit) or waiting on the customer (requires_action): the webhook settles it.
-  return markProcessing(tableName, invoiceId, attempt, result.paymentIntentId, caller);
+  return markProcessing(tableName, invoiceId, attempt, result.paymentIntentId, caller, answer);
 }
 
 /**
@@ -155,6 +163,7 @@ async function markProcessing(
   attempt: number,
   paymentIntentId: string,
   caller: Caller,
+  answer: (processing: Invoice) => TransactItem[],
 ): Promise<Invoice> {
   const repository = new InvoicesRepository(tableName);
   return retryOnLostRace(
@@ -179,6 +188,7 @@ async function markProcessing(
         next,
         current.version,
         auditBy(caller, 'invoice', invoiceId, 'invoice.payment_processing', current, next),
+        answer(next),
       );
       return done ? next : LOST_RACE;
     },

@@ -4,6 +4,7 @@ import type { Caller } from '../../domain/principal.ts';
 import { logger } from '../../logger.ts';
 import { auditBy } from '../../store/audit.ts';
 import { InvoicesRepository, type PaymentRecord } from '../../store/invoices-repository.ts';
+import type { TransactItem } from '../../store/transact.ts';
 import { changingConcurrently, LOST_RACE, retryOnLostRace } from '../optimistic.ts';
 import { reconcileStanding } from './dunning.ts';
 
@@ -33,6 +34,8 @@ export async function recordPayment(
   invoiceId: string,
   payment: IncomingPayment,
   caller: Caller,
+  /** Items written with the payment that answer for the paid invoice (an idempotency record). */
+  answer: (paid: Invoice) => TransactItem[] = () => [],
 ): Promise<{ invoice: Invoice; outcome: PaymentOutcome }> {
   const repository = new InvoicesRepository(tableName);
   return retryOnLostRace(
@@ -40,8 +43,11 @@ export async function recordPayment(
     async () => {
       const current = await repository.get(invoiceId);
       if (!current) throw notFound('Invoice', invoiceId);
-      if (await repository.getPayment(invoiceId, payment.id))
-        return { invoice: current, outcome: 'duplicate' as const };
+      if (await repository.getPayment(invoiceId, payment.id)) {
+        // Read again: the payment may have landed between the two reads (found by parallel pays
+        // with one Idempotency-Key, which answered with the invoice still open).
+        return { invoice: (await repository.get(invoiceId)) ?? current, outcome: 'duplicate' as const };
+      }
       if (current.status !== 'open' && current.status !== 'uncollectible') {
         return { invoice: current, outcome: 'not-payable' as const };
       }
@@ -73,6 +79,7 @@ export async function recordPayment(
         record,
         auditBy(caller, 'invoice', invoiceId, 'invoice.paid', current, paid),
         auditBy(caller, 'payment', payment.id, 'payment.recorded', null, record),
+        answer(paid),
       );
       if (!done) return LOST_RACE;
       // The scheduled job re-checks standing too, so a failure here only delays the change.
@@ -131,6 +138,7 @@ export async function recordStripeCharge(
   invoice: Invoice,
   charge: { paymentIntentId: string; amount: number; currency: string; receivedAt: string },
   caller: Caller,
+  answer: (paid: Invoice) => TransactItem[] = () => [],
 ): Promise<{ invoice: Invoice; outcome: PaymentOutcome }> {
   const payment: IncomingPayment = {
     id: charge.paymentIntentId,
@@ -141,7 +149,7 @@ export async function recordStripeCharge(
   const sameMoney =
     charge.amount === invoice.amount_due && charge.currency.toUpperCase() === invoice.currency;
   const result = sameMoney
-    ? await recordPayment(tableName, invoice.id, payment, caller)
+    ? await recordPayment(tableName, invoice.id, payment, caller, answer)
     : { invoice, outcome: 'not-payable' as const };
   if (result.outcome === 'not-payable') {
     const reason = sameMoney

@@ -128,7 +128,7 @@ describe('a JSON null body is a body', () => {
         requestContext: {
           requestId: 'r1',
           http: { method: 'POST' },
-          authorizer: { jwt: { claims: { sub: 'u1', scope: '' } } },
+          authorizer: { jwt: { claims: { sub: 'u1', scope: 'billing:operator' } } },
         },
       } as unknown as ApiEvent,
       {} as Context,

@@ -91,6 +91,22 @@ describe('a signed Stripe event that is malformed', () => {
     ['no data.object', { id: 'evt_1', type: 'payment_intent.succeeded', data: {} }],
     ['null', null],
     ['an array', []],
+    ['no created', { id: 'evt_1', type: 'payment_intent.succeeded', livemode: false, data: { object: {} } }],
+    [
+      'a created that is no time',
+      {
+        id: 'evt_1',
+        type: 'payment_intent.succeeded',
+        created: 'soon',
+        livemode: false,
+        data: { object: {} },
+      },
+    ],
+    [
+      'a created past any date',
+      { id: 'evt_1', type: 'payment_intent.succeeded', created: 1e20, livemode: false, data: { object: {} } },
+    ],
+    ['no livemode', { id: 'evt_1', type: 'payment_intent.succeeded', created: 1, data: { object: {} } }],
   ])('%s is ignored (a 2xx, so Stripe stops redelivering) and touches nothing', async (_name, event) => {
     expect(await receiveStripeEvent('unit', event, new Date())).toBe('ignored');
     expect(dynamo.calls()).toHaveLength(0);

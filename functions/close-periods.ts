@@ -10,5 +10,6 @@ export const handler = observedHandler(async (): Promise<CloseReport> => {
   count(METRIC.invoicesCreated, report.invoices_created);
   count(METRIC.subscriptionsPastDue, report.past_due);
   count(METRIC.subscriptionsRestored, report.restored);
+  count(METRIC.periodCloseFailures, report.failed);
   return report;
 });

@@ -40,6 +40,8 @@ export const METRIC = {
   invoicesCreated: 'InvoicesCreated',
   subscriptionsPastDue: 'SubscriptionsPastDue',
   subscriptionsRestored: 'SubscriptionsRestored',
+  /** close-periods: subscriptions the close (or dunning) failed on; the others were closed (alarmed). */
+  periodCloseFailures: 'PeriodCloseFailures',
   /** stripe-webhook: verified events by outcome, and calls refused (bad or missing signature, no secret). */
   stripeWebhookProcessed: 'StripeWebhookProcessed',
   stripeWebhookIgnored: 'StripeWebhookIgnored',

@@ -98,6 +98,37 @@ function volume(quantity: Decimal, tiers: readonly Tier[]): Decimal {
   return plus(times(quantity, tier.unit), tier.flat);
 }
 
+/**
+ * A line above every amount `price` can rate: amount(q) ≤ flat + q × perUnit for every quantity q,
+ * for each model (package: a started package costs at most one package more than q's share; tiers:
+ * every flat amount plus q at the dearest unit price). What bounds a period's quantity
+ * (shared/domain/usage-limits.ts).
+ */
+export function amountBound(price: Price): { flat: Decimal; perUnit: Decimal } {
+  switch (price.model) {
+    case 'flat':
+      throw new RangeError(`Price ${price.id} is a flat fee, not a usage price: it is part of recurringFee`);
+    case 'per_unit':
+      return { flat: ZERO, perUnit: unitAmount(price) };
+    case 'package': {
+      const unit = unitAmount(price);
+      // unit / size, rounded up to the next millionth of a minor unit per quantity unit.
+      const size = BigInt(packageSize(price));
+      const scale = unit.scale + 6;
+      const share = (unit.units * pow10(6) + size - 1n) / size;
+      return { flat: unit, perUnit: { units: share, scale } };
+    }
+    case 'tiered_graduated':
+    case 'tiered_volume': {
+      const tiers = tiersOf(price);
+      return {
+        flat: tiers.reduce((sum, tier) => plus(sum, tier.flat), ZERO),
+        perUnit: tiers.reduce((max, tier) => (compare(tier.unit, max) > 0 ? tier.unit : max), ZERO),
+      };
+    }
+  }
+}
+
 type Tier = { upTo: Decimal | null; unit: Decimal; flat: Decimal };
 
 function tiersOf(price: Price): Tier[] {

@@ -30,6 +30,7 @@
  * Credit balance in one currency           | table | PK = CUSTOMER#<id>, SK = CREDIT_BALANCE#<currency>
  * Payments of an invoice (each once)       | table | PK = INVOICE#<id>, SK begins_with PAYMENT#
  * Subscriptions due for period close       | GSI2  | GSI2PK = TYPE#subscription, filter current_period_end <= now
+ * Subscriptions the close could not close  | table | PK = CLOSE_FAILURE, SK begins_with SUBSCRIPTION# (few: each one an alarm)
  *
  * Usage aggregates are sharded over distinct partition keys so that one very hot subscription
  * spreads its counter writes over several partitions (see docs/usage-metering.md).
@@ -65,6 +66,13 @@ export const idempotencyKey = (principal: string, route: string, key: string): T
   PK: `IDEMPOTENCY#${principal}#${route}#${key}`,
   SK: 'RESPONSE',
 });
+
+/** A subscription the period close failed on: kept until a later close of it succeeds. */
+export const closeFailureKey = (subscriptionId: string): TableKey => ({
+  PK: CLOSE_FAILURE_PARTITION,
+  SK: `SUBSCRIPTION#${subscriptionId}`,
+});
+export const CLOSE_FAILURE_PARTITION = 'CLOSE_FAILURE';
 
 export const stripeEventKey = (eventId: string): TableKey => ({
   PK: `STRIPE_EVENT#${eventId}`,

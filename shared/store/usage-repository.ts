@@ -4,7 +4,14 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { runConcurrently } from '../concurrency.ts';
 import type { Price } from '../domain/catalog.ts';
 import { DomainError } from '../domain/errors.ts';
-import { sumQuantities, USAGE_SHARDS } from '../domain/usage.ts';
+import {
+  compareQuantities,
+  millionthsToQuantity,
+  quantityToMillionths,
+  sumQuantities,
+  USAGE_SHARDS,
+} from '../domain/usage.ts';
+import { shardQuantityLimit } from '../domain/usage-limits.ts';
 import { dynamo, dynamoRaw } from './client.ts';
 import { periodClosedKey, usageAggregateKey, usageAggregatePartition, usageRecordKey } from './keys.ts';
 import { type TransactItem, transactOnce } from './transact.ts';
@@ -23,7 +30,8 @@ export type UsageWrite = {
   price: Price;
 };
 
-export type UsageWriteOutcome = 'accepted' | 'duplicate' | 'period-closed';
+/** `over-limit`: counting it would take its period's total past what an invoice line can hold. */
+export type UsageWriteOutcome = 'accepted' | 'duplicate' | 'period-closed' | 'over-limit';
 
 export type UsageAggregate = { metric: string; quantity: string; records: number; price: Price };
 
@@ -100,11 +108,30 @@ export class UsageRepository {
     now: Date,
     outcomes: Map<number, UsageWriteOutcome>,
   ): Promise<void> {
-    let remaining = chunk;
     let shard = firstShard;
     let conflicts = 0;
+    // Records whose counter group would not fit a shard's share of the period limit together are
+    // counted one by one, in order, so those before the one that crosses it stay counted.
+    const oneByOne: UsageWrite[] = [];
+    const fitting = (writes: readonly UsageWrite[]) =>
+      writes.filter((write) => {
+        if (compareQuantities(write.quantity, shardQuantityLimit(write.price)) > 0) {
+          outcomes.set(write.index, 'over-limit');
+          return false;
+        }
+        return true;
+      });
+    let remaining = fitting(chunk);
+    if (remaining.length > 1) {
+      for (const [, group] of groupBy(remaining, aggregateId)) {
+        const sum = sumQuantities(group.map((w) => w.quantity));
+        if (group.length > 1 && compareQuantities(sum, shardQuantityLimit(group[0]!.price)) > 0)
+          oneByOne.push(...group);
+      }
+      remaining = remaining.filter((write) => !oneByOne.includes(write));
+    }
     while (remaining.length > 0) {
-      const { items, recordAt, periodAt } = this.transactionFor(remaining, shard, now);
+      const { items, recordAt, periodAt, aggregateAt } = this.transactionFor(remaining, shard, now);
       const result = await transactOnce(items);
       if (result === 'transaction-conflict') {
         // Another transaction holds this counter shard: move to the next shard instead of waiting.
@@ -119,7 +146,7 @@ export class UsageRepository {
       }
       if (result.ok) {
         for (const write of remaining) outcomes.set(write.index, 'accepted');
-        return;
+        break;
       }
       const failed = new Set<UsageWrite>();
       for (const position of result.failedConditions) {
@@ -135,9 +162,18 @@ export class UsageRepository {
             failed.add(write);
           }
         }
+        const full = aggregateAt.get(position);
+        if (full) {
+          if (full.length === 1) outcomes.set(full[0]!.index, 'over-limit');
+          else oneByOne.push(...full);
+          for (const write of full) failed.add(write);
+        }
       }
       if (failed.size === 0) throw new Error('Usage transaction failed a condition it does not check');
       remaining = remaining.filter((write) => !failed.has(write));
+    }
+    for (const write of oneByOne.sort((a, b) => a.index - b.index)) {
+      if (!outcomes.has(write.index)) await this.countChunk([write], shard, now, outcomes);
     }
   }
 
@@ -151,6 +187,7 @@ export class UsageRepository {
     const items: TransactItem[] = [];
     const recordAt = new Map<number, UsageWrite>();
     const periodAt = new Map<number, string>();
+    const aggregateAt = new Map<number, UsageWrite[]>();
     for (const write of writes) {
       recordAt.set(items.length, write);
       items.push({
@@ -174,6 +211,8 @@ export class UsageRepository {
     }
     for (const [, group] of groupBy(writes, aggregateId)) {
       const first = group[0]!;
+      const added = sumQuantities(group.map((w) => w.quantity));
+      aggregateAt.set(items.length, group);
       items.push({
         Update: {
           TableName: this.tableName,
@@ -204,8 +243,12 @@ export class UsageRepository {
             '#priceId': 'price_id',
             '#updated': 'updated_at',
           },
+          // The shard's share of the period limit (shared/domain/usage-limits.ts): the total after
+          // this write stays within it. The caller never sends a group larger than the share.
+          ConditionExpression: 'attribute_not_exists(#quantity) OR #quantity <= :room',
           ExpressionAttributeValues: {
-            ':quantity': NumberValue.from(sumQuantities(group.map((w) => w.quantity))),
+            ':quantity': NumberValue.from(added),
+            ':room': NumberValue.from(roomFor(shardQuantityLimit(first.price), added)),
             ':records': group.length,
             ':one': 1,
             ':type': 'usage_aggregate',
@@ -232,7 +275,7 @@ export class UsageRepository {
         },
       });
     }
-    return { items, recordAt, periodAt };
+    return { items, recordAt, periodAt, aggregateAt };
   }
 
   /** Every metric's exact total for one period, summed over the shards. */
@@ -298,4 +341,10 @@ export function takeChunk(writes: readonly UsageWrite[]): UsageWrite[] {
     count++;
   }
   return writes.slice(0, count);
+}
+
+/** How much a shard may already hold for `added` to fit within `limit` (never below zero). */
+function roomFor(limit: string, added: string): string {
+  const room = quantityToMillionths(limit) - quantityToMillionths(added);
+  return millionthsToQuantity(room > 0n ? room : 0n);
 }

@@ -1,9 +1,10 @@
 import type { Price } from '../domain/catalog.ts';
-import { type FieldError, notFound, validationError } from '../domain/errors.ts';
+import { DomainError, type FieldError, notFound, validationError } from '../domain/errors.ts';
 import { type Caller, canAccessCustomer } from '../domain/principal.ts';
 import { rateUsage } from '../domain/rating.ts';
 import type { Subscription } from '../domain/subscription.ts';
 import { countedAt, decideUsage, planAt, usagePeriodFor } from '../domain/usage.ts';
+import { MAX_USAGE_LINE_AMOUNT, periodQuantityLimit } from '../domain/usage-limits.ts';
 import { fieldErrorsOf } from '../http/validation.ts';
 import { type UsageRecordInput, UsageRecordSchema } from '../schemas/usage.ts';
 import { SubscriptionsRepository } from '../store/subscriptions-repository.ts';
@@ -130,6 +131,18 @@ export async function ingestUsage(
           message: 'falls in a period whose invoice is finalized; late usage is no longer accepted',
         },
       ]);
+    } else if (outcome === 'over-limit') {
+      delete result.period_start;
+      const write = writes.find((w) => w.index === index)!;
+      reject(result, 422, 'The period would bill more than an invoice line can hold', [
+        {
+          field: `${batch ? `records.${index}.` : ''}quantity`,
+          message:
+            `would take this period's "${write.metric}" total past ${periodQuantityLimit(write.price)} ` +
+            `(what rates to ${MAX_USAGE_LINE_AMOUNT} minor units at price ${write.price.id}); ` +
+            'records before this one are counted',
+        },
+      ]);
     } else {
       result.status = outcome;
     }
@@ -219,8 +232,24 @@ export async function getUsage(
         metric: a.metric,
         quantity: a.quantity,
         records: a.records,
-        amount: rateUsage(a.price, a.quantity),
+        amount: ratedWithinLimit(a.price, a.quantity, a.metric),
         price_id: a.price.id,
       })),
   };
+}
+
+/**
+ * A period total rated; a total counted before the usage limit existed may rate past what an
+ * invoice holds: then a 409 saying so, never a RangeError (a 500).
+ */
+function ratedWithinLimit(price: Price, quantity: string, metric: string): number {
+  try {
+    return rateUsage(price, quantity);
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    throw new DomainError(
+      'conflict',
+      `This period's "${metric}" total (${quantity}) rates past ${MAX_USAGE_LINE_AMOUNT} minor units, more than an invoice line can hold; it was counted before the usage limit existed (docs/billing-rules.md, "Limits")`,
+    );
+  }
 }

@@ -3,7 +3,9 @@ import type { PlanFee } from '../../domain/fees.ts';
 import { draftInvoice, pendingItemsOfPeriod } from '../../domain/invoice.ts';
 import { type Caller, systemPrincipal } from '../../domain/principal.ts';
 import { closeCurrentPeriod, type Subscription } from '../../domain/subscription.ts';
+import { logger } from '../../logger.ts';
 import { auditBy } from '../../store/audit.ts';
+import { CloseFailuresRepository } from '../../store/close-failures-repository.ts';
 import { InvoicesRepository } from '../../store/invoices-repository.ts';
 import { SubscriptionsRepository } from '../../store/subscriptions-repository.ts';
 import { UsageRepository } from '../../store/usage-repository.ts';
@@ -27,6 +29,13 @@ export type CloseReport = {
   /** Subscriptions moved to past_due (an open invoice past its due date) and back to active. */
   past_due: number;
   restored: number;
+  /**
+   * Subscriptions this run could not close or dun, each with why. Every other subscription was
+   * closed: one that fails never stops the run. Each keeps a retry marker (CloseFailuresRepository)
+   * until a later close of it succeeds; the next run retries it anyway.
+   */
+  failed: number;
+  failures: { subscription_id: string; reason: string }[];
 };
 
 /**
@@ -49,6 +58,27 @@ export async function closeDuePeriods(
     skipped: 0,
     past_due: 0,
     restored: 0,
+    failed: 0,
+    failures: [],
+  };
+  const markers = new CloseFailuresRepository(tableName);
+  const marked = new Set((await markers.list()).map((failure) => failure.subscription_id));
+  const failedOn = async (subscriptionId: string, error: unknown) => {
+    const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    report.failed++;
+    report.failures.push({ subscription_id: subscriptionId, reason });
+    logger.error('The period close failed on one subscription; the others go on', {
+      subscription_id: subscriptionId,
+      error,
+    });
+    await markers
+      .record(subscriptionId, reason, caller.now)
+      .catch((markerError: unknown) =>
+        logger.error('Could not keep the close failure marker', {
+          subscription_id: subscriptionId,
+          markerError,
+        }),
+      );
   };
   // Many subscriptions share a plan: its fee is read once per run.
   const feesByPlan = new Map<string, Promise<PlanFee>>();
@@ -62,12 +92,20 @@ export async function closeDuePeriods(
     return fee;
   };
   await runConcurrently(due.length, CLOSE_CONCURRENCY, async (i) => {
-    const outcome = await closeSubscriptionPeriods(tableName, due[i]!, caller, planFees);
+    const subscription = due[i]!;
+    let outcome: Awaited<ReturnType<typeof closeSubscriptionPeriods>>;
+    try {
+      outcome = await closeSubscriptionPeriods(tableName, subscription, caller, planFees);
+    } catch (error) {
+      await failedOn(subscription.id, error);
+      return;
+    }
     report.invoices_created += outcome.created;
     report.already_invoiced += outcome.already;
     report.skipped += outcome.skipped;
+    if (marked.has(subscription.id)) await markers.clear(subscription.id).catch(() => undefined);
   });
-  const standing = await markOverdue(tableName, caller);
+  const standing = await markOverdue(tableName, caller, failedOn);
   report.past_due = standing.past_due;
   report.restored = standing.restored;
   return report;

@@ -69,6 +69,10 @@ async function stillOverdue(tableName: string, subscription: Subscription, now: 
 export async function markOverdue(
   tableName: string,
   caller: Caller,
+  /** Told of a subscription whose standing could not be re-checked; the others still are. */
+  failedOn: (subscriptionId: string, error: unknown) => Promise<void> = async (_id, error) => {
+    throw error;
+  },
 ): Promise<{ past_due: number; restored: number }> {
   const [overdue, pastDue] = await Promise.all([
     new InvoicesRepository(tableName).listOverdue(caller.now),
@@ -77,7 +81,13 @@ export async function markOverdue(
   const ids = new Set([...overdue.map((i) => i.subscription_id), ...pastDue.map((s) => s.id)]);
   const report = { past_due: 0, restored: 0 };
   for (const id of ids) {
-    const status = await reconcileStanding(tableName, id, caller);
+    let status: Awaited<ReturnType<typeof reconcileStanding>>;
+    try {
+      status = await reconcileStanding(tableName, id, caller);
+    } catch (error) {
+      await failedOn(id, error);
+      continue;
+    }
     if (status === 'past_due') report.past_due++;
     if (status === 'active') report.restored++;
   }

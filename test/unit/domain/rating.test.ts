@@ -3,6 +3,12 @@ import { describe, expect, it } from 'vitest';
 import type { Price, PriceModel, PriceTier } from '../../../shared/domain/catalog.ts';
 import { roundHalfUp } from '../../../shared/domain/money.ts';
 import { exactUsageAmount, parseQuantity, rateUsage } from '../../../shared/domain/rating.ts';
+import { millionthsToQuantity, USAGE_SHARDS } from '../../../shared/domain/usage.ts';
+import {
+  MAX_USAGE_LINE_AMOUNT,
+  periodQuantityLimitMillionths,
+  shardQuantityLimit,
+} from '../../../shared/domain/usage-limits.ts';
 
 // ---- fixtures ---------------------------------------------------------------------------------
 
@@ -340,5 +346,57 @@ describe('refusals', () => {
     expect(() => rateUsage(tieredPrice('tiered_graduated', descending), '1')).toThrow(RangeError);
     const noLast = [ladder[0]!];
     expect(() => rateUsage(tieredPrice('tiered_volume', noLast), '1')).toThrow(RangeError);
+  });
+});
+
+// Found from outside: 23,000 records of 9,999,999,999,999 calls at 0.04 ¢ rated past 2^53 minor
+// units; GET usage answered 500 and every period close failed with a RangeError.
+describe("a period's usage limit per price (shared/domain/usage-limits.ts)", () => {
+  // Rating itself is checked against the reference above; here it is the judge of the limit.
+  const fraction = fc.bigInt({ min: 0n, max: 1_000_000n });
+  const MAX = { n: BigInt(MAX_USAGE_LINE_AMOUNT), d: 1n };
+
+  it('no quantity up to the limit rates past MAX_USAGE_LINE_AMOUNT, and none raises an error', () => {
+    fc.assert(
+      fc.property(usagePrice, fraction, (price, share) => {
+        const limit = periodQuantityLimitMillionths(price);
+        const q = millionthsToQuantity((limit * share) / 1_000_000n);
+        expect(cmp(exact(price, q), MAX)).toBeLessThanOrEqual(0);
+        expect(() => rateUsage(price, q)).not.toThrow();
+        expect(cmp(exact(price, millionthsToQuantity(limit)), MAX)).toBeLessThanOrEqual(0);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('is tight for a per-unit price: one millionth more rates past it', () => {
+    fc.assert(
+      fc.property(unitAmount, (unit) => {
+        fc.pre(dec(unit).n > 0n);
+        const price = perUnitPrice(unit);
+        const limit = periodQuantityLimitMillionths(price);
+        fc.pre(limit < 10n ** 26n - 1n); // not capped by how many digits a quantity may have
+        expect(cmp(exact(price, millionthsToQuantity(limit + 1n)), MAX)).toBe(1);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it("the shards' shares add up to at most the limit", () => {
+    fc.assert(
+      fc.property(usagePrice, (price) => {
+        const share = dec(shardQuantityLimit(price));
+        const total = mul(share, int(USAGE_SHARDS));
+        const limit = { n: periodQuantityLimitMillionths(price), d: 1_000_000n };
+        expect(cmp(total, limit)).toBeLessThanOrEqual(0);
+      }),
+    );
+  });
+
+  it('the published attack: 0.04 ¢ per call allows 25,000,000,000,000 calls a period, 3,125,000,000,000 per shard', () => {
+    const price = perUnitPrice('0.04');
+    expect(millionthsToQuantity(periodQuantityLimitMillionths(price))).toBe('25000000000000');
+    expect(shardQuantityLimit(price)).toBe('3125000000000');
+    expect(rateUsage(price, '25000000000000')).toBe(MAX_USAGE_LINE_AMOUNT);
   });
 });

@@ -1,4 +1,5 @@
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { writeFileAtomic } from './atomic-file.ts';
 
 /**
  * The local runtime's one clock: real time, moved forward (never back) when a period close is
@@ -24,9 +25,8 @@ export function localClock(file?: string): LocalClock {
     advanceTo: (at) => {
       const offset = Math.max(offsetMs, at.getTime() - Date.now());
       if (offset !== offsetMs && file) {
-        // Written aside, then renamed over the old file: a kill mid-write never leaves it half written.
-        writeFileSync(`${file}.tmp`, JSON.stringify({ offset_ms: offset } satisfies Saved));
-        renameSync(`${file}.tmp`, file);
+        // A kill mid-write never leaves it half written.
+        writeFileAtomic(file, JSON.stringify({ offset_ms: offset } satisfies Saved));
       }
       offsetMs = offset;
       return now();

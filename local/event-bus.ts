@@ -64,12 +64,18 @@ export type LocalEventBusOptions = {
   maxAttempts?: number;
   retryDelayMs?: number;
   keep?: number;
+  /** Dead letters kept from an earlier run (the data folder): still there to redrive. */
+  restoredDeadLetters?: BusRecord[];
+  /** Told whenever the dead-letter list changed, to keep it (the runtime writes it to the data folder). */
+  onDeadLettersChanged?: () => void;
 };
 
 export async function startLocalEventBus(options: LocalEventBusOptions): Promise<LocalEventBus> {
   const { busName, targets, maxAttempts = 3, retryDelayMs = 200, keep = 200 } = options;
   const history: BusRecord[] = [];
-  const dead: BusRecord[] = [];
+  const dead: BusRecord[] = [...(options.restoredDeadLetters ?? [])];
+  /** While a redrive runs, the list is kept only once it is done (it holds the parked events). */
+  let redriving = 0;
   const inFlight = new Set<Promise<void>>();
 
   const deliver = async (record: BusRecord, target: BusTarget, delivery: Delivery) => {
@@ -86,6 +92,7 @@ export async function startLocalEventBus(options: LocalEventBusOptions): Promise
         if (delivery.attempts >= maxAttempts) {
           delivery.status = 'dead-lettered';
           if (!dead.includes(record)) dead.unshift(record);
+          if (redriving === 0) options.onDeadLettersChanged?.();
           return;
         }
         await new Promise((resolve) => setTimeout(resolve, retryDelayMs * delivery.attempts));
@@ -164,6 +171,9 @@ export async function startLocalEventBus(options: LocalEventBusOptions): Promise
     recent: () => history,
     deadLetters: () => dead,
     redrive: async () => {
+      // Taken off the list only in memory: the kept list changes once the redrive is done, so a
+      // kill during it keeps every one of them.
+      redriving++;
       const parked = dead.splice(0, dead.length);
       await Promise.all(
         parked.flatMap((record) =>
@@ -178,6 +188,8 @@ export async function startLocalEventBus(options: LocalEventBusOptions): Promise
             }),
         ),
       );
+      redriving--;
+      options.onDeadLettersChanged?.();
       return { redriven: parked.length - dead.length, still_dead: dead.length };
     },
     idle: async () => {

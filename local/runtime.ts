@@ -14,10 +14,11 @@ import { resetStripeCredentials } from '../shared/payments/stripe-credentials.ts
 import { resetStripeGateway } from '../shared/payments/stripe-gateway.ts';
 import { resetDynamoClient } from '../shared/store/client.ts';
 import { closeDuePeriods } from '../shared/use-cases/invoicing/close-periods.ts';
+import { readJsonFile, writeFileAtomic } from './atomic-file.ts';
 import { localClock } from './clock.ts';
 import { type DevKeys, loadOrCreateDevKeys } from './dev-auth.ts';
 import { ensureTables, LOCAL_AWS, type LocalTableNames, startDynamoDbLocal } from './dynamodb-local.ts';
-import { type LocalEventBus, startLocalEventBus } from './event-bus.ts';
+import { type BusRecord, type LocalEventBus, startLocalEventBus } from './event-bus.ts';
 import { type LambdaHandler, LocalAnswer, startLocalApi } from './http-server.ts';
 import { type StreamPoller, startStreamPoller } from './stream-poller.ts';
 import { scanTable } from './tables.ts';
@@ -96,8 +97,22 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       return handlers.get(name)!;
     };
 
+    // Dead letters outlive a restart, as a DLQ does: kept in the data folder, redriven from there.
+    const deadLettersFile = inMemory ? undefined : join(dataDir, 'dead-letters.json');
+    const kept = readDeadLetters(deadLettersFile);
+    const deadStreamRecords: { record: DynamoDBRecord; reason: string }[] = kept.stream;
+    // Called only once the bus runs (nothing is dead-lettered before).
+    const keepDeadLetters = () => {
+      if (deadLettersFile)
+        writeFileAtomic(
+          deadLettersFile,
+          JSON.stringify({ stream: deadStreamRecords, bus: bus.deadLetters() }),
+        );
+    };
     const bus = await startLocalEventBus({
       busName: LOCAL_BUS,
+      restoredDeadLetters: kept.bus,
+      onDeadLettersChanged: keepDeadLetters,
       targets: [
         {
           name: 'smart-gateway-sync',
@@ -137,7 +152,6 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     resetDynamoClient();
     resetEventBridgeClient();
 
-    const deadStreamRecords: { record: DynamoDBRecord; reason: string }[] = [];
     const poller: StreamPoller = await startStreamPoller({
       client: dynamoDb.client,
       endpoint: dynamoDb.endpoint,
@@ -145,8 +159,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       checkpointFile: inMemory ? undefined : join(dataDir, 'stream-checkpoints.json'),
       handler: async (event: DynamoDBStreamEvent) =>
         invoke(await loadHandler('stream-fanout'), event) as Promise<DynamoDBBatchResponse>,
+      // The bus holds events in memory: a batch is done once they are delivered (stream-poller.ts).
+      delivered: () => bus.idle(),
       onDeadLetter: (record, reason) => {
         deadStreamRecords.unshift({ record, reason });
+        keepDeadLetters();
         console.error(`[stream] record ${record.dynamodb?.SequenceNumber} dead-lettered: ${reason}`);
       },
     });
@@ -166,6 +183,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         if (outcome.batchItemFailures.length > 0) deadStreamRecords.unshift(entry);
       }
       await bus.idle();
+      keepDeadLetters();
       const busReport = await bus.redrive();
       return {
         stream: { redriven: parked.length - deadStreamRecords.length, still_dead: deadStreamRecords.length },
@@ -253,6 +271,21 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     for (const stop of stops) await stop().catch(() => undefined);
     throw error;
   }
+}
+
+type KeptDeadLetters = { stream: { record: DynamoDBRecord; reason: string }[]; bus: BusRecord[] };
+
+/** The dead letters an earlier run left in the data folder (none in memory, or on a first start). */
+function readDeadLetters(file: string | undefined): KeptDeadLetters {
+  let kept: Partial<KeptDeadLetters> | undefined;
+  try {
+    kept = file ? readJsonFile<Partial<KeptDeadLetters>>(file) : undefined;
+  } catch {
+    throw new Error(
+      `${file} is not readable; move it aside (it lists dead letters to redrive) and start again`,
+    );
+  }
+  return { stream: kept?.stream ?? [], bus: kept?.bus ?? [] };
 }
 
 /** Background handlers take other event shapes than the HTTP ones; the module export is the same. */

@@ -1,4 +1,3 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   DescribeStreamCommand,
@@ -9,6 +8,7 @@ import {
 } from '@aws-sdk/client-dynamodb-streams';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { toLambdaRecord } from '../shared/events/stream-records.ts';
+import { readJsonFile, writeFileAtomic } from './atomic-file.ts';
 import { LOCAL_AWS } from './dynamodb-local.ts';
 
 /**
@@ -16,6 +16,12 @@ import { LOCAL_AWS } from './dynamodb-local.ts';
  * shard, in order, hands batches to the fan-out handler, honours `batchItemFailures` (records before
  * the reported one are done), retries, then parks the failing record in a dead-letter list, the way
  * the CDK mapping (bisect on error, bounded retries, on-failure destination) does in AWS.
+ *
+ * Its checkpoint moves as the mapping's does: only after the batch's work is done. In AWS that is
+ * when the handler returned (what it put on EventBridge is durable there); locally the bus keeps
+ * events in memory, so the checkpoint also waits until every event the batch published was delivered
+ * or dead-lettered (`delivered`). A kill before that re-reads the records, and the fan-out publishes
+ * them again: at least once, as in AWS, never lost. The checkpoint file is replaced atomically.
  */
 export type StreamPollerOptions = {
   client: DynamoDBClient;
@@ -27,6 +33,8 @@ export type StreamPollerOptions = {
   idleDelayMs?: number;
   /** Where the last processed sequence number per shard is kept, so a restart resumes. */
   checkpointFile?: string | undefined;
+  /** Resolves once every event the handler published so far was delivered or dead-lettered. */
+  delivered?: () => Promise<void>;
   onDeadLetter?: (record: DynamoDBRecord, reason: string) => void;
 };
 
@@ -47,9 +55,10 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
   let pass = 0;
   let waiters: { afterPass: number; wake: () => void }[] = [];
 
-  const saveCheckpoint = (shardId: string, sequenceNumber: string) => {
+  const saveCheckpoint = async (shardId: string, sequenceNumber: string) => {
+    await options.delivered?.();
     checkpoints.shards[shardId] = sequenceNumber;
-    if (options.checkpointFile) writeFileSync(options.checkpointFile, JSON.stringify(checkpoints));
+    if (options.checkpointFile) writeFileAtomic(options.checkpointFile, JSON.stringify(checkpoints));
   };
 
   const iteratorFor = async (shardId: string, at?: string) => {
@@ -106,7 +115,7 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
     const failedIndex =
       failedAt === undefined ? -1 : records.findIndex((r) => r.dynamodb?.SequenceNumber === failedAt);
     if (failedIndex === -1) {
-      saveCheckpoint(shardId, records[records.length - 1]!.dynamodb!.SequenceNumber!);
+      await saveCheckpoint(shardId, records[records.length - 1]!.dynamodb!.SequenceNumber!);
       state.iterator = NextShardIterator;
       state.failures = 0;
       state.limit = batchSize;
@@ -114,14 +123,14 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
     }
     if (failedIndex > 0) {
       // Progress: the records before the failure are done, and the failing one gets its own retries.
-      saveCheckpoint(shardId, records[failedIndex - 1]!.dynamodb!.SequenceNumber!);
+      await saveCheckpoint(shardId, records[failedIndex - 1]!.dynamodb!.SequenceNumber!);
       state.failures = 0;
     }
     state.failures++;
     if (state.failures > maxRetries) {
       // Retries exhausted: like the on-failure destination, park the record and move past it.
       options.onDeadLetter?.(records[failedIndex]!, reason);
-      saveCheckpoint(shardId, failedAt!);
+      await saveCheckpoint(shardId, failedAt!);
       state.failures = 0;
       state.limit = batchSize;
       state.iterator = await iteratorFor(shardId);
@@ -184,10 +193,15 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
 }
 
 function loadCheckpoints(file: string | undefined, streamArn: string): Checkpoints {
-  if (file && existsSync(file)) {
-    const saved = JSON.parse(readFileSync(file, 'utf8')) as Checkpoints;
-    // A recreated table has a new stream: old checkpoints mean nothing for it.
-    if (saved.streamArn === streamArn) return saved;
+  let saved: Checkpoints | undefined;
+  try {
+    saved = file ? readJsonFile<Checkpoints>(file) : undefined;
+  } catch {
+    // Not JSON (a file from before writes were atomic, cut by a kill): reading the stream again from
+    // its start is safe (every event is applied by version), losing the checkpoint is not.
+    console.error(`[stream] ${file} is unreadable; reading the table's stream again from its start`);
   }
+  // A recreated table has a new stream: old checkpoints mean nothing for it.
+  if (saved && saved.streamArn === streamArn && typeof saved.shards === 'object') return saved;
   return { streamArn, shards: {} };
 }

@@ -73,6 +73,20 @@ async function handle(
 
   const local = options.localRoutes.find((r) => r.method === method && r.path === url.pathname);
   if (local) {
+    const refusal = crossSiteRefusal(req);
+    if (refusal) {
+      return send(
+        res,
+        403,
+        { 'content-type': 'application/problem+json' },
+        JSON.stringify({
+          type: '/problems/forbidden',
+          title: 'Cross-site request refused',
+          status: 403,
+          detail: refusal,
+        }),
+      );
+    }
     const answer = await local.respond(url);
     const { status, body } = answer instanceof LocalAnswer ? answer : { status: 200, body: answer };
     const type = status >= 400 ? 'application/problem+json' : 'application/json';
@@ -111,6 +125,32 @@ async function handle(
   const result = await handler(event, lambdaContext(match.route.handler, event.requestContext.requestId));
   writeResult(res, result);
 }
+
+/**
+ * The `/_local/*` routes take no token (the README's session calls them with plain curl), so they
+ * answer only requests made on this machine, to this machine, by something other than a web page of
+ * another site: the Host must be a loopback name (no DNS rebinding), and a browser's request must come
+ * from this same origin (`Origin`, or `Sec-Fetch-Site` when a browser sends only that). Any page the
+ * developer visits could otherwise POST /_local/close-periods and bill a year ahead.
+ */
+export function crossSiteRefusal(req: Pick<IncomingMessage, 'headers'>): string | undefined {
+  const host = String(req.headers.host ?? '');
+  const hostname = host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+  if (!LOOPBACK_NAMES.has(hostname.toLowerCase())) {
+    return `The local routes answer only at localhost or 127.0.0.1, not at "${host}"`;
+  }
+  const origin = req.headers.origin;
+  if (origin !== undefined && origin !== `http://${host}`) {
+    return `The local routes answer no web page of another origin (${origin}); call them with curl or from ${`http://${host}`}`;
+  }
+  const site = req.headers['sec-fetch-site'];
+  if (origin === undefined && site !== undefined && site !== 'same-origin' && site !== 'none') {
+    return 'The local routes answer no cross-site request; call them with curl';
+  }
+  return undefined;
+}
+
+const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '::1']);
 
 function compile(route: RouteDefinition): CompiledRoute {
   const names: string[] = [];

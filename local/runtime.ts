@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type {
@@ -5,6 +6,7 @@ import type {
   DynamoDBRecord,
   DynamoDBStreamEvent,
   EventBridgeEvent,
+  ScheduledEvent,
 } from 'aws-lambda';
 import { resetConfigCache } from '../shared/config.ts';
 import { resetEventBridgeClient } from '../shared/events/publisher.ts';
@@ -13,7 +15,7 @@ import { logger } from '../shared/logger.ts';
 import { resetStripeCredentials } from '../shared/payments/stripe-credentials.ts';
 import { resetStripeGateway } from '../shared/payments/stripe-gateway.ts';
 import { resetDynamoClient } from '../shared/store/client.ts';
-import { closeDuePeriods } from '../shared/use-cases/invoicing/close-periods.ts';
+import type { CloseReport } from '../shared/use-cases/invoicing/close-periods.ts';
 import { readJsonFile, writeFileAtomic } from './atomic-file.ts';
 import { localClock } from './clock.ts';
 import { type DevKeys, loadOrCreateDevKeys } from './dev-auth.ts';
@@ -192,7 +194,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     };
 
     const clock = localClock(inMemory ? undefined : join(dataDir, 'clock.json'));
-    const closePeriods = (at: Date) => closeDuePeriods(LOCAL_TABLES.billing, at);
+    // The same handler the hourly schedule invokes in AWS, given the event EventBridge sends it.
+    const closePeriods = async (at: Date) =>
+      (await invoke(await loadHandler('close-periods'), scheduledEvent(at))) as CloseReport;
     const keys = await loadOrCreateDevKeys(join(dataDir, 'dev-jwt-key.json'));
     const { server, url } = await startLocalApi({
       port: options.port ?? 3000,
@@ -292,6 +296,22 @@ function readDeadLetters(file: string | undefined): KeptDeadLetters {
 const invoke = (handler: LambdaHandler, event: unknown): Promise<unknown> =>
   (handler as unknown as (event: unknown) => Promise<unknown>)(event);
 
+/** What EventBridge hands the close-periods target on schedule (`time`: when the run was due). */
+const scheduledEvent = (at: Date): ScheduledEvent => ({
+  version: '0',
+  id: randomUUID(),
+  'detail-type': 'Scheduled Event',
+  source: 'aws.events',
+  account: '000000000000',
+  time: at.toISOString(),
+  region: LOCAL_AWS.region,
+  resources: ['arn:aws:events:local:000000000000:rule/close-periods-schedule'],
+  detail: {},
+});
+
+/** How far one `POST /_local/close-periods` may move the clock: a year of periods in one request. */
+export const MAX_CLOSE_AHEAD_DAYS = 366;
+
 /** The moment `POST /_local/close-periods` is asked to close as of, or a 400 problem naming the parameter. */
 function requestedTime(url: URL, now: Date): Date | LocalAnswer {
   const days = url.searchParams.get('days');
@@ -306,14 +326,22 @@ function requestedTime(url: URL, now: Date): Date | LocalAnswer {
     });
   if (days !== null && at !== null) return invalid('days', 'send days or at, not both');
   if (days !== null) {
-    if (!/^\d{1,5}(\.\d{1,6})?$/.test(days))
-      return invalid('days', 'must be a number of days such as 32 or 0.5');
+    if (!/^\d{1,3}(\.\d{1,6})?$/.test(days) || Number(days) > MAX_CLOSE_AHEAD_DAYS)
+      return invalid('days', `must be a number of days from 0 to ${MAX_CLOSE_AHEAD_DAYS}, such as 32 or 0.5`);
     return new Date(now.getTime() + Math.round(Number(days) * 86_400_000));
   }
   if (at !== null) {
-    const moment = new Date(at);
+    // ISO 8601 with a date and a time: what `new Date` would also read ("1", "May") is refused.
+    const moment = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/.test(at)
+      ? new Date(at)
+      : new Date(Number.NaN);
     if (Number.isNaN(moment.getTime()))
       return invalid('at', 'must be an ISO 8601 time such as 2027-01-02T00:00:00Z');
+    if (moment.getTime() > now.getTime() + MAX_CLOSE_AHEAD_DAYS * 86_400_000)
+      return invalid(
+        'at',
+        `may be at most ${MAX_CLOSE_AHEAD_DAYS} days ahead of the local clock (${now.toISOString()})`,
+      );
     return moment;
   }
   return now;

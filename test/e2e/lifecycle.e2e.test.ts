@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SCOPES } from '../../shared/http/routes.ts';
 import { budgetRowOf, closePeriodsAt, subscribeOverHttp } from '../support/http-fixtures.ts';
@@ -286,11 +287,64 @@ describe('lists and the clock', () => {
     const step = new Date(second.at).getTime() - new Date(first.at).getTime();
     expect(step).toBeGreaterThanOrEqual(10 * DAY);
     expect(step).toBeLessThan(10 * DAY + 60_000);
-    for (const query of ['days=soon', 'at=yesterday', 'days=1&at=2027-01-01T00:00:00Z']) {
+    // Found from outside: `at` had no bound (two years ahead billed 96 invoices in one request) and
+    // `at=garbage` or a bare number was read by `new Date`.
+    const farAhead = new Date(new Date(second.at).getTime() + 367 * DAY).toISOString();
+    for (const query of [
+      'days=soon',
+      'at=yesterday',
+      'at=garbage',
+      'at=1',
+      'days=367',
+      'days=1e3',
+      `at=${farAhead}`,
+      'days=1&at=2027-01-01T00:00:00Z',
+    ]) {
       const bad = await service.call('POST', `/_local/close-periods?${query}`);
       expect(bad.status, query).toBe(400);
       expect(bad.headers.get('content-type')).toBe('application/problem+json');
       expect(bad.body.errors[0].field).toMatch(/^(days|at)$/);
     }
+    const clock = (await service.call('POST', '/_local/close-periods')).body.at;
+    expect(new Date(clock).getTime() - new Date(second.at).getTime()).toBeLessThan(60_000);
+  });
+
+  // Found from outside: /_local/* took no token and checked no Origin, so any web page the developer
+  // visited could POST /_local/close-periods and bill a year ahead.
+  it('the local routes refuse a request from a web page of another site, or to another host name', async () => {
+    const before = (await service.call('POST', '/_local/close-periods')).body.at;
+    for (const headers of [
+      { origin: 'https://attacker.example' },
+      { origin: 'null' },
+      { 'sec-fetch-site': 'cross-site' },
+      { host: 'attacker.example' },
+    ]) {
+      // node:http, not fetch: fetch never sends a Host of the caller's choosing.
+      const refused = await rawPost(`${service.url}/_local/close-periods?days=300`, headers);
+      expect(refused.status, JSON.stringify(headers)).toBe(403);
+      expect((JSON.parse(refused.body) as { detail: string }).detail).toMatch(/local routes/);
+    }
+    const after = (await service.call('POST', '/_local/close-periods')).body.at;
+    expect(new Date(after).getTime() - new Date(before).getTime()).toBeLessThan(60_000);
+    // The page itself (same origin) and curl (no Origin) are answered.
+    const port = new URL(service.url).port;
+    const same = await fetch(`${service.url}/_local/budgets`, {
+      headers: { origin: `http://localhost:${port}` },
+    });
+    expect(same.status).toBe(200);
   });
 });
+
+function rawPost(url: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', headers }, (res) => {
+      let body = '';
+      res.on('data', (chunk: Buffer) => {
+        body += String(chunk);
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}

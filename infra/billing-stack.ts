@@ -1,4 +1,13 @@
-import { type CfnElement, CfnOutput, Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import {
+  AspectPriority,
+  Aspects,
+  type CfnElement,
+  CfnOutput,
+  Duration,
+  Stack,
+  type StackProps,
+  Validations,
+} from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type { Construct } from 'constructs';
@@ -8,6 +17,7 @@ import { BillingApi } from './billing-api.ts';
 import { BillingFunctions, pascalCase } from './billing-functions.ts';
 import { BillingTable } from './billing-table.ts';
 import { EventFanout } from './event-fanout.ts';
+import { ServicePermissionSourceAccount } from './lambda-permissions.ts';
 import { Payments } from './payments.ts';
 import { SmartGatewaySync } from './smart-gateway-sync.ts';
 import type { StageConfig } from './stage-config.ts';
@@ -40,6 +50,8 @@ export class BillingStack extends Stack {
     super(scope, id, { terminationProtection: props.config.retainData, ...props });
     const { config } = props;
     this.config = config;
+    // Every service-principal Lambda permission below (API routes, EventBridge rules) gets SourceAccount.
+    Aspects.of(this).add(new ServicePermissionSourceAccount(), { priority: AspectPriority.MUTATING });
 
     const billingTable = new BillingTable(this, 'BillingTable', { config });
     const table = billingTable.table;

@@ -60,7 +60,9 @@ export class Alarms extends Construct {
         queue
           .metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum' })
           .createAlarm(this, `${name}NotEmpty`, {
-            alarmDescription: `${name}: undelivered billing events are waiting to be inspected and redriven`,
+            alarmDescription:
+              `${name}: undelivered events or failed runs are waiting to be inspected and redriven ` +
+              '(infra/README.md, Dead letters and redrive)',
             threshold: 1,
             evaluationPeriods: 1,
             comparisonOperator: atLeast,

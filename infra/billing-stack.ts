@@ -10,14 +10,13 @@ import {
 } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
-import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import type { Construct } from 'constructs';
 import { ALL_HANDLERS, handlerAccess, ROUTES } from '../shared/http/routes.ts';
 import { Alarms } from './alarms.ts';
 import { BillingApi } from './billing-api.ts';
 import { BillingFunctions, pascalCase } from './billing-functions.ts';
 import { BillingTable } from './billing-table.ts';
-import { deadLetterQueue } from './dead-letter-queue.ts';
+import { deadLetterQueue, sendAsyncFailuresTo } from './dead-letter-queue.ts';
 import { EventFanout } from './event-fanout.ts';
 import { ServicePermissionSourceAccount } from './lambda-permissions.ts';
 import { Payments } from './payments.ts';
@@ -125,10 +124,9 @@ export class BillingStack extends Stack {
     // record: evidence of a missed hour, not work to put back (infra/README.md, "Dead letters").
     const closePeriods = this.functions.get('close-periods');
     const closeDeadLetterQueue = deadLetterQueue(this, 'ClosePeriodsDeadLetterQueue', config);
-    closePeriods.configureAsyncInvoke({
+    sendAsyncFailuresTo(closeDeadLetterQueue, closePeriods, {
       retryAttempts: CLOSE_SCHEDULE.asyncRetryAttempts,
       maxEventAge: CLOSE_SCHEDULE.maxEventAge,
-      onFailure: new SqsDestination(closeDeadLetterQueue),
     });
     new events.Rule(this, 'ClosePeriodsSchedule', {
       description: 'Closes ended billing periods into draft invoices',

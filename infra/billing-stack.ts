@@ -73,7 +73,13 @@ export class BillingStack extends Stack {
     this.functions = new BillingFunctions(this, 'Functions', {
       config,
       ...(props.assetRoot === undefined ? {} : { assetRoot: props.assetRoot }),
-      environment: { STAGE: config.stage, TABLE_NAME: table.tableName },
+      environment: {
+        STAGE: config.stage,
+        TABLE_NAME: table.tableName,
+        // Who a token belongs to (shared/config.ts reads these; infra/README.md, "Tenancy").
+        TENANT_CLAIM: config.tenantClaim,
+        OPERATOR_SCOPE: config.operatorScope,
+      },
     });
 
     const fanout = new EventFanout(this, 'EventFanout', {

@@ -107,6 +107,26 @@ describe('functions', () => {
     expect(env).not.toHaveProperty('EVENTBRIDGE_ENDPOINT');
   });
 
+  it.each(ALL_HANDLERS)('%s: gets the tenancy settings TENANT_CLAIM and OPERATOR_SCOPE', (name) => {
+    const env = environmentOf(dev, name);
+    expect(env['TENANT_CLAIM']).toBe(dev.stack.config.tenantClaim);
+    expect(env['OPERATOR_SCOPE']).toBe(dev.stack.config.operatorScope);
+    expect([env['TENANT_CLAIM'], env['OPERATOR_SCOPE']]).toEqual(['tenant_id', 'billing:operator']);
+  });
+
+  it("passes a stage's own tenancy settings to every Lambda", () => {
+    const cognito = synthStage('dev', {
+      tenantClaim: 'custom:tenant_id',
+      operatorScope: 'billing-api/operator',
+    });
+    for (const name of ALL_HANDLERS) {
+      expect(environmentOf(cognito, name), name).toMatchObject({
+        TENANT_CLAIM: 'custom:tenant_id',
+        OPERATOR_SCOPE: 'billing-api/operator',
+      });
+    }
+  });
+
   it('gives the sync Lambda the SmartGateway table names', () => {
     const env = environmentOf(dev, 'smart-gateway-sync');
     expect(refTarget(env['BUDGETS_TABLE_NAME'])).toBe(budgetsTableId);

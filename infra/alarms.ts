@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Validations } from 'aws-cdk-lib';
 import type * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -49,7 +49,17 @@ export class Alarms extends Construct {
       displayName: `Billing alarms (${props.config.stage})`,
       enforceSSL: true,
     });
-    if (props.config.alarmEmail) this.topic.addSubscription(new EmailSubscription(props.config.alarmEmail));
+    if (props.config.alarmEmail) {
+      const subscription = this.topic.addSubscription(new EmailSubscription(props.config.alarmEmail));
+      Validations.of(subscription).acknowledge({
+        id: 'Serverless-SNSRedrivePolicy',
+        reason:
+          'An alarm e-mail SNS could not deliver has no one to go to: an alarm on its dead-letter ' +
+          'queue would notify this same topic. The alarm itself stays in ALARM, with its history, in ' +
+          'CloudWatch whether or not the e-mail arrived; pagers and chat hooks subscribe themselves ' +
+          '(infra/README.md, Alarms).',
+      });
+    }
     const period = Duration.minutes(5);
     // Lambda metrics only exist for periods with invocations: no data is not a problem.
     const notBreaching = cloudwatch.TreatMissingData.NOT_BREACHING;
@@ -60,7 +70,9 @@ export class Alarms extends Construct {
         queue
           .metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum' })
           .createAlarm(this, `${name}NotEmpty`, {
-            alarmDescription: `${name}: undelivered billing events are waiting to be inspected and redriven`,
+            alarmDescription:
+              `${name}: undelivered events or failed runs are waiting to be inspected and redriven ` +
+              '(infra/README.md, Dead letters and redrive)',
             threshold: 1,
             evaluationPeriods: 1,
             comparisonOperator: atLeast,

@@ -37,7 +37,7 @@ new BillingStack(app, billingStackName(config.stage), {
   tags: { service: 'billing', stage: config.stage },
 });
 
-// cdk-nag (AwsSolutions): an unacknowledged finding fails the synth; see infra/compliance.ts.
+// cdk-nag (AwsSolutions, Serverless): an unacknowledged finding fails the synth; see infra/compliance.ts.
 addComplianceChecks(app);
 
 app.synth();

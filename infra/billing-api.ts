@@ -42,6 +42,16 @@ export const PUBLIC_ROUTE_REASONS: Readonly<Record<string, string>> = {
     'and no secrets, reaches no table, and clients read it before they have a token.',
 };
 
+/**
+ * Why the API handlers need no Lambda dead-letter queue (Serverless-LambdaDLQ): Lambda's DeadLetterConfig
+ * only ever receives asynchronous invocations, and API Gateway invokes these synchronously.
+ */
+const SYNCHRONOUS_HANDLER_REASON =
+  'API Gateway invokes this function synchronously (Lambda proxy integration), so a failure is ' +
+  'answered to the caller (a 5xx problem response, which the client may retry) and alarmed (the ' +
+  "function's Errors, Api5xx); Lambda's DeadLetterConfig only receives asynchronous invocations, " +
+  'which this function never gets.';
+
 export type BillingApiProps = {
   readonly config: StageConfig;
   readonly functions: BillingFunctions;
@@ -111,8 +121,13 @@ export class BillingApi extends Construct {
     const iam = new HttpIamAuthorizer();
     const none = new apigw.HttpNoneAuthorizer();
 
+    const acknowledged = new Set<string>();
     for (const route of routes) {
       const fn = functions.get(route.handler);
+      if (!acknowledged.has(route.handler)) {
+        acknowledged.add(route.handler);
+        Validations.of(fn).acknowledge({ id: 'Serverless-LambdaDLQ', reason: SYNCHRONOUS_HANDLER_REASON });
+      }
       const routeId = `${route.method}${route.path}`.replace(/[^A-Za-z0-9]+/g, '-');
       const httpRoute = new apigw.HttpRoute(this, routeId, {
         httpApi: this.httpApi,

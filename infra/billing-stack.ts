@@ -1,4 +1,13 @@
-import { type CfnElement, CfnOutput, Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import {
+  AspectPriority,
+  Aspects,
+  type CfnElement,
+  CfnOutput,
+  Duration,
+  Stack,
+  type StackProps,
+  Validations,
+} from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type { Construct } from 'constructs';
@@ -7,7 +16,9 @@ import { Alarms } from './alarms.ts';
 import { BillingApi } from './billing-api.ts';
 import { BillingFunctions, pascalCase } from './billing-functions.ts';
 import { BillingTable } from './billing-table.ts';
+import { deadLetterQueue, sendAsyncFailuresTo } from './dead-letter-queue.ts';
 import { EventFanout } from './event-fanout.ts';
+import { ServicePermissionSourceAccount } from './lambda-permissions.ts';
 import { Payments } from './payments.ts';
 import { SmartGatewaySync } from './smart-gateway-sync.ts';
 import type { StageConfig } from './stage-config.ts';
@@ -17,6 +28,20 @@ export type BillingStackProps = StackProps & {
   /** Directory with `<handler>/index.mjs` per handler; defaults to dist/functions (tests pass a temp dir). */
   readonly assetRoot?: string;
 };
+
+/**
+ * Delivery of the hourly period close, by the schedule's target and by the Lambda's own asynchronous
+ * invocation. The close reads the clock, not the event, and every run closes every period ended by then:
+ * an attempt older than the next run's start has nothing left to do that the next run would not do.
+ */
+export const CLOSE_SCHEDULE = {
+  rate: Duration.hours(1),
+  /** EventBridge retries delivery (throttling, Lambda unavailable) this often, for at most maxEventAge. */
+  retryAttempts: 2,
+  maxEventAge: Duration.hours(1),
+  /** Lambda then retries a failing run this often before the event goes to the same DLQ. */
+  asyncRetryAttempts: 2,
+} as const;
 
 export function billingStackName(stage: string): string {
   return `Billing-${stage}`;
@@ -40,13 +65,21 @@ export class BillingStack extends Stack {
     super(scope, id, { terminationProtection: props.config.retainData, ...props });
     const { config } = props;
     this.config = config;
+    // Every service-principal Lambda permission below (API routes, EventBridge rules) gets SourceAccount.
+    Aspects.of(this).add(new ServicePermissionSourceAccount(), { priority: AspectPriority.MUTATING });
 
     const billingTable = new BillingTable(this, 'BillingTable', { config });
     const table = billingTable.table;
     this.functions = new BillingFunctions(this, 'Functions', {
       config,
       ...(props.assetRoot === undefined ? {} : { assetRoot: props.assetRoot }),
-      environment: { STAGE: config.stage, TABLE_NAME: table.tableName },
+      environment: {
+        STAGE: config.stage,
+        TABLE_NAME: table.tableName,
+        // Who a token belongs to (shared/config.ts reads these; infra/README.md, "Tenancy").
+        TENANT_CLAIM: config.tenantClaim,
+        OPERATOR_SCOPE: config.operatorScope,
+      },
     });
 
     const fanout = new EventFanout(this, 'EventFanout', {
@@ -92,14 +125,23 @@ export class BillingStack extends Stack {
     this.api = new BillingApi(this, 'Api', { config, functions: this.functions });
 
     // The period close: hourly, idempotent (a period's invoice id is derived from the period), so
-    // a retried or overlapping run bills nothing twice.
+    // a retried or overlapping run bills nothing twice. A run EventBridge could not start, and a run
+    // that kept failing, both land in one DLQ (alarmed), as the schedule event or as a Lambda failure
+    // record: evidence of a missed hour, not work to put back (infra/README.md, "Dead letters").
+    const closePeriods = this.functions.get('close-periods');
+    const closeDeadLetterQueue = deadLetterQueue(this, 'ClosePeriodsDeadLetterQueue', config);
+    sendAsyncFailuresTo(closeDeadLetterQueue, closePeriods, {
+      retryAttempts: CLOSE_SCHEDULE.asyncRetryAttempts,
+      maxEventAge: CLOSE_SCHEDULE.maxEventAge,
+    });
     new events.Rule(this, 'ClosePeriodsSchedule', {
       description: 'Closes ended billing periods into draft invoices',
-      schedule: events.Schedule.rate(Duration.hours(1)),
+      schedule: events.Schedule.rate(CLOSE_SCHEDULE.rate),
       targets: [
-        new targets.LambdaFunction(this.functions.get('close-periods'), {
-          retryAttempts: 2,
-          maxEventAge: Duration.hours(1),
+        new targets.LambdaFunction(closePeriods, {
+          retryAttempts: CLOSE_SCHEDULE.retryAttempts,
+          maxEventAge: CLOSE_SCHEDULE.maxEventAge,
+          deadLetterQueue: closeDeadLetterQueue,
         }),
       ],
     });
@@ -111,6 +153,7 @@ export class BillingStack extends Stack {
       deadLetterQueues: [
         ['StreamDeadLetterQueue', fanout.deadLetterQueue],
         ['SyncDeadLetterQueue', smartGateway.deadLetterQueue],
+        ['ClosePeriodsDeadLetterQueue', closeDeadLetterQueue],
       ],
       streamConsumer: this.functions.get('stream-fanout'),
     });
@@ -136,6 +179,16 @@ export class BillingStack extends Stack {
       'SyncDeadLetterQueueUrl',
       smartGateway.deadLetterQueue.queueUrl,
       'Events the SmartGateway sync could not apply',
+    );
+    output(
+      'ClosePeriodsDeadLetterQueueUrl',
+      closeDeadLetterQueue.queueUrl,
+      'Hourly period-close runs that could not be started or kept failing',
+    );
+    output(
+      'ClosePeriodsFunctionName',
+      closePeriods.functionName,
+      'The period-close Lambda: invoke it to run a missed close at once',
     );
     output(
       'AlarmTopicArn',

@@ -60,6 +60,14 @@ export class EventFanout extends Construct {
       }),
     );
     this.bus.grantPutEventsTo(props.fanoutFunction);
+    Validations.of(props.fanoutFunction).acknowledge({
+      id: 'Serverless-LambdaDLQ',
+      reason:
+        'The stream event source mapping invokes this function synchronously; a batch it cannot publish ' +
+        "goes to the mapping's on-failure destination (the stream DLQ above, checked by " +
+        "Serverless-LambdaEventSourceMappingDestination). Lambda's DeadLetterConfig only receives " +
+        'asynchronous invocations, which this function never gets.',
+    });
 
     // The event source grants dynamodb:ListStreams on "*" next to the X-Ray statement (see
     // billing-functions.ts); acknowledged on the policy itself, closer than the role-wide X-Ray reason.

@@ -3,13 +3,12 @@ import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { SMART_GATEWAY_SYNC_RULE_PATTERN } from '../shared/events/rules.ts';
 import { BUDGETS_TABLE, ROUTING_POLICIES_TABLE } from '../shared/store/table-definition.ts';
 import { keyedTable } from './billing-table.ts';
-import { deadLetterQueue } from './dead-letter-queue.ts';
+import { deadLetterQueue, sendAsyncFailuresTo } from './dead-letter-queue.ts';
 import type { StageConfig } from './stage-config.ts';
 
 /** Delivery settings of the rule target and of the Lambda's own asynchronous invocation. */
@@ -65,10 +64,9 @@ export class SmartGatewaySync extends Construct {
     this.budgetsTable.grantReadWriteData(syncFunction);
     this.routingPoliciesTable.grantReadWriteData(syncFunction);
 
-    syncFunction.configureAsyncInvoke({
+    sendAsyncFailuresTo(this.deadLetterQueue, syncFunction, {
       retryAttempts: SYNC_DELIVERY.asyncRetryAttempts,
       maxEventAge: SYNC_DELIVERY.maxEventAge,
-      onFailure: new SqsDestination(this.deadLetterQueue),
     });
 
     this.rule = new events.Rule(this, 'SyncRule', {

@@ -10,6 +10,7 @@
  */
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { ROUTES } from '../shared/http/routes.ts';
 
 export type ApiThrottle = { readonly rateLimit: number; readonly burstLimit: number };
 
@@ -28,6 +29,16 @@ export type StageConfig = {
   readonly alarmEmail: string | undefined;
   /** Default route throttling of the API's `$default` stage. */
   readonly apiThrottle: ApiThrottle;
+  /**
+   * The JWT claim naming the tenant a token acts for (`tenant_id`; `custom:tenant_id` for Cognito, a
+   * namespaced claim for Auth0). Every Lambda gets it as TENANT_CLAIM (infra/README.md, "Tenancy").
+   */
+  readonly tenantClaim: string;
+  /**
+   * The scope that makes a token without a tenant claim an operator's (`billing:operator`). Every Lambda
+   * gets it as OPERATOR_SCOPE.
+   */
+  readonly operatorScope: string;
 };
 
 /** Reads one context value (e.g. `app.node.tryGetContext`). */
@@ -49,12 +60,31 @@ export const STAGE_KEYS = [
   'alarmEmail',
   'apiThrottleRateLimit',
   'apiThrottleBurstLimit',
+  'tenantClaim',
+  'operatorScope',
 ] as const;
 type StageKey = (typeof STAGE_KEYS)[number];
 
 /** Lower-case, starts with a letter, at most 20 characters: it goes into table, bus and secret names. */
 const STAGE_NAME = /^[a-z][a-z0-9-]{0,19}$/;
 const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
+/**
+ * A claim name as identity providers write them: `tenant_id`, Cognito's `custom:tenant_id`, an Auth0
+ * namespaced `https://billing.example/tenant_id`. No spaces or quotes, at most 256 characters.
+ */
+const CLAIM_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.:/#~-]{0,255}$/;
+/**
+ * Registered claims that say something else about a token (who issued it, for whom, when, with which
+ * scopes): taken as the tenant claim, they would make tenants of issuers, audiences or scope strings.
+ */
+const NOT_TENANT_CLAIMS = new Set(['iss', 'aud', 'exp', 'nbf', 'iat', 'jti', 'scope', 'scp', 'token_use']);
+/** An OAuth 2.0 scope token (RFC 6749, section 3.3): printable ASCII except space, `"` and `\`. */
+const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
+/**
+ * Scopes the routes require (shared/http/routes.ts): tenant tokens carry them, so none of them may be
+ * what marks an operator.
+ */
+const ROUTE_SCOPES = new Set(ROUTES.flatMap((route) => route.scopes));
 const RETENTION_VALUES = new Set<number>(
   Object.values(RetentionDays).filter((value): value is number => typeof value === 'number'),
 );
@@ -63,6 +93,8 @@ const DEFAULTS = {
   logRetentionDays: { disposable: RetentionDays.ONE_WEEK, retained: RetentionDays.THREE_MONTHS },
   apiThrottleRateLimit: 100,
   apiThrottleBurstLimit: 200,
+  tenantClaim: 'tenant_id',
+  operatorScope: 'billing:operator',
 } as const;
 
 export function resolveStageConfig(read: ContextReader): StageConfig {
@@ -124,6 +156,32 @@ export function resolveStageConfig(read: ContextReader): StageConfig {
     }
   }
 
+  const tenantClaim = pick('tenantClaim') ?? DEFAULTS.tenantClaim;
+  if (typeof tenantClaim !== 'string' || !CLAIM_NAME.test(tenantClaim)) {
+    problems.push(
+      'tenantClaim must be a JWT claim name without spaces or quotes, such as tenant_id, custom:tenant_id ' +
+        `or https://billing.example/tenant_id, got ${JSON.stringify(tenantClaim)}`,
+    );
+  } else if (NOT_TENANT_CLAIMS.has(tenantClaim)) {
+    problems.push(
+      `tenantClaim cannot be the registered claim ${tenantClaim}: it does not name a tenant ` +
+        `(nor do ${[...NOT_TENANT_CLAIMS].join(', ')})`,
+    );
+  }
+
+  const operatorScope = pick('operatorScope') ?? DEFAULTS.operatorScope;
+  if (typeof operatorScope !== 'string' || !SCOPE_TOKEN.test(operatorScope)) {
+    problems.push(
+      'operatorScope must be one OAuth scope (no spaces, quotes or backslashes), such as billing:operator, ' +
+        `got ${JSON.stringify(operatorScope)}`,
+    );
+  } else if (ROUTE_SCOPES.has(operatorScope)) {
+    problems.push(
+      `operatorScope cannot be ${operatorScope}: routes require that scope, so tenant tokens carry it ` +
+        'and every one of them would count as an operator',
+    );
+  }
+
   if (problems.length > 0) {
     throw new StageConfigError(
       `Invalid configuration for stage "${stage}":\n${problems.map((p) => `  - ${p}`).join('\n')}\n` +
@@ -141,6 +199,8 @@ export function resolveStageConfig(read: ContextReader): StageConfig {
     logRetention: logRetention as RetentionDays,
     alarmEmail: alarmEmail as string | undefined,
     apiThrottle: { rateLimit: rateLimit as number, burstLimit: burstLimit as number },
+    tenantClaim: tenantClaim as string,
+    operatorScope: operatorScope as string,
   };
 }
 

@@ -33,6 +33,7 @@ const functionAlarms = (synth: Synthesized, handler: string, metricName: string)
 const dlqIds = (synth: Synthesized) => [
   only(synth, 'AWS::SQS::Queue', 'EventFanoutStreamDeadLetterQueue')[0],
   only(synth, 'AWS::SQS::Queue', 'SmartGatewaySyncDeadLetterQueue')[0],
+  only(synth, 'AWS::SQS::Queue', 'ClosePeriodsDeadLetterQueue')[0],
 ];
 
 describe.each([

@@ -1,5 +1,8 @@
-import { Match } from 'aws-cdk-lib/assertions';
+import { App, Aspects, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { CfnPermission } from 'aws-cdk-lib/aws-lambda';
 import { describe, expect, it } from 'vitest';
+import { ServicePermissionSourceAccount } from '../../infra/lambda-permissions.ts';
 import { ALL_HANDLERS, handlerAccess, ROUTES } from '../../shared/http/routes.ts';
 import { BILLING_TABLE, BUDGETS_TABLE, ROUTING_POLICIES_TABLE } from '../../shared/store/table-definition.ts';
 import {
@@ -102,6 +105,26 @@ describe('functions', () => {
     expect(refTarget(env['EVENT_BUS_NAME'])).toBe(busId);
     expect(env).not.toHaveProperty('DYNAMODB_ENDPOINT');
     expect(env).not.toHaveProperty('EVENTBRIDGE_ENDPOINT');
+  });
+
+  it.each(ALL_HANDLERS)('%s: gets the tenancy settings TENANT_CLAIM and OPERATOR_SCOPE', (name) => {
+    const env = environmentOf(dev, name);
+    expect(env['TENANT_CLAIM']).toBe(dev.stack.config.tenantClaim);
+    expect(env['OPERATOR_SCOPE']).toBe(dev.stack.config.operatorScope);
+    expect([env['TENANT_CLAIM'], env['OPERATOR_SCOPE']]).toEqual(['tenant_id', 'billing:operator']);
+  });
+
+  it("passes a stage's own tenancy settings to every Lambda", () => {
+    const cognito = synthStage('dev', {
+      tenantClaim: 'custom:tenant_id',
+      operatorScope: 'billing-api/operator',
+    });
+    for (const name of ALL_HANDLERS) {
+      expect(environmentOf(cognito, name), name).toMatchObject({
+        TENANT_CLAIM: 'custom:tenant_id',
+        OPERATOR_SCOPE: 'billing-api/operator',
+      });
+    }
   });
 
   it('gives the sync Lambda the SmartGateway table names', () => {
@@ -226,6 +249,45 @@ describe('least privilege', () => {
       expect(targets, name).not.toContain(budgetsTableId);
       expect(targets, name).not.toContain(routingTableId);
     }
+  });
+});
+
+describe('Lambda invoke permissions', () => {
+  const permissions = ofType(dev, 'AWS::Lambda::Permission');
+
+  it('every one of them names the stack account as SourceAccount (no other account may use the grant)', () => {
+    expect(permissions.length).toBeGreaterThan(0);
+    for (const [id, permission] of permissions) {
+      expect(permission.Properties['SourceAccount'], id).toEqual(dev.stack.resolve(dev.stack.account));
+    }
+  });
+
+  it('they are all granted to services, API Gateway and EventBridge, each scoped to its source ARN', () => {
+    const principals = new Set(permissions.map(([, permission]) => permission.Properties['Principal']));
+    expect(principals).toEqual(new Set(['apigateway.amazonaws.com', 'events.amazonaws.com']));
+    for (const [id, permission] of permissions) expect(permission.Properties['SourceArn'], id).toBeDefined();
+  });
+
+  it('leaves permissions to an account alone, and a source account set at the grant', () => {
+    const stack = new Stack(new App(), 'Probe', { env: { account: '111111111111', region: 'eu-west-1' } });
+    const permission = (id: string, principal: string, sourceAccount?: string) =>
+      new CfnPermission(stack, id, {
+        action: 'lambda:InvokeFunction',
+        functionName: 'probe',
+        principal,
+        ...(sourceAccount ? { sourceAccount } : {}),
+      });
+    permission('Service', 's3.amazonaws.com');
+    permission('Account', '222222222222');
+    permission('Explicit', 'sns.amazonaws.com', '333333333333');
+    Aspects.of(stack).add(new ServicePermissionSourceAccount());
+    const resources = Template.fromStack(stack).toJSON().Resources as Record<
+      string,
+      { Properties: Record<string, unknown> }
+    >;
+    expect(resources['Service']?.Properties['SourceAccount']).toBe('111111111111');
+    expect(resources['Account']?.Properties).not.toHaveProperty('SourceAccount');
+    expect(resources['Explicit']?.Properties['SourceAccount']).toBe('333333333333');
   });
 });
 

@@ -11,8 +11,11 @@ const [, mapping] = only(dev, 'AWS::Lambda::EventSourceMapping');
 const [ruleId, rule] = only(dev, 'AWS::Events::Rule', 'SmartGateway');
 const [streamDlqId] = only(dev, 'AWS::SQS::Queue', 'EventFanoutStreamDeadLetterQueue');
 const [syncDlqId] = only(dev, 'AWS::SQS::Queue', 'SmartGatewaySyncDeadLetterQueue');
+const [closeDlqId] = only(dev, 'AWS::SQS::Queue', 'ClosePeriodsDeadLetterQueue');
+const [scheduleId, schedule] = only(dev, 'AWS::Events::Rule', 'ClosePeriodsSchedule');
 const fanoutId = functionId(dev, 'stream-fanout');
 const syncId = functionId(dev, 'smart-gateway-sync');
+const closeId = functionId(dev, 'close-periods');
 
 describe('event bus', () => {
   it('is a dedicated bus named with the stage', () => {
@@ -61,6 +64,7 @@ describe('dead-letter queues', () => {
   it.each([
     ['stream', streamDlqId],
     ['sync', syncDlqId],
+    ['period close', closeDlqId],
   ])('%s DLQ is encrypted and keeps messages 14 days', (_, queueId) => {
     expect(dev.resources[queueId]?.Properties).toMatchObject({
       SqsManagedSseEnabled: true,
@@ -71,6 +75,7 @@ describe('dead-letter queues', () => {
   it.each([
     ['stream', streamDlqId],
     ['sync', syncDlqId],
+    ['period close', closeDlqId],
   ])('%s DLQ denies non-TLS access', (_, queueId) => {
     template.hasResourceProperties('AWS::SQS::QueuePolicy', {
       Queues: [{ Ref: queueId }],
@@ -149,6 +154,7 @@ describe('alarms', () => {
   it.each([
     ['stream', streamDlqId],
     ['sync', syncDlqId],
+    ['period close', closeDlqId],
   ])('alarm as soon as the %s DLQ holds a message', (_, queueId) => {
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       MetricName: 'ApproximateNumberOfMessagesVisible',
@@ -164,14 +170,49 @@ describe('alarms', () => {
 });
 
 describe('period close schedule', () => {
+  const targets = schedule.Properties['Targets'] as CfnResource['Properties'][];
+
   it('runs the close-periods function every hour with bounded retries', () => {
-    const [, schedule] = only(dev, 'AWS::Events::Rule', 'ClosePeriodsSchedule');
     expect(schedule.Properties['ScheduleExpression']).toBe('rate(1 hour)');
-    expect(schedule.Properties['Targets']).toEqual([
+    expect(targets).toEqual([
       expect.objectContaining({
-        Arn: { 'Fn::GetAtt': [functionId(dev, 'close-periods'), 'Arn'] },
-        RetryPolicy: expect.objectContaining({ MaximumRetryAttempts: 2 }),
+        Arn: { 'Fn::GetAtt': [closeId, 'Arn'] },
+        RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 60 * 60 },
       }),
     ]);
+  });
+
+  it('puts a run EventBridge could not start in its own dead-letter queue', () => {
+    expect(targets[0]?.['DeadLetterConfig']).toEqual({ Arn: { 'Fn::GetAtt': [closeDlqId, 'Arn'] } });
+  });
+
+  it('lets EventBridge, for this rule only, send to that DLQ', () => {
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      Queues: [{ Ref: closeDlqId }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Allow',
+            Action: 'sqs:SendMessage',
+            Principal: { Service: 'events.amazonaws.com' },
+            Condition: { ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': [scheduleId, 'Arn'] } } },
+          }),
+        ]),
+      },
+    });
+  });
+
+  it('parks a run that keeps failing in the same DLQ, and gives up on runs older than the next one', () => {
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: closeId },
+      MaximumRetryAttempts: 2,
+      MaximumEventAgeInSeconds: 60 * 60,
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [closeDlqId, 'Arn'] } } },
+    });
+  });
+
+  it('outputs the DLQ URL and the function name, for a replay by hand', () => {
+    expect(dev.outputs['ClosePeriodsDeadLetterQueueUrl']?.Value).toEqual({ Ref: closeDlqId });
+    expect(dev.outputs['ClosePeriodsFunctionName']?.Value).toEqual({ Ref: closeId });
   });
 });

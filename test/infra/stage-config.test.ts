@@ -112,3 +112,67 @@ describe('resolveStageConfig', () => {
     expect(problemsOf({ ...CDK_JSON.context, stage })).toContain('Invalid stage name');
   });
 });
+
+describe('tenancy settings', () => {
+  it('default to the tenant_id claim and the billing:operator scope', () => {
+    const config = resolveStageConfig(withCdkJson({}));
+    expect(config.tenantClaim).toBe('tenant_id');
+    expect(config.operatorScope).toBe('billing:operator');
+  });
+
+  it.each([
+    'custom:tenant_id',
+    'https://billing.example/tenant_id',
+    'org_id',
+    'https://billing.example/claims#tenant',
+  ])('take the tenant claim %j from the command line', (tenantClaim) => {
+    expect(resolveStageConfig(withCdkJson({ tenantClaim })).tenantClaim).toBe(tenantClaim);
+  });
+
+  it('are read from the stage block, and the command line wins over it', () => {
+    const stages = {
+      prod: {
+        jwtIssuer: 'https://id.example.com/',
+        jwtAudience: ['billing'],
+        tenantClaim: 'custom:tenant_id',
+        operatorScope: 'billing-api/operator',
+      },
+    };
+    const fromBlock = resolveStageConfig(reader({ stage: 'prod', stages }));
+    expect(fromBlock.tenantClaim).toBe('custom:tenant_id');
+    expect(fromBlock.operatorScope).toBe('billing-api/operator');
+    const fromCommandLine = resolveStageConfig(
+      reader({ stage: 'prod', stages, tenantClaim: 'https://billing.example/tenant_id' }),
+    );
+    expect(fromCommandLine.tenantClaim).toBe('https://billing.example/tenant_id');
+    expect(fromCommandLine.operatorScope).toBe('billing-api/operator');
+  });
+
+  it.each([
+    [{ tenantClaim: '' }, 'tenantClaim must be a JWT claim name without spaces or quotes'],
+    [{ tenantClaim: ' ' }, 'tenantClaim must be a JWT claim name'],
+    [{ tenantClaim: 'tenant id' }, 'tenantClaim must be a JWT claim name'],
+    [{ tenantClaim: '"tenant_id"' }, 'tenantClaim must be a JWT claim name'],
+    [{ tenantClaim: 42 }, 'tenantClaim must be a JWT claim name'],
+    [{ tenantClaim: 'x'.repeat(257) }, 'tenantClaim must be a JWT claim name'],
+    [{ tenantClaim: 'scope' }, 'tenantClaim cannot be the registered claim scope'],
+    [{ tenantClaim: 'aud' }, 'tenantClaim cannot be the registered claim aud'],
+    [{ operatorScope: '' }, 'operatorScope must be one OAuth scope'],
+    [{ operatorScope: 'billing:operator billing:admin' }, 'operatorScope must be one OAuth scope'],
+    [{ operatorScope: ['billing:operator'] }, 'operatorScope must be one OAuth scope'],
+    [
+      { operatorScope: 'billing:customers:read' },
+      'operatorScope cannot be billing:customers:read: routes require that scope',
+    ],
+  ])('refuses %j with a message naming the key', (overrides, expected) => {
+    const message = problemsOf({ ...CDK_JSON.context, ...overrides });
+    expect(message).toContain(expected);
+    expect(message).toContain('Invalid configuration for stage "dev"');
+  });
+
+  it('lists both tenancy problems at once', () => {
+    const message = problemsOf({ ...CDK_JSON.context, tenantClaim: 'tenant id', operatorScope: '' });
+    expect(message).toContain('tenantClaim must be');
+    expect(message).toContain('operatorScope must be');
+  });
+});

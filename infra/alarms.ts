@@ -7,6 +7,8 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { SERVICE_NAME } from '../shared/logger.ts';
+import { METRIC, METRICS_NAMESPACE } from '../shared/observability.ts';
 import { STREAM_SETTINGS } from './event-fanout.ts';
 import type { StageConfig } from './stage-config.ts';
 
@@ -115,6 +117,23 @@ export class Alarms extends Construct {
           comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
           treatMissingData: notBreaching,
         }),
+      // The close job reports a subscription it could not close and goes on with the others: the run
+      // succeeds, so only this count tells (docs/invoicing.md, "Period close").
+      new cloudwatch.Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName: METRIC.periodCloseFailures,
+        dimensionsMap: { service: SERVICE_NAME, stage: props.config.stage },
+        period: Duration.hours(1),
+        statistic: 'Sum',
+      }).createAlarm(this, 'PeriodCloseFailures', {
+        alarmDescription:
+          'The period close could not close (or dun) some subscriptions; the others were closed. Each ' +
+          'has a CLOSE_FAILURE marker item with the reason (docs/invoicing.md, Period close)',
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: atLeast,
+        treatMissingData: notBreaching,
+      }),
       props.httpApi.metricServerError({ period, statistic: 'Sum' }).createAlarm(this, 'Api5xx', {
         alarmDescription: 'The billing API is answering 5xx',
         threshold: 5,

@@ -8,8 +8,10 @@
  *   2. the stage's block in cdk.json: `"context": { "stages": { "<stage>": { "jwtIssuer": ... } } }`;
  *   3. the defaults below (none for the JWT issuer and audience: a stage without them does not synth).
  */
+
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { DEFAULT_OPERATOR_SCOPE, DEFAULT_TENANT_CLAIM } from '../shared/config.ts';
 import { ROUTES } from '../shared/http/routes.ts';
 
 export type ApiThrottle = { readonly rateLimit: number; readonly burstLimit: number };
@@ -93,8 +95,8 @@ const DEFAULTS = {
   logRetentionDays: { disposable: RetentionDays.ONE_WEEK, retained: RetentionDays.THREE_MONTHS },
   apiThrottleRateLimit: 100,
   apiThrottleBurstLimit: 200,
-  tenantClaim: 'tenant_id',
-  operatorScope: 'billing:operator',
+  tenantClaim: DEFAULT_TENANT_CLAIM,
+  operatorScope: DEFAULT_OPERATOR_SCOPE,
 } as const;
 
 export function resolveStageConfig(read: ContextReader): StageConfig {

@@ -313,7 +313,7 @@ describe('lists and the clock', () => {
   // visited could POST /_local/close-periods and bill a year ahead.
   it('the local routes refuse a request from a web page of another site, or to another host name', async () => {
     const before = (await service.call('POST', '/_local/close-periods')).body.at;
-    for (const headers of [
+    for (const headers of <Record<string, string>[]>[
       { origin: 'https://attacker.example' },
       { origin: 'null' },
       { 'sec-fetch-site': 'cross-site' },

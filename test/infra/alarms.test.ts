@@ -108,8 +108,21 @@ describe.each([
     expect(alarmsOn(synth, 'AWS/ApiGateway', '5xx', 'ApiId', { Ref: apiId })).toHaveLength(1);
   });
 
-  it('has exactly these alarms: 2 per Lambda, 1 per DLQ, iterator age, API 5xx', () => {
-    expect(alarmsOf(synth)).toHaveLength(2 * ALL_HANDLERS.length + dlqIds(synth).length + 2);
+  it('alarms on any subscription the period close could not close (the run itself succeeds)', () => {
+    const [alarm, ...others] = alarmsOf(synth).filter(
+      (a) => a.Properties['Namespace'] === 'Billing' && a.Properties['MetricName'] === 'PeriodCloseFailures',
+    );
+    expect(others).toEqual([]);
+    expect(alarm?.Properties).toMatchObject({
+      Statistic: 'Sum',
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      Dimensions: expect.arrayContaining([{ Name: 'service', Value: 'billing' }]),
+    });
+  });
+
+  it('has exactly these alarms: 2 per Lambda, 1 per DLQ, iterator age, API 5xx, close failures', () => {
+    expect(alarmsOf(synth)).toHaveLength(2 * ALL_HANDLERS.length + dlqIds(synth).length + 3);
   });
 });
 

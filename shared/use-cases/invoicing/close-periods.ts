@@ -71,14 +71,12 @@ export async function closeDuePeriods(
       subscription_id: subscriptionId,
       error,
     });
-    await markers
-      .record(subscriptionId, reason, caller.now)
-      .catch((markerError: unknown) =>
-        logger.error('Could not keep the close failure marker', {
-          subscription_id: subscriptionId,
-          markerError,
-        }),
-      );
+    await markers.record(subscriptionId, reason, caller.now).catch((markerError: unknown) =>
+      logger.error('Could not keep the close failure marker', {
+        subscription_id: subscriptionId,
+        markerError,
+      }),
+    );
   };
   // Many subscriptions share a plan: its fee is read once per run.
   const feesByPlan = new Map<string, Promise<PlanFee>>();

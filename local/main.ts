@@ -1,20 +1,27 @@
-import { parseArgs } from 'node:util';
-import { mintDevToken } from './dev-auth.ts';
-import { DEFAULT_DATA_DIR, startLocalRuntime } from './runtime.ts';
+import { type CommandLine, HELP, parseCommandLine, UsageError } from './cli.ts';
 
-const { values } = parseArgs({
-  options: {
-    port: { type: 'string' },
-    'data-dir': { type: 'string' },
-    'in-memory': { type: 'boolean', default: false },
-  },
-});
+let command: CommandLine;
+try {
+  command = parseCommandLine(process.argv.slice(2), process.env);
+} catch (error) {
+  if (!(error instanceof UsageError)) throw error;
+  console.error(error.message);
+  process.exit(2);
+}
+if (command.help) {
+  console.log(HELP);
+  process.exit(0);
+}
 
-const port = Number(values.port ?? process.env.PORT ?? 3000);
-const inMemory = values['in-memory'] || process.env.BILLING_IN_MEMORY === '1';
+// Loaded only once the command line is known to be good: the runtime pulls in the AWS SDK and every
+// handler's dependencies, a second that `--help` or a typo should not wait for.
+const { mintDevToken } = await import('./dev-auth.ts');
+const { DEFAULT_DATA_DIR, startLocalRuntime } = await import('./runtime.ts');
+
+const { port, inMemory } = command.settings;
 const runtime = await startLocalRuntime({
   port,
-  dataDir: values['data-dir'] ?? process.env.BILLING_DATA_DIR ?? DEFAULT_DATA_DIR,
+  dataDir: command.settings.dataDir ?? DEFAULT_DATA_DIR,
   inMemory,
 }).catch((error: unknown) => {
   // One sentence saying what is wrong (each cause's message says what to do), never a stack trace.

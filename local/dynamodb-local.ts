@@ -14,6 +14,7 @@ import {
   type KeyedTableDefinition,
   ROUTING_POLICIES_TABLE,
 } from '../shared/store/table-definition.ts';
+import { JAVA_MISSING, javaProblem, javaTooOld, MIN_JAVA_VERSION } from './java.ts';
 import { freePort } from './ports.ts';
 
 export type LocalTableNames = { billing: string; budgets: string; routingPolicies: string };
@@ -31,6 +32,8 @@ export const LOCAL_AWS = {
  * With `dataDir` the data survives restarts; without it the store lives in memory.
  */
 export async function startDynamoDbLocal(options: { dataDir?: string | undefined }): Promise<LocalDynamoDb> {
+  const javaCannot = javaProblem();
+  if (javaCannot) throw new Error(javaCannot);
   // The port is free when picked but Java binds it a moment later: another process may win the race.
   for (let attempt = 1; ; attempt++) {
     try {
@@ -49,6 +52,10 @@ async function startOnce(options: { dataDir?: string | undefined }, port: number
     ...(options.dataDir ? { path: options.dataDir } : {}),
   });
   let output = '';
+  let spawnError: NodeJS.ErrnoException | undefined;
+  child.once('error', (error) => {
+    spawnError = error;
+  });
   child.stdout?.on('data', (chunk) => {
     output += String(chunk);
   });
@@ -68,7 +75,18 @@ async function startOnce(options: { dataDir?: string | undefined }, port: number
   };
   const started = Date.now();
   for (;;) {
+    // Java checked beforehand may still vanish or be refused (a PATH changed since, a broken link).
+    if (spawnError) {
+      throw new Error(
+        spawnError.code === 'ENOENT' ? JAVA_MISSING : `Java could not start: ${spawnError.message}`,
+      );
+    }
     if (child.exitCode !== null || child.signalCode !== null) {
+      if (/UnsupportedClassVersionError/.test(output)) {
+        // "…only recognizes class file versions up to 55.0": class file version 55 is Java 11.
+        const upTo = /versions up to (\d+)/.exec(output);
+        throw new Error(javaTooOld(upTo ? Number(upTo[1]) - 44 : `older than ${MIN_JAVA_VERSION}`));
+      }
       throw new Error(
         `DynamoDB Local exited during startup (is Java 17+ installed? \`java -version\`). Output:\n${output}`,
       );

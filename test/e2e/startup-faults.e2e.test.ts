@@ -1,3 +1,6 @@
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { HELP } from '../../local/cli.ts';
 import { type Exit, killLeftovers, runService } from '../support/service-process.ts';
@@ -6,7 +9,14 @@ import { type Exit, killLeftovers, runService } from '../support/service-process
  * What a new user meets when `npm start` cannot run: each fault is answered with one sentence that
  * says what to do (no stack trace), before DynamoDB Local starts where it can be.
  */
-afterAll(killLeftovers);
+const scratch = mkdtempSync(join(tmpdir(), 'billing-startup-'));
+afterAll(() => {
+  killLeftovers();
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+/** A fresh folder under the scratch folder. */
+const folder = (name: string): string => mkdtempSync(join(scratch, `${name}-`));
 
 /** One line on stderr, nothing that looks like a stack trace, nothing on stdout. */
 function expectOneSentence(exit: Exit, pattern: RegExp): void {
@@ -44,5 +54,33 @@ describe('the command line', () => {
     expect(exit.code).toBe(2);
     expectOneSentence(exit, /^--port must be a port number from 1 to 65535/);
     expect(exit.ms).toBeLessThan(5000);
+  });
+});
+
+describe('Java', () => {
+  it('missing from the PATH is one sentence saying to install Java 17+, before anything is started', async () => {
+    const exit = await runService(['--port', '0', '--data-dir', folder('no-java')], {
+      env: { ...process.env, PATH: folder('empty-bin') },
+    });
+    expect(exit.code).toBe(1);
+    expectOneSentence(
+      exit,
+      /^The local service could not start: Java was not found .*install Java 17 or newer/,
+    );
+    expect(exit.stderr).toContain('apt install openjdk-17-jre-headless');
+  });
+
+  it('older than 17 is named, with the same advice', async () => {
+    const bin = folder('java-11');
+    writeFileSync(join(bin, 'java'), '#!/bin/sh\necho \'openjdk version "11.0.22" 2024-01-16\' >&2\n');
+    chmodSync(join(bin, 'java'), 0o755);
+    const exit = await runService(['--port', '0', '--data-dir', folder('old-java')], {
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
+    });
+    expect(exit.code).toBe(1);
+    expectOneSentence(
+      exit,
+      /^The local service could not start: Java 11 was found, but DynamoDB Local needs Java 17/,
+    );
   });
 });

@@ -1,4 +1,5 @@
 import { type CommandLine, HELP, parseCommandLine, UsageError } from './cli.ts';
+import { listenProblem, portProblem } from './ports.ts';
 
 let command: CommandLine;
 try {
@@ -13,21 +14,30 @@ if (command.help) {
   process.exit(0);
 }
 
+/** One sentence saying what is wrong (each cause's message says what to do), never a stack trace. */
+const cannotStart = (problem: string): never => {
+  console.error(`The local service could not start: ${problem}`);
+  process.exit(1);
+};
+
+const { port, inMemory } = command.settings;
+// What can be checked in milliseconds is checked before DynamoDB Local takes its seconds to start.
+const portInUse = await portProblem(port);
+if (portInUse) cannotStart(portInUse);
+
 // Loaded only once the command line is known to be good: the runtime pulls in the AWS SDK and every
 // handler's dependencies, a second that `--help` or a typo should not wait for.
 const { mintDevToken } = await import('./dev-auth.ts');
 const { DEFAULT_DATA_DIR, startLocalRuntime } = await import('./runtime.ts');
 
-const { port, inMemory } = command.settings;
 const runtime = await startLocalRuntime({
   port,
   dataDir: command.settings.dataDir ?? DEFAULT_DATA_DIR,
   inMemory,
-}).catch((error: unknown) => {
-  // One sentence saying what is wrong (each cause's message says what to do), never a stack trace.
-  console.error(`The local service could not start: ${(error as Error).message}`);
-  process.exit(1);
-});
+}).catch((error: unknown) =>
+  // The port can still be taken while DynamoDB Local starts.
+  cannotStart(listenProblem(error, port) ?? (error as Error).message),
+);
 
 const exampleToken = await mintDevToken(runtime.keys, {
   scopes: ['billing:customers:create', 'billing:customers:read'],

@@ -1,4 +1,5 @@
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -21,7 +22,7 @@ const folder = (name: string): string => mkdtempSync(join(scratch, `${name}-`));
 /** One line on stderr, nothing that looks like a stack trace, nothing on stdout. */
 function expectOneSentence(exit: Exit, pattern: RegExp): void {
   expect(exit.stderr.trim().split('\n'), exit.stderr).toHaveLength(1);
-  expect(exit.stderr).toMatch(pattern);
+  expect(exit.stderr.trim()).toMatch(pattern);
   expect(exit.stderr).not.toMatch(/\n\s+at |Error:|ERR_/);
   expect(exit.stdout).toBe('');
 }
@@ -82,5 +83,26 @@ describe('Java', () => {
       exit,
       /^The local service could not start: Java 11 was found, but DynamoDB Local needs Java 17/,
     );
+  });
+});
+
+describe('the HTTP port', () => {
+  it('in use is one sentence naming it and another to use, within seconds, before DynamoDB Local starts', async () => {
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const port = (holder.address() as { port: number }).port;
+    try {
+      const exit = await runService(['--port', String(port), '--data-dir', folder('busy-port')]);
+      expect(exit.code).toBe(1);
+      expectOneSentence(
+        exit,
+        new RegExp(
+          `^The local service could not start: port ${port} is in use; stop what uses it, or run \`npm start -- --port 4000\`$`,
+        ),
+      );
+      expect(exit.ms).toBeLessThan(5000);
+    } finally {
+      holder.close();
+    }
   });
 });

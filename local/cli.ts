@@ -38,7 +38,9 @@ Environment only:
   MAX_BODY_BYTES=<n>
       largest JSON body in bytes (default 65536)
   POWERTOOLS_METRICS_DISABLED=false
-      print metrics (EMF lines)`;
+      print metrics (EMF lines)
+
+One service at a time may use a data folder (it holds data-folder/service.lock).`;
 
 const OPTIONS = {
   port: { type: 'string' },

@@ -1,4 +1,6 @@
+import { resolve } from 'node:path';
 import { type CommandLine, HELP, parseCommandLine, UsageError } from './cli.ts';
+import { DataFolderInUse, dataFolderHolder } from './data-lock.ts';
 import { listenProblem, portProblem } from './ports.ts';
 
 let command: CommandLine;
@@ -20,21 +22,22 @@ const cannotStart = (problem: string): never => {
   process.exit(1);
 };
 
-const { port, inMemory } = command.settings;
-// What can be checked in milliseconds is checked before DynamoDB Local takes its seconds to start.
-const portInUse = await portProblem(port);
-if (portInUse) cannotStart(portInUse);
-
 // Loaded only once the command line is known to be good: the runtime pulls in the AWS SDK and every
 // handler's dependencies, a second that `--help` or a typo should not wait for.
 const { mintDevToken } = await import('./dev-auth.ts');
 const { DEFAULT_DATA_DIR, startLocalRuntime } = await import('./runtime.ts');
 
-const runtime = await startLocalRuntime({
-  port,
-  dataDir: command.settings.dataDir ?? DEFAULT_DATA_DIR,
-  inMemory,
-}).catch((error: unknown) =>
+const { port, inMemory } = command.settings;
+const dataDir = resolve(command.settings.dataDir ?? DEFAULT_DATA_DIR);
+// What can be checked in milliseconds is checked before DynamoDB Local takes its seconds to start.
+// The data folder first: a service already running on it likely holds the port too, and is the
+// thing to say (the runtime takes the lock itself; this only looks).
+const holder = inMemory ? undefined : dataFolderHolder(dataDir);
+if (holder !== undefined) cannotStart(new DataFolderInUse(dataDir, holder).message);
+const portInUse = await portProblem(port);
+if (portInUse) cannotStart(portInUse);
+
+const runtime = await startLocalRuntime({ port, dataDir, inMemory }).catch((error: unknown) =>
   // The port can still be taken while DynamoDB Local starts.
   cannotStart(listenProblem(error, port) ?? (error as Error).message),
 );

@@ -2,9 +2,16 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HELP } from '../../local/cli.ts';
-import { type Exit, killLeftovers, runService } from '../support/service-process.ts';
+import {
+  type Exit,
+  killLeftovers,
+  runService,
+  type ServiceProcess,
+  serviceBelow,
+  startService,
+} from '../support/service-process.ts';
 
 /**
  * What a new user meets when `npm start` cannot run: each fault is answered with one sentence that
@@ -104,5 +111,33 @@ describe('the HTTP port', () => {
     } finally {
       holder.close();
     }
+  });
+});
+
+describe('a service running on a data folder', () => {
+  let npm: ServiceProcess;
+  let servicePid: number;
+  const dataDir = folder('running');
+
+  beforeAll(async () => {
+    npm = startService(['--port', '0', '--data-dir', dataDir], { via: 'npm' });
+    await npm.waitFor(/listening on http:\/\/localhost:\d+/);
+    servicePid = serviceBelow(npm.child.pid!)!.pid;
+  });
+  afterAll(async () => {
+    process.kill(servicePid, 'SIGTERM');
+    await npm.exited;
+  });
+
+  it('keeps a second start off that folder: one sentence naming its pid, before DynamoDB Local starts', async () => {
+    const exit = await runService(['--port', '0', '--data-dir', dataDir]);
+    expect(exit.code).toBe(1);
+    expectOneSentence(
+      exit,
+      new RegExp(
+        `^The local service could not start: the data folder ${dataDir} is in use by another local service \\(pid ${servicePid}\\); stop that one first`,
+      ),
+    );
+    expect(exit.ms).toBeLessThan(5000);
   });
 });

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
 
 /**
@@ -100,4 +100,32 @@ export async function runService(
 /** For an afterAll: kills whatever a failed test left running. */
 export function killLeftovers(): void {
   for (const child of running) child.kill('SIGKILL');
+}
+
+export type ProcessRow = { pid: number; ppid: number; state: string; args: string };
+
+/** Every process on the machine, as `ps` lists them (zombies included: see `state`). */
+export function processes(): ProcessRow[] {
+  const listing = execFileSync('ps', ['-eo', 'pid=,ppid=,stat=,args='], { encoding: 'utf8' });
+  return listing
+    .split('\n')
+    .map((line) => /^\s*(\d+)\s+(\d+)\s+(\S+)\s+(.*)$/.exec(line))
+    .filter((match) => match !== null)
+    .map(([, pid, ppid, state, args]) => ({
+      pid: Number(pid),
+      ppid: Number(ppid),
+      state: state!,
+      args: args!,
+    }));
+}
+
+/** The processes below `pid`: its children, theirs, and so on. */
+export function descendants(pid: number, all = processes()): ProcessRow[] {
+  const children = all.filter((row) => row.ppid === pid);
+  return children.flatMap((child) => [child, ...descendants(child.pid, all)]);
+}
+
+/** The node process running local/main.ts below `pid` (npm → sh → tsx → node), if it runs. */
+export function serviceBelow(pid: number): ProcessRow | undefined {
+  return descendants(pid).find((row) => /tsx\/dist\/loader\.mjs.* local\/main\.ts/.test(row.args));
 }

@@ -40,7 +40,8 @@ Environment only:
   POWERTOOLS_METRICS_DISABLED=false
       print metrics (EMF lines)
 
-One service at a time may use a data folder (it holds data-folder/service.lock).`;
+One service at a time may use a data folder (it holds data-folder/service.lock). Stop it with
+Ctrl-C or \`kill <pid>\` (SIGTERM); DynamoDB Local stops with it.`;
 
 const OPTIONS = {
   port: { type: 'string' },

@@ -63,5 +63,6 @@ const shutdown = async (signal: string) => {
   await runtime.stop();
   process.exit(0);
 };
-process.on('SIGINT', () => void shutdown('SIGINT'));
-process.on('SIGTERM', () => void shutdown('SIGTERM'));
+// Ctrl-C, `kill <pid>` (of this process, of tsx or of npm: each passes it down) and a closed terminal.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
+  process.on(signal, () => void shutdown(signal));

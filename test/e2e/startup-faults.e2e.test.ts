@@ -1,11 +1,15 @@
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HELP } from '../../local/cli.ts';
+import { LOCK_FILE } from '../../local/data-lock.ts';
 import {
+  descendants,
   type Exit,
+  eventually,
+  isRunning,
   killLeftovers,
   runService,
   type ServiceProcess,
@@ -124,9 +128,9 @@ describe('a service running on a data folder', () => {
     await npm.waitFor(/listening on http:\/\/localhost:\d+/);
     servicePid = serviceBelow(npm.child.pid!)!.pid;
   });
-  afterAll(async () => {
-    process.kill(servicePid, 'SIGTERM');
-    await npm.exited;
+  afterAll(() => {
+    // Only if a test failed before stopping it; the watchdog then ends DynamoDB Local.
+    if (isRunning(servicePid)) process.kill(servicePid, 'SIGKILL');
   });
 
   it('keeps a second start off that folder: one sentence naming its pid, before DynamoDB Local starts', async () => {
@@ -139,5 +143,16 @@ describe('a service running on a data folder', () => {
       ),
     );
     expect(exit.ms).toBeLessThan(5000);
+  });
+
+  it('stops with everything it started on a kill -TERM of npm, and lets go of the folder', async () => {
+    const started = descendants(npm.child.pid!);
+    expect(started.map((row) => row.pid)).toContain(servicePid);
+    expect(started.filter((row) => /DynamoDBLocal\.jar/.test(row.args))).toHaveLength(1);
+    process.kill(npm.child.pid!, 'SIGTERM');
+    const exit = await npm.exited;
+    expect(exit.stdout).toContain('SIGTERM: stopping (DynamoDB Local included)…');
+    expect(await eventually(() => !started.some((row) => isRunning(row.pid)), 10_000)).toBe(true);
+    expect(existsSync(join(dataDir, LOCK_FILE))).toBe(false);
   });
 });

@@ -129,3 +129,18 @@ export function descendants(pid: number, all = processes()): ProcessRow[] {
 export function serviceBelow(pid: number): ProcessRow | undefined {
   return descendants(pid).find((row) => /tsx\/dist\/loader\.mjs.* local\/main\.ts/.test(row.args));
 }
+
+/** Whether `pid` runs (a zombie, ended but not yet reaped by its parent, does not). */
+export function isRunning(pid: number): boolean {
+  return processes().some((row) => row.pid === pid && !row.state.startsWith('Z'));
+}
+
+/** Polls `condition` every 100 ms; false if it never held within `timeoutMs`. */
+export async function eventually(condition: () => boolean, timeoutMs: number): Promise<boolean> {
+  const until = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > until) return false;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return true;
+}

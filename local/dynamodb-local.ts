@@ -1,5 +1,7 @@
-import type { ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn as spawnProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import { join } from 'node:path';
 import {
   CreateTableCommand,
   type CreateTableCommandInput,
@@ -51,6 +53,7 @@ async function startOnce(options: { dataDir?: string | undefined }, port: number
     sharedDb: true,
     ...(options.dataDir ? { path: options.dataDir } : {}),
   });
+  const watchdog = watchOver(child);
   let output = '';
   let spawnError: NodeJS.ErrnoException | undefined;
   child.once('error', (error) => {
@@ -72,6 +75,7 @@ async function startOnce(options: { dataDir?: string | undefined }, port: number
       await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     }
+    watchdog?.kill();
   };
   const started = Date.now();
   for (;;) {
@@ -104,6 +108,27 @@ async function startOnce(options: { dataDir?: string | undefined }, port: number
     }
   }
   return { endpoint, client, stop };
+}
+
+/**
+ * DynamoDB Local must not outlive the service, however the service ends: a `kill -9` runs none of
+ * its handlers, and the orphaned Java would keep its port and its database file. A small watchdog
+ * process ends Java when the service is gone (local/dynamodb-watchdog.mjs says how it knows).
+ */
+function watchOver(java: ChildProcess): ChildProcess | undefined {
+  if (java.pid === undefined) return undefined;
+  const watchdog = spawnProcess(
+    process.execPath,
+    [join(import.meta.dirname, 'dynamodb-watchdog.mjs'), String(java.pid)],
+    { stdio: ['pipe', 'ignore', 'inherit'] },
+  );
+  watchdog.on('error', (error) =>
+    console.error(`[dynamodb] no watchdog (${error.message}): DynamoDB Local may outlive a killed service`),
+  );
+  // Neither the watchdog nor the pipe it watches keeps this process running.
+  watchdog.unref();
+  (watchdog.stdin as Socket | null)?.unref();
+  return watchdog;
 }
 
 /** A throwaway table whose creation proves the server answers. */

@@ -64,5 +64,6 @@ const shutdown = async (signal: string) => {
   process.exit(0);
 };
 // Ctrl-C, `kill <pid>` (of this process, of tsx or of npm: each passes it down) and a closed terminal.
+// DynamoDB Local stops with the service; a watchdog ends it should the service end without stopping.
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
   process.on(signal, () => void shutdown(signal));

@@ -156,3 +156,18 @@ describe('a service running on a data folder', () => {
     expect(existsSync(join(dataDir, LOCK_FILE))).toBe(false);
   });
 });
+
+describe('a service killed with kill -9', () => {
+  it('leaves no DynamoDB Local behind', async () => {
+    const dataDir = folder('killed');
+    const tsx = startService(['--port', '0', '--data-dir', dataDir]);
+    await tsx.waitFor(/listening on http:\/\/localhost:\d+/);
+    const service = serviceBelow(tsx.child.pid!)!;
+    const java = descendants(service.pid).filter((row) => row.args.includes(join(dataDir, 'dynamodb')));
+    expect(java).toHaveLength(1);
+    process.kill(service.pid, 'SIGKILL');
+    expect(await eventually(() => !isRunning(java[0]!.pid), 10_000)).toBe(true);
+    expect(descendants(tsx.child.pid!)).toEqual([]);
+    await tsx.exited;
+  });
+});

@@ -1,5 +1,7 @@
-import type { ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn as spawnProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import { join } from 'node:path';
 import {
   CreateTableCommand,
   type CreateTableCommandInput,
@@ -14,6 +16,7 @@ import {
   type KeyedTableDefinition,
   ROUTING_POLICIES_TABLE,
 } from '../shared/store/table-definition.ts';
+import { JAVA_MISSING, javaProblem, javaTooOld, MIN_JAVA_VERSION } from './java.ts';
 import { freePort } from './ports.ts';
 
 export type LocalTableNames = { billing: string; budgets: string; routingPolicies: string };
@@ -31,6 +34,8 @@ export const LOCAL_AWS = {
  * With `dataDir` the data survives restarts; without it the store lives in memory.
  */
 export async function startDynamoDbLocal(options: { dataDir?: string | undefined }): Promise<LocalDynamoDb> {
+  const javaCannot = javaProblem();
+  if (javaCannot) throw new Error(javaCannot);
   // The port is free when picked but Java binds it a moment later: another process may win the race.
   for (let attempt = 1; ; attempt++) {
     try {
@@ -48,7 +53,12 @@ async function startOnce(options: { dataDir?: string | undefined }, port: number
     sharedDb: true,
     ...(options.dataDir ? { path: options.dataDir } : {}),
   });
+  const watchdog = watchOver(child);
   let output = '';
+  let spawnError: NodeJS.ErrnoException | undefined;
+  child.once('error', (error) => {
+    spawnError = error;
+  });
   child.stdout?.on('data', (chunk) => {
     output += String(chunk);
   });
@@ -65,10 +75,22 @@ async function startOnce(options: { dataDir?: string | undefined }, port: number
       await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     }
+    watchdog?.kill();
   };
   const started = Date.now();
   for (;;) {
+    // Java checked beforehand may still vanish or be refused (a PATH changed since, a broken link).
+    if (spawnError) {
+      throw new Error(
+        spawnError.code === 'ENOENT' ? JAVA_MISSING : `Java could not start: ${spawnError.message}`,
+      );
+    }
     if (child.exitCode !== null || child.signalCode !== null) {
+      if (/UnsupportedClassVersionError/.test(output)) {
+        // "…only recognizes class file versions up to 55.0": class file version 55 is Java 11.
+        const upTo = /versions up to (\d+)/.exec(output);
+        throw new Error(javaTooOld(upTo ? Number(upTo[1]) - 44 : `older than ${MIN_JAVA_VERSION}`));
+      }
       throw new Error(
         `DynamoDB Local exited during startup (is Java 17+ installed? \`java -version\`). Output:\n${output}`,
       );
@@ -86,6 +108,27 @@ async function startOnce(options: { dataDir?: string | undefined }, port: number
     }
   }
   return { endpoint, client, stop };
+}
+
+/**
+ * DynamoDB Local must not outlive the service, however the service ends: a `kill -9` runs none of
+ * its handlers, and the orphaned Java would keep its port and its database file. A small watchdog
+ * process ends Java when the service is gone (local/dynamodb-watchdog.mjs says how it knows).
+ */
+function watchOver(java: ChildProcess): ChildProcess | undefined {
+  if (java.pid === undefined) return undefined;
+  const watchdog = spawnProcess(
+    process.execPath,
+    [join(import.meta.dirname, 'dynamodb-watchdog.mjs'), String(java.pid)],
+    { stdio: ['pipe', 'ignore', 'inherit'] },
+  );
+  watchdog.on('error', (error) =>
+    console.error(`[dynamodb] no watchdog (${error.message}): DynamoDB Local may outlive a killed service`),
+  );
+  // Neither the watchdog nor the pipe it watches keeps this process running.
+  watchdog.unref();
+  (watchdog.stdin as Socket | null)?.unref();
+  return watchdog;
 }
 
 /** A throwaway table whose creation proves the server answers. */

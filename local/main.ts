@@ -1,26 +1,46 @@
-import { parseArgs } from 'node:util';
-import { mintDevToken } from './dev-auth.ts';
-import { DEFAULT_DATA_DIR, startLocalRuntime } from './runtime.ts';
+import { resolve } from 'node:path';
+import { type CommandLine, HELP, parseCommandLine, UsageError } from './cli.ts';
+import { DataFolderInUse, dataFolderHolder } from './data-lock.ts';
+import { listenProblem, portProblem } from './ports.ts';
 
-const { values } = parseArgs({
-  options: {
-    port: { type: 'string' },
-    'data-dir': { type: 'string' },
-    'in-memory': { type: 'boolean', default: false },
-  },
-});
+let command: CommandLine;
+try {
+  command = parseCommandLine(process.argv.slice(2), process.env);
+} catch (error) {
+  if (!(error instanceof UsageError)) throw error;
+  console.error(error.message);
+  process.exit(2);
+}
+if (command.help) {
+  console.log(HELP);
+  process.exit(0);
+}
 
-const port = Number(values.port ?? process.env.PORT ?? 3000);
-const inMemory = values['in-memory'] || process.env.BILLING_IN_MEMORY === '1';
-const runtime = await startLocalRuntime({
-  port,
-  dataDir: values['data-dir'] ?? process.env.BILLING_DATA_DIR ?? DEFAULT_DATA_DIR,
-  inMemory,
-}).catch((error: unknown) => {
-  // One sentence saying what is wrong (each cause's message says what to do), never a stack trace.
-  console.error(`The local service could not start: ${(error as Error).message}`);
+/** One sentence saying what is wrong (each cause's message says what to do), never a stack trace. */
+const cannotStart = (problem: string): never => {
+  console.error(`The local service could not start: ${problem}`);
   process.exit(1);
-});
+};
+
+// Loaded only once the command line is known to be good: the runtime pulls in the AWS SDK and every
+// handler's dependencies, a second that `--help` or a typo should not wait for.
+const { mintDevToken } = await import('./dev-auth.ts');
+const { DEFAULT_DATA_DIR, startLocalRuntime } = await import('./runtime.ts');
+
+const { port, inMemory } = command.settings;
+const dataDir = resolve(command.settings.dataDir ?? DEFAULT_DATA_DIR);
+// What can be checked in milliseconds is checked before DynamoDB Local takes its seconds to start.
+// The data folder first: a service already running on it likely holds the port too, and is the
+// thing to say (the runtime takes the lock itself; this only looks).
+const holder = inMemory ? undefined : dataFolderHolder(dataDir);
+if (holder !== undefined) cannotStart(new DataFolderInUse(dataDir, holder).message);
+const portInUse = await portProblem(port);
+if (portInUse) cannotStart(portInUse);
+
+const runtime = await startLocalRuntime({ port, dataDir, inMemory }).catch((error: unknown) =>
+  // The port can still be taken while DynamoDB Local starts.
+  cannotStart(listenProblem(error, port) ?? (error as Error).message),
+);
 
 const exampleToken = await mintDevToken(runtime.keys, {
   scopes: ['billing:customers:create', 'billing:customers:read'],
@@ -43,5 +63,7 @@ const shutdown = async (signal: string) => {
   await runtime.stop();
   process.exit(0);
 };
-process.on('SIGINT', () => void shutdown('SIGINT'));
-process.on('SIGTERM', () => void shutdown('SIGTERM'));
+// Ctrl-C, `kill <pid>` (of this process, of tsx or of npm: each passes it down) and a closed terminal.
+// DynamoDB Local stops with the service; a watchdog ends it should the service end without stopping.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
+  process.on(signal, () => void shutdown(signal));

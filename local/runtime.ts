@@ -18,6 +18,7 @@ import { resetDynamoClient } from '../shared/store/client.ts';
 import type { CloseReport } from '../shared/use-cases/invoicing/close-periods.ts';
 import { readJsonFile, writeFileAtomic } from './atomic-file.ts';
 import { localClock } from './clock.ts';
+import { lockDataFolder } from './data-lock.ts';
 import { type DevKeys, loadOrCreateDevKeys } from './dev-auth.ts';
 import { ensureTables, LOCAL_AWS, type LocalTableNames, startDynamoDbLocal } from './dynamodb-local.ts';
 import { type BusRecord, type LocalEventBus, startLocalEventBus } from './event-bus.ts';
@@ -81,8 +82,14 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   const inMemory = options.inMemory ?? false;
   const log = options.quiet ? () => undefined : (message: string) => console.log(message);
 
-  const dynamoDb = await startDynamoDbLocal({ dataDir: inMemory ? undefined : join(dataDir, 'dynamodb') });
-  const stops: (() => Promise<unknown>)[] = [dynamoDb.stop];
+  const unlock = inMemory ? () => undefined : lockDataFolder(dataDir);
+  const dynamoDb = await startDynamoDbLocal({
+    dataDir: inMemory ? undefined : join(dataDir, 'dynamodb'),
+  }).catch((error: unknown) => {
+    unlock();
+    throw error;
+  });
+  const stops: (() => Promise<unknown>)[] = [dynamoDb.stop, async () => unlock()];
   try {
     await ensureTables(dynamoDb.client, LOCAL_TABLES);
     const handlers = new Map<string, Promise<LambdaHandler>>();

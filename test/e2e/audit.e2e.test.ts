@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SCOPES } from '../../shared/http/routes.ts';
 import { createSubscription } from '../../shared/use-cases/subscriptions.ts';
 import { operator as operatorPrincipal } from '../support/fixtures.ts';
-import { startTestService, type TestService } from '../support/local-service.ts';
+import { startWithOperator, type TestService } from '../support/local-service.ts';
 
 type Entry = {
   audit_id: string;
@@ -32,8 +32,7 @@ let service: TestService;
 let operator: string;
 
 beforeAll(async () => {
-  service = await startTestService();
-  operator = await service.token(Object.values(SCOPES));
+  ({ service, operator } = await startWithOperator());
 });
 afterAll(async () => service?.close());
 

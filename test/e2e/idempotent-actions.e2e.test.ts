@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SCOPES } from '../../shared/http/routes.ts';
 import { closePeriodsAt, subscribeOverHttp } from '../support/http-fixtures.ts';
-import { startTestService, type TestService } from '../support/local-service.ts';
+import { startWithOperator, type TestService } from '../support/local-service.ts';
 
 /**
  * Found from outside: POST /invoices/{id}/pay and /finalize ignored Idempotency-Key, so a client
@@ -12,8 +11,7 @@ let service: TestService;
 let operator: string;
 
 beforeAll(async () => {
-  service = await startTestService();
-  operator = await service.token(Object.values(SCOPES));
+  ({ service, operator } = await startWithOperator());
 });
 afterAll(async () => service?.close());
 

@@ -2,14 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addIntervals } from '../../shared/domain/billing-period.ts';
 import { SCOPES } from '../../shared/http/routes.ts';
 import { budgetRowOf, subscribeOverHttp } from '../support/http-fixtures.ts';
-import { startTestService, type TestService } from '../support/local-service.ts';
+import { startWithOperator, type TestService } from '../support/local-service.ts';
 
 let service: TestService;
 let operator: string;
 
 beforeAll(async () => {
-  service = await startTestService();
-  operator = await service.token(Object.values(SCOPES));
+  ({ service, operator } = await startWithOperator());
 });
 afterAll(async () => service?.close());
 

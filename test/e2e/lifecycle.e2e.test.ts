@@ -2,7 +2,7 @@ import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SCOPES } from '../../shared/http/routes.ts';
 import { budgetRowOf, closePeriodsAt, subscribeOverHttp } from '../support/http-fixtures.ts';
-import { startTestService, type TestService } from '../support/local-service.ts';
+import { startWithOperator, type TestService } from '../support/local-service.ts';
 
 /**
  * The lifecycle changes of issue 10, each reproduced over HTTP as the issue found them, with the
@@ -12,8 +12,7 @@ let service: TestService;
 let operator: string;
 
 beforeAll(async () => {
-  service = await startTestService();
-  operator = await service.token(Object.values(SCOPES));
+  ({ service, operator } = await startWithOperator());
 });
 afterAll(async () => service?.close());
 

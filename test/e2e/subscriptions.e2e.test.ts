@@ -2,14 +2,13 @@ import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCAL_AWS } from '../../local/dynamodb-local.ts';
 import { SCOPES } from '../../shared/http/routes.ts';
-import { startTestService, type TestService } from '../support/local-service.ts';
+import { startWithOperator, type TestService } from '../support/local-service.ts';
 
 let service: TestService;
 let operator: string;
 
 beforeAll(async () => {
-  service = await startTestService();
-  operator = await service.token(Object.values(SCOPES));
+  ({ service, operator } = await startWithOperator());
 });
 afterAll(async () => service?.close());
 

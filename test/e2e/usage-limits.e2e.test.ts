@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCAL_AWS } from '../../local/dynamodb-local.ts';
 import { SCOPES } from '../../shared/http/routes.ts';
 import { closePeriodsAt, subscribeOverHttp } from '../support/http-fixtures.ts';
-import { startTestService, type TestService } from '../support/local-service.ts';
+import { startWithOperator, type TestService } from '../support/local-service.ts';
 
 /**
  * Found from outside: a tenant token with only billing:usage:create posted 23 batches of 1000
@@ -16,8 +16,7 @@ let service: TestService;
 let operator: string;
 
 beforeAll(async () => {
-  service = await startTestService();
-  operator = await service.token(Object.values(SCOPES));
+  ({ service, operator } = await startWithOperator());
 });
 afterAll(async () => service?.close());
 

@@ -17,6 +17,23 @@ const fanoutId = functionId(dev, 'stream-fanout');
 const syncId = functionId(dev, 'smart-gateway-sync');
 const closeId = functionId(dev, 'close-periods');
 
+/** The queue's policy lets EventBridge send to it for that one rule only. */
+function expectRuleMaySendTo(queueId: string, ruleId: string): void {
+  template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+    Queues: [{ Ref: queueId }],
+    PolicyDocument: {
+      Statement: Match.arrayWith([
+        Match.objectLike({
+          Effect: 'Allow',
+          Action: 'sqs:SendMessage',
+          Principal: { Service: 'events.amazonaws.com' },
+          Condition: { ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': [ruleId, 'Arn'] } } },
+        }),
+      ]),
+    },
+  });
+}
+
 describe('event bus', () => {
   it('is a dedicated bus named with the stage', () => {
     template.resourceCountIs('AWS::Events::EventBus', 1);
@@ -114,19 +131,7 @@ describe('SmartGateway sync rule', () => {
   });
 
   it('lets EventBridge, for this rule only, put undeliverable events in the DLQ', () => {
-    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
-      Queues: [{ Ref: syncDlqId }],
-      PolicyDocument: {
-        Statement: Match.arrayWith([
-          Match.objectLike({
-            Effect: 'Allow',
-            Action: 'sqs:SendMessage',
-            Principal: { Service: 'events.amazonaws.com' },
-            Condition: { ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': [ruleId, 'Arn'] } } },
-          }),
-        ]),
-      },
-    });
+    expectRuleMaySendTo(syncDlqId, ruleId);
   });
 
   it('parks events whose processing keeps failing in the same DLQ (async invoke config)', () => {
@@ -187,19 +192,7 @@ describe('period close schedule', () => {
   });
 
   it('lets EventBridge, for this rule only, send to that DLQ', () => {
-    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
-      Queues: [{ Ref: closeDlqId }],
-      PolicyDocument: {
-        Statement: Match.arrayWith([
-          Match.objectLike({
-            Effect: 'Allow',
-            Action: 'sqs:SendMessage',
-            Principal: { Service: 'events.amazonaws.com' },
-            Condition: { ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': [scheduleId, 'Arn'] } } },
-          }),
-        ]),
-      },
-    });
+    expectRuleMaySendTo(closeDlqId, scheduleId);
   });
 
   it('parks a run that keeps failing in the same DLQ, and gives up on runs older than the next one', () => {

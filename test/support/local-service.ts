@@ -6,6 +6,7 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { mintDevToken, type TokenRequest } from '../../local/dev-auth.ts';
 import { LOCAL_AWS } from '../../local/dynamodb-local.ts';
 import { type LocalRuntime, type LocalRuntimeOptions, startLocalRuntime } from '../../local/runtime.ts';
+import { SCOPES } from '../../shared/http/routes.ts';
 
 export type TestService = LocalRuntime & {
   token: (scopes: string[], extra?: Omit<TokenRequest, 'scopes'>) => Promise<string>;
@@ -85,4 +86,10 @@ export async function startTestService(
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** The service and an operator token with every scope: what most end-to-end files start with. */
+export async function startWithOperator(): Promise<{ service: TestService; operator: string }> {
+  const service = await startTestService();
+  return { service, operator: await service.token(Object.values(SCOPES)) };
 }

@@ -28,7 +28,8 @@ const running = new Set<ChildProcess>();
 
 export function startService(
   args: string[],
-  options: { via?: 'tsx' | 'npm'; env?: NodeJS.ProcessEnv } = {},
+  /** `detached`: in a process group of its own, so a test can kill the whole group (npm to Java). */
+  options: { via?: 'tsx' | 'npm'; env?: NodeJS.ProcessEnv; detached?: boolean } = {},
 ): ServiceProcess {
   const started = Date.now();
   const child =
@@ -36,10 +37,12 @@ export function startService(
       ? spawn('npm', ['start', '--silent', '--', ...args], {
           cwd: REPO_ROOT,
           env: options.env ?? process.env,
+          detached: options.detached ?? false,
         })
       : spawn(process.execPath, [TSX_CLI, 'local/main.ts', ...args], {
           cwd: REPO_ROOT,
           env: options.env ?? process.env,
+          detached: options.detached ?? false,
         });
   running.add(child);
   let stdout = '';

@@ -103,9 +103,22 @@ function holderOf(file: string): number | undefined {
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     // EPERM: it exists, run by another user.
     return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  // A service killed a moment ago may still be a zombie (ended, not yet reaped): signals reach it,
+  // but it holds nothing. Found by the crash test: a restart right after a kill -9 was refused.
+  return !isZombie(pid);
+}
+
+function isZombie(pid: number): boolean {
+  try {
+    // /proc/<pid>/stat: "pid (comm) state ..."; comm may hold spaces and parentheses.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state === 'Z' || state === 'X';
+  } catch {
+    return false; // no /proc (macOS): trust the signal
   }
 }

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,6 +50,25 @@ describe('the data folder lock', () => {
     const release = lockDataFolder(dataDir);
     expect(lockIn(dataDir)).toBe(String(process.pid));
     release();
+  });
+
+  // Found by the crash test: right after a kill -9 the service can still be a zombie (ended, not yet
+  // reaped), which signal 0 reaches, so the restart was refused.
+  it('left by a service that has ended but is not yet reaped (a zombie) is taken over', async () => {
+    const dataDir = folder();
+    // `sleep 0` ends at once; the shell becomes `sleep 5`, which never reaps it: a zombie for 5 s.
+    const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 5']);
+    const zombie = Number(
+      await new Promise<string>((done) => parent.stdout.once('data', (d) => done(String(d)))),
+    );
+    await new Promise((done) => setTimeout(done, 200));
+    expect(readFileSync(`/proc/${zombie}/stat`, 'utf8')).toMatch(/\) Z /);
+    writeFileSync(join(dataDir, LOCK_FILE), `${zombie}\n`);
+    expect(dataFolderHolder(dataDir)).toBeUndefined();
+    const release = lockDataFolder(dataDir);
+    expect(lockIn(dataDir)).toBe(String(process.pid));
+    release();
+    parent.kill();
   });
 
   it('naming this very process without holding it (a restarted container reuses pids) is stale', () => {

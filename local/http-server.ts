@@ -227,7 +227,11 @@ async function authorize(
     return invalid((error as Error).message);
   }
   if (route.auth === 'iam') {
-    // Locally a dev token stands in for SigV4; the handler sees the same IAM context shape.
+    // Locally a dev token stands in for SigV4; the handler sees the same IAM context shape. Only an
+    // operator's token does: a tenant could never sign as the stage's services in AWS.
+    if (Object.hasOwn(claims, tenancyConfig().tenantClaim)) {
+      return { reject: { status: 403, message: 'Forbidden' } };
+    }
     return { context: { iam: { userArn: `arn:aws:iam::000000000000:user/local-${String(claims.sub)}` } } };
   }
   const { tenantClaim } = tenancyConfig();

@@ -77,5 +77,6 @@ function scopeList(value: unknown): string[] {
   if (Array.isArray(value)) return value.filter((s): s is string => typeof s === 'string' && s !== '');
   if (typeof value !== 'string') return [];
   const flattened = /^\[(.*)\]$/s.exec(value.trim());
-  return (flattened ? flattened[1]! : value).split(flattened ? /[\s,]+/ : /\s+/).filter(Boolean);
+  // API Gateway joins a list's items with spaces: a comma is part of an item, as the authorizer saw it.
+  return (flattened ? flattened[1]! : value).split(/\s+/).filter(Boolean);
 }

@@ -110,6 +110,7 @@ export class UsageRepository {
   ): Promise<void> {
     let shard = firstShard;
     let conflicts = 0;
+    let fullShards = 0;
     // Records whose counter group would not fit a shard's share of the period limit together are
     // counted one by one, in order, so those before the one that crosses it stay counted.
     const oneByOne: UsageWrite[] = [];
@@ -149,6 +150,7 @@ export class UsageRepository {
         break;
       }
       const failed = new Set<UsageWrite>();
+      let tryNextShard = false;
       for (const position of result.failedConditions) {
         const record = recordAt.get(position);
         if (record) {
@@ -162,12 +164,22 @@ export class UsageRepository {
             failed.add(write);
           }
         }
-        const full = aggregateAt.get(position);
-        if (full) {
-          if (full.length === 1) outcomes.set(full[0]!.index, 'over-limit');
-          else oneByOne.push(...full);
-          for (const write of full) failed.add(write);
+        // Record claims come first in the transaction, so a duplicate is known here and keeps its outcome.
+        const full = aggregateAt.get(position)?.filter((write) => !failed.has(write));
+        if (full && full.length > 0) {
+          if (remaining.length === 1 && ++fullShards < USAGE_SHARDS) {
+            // One record alone, its shard full: another shard of the period may have room.
+            tryNextShard = true;
+          } else {
+            if (remaining.length === 1) outcomes.set(full[0]!.index, 'over-limit');
+            else oneByOne.push(...full);
+            for (const write of full) failed.add(write);
+          }
         }
+      }
+      if (tryNextShard) {
+        shard = (shard + 1) % USAGE_SHARDS;
+        continue;
       }
       if (failed.size === 0) throw new Error('Usage transaction failed a condition it does not check');
       remaining = remaining.filter((write) => !failed.has(write));

@@ -4,7 +4,7 @@ import { type Caller, canAccessCustomer } from '../domain/principal.ts';
 import { rateUsage } from '../domain/rating.ts';
 import type { Subscription } from '../domain/subscription.ts';
 import { countedAt, decideUsage, planAt, usagePeriodFor } from '../domain/usage.ts';
-import { MAX_USAGE_LINE_AMOUNT, periodQuantityLimit } from '../domain/usage-limits.ts';
+import { MAX_USAGE_LINE_AMOUNT, periodQuantityLimit, shardQuantityLimit } from '../domain/usage-limits.ts';
 import { fieldErrorsOf } from '../http/validation.ts';
 import { type UsageRecordInput, UsageRecordSchema } from '../schemas/usage.ts';
 import { SubscriptionsRepository } from '../store/subscriptions-repository.ts';
@@ -138,9 +138,9 @@ export async function ingestUsage(
         {
           field: `${batch ? `records.${index}.` : ''}quantity`,
           message:
-            `would take this period's "${write.metric}" total past ${periodQuantityLimit(write.price)} ` +
-            `(what rates to ${MAX_USAGE_LINE_AMOUNT} minor units at price ${write.price.id}); ` +
-            'records before this one are counted',
+            `would take this period's "${write.metric}" total near or past ${periodQuantityLimit(write.price)} ` +
+            `(what rates to ${MAX_USAGE_LINE_AMOUNT} minor units at price ${write.price.id}; one record may ` +
+            `be at most ${shardQuantityLimit(write.price)}); records before this one are counted`,
         },
       ]);
     } else {

@@ -62,7 +62,15 @@ export async function closeDuePeriods(
     failures: [],
   };
   const markers = new CloseFailuresRepository(tableName);
-  const marked = new Set((await markers.list()).map((failure) => failure.subscription_id));
+  // Only to clear markers of subscriptions that close now: a failed read must not stop the run.
+  const marked = new Set(
+    (
+      await markers.list().catch((error: unknown) => {
+        logger.error('Could not read the close failure markers; none is cleared this run', { error });
+        return [];
+      })
+    ).map((failure) => failure.subscription_id),
+  );
   const failedOn = async (subscriptionId: string, error: unknown) => {
     const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     report.failed++;

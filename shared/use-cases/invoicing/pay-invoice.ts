@@ -9,7 +9,7 @@ import type { TransactItem } from '../../store/transact.ts';
 import { stripeCustomerIdOf } from '../customers.ts';
 import { changingConcurrently, LOST_RACE, retryOnLostRace } from '../optimistic.ts';
 import { invoiceFor } from './invoices.ts';
-import { recordPayment, recordPaymentFailure, recordStripeCharge } from './record-payment.ts';
+import { keepAnswer, recordPayment, recordPaymentFailure, recordStripeCharge } from './record-payment.ts';
 
 /**
  * POST /invoices/{id}/pay. An invoice with nothing due is settled at once. `paid_out_of_band`
@@ -172,7 +172,10 @@ async function markProcessing(
       const current = await repository.get(invoiceId);
       if (!current) throw notFound('Invoice', invoiceId);
       // The webhook may already have settled it.
-      if (current.pending_payment?.attempt !== attempt) return current;
+      if (current.pending_payment?.attempt !== attempt) {
+        await keepAnswer(answer(current));
+        return current;
+      }
       const next: Invoice = {
         ...current,
         pending_payment: {

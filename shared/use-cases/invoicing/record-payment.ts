@@ -4,7 +4,7 @@ import type { Caller } from '../../domain/principal.ts';
 import { logger } from '../../logger.ts';
 import { auditBy } from '../../store/audit.ts';
 import { InvoicesRepository, type PaymentRecord } from '../../store/invoices-repository.ts';
-import type { TransactItem } from '../../store/transact.ts';
+import { type TransactItem, transactWrite } from '../../store/transact.ts';
 import { changingConcurrently, LOST_RACE, retryOnLostRace } from '../optimistic.ts';
 import { reconcileStanding } from './dunning.ts';
 
@@ -46,7 +46,11 @@ export async function recordPayment(
       if (await repository.getPayment(invoiceId, payment.id)) {
         // Read again: the payment may have landed between the two reads (found by parallel pays
         // with one Idempotency-Key, which answered with the invoice still open).
-        return { invoice: (await repository.get(invoiceId)) ?? current, outcome: 'duplicate' as const };
+        const invoice = (await repository.get(invoiceId)) ?? current;
+        // Nothing is written (the webhook, or a twin request, recorded it), so the answer is kept
+        // on its own: a retry with the same key then replays it instead of a 409.
+        await keepAnswer(answer(invoice));
+        return { invoice, outcome: 'duplicate' as const };
       }
       if (current.status !== 'open' && current.status !== 'uncollectible') {
         return { invoice: current, outcome: 'not-payable' as const };
@@ -192,4 +196,9 @@ export async function recordPaymentFailure(
       throw changingConcurrently(`Invoice ${invoiceId}`);
     },
   );
+}
+
+/** An idempotency record written on its own, for an answer that made no change; a taken key is fine. */
+export async function keepAnswer(items: TransactItem[]): Promise<void> {
+  if (items.length > 0) await transactWrite(items);
 }

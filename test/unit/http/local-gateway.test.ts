@@ -159,3 +159,18 @@ describe("the local authorizer applies API Gateway's JWT authorizer rules", () =
     expect(response.wwwAuthenticate).toMatch(/scope="billing:customers:read" error="insufficient_scope"/);
   });
 });
+
+// Found in review: locally any valid dev token, a tenant's included, stood in for SigV4 on the IAM
+// routes and became a service principal that may post usage for any customer.
+describe('the local stand-in for IAM routes', () => {
+  it("takes an operator's token, never a tenant's", async () => {
+    const post = (jwt: string) =>
+      send('POST', '/internal/v1/usage-records', {
+        authorization: `Bearer ${jwt}`,
+        'content-type': 'application/json',
+      });
+    expect((await post(await signed(valid()))).status).toBe(403);
+    const { tenant_id: _tenant, ...operator } = valid();
+    expect((await post(await signed({ ...operator, scope: 'billing:operator' }))).status).toBe(200);
+  });
+});

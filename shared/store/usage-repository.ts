@@ -114,23 +114,17 @@ export class UsageRepository {
     // Records whose counter group would not fit a shard's share of the period limit together are
     // counted one by one, in order, so those before the one that crosses it stay counted.
     const oneByOne: UsageWrite[] = [];
-    const fitting = (writes: readonly UsageWrite[]) =>
-      writes.filter((write) => {
-        if (compareQuantities(write.quantity, shardQuantityLimit(write.price)) > 0) {
-          outcomes.set(write.index, 'over-limit');
-          return false;
-        }
-        return true;
-      });
-    let remaining = fitting(chunk);
-    if (remaining.length > 1) {
-      for (const [, group] of groupBy(remaining, aggregateId)) {
-        const sum = sumQuantities(group.map((w) => w.quantity));
-        if (group.length > 1 && compareQuantities(sum, shardQuantityLimit(group[0]!.price)) > 0)
-          oneByOne.push(...group);
-      }
-      remaining = remaining.filter((write) => !oneByOne.includes(write));
+    let remaining = chunk.filter((write) => {
+      const fits = compareQuantities(write.quantity, shardLimitOf(write.price)) <= 0;
+      if (!fits) outcomes.set(write.index, 'over-limit');
+      return fits;
+    });
+    for (const [, group] of groupBy(remaining, aggregateId)) {
+      const sum = sumQuantities(group.map((w) => w.quantity));
+      if (group.length > 1 && compareQuantities(sum, shardLimitOf(group[0]!.price)) > 0)
+        oneByOne.push(...group);
     }
+    remaining = remaining.filter((write) => !oneByOne.includes(write));
     while (remaining.length > 0) {
       const { items, recordAt, periodAt, aggregateAt } = this.transactionFor(remaining, shard, now);
       const result = await transactOnce(items);
@@ -260,7 +254,7 @@ export class UsageRepository {
           ConditionExpression: 'attribute_not_exists(#quantity) OR #quantity <= :room',
           ExpressionAttributeValues: {
             ':quantity': NumberValue.from(added),
-            ':room': NumberValue.from(roomFor(shardQuantityLimit(first.price), added)),
+            ':room': NumberValue.from(roomFor(shardLimitOf(first.price), added)),
             ':records': group.length,
             ':one': 1,
             ':type': 'usage_aggregate',
@@ -353,6 +347,20 @@ export function takeChunk(writes: readonly UsageWrite[]): UsageWrite[] {
     count++;
   }
   return writes.slice(0, count);
+}
+
+/**
+ * A price's counter-shard share of the period limit, worked out once per price: a request's records
+ * share their price objects, and the limit parses the price (tiers and all) each time it is computed.
+ */
+const shardLimits = new WeakMap<Price, string>();
+function shardLimitOf(price: Price): string {
+  let limit = shardLimits.get(price);
+  if (limit === undefined) {
+    limit = shardQuantityLimit(price);
+    shardLimits.set(price, limit);
+  }
+  return limit;
 }
 
 /** How much a shard may already hold for `added` to fit within `limit` (never below zero). */

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
 import { tenancyConfig } from '../shared/config.ts';
-import { scopesOf, tenantClaimProblem } from '../shared/http/auth.ts';
+import { scopesOf, tenantOf } from '../shared/http/auth.ts';
 import { ROUTES, type RouteDefinition } from '../shared/http/routes.ts';
 import { type DevKeys, verifyDevToken } from './dev-auth.ts';
 
@@ -226,19 +226,18 @@ async function authorize(
   } catch (error) {
     return invalid((error as Error).message);
   }
+  const { tenantClaim } = tenancyConfig();
   if (route.auth === 'iam') {
     // Locally a dev token stands in for SigV4; the handler sees the same IAM context shape. Only an
     // operator's token does: a tenant could never sign as the stage's services in AWS.
-    if (Object.hasOwn(claims, tenancyConfig().tenantClaim)) {
-      return { reject: { status: 403, message: 'Forbidden' } };
-    }
+    if (Object.hasOwn(claims, tenantClaim)) return { reject: { status: 403, message: 'Forbidden' } };
     return { context: { iam: { userArn: `arn:aws:iam::000000000000:user/local-${String(claims.sub)}` } } };
   }
-  const { tenantClaim } = tenancyConfig();
-  const tenantProblem = Object.hasOwn(claims, tenantClaim)
-    ? tenantClaimProblem(claims[tenantClaim])
-    : undefined;
-  if (tenantProblem) return invalid(`the ${tenantClaim} claim ${tenantProblem}`);
+  try {
+    tenantOf(claims, tenantClaim);
+  } catch (error) {
+    return invalid((error as Error).message);
+  }
   const scopes = scopesOf(claims);
   if (route.scopes.length > 0 && !route.scopes.some((scope) => scopes.includes(scope))) {
     return {

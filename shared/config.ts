@@ -36,11 +36,19 @@ export const DEFAULT_TENANT_CLAIM = 'tenant_id';
 export const DEFAULT_OPERATOR_SCOPE = 'billing:operator';
 
 /** Read on its own (no table needed), so the authorizer and unit tests can use it. */
-export function tenancyConfig(env: NodeJS.ProcessEnv = process.env): TenancyConfig {
+function readTenancyConfig(env: NodeJS.ProcessEnv): TenancyConfig {
   return {
     tenantClaim: env.TENANT_CLAIM?.trim() || DEFAULT_TENANT_CLAIM,
     operatorScope: env.OPERATOR_SCOPE?.trim() || DEFAULT_OPERATOR_SCOPE,
   };
+}
+
+let cachedTenancy: TenancyConfig | undefined;
+
+/** This process's tenancy settings, read once like config() (every request needs them). */
+export function tenancyConfig(): TenancyConfig {
+  cachedTenancy ??= readTenancyConfig(process.env);
+  return cachedTenancy;
 }
 
 const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
@@ -76,6 +84,7 @@ export function config(): RuntimeConfig {
 /** For the local runtime and tests, which set the environment after modules were loaded. */
 export function resetConfigCache(): void {
   cached = undefined;
+  cachedTenancy = undefined;
 }
 
 function required(env: NodeJS.ProcessEnv, name: string): string {

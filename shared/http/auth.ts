@@ -54,7 +54,7 @@ export function tenantOf(claims: Record<string, unknown>, claimName: string): st
 }
 
 /** Why a tenant claim's value cannot name a tenant, or undefined when it can. */
-export function tenantClaimProblem(value: unknown): string | undefined {
+function tenantClaimProblem(value: unknown): string | undefined {
   if (typeof value !== 'string') return 'must be a string';
   if (value.trim() === '') return 'is empty';
   if (value !== value.trim() || /[\s\p{Cc}]/u.test(value)) return 'holds spaces or control characters';

@@ -4,7 +4,7 @@ import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } f
  * Writes a whole file or leaves the old one: the text goes to a file beside it, is flushed to disk,
  * then renamed over the old one (a rename within a folder is atomic). A kill at any moment leaves
  * either the old content or the new, never a half-written file. Every state file of local mode
- * (stream checkpoints, dead letters, the clock) is written through here.
+ * (stream checkpoints, dead letters, the clock, the dev signing key) is written through here.
  */
 export function writeFileAtomic(file: string, text: string, mode = 0o644): void {
   const aside = `${file}.${process.pid}.tmp`;

@@ -1,8 +1,9 @@
 import type { webcrypto } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { exportJWK, generateKeyPair, importJWK, type JWK, jwtVerify, SignJWT } from 'jose';
 import { DEFAULT_OPERATOR_SCOPE, DEFAULT_TENANT_CLAIM } from '../shared/config.ts';
+import { readJsonFile, writeFileAtomic } from './atomic-file.ts';
 
 /**
  * Local stand-in for the identity provider behind API Gateway's JWT authorizer: an ES256 key pair
@@ -17,14 +18,13 @@ type StoredKeyPair = { privateJwk: JWK; publicJwk: JWK };
 export type DevKeys = { privateKey: webcrypto.CryptoKey; publicKey: webcrypto.CryptoKey };
 
 export async function loadOrCreateDevKeys(keyFile: string): Promise<DevKeys> {
-  let stored: StoredKeyPair;
-  if (existsSync(keyFile)) {
-    stored = JSON.parse(readFileSync(keyFile, 'utf8')) as StoredKeyPair;
-  } else {
+  let stored = readJsonFile<StoredKeyPair>(keyFile);
+  if (!stored) {
     const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
     stored = { privateJwk: await exportJWK(privateKey), publicJwk: await exportJWK(publicKey) };
     mkdirSync(dirname(keyFile), { recursive: true });
-    writeFileSync(keyFile, JSON.stringify(stored), { mode: 0o600 });
+    // Like every local state file: a kill during the first start never leaves half a key behind.
+    writeFileAtomic(keyFile, JSON.stringify(stored), 0o600);
   }
   return {
     privateKey: (await importJWK(stored.privateJwk, 'ES256')) as webcrypto.CryptoKey,

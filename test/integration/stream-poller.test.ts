@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStreamPoller } from '../../local/stream-poller.ts';
+import { eventually } from '../support/service-process.ts';
 import { useTestStore } from '../support/store.ts';
 
 /**
@@ -30,65 +31,56 @@ const put = (id: string) =>
     }),
   );
 
+/** A poller on the test table that records the keys it is handed; `delivered` as the runtime passes it. */
+async function pollerInto(checkpointFile: string, delivered?: () => Promise<void>) {
+  const seen: string[] = [];
+  const poller = await startStreamPoller({
+    client: store.client,
+    endpoint: process.env.DYNAMODB_ENDPOINT!, // set by useTestStore
+    tableName: store.tables.billing,
+    checkpointFile,
+    idleDelayMs: 5,
+    handler: async (event) => {
+      seen.push(...event.Records.map((r) => r.dynamodb!.Keys!.PK!.S!));
+      return { batchItemFailures: [] };
+    },
+    ...(delivered ? { delivered } : {}),
+  });
+  stops.push(poller.stop);
+  return { poller, seen };
+}
+
 describe('the local stream poller', () => {
   it('moves its checkpoint only once what the batch published was delivered', async () => {
     const checkpointFile = join(folder, 'checkpoints.json');
     let deliver: () => void = () => undefined;
     let pending = 0;
-    const seen: string[] = [];
-    const poller = await startStreamPoller({
-      client: store.client,
-      endpoint: inject(),
-      tableName: store.tables.billing,
+    const { seen } = await pollerInto(
       checkpointFile,
-      idleDelayMs: 5,
-      handler: async (event) => {
-        seen.push(...event.Records.map((r) => r.dynamodb!.Keys!.PK!.S!));
-        return { batchItemFailures: [] };
-      },
-      delivered: () =>
+      () =>
         new Promise<void>((done) => {
           pending++;
           deliver = done;
         }),
-    });
-    stops.push(poller.stop);
+    );
     await put('one');
-    const until = Date.now() + 10_000;
-    while (pending === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    await eventually(() => pending > 0, 10_000);
     expect(seen).toContain('TEST#one');
     // Handled, but not yet delivered: a kill now must find the record again on restart.
     await new Promise((r) => setTimeout(r, 200));
     expect(existsSync(checkpointFile)).toBe(false);
     deliver();
-    const saved = Date.now() + 5_000;
-    while (!existsSync(checkpointFile) && Date.now() < saved) await new Promise((r) => setTimeout(r, 20));
+    await eventually(() => existsSync(checkpointFile), 5_000);
     expect(Object.keys(JSON.parse(readFileSync(checkpointFile, 'utf8')).shards)).toHaveLength(1);
   });
 
   it('reads the stream again from its start when the checkpoint file is unreadable, instead of failing', async () => {
     const checkpointFile = join(folder, 'cut.json');
     writeFileSync(checkpointFile, '{"streamArn":"arn:aws:dyn'); // what an in-place write cut by a kill left
-    const seen: string[] = [];
-    const poller = await startStreamPoller({
-      client: store.client,
-      endpoint: inject(),
-      tableName: store.tables.billing,
-      checkpointFile,
-      idleDelayMs: 5,
-      handler: async (event) => {
-        seen.push(...event.Records.map((r) => r.dynamodb!.Keys!.PK!.S!));
-        return { batchItemFailures: [] };
-      },
-    });
-    stops.push(poller.stop);
+    const { poller, seen } = await pollerInto(checkpointFile);
     await poller.caughtUp();
     await poller.caughtUp();
     expect(seen).toContain('TEST#one');
     expect(JSON.parse(readFileSync(checkpointFile, 'utf8')).streamArn).toMatch(/^arn:aws:dynamodb/);
   });
 });
-
-function inject(): string {
-  return process.env.DYNAMODB_ENDPOINT!;
-}

@@ -1,7 +1,7 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { dynamo } from './client.ts';
 import { idempotencyKey, type TableKey } from './keys.ts';
-import type { TransactItem } from './transact.ts';
+import { type TransactItem, transactWrite } from './transact.ts';
 
 /**
  * Idempotency records make a retried POST return the first response instead of acting twice.
@@ -100,3 +100,11 @@ export const idempotencyItems = (
   const { claim, response } = idempotency.record(body);
   return [idempotencyPut(tableName, claim, response)];
 };
+
+/**
+ * An answer's idempotency items (idempotencyItems) written on their own, for a use case that answered
+ * without making a change (someone else's write already did); a key taken meanwhile is fine.
+ */
+export async function keepAnswer(items: TransactItem[]): Promise<void> {
+  if (items.length > 0) await transactWrite(items);
+}

@@ -3,13 +3,13 @@ import { type Invoice, nextInvoiceStatus, type PendingPayment } from '../../doma
 import { type Caller, requireOperator } from '../../domain/principal.ts';
 import { stripeGateway } from '../../payments/stripe-gateway.ts';
 import { auditBy } from '../../store/audit.ts';
-import { type Idempotency, idempotencyItems } from '../../store/idempotency.ts';
+import { type Idempotency, idempotencyItems, keepAnswer } from '../../store/idempotency.ts';
 import { InvoicesRepository } from '../../store/invoices-repository.ts';
 import type { TransactItem } from '../../store/transact.ts';
 import { stripeCustomerIdOf } from '../customers.ts';
 import { changingConcurrently, LOST_RACE, retryOnLostRace } from '../optimistic.ts';
 import { invoiceFor } from './invoices.ts';
-import { keepAnswer, recordPayment, recordPaymentFailure, recordStripeCharge } from './record-payment.ts';
+import { recordPayment, recordPaymentFailure, recordStripeCharge } from './record-payment.ts';
 
 /**
  * POST /invoices/{id}/pay. An invoice with nothing due is settled at once. `paid_out_of_band`

@@ -3,8 +3,9 @@ import { type Invoice, type PaymentFailure, withPaymentFailure } from '../../dom
 import type { Caller } from '../../domain/principal.ts';
 import { logger } from '../../logger.ts';
 import { auditBy } from '../../store/audit.ts';
+import { keepAnswer } from '../../store/idempotency.ts';
 import { InvoicesRepository, type PaymentRecord } from '../../store/invoices-repository.ts';
-import { type TransactItem, transactWrite } from '../../store/transact.ts';
+import type { TransactItem } from '../../store/transact.ts';
 import { changingConcurrently, LOST_RACE, retryOnLostRace } from '../optimistic.ts';
 import { reconcileStanding } from './dunning.ts';
 
@@ -196,9 +197,4 @@ export async function recordPaymentFailure(
       throw changingConcurrently(`Invoice ${invoiceId}`);
     },
   );
-}
-
-/** An idempotency record written on its own, for an answer that made no change; a taken key is fine. */
-export async function keepAnswer(items: TransactItem[]): Promise<void> {
-  if (items.length > 0) await transactWrite(items);
 }

@@ -1,5 +1,5 @@
 import { addDays, addIntervals, type Period, periodContaining } from './billing-period.ts';
-import { type Bill, billAtEarlyEnd, billAtPeriodEnd, currentPeriod } from './bills.ts';
+import { type Bill, billAtEarlyEnd, billAtPeriodEnd, currentPeriod, type PlanFees } from './bills.ts';
 import type { Interval, Plan, RoutingPolicy } from './catalog.ts';
 import { DomainError } from './errors.ts';
 import {
@@ -8,16 +8,33 @@ import {
   type FeeTiming,
   type PlanFee,
   type ProrationBehavior,
-  planChangeCharges,
 } from './fees.ts';
+import {
+  budgetOf,
+  checkItems,
+  desiredOf,
+  feesOf,
+  type ItemChoice,
+  type ItemField,
+  itemChangeCharges,
+  itemFrom,
+  itemsField,
+  liveItems,
+  livePlans,
+  type SubscriptionItem,
+  sameItems,
+} from './subscription-items.ts';
 
 export type SubscriptionStatus = 'trialing' | 'active' | 'past_due' | 'canceled';
 
 /** An anchor the subscription billed from before a change of interval re-anchored it at `until`. */
 export type EarlierAnchor = { anchor: string; interval: Interval; until: string };
 
-/** A plan the subscription was on until a change at `until`. */
-export type EarlierPlan = { plan_id: string; until: string };
+/**
+ * The plans the subscription was on until a change at `until`: `plan_ids` its items' plans, base
+ * first (absent on entries written before subscriptions had several items: then `plan_id` alone).
+ */
+export type EarlierPlan = { plan_id: string; until: string; plan_ids?: string[] };
 
 /** Earlier plans kept: far more than a period's changes (usage older than 45 days is refused anyway). */
 const EARLIER_PLANS_KEPT = 50;
@@ -25,30 +42,24 @@ const EARLIER_PLANS_KEPT = 50;
 export type Subscription = {
   id: string;
   customer_id: string;
+  /** The base plan: the first item's (the one-item shorthand, and what names the budgets row). */
   plan_id: string;
+  /** The plans it includes, base plan first, each with its quantity and its own fee state. */
+  items: SubscriptionItem[];
   status: SubscriptionStatus;
   currency: string;
   interval: Interval;
-  /** The current plan's fee timing (copied from the plan, like its currency and interval). */
+  /** The base plan's fee timing (copied from the plan, like its currency and interval). */
   fee_timing: FeeTiming;
-  /** SmartGateway budget for the current period, minor units; the plan's unless overridden. */
+  /** SmartGateway budget for the current period, minor units; the sum of the items' plans' unless overridden. */
   total_budget: number;
   /** True when total_budget was set on the subscription rather than taken from the plan. */
   total_budget_overridden: boolean;
-  /** Copied from the plan so events carry it without a read (the SmartGateway routing cache). */
+  /** Copied from the base plan so events carry it without a read (the SmartGateway routing cache). */
   routing_policy: RoutingPolicy | null;
   billing_cycle_anchor: string;
   current_period_start: string;
   current_period_end: string;
-  /** When the billed fee started in the current period (its start, or the last prorated change). */
-  fee_segment_start: string;
-  /** Whether the billed fee for [fee_segment_start, current_period_end) was invoiced in advance. */
-  fee_prepaid: boolean;
-  /**
-   * The fee billed for that segment, as it was when the segment started: the current plan's, or
-   * the previous plan's after a change with `proration_behavior: none` (until the period ends).
-   */
-  billed_fee: PlanFee | null;
   /** Anchors before the current one, newest last: late usage from before a re-anchor still finds its period. */
   earlier_anchors: EarlierAnchor[];
   /** Plans before the current one, oldest first, each until the change: late usage is rated with its plan. */
@@ -118,40 +129,39 @@ export function newSubscription(
   input: {
     id: string;
     customerId: string;
-    plan: Plan;
-    /** The plan's fee now (the subscribe invoice bills it when in advance). */
-    fee: PlanFee;
+    /** The plans it includes, base plan first (checked with checkItems). */
+    items: readonly ItemChoice[];
     trialDays: number;
     totalBudget?: number | undefined;
+    field?: ItemField | undefined;
   },
   now: Date,
 ): Subscription {
-  if (!input.plan.active) {
-    throw new DomainError('conflict', `Plan ${input.plan.id} is archived; subscribe to an active plan`);
-  }
+  checkItems(input.items, null, input.field ?? itemsField);
+  const base = input.items[0]!.plan;
   const at = now.toISOString();
   const trialEnd = input.trialDays > 0 ? addDays(now, input.trialDays) : null;
-  const periodEnd = trialEnd ?? addIntervals(now, input.plan.interval, 1);
-  const timing = input.plan.fee_timing ?? DEFAULT_FEE_TIMING;
+  const periodEnd = trialEnd ?? addIntervals(now, base.interval, 1);
+  const fees = feesOf(input.items);
   return {
     id: input.id,
     customer_id: input.customerId,
-    plan_id: input.plan.id,
+    plan_id: base.id,
+    // A trial owes no fee: the items start billing when it ends.
+    items: desiredOf(input.items).map((item) =>
+      itemFrom(item, fees, trialEnd ? periodEnd.toISOString() : at, !trialEnd),
+    ),
     status: trialEnd ? 'trialing' : 'active',
-    currency: input.plan.currency,
-    interval: input.plan.interval,
-    fee_timing: timing,
-    total_budget: input.totalBudget ?? input.plan.total_budget,
+    currency: base.currency,
+    interval: base.interval,
+    fee_timing: base.fee_timing ?? DEFAULT_FEE_TIMING,
+    total_budget: input.totalBudget ?? budgetOf(input.items),
     total_budget_overridden: input.totalBudget !== undefined,
-    routing_policy: input.plan.routing_policy,
+    routing_policy: base.routing_policy,
     // A trial's end anchors the paid periods that follow it.
     billing_cycle_anchor: (trialEnd ?? now).toISOString(),
     current_period_start: at,
     current_period_end: periodEnd.toISOString(),
-    // A trial owes no fee: the plan starts billing when it ends.
-    fee_segment_start: trialEnd ? periodEnd.toISOString() : at,
-    fee_prepaid: !trialEnd && timing === 'in_advance',
-    billed_fee: input.fee,
     earlier_anchors: [],
     earlier_plans: [],
     trial_end: trialEnd?.toISOString() ?? null,
@@ -166,11 +176,11 @@ export function newSubscription(
 /**
  * The subscription once its current period has ended (the period close), through the state machine:
  * a trial ends (`end_trial`), a cancellation at period end takes effect (`expire`: the subscription
- * stays on its last period, canceled at its end), anything else renews into the following period on
- * the current plan's fee now (`plan`), prepaid when the plan bills in advance (the closing invoice
- * bills it).
+ * stays on its last period, canceled at its end), anything else renews into the following period,
+ * each live item on its plan's fee now (`fees`), prepaid when billed in advance (the closing invoice
+ * bills it). An item kept only to bill its arrears to the period's end is gone from then on.
  */
-export function afterPeriodEnd(subscription: Subscription, plan: PlanFee, now: Date): Subscription {
+export function afterPeriodEnd(subscription: Subscription, fees: PlanFees, now: Date): Subscription {
   const periodEnd = subscription.current_period_end;
   const action: SubscriptionAction = subscription.cancel_at_period_end
     ? 'expire'
@@ -191,14 +201,13 @@ export function afterPeriodEnd(subscription: Subscription, plan: PlanFee, now: D
     };
   }
   const following = periodAfter(subscription);
+  const start = following.start.toISOString();
   return {
     ...subscription,
     status,
-    current_period_start: following.start.toISOString(),
+    current_period_start: start,
     current_period_end: following.end.toISOString(),
-    fee_segment_start: following.start.toISOString(),
-    fee_prepaid: subscription.fee_timing === 'in_advance',
-    billed_fee: plan,
+    items: liveItems(subscription.items).map((item) => itemFrom(item, fees, start, true)),
     updated_at,
     version,
   };
@@ -215,18 +224,21 @@ export const periodAfter = (subscription: Subscription): Period =>
 /** The close of the current period: the subscription after it, and what the closing invoice bills. */
 export function closeCurrentPeriod(
   subscription: Subscription,
-  plan: PlanFee,
+  fees: PlanFees,
   now: Date,
 ): { advanced: Subscription; bill: Bill } {
-  const advanced = afterPeriodEnd(subscription, plan, now);
+  const advanced = afterPeriodEnd(subscription, fees, now);
   const next = advanced.status === 'canceled' ? null : currentPeriod(advanced);
-  return { advanced, bill: billAtPeriodEnd(subscription, plan, next) };
+  return { advanced, bill: billAtPeriodEnd(subscription, fees, next) };
 }
 
 export type SubscriptionPatch = {
-  /** The plan billed now (needed for a plan change and for cancel now). */
-  currentPlan?: PlanFee | undefined;
-  plan?: { plan: Plan; fee: PlanFee } | undefined;
+  /** Each plan's fee now: every current item's (for an item change and for cancel now) and every requested one's. */
+  fees?: PlanFees | undefined;
+  /** The items the subscription should hold, in order (a plan change is its base item's change). */
+  items?: readonly ItemChoice[] | undefined;
+  /** Where the request named the items (for errors). */
+  itemField?: ItemField | undefined;
   prorationBehavior?: ProrationBehavior | undefined;
   totalBudget?: number | undefined;
   cancelAtPeriodEnd?: boolean | undefined;
@@ -249,10 +261,11 @@ export type PatchOutcome = {
 
 /**
  * Applies a PATCH: each requested change goes through the state machine, and the money of it follows
- * docs/billing-rules.md: a plan change in the period yields prorations (none during a trial, when no
- * fee is owed); a change to another interval ends the period at the change and bills it at once;
- * cancel now bills the final invoice at once. Plans in another currency are refused (a
- * subscription's invoices have one currency).
+ * docs/billing-rules.md: a change of items (a plan change is one: its base item's) in the period
+ * yields each changed item's prorations (none during a trial, when no fee is owed); a change to
+ * another interval ends the period at the change and bills it at once; cancel now bills the final
+ * invoice at once. Plans in another currency are refused (a subscription's invoices have one
+ * currency).
  */
 export function applyPatch(current: Subscription, patch: SubscriptionPatch, now: Date): PatchOutcome {
   let next: Subscription = { ...current };
@@ -268,7 +281,7 @@ export function applyPatch(current: Subscription, patch: SubscriptionPatch, now:
     next.cancel_at_period_end = false;
     bill = billAtEarlyEnd(
       current,
-      required(patch.currentPlan),
+      required(patch.fees),
       now,
       patch.prorate !== false,
       'subscription_cancel',
@@ -277,50 +290,47 @@ export function applyPatch(current: Subscription, patch: SubscriptionPatch, now:
     changes.push('status');
   }
 
-  if (patch.plan && patch.plan.plan.id !== current.plan_id) {
-    const { plan, fee: to } = patch.plan;
+  if (patch.items && !sameItems(current.items, desiredOf(patch.items))) {
+    const choices = patch.items;
     nextStatus(next.status, 'change_plan');
-    if (!plan.active) throw new DomainError('conflict', `Plan ${plan.id} is archived; choose an active plan`);
-    if (plan.currency !== current.currency) {
-      throw new DomainError(
-        'conflict',
-        `Plan ${plan.id} is priced in ${plan.currency} but this subscription bills in ${current.currency}`,
-      );
-    }
-    const from = required(patch.currentPlan);
+    checkItems(choices, current.currency, patch.itemField ?? itemsField, new Set(livePlans(current.items)));
+    const fees = required(patch.fees);
+    const desired = desiredOf(choices);
+    const base = choices[0]!.plan;
     const trialing = current.status === 'trialing';
-    if (plan.interval !== current.interval && !trialing) {
+    if (base.interval !== current.interval && !trialing) {
       // A new rhythm: the current period ends here, is billed at once, and the new one starts now.
-      const period = { start: now, end: addIntervals(now, plan.interval, 1) };
-      bill = billAtEarlyEnd(current, from, now, behavior !== 'none', 'subscription_update', {
+      const period = { start: now, end: addIntervals(now, base.interval, 1) };
+      bill = billAtEarlyEnd(current, fees, now, behavior !== 'none', 'subscription_update', {
         period,
-        plan: to,
+        items: desired,
       });
       next = {
         ...next,
         billing_cycle_anchor: at,
         current_period_start: at,
         current_period_end: period.end.toISOString(),
-        fee_segment_start: at,
-        fee_prepaid: to.timing === 'in_advance',
-        billed_fee: to,
+        items: desired.map((item) => itemFrom(item, fees, at, true)),
         earlier_anchors: [
           ...current.earlier_anchors,
           { anchor: current.billing_cycle_anchor, interval: current.interval, until: at },
         ],
       };
       changes.push('current_period_start', 'current_period_end');
-    } else if (!trialing) {
-      const change = planChangeCharges(
-        from,
-        to,
+    } else if (trialing) {
+      // Nothing is billed during a trial: the items start billing when it ends.
+      next.items = desired.map((item) => itemFrom(item, fees, current.current_period_end, false));
+    } else {
+      const change = itemChangeCharges(
+        current.items,
+        desired,
+        fees,
         currentPeriod(current),
-        current,
         now,
         behavior,
         current.currency,
       );
-      next = { ...next, ...change.state };
+      next.items = change.items;
       if (behavior === 'always_invoice') {
         bill = {
           reason: 'subscription_update',
@@ -333,18 +343,23 @@ export function applyPatch(current: Subscription, patch: SubscriptionPatch, now:
         pendingItems = change.charges;
       }
     }
+    const plansChanged = JSON.stringify(livePlans(current.items)) !== JSON.stringify(livePlans(next.items));
     next = {
       ...next,
-      plan_id: plan.id,
-      earlier_plans: [...current.earlier_plans, { plan_id: current.plan_id, until: at }].slice(
-        -EARLIER_PLANS_KEPT,
-      ),
-      interval: plan.interval,
-      fee_timing: to.timing,
-      routing_policy: plan.routing_policy,
-      total_budget: next.total_budget_overridden ? next.total_budget : plan.total_budget,
+      plan_id: base.id,
+      earlier_plans: plansChanged
+        ? [
+            ...current.earlier_plans,
+            { plan_id: current.plan_id, plan_ids: livePlans(current.items), until: at },
+          ].slice(-EARLIER_PLANS_KEPT)
+        : current.earlier_plans,
+      interval: base.interval,
+      fee_timing: base.fee_timing,
+      routing_policy: base.routing_policy,
+      total_budget: next.total_budget_overridden ? next.total_budget : budgetOf(choices),
     };
-    changes.push('plan_id');
+    changes.push('items');
+    if (next.plan_id !== current.plan_id) changes.push('plan_id');
     if (next.total_budget !== current.total_budget) changes.push('total_budget');
     if (JSON.stringify(next.routing_policy) !== JSON.stringify(current.routing_policy))
       changes.push('routing_policy');
@@ -370,7 +385,7 @@ export function applyPatch(current: Subscription, patch: SubscriptionPatch, now:
   return { subscription: next, pendingItems, bill, changes };
 }
 
-function required(plan: PlanFee | undefined): PlanFee {
-  if (!plan) throw new Error('The current plan fee is required for this change');
-  return plan;
+function required(fees: PlanFees | undefined): PlanFees {
+  if (!fees) throw new Error('The fees of the current plans are required for this change');
+  return fees;
 }

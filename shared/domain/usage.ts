@@ -2,6 +2,7 @@ import { type Period, periodContaining } from './billing-period.ts';
 import type { Price } from './catalog.ts';
 import type { FieldError } from './errors.ts';
 import type { Subscription } from './subscription.ts';
+import { livePlans } from './subscription-items.ts';
 
 /**
  * Rules for accepting one usage record (SPEC §5, §7.2), as pure functions: which period it
@@ -24,12 +25,15 @@ export const MAX_LATENESS_MS = 45 * 86_400_000;
 export const USAGE_SHARDS = 8;
 
 /**
- * The plan a subscription was on at `at`: usage is rated with the prices of the plan it was used
- * under, also when it arrives after a plan change (late records of the period before the change).
+ * The plans a subscription's items were on at `at`, base plan first: usage is rated with the prices
+ * of the plans it was used under, also when it arrives after a change (late records of the period
+ * before it). A metric is rated by the first of them that prices it.
  */
-export function planAt(subscription: Subscription, at: Date): string {
+export function plansAt(subscription: Subscription, at: Date): string[] {
   const iso = at.toISOString();
-  return subscription.earlier_plans.find((earlier) => iso < earlier.until)?.plan_id ?? subscription.plan_id;
+  const earlier = subscription.earlier_plans.find((entry) => iso < entry.until);
+  if (earlier) return earlier.plan_ids ?? [earlier.plan_id];
+  return livePlans(subscription.items);
 }
 
 /**
@@ -118,13 +122,17 @@ export function decideUsage(
       'The subscription has ended',
     );
   }
-  const planId = planAt(subscription, counted);
-  const price = pricesOf(planId).find((p) => p.active && p.metric === metric);
+  const plans = plansAt(subscription, counted);
+  const price = plans
+    .map((planId) => pricesOf(planId).find((p) => p.active && p.metric === metric))
+    .find((found) => found !== undefined);
   if (!price) {
     return refuse(
       422,
       'metric',
-      `the plan ${planId} has no active price for "${metric}"`,
+      plans.length === 1
+        ? `the plan ${plans[0]} has no active price for "${metric}"`
+        : `none of the plans ${plans.join(', ')} has an active price for "${metric}"`,
       'Unknown metric for this subscription',
     );
   }

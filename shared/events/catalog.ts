@@ -28,7 +28,10 @@ export type SubscriptionEventData = {
   subscription_id: string;
   tenant_id: string;
   customer_id: string;
+  /** The base plan (the first item's). */
   plan_id: string;
+  /** Every plan the subscription includes, base plan first; total_budget is theirs summed unless set. */
+  items: { plan_id: string; quantity: number }[];
   status: SubscriptionStatus;
   total_budget: number;
   currency: string;

@@ -49,6 +49,7 @@ export function eventsFromStreamRecord(record: DynamoDBRecord): EventEnvelope[] 
         tenant_id: subscription.customer_id,
         customer_id: subscription.customer_id,
         plan_id: subscription.plan_id,
+        items: eventItems(subscription),
         status: subscription.status,
         total_budget: subscription.total_budget,
         currency: subscription.currency,
@@ -133,9 +134,20 @@ const TRACKED_SUBSCRIPTION_FIELDS = [
 ] as const;
 
 function changedFields(before: Subscription, after: Subscription): string[] {
-  return TRACKED_SUBSCRIPTION_FIELDS.filter(
+  const changed: string[] = TRACKED_SUBSCRIPTION_FIELDS.filter(
     (field) => JSON.stringify(before[field] ?? null) !== JSON.stringify(after[field] ?? null),
   );
+  if (JSON.stringify(eventItems(before)) !== JSON.stringify(eventItems(after))) changed.splice(1, 0, 'items');
+  return changed;
+}
+
+/**
+ * The plans a subscription image includes, base plan first: an image stored before subscriptions
+ * had items holds its one plan.
+ */
+function eventItems(subscription: Subscription): SubscriptionEventData['items'] {
+  const items = subscription.items ?? [{ plan_id: subscription.plan_id, quantity: 1 }];
+  return items.filter((item) => item.quantity > 0).map(({ plan_id, quantity }) => ({ plan_id, quantity }));
 }
 
 function envelope<T extends Record<string, unknown>>(

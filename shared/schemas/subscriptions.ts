@@ -1,14 +1,39 @@
 import { z } from 'zod';
+import { MAX_ITEM_QUANTITY, MAX_ITEMS } from '../domain/subscription-items.ts';
 import { RoutingPolicySchema } from './catalog.ts';
 import { IdPathSchema, ListQuerySchema, pageOf } from './common.ts';
 import { defineContract } from './contract.ts';
 
 const MinorUnits = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
+const ItemRequestSchema = z
+  .strictObject({
+    plan_id: z.string().min(1).max(64),
+    quantity: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_ITEM_QUANTITY)
+      .optional()
+      .meta({ description: "How many of the plan's flat fee (seats); default 1. Usage is not multiplied" }),
+  })
+  .meta({ id: 'SubscriptionItemRequest' });
+
+const ItemsRequestSchema = z.array(ItemRequestSchema).min(1).max(MAX_ITEMS).meta({
+  description:
+    'The plans the subscription includes, base plan first, each of its own product; all in one currency and interval',
+});
+
 export const CreateSubscriptionRequestSchema = z
   .strictObject({
     customer_id: z.string().min(1).max(64),
-    plan_id: z.string().min(1).max(64),
+    plan_id: z
+      .string()
+      .min(1)
+      .max(64)
+      .optional()
+      .meta({ description: 'The one plan: shorthand for "items": [{"plan_id": …}]' }),
+    items: ItemsRequestSchema.optional(),
     trial_days: z
       .number()
       .int()
@@ -16,18 +41,29 @@ export const CreateSubscriptionRequestSchema = z
       .max(730)
       .optional()
       .meta({ description: 'Free trial length; 0 or absent for none' }),
-    total_budget: MinorUnits.optional().meta({ description: "Overrides the plan's budget (minor units)" }),
+    total_budget: MinorUnits.optional().meta({
+      description: "Overrides the budget, else the sum of the items' plans' budgets (minor units)",
+    }),
+  })
+  .refine((input) => (input.plan_id === undefined) !== (input.items === undefined), {
+    message: 'send plan_id (one plan) or items (several), exactly one of them',
+    path: ['items'],
   })
   .meta({ id: 'CreateSubscriptionRequest' });
 
 export const UpdateSubscriptionRequestSchema = z
   .strictObject({
     plan_id: z.string().min(1).max(64).optional().meta({
-      description: 'Change plan: prorated mid-period; another interval ends the period now and bills it',
+      description:
+        "Change the base plan (the first item's; its quantity and the other items stay): prorated mid-period; another interval ends the period now and bills it",
+    }),
+    items: ItemsRequestSchema.optional().meta({
+      description:
+        'The items the subscription holds from now on, in order: a plan not listed is removed, a new one added, a changed quantity re-quantified, each billed like a plan change',
     }),
     proration_behavior: z.enum(['create_prorations', 'always_invoice', 'none']).optional().meta({
       description:
-        'With plan_id: create_prorations (default) puts the prorations on the next invoice, always_invoice drafts an invoice now, none keeps the old plan billed to the period end',
+        'With plan_id or items: create_prorations (default) puts the prorations on the next invoice, always_invoice drafts an invoice now, none keeps what was billed to the period end',
     }),
     total_budget: MinorUnits.optional().meta({ description: 'Set the SmartGateway budget (minor units)' }),
     cancel_at_period_end: z
@@ -51,18 +87,27 @@ export const UpdateSubscriptionRequestSchema = z
   .refine(
     (patch) =>
       patch.plan_id !== undefined ||
+      patch.items !== undefined ||
       patch.total_budget !== undefined ||
       patch.cancel_at_period_end !== undefined ||
       patch.cancel_now !== undefined,
     {
-      message: 'name at least one change: plan_id, total_budget, cancel_at_period_end or cancel_now',
+      message: 'name at least one change: plan_id, items, total_budget, cancel_at_period_end or cancel_now',
       path: [],
     },
   )
-  .refine((patch) => patch.proration_behavior === undefined || patch.plan_id !== undefined, {
-    message: 'only applies to a plan change: send it with plan_id',
-    path: ['proration_behavior'],
+  .refine((patch) => patch.plan_id === undefined || patch.items === undefined, {
+    message: 'send plan_id (the base plan) or items (every item), not both',
+    path: ['items'],
   })
+  .refine(
+    (patch) =>
+      patch.proration_behavior === undefined || patch.plan_id !== undefined || patch.items !== undefined,
+    {
+      message: 'only applies to a plan or item change: send it with plan_id or items',
+      path: ['proration_behavior'],
+    },
+  )
   .refine((patch) => patch.prorate === undefined || patch.cancel_now === true, {
     message: 'only applies to cancel_now: send it with "cancel_now": true',
     path: ['prorate'],
@@ -73,23 +118,36 @@ export const SubscriptionSchema = z
   .object({
     id: z.string(),
     customer_id: z.string(),
-    plan_id: z.string(),
+    plan_id: z.string().meta({ description: "The base plan: the first item's" }),
+    items: z
+      .array(
+        z
+          .object({
+            plan_id: z.string(),
+            quantity: z.number().int().meta({
+              description:
+                'Units of the plan fee billed; 0 only for an item removed with proration_behavior none whose fee is billed in arrears, kept until the period ends',
+            }),
+            fee_segment_start: z
+              .string()
+              .meta({ description: 'When the billed fee of this item started in the current period' }),
+            fee_prepaid: z.boolean().meta({
+              description: "Whether this item's fee for the rest of the period is already invoiced",
+            }),
+          })
+          .meta({ id: 'SubscriptionItem' }),
+      )
+      .meta({ description: 'The plans it includes, base plan first' }),
     status: z.enum(['trialing', 'active', 'past_due', 'canceled']),
     currency: z.string(),
     interval: z.enum(['month', 'year']),
-    fee_timing: z.enum(['in_advance', 'in_arrears']).meta({ description: "The current plan's fee timing" }),
+    fee_timing: z.enum(['in_advance', 'in_arrears']).meta({ description: "The base plan's fee timing" }),
     total_budget: z.number().int(),
     total_budget_overridden: z.boolean(),
     routing_policy: z.union([RoutingPolicySchema, z.null()]),
     billing_cycle_anchor: z.string(),
     current_period_start: z.string(),
     current_period_end: z.string(),
-    fee_segment_start: z
-      .string()
-      .meta({ description: 'When the current plan started billing in the current period' }),
-    fee_prepaid: z
-      .boolean()
-      .meta({ description: "Whether the current plan's fee for the rest of the period is already invoiced" }),
     earlier_anchors: z
       .array(z.object({ anchor: z.string(), interval: z.enum(['month', 'year']), until: z.string() }))
       .meta({ description: 'Billing anchors before a change of interval re-anchored the subscription' }),
@@ -119,7 +177,7 @@ export const subscriptionContracts = {
     body: CreateSubscriptionRequestSchema,
     idempotent: true,
     success: { status: 201, description: 'The subscription was created', schema: SubscriptionSchema },
-    problems: [400, 401, 403, 409, 413, 415],
+    problems: [400, 401, 403, 409, 413, 415, 422],
   }),
   'subscriptions-get': defineContract({
     params: IdPathSchema,
@@ -144,6 +202,6 @@ export const subscriptionContracts = {
       description: 'The updated subscription (ETag: its new version)',
       schema: SubscriptionSchema,
     },
-    problems: [400, 401, 403, 404, 409, 413, 415],
+    problems: [400, 401, 403, 404, 409, 413, 415, 422],
   }),
 };

@@ -7,14 +7,21 @@ const INTERNAL_ATTRIBUTES = ['PK', 'SK', 'GSI1PK', 'GSI1SK', 'GSI2PK', 'GSI2SK',
  */
 const DEFAULTS_ON_READ: Record<string, (item: Record<string, unknown>) => Record<string, unknown>> = {
   plan: () => ({ fee_timing: 'in_advance' }),
-  // Written before fees were billed in advance: the current period's fee was never invoiced.
+  // Written before fees were billed in advance: the current period's fee was never invoiced. Written
+  // before subscriptions had items: its one plan, with the fee state it kept for it.
   subscription: (item) => ({
     fee_timing: 'in_advance',
-    fee_segment_start: item.current_period_start,
-    fee_prepaid: false,
-    billed_fee: null,
     earlier_anchors: [],
     earlier_plans: [],
+    items: [
+      {
+        plan_id: item.plan_id,
+        quantity: 1,
+        fee_segment_start: item.fee_segment_start ?? item.current_period_start,
+        fee_prepaid: item.fee_prepaid ?? false,
+        billed_fee: item.billed_fee ?? null,
+      },
+    ],
   }),
   invoice: () => ({
     billing_reason: 'subscription_cycle',

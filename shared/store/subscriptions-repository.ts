@@ -32,15 +32,16 @@ export type StoredPendingItem = PendingItem & {
 
 export type CreateSubscriptionOutcome =
   | { created: true }
-  | { created: false; reason: 'no-such-customer' | 'plan-not-active' | 'idempotency-key-taken' };
+  | { created: false; reason: 'no-such-customer' | 'idempotency-key-taken' }
+  | { created: false; reason: 'plan-not-active'; planId: string };
 
 export class SubscriptionsRepository {
   constructor(private readonly tableName: string) {}
 
   /**
    * The subscription, its audit entry, the idempotency record and `extra` (its first invoice),
-   * written only if the customer exists and the plan is active at that moment (condition checks in
-   * the same transaction).
+   * written only if the customer exists and every plan of its items is active at that moment
+   * (condition checks in the same transaction).
    */
   async create(
     subscription: Subscription,
@@ -65,23 +66,29 @@ export class SubscriptionsRepository {
           ConditionExpression: 'attribute_exists(PK)',
         },
       },
-      {
-        ConditionCheck: {
-          TableName: this.tableName,
-          Key: planKey(subscription.plan_id),
-          ConditionExpression: 'active = :true',
-          ExpressionAttributeValues: { ':true': true },
-        },
-      },
+      // Every plan it includes must still be active as it is created.
+      ...subscription.items.map(
+        (item): TransactItem => ({
+          ConditionCheck: {
+            TableName: this.tableName,
+            Key: planKey(item.plan_id),
+            ConditionExpression: 'active = :true',
+            ExpressionAttributeValues: { ':true': true },
+          },
+        }),
+      ),
       ...(idempotency ? [idempotencyPut(this.tableName, idempotency.claim, idempotency.response)] : []),
       ...extra,
     ];
     const outcome = await transactWrite(items);
     if (outcome.ok) return { created: true };
-    if (idempotency && outcome.failedConditions.includes(4))
+    const plans = subscription.items.length;
+    if (idempotency && outcome.failedConditions.includes(3 + plans))
       return { created: false, reason: 'idempotency-key-taken' };
     if (outcome.failedConditions.includes(2)) return { created: false, reason: 'no-such-customer' };
-    if (outcome.failedConditions.includes(3)) return { created: false, reason: 'plan-not-active' };
+    const archived = outcome.failedConditions.find((index) => index >= 3 && index < 3 + plans);
+    if (archived !== undefined)
+      return { created: false, reason: 'plan-not-active', planId: subscription.items[archived - 3]!.plan_id };
     throw new Error(`Subscription ${subscription.id} already exists`);
   }
 
@@ -211,11 +218,14 @@ export class SubscriptionsRepository {
 
 /** The stored form of a subscription: its keys (table, by customer, by type) and its fields. */
 export function subscriptionStoreItem(subscription: Subscription): Record<string, unknown> {
+  // Fee state written before subscriptions had items lives in `items` now (see items.ts).
+  const { fee_segment_start, fee_prepaid, billed_fee, ...current } = subscription as Subscription &
+    Record<'fee_segment_start' | 'fee_prepaid' | 'billed_fee', unknown>;
   return {
     ...subscriptionKey(subscription.id),
     ...byOwnerKey(customerKey(subscription.customer_id), ITEM_TYPE, subscription.created_at, subscription.id),
     ...byTypeKey(ITEM_TYPE, subscription.created_at, subscription.id),
     item_type: ITEM_TYPE,
-    ...subscription,
+    ...current,
   };
 }

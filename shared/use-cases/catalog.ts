@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { PlanFees } from '../domain/bills.ts';
 import { type Plan, type Price, type Product, planFeeOf } from '../domain/catalog.ts';
 import { DomainError, notFound, validationError } from '../domain/errors.ts';
 import { DEFAULT_FEE_TIMING, type PlanFee } from '../domain/fees.ts';
@@ -164,10 +165,35 @@ export function listPrices(
     : repository.listPricesOfPlan(query.plan_id, query.limit, query.cursor);
 }
 
-/** The plan with its fee as billing uses it (amount from its active flat prices, timing, interval). */
-export async function getPlanFee(tableName: string, planId: string): Promise<{ plan: Plan; fee: PlanFee }> {
+/**
+ * The plan with its fee as billing uses it (amount from its active flat prices, timing, interval)
+ * and the metrics its active prices rate.
+ */
+export async function getPlanFee(
+  tableName: string,
+  planId: string,
+): Promise<{ plan: Plan; fee: PlanFee; metrics: string[] }> {
   const [plan, prices] = await Promise.all([getPlan(tableName, planId), listPlanPrices(tableName, planId)]);
-  return { plan, fee: planFeeOf(plan, prices) };
+  const metrics = prices.flatMap((price) => (price.active && price.metric !== null ? [price.metric] : []));
+  return { plan, fee: planFeeOf(plan, prices), metrics };
+}
+
+/**
+ * The fees now of every plan in `planIds` (each read once), as the lookup the billing rules take;
+ * `feeOf` reads one plan's fee (the period close passes one that caches across subscriptions).
+ */
+export async function planFeesFor(
+  tableName: string,
+  planIds: readonly string[],
+  feeOf: (planId: string) => Promise<PlanFee> = async (planId) => (await getPlanFee(tableName, planId)).fee,
+): Promise<PlanFees> {
+  const unique = [...new Set(planIds)];
+  const fees = new Map(await Promise.all(unique.map(async (id) => [id, await feeOf(id)] as const)));
+  return (planId) => {
+    const fee = fees.get(planId);
+    if (!fee) throw new Error(`The fee of plan ${planId} was not read for this change`);
+    return fee;
+  };
 }
 
 /** Every price of a plan, archived ones included (invoices rate with the price they sold at). */

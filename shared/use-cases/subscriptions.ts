@@ -1,9 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { billAtStart } from '../domain/bills.ts';
-import { DomainError, notFound, validationError } from '../domain/errors.ts';
+import { DomainError, type FieldError, notFound, validationError } from '../domain/errors.ts';
 import { draftInvoice, MAX_PENDING_ITEMS_PER_INVOICE } from '../domain/invoice.ts';
 import { type Caller, canAccessCustomer, type Principal } from '../domain/principal.ts';
 import { applyPatch, newSubscription, type Subscription } from '../domain/subscription.ts';
+import {
+  feesOf,
+  type ItemChoice,
+  type ItemField,
+  itemsField,
+  liveItems,
+} from '../domain/subscription-items.ts';
 import type { CreateSubscriptionRequest, UpdateSubscriptionRequest } from '../schemas/subscriptions.ts';
 import { type AuditDraft, auditBy } from '../store/audit.ts';
 import { IdempotencyKeyTaken, type IdempotentWrite } from '../store/idempotency.ts';
@@ -11,7 +18,7 @@ import { InvoicesRepository } from '../store/invoices-repository.ts';
 import type { Page } from '../store/pagination.ts';
 import { SubscriptionsRepository } from '../store/subscriptions-repository.ts';
 import { UsageRepository } from '../store/usage-repository.ts';
-import { getPlanFee } from './catalog.ts';
+import { getPlanFee, planFeesFor } from './catalog.ts';
 import { closeSubscriptionPeriods } from './invoicing/close-periods.ts';
 import { changingConcurrently, LOST_RACE, retryOnLostRace } from './optimistic.ts';
 
@@ -27,8 +34,9 @@ const audit = (
 ): AuditDraft => auditBy(caller, 'subscription', subscriptionId, action, before, after);
 
 /**
- * Subscribes a customer to a plan. A plan billed in advance with a fee gets its first period's
- * invoice (`subscription_create`) in the same transaction as the subscription.
+ * Subscribes a customer to a plan, or to several (`items`: a base plan and add-ons). Items billed in
+ * advance with a fee get their first period's invoice (`subscription_create`) in the same
+ * transaction as the subscription.
  */
 export async function createSubscription(
   tableName: string,
@@ -39,19 +47,21 @@ export async function createSubscription(
   if (!canAccessCustomer(caller.principal, input.customer_id)) {
     throw new DomainError('forbidden', `This token may only subscribe customer ${caller.principal.tenantId}`);
   }
-  const { plan, fee } = await planOrFieldError(tableName, input.plan_id);
+  const field = input.items ? itemsField : shorthandField;
+  const requested = input.items ?? [{ plan_id: input.plan_id!, quantity: 1 }];
+  const items = await itemChoices(tableName, requested, field);
   const subscription = newSubscription(
     {
       id: randomUUID(),
       customerId: input.customer_id,
-      plan,
-      fee,
+      items,
       trialDays: input.trial_days ?? 0,
       totalBudget: input.total_budget,
+      field,
     },
     caller.now,
   );
-  const bill = billAtStart(subscription, fee);
+  const bill = billAtStart(subscription, feesOf(items));
   const invoice = bill
     ? draftInvoice(subscription, bill, { usage: [], pendingItems: [], version: 1 }, caller.now)
     : undefined;
@@ -74,7 +84,7 @@ export async function createSubscription(
     case 'no-such-customer':
       throw validationError([{ field: 'customer_id', message: `no customer ${input.customer_id}` }]);
     case 'plan-not-active':
-      throw new DomainError('conflict', `Plan ${input.plan_id} is archived; subscribe to an active plan`);
+      throw new DomainError('conflict', `Plan ${outcome.planId} is archived; subscribe to an active plan`);
   }
 }
 
@@ -125,7 +135,12 @@ export async function updateSubscription(
   }
   const expected = patch.version ?? ifMatchVersion;
   const repository = new SubscriptionsRepository(tableName);
-  const newPlan = patch.plan_id === undefined ? undefined : await planOrFieldError(tableName, patch.plan_id);
+  const field = patch.items ? itemsField : shorthandField;
+  // The plans the request names, read once for every attempt.
+  const requested =
+    patch.items === undefined && patch.plan_id === undefined
+      ? undefined
+      : await itemChoices(tableName, patch.items ?? [{ plan_id: patch.plan_id!, quantity: 1 }], field);
 
   const read = async () => {
     let current = await repository.get(id, true);
@@ -155,17 +170,27 @@ export async function updateSubscription(
     UNCONDITIONAL_ATTEMPTS,
     async () => {
       const current = await read();
-      const changesPlan = newPlan !== undefined && newPlan.plan.id !== current.plan_id;
-      const currentPlan =
-        changesPlan || patch.cancel_now ? (await getPlanFee(tableName, current.plan_id)).fee : undefined;
+      const items =
+        requested && (await wantedItems(tableName, current, requested, patch.items === undefined));
+      const fees =
+        items || patch.cancel_now
+          ? feesOf(
+              items ?? [],
+              await planFeesFor(
+                tableName,
+                current.items.map((item) => item.plan_id),
+              ),
+            )
+          : undefined;
       // A request stamped before the period it finds (it raced the close) applies at that period's
       // start: a change never lands in a period that has ended.
       const moment = new Date(Math.max(caller.now.getTime(), Date.parse(current.current_period_start)));
       const outcome = applyPatch(
         current,
         {
-          currentPlan,
-          plan: newPlan,
+          fees,
+          items,
+          itemField: field,
           prorationBehavior: patch.proration_behavior,
           totalBudget: patch.total_budget,
           cancelAtPeriodEnd: patch.cancel_at_period_end,
@@ -248,13 +273,51 @@ async function roomForPendingItems(tableName: string, current: Subscription, add
   );
 }
 
-async function planOrFieldError(tableName: string, planId: string): ReturnType<typeof getPlanFee> {
-  return getPlanFee(tableName, planId).catch((error: unknown) => {
-    if (error instanceof DomainError && error.kind === 'not-found') {
-      throw validationError([{ field: 'plan_id', message: `no plan ${planId}` }]);
-    }
-    throw error;
-  });
+/** Where the one-item shorthand names its plan: errors about item 0 point at `plan_id`. */
+const shorthandField: ItemField = (index, name) =>
+  index === 0 && name === 'plan_id' ? 'plan_id' : `items.${index}.${name}`;
+
+/** The requested plans from the catalog, each with its quantity; an unknown plan is its field's error. */
+async function itemChoices(
+  tableName: string,
+  requested: readonly { plan_id: string; quantity?: number | undefined }[],
+  field: ItemField,
+): Promise<ItemChoice[]> {
+  const unknown: FieldError[] = [];
+  const choices = await Promise.all(
+    requested.map(async (item, i) => {
+      try {
+        const { plan, fee, metrics } = await getPlanFee(tableName, item.plan_id);
+        return { plan, fee, metrics, quantity: item.quantity ?? 1 };
+      } catch (error) {
+        if (!(error instanceof DomainError && error.kind === 'not-found')) throw error;
+        unknown.push({ field: field(i, 'plan_id'), message: `no plan ${item.plan_id}` });
+        return undefined;
+      }
+    }),
+  );
+  if (unknown.length > 0) throw validationError(unknown);
+  return choices as ItemChoice[];
+}
+
+/**
+ * The items a PATCH asks for: its `items` as they are, or, for the `plan_id` shorthand, the current
+ * items with the base one's plan replaced (its quantity and the add-ons stay; their plans are read
+ * as they are now).
+ */
+async function wantedItems(
+  tableName: string,
+  current: Subscription,
+  requested: readonly ItemChoice[],
+  shorthand: boolean,
+): Promise<ItemChoice[]> {
+  if (!shorthand) return [...requested];
+  const [base, ...addOns] = liveItems(current.items);
+  const kept = await itemChoices(tableName, addOns, itemsField);
+  return [
+    { ...requested[0]!, quantity: base?.quantity ?? 1 },
+    ...kept.map((c, i) => ({ ...c, quantity: addOns[i]!.quantity })),
+  ];
 }
 
 const versionConflict = (id: string, expected: number, actual: number) =>

@@ -3,7 +3,7 @@ import { DomainError, type FieldError, notFound, validationError } from '../doma
 import { type Caller, canAccessCustomer } from '../domain/principal.ts';
 import { rateUsage } from '../domain/rating.ts';
 import type { Subscription } from '../domain/subscription.ts';
-import { countedAt, decideUsage, planAt, usagePeriodFor } from '../domain/usage.ts';
+import { countedAt, decideUsage, plansAt, usagePeriodFor } from '../domain/usage.ts';
 import { MAX_USAGE_LINE_AMOUNT, periodQuantityLimit, shardQuantityLimit } from '../domain/usage-limits.ts';
 import { fieldErrorsOf } from '../http/validation.ts';
 import { type UsageRecordInput, UsageRecordSchema } from '../schemas/usage.ts';
@@ -184,7 +184,7 @@ async function loadContext(
       ...new Set(
         records.flatMap((record) => {
           const subscription = subscriptions.get(record.subscriptionId);
-          return subscription ? [planAt(subscription, countedAt(record.at, now))] : [];
+          return subscription ? plansAt(subscription, countedAt(record.at, now)) : [];
         }),
       ),
     ].map(async (planId) => {

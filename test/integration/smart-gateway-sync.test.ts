@@ -28,6 +28,7 @@ const subscriptionEvent = (
     tenant_id: 'tenant-1',
     customer_id: 'tenant-1',
     plan_id: `plan-v${version}`,
+    items: [{ plan_id: `plan-v${version}`, quantity: 1 }],
     status: 'active',
     total_budget: 1000 * version,
     currency: 'USD',

@@ -1,5 +1,6 @@
 import type { Plan } from '../../shared/domain/catalog.ts';
 import type { PlanFee } from '../../shared/domain/fees.ts';
+import type { ItemChoice } from '../../shared/domain/subscription-items.ts';
 
 export const planFixture = (overrides: Partial<Plan> = {}): Plan => ({
   id: 'plan-basic',
@@ -25,3 +26,20 @@ export const feeFixture = (plan: Plan, amount = 1000): PlanFee => ({
   timing: plan.fee_timing,
   interval: plan.interval,
 });
+
+/** A plan as a subscription item: the plan, its fee (default 1000 a period), quantity and metrics. */
+export const choiceFixture = (
+  plan: Plan,
+  amount = 1000,
+  quantity = 1,
+  metrics: string[] = [],
+): ItemChoice => ({ plan, fee: feeFixture(plan, amount), quantity, metrics });
+
+/** The fee lookup billing takes, from plan fees: an unknown plan is a test bug. */
+export const feesFixture =
+  (...fees: PlanFee[]) =>
+  (planId: string): PlanFee => {
+    const fee = fees.find((f) => f.plan_id === planId);
+    if (!fee) throw new Error(`no fee for ${planId} in this test`);
+    return fee;
+  };

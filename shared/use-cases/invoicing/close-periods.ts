@@ -9,7 +9,7 @@ import { CloseFailuresRepository } from '../../store/close-failures-repository.t
 import { InvoicesRepository } from '../../store/invoices-repository.ts';
 import { SubscriptionsRepository } from '../../store/subscriptions-repository.ts';
 import { UsageRepository } from '../../store/usage-repository.ts';
-import { getPlanFee } from '../catalog.ts';
+import { getPlanFee, planFeesFor } from '../catalog.ts';
 import { markOverdue } from './dunning.ts';
 
 /** The system's own principal, for the scheduled period close and dunning. */
@@ -167,12 +167,16 @@ export async function closeSubscriptionPeriods(
 }
 
 async function draftFor(tableName: string, subscription: Subscription, now: Date, planFees: PlanFees) {
-  const [plan, usage, pendingItems] = await Promise.all([
-    planFees(subscription.plan_id),
+  const [fees, usage, pendingItems] = await Promise.all([
+    planFeesFor(
+      tableName,
+      subscription.items.map((item) => item.plan_id),
+      planFees,
+    ),
     new UsageRepository(tableName).aggregates(subscription.id, subscription.current_period_start),
     new SubscriptionsRepository(tableName).pendingItems(subscription.id),
   ]);
-  const { advanced, bill } = closeCurrentPeriod(subscription, plan, now);
+  const { advanced, bill } = closeCurrentPeriod(subscription, fees, now);
   const taken = pendingItemsOfPeriod(pendingItems, subscription.current_period_end);
   const invoice = draftInvoice(
     subscription,

@@ -11,7 +11,7 @@ import {
   type SubscriptionAction,
   type SubscriptionStatus,
 } from '../../../shared/domain/subscription.ts';
-import { feeFixture, planFixture } from '../../support/catalog-fixtures.ts';
+import { choiceFixture, feesFixture, planFixture } from '../../support/catalog-fixtures.ts';
 
 const start = new Date('2026-03-01T00:00:00Z');
 const basic = planFixture();
@@ -21,7 +21,7 @@ const pro = planFixture({
   routing_policy: { priority: 1, match_expression: '*', strategy: 'weighted', targets: ['a'] },
 });
 const active = () =>
-  newSubscription({ id: 's1', customerId: 'c1', plan: basic, fee: feeFixture(basic), trialDays: 0 }, start);
+  newSubscription({ id: 's1', customerId: 'c1', items: [choiceFixture(basic)], trialDays: 0 }, start);
 
 const STATUSES: SubscriptionStatus[] = ['trialing', 'active', 'past_due', 'canceled'];
 const ACTIONS: SubscriptionAction[] = [
@@ -99,7 +99,7 @@ describe('creating a subscription', () => {
 
   it('with a trial: trialing until the trial ends, which anchors the paid periods', () => {
     const trial = newSubscription(
-      { id: 's2', customerId: 'c1', plan: basic, fee: feeFixture(basic), trialDays: 14 },
+      { id: 's2', customerId: 'c1', items: [choiceFixture(basic)], trialDays: 14 },
       start,
     );
     expect(trial).toMatchObject({
@@ -116,8 +116,7 @@ describe('creating a subscription', () => {
         {
           id: 's',
           customerId: 'c',
-          plan: planFixture({ active: false }),
-          fee: feeFixture(planFixture({ active: false })),
+          items: [choiceFixture(planFixture({ active: false }))],
           trialDays: 0,
         },
         start,
@@ -136,8 +135,8 @@ describe('changing a subscription', () => {
     interval: plan.interval,
   });
   const change = (plan: Plan, from: number, to: number) => ({
-    currentPlan: fee(basic, from),
-    plan: { plan, fee: fee(plan, to) },
+    fees: feesFixture(fee(basic, from), fee(plan, to)),
+    items: [choiceFixture(plan, to)],
   });
 
   it('a mid-period plan change credits the unused old fee and charges the new, and takes the new budget', () => {
@@ -152,10 +151,9 @@ describe('changing a subscription', () => {
       total_budget: 50_000,
       version: 2,
       routing_policy: pro.routing_policy,
-      fee_segment_start: mid.toISOString(),
-      fee_prepaid: true,
+      items: [{ plan_id: 'plan-pro', quantity: 1, fee_segment_start: mid.toISOString(), fee_prepaid: true }],
     });
-    expect(changes).toEqual(['plan_id', 'total_budget', 'routing_policy']);
+    expect(changes).toEqual(['items', 'plan_id', 'total_budget', 'routing_policy']);
   });
 
   it('always_invoice bills the same prorations on an invoice of their own, now', () => {
@@ -178,15 +176,23 @@ describe('changing a subscription', () => {
     );
     expect([pendingItems, bill]).toEqual([[], null]);
     // Pro is the plan now (budget, routing, usage prices), Basic's prepaid fee is still what is billed.
+    // Pro is the plan now (budget, routing, usage prices) and bills from the next period; Basic's
+    // prepaid fee stays billed to the period end (quantity 0: removed, kept until then).
     expect(subscription).toMatchObject({
       plan_id: 'plan-pro',
-      fee_segment_start: start.toISOString(),
-      fee_prepaid: true,
-      billed_fee: { plan_id: 'plan-basic', fee: 1000 },
+      items: [
+        { plan_id: 'plan-pro', quantity: 1, fee_segment_start: mid.toISOString(), fee_prepaid: false },
+        { plan_id: 'plan-basic', quantity: 0, fee_segment_start: start.toISOString(), fee_prepaid: true },
+      ],
     });
+    expect(subscription.items.map((item) => item.billed_fee?.fee)).toEqual([0, 1000]);
     // So a cancel later in the period credits Basic's unused time, not Pro's.
     const later = new Date('2026-03-24T00:00:00Z');
-    const canceled = applyPatch(subscription, { cancelNow: true, currentPlan: fee(pro, 3000) }, later);
+    const canceled = applyPatch(
+      subscription,
+      { cancelNow: true, fees: feesFixture(fee(basic, 1000), fee(pro, 3000)) },
+      later,
+    );
     expect(canceled.bill?.charges.map((c) => [c.plan_id, c.amount])).toEqual([['plan-basic', -258]]);
   });
 
@@ -198,7 +204,7 @@ describe('changing a subscription', () => {
 
   it('a plan change during a trial creates no proration', () => {
     const trial = newSubscription(
-      { id: 's2', customerId: 'c1', plan: basic, fee: feeFixture(basic), trialDays: 14 },
+      { id: 's2', customerId: 'c1', items: [choiceFixture(basic)], trialDays: 14 },
       start,
     );
     const outcome = applyPatch(trial, change(pro, 1000, 3000), mid);
@@ -236,7 +242,7 @@ describe('changing a subscription', () => {
     expect(resumed).toMatchObject({ cancel_at_period_end: false, version: 3 });
     const { subscription: canceled, bill } = applyPatch(
       resumed,
-      { cancelNow: true, currentPlan: fee(basic, 1000) },
+      { cancelNow: true, fees: feesFixture(fee(basic, 1000)) },
       mid,
     );
     expect(canceled).toMatchObject({ status: 'canceled', canceled_at: mid.toISOString() });
@@ -244,12 +250,12 @@ describe('changing a subscription', () => {
     expect(bill?.charges.map((c) => c.amount)).toEqual([-500]);
     const noCredit = applyPatch(
       resumed,
-      { cancelNow: true, prorate: false, currentPlan: fee(basic, 1000) },
+      { cancelNow: true, prorate: false, fees: feesFixture(fee(basic, 1000)) },
       mid,
     );
     expect(noCredit.bill?.charges).toEqual([]);
     expect(() => applyPatch(canceled, { totalBudget: 5 }, mid)).toThrow(DomainError);
-    expect(() => applyPatch(canceled, { cancelNow: true, currentPlan: fee(basic, 1000) }, mid)).toThrow(
+    expect(() => applyPatch(canceled, { cancelNow: true, fees: feesFixture(fee(basic, 1000)) }, mid)).toThrow(
       DomainError,
     );
   });

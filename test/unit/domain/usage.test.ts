@@ -9,11 +9,11 @@ import {
   sumQuantities,
   usagePeriodFor,
 } from '../../../shared/domain/usage.ts';
-import { feeFixture, planFixture } from '../../support/catalog-fixtures.ts';
+import { choiceFixture, planFixture } from '../../support/catalog-fixtures.ts';
 
 const created = new Date('2026-03-10T00:00:00Z');
 const subscription = newSubscription(
-  { id: 's', customerId: 'c', plan: planFixture(), fee: feeFixture(planFixture()), trialDays: 0 },
+  { id: 's', customerId: 'c', items: [choiceFixture(planFixture())], trialDays: 0 },
   created,
 );
 const price = { id: 'p', active: true, metric: 'calls', model: 'per_unit' } as Price;
@@ -124,6 +124,7 @@ describe('which records count', () => {
     const changed = {
       ...subscription,
       plan_id: 'plan-pro',
+      items: [{ ...subscription.items[0]!, plan_id: 'plan-pro' }],
       earlier_plans: [{ plan_id: 'plan-basic', until: '2026-03-15T00:00:00.000Z' }],
     };
     const basicPrice = { ...price, id: 'basic-calls' };

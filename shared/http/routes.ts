@@ -125,6 +125,14 @@ export const ROUTES: readonly RouteDefinition[] = [
     summary: "A period's exact usage per metric, rated with the plan's prices",
   },
   {
+    method: 'GET',
+    path: `${API_PREFIX}/subscriptions/{id}/upcoming-invoice`,
+    handler: 'subscriptions-upcoming-invoice',
+    auth: 'jwt',
+    scopes: [SCOPES.invoicesRead, SCOPES.subscriptionsRead],
+    summary: 'Preview the next invoice now, or after a proposed change (plan_id or items); writes nothing',
+  },
+  {
     method: 'POST',
     path: `${API_PREFIX}/usage-records`,
     handler: 'usage-records-create',
@@ -226,6 +234,7 @@ export const HANDLER_ACCESS: Readonly<Record<string, HandlerAccess>> = {
   'subscriptions-update': { billingTable: 'read-write', stripeSecret: false },
   'usage-records-create': { billingTable: 'read-write', stripeSecret: false },
   'subscriptions-usage': { billingTable: 'read', stripeSecret: false },
+  'subscriptions-upcoming-invoice': { billingTable: 'read', stripeSecret: false },
   'stripe-webhook': { billingTable: 'read-write', stripeSecret: true },
   openapi: { billingTable: 'none', stripeSecret: false },
   'invoices-list': { billingTable: 'read', stripeSecret: false },

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { IdPathSchema, ListQuerySchema, pageOf } from './common.ts';
 import { defineContract } from './contract.ts';
 
-const InvoiceLineSchema = z.object({
+export const InvoiceLineSchema = z.object({
   kind: z.enum(['subscription_fee', 'usage', 'proration']),
   description: z.string(),
   quantity: z.string().nullable(),

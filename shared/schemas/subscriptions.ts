@@ -3,6 +3,7 @@ import { MAX_ITEM_QUANTITY, MAX_ITEMS } from '../domain/subscription-items.ts';
 import { RoutingPolicySchema } from './catalog.ts';
 import { IdPathSchema, ListQuerySchema, pageOf } from './common.ts';
 import { defineContract } from './contract.ts';
+import { InvoiceLineSchema } from './invoices.ts';
 
 const MinorUnits = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
@@ -169,6 +170,84 @@ export const SubscriptionListQuerySchema = ListQuerySchema.extend({
     .meta({ description: "Only this customer's subscriptions" }),
 });
 
+/** `<plan_id>[:<quantity>]`, comma-separated: the items of a proposed change, in a query string. */
+const ITEMS_QUERY = /^[A-Za-z0-9_-]{1,64}(:[1-9][0-9]{0,5})?(,[A-Za-z0-9_-]{1,64}(:[1-9][0-9]{0,5})?)*$/;
+
+export const UpcomingInvoiceQuerySchema = z
+  .strictObject({
+    plan_id: z
+      .string()
+      .min(1)
+      .max(64)
+      .optional()
+      .meta({ description: 'Preview a change of the base plan (as PATCH plan_id would make it now)' }),
+    items: z
+      .string()
+      .regex(ITEMS_QUERY, 'is <plan_id>[:<quantity>] items separated by commas, e.g. plan-a:1,plan-b:3')
+      .optional()
+      .transform((text) =>
+        text?.split(',').map((item) => {
+          const [plan_id, quantity] = item.split(':');
+          return { plan_id: plan_id!, quantity: quantity === undefined ? 1 : Number(quantity) };
+        }),
+      )
+      .meta({
+        description:
+          'Preview a change of items (as PATCH items would make it now): `<plan_id>[:<quantity>]`, comma-separated, base plan first',
+      }),
+    proration_behavior: z.enum(['create_prorations', 'always_invoice', 'none']).optional(),
+  })
+  .refine((query) => query.plan_id === undefined || query.items === undefined, {
+    message: 'send plan_id (the base plan) or items (every item), not both',
+    path: ['items'],
+  })
+  .refine(
+    (query) =>
+      query.proration_behavior === undefined || query.plan_id !== undefined || query.items !== undefined,
+    {
+      message: 'only applies to a proposed change: send it with plan_id or items',
+      path: ['proration_behavior'],
+    },
+  );
+
+export const UpcomingInvoiceSchema = z
+  .object({
+    customer_id: z.string(),
+    subscription_id: z.string(),
+    billing_reason: z.enum([
+      'subscription_create',
+      'subscription_cycle',
+      'subscription_update',
+      'subscription_cancel',
+    ]),
+    currency: z.string(),
+    period_start: z.string(),
+    period_end: z.string(),
+    bills_usage: z.boolean(),
+    next_period_start: z.string().nullable(),
+    next_period_end: z.string().nullable(),
+    lines: z.array(InvoiceLineSchema),
+    total: z.number().int(),
+    credit_applied: z
+      .number()
+      .int()
+      .meta({ description: "The customer's credit finalizing would apply now" }),
+    credited_to_balance: z.number().int(),
+    amount_due: z.number().int(),
+    drafted_at: z
+      .string()
+      .meta({
+        description: 'When it would be drafted: the period end, or now for a change invoiced at once',
+      }),
+    as_of: z.string().meta({ description: 'The moment the preview was computed: usage counted up to it' }),
+    subscription_version: z.number().int().meta({
+      description:
+        'The subscription version previewed: PATCH with it (If-Match) to apply exactly the change previewed',
+    }),
+  })
+  .meta({ id: 'UpcomingInvoice' });
+
+export type UpcomingInvoiceQuery = z.infer<typeof UpcomingInvoiceQuerySchema>;
 export type CreateSubscriptionRequest = z.infer<typeof CreateSubscriptionRequestSchema>;
 export type UpdateSubscriptionRequest = z.infer<typeof UpdateSubscriptionRequestSchema>;
 
@@ -192,6 +271,17 @@ export const subscriptionContracts = {
       schema: pageOf(SubscriptionSchema, 'SubscriptionList'),
     },
     problems: [400, 401, 403],
+  }),
+  'subscriptions-upcoming-invoice': defineContract({
+    params: IdPathSchema,
+    query: UpcomingInvoiceQuerySchema,
+    success: {
+      status: 200,
+      description:
+        'The next invoice as it would be drafted now (nothing is written); with plan_id or items, as it would be after that change',
+      schema: UpcomingInvoiceSchema,
+    },
+    problems: [400, 401, 403, 404, 409, 422],
   }),
   'subscriptions-update': defineContract({
     params: IdPathSchema,

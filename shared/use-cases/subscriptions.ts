@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { billAtStart } from '../domain/bills.ts';
-import { DomainError, type FieldError, notFound, validationError } from '../domain/errors.ts';
+import { DomainError, notFound, validationError } from '../domain/errors.ts';
 import { draftInvoice, MAX_PENDING_ITEMS_PER_INVOICE } from '../domain/invoice.ts';
 import { type Caller, canAccessCustomer, type Principal } from '../domain/principal.ts';
 import { applyPatch, newSubscription, type Subscription } from '../domain/subscription.ts';
@@ -18,9 +18,10 @@ import { InvoicesRepository } from '../store/invoices-repository.ts';
 import type { Page } from '../store/pagination.ts';
 import { SubscriptionsRepository } from '../store/subscriptions-repository.ts';
 import { UsageRepository } from '../store/usage-repository.ts';
-import { getPlanFee, planFeesFor } from './catalog.ts';
+import { planFeesFor } from './catalog.ts';
 import { closeSubscriptionPeriods } from './invoicing/close-periods.ts';
 import { changingConcurrently, LOST_RACE, retryOnLostRace } from './optimistic.ts';
+import { fieldOf, namedItems, wantedItems } from './subscription-items.ts';
 
 /** Concurrent writers without a version of their own are retried this many times on a conflict. */
 const UNCONDITIONAL_ATTEMPTS = 4;
@@ -47,9 +48,8 @@ export async function createSubscription(
   if (!canAccessCustomer(caller.principal, input.customer_id)) {
     throw new DomainError('forbidden', `This token may only subscribe customer ${caller.principal.tenantId}`);
   }
-  const field = input.items ? itemsField : shorthandField;
-  const requested = input.items ?? [{ plan_id: input.plan_id!, quantity: 1 }];
-  const items = await itemChoices(tableName, requested, field);
+  const field = fieldOf(input);
+  const items = (await namedItems(tableName, input))!;
   const subscription = newSubscription(
     {
       id: randomUUID(),
@@ -135,12 +135,9 @@ export async function updateSubscription(
   }
   const expected = patch.version ?? ifMatchVersion;
   const repository = new SubscriptionsRepository(tableName);
-  const field = patch.items ? itemsField : shorthandField;
+  const field = fieldOf(patch);
   // The plans the request names, read once for every attempt.
-  const requested =
-    patch.items === undefined && patch.plan_id === undefined
-      ? undefined
-      : await itemChoices(tableName, patch.items ?? [{ plan_id: patch.plan_id!, quantity: 1 }], field);
+  const requested = await namedItems(tableName, patch);
 
   const read = async () => {
     let current = await repository.get(id, true);
@@ -271,53 +268,6 @@ async function roomForPendingItems(tableName: string, current: Subscription, add
       'change plan with "proration_behavior": "always_invoice" to bill them now',
     [{ field: 'proration_behavior', message: 'use always_invoice: too many prorations are waiting' }],
   );
-}
-
-/** Where the one-item shorthand names its plan: errors about item 0 point at `plan_id`. */
-const shorthandField: ItemField = (index, name) =>
-  index === 0 && name === 'plan_id' ? 'plan_id' : `items.${index}.${name}`;
-
-/** The requested plans from the catalog, each with its quantity; an unknown plan is its field's error. */
-async function itemChoices(
-  tableName: string,
-  requested: readonly { plan_id: string; quantity?: number | undefined }[],
-  field: ItemField,
-): Promise<ItemChoice[]> {
-  const unknown: FieldError[] = [];
-  const choices = await Promise.all(
-    requested.map(async (item, i) => {
-      try {
-        const { plan, fee, metrics } = await getPlanFee(tableName, item.plan_id);
-        return { plan, fee, metrics, quantity: item.quantity ?? 1 };
-      } catch (error) {
-        if (!(error instanceof DomainError && error.kind === 'not-found')) throw error;
-        unknown.push({ field: field(i, 'plan_id'), message: `no plan ${item.plan_id}` });
-        return undefined;
-      }
-    }),
-  );
-  if (unknown.length > 0) throw validationError(unknown);
-  return choices as ItemChoice[];
-}
-
-/**
- * The items a PATCH asks for: its `items` as they are, or, for the `plan_id` shorthand, the current
- * items with the base one's plan replaced (its quantity and the add-ons stay; their plans are read
- * as they are now).
- */
-async function wantedItems(
-  tableName: string,
-  current: Subscription,
-  requested: readonly ItemChoice[],
-  shorthand: boolean,
-): Promise<ItemChoice[]> {
-  if (!shorthand) return [...requested];
-  const [base, ...addOns] = liveItems(current.items);
-  const kept = await itemChoices(tableName, addOns, itemsField);
-  return [
-    { ...requested[0]!, quantity: base?.quantity ?? 1 },
-    ...kept.map((c, i) => ({ ...c, quantity: addOns[i]!.quantity })),
-  ];
 }
 
 const versionConflict = (id: string, expected: number, actual: number) =>

@@ -21,6 +21,7 @@ import { ingestUsage } from '../../shared/use-cases/usage.ts';
 import {
   type Behavior,
   BillingModel,
+  type ModelAddOn,
   type ModelInvoice,
   type ModelPlan,
   type Step,
@@ -110,6 +111,11 @@ const PLANS: Record<string, ModelPlan> = {
   },
 };
 const PLAN_KEYS = Object.keys(PLANS);
+/** Add-ons: monthly plans of their own product, a fee per unit of quantity, no usage price. */
+const ADD_ONS: Record<string, ModelAddOn> = {
+  seats: { key: 'seats', name: 'Seats', fee: 1201, timing: 'in_advance' },
+  support: { key: 'support', name: 'Support', fee: 777, timing: 'in_arrears' },
+};
 /** The catalog is shared by every run and repriced by some: each run's model starts from its fees now. */
 const liveFees = new Map(Object.values(PLANS).map((plan) => [plan.key, plan.fee]));
 const catalogNow = (): Record<string, ModelPlan> =>
@@ -127,6 +133,7 @@ beforeAll(async () => {
   store = await useTestStore();
   const setup = { principal: operator(), requestId: 'catalog', now: new Date('2026-01-01T00:00:00Z') };
   const product = await createProduct(table(), { name: 'Lifecycle' }, setup, undefined);
+  const addOnProduct = await createProduct(table(), { name: 'Lifecycle add-ons' }, setup, undefined);
   for (const plan of Object.values(PLANS)) {
     const created = await createPlan(
       table(),
@@ -158,6 +165,28 @@ beforeAll(async () => {
     );
     planKeyOfPrice.set(usage.id, plan.key);
   }
+  for (const addOn of Object.values(ADD_ONS)) {
+    const created = await createPlan(
+      table(),
+      {
+        product_id: addOnProduct.id,
+        name: addOn.name,
+        currency: 'USD',
+        interval: 'month',
+        fee_timing: addOn.timing,
+        total_budget: 0,
+      },
+      setup,
+      undefined,
+    );
+    planIds.set(addOn.key, created.id);
+    await createPrice(
+      table(),
+      { plan_id: created.id, model: 'flat', unit_amount: addOn.fee },
+      setup,
+      undefined,
+    );
+  }
 });
 
 // ---- lifecycles --------------------------------------------------------------------------------
@@ -167,6 +196,7 @@ type RawStep =
   | { kind: 'subscribe'; plan: string; trialDays: number }
   | { kind: 'usage'; pick: number; lateness: number; quantity: number }
   | { kind: 'change_plan'; pick: number; plan: string; behavior: Behavior }
+  | { kind: 'set_add_on'; pick: number; addOn: string; quantity: number; behavior: Behavior }
   | { kind: 'budget'; pick: number; amount: number }
   | { kind: 'cancel_now'; pick: number; prorate: boolean }
   | { kind: 'cancel_at_period_end'; pick: number; value: boolean }
@@ -213,6 +243,16 @@ const rawStep: fc.Arbitrary<RawStep> = fc.oneof(
       kind: fc.constant('change_plan' as const),
       pick,
       plan: planKey,
+      behavior: fc.constantFrom<Behavior>('create_prorations', 'create_prorations', 'always_invoice', 'none'),
+    }),
+  },
+  {
+    weight: 8,
+    arbitrary: fc.record({
+      kind: fc.constant('set_add_on' as const),
+      pick,
+      addOn: fc.constantFrom(...Object.keys(ADD_ONS)),
+      quantity: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 4 })),
       behavior: fc.constantFrom<Behavior>('create_prorations', 'create_prorations', 'always_invoice', 'none'),
     }),
   },
@@ -292,6 +332,7 @@ function stepOf(
         key: `u${++state.keys}`,
       };
     case 'change_plan':
+    case 'set_add_on':
     case 'budget':
     case 'cancel_now':
     case 'cancel_at_period_end': {
@@ -371,6 +412,23 @@ async function drive(
     }
     case 'change_plan':
       return patch({ plan_id: planIds.get(step.plan)!, proration_behavior: step.behavior });
+    case 'set_add_on': {
+      // Every item it holds now, with this add-on's quantity set (appended when new, left out at 0).
+      const current = await new SubscriptionsRepository(table()).get(
+        context.subscriptionIds[step.sub]!,
+        true,
+      );
+      const addOnId = planIds.get(step.addOn)!;
+      const items = current!.items
+        .filter((item) => item.quantity > 0)
+        .map((item) => ({
+          plan_id: item.plan_id,
+          quantity: item.plan_id === addOnId ? step.quantity : item.quantity,
+        }));
+      if (!items.some((item) => item.plan_id === addOnId))
+        items.push({ plan_id: addOnId, quantity: step.quantity });
+      return patch({ items: items.filter((item) => item.quantity > 0), proration_behavior: step.behavior });
+    }
     case 'budget':
       return patch({ total_budget: step.amount });
     case 'cancel_now':
@@ -452,7 +510,7 @@ async function runLifecycle(input: Lifecycle): Promise<void> {
       await reprice(plan.key, plan.fee, { principal: operator(), requestId: 'reset', now: new Date(start) });
     }
   }
-  const model = new BillingModel(catalogNow());
+  const model = new BillingModel(catalogNow(), ADD_ONS);
   const customer = await createCustomer(
     table(),
     customerInput(),
@@ -553,7 +611,10 @@ async function runLifecycle(input: Lifecycle): Promise<void> {
   expect(model.feesInvoiced() + model.pendingTotal(), 'the model against its own timeline').toBe(
     model.feesOwed(),
   );
-  expect(realFees, 'the service against the timeline').toBe(model.feesOwed());
+  expect(
+    realFees,
+    `the service against the timeline: ${JSON.stringify({ lines: real.map(realLines), pending: pending.flat().map((p) => [p.kind, p.amount, p.plan_id, p.period_start, p.period_end]) })}`,
+  ).toBe(model.feesOwed());
 }
 
 describe('every invoice of every lifecycle is what the documented rules say it must be', () => {

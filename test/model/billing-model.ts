@@ -26,10 +26,15 @@ export type ModelPlan = {
 
 export type Behavior = 'create_prorations' | 'always_invoice' | 'none';
 
+/** An add-on plan: a monthly fee per unit of quantity, no usage price of its own. */
+export type ModelAddOn = { key: string; name: string; fee: number; timing: Timing };
+
 export type Step =
   | { kind: 'subscribe'; at: number; plan: string; trialDays: number }
   | { kind: 'usage'; at: number; sub: number; timestamp: number; quantity: number; key: string }
   | { kind: 'change_plan'; at: number; sub: number; plan: string; behavior: Behavior }
+  /** Sets an add-on's quantity on a subscription: from 0 it is added, to 0 removed. */
+  | { kind: 'set_add_on'; at: number; sub: number; addOn: string; quantity: number; behavior: Behavior }
   | { kind: 'budget'; at: number; sub: number; amount: number }
   | { kind: 'cancel_now'; at: number; sub: number; prorate: boolean }
   | { kind: 'cancel_at_period_end'; at: number; sub: number; value: boolean }
@@ -90,7 +95,22 @@ type BilledFee = { key: string; fee: number; timing: Timing };
  */
 type Piece = { period: { start: number; end: number }; fee: number; from: number; owedTo: number };
 
-type ModelSubscription = {
+/** What bills one fee in the current period: the base plan, or an add-on. */
+type FeeHolder = {
+  /** When the billed fee began in the current period. */
+  since: number;
+  /** Whether the billed fee for [since, end) was invoiced in advance. */
+  prepaid: boolean;
+  /** The fee billed for [since, end): as it was when that stretch began (after `none`, the old one). */
+  billed: BilledFee;
+  /** The timeline piece of [since, …) in the current period; null in a trial. */
+  piece: Piece | null;
+};
+
+/** An add-on on a subscription: quantity × its fee; quantity 0 when removed with `none` (billed to the period end). */
+type AddOnHolder = FeeHolder & { key: string; quantity: number };
+
+type ModelSubscription = FeeHolder & {
   plan: ModelPlan;
   status: 'trialing' | 'active' | 'past_due' | 'canceled';
   createdAt: number;
@@ -100,14 +120,8 @@ type ModelSubscription = {
   earlier: { anchor: number; interval: Interval; until: number }[];
   start: number;
   end: number;
-  /** When the billed fee began in the current period. */
-  since: number;
-  /** Whether the billed fee for [since, end) was invoiced in advance. */
-  prepaid: boolean;
-  /** The fee billed for [since, end): the plan's when that stretch began (after `none`, the old one's). */
-  billed: BilledFee;
-  /** The timeline piece of [since, …) in the current period; null in a trial. */
-  piece: Piece | null;
+  /** Add-ons, in the order added. */
+  addOns: AddOnHolder[];
   cancelAtEnd: boolean;
   canceledAt: number | null;
   /** Plans before the current one, oldest first, each until it was changed. */
@@ -195,7 +209,10 @@ export class BillingModel {
   private readonly fees = new Map<string, number>();
   private readonly pieces: Piece[] = [];
 
-  constructor(private readonly plans: Record<string, ModelPlan>) {
+  constructor(
+    private readonly plans: Record<string, ModelPlan>,
+    private readonly addOnPlans: Record<string, ModelAddOn> = {},
+  ) {
     for (const plan of Object.values(plans)) this.fees.set(plan.key, plan.fee);
   }
 
@@ -224,6 +241,8 @@ export class BillingModel {
         return this.patch(step.sub, step.at, (s) =>
           this.changePlan(s, step.at, this.planNow(step.plan), step.behavior),
         );
+      case 'set_add_on':
+        return this.patch(step.sub, step.at, (s) => this.setAddOn(s, step));
       case 'budget':
         // A budget change moves no money; like every change it is refused once canceled, unless it
         // asks for what is already there (nothing changes, nothing is refused).
@@ -277,6 +296,7 @@ export class BillingModel {
       prepaid: !trialEnd && plan.timing === 'in_advance',
       billed: this.billedNow(plan),
       piece: null,
+      addOns: [],
       cancelAtEnd: false,
       canceledAt: null,
       budget: plan.budget,
@@ -286,7 +306,7 @@ export class BillingModel {
       closedToUsage: new Set(),
     };
     this.subscriptions.push(subscription);
-    if (!trialEnd) this.startPiece(subscription);
+    if (!trialEnd) this.startPiece(subscription, subscription);
     if (!trialEnd && plan.timing === 'in_advance' && plan.fee > 0) {
       this.draft(
         subscription,
@@ -344,6 +364,8 @@ export class BillingModel {
   private changePlan(s: ModelSubscription, at: number, to: ModelPlan, behavior: Behavior): Expected {
     if (to.key === s.plan.key) return ok();
     if (s.status === 'canceled' || s.status === 'past_due') return refuse(s.status);
+    // "All items bill in the subscription's interval": not while a monthly add-on is on it.
+    if (to.interval !== 'month' && s.addOns.some((a) => a.quantity > 0)) return refuse('interval');
     s.earlierPlans.push({ key: s.plan.key, until: at });
     if (s.status === 'trialing') {
       // No proration in a trial; the new plan's rhythm applies from the trial's end.
@@ -355,7 +377,10 @@ export class BillingModel {
     if (to.interval !== s.interval) {
       // Another interval: the period ends now, is billed at once, a new one starts anchored now.
       // With `none`, the prepaid time not used is not credited.
-      const charges = this.endOfPlan(s, at, behavior !== 'none');
+      const charges = this.endOfPlan(s, s, at, behavior !== 'none');
+      // Add-ons removed but billed to the period's end end here too.
+      for (const addOn of s.addOns) charges.push(...this.endOfPlan(s, addOn, at, behavior !== 'none'));
+      s.addOns = [];
       const next = { start: at, end: after(at, to.interval, 1) };
       if (to.timing === 'in_advance' && to.fee > 0) charges.push(feeLine(to, next.start, next.end, to.fee));
       // Nothing of the period has passed when the change is at its very start: no usage to close.
@@ -373,13 +398,13 @@ export class BillingModel {
         prepaid: to.timing === 'in_advance',
         billed: this.billedNow(to),
       });
-      this.startPiece(s);
+      this.startPiece(s, s);
       return ok();
     }
     s.plan = to;
     // `none`: nothing is prorated; the old fee stays billed to the period's end, the new from the next.
     if (behavior === 'none') return ok();
-    const charges: ModelLine[] = this.endOfPlan(s, at, true);
+    const charges: ModelLine[] = this.endOfPlan(s, s, at, true);
     if (to.timing === 'in_advance') {
       const remaining = segment(to.fee, period, at, s.end);
       if (remaining !== 0) charges.push(line('proration', remaining, to.key, at, s.end));
@@ -387,47 +412,123 @@ export class BillingModel {
     s.since = at;
     s.prepaid = to.timing === 'in_advance';
     s.billed = this.billedNow(to);
-    this.startPiece(s);
-    if (behavior === 'always_invoice') {
-      this.draft(s, 'subscription_update', { start: at, end: at }, false, charges, period, true);
-    } else {
-      s.pending.push(...charges.map((c) => ({ ...c, kind: c.kind as Pending['kind'] })));
-    }
+    this.startPiece(s, s);
+    this.bill(s, at, behavior, charges);
     return ok();
   }
 
-  /** The billed fee stops at `at`: its used time if billed in arrears, or a credit back. */
-  private endOfPlan(s: ModelSubscription, at: number, creditUnused: boolean): ModelLine[] {
+  /** The charges of a change: on the next invoice, or on an invoice of their own now (`always_invoice`). */
+  private bill(s: ModelSubscription, at: number, behavior: Behavior, charges: ModelLine[]): void {
+    if (behavior === 'always_invoice') {
+      this.draft(
+        s,
+        'subscription_update',
+        { start: at, end: at },
+        false,
+        charges,
+        { start: s.start, end: s.end },
+        true,
+      );
+    } else {
+      s.pending.push(...charges.map((c) => ({ ...c, kind: c.kind as Pending['kind'] })));
+    }
+  }
+
+  // "Items": an add-on's quantity changes like a plan change of that item alone, from "q × fee" to
+  // "q' × fee" (an added one from nothing, a removed one to nothing); with `none` nothing is
+  // prorated: a removed add-on stays billed to the period's end, an added one bills from the next.
+  private setAddOn(s: ModelSubscription, step: Extract<Step, { kind: 'set_add_on' }>): Expected {
+    const { at, behavior, quantity } = step;
+    const addOn = this.addOnPlans[step.addOn]!;
+    const held = s.addOns.find((a) => a.key === addOn.key);
+    if ((held?.quantity ?? 0) === quantity) return ok();
+    if (s.status === 'canceled' || s.status === 'past_due') return refuse(s.status);
+    if (s.interval !== 'month') return refuse('interval');
+    const fee = (q: number): BilledFee => ({ key: addOn.key, fee: addOn.fee * q, timing: addOn.timing });
+    if (s.status === 'trialing') {
+      // Nothing is billed in a trial: the add-on bills from its end.
+      s.addOns = s.addOns.filter((a) => a.key !== addOn.key && a.quantity > 0);
+      if (quantity > 0)
+        s.addOns.push({
+          key: addOn.key,
+          quantity,
+          since: s.end,
+          prepaid: false,
+          billed: fee(quantity),
+          piece: null,
+        });
+      return ok();
+    }
+    if (behavior === 'none') {
+      if (held) {
+        held.quantity = quantity;
+        if (quantity === 0 && held.billed.fee === 0) s.addOns.splice(s.addOns.indexOf(held), 1);
+      } else {
+        s.addOns.push({ key: addOn.key, quantity, since: at, prepaid: false, billed: fee(0), piece: null });
+        this.startPiece(s, s.addOns.at(-1)!);
+      }
+      return ok();
+    }
+    const charges = held ? this.endOfPlan(s, held, at, true) : [];
+    if (quantity > 0 && addOn.timing === 'in_advance') {
+      const remaining = segment(addOn.fee * quantity, { start: s.start, end: s.end }, at, s.end);
+      if (remaining !== 0) charges.push(line('proration', remaining, addOn.key, at, s.end));
+    }
+    if (held) s.addOns.splice(s.addOns.indexOf(held), 1);
+    if (quantity > 0) {
+      const holder: AddOnHolder = {
+        key: addOn.key,
+        quantity,
+        since: at,
+        prepaid: addOn.timing === 'in_advance',
+        billed: fee(quantity),
+        piece: null,
+      };
+      // It keeps its place among the add-ons.
+      s.addOns.push(holder);
+      this.startPiece(s, holder);
+    }
+    this.bill(s, at, behavior, charges);
+    return ok();
+  }
+
+  /** A holder's billed fee stops at `at`: its used time if billed in arrears, or a credit back. */
+  private endOfPlan(s: ModelSubscription, h: FeeHolder, at: number, creditUnused: boolean): ModelLine[] {
     const period = { start: s.start, end: s.end };
-    const { key, fee } = s.billed;
+    const { key, fee } = h.billed;
     // The timeline: prepaid time is owed to the end unless credited; time in arrears up to `at`.
-    if (s.piece) s.piece.owedTo = s.prepaid && !creditUnused ? s.end : Math.max(at, s.since);
-    s.piece = null;
-    if (s.prepaid) {
+    if (h.piece) h.piece.owedTo = h.prepaid && !creditUnused ? s.end : Math.max(at, h.since);
+    h.piece = null;
+    if (h.prepaid) {
       if (!creditUnused) return [];
       const credit = segment(fee, period, at, s.end);
       return credit === 0 ? [] : [line('proration', -credit, key, at, s.end)];
     }
-    if (at <= s.since) return [];
-    const used = segment(fee, period, s.since, at);
-    return used === 0 ? [] : [line('subscription_fee', used, key, s.since, at)];
+    if (at <= h.since) return [];
+    const used = segment(fee, period, h.since, at);
+    return used === 0 ? [] : [line('subscription_fee', used, key, h.since, at)];
   }
 
-  /** A new piece of the timeline: the billed fee from `since`; prepaid time is owed to the end. */
-  private startPiece(s: ModelSubscription): void {
+  /** A new piece of the timeline: a holder's billed fee from `since`; prepaid time is owed to the end. */
+  private startPiece(s: ModelSubscription, h: FeeHolder): void {
     const piece: Piece = {
       period: { start: s.start, end: s.end },
-      fee: s.billed.fee,
-      from: s.since,
-      owedTo: s.prepaid ? s.end : s.since,
+      fee: h.billed.fee,
+      from: h.since,
+      owedTo: h.prepaid ? s.end : h.since,
     };
     this.pieces.push(piece);
-    s.piece = piece;
+    h.piece = piece;
+  }
+
+  /** Every fee the subscription bills, base plan first: each ends at `at`. */
+  private endOfAll(s: ModelSubscription, at: number, creditUnused: boolean): ModelLine[] {
+    return [s, ...s.addOns].flatMap((h) => this.endOfPlan(s, h, at, creditUnused));
   }
 
   private cancelNow(s: ModelSubscription, at: number, prorate: boolean): Expected {
     if (s.status === 'canceled') return refuse('canceled');
-    const charges = s.status === 'trialing' ? [] : this.endOfPlan(s, at, prorate);
+    const charges = s.status === 'trialing' ? [] : this.endOfAll(s, at, prorate);
     // At the very start of a period nothing of it has passed: there is no usage to close.
     this.draft(s, 'subscription_cancel', { start: s.start, end: at }, at > s.start, charges, null, true);
     s.status = 'canceled';
@@ -445,7 +546,7 @@ export class BillingModel {
     while (s.status !== 'canceled' && s.end <= at) {
       const period = { start: s.start, end: s.end };
       const trial = s.status === 'trialing';
-      const charges: ModelLine[] = trial ? [] : this.endOfPlan(s, s.end, false);
+      const charges: ModelLine[] = trial ? [] : this.endOfAll(s, s.end, false);
       if (s.cancelAtEnd) {
         this.draft(s, 'subscription_cycle', period, true, charges, null, true);
         s.status = 'canceled';
@@ -457,6 +558,19 @@ export class BillingModel {
       const plan = this.planNow(s.plan.key);
       if (plan.timing === 'in_advance' && plan.fee > 0)
         charges.push(feeLine(plan, next.start, next.end, plan.fee));
+      // Each live add-on renews too; one removed (quantity 0) ends with the period.
+      s.addOns = s.addOns.filter((a) => a.quantity > 0);
+      for (const addOn of s.addOns) {
+        const fee = this.addOnPlans[addOn.key]!.fee * addOn.quantity;
+        const timing = this.addOnPlans[addOn.key]!.timing;
+        if (timing === 'in_advance' && fee > 0)
+          charges.push(line('subscription_fee', fee, addOn.key, next.start, next.end));
+        Object.assign(addOn, {
+          since: next.start,
+          prepaid: timing === 'in_advance',
+          billed: { key: addOn.key, fee, timing },
+        });
+      }
       this.draft(s, 'subscription_cycle', period, true, charges, next, true);
       if (trial) s.status = 'active';
       s.start = next.start;
@@ -464,7 +578,8 @@ export class BillingModel {
       s.since = next.start;
       s.prepaid = plan.timing === 'in_advance';
       s.billed = this.billedNow(plan);
-      this.startPiece(s);
+      this.startPiece(s, s);
+      for (const addOn of s.addOns) this.startPiece(s, addOn);
     }
   }
 

@@ -1,0 +1,86 @@
+import { DomainError, type FieldError, validationError } from '../domain/errors.ts';
+import type { Subscription } from '../domain/subscription.ts';
+import { type ItemChoice, type ItemField, itemsField, liveItems } from '../domain/subscription-items.ts';
+import { getPlanFee } from './catalog.ts';
+
+/** What a request names: one plan (`plan_id`, the shorthand) or every item (`items`). */
+export type ItemsRequest = {
+  plan_id?: string | undefined;
+  items?: readonly { plan_id: string; quantity?: number | undefined }[] | undefined;
+};
+
+/** Where the request named its items, for errors. */
+export const fieldOf = (request: ItemsRequest): ItemField => (request.items ? itemsField : shorthandField);
+
+/**
+ * The plans a request names, read from the catalog (once per request, whatever retries follow):
+ * undefined when it names none.
+ */
+export async function namedItems(
+  tableName: string,
+  request: ItemsRequest,
+): Promise<ItemChoice[] | undefined> {
+  if (request.items === undefined && request.plan_id === undefined) return undefined;
+  return itemChoices(
+    tableName,
+    request.items ?? [{ plan_id: request.plan_id!, quantity: 1 }],
+    fieldOf(request),
+  );
+}
+
+/** The items a request asks `current` to hold, from the catalog (see wantedItems). */
+export async function requestedItems(
+  tableName: string,
+  current: Subscription,
+  request: ItemsRequest,
+): Promise<ItemChoice[] | undefined> {
+  const named = await namedItems(tableName, request);
+  return named && wantedItems(tableName, current, named, request.items === undefined);
+}
+
+/** Where the one-item shorthand names its plan: errors about item 0 point at `plan_id`. */
+export const shorthandField: ItemField = (index, name) =>
+  index === 0 && name === 'plan_id' ? 'plan_id' : `items.${index}.${name}`;
+
+/** The requested plans from the catalog, each with its quantity; an unknown plan is its field's error. */
+export async function itemChoices(
+  tableName: string,
+  requested: readonly { plan_id: string; quantity?: number | undefined }[],
+  field: ItemField,
+): Promise<ItemChoice[]> {
+  const unknown: FieldError[] = [];
+  const choices = await Promise.all(
+    requested.map(async (item, i) => {
+      try {
+        const { plan, fee, metrics } = await getPlanFee(tableName, item.plan_id);
+        return { plan, fee, metrics, quantity: item.quantity ?? 1 };
+      } catch (error) {
+        if (!(error instanceof DomainError && error.kind === 'not-found')) throw error;
+        unknown.push({ field: field(i, 'plan_id'), message: `no plan ${item.plan_id}` });
+        return undefined;
+      }
+    }),
+  );
+  if (unknown.length > 0) throw validationError(unknown);
+  return choices as ItemChoice[];
+}
+
+/**
+ * The items a PATCH asks for: its `items` as they are, or, for the `plan_id` shorthand, the current
+ * items with the base one's plan replaced (its quantity and the add-ons stay; their plans are read
+ * as they are now).
+ */
+export async function wantedItems(
+  tableName: string,
+  current: Subscription,
+  requested: readonly ItemChoice[],
+  shorthand: boolean,
+): Promise<ItemChoice[]> {
+  if (!shorthand) return [...requested];
+  const [base, ...addOns] = liveItems(current.items);
+  const kept = await itemChoices(tableName, addOns, itemsField);
+  return [
+    { ...requested[0]!, quantity: base?.quantity ?? 1 },
+    ...kept.map((c, i) => ({ ...c, quantity: addOns[i]!.quantity })),
+  ];
+}

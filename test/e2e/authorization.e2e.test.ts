@@ -76,6 +76,10 @@ const SAMPLES: Record<string, (route: RouteDefinition) => Sample> = {
     path: `/api/v1/subscriptions/${f.subscriptionId}/usage`,
     otherTenant: 404,
   }),
+  'subscriptions-upcoming-invoice': () => ({
+    path: `/api/v1/subscriptions/${f.subscriptionId}/upcoming-invoice`,
+    otherTenant: 404,
+  }),
   'usage-records-create': (route) => ({
     path: route.path,
     body: { subscription_id: f.subscriptionId, metric: 'calls', quantity: 1, idempotency_key: 'authz-1' },

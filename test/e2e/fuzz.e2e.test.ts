@@ -177,11 +177,16 @@ const SPECS: Record<string, FuzzSpec> = {
       { total_budget: 6000 },
       { cancel_at_period_end: false },
       { plan_id: fx.usage.planId, total_budget: 4000, version: 2 },
+      { items: [{ plan_id: fx.usage.planId, quantity: 2 }], proration_behavior: 'none' },
     ],
   },
   'GET /api/v1/subscriptions/{id}/usage': {
     params: (fx) => ({ id: fx.usage.subscription.id }),
     query: (fx) => ({ metric: 'calls', at: fx.now }),
+  },
+  'GET /api/v1/subscriptions/{id}/upcoming-invoice': {
+    params: (fx) => ({ id: fx.usage.subscription.id }),
+    query: (fx) => ({ plan_id: fx.usage.planId, proration_behavior: 'always_invoice' }),
   },
   'POST /api/v1/usage-records': { bodies: usageBodies },
   'POST /internal/v1/usage-records': { bodies: usageBodies },

@@ -64,6 +64,87 @@ async function catalogAndCustomer() {
 }
 
 describe('subscriptions over HTTP, kept in sync with the SmartGateway tables', () => {
+  it('an add-on: previewed, added as an item, its budget in the row and its items in the event', async () => {
+    const { basic, customer } = await catalogAndCustomer();
+    const addOns = await service.call('POST', '/api/v1/products', {
+      token: operator,
+      body: { name: 'Reports' },
+    });
+    const seats = await service.call('POST', '/api/v1/plans', {
+      token: operator,
+      body: {
+        product_id: addOns.body.id,
+        name: 'Seats',
+        currency: 'USD',
+        interval: 'month',
+        total_budget: 2_500,
+      },
+    });
+    await service.call('POST', '/api/v1/prices', {
+      token: operator,
+      body: { plan_id: seats.body.id, model: 'flat', unit_amount: 500 },
+    });
+    const created = await service.call('POST', '/api/v1/subscriptions', {
+      token: operator,
+      body: { customer_id: customer.id, plan_id: basic.id },
+    });
+    const id = created.body.id as string;
+    const preview = await service.call(
+      'GET',
+      `/api/v1/subscriptions/${id}/upcoming-invoice?items=${basic.id}:1,${seats.body.id}:3`,
+      { token: operator },
+    );
+    expect(preview.status, JSON.stringify(preview.body)).toBe(200);
+    const seatLines = (preview.body.lines as { plan_id: string; kind: string; amount: number }[]).filter(
+      (line) => line.plan_id === seats.body.id,
+    );
+    // Three seats added seconds into the period: almost the whole 1500 for it, then 1500 for the next.
+    expect(seatLines.map((line) => line.kind).sort()).toEqual(['proration', 'subscription_fee']);
+    expect(seatLines.find((line) => line.kind === 'subscription_fee')?.amount).toBe(1500);
+    expect((await service.call('GET', `/api/v1/subscriptions/${id}`, { token: operator })).body.version).toBe(
+      1,
+    );
+
+    const bad = await service.call('GET', `/api/v1/subscriptions/${id}/upcoming-invoice?items=not a list`, {
+      token: operator,
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.errors).toEqual([expect.objectContaining({ field: 'items' })]);
+
+    const changed = await service.call('PATCH', `/api/v1/subscriptions/${id}`, {
+      token: operator,
+      body: { items: [{ plan_id: basic.id }, { plan_id: seats.body.id, quantity: 3 }] },
+    });
+    expect(changed.status, JSON.stringify(changed.body)).toBe(200);
+    expect(changed.body).toMatchObject({
+      plan_id: basic.id,
+      total_budget: 12_500,
+      items: [
+        { plan_id: basic.id, quantity: 1 },
+        { plan_id: seats.body.id, quantity: 3 },
+      ],
+    });
+    expect(await budgetRow(id)).toMatchObject({ plan_id: basic.id, total_budget: 12_500, version: 2 });
+    const events = (await service.call('GET', '/_local/events')).body.events as (BusEvent & {
+      detail: { data: { items: unknown } };
+    })[];
+    const updated = events.find((e) => e.detail.entity_id === id && e.detail.entity_version === 2);
+    expect(updated?.detail.data).toMatchObject({
+      items: [
+        { plan_id: basic.id, quantity: 1 },
+        { plan_id: seats.body.id, quantity: 3 },
+      ],
+      changes: expect.arrayContaining(['items', 'total_budget']),
+    });
+
+    const duplicate = await service.call('PATCH', `/api/v1/subscriptions/${id}`, {
+      token: operator,
+      body: { items: [{ plan_id: basic.id }, { plan_id: basic.id, quantity: 2 }] },
+    });
+    expect(duplicate.status).toBe(422);
+    expect(duplicate.body.errors).toEqual([expect.objectContaining({ field: 'items.1.plan_id' })]);
+  });
+
   it('subscribe → budget row; plan change → row updated and proration pending; cancel → row shows it', async () => {
     const { basic, pro, customer } = await catalogAndCustomer();
     const created = await service.call('POST', '/api/v1/subscriptions', {

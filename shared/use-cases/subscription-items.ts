@@ -80,7 +80,7 @@ export async function wantedItems(
   const [base, ...addOns] = liveItems(current.items);
   const kept = await itemChoices(tableName, addOns, itemsField);
   return [
-    { ...requested[0]!, quantity: base?.quantity ?? 1 },
+    { ...requested[0]!, quantity: base?.quantity ?? 1, replaces: base?.plan_id },
     ...kept.map((c, i) => ({ ...c, quantity: addOns[i]!.quantity })),
   ];
 }

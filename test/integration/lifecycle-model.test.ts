@@ -16,6 +16,7 @@ import { closeDuePeriods } from '../../shared/use-cases/invoicing/close-periods.
 import { finalizeInvoice } from '../../shared/use-cases/invoicing/finalize-invoice.ts';
 import { listInvoices } from '../../shared/use-cases/invoicing/invoices.ts';
 import { payInvoice } from '../../shared/use-cases/invoicing/pay-invoice.ts';
+import { upcomingInvoice } from '../../shared/use-cases/invoicing/upcoming-invoice.ts';
 import { createSubscription, updateSubscription } from '../../shared/use-cases/subscriptions.ts';
 import { ingestUsage } from '../../shared/use-cases/usage.ts';
 import {
@@ -201,6 +202,8 @@ type RawStep =
   | { kind: 'cancel_now'; pick: number; prorate: boolean }
   | { kind: 'cancel_at_period_end'; pick: number; value: boolean }
   | { kind: 'reprice'; plan: string; fee: number }
+  /** The upcoming invoice (after a plan change made at once, when `plan`), then the close that drafts it. */
+  | { kind: 'preview'; pick: number; plan: string | null }
   | { kind: 'close' }
   | { kind: 'finalize_all' }
   | { kind: 'pay_all' };
@@ -280,6 +283,15 @@ const rawStep: fc.Arbitrary<RawStep> = fc.oneof(
       fee: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 50_000 })),
     }),
   },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      kind: fc.constant('preview' as const),
+      pick,
+      // A change to a monthly plan, prorated: its invoice is the period's close.
+      plan: fc.option(fc.constantFrom('basic', 'pro', 'free', 'metered', 'scale')),
+    }),
+  },
   { weight: 14, arbitrary: fc.constant({ kind: 'close' as const }) },
   { weight: 8, arbitrary: fc.constant({ kind: 'finalize_all' as const }) },
   { weight: 5, arbitrary: fc.constant({ kind: 'pay_all' as const }) },
@@ -339,6 +351,8 @@ function stepOf(
       const { pick: _pick, ...rest } = raw;
       return { ...rest, at, sub } as Step;
     }
+    case 'preview':
+      throw new Error('A preview is driven by previewThenClose, not as a step of the model');
     default:
       return { ...raw, at };
   }
@@ -538,9 +552,67 @@ async function runLifecycle(input: Lifecycle): Promise<void> {
       `step ${steps.length - 1} (${step.kind} at ${iso(step.at)}) of ${JSON.stringify(steps)}: the model says ${JSON.stringify(expected)}`,
     ).toBe(expected.ok);
     previous = step.at;
+    return expected.ok;
   };
   await take(first);
+  /**
+   * "A preview equals the invoice the close then produces when nothing changed in between": the
+   * upcoming invoice now (with the proposed plan change, made right after at the same moment), then
+   * the close at the period's end, whose invoice for that period must be the preview.
+   */
+  const previewThenClose = async (raw: Extract<RawStep, { kind: 'preview' }>) => {
+    const sub = raw.pick % state.subscriptions;
+    const id = context.subscriptionIds[sub]!;
+    const endBefore = model.periodEndOf(sub);
+    const caller = { principal: operator(), requestId: `preview-${run}`, now: new Date(previous) };
+    const shown = await upcomingInvoice(
+      table(),
+      id,
+      raw.plan ? { plan_id: planIds.get(raw.plan)!, proration_behavior: 'create_prorations' } : {},
+      caller,
+    ).catch((error: unknown) => {
+      if (error instanceof DomainError) return undefined;
+      throw error;
+    });
+    let accepted = true;
+    if (raw.plan) {
+      const change: Step = {
+        kind: 'change_plan',
+        at: previous,
+        sub,
+        plan: raw.plan,
+        behavior: 'create_prorations',
+      };
+      steps.push(change);
+      accepted = await take(change);
+    }
+    // Refused: a canceled subscription; a change the PATCH refuses too; a change while the period
+    // has ended and waits for its close (the PATCH closes it first, the preview says to wait).
+    expect(shown === undefined, `preview of ${id} at ${iso(previous)} of ${JSON.stringify(steps)}`).toBe(
+      endBefore === undefined || (raw.plan !== null && (!accepted || endBefore <= previous)),
+    );
+    const end = model.periodEndOf(sub);
+    if (!shown || end === undefined) return;
+    const close: Step = { kind: 'close', at: Math.max(end, previous) };
+    steps.push(close);
+    await take(close);
+    const drafted = (await allInvoices(customer.id)).find(
+      (i) =>
+        i.subscription_id === id &&
+        i.billing_reason === 'subscription_cycle' &&
+        i.period_start === shown.period_start &&
+        i.period_end === shown.period_end,
+    );
+    expect(drafted, `the close drafted the previewed invoice of ${id}`).toBeDefined();
+    expect(realLines(shown as unknown as Invoice), 'preview lines').toEqual(realLines(drafted!));
+    expect(shown.total, 'preview total').toBe(drafted!.total);
+    tally(`preview ${raw.plan ? 'of a change ' : ''}matched the close`);
+  };
   for (const [timing, raw] of input.raw) {
+    if (raw.kind === 'preview') {
+      await previewThenClose(raw);
+      continue;
+    }
     const step = stepOf(raw, timing, previous, state, model);
     steps.push(step);
     await take(step);

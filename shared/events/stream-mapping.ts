@@ -123,6 +123,7 @@ export function coalesceUsageEvents(events: EventEnvelope[]): EventEnvelope[] {
 /** Fields a subscriber may care about, compared between the old and new image. */
 const TRACKED_SUBSCRIPTION_FIELDS = [
   'plan_id',
+  'items',
   'status',
   'total_budget',
   'current_period_start',
@@ -134,11 +135,9 @@ const TRACKED_SUBSCRIPTION_FIELDS = [
 ] as const;
 
 function changedFields(before: Subscription, after: Subscription): string[] {
-  const changed: string[] = TRACKED_SUBSCRIPTION_FIELDS.filter(
-    (field) => JSON.stringify(before[field] ?? null) !== JSON.stringify(after[field] ?? null),
-  );
-  if (JSON.stringify(eventItems(before)) !== JSON.stringify(eventItems(after))) changed.splice(1, 0, 'items');
-  return changed;
+  const value = (subscription: Subscription, field: (typeof TRACKED_SUBSCRIPTION_FIELDS)[number]) =>
+    JSON.stringify(field === 'items' ? eventItems(subscription) : (subscription[field] ?? null));
+  return TRACKED_SUBSCRIPTION_FIELDS.filter((field) => value(before, field) !== value(after, field));
 }
 
 /**

@@ -234,11 +234,9 @@ export const UpcomingInvoiceSchema = z
       .meta({ description: "The customer's credit finalizing would apply now" }),
     credited_to_balance: z.number().int(),
     amount_due: z.number().int(),
-    drafted_at: z
-      .string()
-      .meta({
-        description: 'When it would be drafted: the period end, or now for a change invoiced at once',
-      }),
+    drafted_at: z.string().meta({
+      description: 'When it would be drafted: the period end, or now for a change invoiced at once',
+    }),
     as_of: z.string().meta({ description: 'The moment the preview was computed: usage counted up to it' }),
     subscription_version: z.number().int().meta({
       description:

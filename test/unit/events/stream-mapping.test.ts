@@ -69,7 +69,19 @@ describe('subscription stream records → events', () => {
     const after = subscriptionItem('s1', 2, { plan_id: 'plan-pro', total_budget: 50_000 });
     const [event] = eventsFromStreamRecord(streamRecord(after, before));
     expect(event).toMatchObject({ type: 'subscription.updated', entity_version: 2 });
-    expect(event!.data.changes).toEqual(['plan_id', 'total_budget']);
+    // An image written before items existed holds its one plan as its one item.
+    expect(event!.data).toMatchObject({ items: [{ plan_id: 'plan-pro', quantity: 1 }] });
+    expect(event!.data.changes).toEqual(['plan_id', 'items', 'total_budget']);
+    // A quantity change alone is a change of items.
+    const seats = (quantity: number) =>
+      subscriptionItem('s1', 2 + quantity, {
+        items: [
+          { plan_id: 'plan-pro', quantity: 1 },
+          { plan_id: 'plan-seats', quantity },
+        ],
+      });
+    const [requantified] = eventsFromStreamRecord(streamRecord(seats(3), seats(2)));
+    expect(requantified!.data.changes).toEqual(['items']);
   });
 
   it('a pending invoice item or audit entry beside a subscription publishes nothing', () => {

@@ -1,14 +1,8 @@
 import { addDays, addIntervals, type Period, periodContaining } from './billing-period.ts';
 import { type Bill, billAtEarlyEnd, billAtPeriodEnd, currentPeriod, type PlanFees } from './bills.ts';
-import type { Interval, Plan, RoutingPolicy } from './catalog.ts';
+import type { Interval, RoutingPolicy } from './catalog.ts';
 import { DomainError } from './errors.ts';
-import {
-  type Charge,
-  DEFAULT_FEE_TIMING,
-  type FeeTiming,
-  type PlanFee,
-  type ProrationBehavior,
-} from './fees.ts';
+import { type Charge, DEFAULT_FEE_TIMING, type FeeTiming, type ProrationBehavior } from './fees.ts';
 import {
   budgetOf,
   checkItems,

@@ -191,6 +191,9 @@ export const UpcomingInvoiceQuerySchema = z
           return { plan_id: plan_id!, quantity: quantity === undefined ? 1 : Number(quantity) };
         }),
       )
+      .refine((items) => items === undefined || items.every((item) => item.quantity <= MAX_ITEM_QUANTITY), {
+        message: `a quantity is at most ${MAX_ITEM_QUANTITY}`,
+      })
       .meta({
         description:
           'Preview a change of items (as PATCH items would make it now): `<plan_id>[:<quantity>]`, comma-separated, base plan first',

@@ -4,13 +4,7 @@ import { DomainError, notFound, validationError } from '../domain/errors.ts';
 import { draftInvoice, MAX_PENDING_ITEMS_PER_INVOICE } from '../domain/invoice.ts';
 import { type Caller, canAccessCustomer, type Principal } from '../domain/principal.ts';
 import { applyPatch, newSubscription, type Subscription } from '../domain/subscription.ts';
-import {
-  feesOf,
-  type ItemChoice,
-  type ItemField,
-  itemsField,
-  liveItems,
-} from '../domain/subscription-items.ts';
+import { feesOf } from '../domain/subscription-items.ts';
 import type { CreateSubscriptionRequest, UpdateSubscriptionRequest } from '../schemas/subscriptions.ts';
 import { type AuditDraft, auditBy } from '../store/audit.ts';
 import { IdempotencyKeyTaken, type IdempotentWrite } from '../store/idempotency.ts';

@@ -592,14 +592,19 @@ async function runLifecycle(input: Lifecycle): Promise<void> {
       endBefore === undefined || (raw.plan !== null && (!accepted || endBefore <= previous)),
     );
     const end = model.periodEndOf(sub);
-    if (!shown || end === undefined) return;
-    const close: Step = { kind: 'close', at: Math.max(end, previous) };
-    steps.push(close);
-    await take(close);
+    if (!shown) return;
+    // A change to another interval is invoiced at once: that invoice is the one previewed.
+    const atOnce = shown.billing_reason === 'subscription_update';
+    if (!atOnce) {
+      if (end === undefined) return;
+      const close: Step = { kind: 'close', at: Math.max(end, previous) };
+      steps.push(close);
+      await take(close);
+    }
     const drafted = (await allInvoices(customer.id)).find(
       (i) =>
         i.subscription_id === id &&
-        i.billing_reason === 'subscription_cycle' &&
+        i.billing_reason === shown.billing_reason &&
         i.period_start === shown.period_start &&
         i.period_end === shown.period_end,
     );

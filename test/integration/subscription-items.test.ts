@@ -93,6 +93,18 @@ async function catalog() {
   };
 }
 
+/** A new customer subscribed on March 1st with `request` (plan_id or items). */
+async function subscribe(request: { plan_id?: string; items?: { plan_id: string; quantity?: number }[] }) {
+  const customer = await createCustomer(table(), customerInput(), at('2026-03-01T00:00:00Z'), undefined);
+  const subscription = await createSubscription(
+    table(),
+    { customer_id: customer.id, ...request },
+    at('2026-03-01T00:00:00Z'),
+    undefined,
+  );
+  return { customer, subscription };
+}
+
 const invoicesOf = async (customerId: string): Promise<Invoice[]> =>
   (await listInvoices(table(), { limit: 100, customer_id: customerId }, operator())).data;
 
@@ -102,16 +114,9 @@ const lineView = (lines: Invoice['lines']) =>
 describe('subscriptions of several items', () => {
   it('a base plan and a per-seat add-on: one invoice with a line each, the budget their sum', async () => {
     const plans = await catalog();
-    const customer = await createCustomer(table(), customerInput(), at('2026-03-01T00:00:00Z'), undefined);
-    const subscription = await createSubscription(
-      table(),
-      {
-        customer_id: customer.id,
-        items: [{ plan_id: plans.base.id }, { plan_id: plans.seats.id, quantity: 3 }],
-      },
-      at('2026-03-01T00:00:00Z'),
-      undefined,
-    );
+    const { customer, subscription } = await subscribe({
+      items: [{ plan_id: plans.base.id }, { plan_id: plans.seats.id, quantity: 3 }],
+    });
     expect(subscription.plan_id).toBe(plans.base.id);
     expect(subscription.items.map((i) => [i.plan_id, i.quantity])).toEqual([
       [plans.base.id, 1],
@@ -133,16 +138,9 @@ describe('subscriptions of several items', () => {
 
   it('adding, re-quantifying and removing items mid-period is each a plan change of that item alone', async () => {
     const plans = await catalog();
-    const customer = await createCustomer(table(), customerInput(), at('2026-03-01T00:00:00Z'), undefined);
-    const subscription = await createSubscription(
-      table(),
-      {
-        customer_id: customer.id,
-        items: [{ plan_id: plans.base.id }, { plan_id: plans.seats.id, quantity: 2 }],
-      },
-      at('2026-03-01T00:00:00Z'),
-      undefined,
-    );
+    const { customer, subscription } = await subscribe({
+      items: [{ plan_id: plans.base.id }, { plan_id: plans.seats.id, quantity: 2 }],
+    });
     // Day 11 (10 of 31 days gone, 21 left): seats 2 → 5, and the in-arrears Reports add-on added.
     const changed = await updateSubscription(
       table(),
@@ -186,13 +184,9 @@ describe('subscriptions of several items', () => {
 
   it('removing an in-arrears add-on with proration_behavior none bills it to the period end, then it is gone', async () => {
     const plans = await catalog();
-    const customer = await createCustomer(table(), customerInput(), at('2026-03-01T00:00:00Z'), undefined);
-    const subscription = await createSubscription(
-      table(),
-      { customer_id: customer.id, items: [{ plan_id: plans.base.id }, { plan_id: plans.reports.id }] },
-      at('2026-03-01T00:00:00Z'),
-      undefined,
-    );
+    const { customer, subscription } = await subscribe({
+      items: [{ plan_id: plans.base.id }, { plan_id: plans.reports.id }],
+    });
     const removed = await updateSubscription(
       table(),
       subscription.id,
@@ -275,13 +269,7 @@ describe('subscriptions of several items', () => {
 
   it('a subscription stored before items existed reads as one item with its fee state, and changes like one', async () => {
     const plans = await catalog();
-    const customer = await createCustomer(table(), customerInput(), at('2026-03-01T00:00:00Z'), undefined);
-    const subscription = await createSubscription(
-      table(),
-      { customer_id: customer.id, plan_id: plans.base.id },
-      at('2026-03-01T00:00:00Z'),
-      undefined,
-    );
+    const { subscription } = await subscribe({ plan_id: plans.base.id });
     // The stored shape of before: one plan, its fee state on the subscription itself.
     const { items: _items, ...legacy } = subscription;
     await dynamo().send(
@@ -328,13 +316,9 @@ describe('subscriptions of several items', () => {
 describe('the upcoming invoice', () => {
   it('is exactly the invoice the close then drafts when nothing changes in between', async () => {
     const plans = await catalog();
-    const customer = await createCustomer(table(), customerInput(), at('2026-03-01T00:00:00Z'), undefined);
-    const subscription = await createSubscription(
-      table(),
-      { customer_id: customer.id, items: [{ plan_id: plans.base.id }, { plan_id: plans.reports.id }] },
-      at('2026-03-01T00:00:00Z'),
-      undefined,
-    );
+    const { customer, subscription } = await subscribe({
+      items: [{ plan_id: plans.base.id }, { plan_id: plans.reports.id }],
+    });
     await updateSubscription(
       table(),
       subscription.id,
@@ -386,13 +370,9 @@ describe('the upcoming invoice', () => {
 
   it('with a proposed upgrade shows what the close bills if the upgrade is made now', async () => {
     const plans = await catalog();
-    const customer = await createCustomer(table(), customerInput(), at('2026-03-01T00:00:00Z'), undefined);
-    const subscription = await createSubscription(
-      table(),
-      { customer_id: customer.id, items: [{ plan_id: plans.base.id }, { plan_id: plans.seats.id }] },
-      at('2026-03-01T00:00:00Z'),
-      undefined,
-    );
+    const { customer, subscription } = await subscribe({
+      items: [{ plan_id: plans.base.id }, { plan_id: plans.seats.id }],
+    });
     const moment = at('2026-03-11T00:00:00Z');
     const proposed = await upcomingInvoice(table(), subscription.id, { plan_id: plans.pro.id }, moment);
     // Nothing changed: the subscription is as it was.
@@ -415,13 +395,7 @@ describe('the upcoming invoice', () => {
 
   it('with a change invoiced at once (always_invoice) is that invoice', async () => {
     const plans = await catalog();
-    const customer = await createCustomer(table(), customerInput(), at('2026-03-01T00:00:00Z'), undefined);
-    const subscription = await createSubscription(
-      table(),
-      { customer_id: customer.id, plan_id: plans.base.id },
-      at('2026-03-01T00:00:00Z'),
-      undefined,
-    );
+    const { customer, subscription } = await subscribe({ plan_id: plans.base.id });
     const moment = at('2026-03-11T00:00:00Z');
     const proposed = await upcomingInvoice(
       table(),
@@ -457,13 +431,7 @@ describe('the upcoming invoice', () => {
 
   it('applies the credit balance as finalizing would, and is refused for a canceled subscription', async () => {
     const plans = await catalog();
-    const customer = await createCustomer(table(), customerInput(), at('2026-03-01T00:00:00Z'), undefined);
-    const subscription = await createSubscription(
-      table(),
-      { customer_id: customer.id, plan_id: plans.pro.id },
-      at('2026-03-01T00:00:00Z'),
-      undefined,
-    );
+    const { customer, subscription } = await subscribe({ plan_id: plans.pro.id });
     await updateSubscription(
       table(),
       subscription.id,

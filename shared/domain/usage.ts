@@ -170,3 +170,10 @@ export function compareQuantities(a: string, b: string): number {
   const difference = quantityToMillionths(a) - quantityToMillionths(b);
   return difference < 0n ? -1 : difference > 0n ? 1 : 0;
 }
+
+/**
+ * Until when the records of a period ending at `periodEnd` are kept (their claims and listing
+ * entries), given the stage's retention in days (USAGE_RECORD_RETENTION_DAYS).
+ */
+export const usageRecordsKeptUntil = (periodEnd: string, retentionDays: number): Date =>
+  new Date(new Date(periodEnd).getTime() + retentionDays * 86_400_000);

@@ -125,6 +125,14 @@ export const ROUTES: readonly RouteDefinition[] = [
     summary: "A period's exact usage per metric, rated with the plan's prices",
   },
   {
+    method: 'GET',
+    path: `${API_PREFIX}/subscriptions/{id}/usage-records`,
+    handler: 'subscriptions-usage-records',
+    auth: 'jwt',
+    scopes: [SCOPES.usageRead, SCOPES.subscriptionsRead],
+    summary: "The records counted into a period's usage (cursor pagination; `?metric=`, `?at=`)",
+  },
+  {
     method: 'POST',
     path: `${API_PREFIX}/usage-records`,
     handler: 'usage-records-create',
@@ -155,6 +163,14 @@ export const ROUTES: readonly RouteDefinition[] = [
     auth: 'jwt',
     scopes: [SCOPES.invoicesRead],
     summary: 'Get an invoice',
+  },
+  {
+    method: 'GET',
+    path: `${API_PREFIX}/invoices/{id}/lines/{line_id}/usage-records`,
+    handler: 'invoices-line-usage-records',
+    auth: 'jwt',
+    scopes: [SCOPES.invoicesRead],
+    summary: 'Exactly the usage records counted into a usage line (cursor pagination)',
   },
   ...(['finalize', 'void', 'mark-uncollectible', 'pay'] as const).map(
     (action): RouteDefinition => ({
@@ -226,6 +242,8 @@ export const HANDLER_ACCESS: Readonly<Record<string, HandlerAccess>> = {
   'subscriptions-update': { billingTable: 'read-write', stripeSecret: false },
   'usage-records-create': { billingTable: 'read-write', stripeSecret: false },
   'subscriptions-usage': { billingTable: 'read', stripeSecret: false },
+  'subscriptions-usage-records': { billingTable: 'read', stripeSecret: false },
+  'invoices-line-usage-records': { billingTable: 'read', stripeSecret: false },
   'stripe-webhook': { billingTable: 'read-write', stripeSecret: true },
   openapi: { billingTable: 'none', stripeSecret: false },
   'invoices-list': { billingTable: 'read', stripeSecret: false },

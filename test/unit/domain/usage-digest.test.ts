@@ -7,18 +7,7 @@ import {
   recordDigestParts,
   sumDigestParts,
 } from '../../../shared/domain/usage-digest.ts';
-
-/**
- * The digest as docs/usage-metering.md states it, written from the text and not from the module:
- * the first 32 hex digits of each key's SHA-256, read as a number, summed mod 2^128.
- */
-function statedDigest(keys: readonly string[]): string {
-  const sum = keys.reduce(
-    (total, key) => total + BigInt(`0x${createHash('sha256').update(key).digest('hex').slice(0, 32)}`),
-    0n,
-  );
-  return (sum % 2n ** 128n).toString(16).padStart(32, '0');
-}
+import { statedDigest } from '../../support/stated-digest.ts';
 
 const key = fc.stringMatching(/^[A-Za-z0-9_.:-]{1,40}$/);
 

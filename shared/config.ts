@@ -58,12 +58,12 @@ export function tenancyConfig(): TenancyConfig {
 
 const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
 const DEFAULT_IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
-const DEFAULT_USAGE_RECORD_RETENTION_DAYS = 400;
+export const DEFAULT_USAGE_RECORD_RETENTION_DAYS = 400;
 /**
  * A record's claim must outlive every copy of it that can still be accepted (a copy is refused once
  * its timestamp is 45 days old, well before its period's end + 60 days), or a replay would count twice.
  */
-const MIN_USAGE_RECORD_RETENTION_DAYS = 60;
+export const MIN_USAGE_RECORD_RETENTION_DAYS = 60;
 
 export function readConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig {
   return {

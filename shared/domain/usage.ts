@@ -13,8 +13,8 @@ import type { Subscription } from './subscription.ts';
 export const MAX_FUTURE_SKEW_MS = 5 * 60 * 1000;
 
 /**
- * How old a record's timestamp may be. Usage records (the exactly-once claims) are kept 60 days
- * after their period ends; refusing anything older than this keeps every accepted record's claim
+ * How old a record's timestamp may be. Usage records (the exactly-once claims) are kept at least 60
+ * days after their period ends (USAGE_RECORD_RETENTION_DAYS, 400 by default); refusing anything older than this keeps every accepted record's claim
  * alive for as long as a copy of it could still be accepted, so an expired claim never lets a
  * replay count twice.
  */

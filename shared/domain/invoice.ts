@@ -39,6 +39,11 @@ export type InvoiceLine = {
    * some were counted before digests existed, and for other kinds.
    */
   records_digest: string | null;
+  /**
+   * Usage: until when its records can be listed (the shortest retention any was counted with); null
+   * for other kinds and for lines stored before it was recorded.
+   */
+  records_kept_until: string | null;
 };
 
 /** A line before it has its id (lines are built first, then numbered on their invoice by withLineIds). */
@@ -145,6 +150,7 @@ export type UsageTotal = {
   price: Price;
   records?: number;
   records_digest?: string | null;
+  records_kept_until?: string | null;
 };
 
 /**
@@ -186,6 +192,7 @@ export function chargeLines(charges: readonly (Charge & { id?: string })[]): Dra
     pending_item_id: charge.id ?? null,
     records: null,
     records_digest: null,
+    records_kept_until: null,
   }));
 }
 
@@ -227,6 +234,7 @@ export function usageLines(
         pending_item_id: null,
         records: total.records ?? null,
         records_digest: total.records_digest ?? null,
+        records_kept_until: total.records_kept_until ?? null,
       }),
     );
 }
@@ -256,6 +264,7 @@ export const withLineIds = (invoiceId: string, lines: readonly DraftLine[]): Inv
     id: line.id ?? lineIdFor(invoiceId, line, position),
     records: line.records ?? null,
     records_digest: line.records_digest ?? null,
+    records_kept_until: line.records_kept_until ?? null,
   }));
 
 /**

@@ -29,6 +29,10 @@ const InvoiceLineSchema = z.object({
         "Usage: the sum mod 2^128 of each record's SHA-256(idempotency_key) first 16 bytes, 32 hex digits " +
         '(docs/usage-metering.md); null when some records were counted before digests existed',
     }),
+  records_kept_until: z.string().nullable().meta({
+    description:
+      "Usage: until when the line's records can be listed (then 410); null for other kinds and older lines",
+  }),
 });
 
 export const InvoiceSchema = z

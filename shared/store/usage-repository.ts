@@ -11,6 +11,7 @@ import {
   quantityToMillionths,
   sumQuantities,
   USAGE_SHARDS,
+  usageRecordsKeptUntil,
 } from '../domain/usage.ts';
 import { type DigestParts, digestOf, recordDigestParts, sumDigestParts } from '../domain/usage-digest.ts';
 import { shardQuantityLimit } from '../domain/usage-limits.ts';
@@ -53,6 +54,8 @@ export type UsageAggregate = {
    * them were counted before the digest existed (an older counter shard), rather than a wrong one.
    */
   records_digest: string | null;
+  /** Until when every one of these records is kept (the shortest retention any was counted with). */
+  records_kept_until: string;
   price: Price;
 };
 
@@ -73,6 +76,8 @@ const MAX_SHARD_CONFLICTS = 2 * USAGE_SHARDS;
 const PARALLEL_TRANSACTIONS = 4;
 /** BatchGetItem reads at most 100 keys per call. */
 const MAX_BATCH_GET = 100;
+/** How long records were kept before their retention was a setting (and counted on the shards). */
+const RETENTION_DAYS_BEFORE_SETTING = 60;
 
 export class UsageRepository {
   constructor(private readonly tableName: string) {}
@@ -223,7 +228,8 @@ export class UsageRepository {
     const periodAt = new Map<number, string>();
     const aggregateAt = new Map<number, UsageWrite[]>();
     // Kept long after the period is closed to late usage: the records are the evidence behind a line.
-    const retentionSeconds = config().usageRecordRetentionDays * 86_400;
+    const retentionDays = config().usageRecordRetentionDays;
+    const retentionSeconds = retentionDays * 86_400;
     for (const write of writes) {
       recordAt.set(items.length, write);
       items.push({
@@ -275,7 +281,7 @@ export class UsageRepository {
             // The digest halves are exact sums (DynamoDB numbers hold 38 digits; each half < 2^64 has 20),
             // and digest_records says how many of the shard's records they cover.
             'ADD #quantity :quantity, #records :records, #version :one, ' +
-            '#digestHigh :digestHigh, #digestLow :digestLow, #digestRecords :records ' +
+            '#digestHigh :digestHigh, #digestLow :digestLow, #digestRecords :records, #kept :records ' +
             'SET #type = :type, #subscription = :subscription, #customer = :customer, #metric = :metric, ' +
             '#start = :start, #end = :end, #shard = :shard, #priceId = :priceId, #price = :price, #updated = :now',
           ExpressionAttributeNames: {
@@ -285,6 +291,9 @@ export class UsageRepository {
             '#digestHigh': 'digest_high',
             '#digestLow': 'digest_low',
             '#digestRecords': 'digest_records',
+            // How many of the shard's records are kept this many days (a setting changed mid-period
+            // leaves two counters): a line's records are all listable until the shortest ends.
+            '#kept': keptAttribute(retentionDays),
             '#type': 'item_type',
             '#subscription': 'subscription_id',
             '#customer': 'customer_id',
@@ -350,9 +359,11 @@ export class UsageRepository {
         ),
       ),
     );
-    type Entry = Omit<UsageAggregate, 'records_digest'> & {
+    type Entry = Omit<UsageAggregate, 'records_digest' | 'records_kept_until'> & {
       parts: string[];
       digest: DigestParts | null;
+      periodEnd: string;
+      keptDays: number;
     };
     const byMetric = new Map<string, Entry>();
     for (const item of pages.flatMap((page) => page.Items ?? [])) {
@@ -365,6 +376,8 @@ export class UsageRepository {
         price: unmarshall(item.price?.M ?? {}) as Price,
         parts: [],
         digest: { high: 0n, low: 0n },
+        periodEnd: item.period_end?.S ?? periodStart,
+        keptDays: Number.POSITIVE_INFINITY,
       };
       // Quantities and digest halves are read as DynamoDB's exact decimal text, never through a float.
       entry.parts.push(item.quantity?.N ?? '0');
@@ -379,21 +392,23 @@ export class UsageRepository {
               { high: BigInt(item.digest_high!.N!), low: BigInt(item.digest_low!.N!) },
             ])
           : null;
+      entry.keptDays = Math.min(entry.keptDays, keptDaysOf(item, Number(records)));
       byMetric.set(group, entry);
     }
     return [...byMetric.values()]
-      .map(({ parts, digest, ...aggregate }) => ({
+      .map(({ parts, digest, periodEnd, keptDays, ...aggregate }) => ({
         ...aggregate,
         quantity: sumQuantities(parts),
         records_digest: digest ? digestOf(digest) : null,
+        records_kept_until: usageRecordsKeptUntil(periodEnd, keptDays).toISOString(),
       }))
       .sort((a, b) => a.metric.localeCompare(b.metric) || a.price.id.localeCompare(b.price.id));
   }
 
   /**
    * One page of a period's counted records (all, one metric, or one line: metric and price), read
-   * shard after shard: by shard, then by metric, price, timestamp and
-   * key. The cursor is the last record's index key, so it names its shard and resumes right after it.
+   * shard after shard: by shard, then by metric, price, timestamp and key. The cursor is the last
+   * record's index key, so it names its shard and resumes right after it.
    */
   async listRecords(
     subscriptionId: string,
@@ -446,6 +461,25 @@ export class UsageRepository {
         : null,
     };
   }
+}
+
+/** The shard attribute counting the records kept `days` after their period. */
+const keptAttribute = (days: number) => `records_kept_${days}d`;
+
+/**
+ * The shortest retention of a shard's records: the least `days` of its counters, or the retention
+ * before the setting existed (60 days) when the counters cover fewer records than the shard holds.
+ */
+function keptDaysOf(item: Record<string, AttributeValue>, records: number): number {
+  let covered = 0;
+  let days = Number.POSITIVE_INFINITY;
+  for (const [name, value] of Object.entries(item)) {
+    const match = /^records_kept_(\d+)d$/.exec(name);
+    if (!match) continue;
+    covered += Number(value.N ?? 0);
+    days = Math.min(days, Number(match[1]));
+  }
+  return covered < records ? Math.min(days, RETENTION_DAYS_BEFORE_SETTING) : days;
 }
 
 const aggregateId = (w: UsageWrite) => `${w.subscription_id}#${w.period_start}#${w.metric}#${w.price.id}`;

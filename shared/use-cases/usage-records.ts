@@ -10,6 +10,9 @@ import { invoiceFor } from './invoicing/invoices.ts';
 
 type PageQuery = { limit: number; cursor?: string | undefined };
 
+/** The latest moment a Date holds (ms): no records, nothing that expires. */
+const FOREVER = 8.64e15;
+
 /**
  * The records counted into one usage line of an invoice, page by page: exactly those, so their
  * count, quantity sum and digest are the line's (for a draft, the period's records so far: its lines
@@ -55,9 +58,21 @@ export async function listSubscriptionUsageRecords(
   const period = usagePeriodFor(subscription, query.at ? new Date(query.at) : caller.now);
   if (!period)
     throw validationError([{ field: 'at', message: 'is in no billing period of this subscription' }]);
-  const keptUntil = usageRecordsKeptUntil(period.end.toISOString(), config().usageRecordRetentionDays);
-  if (caller.now >= keptUntil) throw expired(keptUntil);
-  return new UsageRepository(tableName).listRecords(
+  const repository = new UsageRepository(tableName);
+  if (caller.now >= period.end) {
+    // An ended period (`at`): its records last as long as the shortest retention they were counted with.
+    const aggregates = await repository.aggregates(subscriptionId, period.start.toISOString());
+    const keptUntil = new Date(
+      Math.min(
+        FOREVER,
+        ...aggregates
+          .filter((a) => query.metric === undefined || a.metric === query.metric)
+          .map((a) => Date.parse(a.records_kept_until)),
+      ),
+    );
+    if (caller.now >= keptUntil) throw expired(keptUntil);
+  }
+  return repository.listRecords(
     subscriptionId,
     period.start.toISOString(),
     { metric: query.metric },
@@ -78,12 +93,15 @@ function requireListable(line: InvoiceLine, now: Date): void {
       `The records of line ${line.id} were counted, at least partly, before usage records were kept for listing (its records_digest is null); they cannot be listed`,
     );
   }
-  const keptUntil = usageRecordsKeptUntil(line.period_end, config().usageRecordRetentionDays);
+  // What the records were counted with; a line finalized before it was recorded: the setting now.
+  const keptUntil = line.records_kept_until
+    ? new Date(line.records_kept_until)
+    : usageRecordsKeptUntil(line.period_end, config().usageRecordRetentionDays);
   if (now >= keptUntil) throw expired(keptUntil);
 }
 
 const expired = (keptUntil: Date): DomainError =>
   new DomainError(
     'gone',
-    `These usage records were kept until ${keptUntil.toISOString()} (${config().usageRecordRetentionDays} days after their period ended) and are deleted; the invoice line's records, quantity and records_digest still state what they were`,
+    `These usage records were kept until ${keptUntil.toISOString()} and are deleted (USAGE_RECORD_RETENTION_DAYS after their period ended); the invoice line's records, quantity and records_digest still state what they were`,
   );

@@ -1,7 +1,7 @@
 import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { config } from '../../shared/config.ts';
+import { config, resetConfigCache } from '../../shared/config.ts';
 import { DomainError } from '../../shared/domain/errors.ts';
 import type { Invoice } from '../../shared/domain/invoice.ts';
 import type { Subscription } from '../../shared/domain/subscription.ts';
@@ -188,18 +188,24 @@ describe('invoice lines traced to their usage records, against DynamoDB Local', 
       new UpdateItemCommand({
         TableName: table(),
         Key: { PK: { S: `INVOICE#${finalized.id}` }, SK: { S: 'PROFILE' } },
-        UpdateExpression: `REMOVE ${[0, usageAt].flatMap((i) => [`#lines[${i}].#id`, `#lines[${i}].#records`, `#lines[${i}].#digest`]).join(', ')}`,
+        UpdateExpression: `REMOVE ${[0, usageAt].flatMap((i) => ['#id', '#records', '#digest', '#kept'].map((name) => `#lines[${i}].${name}`)).join(', ')}`,
         ExpressionAttributeNames: {
           '#lines': 'lines',
           '#id': 'id',
           '#records': 'records',
           '#digest': 'records_digest',
+          '#kept': 'records_kept_until',
         },
       }),
     );
     const old = (await repository.get(finalized.id))!;
     expect(old.lines.map((line) => line.id)).toEqual(finalized.lines.map((line) => line.id));
-    expect(old.lines[usageAt]).toMatchObject({ kind: 'usage', records: null, records_digest: null });
+    expect(old.lines[usageAt]).toMatchObject({
+      kind: 'usage',
+      records: null,
+      records_digest: null,
+      records_kept_until: null,
+    });
     await expect(lineRecords(old, old.lines[usageAt]!.id)).rejects.toMatchObject({ kind: 'gone' });
   });
 
@@ -260,15 +266,52 @@ describe('invoice lines traced to their usage records, against DynamoDB Local', 
     const invoice = await closeAndFinalize(subscription);
     const line = invoice.lines.find((l) => l.kind === 'usage')!;
     const list = (iso: string) => listLineUsageRecords(table(), invoice.id, line.id, { limit: 20 }, at(iso));
-    const keptUntil = new Date(
-      Date.parse(line.period_end) + config().usageRecordRetentionDays * 86_400_000,
-    ).toISOString();
+    const keptUntil = new Date(Date.parse(line.period_end) + 400 * 86_400_000).toISOString();
+    expect(line.records_kept_until).toBe(keptUntil);
     expect((await list(new Date(Date.parse(keptUntil) - 1000).toISOString())).data).toHaveLength(1);
     const gone = await list(keptUntil).catch((error: unknown) => error);
     expect(gone).toBeInstanceOf(DomainError);
     expect(gone).toMatchObject({ kind: 'gone', message: expect.stringContaining(keptUntil) });
     // Nothing expires before the default 400 days: the records outlive any dispute window we promise.
     expect(config().usageRecordRetentionDays).toBe(400);
+  });
+
+  it('a retention shortened mid-period: the line lists its records only as long as the shortest-kept one lasts', async () => {
+    const subscription = await meteredSubscription();
+    const send = (key: string) =>
+      ingestUsage(
+        table(),
+        {
+          records: [{ subscription_id: subscription.id, idempotency_key: key, metric: 'calls', quantity: 1 }],
+          batch: false,
+        },
+        at(USAGE_TIME),
+      );
+    await send('kept-long');
+    process.env.USAGE_RECORD_RETENTION_DAYS = '90';
+    resetConfigCache();
+    try {
+      await send('kept-90-days');
+    } finally {
+      delete process.env.USAGE_RECORD_RETENTION_DAYS;
+      resetConfigCache();
+    }
+    const invoice = await closeAndFinalize(subscription);
+    const line = invoice.lines.find((l) => l.kind === 'usage')!;
+    const ninetyDays = new Date(Date.parse(line.period_end) + 90 * 86_400_000).toISOString();
+    expect(line).toMatchObject({ records: 2, records_kept_until: ninetyDays });
+    const list = (iso: string) => listLineUsageRecords(table(), invoice.id, line.id, { limit: 20 }, at(iso));
+    expect((await list(new Date(Date.parse(ninetyDays) - 1000).toISOString())).data).toHaveLength(2);
+    await expect(list(ninetyDays)).rejects.toMatchObject({ kind: 'gone' });
+    // The record's own expiry says the same: DynamoDB deletes it then.
+    const stored = (await store.allItems()).find(
+      (i) => i.item_type === 'usage_record' && i.idempotency_key === 'kept-90-days',
+    )!;
+    expect(stored.expires_at).toBe(Date.parse(ninetyDays) / 1000);
+    // The subscription's listing of that period (?at=) answers the same.
+    await expect(
+      listSubscriptionUsageRecords(table(), subscription.id, { limit: 5, at: USAGE_TIME }, at(ninetyDays)),
+    ).rejects.toMatchObject({ kind: 'gone' });
   });
 
   it("lists the current period's records of a subscription, by metric, and only to its own tenant", async () => {

@@ -79,6 +79,7 @@ export class BillingStack extends Stack {
         // Who a token belongs to (shared/config.ts reads these; infra/README.md, "Tenancy").
         TENANT_CLAIM: config.tenantClaim,
         OPERATOR_SCOPE: config.operatorScope,
+        USAGE_RECORD_RETENTION_DAYS: String(config.usageRecordRetentionDays),
       },
     });
 

@@ -11,7 +11,12 @@
 
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { DEFAULT_OPERATOR_SCOPE, DEFAULT_TENANT_CLAIM } from '../shared/config.ts';
+import {
+  DEFAULT_OPERATOR_SCOPE,
+  DEFAULT_TENANT_CLAIM,
+  DEFAULT_USAGE_RECORD_RETENTION_DAYS,
+  MIN_USAGE_RECORD_RETENTION_DAYS,
+} from '../shared/config.ts';
 import { ROUTES } from '../shared/http/routes.ts';
 
 export type ApiThrottle = { readonly rateLimit: number; readonly burstLimit: number };
@@ -41,6 +46,11 @@ export type StageConfig = {
    * gets it as OPERATOR_SCOPE.
    */
   readonly operatorScope: string;
+  /**
+   * Days usage records are kept after their period ends (what an invoice line's record listing can
+   * show; docs/usage-metering.md, "Retention"). Every Lambda gets it as USAGE_RECORD_RETENTION_DAYS.
+   */
+  readonly usageRecordRetentionDays: number;
 };
 
 /** Reads one context value (e.g. `app.node.tryGetContext`). */
@@ -64,6 +74,7 @@ export const STAGE_KEYS = [
   'apiThrottleBurstLimit',
   'tenantClaim',
   'operatorScope',
+  'usageRecordRetentionDays',
 ] as const;
 type StageKey = (typeof STAGE_KEYS)[number];
 
@@ -97,6 +108,7 @@ const DEFAULTS = {
   apiThrottleBurstLimit: 200,
   tenantClaim: DEFAULT_TENANT_CLAIM,
   operatorScope: DEFAULT_OPERATOR_SCOPE,
+  usageRecordRetentionDays: DEFAULT_USAGE_RECORD_RETENTION_DAYS,
 } as const;
 
 export function resolveStageConfig(read: ContextReader): StageConfig {
@@ -184,6 +196,17 @@ export function resolveStageConfig(read: ContextReader): StageConfig {
     );
   }
 
+  const usageRecordRetentionDays = integer(
+    pick('usageRecordRetentionDays'),
+    DEFAULTS.usageRecordRetentionDays,
+  );
+  if (usageRecordRetentionDays === undefined || usageRecordRetentionDays < MIN_USAGE_RECORD_RETENTION_DAYS) {
+    problems.push(
+      `usageRecordRetentionDays must be a whole number of days, at least ${MIN_USAGE_RECORD_RETENTION_DAYS} ` +
+        `(records prove exactly-once counting that long), got ${JSON.stringify(pick('usageRecordRetentionDays'))}`,
+    );
+  }
+
   if (problems.length > 0) {
     throw new StageConfigError(
       `Invalid configuration for stage "${stage}":\n${problems.map((p) => `  - ${p}`).join('\n')}\n` +
@@ -203,6 +226,7 @@ export function resolveStageConfig(read: ContextReader): StageConfig {
     apiThrottle: { rateLimit: rateLimit as number, burstLimit: burstLimit as number },
     tenantClaim: tenantClaim as string,
     operatorScope: operatorScope as string,
+    usageRecordRetentionDays: usageRecordRetentionDays as number,
   };
 }
 

@@ -39,6 +39,8 @@ Environment only:
       largest JSON body in bytes (default 65536)
   POWERTOOLS_METRICS_DISABLED=false
       print metrics (EMF lines)
+  USAGE_RECORD_RETENTION_DAYS=<n>
+      days usage records are kept after their period ends, at least 60 (default 400)
 
 One service at a time may use a data folder (it holds data-folder/service.lock). Stop it with
 Ctrl-C or \`kill <pid>\` (SIGTERM); DynamoDB Local stops with it.`;

@@ -7,8 +7,17 @@ export async function scanTable(client: DynamoDBClient, tableName: string): Prom
   let start: Record<string, never> | undefined;
   do {
     const page = await client.send(new ScanCommand({ TableName: tableName, ExclusiveStartKey: start }));
-    items.push(...(page.Items ?? []).map((item) => unmarshall(item)));
+    items.push(...(page.Items ?? []).map((item) => unmarshall(item, { wrapNumbers: exactNumber })));
     start = page.LastEvaluatedKey as typeof start;
   } while (start);
   return { items };
+}
+
+/**
+ * Numbers as JavaScript numbers only where one holds them exactly; others (a usage line's digest
+ * sums, past 2^53) stay decimal text, so the items can still be shown as JSON.
+ */
+export function exactNumber(text: string): number | string {
+  const number = Number(text);
+  return Number.isFinite(number) && String(number) === text ? number : text;
 }

@@ -23,6 +23,11 @@ export type RuntimeConfig = {
   /** Largest request body accepted, in bytes, unless a route says otherwise. */
   maxBodyBytes: number;
   idempotencyTtlSeconds: number;
+  /**
+   * How long usage records (each record's claim and its listing entry) are kept after their period
+   * ends: what `GET …/usage-records` can still show to an auditor (docs/usage-metering.md, "Retention").
+   */
+  usageRecordRetentionDays: number;
 };
 
 /**
@@ -53,6 +58,12 @@ export function tenancyConfig(): TenancyConfig {
 
 const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
 const DEFAULT_IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
+export const DEFAULT_USAGE_RECORD_RETENTION_DAYS = 400;
+/**
+ * A record's claim must outlive every copy of it that can still be accepted (a copy is refused once
+ * its timestamp is 45 days old, well before its period's end + 60 days), or a replay would count twice.
+ */
+export const MIN_USAGE_RECORD_RETENTION_DAYS = 60;
 
 export function readConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig {
   return {
@@ -70,6 +81,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig 
     stripeApiBase: env.STRIPE_API_BASE || undefined,
     maxBodyBytes: positiveInt(env, 'MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES),
     idempotencyTtlSeconds: positiveInt(env, 'IDEMPOTENCY_TTL_SECONDS', DEFAULT_IDEMPOTENCY_TTL_SECONDS),
+    usageRecordRetentionDays: retentionDays(env),
   };
 }
 
@@ -101,4 +113,14 @@ function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): nu
     throw new Error(`Environment variable ${name} must be a positive integer, got "${raw}"`);
   }
   return value;
+}
+
+function retentionDays(env: NodeJS.ProcessEnv): number {
+  const days = positiveInt(env, 'USAGE_RECORD_RETENTION_DAYS', DEFAULT_USAGE_RECORD_RETENTION_DAYS);
+  if (days < MIN_USAGE_RECORD_RETENTION_DAYS) {
+    throw new Error(
+      `USAGE_RECORD_RETENTION_DAYS must be at least ${MIN_USAGE_RECORD_RETENTION_DAYS} (records prove exactly-once counting for that long), got ${days}`,
+    );
+  }
+  return days;
 }

@@ -13,6 +13,7 @@ export type DomainErrorKind =
   | 'unauthenticated'
   | 'forbidden'
   | 'not-found'
+  | 'gone'
   | 'conflict'
   | 'idempotency-key-reused'
   | 'idempotency-key-invalid'

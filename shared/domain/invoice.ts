@@ -17,6 +17,8 @@ import type { Subscription } from './subscription.ts';
 export type InvoiceStatus = 'draft' | 'open' | 'paid' | 'void' | 'uncollectible';
 
 export type InvoiceLine = {
+  /** Stable on its invoice (lineIdFor): recomputing the lines at finalization keeps it. */
+  id: string;
   kind: 'subscription_fee' | 'usage' | 'proration';
   description: string;
   /** Usage: the period's exact quantity; null for fees and prorations. */
@@ -30,7 +32,22 @@ export type InvoiceLine = {
   period_start: string;
   period_end: string;
   pending_item_id: string | null;
+  /** Usage: how many records were counted into it; null for other kinds (and usage lines of old invoices). */
+  records: number | null;
+  /**
+   * Usage: the digest of those records' idempotency keys (shared/domain/usage-digest.ts); null when
+   * some were counted before digests existed, and for other kinds.
+   */
+  records_digest: string | null;
+  /**
+   * Usage: until when its records can be listed (the shortest retention any was counted with); null
+   * for other kinds and for lines stored before it was recorded.
+   */
+  records_kept_until: string | null;
 };
+
+/** A line before it has its id (lines are built first, then numbered on their invoice by withLineIds). */
+export type DraftLine = Omit<InvoiceLine, 'id'> & { id?: string };
 
 export type Invoice = {
   id: string;
@@ -127,7 +144,14 @@ export function withPaymentFailure(invoice: Invoice, failure: PaymentFailure, at
   };
 }
 
-export type UsageTotal = { metric: string; quantity: string; price: Price };
+export type UsageTotal = {
+  metric: string;
+  quantity: string;
+  price: Price;
+  records?: number;
+  records_digest?: string | null;
+  records_kept_until?: string | null;
+};
 
 /**
  * Which pending items an invoice closing a period that ends at `periodEnd` may still bill when it is
@@ -154,7 +178,7 @@ const LINE_KIND: Record<Charge['kind'], InvoiceLine['kind']> = {
 };
 
 /** One line per charge, with the pending item it came from (null when drafted with the invoice). */
-export function chargeLines(charges: readonly (Charge & { id?: string })[]): InvoiceLine[] {
+export function chargeLines(charges: readonly (Charge & { id?: string })[]): DraftLine[] {
   return charges.map((charge) => ({
     kind: LINE_KIND[charge.kind] ?? 'proration',
     description: charge.description,
@@ -166,6 +190,9 @@ export function chargeLines(charges: readonly (Charge & { id?: string })[]): Inv
     period_start: charge.period_start,
     period_end: charge.period_end,
     pending_item_id: charge.id ?? null,
+    records: null,
+    records_digest: null,
+    records_kept_until: null,
   }));
 }
 
@@ -190,11 +217,11 @@ export function usageLines(
   usage: readonly UsageTotal[],
   periodStart: string,
   periodEnd: string,
-): InvoiceLine[] {
+): DraftLine[] {
   return [...usage]
     .sort((a, b) => a.metric.localeCompare(b.metric) || a.price.id.localeCompare(b.price.id))
     .map(
-      (total): InvoiceLine => ({
+      (total): DraftLine => ({
         kind: 'usage',
         description: usageDescription(total),
         quantity: total.quantity,
@@ -205,9 +232,40 @@ export function usageLines(
         period_start: periodStart,
         period_end: periodEnd,
         pending_item_id: null,
+        records: total.records ?? null,
+        records_digest: total.records_digest ?? null,
+        records_kept_until: total.records_kept_until ?? null,
       }),
     );
 }
+
+/**
+ * A line's id on its invoice, from what makes the line unique there: a usage line is its (metric,
+ * price), a pending item's line that item, any other line its position (lines of a stored invoice
+ * never move; finalization keeps the non-usage lines first, in order, with their ids).
+ */
+export function lineIdFor(invoiceId: string, line: DraftLine, position: number): string {
+  const identity =
+    line.kind === 'usage'
+      ? `usage\n${line.metric}\n${line.price_id}`
+      : line.pending_item_id
+        ? `pending\n${line.pending_item_id}`
+        : `line\n${position}`;
+  return `il_${createHash('sha256').update(`${invoiceId}\n${identity}`).digest('hex').slice(0, 24)}`;
+}
+
+/**
+ * The lines with their ids (an id already there is kept), and the usage trace fields an invoice
+ * stored before they existed lacks (null: not known, rather than a wrong count).
+ */
+export const withLineIds = (invoiceId: string, lines: readonly DraftLine[]): InvoiceLine[] =>
+  lines.map((line, position) => ({
+    ...line,
+    id: line.id ?? lineIdFor(invoiceId, line, position),
+    records: line.records ?? null,
+    records_digest: line.records_digest ?? null,
+    records_kept_until: line.records_kept_until ?? null,
+  }));
 
 /**
  * The id of the invoice a lifecycle moment drafts, derived from what makes the moment unique, so a
@@ -242,13 +300,14 @@ export function draftInvoice(
   const at = now.toISOString();
   const periodStart = bill.period.start.toISOString();
   const periodEnd = bill.period.end.toISOString();
-  const lines = [
+  const id = invoiceIdFor(subscription.id, invoiceMomentOf(bill, inputs.version));
+  const lines = withLineIds(id, [
     ...chargeLines(inputs.pendingItems),
     ...chargeLines(bill.charges),
     ...(bill.billsUsage ? usageLines(inputs.usage, periodStart, periodEnd) : []),
-  ];
+  ]);
   return {
-    id: invoiceIdFor(subscription.id, invoiceMomentOf(bill, inputs.version)),
+    id,
     customer_id: subscription.customer_id,
     subscription_id: subscription.id,
     number: null,
@@ -279,7 +338,7 @@ export function draftInvoice(
 }
 
 /** The total (exactly the sum of the lines) and what is due, before any credit is applied. */
-export function totalsOf(lines: readonly InvoiceLine[]): {
+export function totalsOf(lines: readonly Pick<InvoiceLine, 'amount'>[]): {
   total: number;
   amount_due: number;
   credit_applied: number;

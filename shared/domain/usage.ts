@@ -14,8 +14,8 @@ import { livePlans } from './subscription-items.ts';
 export const MAX_FUTURE_SKEW_MS = 5 * 60 * 1000;
 
 /**
- * How old a record's timestamp may be. Usage records (the exactly-once claims) are kept 60 days
- * after their period ends; refusing anything older than this keeps every accepted record's claim
+ * How old a record's timestamp may be. Usage records (the exactly-once claims) are kept at least 60
+ * days after their period ends (USAGE_RECORD_RETENTION_DAYS, 400 by default); refusing anything older than this keeps every accepted record's claim
  * alive for as long as a copy of it could still be accepted, so an expired claim never lets a
  * replay count twice.
  */
@@ -178,3 +178,10 @@ export function compareQuantities(a: string, b: string): number {
   const difference = quantityToMillionths(a) - quantityToMillionths(b);
   return difference < 0n ? -1 : difference > 0n ? 1 : 0;
 }
+
+/**
+ * Until when the records of a period ending at `periodEnd` are kept (their claims and listing
+ * entries), given the stage's retention in days (USAGE_RECORD_RETENTION_DAYS).
+ */
+export const usageRecordsKeptUntil = (periodEnd: string, retentionDays: number): Date =>
+  new Date(new Date(periodEnd).getTime() + retentionDays * 86_400_000);

@@ -23,6 +23,7 @@ const PROBLEM_TYPES: Record<DomainErrorKind, { status: number; title: string }> 
   unauthenticated: { status: 401, title: 'Authentication is required' },
   forbidden: { status: 403, title: 'The caller may not do this' },
   'not-found': { status: 404, title: 'The resource does not exist' },
+  gone: { status: 410, title: 'The resource existed but is no longer kept' },
   conflict: { status: 409, title: 'The request conflicts with the current state' },
   'idempotency-key-reused': {
     status: 409,

@@ -133,6 +133,14 @@ export const ROUTES: readonly RouteDefinition[] = [
     summary: 'Preview the next invoice now, or after a proposed change (plan_id or items); writes nothing',
   },
   {
+    method: 'GET',
+    path: `${API_PREFIX}/subscriptions/{id}/usage-records`,
+    handler: 'subscriptions-usage-records',
+    auth: 'jwt',
+    scopes: [SCOPES.usageRead, SCOPES.subscriptionsRead],
+    summary: "The records counted into a period's usage (cursor pagination; `?metric=`, `?at=`)",
+  },
+  {
     method: 'POST',
     path: `${API_PREFIX}/usage-records`,
     handler: 'usage-records-create',
@@ -163,6 +171,14 @@ export const ROUTES: readonly RouteDefinition[] = [
     auth: 'jwt',
     scopes: [SCOPES.invoicesRead],
     summary: 'Get an invoice',
+  },
+  {
+    method: 'GET',
+    path: `${API_PREFIX}/invoices/{id}/lines/{line_id}/usage-records`,
+    handler: 'invoices-line-usage-records',
+    auth: 'jwt',
+    scopes: [SCOPES.invoicesRead],
+    summary: 'Exactly the usage records counted into a usage line (cursor pagination)',
   },
   ...(['finalize', 'void', 'mark-uncollectible', 'pay'] as const).map(
     (action): RouteDefinition => ({
@@ -235,6 +251,8 @@ export const HANDLER_ACCESS: Readonly<Record<string, HandlerAccess>> = {
   'usage-records-create': { billingTable: 'read-write', stripeSecret: false },
   'subscriptions-usage': { billingTable: 'read', stripeSecret: false },
   'subscriptions-upcoming-invoice': { billingTable: 'read', stripeSecret: false },
+  'subscriptions-usage-records': { billingTable: 'read', stripeSecret: false },
+  'invoices-line-usage-records': { billingTable: 'read', stripeSecret: false },
   'stripe-webhook': { billingTable: 'read-write', stripeSecret: true },
   openapi: { billingTable: 'none', stripeSecret: false },
   'invoices-list': { billingTable: 'read', stripeSecret: false },

@@ -3,6 +3,9 @@ import { IdPathSchema, ListQuerySchema, pageOf } from './common.ts';
 import { defineContract } from './contract.ts';
 
 export const InvoiceLineSchema = z.object({
+  id: z.string().meta({
+    description: 'Stable on its invoice; a usage line lists its records at lines/{line_id}/usage-records',
+  }),
   kind: z.enum(['subscription_fee', 'usage', 'proration']),
   description: z.string(),
   quantity: z.string().nullable(),
@@ -13,6 +16,23 @@ export const InvoiceLineSchema = z.object({
   period_start: z.string(),
   period_end: z.string(),
   pending_item_id: z.string().nullable(),
+  records: z
+    .number()
+    .int()
+    .nullable()
+    .meta({ description: 'Usage: how many records were counted into the line; null for other kinds' }),
+  records_digest: z
+    .string()
+    .nullable()
+    .meta({
+      description:
+        "Usage: the sum mod 2^128 of each record's SHA-256(idempotency_key) first 16 bytes, 32 hex digits " +
+        '(docs/usage-metering.md); null when some records were counted before digests existed',
+    }),
+  records_kept_until: z.string().nullable().meta({
+    description:
+      "Usage: until when the line's records can be listed (then 410); null for other kinds and older lines",
+  }),
 });
 
 export const InvoiceSchema = z

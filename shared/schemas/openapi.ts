@@ -14,6 +14,7 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   403: 'The token lacks the scope, or is confined to another tenant',
   404: 'No such resource (or not visible to this tenant)',
   409: 'Conflict: Idempotency-Key reused with another body, stale version, or illegal transition',
+  410: 'No longer kept (e.g. usage records past their retention); what remains (the line) says what they were',
   413: 'Request body too large',
   415: 'Request body is not application/json',
   422: 'Well-formed but cannot be applied (e.g. unknown metric, timestamp out of range, no payment method)',

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { METRIC_PATTERN } from '../domain/price-rules.ts';
-import { IdPathSchema } from './common.ts';
+import { IdPathSchema, ListQuerySchema, pageOf } from './common.ts';
 import { defineContract } from './contract.ts';
 
 export const MAX_RECORDS_PER_BATCH = 1000;
@@ -128,6 +128,18 @@ export const UsageAggregateSchema = z
   })
   .meta({ id: 'UsageAggregate' });
 
+export const UsageRecordEntrySchema = z
+  .object({
+    idempotency_key: z.string(),
+    timestamp: z.string().meta({ description: 'The moment it was counted at (ISO 8601)' }),
+    quantity: z.string().meta({ description: 'Exact decimal, as counted' }),
+    metric: z.string(),
+    price_id: z.string().meta({ description: 'The price it was rated with (its invoice line)' }),
+  })
+  .meta({ id: 'UsageRecordEntry' });
+
+const UsageRecordPageSchema = pageOf(UsageRecordEntrySchema, 'UsageRecordList');
+
 export const usageContracts = {
   'usage-records-create': defineContract({
     body: UsageEnvelopeSchema,
@@ -156,5 +168,36 @@ export const usageContracts = {
       schema: UsageAggregateSchema,
     },
     problems: [400, 401, 403, 404, 422],
+  }),
+  'subscriptions-usage-records': defineContract({
+    params: IdPathSchema,
+    query: ListQuerySchema.extend({
+      metric: z.string().regex(METRIC_PATTERN).optional(),
+      at: z.iso
+        .datetime({ offset: true })
+        .optional()
+        .meta({ description: 'A moment in the period to list; default now' }),
+    }),
+    success: {
+      status: 200,
+      description:
+        "A page of the period's counted records (by counter shard, then metric, price, timestamp, key)",
+      schema: UsageRecordPageSchema,
+    },
+    problems: [400, 401, 403, 404, 410, 422],
+  }),
+  'invoices-line-usage-records': defineContract({
+    params: z.strictObject({
+      id: z.string().min(1).max(64).meta({ description: 'Invoice id' }),
+      line_id: z.string().min(1).max(64).meta({ description: 'A usage line of the invoice' }),
+    }),
+    query: ListQuerySchema,
+    success: {
+      status: 200,
+      description:
+        "A page of exactly the records counted into the line: their count, quantity sum and digest are the line's",
+      schema: UsageRecordPageSchema,
+    },
+    problems: [400, 401, 403, 404, 410, 422],
   }),
 };

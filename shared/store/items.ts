@@ -1,3 +1,5 @@
+import { type DraftLine, withLineIds } from '../domain/invoice.ts';
+
 /** Attributes that exist only for the table's keys and the stream mapping, never in API shapes. */
 const INTERNAL_ATTRIBUTES = ['PK', 'SK', 'GSI1PK', 'GSI1SK', 'GSI2PK', 'GSI2SK', 'item_type'] as const;
 
@@ -32,10 +34,20 @@ const DEFAULTS_ON_READ: Record<string, (item: Record<string, unknown>) => Record
   customer: () => ({ invoice_prefix: null }),
 };
 
+/** Nested fields added later, derived on read from the item as stored (after the defaults above). */
+const DERIVED_ON_READ: Record<string, (item: Record<string, unknown>) => Record<string, unknown>> = {
+  // Lines stored before they had ids (and usage trace fields) get the ids they would have been given.
+  invoice: (item) =>
+    Array.isArray(item.lines) ? { lines: withLineIds(String(item.id), item.lines as DraftLine[]) } : {},
+};
+
 /** A stored item as its API shape: the same attributes minus keys and bookkeeping. */
 export function withoutKeys<T>(item: Record<string, unknown>): T {
-  const defaults = DEFAULTS_ON_READ[String(item.item_type)];
-  const copy: Record<string, unknown> = { ...(defaults ? defaults(item) : {}), ...item };
+  const type = String(item.item_type);
+  const defaults = DEFAULTS_ON_READ[type];
+  const derived = DERIVED_ON_READ[type];
+  const merged: Record<string, unknown> = { ...(defaults ? defaults(item) : {}), ...item };
+  const copy: Record<string, unknown> = { ...merged, ...(derived ? derived(merged) : {}) };
   for (const attribute of INTERNAL_ATTRIBUTES) delete copy[attribute];
   return copy as T;
 }

@@ -18,6 +18,8 @@
  * List subscriptions (operator)            | GSI2  | GSI2PK = TYPE#subscription
  * Pending invoice items of a subscription  | table | PK = SUBSCRIPTION#<id>, SK begins_with PENDING_ITEM#
  * Usage record seen once (per subscription)| table | PK = USAGE_RECORD#<subscription>#<idempotency key>, SK = RECORD
+ * Usage records of a period (one shard)    | GSI1  | GSI1PK = USAGE_RECORDS#<subscription>#<period start>#<shard>, GSI1SK > cursor
+ * …of one metric / one invoice line        | GSI1  | same, GSI1SK begins_with <metric># / <metric>#<price>#
  * Usage aggregate shard of one period      | table | PK = USAGE_AGG#<subscription>#<shard>, SK = <period start>#<metric>#<price>
  * All usage of a period (every shard)      | table | PK = USAGE_AGG#<subscription>#<0..n-1>, SK begins_with <period start>#
  * Period closed to late usage (invoiced)   | table | PK = SUBSCRIPTION#<id>, SK = PERIOD_CLOSED#<period start>#<shard>
@@ -117,6 +119,35 @@ export const usageRecordKey = (subscriptionId: string, idempotencyKey: string): 
   PK: `USAGE_RECORD#${subscriptionId}#${idempotencyKey}`,
   SK: 'RECORD',
 });
+
+/**
+ * GSI1 keys of a usage record, for listing the records behind a usage line: partitioned like the
+ * counters (the shard is the one whose counter took the record, so one hot subscription's records
+ * spread over USAGE_SHARDS index partitions), sorted by metric, price, timestamp and key. Metrics and
+ * price ids hold no `#`, so `<metric>#` and `<metric>#<price>#` select exactly one metric or line.
+ */
+export const usageRecordListingKey = (
+  subscriptionId: string,
+  periodStart: string,
+  shard: number,
+  metric: string,
+  priceId: string,
+  timestamp: string,
+  idempotencyKey: string,
+) => ({
+  GSI1PK: usageRecordListingPartition(subscriptionId, periodStart, shard),
+  GSI1SK: `${usageRecordListingPrefix(metric, priceId)}${timestamp}#${idempotencyKey}`,
+});
+
+export const usageRecordListingPartition = (
+  subscriptionId: string,
+  periodStart: string,
+  shard: number,
+): string => `USAGE_RECORDS#${subscriptionId}#${periodStart}#${shard}`;
+
+/** The sort-key prefix of a period's records: all (no metric), one metric, or one line (metric + price). */
+export const usageRecordListingPrefix = (metric?: string, priceId?: string): string =>
+  metric === undefined ? '' : priceId === undefined ? `${metric}#` : `${metric}#${priceId}#`;
 
 /** One counter per (period, metric, price): usage sold under a price is rated with that price. */
 export const usageAggregateKey = (

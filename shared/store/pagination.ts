@@ -14,7 +14,8 @@ export function encodeCursor(lastEvaluatedKey: Record<string, unknown> | undefin
 
 export function decodeCursor(
   cursor: string | undefined,
-  expected: { attribute: string; value: string; prefix?: string },
+  /** `value`: the partition queried, or the partitions a list walks through (a sharded listing). */
+  expected: { attribute: string; value: string | readonly string[]; prefix?: string },
 ): Record<string, string> | undefined {
   if (cursor === undefined) return undefined;
   const invalid = () =>
@@ -44,7 +45,7 @@ export function decodeCursor(
         Buffer.byteLength(value) <= MAX_KEY_VALUE_BYTES
       );
     }) ||
-    (decoded as Record<string, string>)[expected.attribute] !== expected.value ||
+    ![expected.value].flat().includes((decoded as Record<string, string>)[expected.attribute]!) ||
     !(decoded as Record<string, string>)[sortKey]!.startsWith(expected.prefix ?? '')
   ) {
     throw invalid();

@@ -1,7 +1,8 @@
-import { QueryCommand } from '@aws-sdk/client-dynamodb';
+import { type AttributeValue, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, type BatchGetCommandOutput, NumberValue } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { runConcurrently } from '../concurrency.ts';
+import { config } from '../config.ts';
 import type { Price } from '../domain/catalog.ts';
 import { DomainError } from '../domain/errors.ts';
 import {
@@ -10,10 +11,21 @@ import {
   quantityToMillionths,
   sumQuantities,
   USAGE_SHARDS,
+  usageRecordsKeptUntil,
 } from '../domain/usage.ts';
+import { type DigestParts, digestOf, recordDigestParts, sumDigestParts } from '../domain/usage-digest.ts';
 import { shardQuantityLimit } from '../domain/usage-limits.ts';
 import { dynamo, dynamoRaw } from './client.ts';
-import { periodClosedKey, usageAggregateKey, usageAggregatePartition, usageRecordKey } from './keys.ts';
+import {
+  periodClosedKey,
+  usageAggregateKey,
+  usageAggregatePartition,
+  usageRecordKey,
+  usageRecordListingKey,
+  usageRecordListingPartition,
+  usageRecordListingPrefix,
+} from './keys.ts';
+import { decodeCursor, encodeCursor, type Page } from './pagination.ts';
 import { type TransactItem, transactOnce } from './transact.ts';
 
 /** One usage record that passed validation, ready to be counted once. */
@@ -33,7 +45,28 @@ export type UsageWrite = {
 /** `over-limit`: counting it would take its period's total past what an invoice line can hold. */
 export type UsageWriteOutcome = 'accepted' | 'duplicate' | 'period-closed' | 'over-limit';
 
-export type UsageAggregate = { metric: string; quantity: string; records: number; price: Price };
+export type UsageAggregate = {
+  metric: string;
+  quantity: string;
+  records: number;
+  /**
+   * The digest of the records' idempotency keys (shared/domain/usage-digest.ts); null when some of
+   * them were counted before the digest existed (an older counter shard), rather than a wrong one.
+   */
+  records_digest: string | null;
+  /** Until when every one of these records is kept (the shortest retention any was counted with). */
+  records_kept_until: string;
+  price: Price;
+};
+
+/** One counted usage record, as the listing shows it (quantity as exact decimal text). */
+export type UsageRecordEntry = {
+  idempotency_key: string;
+  timestamp: string;
+  quantity: string;
+  metric: string;
+  price_id: string;
+};
 
 /** DynamoDB's limit on items in one transaction. */
 const MAX_TRANSACTION_ITEMS = 100;
@@ -43,8 +76,8 @@ const MAX_SHARD_CONFLICTS = 2 * USAGE_SHARDS;
 const PARALLEL_TRANSACTIONS = 4;
 /** BatchGetItem reads at most 100 keys per call. */
 const MAX_BATCH_GET = 100;
-/** Usage records are kept this long after their period ends; by then the period is closed to late usage. */
-const RECORD_RETENTION_SECONDS = 60 * 86_400;
+/** How long records were kept before their retention was a setting (and counted on the shards). */
+const RETENTION_DAYS_BEFORE_SETTING = 60;
 
 export class UsageRepository {
   constructor(private readonly tableName: string) {}
@@ -194,6 +227,9 @@ export class UsageRepository {
     const recordAt = new Map<number, UsageWrite>();
     const periodAt = new Map<number, string>();
     const aggregateAt = new Map<number, UsageWrite[]>();
+    // Kept long after the period is closed to late usage: the records are the evidence behind a line.
+    const retentionDays = config().usageRecordRetentionDays;
+    const retentionSeconds = retentionDays * 86_400;
     for (const write of writes) {
       recordAt.set(items.length, write);
       items.push({
@@ -201,15 +237,25 @@ export class UsageRepository {
           TableName: this.tableName,
           Item: {
             ...usageRecordKey(write.subscription_id, write.idempotency_key),
+            ...usageRecordListingKey(
+              write.subscription_id,
+              write.period_start,
+              shard,
+              write.metric,
+              write.price.id,
+              write.timestamp,
+              write.idempotency_key,
+            ),
             item_type: 'usage_record',
             subscription_id: write.subscription_id,
             idempotency_key: write.idempotency_key,
             metric: write.metric,
+            price_id: write.price.id,
             quantity: NumberValue.from(write.quantity),
             timestamp: write.timestamp,
             period_start: write.period_start,
             received_at: now.toISOString(),
-            expires_at: Math.floor(new Date(write.period_end).getTime() / 1000) + RECORD_RETENTION_SECONDS,
+            expires_at: Math.floor(new Date(write.period_end).getTime() / 1000) + retentionSeconds,
           },
           ConditionExpression: 'attribute_not_exists(PK)',
         },
@@ -218,6 +264,7 @@ export class UsageRepository {
     for (const [, group] of groupBy(writes, aggregateId)) {
       const first = group[0]!;
       const added = sumQuantities(group.map((w) => w.quantity));
+      const digest = sumDigestParts(group.map((w) => recordDigestParts(w.idempotency_key)));
       aggregateAt.set(items.length, group);
       items.push({
         Update: {
@@ -231,13 +278,22 @@ export class UsageRepository {
           ),
           // Every attribute by placeholder: several of these names are DynamoDB reserved words.
           UpdateExpression:
-            'ADD #quantity :quantity, #records :records, #version :one ' +
+            // The digest halves are exact sums (DynamoDB numbers hold 38 digits; each half < 2^64 has 20),
+            // and digest_records says how many of the shard's records they cover.
+            'ADD #quantity :quantity, #records :records, #version :one, ' +
+            '#digestHigh :digestHigh, #digestLow :digestLow, #digestRecords :records, #kept :records ' +
             'SET #type = :type, #subscription = :subscription, #customer = :customer, #metric = :metric, ' +
             '#start = :start, #end = :end, #shard = :shard, #priceId = :priceId, #price = :price, #updated = :now',
           ExpressionAttributeNames: {
             '#quantity': 'quantity',
             '#records': 'record_count',
             '#version': 'version',
+            '#digestHigh': 'digest_high',
+            '#digestLow': 'digest_low',
+            '#digestRecords': 'digest_records',
+            // How many of the shard's records are kept this many days (a setting changed mid-period
+            // leaves two counters): a line's records are all listable until the shortest ends.
+            '#kept': keptAttribute(retentionDays),
             '#type': 'item_type',
             '#subscription': 'subscription_id',
             '#customer': 'customer_id',
@@ -256,6 +312,8 @@ export class UsageRepository {
             ':quantity': NumberValue.from(added),
             ':room': NumberValue.from(roomFor(shardLimitOf(first.price), added)),
             ':records': group.length,
+            ':digestHigh': NumberValue.from(digest.high.toString()),
+            ':digestLow': NumberValue.from(digest.low.toString()),
             ':one': 1,
             ':type': 'usage_aggregate',
             ':subscription': first.subscription_id,
@@ -301,26 +359,127 @@ export class UsageRepository {
         ),
       ),
     );
-    const byMetric = new Map<string, UsageAggregate & { parts: string[] }>();
+    type Entry = Omit<UsageAggregate, 'records_digest' | 'records_kept_until'> & {
+      parts: string[];
+      digest: DigestParts | null;
+      periodEnd: string;
+      keptDays: number;
+    };
+    const byMetric = new Map<string, Entry>();
     for (const item of pages.flatMap((page) => page.Items ?? [])) {
       const metric = item.metric?.S ?? '';
       const group = `${metric}#${item.price_id?.S ?? ''}`;
-      const entry = byMetric.get(group) ?? {
+      const entry: Entry = byMetric.get(group) ?? {
         metric,
         quantity: '0',
         records: 0,
         price: unmarshall(item.price?.M ?? {}) as Price,
         parts: [],
+        digest: { high: 0n, low: 0n },
+        periodEnd: item.period_end?.S ?? periodStart,
+        keptDays: Number.POSITIVE_INFINITY,
       };
-      // Quantities are read as DynamoDB's exact decimal text, never through a float.
+      // Quantities and digest halves are read as DynamoDB's exact decimal text, never through a float.
       entry.parts.push(item.quantity?.N ?? '0');
-      entry.records += Number(item.record_count?.N ?? 0);
+      const records = item.record_count?.N ?? '0';
+      entry.records += Number(records);
+      // A shard counted (partly) before the digest existed covers fewer records than it holds.
+      const covered = item.digest_records?.N === records && item.digest_high?.N && item.digest_low?.N;
+      entry.digest =
+        covered && entry.digest
+          ? sumDigestParts([
+              entry.digest,
+              { high: BigInt(item.digest_high!.N!), low: BigInt(item.digest_low!.N!) },
+            ])
+          : null;
+      entry.keptDays = Math.min(entry.keptDays, keptDaysOf(item, Number(records)));
       byMetric.set(group, entry);
     }
     return [...byMetric.values()]
-      .map(({ parts, ...aggregate }) => ({ ...aggregate, quantity: sumQuantities(parts) }))
+      .map(({ parts, digest, periodEnd, keptDays, ...aggregate }) => ({
+        ...aggregate,
+        quantity: sumQuantities(parts),
+        records_digest: digest ? digestOf(digest) : null,
+        records_kept_until: usageRecordsKeptUntil(periodEnd, keptDays).toISOString(),
+      }))
       .sort((a, b) => a.metric.localeCompare(b.metric) || a.price.id.localeCompare(b.price.id));
   }
+
+  /**
+   * One page of a period's counted records (all, one metric, or one line: metric and price), read
+   * shard after shard: by shard, then by metric, price, timestamp and key. The cursor is the last
+   * record's index key, so it names its shard and resumes right after it.
+   */
+  async listRecords(
+    subscriptionId: string,
+    periodStart: string,
+    of: { metric?: string | undefined; priceId?: string | undefined },
+    limit: number,
+    cursor: string | undefined,
+  ): Promise<Page<UsageRecordEntry>> {
+    const prefix = usageRecordListingPrefix(of.metric, of.metric === undefined ? undefined : of.priceId);
+    const partitions = Array.from({ length: USAGE_SHARDS }, (_, shard) =>
+      usageRecordListingPartition(subscriptionId, periodStart, shard),
+    );
+    const start = decodeCursor(cursor, { attribute: 'GSI1PK', value: partitions, prefix });
+    let shard = start ? partitions.indexOf(start.GSI1PK!) : 0;
+    let startKey: Record<string, AttributeValue> | undefined = start
+      ? Object.fromEntries(Object.entries(start).map(([name, value]) => [name, { S: value }]))
+      : undefined;
+    const items: Record<string, AttributeValue>[] = [];
+    while (shard < USAGE_SHARDS && items.length < limit) {
+      const page = await dynamoRaw().send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: 'GSI1',
+          // DynamoDB refuses an empty begins_with: the whole period is the partition alone.
+          KeyConditionExpression: prefix ? 'GSI1PK = :pk AND begins_with(GSI1SK, :prefix)' : 'GSI1PK = :pk',
+          ExpressionAttributeValues: {
+            ':pk': { S: partitions[shard]! },
+            ...(prefix ? { ':prefix': { S: prefix } } : {}),
+          },
+          ExclusiveStartKey: startKey,
+          Limit: limit - items.length,
+        }),
+      );
+      items.push(...(page.Items ?? []));
+      startKey = page.LastEvaluatedKey;
+      if (!startKey) shard++;
+    }
+    const last = items[items.length - 1];
+    const more = shard < USAGE_SHARDS && last !== undefined;
+    return {
+      data: items.map((item) => ({
+        idempotency_key: item.idempotency_key?.S ?? '',
+        timestamp: item.timestamp?.S ?? '',
+        quantity: item.quantity?.N ?? '0',
+        metric: item.metric?.S ?? '',
+        price_id: item.price_id?.S ?? '',
+      })),
+      next_cursor: more
+        ? encodeCursor(Object.fromEntries(['PK', 'SK', 'GSI1PK', 'GSI1SK'].map((k) => [k, last[k]?.S])))
+        : null,
+    };
+  }
+}
+
+/** The shard attribute counting the records kept `days` after their period. */
+const keptAttribute = (days: number) => `records_kept_${days}d`;
+
+/**
+ * The shortest retention of a shard's records: the least `days` of its counters, or the retention
+ * before the setting existed (60 days) when the counters cover fewer records than the shard holds.
+ */
+function keptDaysOf(item: Record<string, AttributeValue>, records: number): number {
+  let covered = 0;
+  let days = Number.POSITIVE_INFINITY;
+  for (const [name, value] of Object.entries(item)) {
+    const match = /^records_kept_(\d+)d$/.exec(name);
+    if (!match) continue;
+    covered += Number(value.N ?? 0);
+    days = Math.min(days, Number(match[1]));
+  }
+  return covered < records ? Math.min(days, RETENTION_DAYS_BEFORE_SETTING) : days;
 }
 
 const aggregateId = (w: UsageWrite) => `${w.subscription_id}#${w.period_start}#${w.metric}#${w.price.id}`;

@@ -23,6 +23,7 @@ type Fixture = {
   priceId: string;
   subscriptionId: string;
   invoiceId: string;
+  usageLineId: string;
 };
 let f: Fixture;
 
@@ -87,6 +88,14 @@ const SAMPLES: Record<string, (route: RouteDefinition) => Sample> = {
   }),
   'invoices-list': () => ({ path: `/api/v1/invoices?customer_id=${f.customerId}`, otherTenant: 403 }),
   'invoices-get': () => ({ path: `/api/v1/invoices/${f.invoiceId}`, otherTenant: 404 }),
+  'invoices-line-usage-records': () => ({
+    path: `/api/v1/invoices/${f.invoiceId}/lines/${f.usageLineId}/usage-records`,
+    otherTenant: 404,
+  }),
+  'subscriptions-usage-records': () => ({
+    path: `/api/v1/subscriptions/${f.subscriptionId}/usage-records`,
+    otherTenant: 404,
+  }),
   'invoices-finalize': () => ({ path: `/api/v1/invoices/${f.invoiceId}/finalize`, otherTenant: 403 }),
   'invoices-void': () => ({ path: `/api/v1/invoices/${f.invoiceId}/void`, otherTenant: 403 }),
   'invoices-mark-uncollectible': () => ({
@@ -110,6 +119,11 @@ beforeAll(async () => {
   const operator = await service.token(ALL_SCOPES);
   const a = await subscribeOverHttp(service, operator, 'Authz A');
   const b = await subscribeOverHttp(service, operator, 'Authz B');
+  const recorded = await service.call('POST', '/api/v1/usage-records', {
+    token: operator,
+    body: { subscription_id: a.subscription.id, metric: 'calls', quantity: 2, idempotency_key: 'authz-line' },
+  });
+  expect(recorded.status).toBe(201);
   await closePeriodsAt(service, new Date(new Date(a.subscription.current_period_end).getTime() + 1000));
   const invoices = await service.call('GET', `/api/v1/invoices?customer_id=${a.customer.id}`, {
     token: operator,
@@ -124,6 +138,7 @@ beforeAll(async () => {
     priceId: prices.body.data[0].id,
     subscriptionId: a.subscription.id,
     invoiceId: invoices.body.data[0].id,
+    usageLineId: invoices.body.data[0].lines.find((line: { kind: string }) => line.kind === 'usage').id,
   };
   await service.settled();
 });

@@ -77,6 +77,8 @@ type Fixtures = {
   pricesPlanId: string;
   archivablePriceId: string;
   invoice1: string;
+  /** invoice1's usage line (two records). */
+  usageLineId: string;
   invoice2: string;
   now: string;
   /** A real next_cursor per list route, from a first page of one. */
@@ -192,6 +194,14 @@ const SPECS: Record<string, FuzzSpec> = {
   'POST /internal/v1/usage-records': { bodies: usageBodies },
   'GET /api/v1/invoices': { query: () => ({ status: 'draft' }) },
   'GET /api/v1/invoices/{id}': { params: (fx) => ({ id: fx.invoice1 }) },
+  'GET /api/v1/invoices/{id}/lines/{line_id}/usage-records': {
+    params: (fx) => ({ id: fx.invoice1, line_id: fx.usageLineId }),
+    query: () => ({}),
+  },
+  'GET /api/v1/subscriptions/{id}/usage-records': {
+    params: (fx) => ({ id: fx.usage.subscription.id }),
+    query: () => ({ metric: 'calls' }),
+  },
   'POST /api/v1/invoices/{id}/finalize': { params: (fx) => ({ id: fx.invoice1 }) },
   'POST /api/v1/invoices/{id}/void': { params: (fx) => ({ id: fx.invoice2 }) },
   'POST /api/v1/invoices/{id}/mark-uncollectible': { params: (fx) => ({ id: fx.invoice1 }) },
@@ -298,6 +308,15 @@ async function createFixtures(): Promise<Fixtures> {
   };
   const a1 = await subscribeOverHttp(service, operatorToken, 'FuzzA');
   const a2 = await subscribeOverHttp(service, operatorToken, 'FuzzB');
+  // Two records on a1's invoice, so its usage line has a second page of records to fuzz the cursor of.
+  await call('POST', '/api/v1/usage-records', {
+    records: ['line-1', 'line-2'].map((key) => ({
+      subscription_id: a1.subscription.id,
+      metric: 'calls',
+      quantity: 1,
+      idempotency_key: key,
+    })),
+  });
   const lastEnd = Math.max(
     new Date(a1.subscription.current_period_end).getTime(),
     new Date(a2.subscription.current_period_end).getTime(),
@@ -331,8 +350,15 @@ async function createFixtures(): Promise<Fixtures> {
     quantity: 3,
     idempotency_key: 'fixture-1',
   });
+  await call('POST', '/api/v1/usage-records', {
+    subscription_id: usage.subscription.id,
+    metric: 'calls',
+    quantity: 2,
+    idempotency_key: 'fixture-2',
+  });
   const invoiceOf = async (customerId: string) =>
     (await call('GET', `/api/v1/invoices?customer_id=${customerId}`)).data[0].id as string;
+  const invoice1 = await invoiceOf(a1.customer.id);
   const partial = {
     a1,
     a2,
@@ -341,7 +367,10 @@ async function createFixtures(): Promise<Fixtures> {
     productId: plan.product_id as string,
     pricesPlanId: pricesPlan.id as string,
     archivablePriceId: archivable.id as string,
-    invoice1: await invoiceOf(a1.customer.id),
+    invoice1,
+    usageLineId: (await call('GET', `/api/v1/invoices/${invoice1}`)).lines.find(
+      (line: { kind: string }) => line.kind === 'usage',
+    ).id as string,
     invoice2: await invoiceOf(a2.customer.id),
     now,
     cursors: new Map<string, string>(),

@@ -114,6 +114,10 @@ describe('functions', () => {
     expect([env['TENANT_CLAIM'], env['OPERATOR_SCOPE']]).toEqual(['tenant_id', 'billing:operator']);
   });
 
+  it.each(ALL_HANDLERS)('%s: keeps usage records as long as the stage says (400 days by default)', (name) => {
+    expect(environmentOf(dev, name)['USAGE_RECORD_RETENTION_DAYS']).toBe('400');
+  });
+
   it("passes a stage's own tenancy settings to every Lambda", () => {
     const cognito = synthStage('dev', {
       tenantClaim: 'custom:tenant_id',

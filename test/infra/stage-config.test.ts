@@ -60,6 +60,16 @@ describe('resolveStageConfig', () => {
     expect(config.logRetention).toBe(RetentionDays.ONE_MONTH);
   });
 
+  it('keeps usage records 400 days unless the stage says otherwise, and never less than 60', () => {
+    expect(resolveStageConfig(withCdkJson({})).usageRecordRetentionDays).toBe(400);
+    expect(
+      resolveStageConfig(withCdkJson({ usageRecordRetentionDays: '730' })).usageRecordRetentionDays,
+    ).toBe(730);
+    expect(() => resolveStageConfig(withCdkJson({ usageRecordRetentionDays: 30 }))).toThrow(
+      /usageRecordRetentionDays must be a whole number of days, at least 60/,
+    );
+  });
+
   it('reads the audience as a JSON array given on the command line', () => {
     const config = resolveStageConfig(withCdkJson({ jwtAudience: '["x","y"]' }));
     expect(config.jwtAudience).toEqual(['x', 'y']);

@@ -6,6 +6,7 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { mintDevToken, type TokenRequest } from '../../local/dev-auth.ts';
 import { LOCAL_AWS } from '../../local/dynamodb-local.ts';
 import { type LocalRuntime, type LocalRuntimeOptions, startLocalRuntime } from '../../local/runtime.ts';
+import { exactNumber } from '../../local/tables.ts';
 import { SCOPES } from '../../shared/http/routes.ts';
 
 export type TestService = LocalRuntime & {
@@ -73,7 +74,7 @@ export async function startTestService(
               ExclusiveStartKey: start,
             }),
           );
-          items.push(...(page.Items ?? []).map((item) => unmarshall(item)));
+          items.push(...(page.Items ?? []).map((item) => unmarshall(item, { wrapNumbers: exactNumber })));
           start = page.LastEvaluatedKey;
         } while (start);
       } finally {

@@ -7,6 +7,7 @@ import {
   pendingItemsOfPeriod,
   totalsOf,
   usageLines,
+  withLineIds,
 } from '../../domain/invoice.ts';
 import { type Caller, requireOperator } from '../../domain/principal.ts';
 import { auditBy } from '../../store/audit.ts';
@@ -70,11 +71,11 @@ export async function finalizeInvoice(
       ]);
       // Drafts take their pending items when drafted; one drafted before that rule takes them now.
       const billed = draft.bills_usage ? pendingItemsOfPeriod(pendingItems, draft.period_end) : [];
-      const lines = [
+      const lines = withLineIds(draft.id, [
         ...draft.lines.filter((line) => line.kind !== 'usage'),
         ...chargeLines(billed),
         ...(draft.bills_usage ? usageLines(usage, draft.period_start, draft.period_end) : []),
-      ];
+      ]);
       const { total } = totalsOf(lines);
       const credit = applyCredit(total, balance?.amount ?? 0);
       const sequence = (await repository.lastInvoiceNumber(draft.customer_id)) + 1;

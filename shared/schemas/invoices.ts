@@ -3,9 +3,12 @@ import { IdPathSchema, ListQuerySchema, pageOf } from './common.ts';
 import { defineContract } from './contract.ts';
 
 const InvoiceLineSchema = z.object({
-  kind: z.enum(['subscription_fee', 'usage', 'proration']),
+  kind: z.enum(['subscription_fee', 'usage', 'proration', 'one_time']),
   description: z.string(),
-  quantity: z.string().nullable(),
+  quantity: z
+    .string()
+    .nullable()
+    .meta({ description: 'usage: the exact quantity; one_time: the units sold' }),
   price_id: z.string().nullable(),
   metric: z.string().nullable(),
   amount: z.number().int().meta({ description: 'Minor units; negative for credits' }),
@@ -13,18 +16,35 @@ const InvoiceLineSchema = z.object({
   period_start: z.string(),
   period_end: z.string(),
   pending_item_id: z.string().nullable(),
+  unit_amount: z
+    .number()
+    .int()
+    .optional()
+    .meta({ description: 'one_time lines only: the price of one unit (amount = quantity × unit_amount)' }),
 });
 
 export const InvoiceSchema = z
   .object({
     id: z.string(),
     customer_id: z.string(),
-    subscription_id: z.string(),
+    subscription_id: z
+      .string()
+      .nullable()
+      .meta({ description: 'Null on a one-off invoice (billing_reason manual)' }),
     number: z.string().nullable().meta({ description: 'Gapless per customer; assigned when finalized' }),
     status: z.enum(['draft', 'open', 'paid', 'void', 'uncollectible']),
     billing_reason: z
-      .enum(['subscription_create', 'subscription_cycle', 'subscription_update', 'subscription_cancel'])
-      .meta({ description: 'The lifecycle moment that drafted it (docs/billing-rules.md)' }),
+      .enum([
+        'subscription_create',
+        'subscription_cycle',
+        'subscription_update',
+        'subscription_cancel',
+        'manual',
+      ])
+      .meta({
+        description:
+          'The lifecycle moment that drafted it (docs/billing-rules.md); manual: a one-off invoice',
+      }),
     currency: z.string(),
     period_start: z.string().meta({ description: 'The stretch of the subscription this invoice closes' }),
     period_end: z.string(),

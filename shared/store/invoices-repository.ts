@@ -189,25 +189,62 @@ export class InvoicesRepository {
           ExpressionAttributeValues: { ':draft': 'draft', ':expected': expectedVersion },
         },
       },
-      {
-        Update: {
-          TableName: this.tableName,
-          Key: invoiceCounterKey(open.customer_id),
-          UpdateExpression: 'SET last_number = :sequence, item_type = :type',
-          ConditionExpression:
-            sequence === 1 ? 'attribute_not_exists(last_number)' : 'last_number = :previous',
-          ExpressionAttributeValues: {
-            ':sequence': sequence,
-            ':type': 'invoice_counter',
-            ...(sequence === 1 ? {} : { ':previous': sequence - 1 }),
-          },
-        },
-      },
+      this.counterMove(open.customer_id, sequence),
       ...billedItems.map((item) => this.takePendingItem(item, open.id)),
       auditPut(this.tableName, invoiceKey(open.id), audit),
       ...extra,
     ];
     return (await transactWrite(items)).ok;
+  }
+
+  /** The customer's invoice counter moving from sequence − 1 to sequence: numbers stay gapless. */
+  private counterMove(customerId: string, sequence: number): TransactItem {
+    return {
+      Update: {
+        TableName: this.tableName,
+        Key: invoiceCounterKey(customerId),
+        UpdateExpression: 'SET last_number = :sequence, item_type = :type',
+        ConditionExpression: sequence === 1 ? 'attribute_not_exists(last_number)' : 'last_number = :previous',
+        ExpressionAttributeValues: {
+          ':sequence': sequence,
+          ':type': 'invoice_counter',
+          ...(sequence === 1 ? {} : { ':previous': sequence - 1 }),
+        },
+      },
+    };
+  }
+
+  /**
+   * A one-off invoice, created finalized: the open invoice (only if its id is new), the counter
+   * moving to `sequence`, both audit entries (created, finalized) and `extra` (the credit balance,
+   * the idempotency record), in one transaction. `exists`: an invoice with this id is there already
+   * (a retry of the same request); `lost-race`: the counter or the balance moved meanwhile.
+   */
+  async createFinalized(
+    open: Invoice,
+    sequence: number,
+    audits: { created: AuditDraft; finalized: AuditDraft },
+    extra: TransactItem[],
+  ): Promise<'created' | 'exists' | 'lost-race' | 'idempotency-key-taken'> {
+    const items: TransactItem[] = [
+      {
+        Put: {
+          TableName: this.tableName,
+          Item: this.item(open),
+          ConditionExpression: 'attribute_not_exists(PK)',
+        },
+      },
+      this.counterMove(open.customer_id, sequence),
+      auditPut(this.tableName, invoiceKey(open.id), audits.created),
+      auditPut(this.tableName, invoiceKey(open.id), audits.finalized),
+      ...extra,
+    ];
+    const outcome = await transactWrite(items);
+    if (outcome.ok) return 'created';
+    const idempotencyIndex = items.findIndex((item) => item.Put?.Item?.item_type === 'idempotency');
+    if (idempotencyIndex >= 0 && outcome.failedConditions.includes(idempotencyIndex))
+      return 'idempotency-key-taken';
+    return outcome.failedConditions.includes(0) ? 'exists' : 'lost-race';
   }
 
   /** Replaces the invoice if it is still at `expectedVersion`, with its audit entry and any extra items. */

@@ -23,6 +23,8 @@ const DEFAULTS_ON_READ: Record<string, (item: Record<string, unknown>) => Record
     credited_to_balance: 0,
   }),
   customer: () => ({ invoice_prefix: null }),
+  // Written before one-time prices: every price was a plan's.
+  price: () => ({ product_id: null }),
 };
 
 /** A stored item as its API shape: the same attributes minus keys and bookkeeping. */

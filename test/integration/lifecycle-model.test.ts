@@ -425,7 +425,7 @@ const modelKey = (invoice: ModelInvoice, context: { subscriptionIds: string[] })
     iso(invoice.periodEnd),
   );
 const realKey = (invoice: Invoice) =>
-  keyOf(invoice.subscription_id, invoice.billing_reason, invoice.period_start, invoice.period_end);
+  keyOf(invoice.subscription_id ?? 'none', invoice.billing_reason, invoice.period_start, invoice.period_end);
 
 /** Lines as comparable text, order-free: kind, amount, plan, stretch, quantity. */
 const modelLines = (invoice: ModelInvoice) =>

@@ -1,4 +1,4 @@
-import type { Plan } from '../../shared/domain/catalog.ts';
+import type { Plan, Price } from '../../shared/domain/catalog.ts';
 import type { PlanFee } from '../../shared/domain/fees.ts';
 
 export const planFixture = (overrides: Partial<Plan> = {}): Plan => ({
@@ -24,4 +24,24 @@ export const feeFixture = (plan: Plan, amount = 1000): PlanFee => ({
   fee: amount,
   timing: plan.fee_timing,
   interval: plan.interval,
+});
+
+/** A one-time price of a product (default 4900 USD minor units a unit). */
+export const oneTimePriceFixture = (overrides: Partial<Price> = {}): Price => ({
+  id: 'price-setup',
+  plan_id: null,
+  product_id: 'prod-1',
+  currency: 'USD',
+  model: 'one_time',
+  metric: null,
+  unit_amount: 4900,
+  unit_amount_decimal: null,
+  package_size: null,
+  tiers: null,
+  nickname: 'Setup',
+  active: true,
+  created_at: '2026-01-01T00:00:00.000Z',
+  updated_at: '2026-01-01T00:00:00.000Z',
+  version: 1,
+  ...overrides,
 });

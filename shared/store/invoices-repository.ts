@@ -215,36 +215,33 @@ export class InvoicesRepository {
   }
 
   /**
-   * A one-off invoice, created finalized: the open invoice (only if its id is new), the counter
-   * moving to `sequence`, both audit entries (created, finalized) and `extra` (the credit balance,
-   * the idempotency record), in one transaction. `exists`: an invoice with this id is there already
-   * (a retry of the same request); `lost-race`: the counter or the balance moved meanwhile.
+   * A one-off invoice created finalized, in one transaction: the open invoice (if its id is new), the
+   * counter at `sequence`, its audit entries and `extra` (credit balance, idempotency record).
+   * `exists`: a retry of the same request wrote it; `lost-race`: the counter or balance moved.
    */
   async createFinalized(
     open: Invoice,
     sequence: number,
-    audits: { created: AuditDraft; finalized: AuditDraft },
+    audits: readonly AuditDraft[],
     extra: TransactItem[],
   ): Promise<'created' | 'exists' | 'lost-race' | 'idempotency-key-taken'> {
+    const put = {
+      TableName: this.tableName,
+      Item: this.item(open),
+      ConditionExpression: 'attribute_not_exists(PK)',
+    };
     const items: TransactItem[] = [
-      {
-        Put: {
-          TableName: this.tableName,
-          Item: this.item(open),
-          ConditionExpression: 'attribute_not_exists(PK)',
-        },
-      },
+      { Put: put },
       this.counterMove(open.customer_id, sequence),
-      auditPut(this.tableName, invoiceKey(open.id), audits.created),
-      auditPut(this.tableName, invoiceKey(open.id), audits.finalized),
+      ...audits.map((audit) => auditPut(this.tableName, invoiceKey(open.id), audit)),
       ...extra,
     ];
     const outcome = await transactWrite(items);
     if (outcome.ok) return 'created';
-    const idempotencyIndex = items.findIndex((item) => item.Put?.Item?.item_type === 'idempotency');
-    if (idempotencyIndex >= 0 && outcome.failedConditions.includes(idempotencyIndex))
+    const failed = (i: number) => outcome.failedConditions.includes(i);
+    if (items.some((item, i) => item.Put?.Item?.item_type === 'idempotency' && failed(i)))
       return 'idempotency-key-taken';
-    return outcome.failedConditions.includes(0) ? 'exists' : 'lost-race';
+    return failed(0) ? 'exists' : 'lost-race';
   }
 
   /** Replaces the invoice if it is still at `expectedVersion`, with its audit entry and any extra items. */

@@ -63,10 +63,10 @@ export async function createOneOffInvoice(
       const outcome = await repository.createFinalized(
         open,
         sequence,
-        {
-          created: auditBy(caller, 'invoice', id, 'invoice.created', null, draft),
-          finalized: auditBy(caller, 'invoice', id, 'invoice.finalized', draft, open),
-        },
+        [
+          auditBy(caller, 'invoice', id, 'invoice.created', null, draft),
+          auditBy(caller, 'invoice', id, 'invoice.finalized', draft, open),
+        ],
         [...balanceItems, ...(open.amount_due > 0 ? answer(open) : [])],
       );
       if (outcome === 'idempotency-key-taken') throw new IdempotencyKeyTaken();

@@ -8,7 +8,12 @@ import type { CreateOneOffInvoiceRequest } from '../../schemas/invoice-items.ts'
 import { auditBy } from '../../store/audit.ts';
 import { CatalogRepository } from '../../store/catalog-repository.ts';
 import { CustomersRepository } from '../../store/customers-repository.ts';
-import { type Idempotency, IdempotencyKeyTaken, idempotencyItems } from '../../store/idempotency.ts';
+import {
+  type Idempotency,
+  IdempotencyKeyTaken,
+  idempotencyItems,
+  idempotentRequestName,
+} from '../../store/idempotency.ts';
 import { InvoicesRepository } from '../../store/invoices-repository.ts';
 import { changingConcurrently, LOST_RACE, retryOnLostRace } from '../optimistic.ts';
 import { numberedWithCredit, settleIfNothingDue } from './finalize-invoice.ts';
@@ -46,8 +51,9 @@ export async function createOneOffInvoice(
     ),
   );
   const answer = (body: Invoice) => idempotencyItems(tableName, idempotency, body);
-  const id = idempotency
-    ? invoiceIdFor('manual', idempotency.record(null).claim.key.PK)
+  const request = idempotentRequestName(idempotency);
+  const id = request
+    ? invoiceIdFor('manual', request)
     : `in_${randomUUID().replaceAll('-', '').slice(0, 24)}`;
   const repository = new InvoicesRepository(tableName);
   return retryOnLostRace(

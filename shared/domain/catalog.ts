@@ -43,7 +43,8 @@ export type Plan = {
   version: number;
 };
 
-export type PriceModel = 'flat' | 'per_unit' | 'package' | 'tiered_graduated' | 'tiered_volume';
+/** `one_time`: a product's price sold once (an invoice item, a one-off invoice), never per period. */
+export type PriceModel = 'flat' | 'per_unit' | 'package' | 'tiered_graduated' | 'tiered_volume' | 'one_time';
 
 export type PriceTier = {
   /** Inclusive upper bound of the tier in units; null for the last, unbounded tier. */
@@ -56,12 +57,15 @@ export type PriceTier = {
 
 export type Price = {
   id: string;
-  plan_id: string;
+  /** The plan whose fee or usage this prices; null for a one-time price (it belongs to a product). */
+  plan_id: string | null;
+  /** one_time: the product it sells; null for a plan's price (its product is the plan's). */
+  product_id?: string | null;
   currency: string;
   model: PriceModel;
   /** The usage metric this price rates; null for a flat (recurring) fee. */
   metric: string | null;
-  /** flat: the recurring fee per period, integer minor units. Null for other models. */
+  /** flat: the recurring fee per period; one_time: the price of one unit. Integer minor units, else null. */
   unit_amount: number | null;
   /** per_unit: price per unit; package: price per package. Decimal string in minor units. */
   unit_amount_decimal: string | null;

@@ -4,6 +4,7 @@ import type { Price } from './catalog.ts';
 import { DomainError } from './errors.ts';
 import type { Charge } from './fees.ts';
 import { assertMinorUnits } from './money.ts';
+import type { OneTimeCharge } from './one-time.ts';
 import { rateUsage } from './rating.ts';
 import type { Subscription } from './subscription.ts';
 
@@ -19,9 +20,9 @@ export type InvoiceStatus = 'draft' | 'open' | 'paid' | 'void' | 'uncollectible'
 export type InvoiceLine = {
   /** Stable on its invoice (lineIdFor): recomputing the lines at finalization keeps it. */
   id: string;
-  kind: 'subscription_fee' | 'usage' | 'proration';
+  kind: 'subscription_fee' | 'usage' | 'proration' | 'one_time';
   description: string;
-  /** Usage: the period's exact quantity; null for fees and prorations. */
+  /** Usage: the period's exact quantity; one_time: the units sold; null for fees and prorations. */
   quantity: string | null;
   price_id: string | null;
   metric: string | null;
@@ -44,6 +45,8 @@ export type InvoiceLine = {
    * for other kinds and for lines stored before it was recorded.
    */
   records_kept_until: string | null;
+  /** one_time lines only: the price of one unit, minor units (amount = quantity × unit_amount). */
+  unit_amount?: number;
 };
 
 /** A line before it has its id (lines are built first, then numbered on their invoice by withLineIds). */
@@ -52,12 +55,13 @@ export type DraftLine = Omit<InvoiceLine, 'id'> & { id?: string };
 export type Invoice = {
   id: string;
   customer_id: string;
-  subscription_id: string;
+  /** Null on a one-off invoice (`billing_reason: manual`): it belongs to no subscription. */
+  subscription_id: string | null;
   /** Per-customer sequence, assigned at finalization without gaps; null while draft. */
   number: string | null;
   status: InvoiceStatus;
-  /** Which lifecycle moment drafted it (Stripe's names). */
-  billing_reason: BillingReason;
+  /** Which lifecycle moment drafted it (Stripe's names); `manual`: a one-off invoice. */
+  billing_reason: BillingReason | 'manual';
   currency: string;
   /** The stretch of the subscription this invoice closes (a zero-length one when it closes none). */
   period_start: string;
@@ -170,20 +174,21 @@ export const pendingItemsOfPeriod = <T extends { created_at: string }>(
  */
 export const MAX_PENDING_ITEMS_PER_INVOICE = 80;
 
-const LINE_KIND: Record<Charge['kind'], InvoiceLine['kind']> = {
+const LINE_KIND: Record<(Charge | OneTimeCharge)['kind'], InvoiceLine['kind']> = {
   fee: 'subscription_fee',
   used_time: 'subscription_fee',
   proration_credit: 'proration',
   proration_charge: 'proration',
+  one_time: 'one_time',
 };
 
 /** One line per charge, with the pending item it came from (null when drafted with the invoice). */
-export function chargeLines(charges: readonly (Charge & { id?: string })[]): DraftLine[] {
+export function chargeLines(charges: readonly ((Charge | OneTimeCharge) & { id?: string })[]): DraftLine[] {
   return charges.map((charge) => ({
     kind: LINE_KIND[charge.kind] ?? 'proration',
     description: charge.description,
-    quantity: null,
-    price_id: null,
+    quantity: charge.kind === 'one_time' ? String(charge.quantity) : null,
+    price_id: charge.kind === 'one_time' ? charge.price_id : null,
     metric: null,
     amount: assertMinorUnits(charge.amount),
     plan_id: charge.plan_id ?? null,
@@ -193,6 +198,7 @@ export function chargeLines(charges: readonly (Charge & { id?: string })[]): Dra
     records: null,
     records_digest: null,
     records_kept_until: null,
+    ...(charge.kind === 'one_time' ? { unit_amount: charge.unit_amount } : {}),
   }));
 }
 
@@ -292,7 +298,7 @@ export function draftInvoice(
   bill: Bill,
   inputs: {
     usage: readonly UsageTotal[];
-    pendingItems: readonly (Charge & { id: string })[];
+    pendingItems: readonly ((Charge | OneTimeCharge) & { id: string })[];
     version: number;
   },
   now: Date,

@@ -69,7 +69,17 @@ export function tierIssues(tiers: readonly Pick<PriceTier, 'up_to'>[]): TierIssu
 type PriceInputBase = { plan_id: string; nickname?: string | undefined };
 
 /** A validated create-price request (the output of the request schema). */
-export type NewPriceInput = PriceInputBase &
+export type NewPriceInput =
+  | {
+      model: 'one_time';
+      product_id: string;
+      currency: string;
+      unit_amount: number;
+      nickname?: string | undefined;
+    }
+  | PlanPriceInput;
+
+type PlanPriceInput = PriceInputBase &
   (
     | { model: 'flat'; unit_amount: number }
     | { model: 'per_unit'; metric: string; unit_amount_decimal: string }
@@ -90,7 +100,8 @@ export function newPrice(input: NewPriceInput, currency: string, id: string, now
   const at = now.toISOString();
   const base = {
     id,
-    plan_id: input.plan_id,
+    plan_id: input.model === 'one_time' ? null : input.plan_id,
+    product_id: input.model === 'one_time' ? input.product_id : null,
     currency,
     model: input.model,
     metric: null,
@@ -106,6 +117,7 @@ export function newPrice(input: NewPriceInput, currency: string, id: string, now
   } satisfies Price;
   switch (input.model) {
     case 'flat':
+    case 'one_time':
       return { ...base, unit_amount: input.unit_amount };
     case 'per_unit':
       return { ...base, metric: input.metric, unit_amount_decimal: input.unit_amount_decimal };

@@ -50,6 +50,10 @@ function exactAmount(price: Price, quantity: Decimal): Decimal {
   switch (price.model) {
     case 'flat':
       throw new RangeError(`Price ${price.id} is a flat fee, not a usage price: it is part of recurringFee`);
+    case 'one_time':
+      throw new RangeError(
+        `Price ${price.id} is a one-time price, not a usage price: it is sold by the item`,
+      );
     case 'per_unit':
       return perUnit(quantity, unitAmount(price));
     case 'package':
@@ -108,6 +112,10 @@ export function amountBound(price: Price): { flat: Decimal; perUnit: Decimal } {
   switch (price.model) {
     case 'flat':
       throw new RangeError(`Price ${price.id} is a flat fee, not a usage price: it is part of recurringFee`);
+    case 'one_time':
+      throw new RangeError(
+        `Price ${price.id} is a one-time price, not a usage price: it is sold by the item`,
+      );
     case 'per_unit':
       return { flat: ZERO, perUnit: unitAmount(price) };
     case 'package': {

@@ -1,5 +1,6 @@
 import type { Price, RoutingPolicy } from '../domain/catalog.ts';
 import type { Customer } from '../domain/customer.ts';
+import type { Invoice, InvoiceLine } from '../domain/invoice.ts';
 import type { SubscriptionStatus } from '../domain/subscription.ts';
 
 /**
@@ -13,7 +14,8 @@ export const EVENT_SCHEMA_VERSIONS = {
   'subscription.updated': 1,
   'usage.aggregated': 1,
   // 2: period_start and period_end are null on a final invoice (nothing follows it).
-  'invoice.paid': 2,
+  // 3: subscription_id is null on a one-off invoice; billing_reason and the lines are carried.
+  'invoice.paid': 3,
 } as const;
 
 export type BillingEventType = keyof typeof EVENT_SCHEMA_VERSIONS;
@@ -68,11 +70,16 @@ export type UsageAggregatedEventData = {
  * once it is paid (the period whose fee it prepaid, or the one after the period it closed); the
  * SmartGateway moves the budget row forward to it if the row is not there yet. Null on a final
  * invoice (cancel now, or the last period of a cancellation at period end): nothing follows it.
+ * A one-off invoice (`billing_reason: manual`) has no subscription: subscription_id and both
+ * periods are null, and the SmartGateway moves nothing (a one-time purchase is not API spend).
  */
 export type InvoicePaidEventData = {
   invoice_id: string;
   number: string | null;
-  subscription_id: string;
+  subscription_id: string | null;
+  billing_reason: Invoice['billing_reason'];
+  /** What was paid for, as on the invoice (one_time lines carry price_id, quantity, unit_amount). */
+  lines: InvoiceLine[];
   tenant_id: string;
   amount_paid: number;
   currency: string;

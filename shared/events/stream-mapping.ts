@@ -90,6 +90,8 @@ export function eventsFromStreamRecord(record: DynamoDBRecord): EventEnvelope[] 
         invoice_id: invoice.id,
         number: invoice.number,
         subscription_id: invoice.subscription_id,
+        billing_reason: invoice.billing_reason,
+        lines: invoice.lines,
         tenant_id: invoice.customer_id,
         amount_paid: invoice.amount_paid,
         currency: invoice.currency,

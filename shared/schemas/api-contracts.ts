@@ -4,6 +4,7 @@ import { catalogContracts } from './catalog.ts';
 import type { HandlerContract } from './contract.ts';
 import { defineContract } from './contract.ts';
 import { customerContracts } from './customers.ts';
+import { invoiceItemContracts } from './invoice-items.ts';
 import { invoiceContracts } from './invoices.ts';
 import { subscriptionContracts } from './subscriptions.ts';
 import { usageContracts } from './usage.ts';
@@ -26,6 +27,7 @@ export const CONTRACTS: Record<string, HandlerContract> = {
   ...catalogContracts,
   ...subscriptionContracts,
   ...invoiceContracts,
+  ...invoiceItemContracts,
   ...usageContracts,
   ...webhookContracts,
   ...auditContracts,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_ONE_TIME_UNIT_AMOUNT } from '../domain/one-time.ts';
 import {
   CATALOG_CURRENCIES,
   isCatalogCurrency,
@@ -105,6 +106,9 @@ const currency = () =>
       example: 'USD',
     });
 
+/** The catalog's currency field (validated, upper-cased), for schemas outside the catalog. */
+export const catalogCurrency = currency;
+
 const FeeTimingSchema = z.enum(['in_advance', 'in_arrears']).meta({ id: 'FeeTiming' });
 
 export const CreatePlanRequestSchema = z
@@ -200,8 +204,22 @@ export const CreatePriceRequestSchema = z
         tiers: tiers(),
       }),
       z.strictObject({ ...priceBase, model: z.literal('tiered_volume'), metric: metric(), tiers: tiers() }),
+      z
+        .strictObject({
+          product_id: entityId(),
+          nickname: nickname(),
+          model: z.literal('one_time'),
+          currency: currency(),
+          unit_amount: minorUnits()
+            .max(MAX_ONE_TIME_UNIT_AMOUNT, 'must be at most 10^12 minor units')
+            .meta({ description: 'The price of one unit, integer minor units of currency', example: 4900 }),
+        })
+        .meta({
+          description:
+            "A product's price sold once (an invoice item or a one-off invoice), never per period: no plan_id",
+        }),
     ],
-    { error: 'must be one of flat, per_unit, package, tiered_graduated, tiered_volume' },
+    { error: 'must be one of flat, per_unit, package, tiered_graduated, tiered_volume, one_time' },
   )
   .meta({ id: 'CreatePriceRequest' });
 
@@ -216,11 +234,19 @@ export const PriceTierSchema = z
 export const PriceSchema = z
   .object({
     id: z.string(),
-    plan_id: z.string(),
-    currency: z.string().meta({ description: 'Copied from the plan' }),
-    model: z.enum(['flat', 'per_unit', 'package', 'tiered_graduated', 'tiered_volume']),
+    plan_id: z.string().nullable().meta({ description: 'Null for a one_time price' }),
+    product_id: z
+      .string()
+      .nullable()
+      .optional()
+      .meta({ description: 'one_time: the product it sells; null (or absent) for a plan price' }),
+    currency: z.string().meta({ description: "Copied from the plan; a one_time price's own" }),
+    model: z.enum(['flat', 'per_unit', 'package', 'tiered_graduated', 'tiered_volume', 'one_time']),
     metric: z.string().nullable().meta({ description: 'Null for a flat fee' }),
-    unit_amount: z.int().nullable().meta({ description: 'flat: the fee per period, minor units' }),
+    unit_amount: z
+      .int()
+      .nullable()
+      .meta({ description: 'flat: the fee per period; one_time: the price of one unit; minor units' }),
     unit_amount_decimal: z.string().nullable().meta({ description: 'per_unit / package: decimal string' }),
     package_size: z.int().nullable(),
     tiers: z.array(PriceTierSchema).nullable(),
@@ -234,6 +260,9 @@ export type CreatePriceRequest = z.infer<typeof CreatePriceRequestSchema>;
 
 export const ListPricesQuerySchema = ListQuerySchema.extend({
   plan_id: entityId().optional().meta({ description: 'Only the prices of this plan (archived included)' }),
+  product_id: entityId()
+    .optional()
+    .meta({ description: 'Only the one-time prices of this product (archived included)' }),
 });
 
 // ---- contracts ------------------------------------------------------------------------------

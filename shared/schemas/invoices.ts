@@ -6,9 +6,12 @@ export const InvoiceLineSchema = z.object({
   id: z.string().meta({
     description: 'Stable on its invoice; a usage line lists its records at lines/{line_id}/usage-records',
   }),
-  kind: z.enum(['subscription_fee', 'usage', 'proration']),
+  kind: z.enum(['subscription_fee', 'usage', 'proration', 'one_time']),
   description: z.string(),
-  quantity: z.string().nullable(),
+  quantity: z
+    .string()
+    .nullable()
+    .meta({ description: 'usage: the exact quantity; one_time: the units sold' }),
   price_id: z.string().nullable(),
   metric: z.string().nullable(),
   amount: z.number().int().meta({ description: 'Minor units; negative for credits' }),
@@ -33,18 +36,35 @@ export const InvoiceLineSchema = z.object({
     description:
       "Usage: until when the line's records can be listed (then 410); null for other kinds and older lines",
   }),
+  unit_amount: z
+    .number()
+    .int()
+    .optional()
+    .meta({ description: 'one_time lines only: the price of one unit (amount = quantity × unit_amount)' }),
 });
 
 export const InvoiceSchema = z
   .object({
     id: z.string(),
     customer_id: z.string(),
-    subscription_id: z.string(),
+    subscription_id: z
+      .string()
+      .nullable()
+      .meta({ description: 'Null on a one-off invoice (billing_reason manual)' }),
     number: z.string().nullable().meta({ description: 'Gapless per customer; assigned when finalized' }),
     status: z.enum(['draft', 'open', 'paid', 'void', 'uncollectible']),
     billing_reason: z
-      .enum(['subscription_create', 'subscription_cycle', 'subscription_update', 'subscription_cancel'])
-      .meta({ description: 'The lifecycle moment that drafted it (docs/billing-rules.md)' }),
+      .enum([
+        'subscription_create',
+        'subscription_cycle',
+        'subscription_update',
+        'subscription_cancel',
+        'manual',
+      ])
+      .meta({
+        description:
+          'The lifecycle moment that drafted it (docs/billing-rules.md); manual: a one-off invoice',
+      }),
     currency: z.string(),
     period_start: z.string().meta({ description: 'The stretch of the subscription this invoice closes' }),
     period_end: z.string(),

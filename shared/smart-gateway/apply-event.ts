@@ -173,9 +173,15 @@ async function applyUsage(event: EventEnvelope<UsageAggregatedEventData>): Promi
  */
 async function applyInvoicePaid(event: EventEnvelope<InvoicePaidEventData>): Promise<SyncOutcome> {
   const data = event.data;
+  // A one-off invoice (v3) belongs to no subscription: a one-time purchase is not API spend, so it
+  // neither counts in current_spend nor moves the budget row's period (docs/billing-rules.md).
+  if (data?.subscription_id === null) {
+    return outcome(event, 'ignored', 'a one-off invoice: no subscription, no budget to move');
+  }
   if (!data || typeof data.subscription_id !== 'string') {
     throw new DomainError('validation', `${event.type} ${event.id} lacks subscription_id`);
   }
+  const subscriptionId = data.subscription_id;
   const periodStart = data.period_start;
   const periodEnd = data.period_end;
   if (typeof periodStart !== 'string' || typeof periodEnd !== 'string') {
@@ -184,7 +190,7 @@ async function applyInvoicePaid(event: EventEnvelope<InvoicePaidEventData>): Pro
   const { budgetsTableName, routingPoliciesTableName } = config();
   const repository = new SmartGatewayRepository(budgetsTableName, routingPoliciesTableName);
   const result = await repository.updateBudgetFromRow(
-    { tenant_id: data.tenant_id, subscription_id: data.subscription_id },
+    { tenant_id: data.tenant_id, subscription_id: subscriptionId },
     (row) => {
       if (row.last_paid_invoice_id === data.invoice_id) return undefined;
       const roll = rollToPeriod(row, periodStart, periodEnd);

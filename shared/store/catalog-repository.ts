@@ -34,7 +34,9 @@ export type CreatePlanOutcome = CreateOutcome | { created: false; reason: 'no-su
 export type CreatePriceOutcome =
   | CreateOutcome
   /** The plan already has an active price for this metric; its id, if it was still there when read. */
-  | { created: false; reason: 'metric-taken'; activePriceId: string | undefined };
+  | { created: false; reason: 'metric-taken'; activePriceId: string | undefined }
+  /** A one-time price names a product that does not exist. */
+  | { created: false; reason: 'no-such-product' };
 
 export type ArchiveOutcome =
   | { archived: true }
@@ -88,6 +90,7 @@ export class CatalogRepository {
     idempotency?: IdempotentWrite,
   ): Promise<CreatePriceOutcome> {
     const key = priceKey(price.id);
+    if (price.plan_id === null) return this.createOneTimePrice(price, audit, idempotency);
     const items = [
       this.entityPut(key, 'price', price, {
         ...byTypeKey('price', price.created_at, price.id),
@@ -118,6 +121,30 @@ export class CatalogRepository {
     return { created: false, reason: 'metric-taken', activePriceId };
   }
 
+  /** A one-time price hangs under its product (which must exist), not under a plan. */
+  private async createOneTimePrice(
+    price: Price,
+    audit: AuditDraft,
+    idempotency?: IdempotentWrite,
+  ): Promise<CreatePriceOutcome> {
+    const owner = productKey(price.product_id ?? '');
+    const items: TransactItem[] = [
+      this.entityPut(priceKey(price.id), 'price', price, {
+        ...byTypeKey('price', price.created_at, price.id),
+        ...byOwnerKey(owner, 'price', price.created_at, price.id),
+      }),
+      {
+        ConditionCheck: {
+          TableName: this.tableName,
+          Key: owner,
+          ConditionExpression: 'attribute_exists(PK)',
+        },
+      },
+    ];
+    const outcome = await this.create(items, priceKey(price.id), audit, idempotency, [1]);
+    return 'failedCheck' in outcome ? { created: false, reason: 'no-such-product' } : outcome;
+  }
+
   /**
    * Writes the archived price only if it is still the active version that was read, and frees its
    * metric for a new price, in one transaction with the audit entry.
@@ -146,7 +173,7 @@ export class CatalogRepository {
         },
       },
     ];
-    if (before.metric !== null) {
+    if (before.metric !== null && before.plan_id !== null) {
       items.push({
         Delete: {
           TableName: this.tableName,
@@ -191,6 +218,11 @@ export class CatalogRepository {
   /** The plans of one product, oldest first. */
   listPlansOfProduct(productId: string, limit: number, cursor: string | undefined): Promise<Page<Plan>> {
     return this.page<Plan>(this.childrenOf(productKey(productId), 'plan'), limit, cursor);
+  }
+
+  /** The one-time prices of one product, archived included, oldest first. */
+  listPricesOfProduct(productId: string, limit: number, cursor: string | undefined): Promise<Page<Price>> {
+    return this.page<Price>(this.childrenOf(productKey(productId), 'price'), limit, cursor);
   }
 
   /** The prices of one plan, archived included, oldest first. */

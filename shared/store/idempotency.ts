@@ -102,6 +102,13 @@ export const idempotencyItems = (
 };
 
 /**
+ * What names a request sent with an Idempotency-Key (the caller, the route and the key), for a use
+ * case that derives the id of what it creates from it, so a retry finds what an earlier try wrote.
+ */
+export const idempotentRequestName = (idempotency: Idempotency): string | undefined =>
+  idempotency?.record(null).claim.key.PK;
+
+/**
  * An answer's idempotency items (idempotencyItems) written on their own, for a use case that answered
  * without making a change (someone else's write already did); a key taken meanwhile is fine.
  */

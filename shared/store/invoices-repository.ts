@@ -189,25 +189,59 @@ export class InvoicesRepository {
           ExpressionAttributeValues: { ':draft': 'draft', ':expected': expectedVersion },
         },
       },
-      {
-        Update: {
-          TableName: this.tableName,
-          Key: invoiceCounterKey(open.customer_id),
-          UpdateExpression: 'SET last_number = :sequence, item_type = :type',
-          ConditionExpression:
-            sequence === 1 ? 'attribute_not_exists(last_number)' : 'last_number = :previous',
-          ExpressionAttributeValues: {
-            ':sequence': sequence,
-            ':type': 'invoice_counter',
-            ...(sequence === 1 ? {} : { ':previous': sequence - 1 }),
-          },
-        },
-      },
+      this.counterMove(open.customer_id, sequence),
       ...billedItems.map((item) => this.takePendingItem(item, open.id)),
       auditPut(this.tableName, invoiceKey(open.id), audit),
       ...extra,
     ];
     return (await transactWrite(items)).ok;
+  }
+
+  /** The customer's invoice counter moving from sequence − 1 to sequence: numbers stay gapless. */
+  private counterMove(customerId: string, sequence: number): TransactItem {
+    return {
+      Update: {
+        TableName: this.tableName,
+        Key: invoiceCounterKey(customerId),
+        UpdateExpression: 'SET last_number = :sequence, item_type = :type',
+        ConditionExpression: sequence === 1 ? 'attribute_not_exists(last_number)' : 'last_number = :previous',
+        ExpressionAttributeValues: {
+          ':sequence': sequence,
+          ':type': 'invoice_counter',
+          ...(sequence === 1 ? {} : { ':previous': sequence - 1 }),
+        },
+      },
+    };
+  }
+
+  /**
+   * A one-off invoice created finalized, in one transaction: the open invoice (if its id is new), the
+   * counter at `sequence`, its audit entries and `extra` (credit balance, idempotency record).
+   * `exists`: a retry of the same request wrote it; `lost-race`: the counter or balance moved.
+   */
+  async createFinalized(
+    open: Invoice,
+    sequence: number,
+    audits: readonly AuditDraft[],
+    extra: TransactItem[],
+  ): Promise<'created' | 'exists' | 'lost-race' | 'idempotency-key-taken'> {
+    const put = {
+      TableName: this.tableName,
+      Item: this.item(open),
+      ConditionExpression: 'attribute_not_exists(PK)',
+    };
+    const items: TransactItem[] = [
+      { Put: put },
+      this.counterMove(open.customer_id, sequence),
+      ...audits.map((audit) => auditPut(this.tableName, invoiceKey(open.id), audit)),
+      ...extra,
+    ];
+    const outcome = await transactWrite(items);
+    if (outcome.ok) return 'created';
+    const failed = (i: number) => outcome.failedConditions.includes(i);
+    if (items.some((item, i) => item.Put?.Item?.item_type === 'idempotency' && failed(i)))
+      return 'idempotency-key-taken';
+    return failed(0) ? 'exists' : 'lost-race';
   }
 
   /** Replaces the invoice if it is still at `expectedVersion`, with its audit entry and any extra items. */

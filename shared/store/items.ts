@@ -32,6 +32,8 @@ const DEFAULTS_ON_READ: Record<string, (item: Record<string, unknown>) => Record
     credited_to_balance: 0,
   }),
   customer: () => ({ invoice_prefix: null }),
+  // Written before one-time prices: every price was a plan's.
+  price: () => ({ product_id: null }),
 };
 
 /** Nested fields added later, derived on read from the item as stored (after the defaults above). */

@@ -12,11 +12,13 @@
  * List products / plans / prices           | GSI2  | GSI2PK = TYPE#product / TYPE#plan / TYPE#price
  * Plans of a product, oldest first         | GSI1  | GSI1PK = PRODUCT#<id>, GSI1SK begins_with PLAN#
  * Prices of a plan, oldest first           | GSI1  | GSI1PK = PLAN#<id>, GSI1SK begins_with PRICE#
+ * One-time prices of a product, oldest first| GSI1  | GSI1PK = PRODUCT#<id>, GSI1SK begins_with PRICE#
  * One active usage price per plan + metric | table | PK = PLAN#<id>, SK = METRIC#<metric> (uniqueness guard)
  * Get subscription by id                   | table | PK = SUBSCRIPTION#<id>, SK = PROFILE
  * Subscriptions of a customer              | GSI1  | GSI1PK = CUSTOMER#<id>, GSI1SK begins_with SUBSCRIPTION#
  * List subscriptions (operator)            | GSI2  | GSI2PK = TYPE#subscription
  * Pending invoice items of a subscription  | table | PK = SUBSCRIPTION#<id>, SK begins_with PENDING_ITEM#
+ * Pending invoice item by its id alone     | table | PK = INVOICE_ITEM#<id>, SK = LOCATOR (→ its subscription, created_at)
  * Usage record seen once (per subscription)| table | PK = USAGE_RECORD#<subscription>#<idempotency key>, SK = RECORD
  * Usage records of a period (one shard)    | GSI1  | GSI1PK = USAGE_RECORDS#<subscription>#<period start>#<shard>, GSI1SK > cursor
  * …of one metric / one invoice line        | GSI1  | same, GSI1SK begins_with <metric># / <metric>#<price>#
@@ -114,6 +116,15 @@ export const pendingItemKey = (subscriptionId: string, createdAt: string, itemId
 });
 
 export const PENDING_ITEM_SK_PREFIX = 'PENDING_ITEM#';
+
+/**
+ * Where an invoice item added by the API (`/invoice-items/{id}`) is stored: its pending item key holds
+ * the subscription and the moment, which its id alone does not; written with the item.
+ */
+export const invoiceItemLocatorKey = (itemId: string): TableKey => ({
+  PK: `INVOICE_ITEM#${itemId}`,
+  SK: 'LOCATOR',
+});
 
 export const usageRecordKey = (subscriptionId: string, idempotencyKey: string): TableKey => ({
   PK: `USAGE_RECORD#${subscriptionId}#${idempotencyKey}`,

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import type { OneTimeCharge } from '../domain/one-time.ts';
 import type { PendingItem, Subscription } from '../domain/subscription.ts';
 import { type AuditDraft, auditPut } from './audit.ts';
 import { dynamo } from './client.ts';
@@ -21,7 +22,8 @@ import { type TransactItem, transactWrite } from './transact.ts';
 
 const ITEM_TYPE = 'subscription';
 
-export type StoredPendingItem = PendingItem & {
+/** A proration (or used time) a change left, or a one-time item added by POST /invoice-items. */
+export type StoredPendingItem = (PendingItem | OneTimeCharge) & {
   id: string;
   subscription_id: string;
   customer_id: string;

@@ -127,9 +127,12 @@ export async function createPrice(
 ): Promise<Price> {
   requireOperator(caller.principal, 'change the catalog');
   const repository = new CatalogRepository(tableName);
-  const plan = await repository.getPlan(input.plan_id);
-  if (!plan) throw validationError([{ field: 'plan_id', message: 'no such plan' }]);
-  const price = newPrice(input, plan.currency, randomUUID(), caller.now);
+  // A one-time price belongs to a product and says its currency; a plan's price takes the plan's.
+  const plan = input.model === 'one_time' ? undefined : await repository.getPlan(input.plan_id);
+  if (input.model !== 'one_time' && !plan)
+    throw validationError([{ field: 'plan_id', message: 'no such plan' }]);
+  const currency = input.model === 'one_time' ? input.currency : (plan?.currency ?? '');
+  const price = newPrice(input, currency, randomUUID(), caller.now);
   const outcome = await repository.createPrice(
     price,
     audit(caller, { type: 'price', id: price.id }, 'price.created', null, price),
@@ -137,13 +140,15 @@ export async function createPrice(
   );
   if (outcome.created) return price;
   if (outcome.reason === 'idempotency-key-taken') throw new IdempotencyKeyTaken();
+  if (outcome.reason === 'no-such-product')
+    throw validationError([{ field: 'product_id', message: 'no such product' }]);
   const holder = outcome.activePriceId ? `price ${outcome.activePriceId}` : 'another price';
   const archive = outcome.activePriceId
     ? `POST /api/v1/prices/${outcome.activePriceId}/archive`
     : 'archive the active price';
   throw new DomainError(
     'conflict',
-    `Plan ${plan.id} already has an active price for metric "${price.metric}" (${holder}); ` +
+    `Plan ${price.plan_id} already has an active price for metric "${price.metric}" (${holder}); ` +
       `archive it first (${archive}), then create the new price`,
     [{ field: 'metric', message: `already priced on this plan by ${holder}; archive that price first` }],
   );
@@ -157,12 +162,14 @@ export async function getPrice(tableName: string, priceId: string): Promise<Pric
 
 export function listPrices(
   tableName: string,
-  query: ListQuery & { plan_id?: string | undefined },
+  query: ListQuery & { plan_id?: string | undefined; product_id?: string | undefined },
 ): Promise<Page<Price>> {
   const repository = new CatalogRepository(tableName);
-  return query.plan_id === undefined
-    ? repository.listAll<Price>('price', query.limit, query.cursor)
-    : repository.listPricesOfPlan(query.plan_id, query.limit, query.cursor);
+  if (query.plan_id !== undefined)
+    return repository.listPricesOfPlan(query.plan_id, query.limit, query.cursor);
+  if (query.product_id !== undefined)
+    return repository.listPricesOfProduct(query.product_id, query.limit, query.cursor);
+  return repository.listAll<Price>('price', query.limit, query.cursor);
 }
 
 /**

@@ -35,6 +35,8 @@ export async function listLineUsageRecords(
     );
   }
   requireListable(line, caller.now);
+  // Usage lines are only on a subscription's invoices (a one-off invoice has none).
+  if (invoice.subscription_id === null) throw notFound('Invoice line', lineId);
   return new UsageRepository(tableName).listRecords(
     invoice.subscription_id,
     line.period_start,

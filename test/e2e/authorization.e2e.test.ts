@@ -24,6 +24,8 @@ type Fixture = {
   subscriptionId: string;
   invoiceId: string;
   usageLineId: string;
+  oneTimePriceId: string;
+  invoiceItemId: string;
 };
 let f: Fixture;
 
@@ -107,6 +109,30 @@ const SAMPLES: Record<string, (route: RouteDefinition) => Sample> = {
     body: { paid_out_of_band: true },
     otherTenant: 403,
   }),
+  'invoice-items-create': () => ({
+    path: '/api/v1/invoice-items',
+    body: {
+      customer_id: f.customerId,
+      subscription_id: f.subscriptionId,
+      price_id: f.oneTimePriceId,
+      quantity: 1,
+    },
+    otherTenant: 403,
+  }),
+  'invoice-items-list': () => ({
+    path: `/api/v1/invoice-items?subscription_id=${f.subscriptionId}`,
+    otherTenant: 404,
+  }),
+  'invoice-items-delete': () => ({ path: `/api/v1/invoice-items/${f.invoiceItemId}`, otherTenant: 403 }),
+  'invoices-create': () => ({
+    path: '/api/v1/invoices',
+    body: {
+      customer_id: f.customerId,
+      currency: 'USD',
+      items: [{ price_id: f.oneTimePriceId, quantity: 1 }],
+    },
+    otherTenant: 403,
+  }),
   'audit-list': () => ({ path: `/api/v1/audit/customer/${f.customerId}`, otherTenant: 404 }),
 };
 
@@ -130,6 +156,19 @@ beforeAll(async () => {
   });
   const prices = await service.call('GET', `/api/v1/prices?plan_id=${a.planId}`, { token: operator });
   const plan = await service.call('GET', `/api/v1/plans/${a.planId}`, { token: operator });
+  const oneTime = await service.call('POST', '/api/v1/prices', {
+    token: operator,
+    body: { product_id: plan.body.product_id, model: 'one_time', currency: 'USD', unit_amount: 500 },
+  });
+  const item = await service.call('POST', '/api/v1/invoice-items', {
+    token: operator,
+    body: {
+      customer_id: a.customer.id,
+      subscription_id: a.subscription.id,
+      price_id: oneTime.body.id,
+      quantity: 1,
+    },
+  });
   f = {
     customerId: a.customer.id,
     otherCustomerId: b.customer.id,
@@ -139,6 +178,8 @@ beforeAll(async () => {
     subscriptionId: a.subscription.id,
     invoiceId: invoices.body.data[0].id,
     usageLineId: invoices.body.data[0].lines.find((line: { kind: string }) => line.kind === 'usage').id,
+    oneTimePriceId: oneTime.body.id,
+    invoiceItemId: item.body.id,
   };
   await service.settled();
 });

@@ -80,6 +80,9 @@ type Fixtures = {
   /** invoice1's usage line (two records). */
   usageLineId: string;
   invoice2: string;
+  oneTimePriceId: string;
+  /** A pending one-time item of `usage`'s subscription (the DELETE route's target). */
+  invoiceItemId: string;
   now: string;
   /** A real next_cursor per list route, from a first page of one. */
   cursors: Map<string, string>;
@@ -160,6 +163,7 @@ const SPECS: Record<string, FuzzSpec> = {
       },
       { plan_id: fx.pricesPlanId, model: 'tiered_graduated', metric: 'fuzz.tiers', tiers },
       { plan_id: fx.pricesPlanId, model: 'tiered_volume', metric: 'fuzz.volume', tiers },
+      { product_id: fx.productId, model: 'one_time', currency: 'usd', unit_amount: 4900, nickname: 'setup' },
     ],
   },
   'GET /api/v1/prices': { query: (fx) => ({ plan_id: fx.usage.planId }) },
@@ -192,6 +196,31 @@ const SPECS: Record<string, FuzzSpec> = {
   },
   'POST /api/v1/usage-records': { bodies: usageBodies },
   'POST /internal/v1/usage-records': { bodies: usageBodies },
+  'POST /api/v1/invoice-items': {
+    bodies: (fx) => [
+      {
+        customer_id: fx.usage.customer.id,
+        subscription_id: fx.usage.subscription.id,
+        price_id: fx.oneTimePriceId,
+        quantity: 2,
+        description: 'Fuzz setup',
+      },
+    ],
+  },
+  'GET /api/v1/invoice-items': { query: (fx) => ({ subscription_id: fx.usage.subscription.id }) },
+  'DELETE /api/v1/invoice-items/{id}': { params: (fx) => ({ id: fx.invoiceItemId }) },
+  'POST /api/v1/invoices': {
+    bodies: (fx) => [
+      {
+        customer_id: fx.usage.customer.id,
+        currency: 'USD',
+        items: [
+          { price_id: fx.oneTimePriceId, quantity: 1 },
+          { price_id: fx.oneTimePriceId, quantity: 3, description: 'Three more' },
+        ],
+      },
+    ],
+  },
   'GET /api/v1/invoices': { query: () => ({ status: 'draft' }) },
   'GET /api/v1/invoices/{id}': { params: (fx) => ({ id: fx.invoice1 }) },
   'GET /api/v1/invoices/{id}/lines/{line_id}/usage-records': {
@@ -356,6 +385,24 @@ async function createFixtures(): Promise<Fixtures> {
     quantity: 2,
     idempotency_key: 'fixture-2',
   });
+  const oneTime = await call('POST', '/api/v1/prices', {
+    product_id: plan.product_id,
+    model: 'one_time',
+    currency: 'USD',
+    unit_amount: 4900,
+  });
+  // Two items, so the list of the subscription's items has a second page.
+  const items = [];
+  for (const quantity of [1, 2]) {
+    items.push(
+      await call('POST', '/api/v1/invoice-items', {
+        customer_id: usage.customer.id,
+        subscription_id: usage.subscription.id,
+        price_id: oneTime.id,
+        quantity,
+      }),
+    );
+  }
   const invoiceOf = async (customerId: string) =>
     (await call('GET', `/api/v1/invoices?customer_id=${customerId}`)).data[0].id as string;
   const invoice1 = await invoiceOf(a1.customer.id);
@@ -372,6 +419,8 @@ async function createFixtures(): Promise<Fixtures> {
       (line: { kind: string }) => line.kind === 'usage',
     ).id as string,
     invoice2: await invoiceOf(a2.customer.id),
+    oneTimePriceId: oneTime.id as string,
+    invoiceItemId: items[0].id as string,
     now,
     cursors: new Map<string, string>(),
   };

@@ -141,3 +141,154 @@ describe('the money loop, locally: subscribe → usage → close period → invo
     );
   });
 });
+
+describe('one-time purchases through the running service', () => {
+  const call = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
+    service.call(method, path, { token: operator, headers, ...(body === undefined ? {} : { body }) });
+
+  it('an item on the next invoice, retried with its Idempotency-Key, is billed once: 2000 + 2 × 4900', async () => {
+    const { customer, subscription } = await subscribed();
+    const product = (await call('POST', '/api/v1/products', { name: 'Onboarding' })).body;
+    const price = await call('POST', '/api/v1/prices', {
+      product_id: product.id,
+      model: 'one_time',
+      currency: 'USD',
+      unit_amount: 4900,
+      nickname: 'Setup',
+    });
+    expect(price.status).toBe(201);
+    expect(price.body).toMatchObject({ plan_id: null, product_id: product.id, model: 'one_time' });
+
+    const body = {
+      customer_id: customer.id,
+      subscription_id: subscription.id,
+      price_id: price.body.id,
+      quantity: 2,
+    };
+    const first = await call('POST', '/api/v1/invoice-items', body, { 'idempotency-key': 'setup-1' });
+    const retried = await call('POST', '/api/v1/invoice-items', body, { 'idempotency-key': 'setup-1' });
+    expect(first.status).toBe(201);
+    expect(first.body).toMatchObject({ kind: 'one_time', amount: 9800, unit_amount: 4900, quantity: 2 });
+    expect(retried.status).toBe(201);
+    expect(retried.headers.get('idempotent-replayed')).toBe('true');
+    expect(retried.body).toEqual(first.body);
+    const items = await call('GET', `/api/v1/invoice-items?subscription_id=${subscription.id}&pending=true`);
+    expect(items.body.data.map((i: { id: string }) => i.id)).toEqual([first.body.id]);
+
+    // A second item, deleted before the close: billed by nothing.
+    const extra = await call('POST', '/api/v1/invoice-items', { ...body, quantity: 1 });
+    expect((await call('DELETE', `/api/v1/invoice-items/${extra.body.id}`)).body).toEqual({
+      id: extra.body.id,
+      deleted: true,
+    });
+    expect((await call('DELETE', `/api/v1/invoice-items/${extra.body.id}`)).status).toBe(404);
+
+    const afterPeriod = new Date(new Date(subscription.current_period_end).getTime() + 1000).toISOString();
+    await service.call('POST', `/_local/close-periods?at=${afterPeriod}`);
+    const invoices = (await call('GET', `/api/v1/invoices?customer_id=${customer.id}`)).body.data;
+    expect(invoices).toHaveLength(1);
+    expect(invoices[0].total).toBe(11_800);
+    expect(
+      invoices[0].lines.map((l: Record<string, unknown>) => [
+        l.kind,
+        l.amount,
+        l.quantity,
+        l.unit_amount ?? null,
+      ]),
+    ).toEqual([
+      ['one_time', 9800, '2', 4900],
+      ['subscription_fee', 2000, null, null],
+    ]);
+  });
+
+  it('a one-off invoice, retried, is created, numbered and charged once; its payment moves no budget', async () => {
+    const { customer, subscription } = await subscribed();
+    const product = (await call('POST', '/api/v1/products', { name: 'Training' })).body;
+    const training = (
+      await call('POST', '/api/v1/prices', {
+        product_id: product.id,
+        model: 'one_time',
+        currency: 'USD',
+        unit_amount: 2500,
+      })
+    ).body;
+    const request = {
+      customer_id: customer.id,
+      currency: 'USD',
+      items: [{ price_id: training.id, quantity: 3 }],
+    };
+    const [first, second] = await Promise.all([
+      call('POST', '/api/v1/invoices', request, { 'idempotency-key': 'training-1' }),
+      call('POST', '/api/v1/invoices', request, { 'idempotency-key': 'training-1' }),
+    ]);
+    const retried = await call('POST', '/api/v1/invoices', request, { 'idempotency-key': 'training-1' });
+    expect(first.status, JSON.stringify(first.body)).toBe(201);
+    for (const again of [second, retried]) {
+      expect(again.status).toBe(201);
+      expect(again.body.id).toBe(first.body.id);
+    }
+    expect(first.body).toMatchObject({
+      subscription_id: null,
+      billing_reason: 'manual',
+      status: 'open',
+      total: 7500,
+      amount_due: 7500,
+      number: `${customer.invoice_prefix}-0001`,
+    });
+    const manual = (await call('GET', `/api/v1/invoices?customer_id=${customer.id}`)).body.data.filter(
+      (i: { billing_reason: string }) => i.billing_reason === 'manual',
+    );
+    expect(manual).toHaveLength(1);
+
+    const before = await budgetRow(subscription.id);
+    const paid = await call('POST', `/api/v1/invoices/${first.body.id}/pay`, { paid_out_of_band: true });
+    expect(paid.body).toMatchObject({ status: 'paid', amount_paid: 7500 });
+    await service.settled();
+    const events = (await service.call('GET', '/_local/events')).body.events as {
+      detail_type: string;
+      detail: { entity_id: string; schema_version: number; data: Record<string, unknown> };
+    }[];
+    const paidEvents = events.filter(
+      (e) => e.detail_type === 'invoice.paid' && e.detail.entity_id === first.body.id,
+    );
+    expect(paidEvents).toHaveLength(1);
+    expect(paidEvents[0]?.detail).toMatchObject({
+      schema_version: 3,
+      data: { subscription_id: null, billing_reason: 'manual', amount_paid: 7500 },
+    });
+    expect(paidEvents[0]?.detail.data.lines).toMatchObject([
+      { kind: 'one_time', price_id: training.id, quantity: '3', unit_amount: 2500, amount: 7500 },
+    ]);
+    expect(await budgetRow(subscription.id)).toEqual(before);
+  });
+
+  it('refuses a price in another currency with 422 naming the field', async () => {
+    const { customer, subscription } = await subscribed();
+    const product = (await call('POST', '/api/v1/products', { name: 'Euro' })).body;
+    const euro = (
+      await call('POST', '/api/v1/prices', {
+        product_id: product.id,
+        model: 'one_time',
+        currency: 'EUR',
+        unit_amount: 1,
+      })
+    ).body;
+    const item = await call('POST', '/api/v1/invoice-items', {
+      customer_id: customer.id,
+      subscription_id: subscription.id,
+      price_id: euro.id,
+      quantity: 1,
+    });
+    expect(item.status).toBe(422);
+    expect(item.body.errors).toEqual([
+      { field: 'price_id', message: `price ${euro.id} is in EUR, the invoice is in USD` },
+    ]);
+    const invoice = await call('POST', '/api/v1/invoices', {
+      customer_id: customer.id,
+      currency: 'USD',
+      items: [{ price_id: euro.id, quantity: 1_000_001 }],
+    });
+    expect(invoice.status).toBe(400);
+    expect(invoice.body.errors[0].field).toBe('items.0.quantity');
+  });
+});

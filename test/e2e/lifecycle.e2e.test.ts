@@ -131,7 +131,7 @@ describe('cancel at period end', () => {
     const paid = events.find(
       (e) => e.detail_type === 'invoice.paid' && e.detail.entity_id === invoices[0].id,
     );
-    expect(paid.detail).toMatchObject({ schema_version: 2, data: { period_start: null, period_end: null } });
+    expect(paid.detail).toMatchObject({ schema_version: 3, data: { period_start: null, period_end: null } });
     expect(paid.deliveries[0]).toMatchObject({ status: 'delivered', result: { action: 'ignored' } });
   });
 });

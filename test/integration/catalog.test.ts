@@ -126,6 +126,7 @@ describe('catalog against DynamoDB Local', () => {
         [
           'id',
           'plan_id',
+          'product_id',
           'currency',
           'model',
           'metric',

@@ -12,7 +12,9 @@ import {
   listPrices,
 } from '../../shared/use-cases/catalog.ts';
 import { createCustomer, getCustomer } from '../../shared/use-cases/customers.ts';
+import { addInvoiceItem } from '../../shared/use-cases/invoicing/add-invoice-item.ts';
 import { closeDuePeriods } from '../../shared/use-cases/invoicing/close-periods.ts';
+import { createOneOffInvoice } from '../../shared/use-cases/invoicing/create-one-off-invoice.ts';
 import { finalizeInvoice } from '../../shared/use-cases/invoicing/finalize-invoice.ts';
 import { listInvoices } from '../../shared/use-cases/invoicing/invoices.ts';
 import { payInvoice } from '../../shared/use-cases/invoicing/pay-invoice.ts';
@@ -117,6 +119,9 @@ const ADD_ONS: Record<string, ModelAddOn> = {
   seats: { key: 'seats', name: 'Seats', fee: 1201, timing: 'in_advance' },
   support: { key: 'support', name: 'Support', fee: 777, timing: 'in_arrears' },
 };
+/** One-time prices, unit amounts in minor units: a seat, a setup, and one whose 3 units pass 10^12. */
+const ONE_TIME: Record<string, number> = { seat: 1299, setup: 49_000, datacenter: 400_000_000_000 };
+const ONE_TIME_KEYS = Object.keys(ONE_TIME);
 /** The catalog is shared by every run and repriced by some: each run's model starts from its fees now. */
 const liveFees = new Map(Object.values(PLANS).map((plan) => [plan.key, plan.fee]));
 const catalogNow = (): Record<string, ModelPlan> =>
@@ -129,6 +134,7 @@ const table = () => config().tableName;
 /** Real plan id → model key, and back; a usage line names its price, mapped to its plan. */
 const planIds = new Map<string, string>();
 const planKeyOfPrice = new Map<string, string>();
+const oneTimePriceIds = new Map<string, string>();
 
 beforeAll(async () => {
   store = await useTestStore();
@@ -188,6 +194,16 @@ beforeAll(async () => {
       undefined,
     );
   }
+  for (const [key, unit_amount] of Object.entries(ONE_TIME)) {
+    const price = await createPrice(
+      table(),
+      { product_id: product.id, model: 'one_time', currency: 'USD', unit_amount, nickname: key },
+      setup,
+      undefined,
+    );
+    oneTimePriceIds.set(key, price.id);
+    planKeyOfPrice.set(price.id, key);
+  }
 });
 
 // ---- lifecycles --------------------------------------------------------------------------------
@@ -204,6 +220,8 @@ type RawStep =
   | { kind: 'reprice'; plan: string; fee: number }
   /** The upcoming invoice (after a plan change made at once, when `plan`), then the close that drafts it. */
   | { kind: 'preview'; pick: number; plan: string | null }
+  | { kind: 'one_time_item'; pick: number; product: string; quantity: number }
+  | { kind: 'one_off'; items: { product: string; quantity: number }[] }
   | { kind: 'close' }
   | { kind: 'finalize_all' }
   | { kind: 'pay_all' };
@@ -218,6 +236,8 @@ const when: fc.Arbitrary<When> = fc.oneof(
   { weight: 8, arbitrary: fc.integer({ min: 3 * DAY, max: 35 * DAY }).map((wait) => ({ wait })) },
 );
 const pick = fc.nat({ max: 5 });
+const oneTimeKey = fc.constantFrom(...ONE_TIME_KEYS);
+const quantity = fc.oneof(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 1_000_000 }));
 const planKey = fc.constantFrom(...PLAN_KEYS);
 const trialDays = fc.oneof(
   { weight: 7, arbitrary: fc.constant(0) },
@@ -292,6 +312,22 @@ const rawStep: fc.Arbitrary<RawStep> = fc.oneof(
       plan: fc.option(fc.constantFrom('basic', 'pro', 'free', 'metered', 'scale')),
     }),
   },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      kind: fc.constant('one_time_item' as const),
+      pick,
+      product: oneTimeKey,
+      quantity,
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('one_off' as const),
+      items: fc.array(fc.record({ product: oneTimeKey, quantity }), { minLength: 1, maxLength: 3 }),
+    }),
+  },
   { weight: 14, arbitrary: fc.constant({ kind: 'close' as const }) },
   { weight: 8, arbitrary: fc.constant({ kind: 'finalize_all' as const }) },
   { weight: 5, arbitrary: fc.constant({ kind: 'pay_all' as const }) },
@@ -343,10 +379,14 @@ function stepOf(
         quantity: raw.quantity,
         key: `u${++state.keys}`,
       };
+    case 'one_off':
+      // Its invoice is keyed by its moment: two never share one.
+      return { ...raw, at: Math.max(at, previous + 1) };
     case 'change_plan':
     case 'set_add_on':
     case 'budget':
     case 'cancel_now':
+    case 'one_time_item':
     case 'cancel_at_period_end': {
       const { pick: _pick, ...rest } = raw;
       return { ...rest, at, sub } as Step;
@@ -453,6 +493,29 @@ async function drive(
       await reprice(step.plan, step.fee, caller);
       return true;
     }
+    case 'one_time_item':
+      return addInvoiceItem(
+        table(),
+        {
+          customer_id: context.customerId,
+          subscription_id: context.subscriptionIds[step.sub]!,
+          price_id: oneTimePriceIds.get(step.product)!,
+          quantity: step.quantity,
+        },
+        caller,
+        undefined,
+      ).then(() => true, refused);
+    case 'one_off':
+      return createOneOffInvoice(
+        table(),
+        {
+          customer_id: context.customerId,
+          currency: 'USD',
+          items: step.items.map((i) => ({ price_id: oneTimePriceIds.get(i.product)!, quantity: i.quantity })),
+        },
+        caller,
+        undefined,
+      ).then(() => true, refused);
     case 'close':
       await closeDuePeriods(table(), caller.now);
       return true;
@@ -491,13 +554,13 @@ async function reprice(key: string, fee: number, caller: Parameters<typeof archi
 
 const modelKey = (invoice: ModelInvoice, context: { subscriptionIds: string[] }) =>
   keyOf(
-    context.subscriptionIds[invoice.sub]!,
+    invoice.sub === null ? 'none' : context.subscriptionIds[invoice.sub]!,
     invoice.reason,
     iso(invoice.periodStart),
     iso(invoice.periodEnd),
   );
 const realKey = (invoice: Invoice) =>
-  keyOf(invoice.subscription_id, invoice.billing_reason, invoice.period_start, invoice.period_end);
+  keyOf(invoice.subscription_id ?? 'none', invoice.billing_reason, invoice.period_start, invoice.period_end);
 
 /** Lines as comparable text, order-free: kind, amount, plan, stretch, quantity. */
 const modelLines = (invoice: ModelInvoice) =>
@@ -508,7 +571,7 @@ const realLines = (invoice: Invoice) =>
   invoice.lines
     .map((l) => {
       const plan =
-        l.kind === 'usage'
+        l.kind === 'usage' || l.kind === 'one_time'
           ? planKeyOfPrice.get(l.price_id ?? '')
           : [...planIds].find(([, id]) => id === l.plan_id)?.[0];
       return `${l.kind} ${l.amount} ${plan} ${l.period_start} ${l.period_end} ${l.quantity ?? '-'}`;
@@ -524,7 +587,7 @@ async function runLifecycle(input: Lifecycle): Promise<void> {
       await reprice(plan.key, plan.fee, { principal: operator(), requestId: 'reset', now: new Date(start) });
     }
   }
-  const model = new BillingModel(catalogNow(), ADD_ONS);
+  const model = new BillingModel(catalogNow(), ADD_ONS, ONE_TIME);
   const customer = await createCustomer(
     table(),
     customerInput(),
@@ -682,9 +745,17 @@ async function runLifecycle(input: Lifecycle): Promise<void> {
   const pending = await Promise.all(
     context.subscriptionIds.map((id) => new SubscriptionsRepository(table()).pendingItems(id)),
   );
+  const oneTime = (kind: string) => kind === 'one_time';
   const realFees =
-    real.flatMap((i) => i.lines).reduce((sum, l) => sum + (l.kind === 'usage' ? 0 : l.amount), 0) +
-    pending.flat().reduce((sum, item) => sum + item.amount, 0);
+    real
+      .flatMap((i) => i.lines)
+      .reduce((sum, l) => sum + (l.kind === 'usage' || oneTime(l.kind) ? 0 : l.amount), 0) +
+    pending.flat().reduce((sum, item) => sum + (oneTime(item.kind) ? 0 : item.amount), 0);
+  // Every one-time purchase accepted is on exactly one invoice, or still pending, at quantity × unit.
+  const realOneTime =
+    real.flatMap((i) => i.lines).reduce((sum, l) => sum + (oneTime(l.kind) ? l.amount : 0), 0) +
+    pending.flat().reduce((sum, item) => sum + (oneTime(item.kind) ? item.amount : 0), 0);
+  expect(realOneTime, 'one-time purchases invoiced or pending').toBe(model.oneTimeSold);
   expect(model.feesInvoiced() + model.pendingTotal(), 'the model against its own timeline').toBe(
     model.feesOwed(),
   );

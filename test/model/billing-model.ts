@@ -39,6 +39,10 @@ export type Step =
   | { kind: 'cancel_now'; at: number; sub: number; prorate: boolean }
   | { kind: 'cancel_at_period_end'; at: number; sub: number; value: boolean }
   | { kind: 'reprice'; at: number; plan: string; fee: number }
+  /** A one-time price (a key of the model's one-time catalog) added to a subscription's next invoice. */
+  | { kind: 'one_time_item'; at: number; sub: number; product: string; quantity: number }
+  /** A one-off invoice of one-time prices, for no subscription. */
+  | { kind: 'one_off'; at: number; items: { product: string; quantity: number }[] }
   | { kind: 'close'; at: number }
   | { kind: 'finalize_all'; at: number }
   | { kind: 'pay_all'; at: number };
@@ -47,9 +51,9 @@ export type Step =
 export type Expected = { ok: true } | { ok: false; why: string };
 
 export type ModelLine = {
-  kind: 'subscription_fee' | 'usage' | 'proration';
+  kind: 'subscription_fee' | 'usage' | 'proration' | 'one_time';
   amount: number;
-  /** The plan of a fee or proration line; for usage, the plan whose price rated it. */
+  /** The plan of a fee or proration line; for usage, the plan whose price rated it; one_time: the price's key. */
   plan: string;
   from: number;
   to: number;
@@ -57,8 +61,14 @@ export type ModelLine = {
 };
 
 export type ModelInvoice = {
-  sub: number;
-  reason: 'subscription_create' | 'subscription_cycle' | 'subscription_update' | 'subscription_cancel';
+  /** Null for a one-off invoice: it belongs to no subscription. */
+  sub: number | null;
+  reason:
+    | 'subscription_create'
+    | 'subscription_cycle'
+    | 'subscription_update'
+    | 'subscription_cancel'
+    | 'manual';
   periodStart: number;
   periodEnd: number;
   billsUsage: boolean;
@@ -78,11 +88,12 @@ export type ModelInvoice = {
 };
 
 type Pending = {
-  kind: 'subscription_fee' | 'proration';
+  kind: 'subscription_fee' | 'proration' | 'one_time';
   amount: number;
   plan: string;
   from: number;
   to: number;
+  quantity?: string | null;
 };
 
 /** A fee as it was when a stretch of time began to be billed with it. */
@@ -140,6 +151,8 @@ const DAY = 86_400_000;
 const MAX_LATENESS = 45 * DAY;
 const MAX_AHEAD = 5 * 60_000;
 const PAYMENT_TERMS = 7 * DAY;
+/** docs/billing-rules.md, "One-time purchases": one item is at most 10^12 minor units. */
+const MAX_ONE_TIME_ITEM = 10n ** 12n;
 
 // ---- arithmetic, as the documents state it -----------------------------------------------------
 
@@ -209,9 +222,14 @@ export class BillingModel {
   private readonly fees = new Map<string, number>();
   private readonly pieces: Piece[] = [];
 
+  /** Σ quantity × unit price of every one-time purchase accepted: on invoices or pending. */
+  oneTimeSold = 0;
+
   constructor(
     private readonly plans: Record<string, ModelPlan>,
     private readonly addOnPlans: Record<string, ModelAddOn> = {},
+    /** The one-time prices: the price of one unit by key, minor units. */
+    private readonly oneTime: Record<string, number> = {},
   ) {
     for (const plan of Object.values(plans)) this.fees.set(plan.key, plan.fee);
   }
@@ -261,6 +279,28 @@ export class BillingModel {
           s.cancelAtEnd = step.value;
           return ok();
         });
+      case 'one_time_item':
+        // Like a change, it first closes a period that has ended; a canceled subscription has no next invoice.
+        return this.patch(step.sub, step.at, (s) => {
+          if (s.status === 'canceled') return refuse('canceled');
+          const item = this.oneTimeLine(step.product, step.quantity, step.at);
+          if (!item) return refuse('above 10^12');
+          s.pending.push({ ...item, kind: 'one_time' });
+          this.oneTimeSold += item.amount;
+          return ok();
+        });
+      case 'one_off': {
+        // Refused whole if one line is; otherwise finalized at once like any invoice.
+        const lines = step.items.map((i) => this.oneTimeLine(i.product, i.quantity, step.at));
+        if (lines.some((l) => l === undefined)) return refuse('above 10^12');
+        const fixed = lines as ModelLine[];
+        this.invoices.push(
+          this.newInvoice(null, 'manual', { start: step.at, end: step.at }, false, fixed, null),
+        );
+        this.finalize(this.invoices[this.invoices.length - 1]!, step.at);
+        this.oneTimeSold += fixed.reduce((sum, l) => sum + l.amount, 0);
+        return ok();
+      }
       case 'reprice':
         // Time already sold keeps its fee; the new fee bills what starts from now on.
         this.fees.set(step.plan, step.fee);
@@ -593,13 +633,47 @@ export class BillingModel {
     takesPending = false,
   ): void {
     const pending = takesPending ? s.pending.splice(0, s.pending.length) : [];
-    this.invoices.push({
-      sub: this.subscriptions.indexOf(s),
+    const fixed = [
+      ...pending.map((p) => ({
+        ...line(p.kind, p.amount, p.plan, p.from, p.to),
+        quantity: p.quantity ?? null,
+      })),
+      ...charges,
+    ];
+    this.invoices.push(
+      this.newInvoice(this.subscriptions.indexOf(s), reason, period, billsUsage, fixed, next),
+    );
+  }
+
+  /** "quantity × unit_amount", exact; undefined past the bound of one item. */
+  private oneTimeLine(product: string, quantity: number, at: number): ModelLine | undefined {
+    const amount = BigInt(this.oneTime[product]!) * BigInt(quantity);
+    if (amount > MAX_ONE_TIME_ITEM) return undefined;
+    return {
+      kind: 'one_time',
+      amount: Number(amount),
+      plan: product,
+      from: at,
+      to: at,
+      quantity: String(quantity),
+    };
+  }
+
+  private newInvoice(
+    sub: number | null,
+    reason: ModelInvoice['reason'],
+    period: { start: number; end: number },
+    billsUsage: boolean,
+    fixed: ModelLine[],
+    next: { start: number; end: number } | null,
+  ): ModelInvoice {
+    return {
+      sub,
       reason,
       periodStart: period.start,
       periodEnd: period.end,
       billsUsage,
-      fixed: [...pending.map((p) => line(p.kind, p.amount, p.plan, p.from, p.to)), ...charges],
+      fixed,
       usage: [],
       status: 'draft',
       total: 0,
@@ -610,14 +684,14 @@ export class BillingModel {
       sequence: null,
       dueAt: null,
       next,
-    });
+    };
   }
 
   // "Finalizing": the period is closed to late usage, usage is rated from its final totals, the
   // invoice numbered next, the customer's credit used first, a negative total adds to the credit.
   private finalize(invoice: ModelInvoice, at: number): void {
-    const s = this.subscriptions[invoice.sub]!;
-    if (invoice.billsUsage) {
+    const s = invoice.sub === null ? undefined : this.subscriptions[invoice.sub];
+    if (s && invoice.billsUsage) {
       s.closedToUsage.add(invoice.periodStart);
       const totals = s.usage.get(invoice.periodStart) ?? new Map<string, bigint>();
       invoice.usage = [...totals].map(([planKey, quantity]) => ({
@@ -646,7 +720,8 @@ export class BillingModel {
   private pay(invoice: ModelInvoice, at: number): void {
     invoice.status = 'paid';
     invoice.amountPaid = invoice.amountDue;
-    this.reconcile(this.subscriptions[invoice.sub]!, at);
+    // A one-off invoice has no subscription whose standing it changes.
+    if (invoice.sub !== null) this.reconcile(this.subscriptions[invoice.sub]!, at);
   }
 
   /** Dunning: past_due while an open invoice is past its due date, active again once none is. */
@@ -668,9 +743,12 @@ export class BillingModel {
     return this.invoices.reduce((sum, i) => sum + i.total, 0);
   }
 
-  /** Pending items waiting for a subscription's next invoice. */
+  /** Fee and proration items waiting for a subscription's next invoice (one-time items aside). */
   pendingTotal(): number {
-    return this.subscriptions.reduce((sum, s) => sum + s.pending.reduce((t, p) => t + p.amount, 0), 0);
+    return this.subscriptions.reduce(
+      (sum, s) => sum + s.pending.reduce((t, p) => t + (p.kind === 'one_time' ? 0 : p.amount), 0),
+      0,
+    );
   }
 
   /**
@@ -683,10 +761,11 @@ export class BillingModel {
     return this.pieces.reduce((sum, p) => sum + segment(p.fee, p.period, p.from, p.owedTo), 0);
   }
 
-  /** The fee and proration lines invoiced so far (usage aside). */
+  /** The fee and proration lines invoiced so far (usage and one-time purchases aside). */
   feesInvoiced(): number {
     return this.invoices.reduce(
-      (sum, i) => sum + i.fixed.reduce((t, l) => t + (l.kind === 'usage' ? 0 : l.amount), 0),
+      (sum, i) =>
+        sum + i.fixed.reduce((t, l) => t + (l.kind === 'usage' || l.kind === 'one_time' ? 0 : l.amount), 0),
       0,
     );
   }

@@ -1,4 +1,4 @@
-import type { Plan } from '../../shared/domain/catalog.ts';
+import type { Plan, Price } from '../../shared/domain/catalog.ts';
 import type { PlanFee } from '../../shared/domain/fees.ts';
 import type { ItemChoice } from '../../shared/domain/subscription-items.ts';
 
@@ -43,3 +43,23 @@ export const feesFixture =
     if (!fee) throw new Error(`no fee for ${planId} in this test`);
     return fee;
   };
+
+/** A one-time price of a product (default 4900 USD minor units a unit). */
+export const oneTimePriceFixture = (overrides: Partial<Price> = {}): Price => ({
+  id: 'price-setup',
+  plan_id: null,
+  product_id: 'prod-1',
+  currency: 'USD',
+  model: 'one_time',
+  metric: null,
+  unit_amount: 4900,
+  unit_amount_decimal: null,
+  package_size: null,
+  tiers: null,
+  nickname: 'Setup',
+  active: true,
+  created_at: '2026-01-01T00:00:00.000Z',
+  updated_at: '2026-01-01T00:00:00.000Z',
+  version: 1,
+  ...overrides,
+});

@@ -78,7 +78,12 @@ export async function markOverdue(
     new InvoicesRepository(tableName).listOverdue(caller.now),
     new SubscriptionsRepository(tableName).listWithStatus('past_due'),
   ]);
-  const ids = new Set([...overdue.map((i) => i.subscription_id), ...pastDue.map((s) => s.id)]);
+  // A one-off invoice belongs to no subscription: left unpaid it is dunned by no subscription's
+  // standing (the gateway keeps serving; docs/billing-rules.md, "One-time purchases").
+  const overdueOfSubscriptions = overdue.flatMap((i) =>
+    i.subscription_id === null ? [] : [i.subscription_id],
+  );
+  const ids = new Set([...overdueOfSubscriptions, ...pastDue.map((s) => s.id)]);
   const report = { past_due: 0, restored: 0 };
   for (const id of ids) {
     let status: Awaited<ReturnType<typeof reconcileStanding>>;

@@ -46,7 +46,6 @@ export async function finalizeInvoice(
   // that settles an invoice with nothing due (its answer is the paid invoice).
   const answer = (body: Invoice) => idempotencyItems(tableName, idempotency, body);
   const repository = new InvoicesRepository(tableName);
-  const customers = new CustomersRepository(tableName);
   return retryOnLostRace(
     5,
     async () => {
@@ -56,64 +55,28 @@ export async function finalizeInvoice(
       if (draft.status === 'open' && draft.amount_due === 0)
         return settleIfNothingDue(tableName, draft, caller, answer);
       nextInvoiceStatus(draft.status, 'finalize');
-      if (draft.bills_usage) {
-        await repository.closePeriodToUsage(draft.subscription_id, draft.period_start, draft.id, caller.now);
+      // A one-off invoice (no subscription) closes no period and takes no pending item.
+      const subscriptionId = draft.subscription_id;
+      const billsUsage = draft.bills_usage && subscriptionId !== null;
+      if (billsUsage) {
+        await repository.closePeriodToUsage(subscriptionId, draft.period_start, draft.id, caller.now);
       }
-      const [usage, pendingItems, prefix, balance] = await Promise.all([
-        draft.bills_usage
-          ? new UsageRepository(tableName).aggregates(draft.subscription_id, draft.period_start)
+      const [usage, pendingItems] = await Promise.all([
+        billsUsage
+          ? new UsageRepository(tableName).aggregates(subscriptionId, draft.period_start)
           : Promise.resolve([]),
-        new SubscriptionsRepository(tableName).pendingItems(draft.subscription_id),
-        customers.ensureInvoicePrefix(draft.customer_id, (before, after) =>
-          auditBy(caller, 'customer', draft.customer_id, 'customer.invoice_prefix_assigned', before, after),
-        ),
-        customers.creditBalance(draft.customer_id, draft.currency),
+        subscriptionId === null
+          ? Promise.resolve([])
+          : new SubscriptionsRepository(tableName).pendingItems(subscriptionId),
       ]);
       // Drafts take their pending items when drafted; one drafted before that rule takes them now.
-      const billed = draft.bills_usage ? pendingItemsOfPeriod(pendingItems, draft.period_end) : [];
+      const billed = billsUsage ? pendingItemsOfPeriod(pendingItems, draft.period_end) : [];
       const lines = withLineIds(draft.id, [
         ...draft.lines.filter((line) => line.kind !== 'usage'),
         ...chargeLines(billed),
-        ...(draft.bills_usage ? usageLines(usage, draft.period_start, draft.period_end) : []),
+        ...(billsUsage ? usageLines(usage, draft.period_start, draft.period_end) : []),
       ]);
-      const { total } = totalsOf(lines);
-      const credit = applyCredit(total, balance?.amount ?? 0);
-      const sequence = (await repository.lastInvoiceNumber(draft.customer_id)) + 1;
-      const at = caller.now.toISOString();
-      const open: Invoice = {
-        ...draft,
-        status: 'open',
-        number: invoiceNumber(prefix, sequence),
-        lines,
-        total,
-        credit_applied: credit.credit_applied,
-        credited_to_balance: credit.credited_to_balance,
-        amount_due: credit.amount_due,
-        due_date: new Date(caller.now.getTime() + PAYMENT_TERMS_DAYS * 86_400_000).toISOString(),
-        finalized_at: at,
-        updated_at: at,
-        version: draft.version + 1,
-      };
-      const balanceMoves = credit.balance !== (balance?.amount ?? 0);
-      const balanceItems = balanceMoves
-        ? creditBalanceChange(
-            tableName,
-            draft.customer_id,
-            draft.currency,
-            balance,
-            credit.balance,
-            auditBy(
-              caller,
-              'customer',
-              draft.customer_id,
-              'customer.credit_balance_changed',
-              { currency: draft.currency, amount: balance?.amount ?? 0 },
-              { currency: draft.currency, amount: credit.balance, invoice_id: draft.id },
-            ),
-          )
-        : // Even when it does not move, the balance must be the one read: credit that arrived
-          // meanwhile (another invoice finalized or voided) is applied by a retry, not skipped.
-          [creditBalanceUnchanged(tableName, draft.customer_id, draft.currency, balance)];
+      const { open, sequence, balanceItems } = await numberedWithCredit(tableName, draft, lines, caller);
       const done = await repository.finalize(
         open,
         draft.version,
@@ -131,8 +94,68 @@ export async function finalizeInvoice(
   );
 }
 
+/**
+ * What finalizing `draft` with `lines` makes of it, read but not written: numbered next in the
+ * customer's gapless sequence (after its invoice prefix, assigned now if it has none), the customer's
+ * credit balance in its currency applied, due in PAYMENT_TERMS_DAYS; with the items that move (or
+ * pin) the balance, for the transaction that writes it. Shared by every invoice that is finalized.
+ */
+export async function numberedWithCredit(
+  tableName: string,
+  draft: Invoice,
+  lines: Invoice['lines'],
+  caller: Caller,
+): Promise<{ open: Invoice; sequence: number; balanceItems: TransactItem[] }> {
+  const customers = new CustomersRepository(tableName);
+  const [prefix, balance] = await Promise.all([
+    customers.ensureInvoicePrefix(draft.customer_id, (before, after) =>
+      auditBy(caller, 'customer', draft.customer_id, 'customer.invoice_prefix_assigned', before, after),
+    ),
+    customers.creditBalance(draft.customer_id, draft.currency),
+  ]);
+  const { total } = totalsOf(lines);
+  const credit = applyCredit(total, balance?.amount ?? 0);
+  const sequence = (await new InvoicesRepository(tableName).lastInvoiceNumber(draft.customer_id)) + 1;
+  const at = caller.now.toISOString();
+  const open: Invoice = {
+    ...draft,
+    status: 'open',
+    number: invoiceNumber(prefix, sequence),
+    lines,
+    total,
+    credit_applied: credit.credit_applied,
+    credited_to_balance: credit.credited_to_balance,
+    amount_due: credit.amount_due,
+    due_date: new Date(caller.now.getTime() + PAYMENT_TERMS_DAYS * 86_400_000).toISOString(),
+    finalized_at: at,
+    updated_at: at,
+    version: draft.version + 1,
+  };
+  const balanceMoves = credit.balance !== (balance?.amount ?? 0);
+  const balanceItems = balanceMoves
+    ? creditBalanceChange(
+        tableName,
+        draft.customer_id,
+        draft.currency,
+        balance,
+        credit.balance,
+        auditBy(
+          caller,
+          'customer',
+          draft.customer_id,
+          'customer.credit_balance_changed',
+          { currency: draft.currency, amount: balance?.amount ?? 0 },
+          { currency: draft.currency, amount: credit.balance, invoice_id: draft.id },
+        ),
+      )
+    : // Even when it does not move, the balance must be the one read: credit that arrived
+      // meanwhile (another invoice finalized or voided) is applied by a retry, not skipped.
+      [creditBalanceUnchanged(tableName, draft.customer_id, draft.currency, balance)];
+  return { open, sequence, balanceItems };
+}
+
 /** An open invoice with nothing to collect (a credit, or the balance paid it all) is paid at once, as in Stripe. */
-async function settleIfNothingDue(
+export async function settleIfNothingDue(
   tableName: string,
   open: Invoice,
   caller: Caller,

@@ -88,12 +88,15 @@ export async function recordPayment(
       );
       if (!done) return LOST_RACE;
       // The scheduled job re-checks standing too, so a failure here only delays the change.
-      await reconcileStanding(tableName, paid.subscription_id, caller).catch((error: unknown) =>
-        logger.warn('Could not re-check the subscription after a payment', {
-          subscription_id: paid.subscription_id,
-          error,
-        }),
-      );
+      // A one-off invoice has no subscription whose standing it could change.
+      const subscriptionId = paid.subscription_id;
+      if (subscriptionId !== null)
+        await reconcileStanding(tableName, subscriptionId, caller).catch((error: unknown) =>
+          logger.warn('Could not re-check the subscription after a payment', {
+            subscription_id: subscriptionId,
+            error,
+          }),
+        );
       return { invoice: paid, outcome: 'recorded' as const };
     },
     () => {

@@ -1,6 +1,7 @@
 import { DomainError, notFound } from '../../domain/errors.ts';
 import type { Charge, ProrationBehavior } from '../../domain/fees.ts';
 import { applyCredit, draftInvoice, type Invoice, pendingItemsOfPeriod } from '../../domain/invoice.ts';
+import type { OneTimeCharge } from '../../domain/one-time.ts';
 import { type Caller, canAccessCustomer } from '../../domain/principal.ts';
 import { applyPatch, closeCurrentPeriod, type Subscription } from '../../domain/subscription.ts';
 import { feesOf } from '../../domain/subscription-items.ts';
@@ -83,7 +84,7 @@ export async function upcomingInvoice(
   ]);
 
   let current: Subscription = subscription;
-  let pending: (Charge & { id: string; created_at: string })[] = stored;
+  let pending: ((Charge | OneTimeCharge) & { id: string; created_at: string })[] = stored;
   let preview: { invoice: Invoice; draftedAt: Date } | undefined;
   if (change) {
     const items = await requestedItems(tableName, subscription, {

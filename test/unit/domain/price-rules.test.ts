@@ -118,6 +118,7 @@ describe('building and archiving a price', () => {
     expect(newPrice(input, 'EUR', 'price-1', now)).toEqual({
       id: 'price-1',
       plan_id: 'plan-1',
+      product_id: null,
       currency: 'EUR',
       model: 'tiered_graduated',
       metric: 'calls',

@@ -1,0 +1,47 @@
+import { chargeLines, type Invoice, totalsOf, withLineIds } from './invoice.ts';
+import type { OneTimeCharge } from './one-time.ts';
+
+/**
+ * A one-off invoice before it is finalized (docs/billing-rules.md, "One-time purchases"): one line
+ * per one-time item, for no subscription (`subscription_id` null) and no period (a zero-length
+ * stretch at `now`: it closes none, bills no usage, and names no period for the SmartGateway).
+ */
+export function oneOffInvoice(
+  id: string,
+  customerId: string,
+  currency: string,
+  charges: readonly OneTimeCharge[],
+  now: Date,
+): Invoice {
+  const at = now.toISOString();
+  const lines = withLineIds(id, chargeLines(charges));
+  return {
+    id,
+    customer_id: customerId,
+    subscription_id: null,
+    number: null,
+    status: 'draft',
+    billing_reason: 'manual',
+    currency,
+    period_start: at,
+    period_end: at,
+    bills_usage: false,
+    next_period_start: null,
+    next_period_end: null,
+    lines,
+    ...totalsOf(lines),
+    amount_paid: 0,
+    due_date: null,
+    stripe_payment_intent_id: null,
+    payment_attempts: 0,
+    last_payment_error: null,
+    pending_payment: null,
+    created_at: at,
+    updated_at: at,
+    finalized_at: null,
+    paid_at: null,
+    voided_at: null,
+    marked_uncollectible_at: null,
+    version: 1,
+  };
+}

@@ -5,6 +5,7 @@ import type { HandlerContract } from './contract.ts';
 import { defineContract } from './contract.ts';
 import { customerContracts } from './customers.ts';
 import { invoiceContracts } from './invoices.ts';
+import { paymentMethodContracts } from './payment-methods.ts';
 import { subscriptionContracts } from './subscriptions.ts';
 import { usageContracts } from './usage.ts';
 import { webhookContracts } from './webhooks.ts';
@@ -26,6 +27,7 @@ export const CONTRACTS: Record<string, HandlerContract> = {
   ...catalogContracts,
   ...subscriptionContracts,
   ...invoiceContracts,
+  ...paymentMethodContracts,
   ...usageContracts,
   ...webhookContracts,
   ...auditContracts,

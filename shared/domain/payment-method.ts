@@ -171,10 +171,9 @@ export function withDefault(
   at: number,
 ): DefaultPaymentMethod | undefined {
   if (current && at < current.synced_at) return undefined;
-  // The same default reported later still moves synced_at on (see withStripeState).
-  if ((current?.payment_method_id ?? null) === paymentMethodId && (!current || at === current.synced_at)) {
-    return undefined;
-  }
+  // The same default reported later still moves synced_at on (see withStripeState), and "no default"
+  // is recorded too, with its time: an older report arriving after it must not set one.
+  if (current && current.payment_method_id === paymentMethodId && at === current.synced_at) return undefined;
   return {
     customer_id: customerId,
     payment_method_id: paymentMethodId,

@@ -58,35 +58,24 @@ export async function applyPaymentMethodEvent(
   const object = event.data.object as Stripe.PaymentMethod;
   const stored = await new PaymentMethodsRepository(tableName).get(object.id);
   if (event.type === 'payment_method.detached') {
-    if (!stored) return ignored(event, 'payment method');
-    await changePaymentMethods(
-      tableName,
-      stored.customer_id,
-      stored.id,
-      caller.now,
-      undefined,
-      (fresh, current) => {
-        const next = fresh && detached(fresh, at, caller.now);
-        const nextDefault =
-          current?.payment_method_id === stored.id
-            ? withDefault(current, stored.customer_id, null, at)
-            : undefined;
-        return {
-          method: next && { next, before: fresh },
-          default: nextDefault && { next: nextDefault, before: current },
-          shown: next ?? fresh ?? stored,
-          audit: (before, after) =>
-            auditBy(
-              caller,
-              'customer',
-              stored.customer_id,
-              'customer.payment_method_detached',
-              before,
-              after,
-            ),
-        };
-      },
-    );
+    // A method attached outside this API may be reported detached before its attachment arrives:
+    // it is then stored detached (its customer is the one it had), so the late attachment is ignored.
+    const previous = (event.data.previous_attributes as { customer?: string | null } | undefined)?.customer;
+    const customerId = stored?.customer_id ?? (await billingCustomerOf(previous ?? null));
+    if (!customerId) return ignored(event, 'payment method');
+    await changePaymentMethods(tableName, customerId, object.id, caller.now, undefined, (fresh, current) => {
+      const known = fresh ?? withStripeState(undefined, customerId, methodState(object), at, caller.now)!;
+      const next = detached(known, at, caller.now);
+      const nextDefault =
+        current?.payment_method_id === object.id ? withDefault(current, customerId, null, at) : undefined;
+      return {
+        method: next && { next, before: fresh },
+        default: nextDefault && { next: nextDefault, before: current },
+        shown: next ?? known,
+        audit: (before, after) =>
+          auditBy(caller, 'customer', customerId, 'customer.payment_method_detached', before, after),
+      };
+    });
     return 'processed';
   }
   if (!PAYMENT_METHOD_EVENTS.has(event.type)) return 'ignored';

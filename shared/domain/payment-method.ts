@@ -5,9 +5,14 @@ import { DomainError } from './errors.ts';
  * Stripe can charge for it, mirrored here so callers can list, choose and change them. Pure values.
  *
  * Ordering: Stripe's webhooks arrive late, twice and out of order. Every stored state carries the
- * Stripe time (`synced_at`, whole seconds, as Stripe's event `created`) it reflects, and an event
- * older than that changes nothing. Detaching is permanent at Stripe (a detached PaymentMethod can
- * never be attached again), so a detached method stays detached whatever arrives after.
+ * Stripe time (`synced_at`, whole seconds, as Stripe's event `created`) of the latest event applied,
+ * and an event older than that changes nothing. Our own writes (`at` null: the API changed Stripe,
+ * then us) apply at once and leave `synced_at` as it was: they are stamped by no Stripe clock, and
+ * the event Stripe sends for the same change comes later and is newer than any event before it, so
+ * the state ends where Stripe's does. (Stamping them with our clock would make a skewed clock, or
+ * the local service's simulated one, ignore Stripe's real events.) Detaching is permanent at Stripe
+ * (a detached PaymentMethod can never be attached again), so a detached method stays detached
+ * whatever arrives after.
  */
 export type CardDetails = {
   /** Stripe's brand name: visa, mastercard, amex, … */
@@ -46,9 +51,6 @@ export type DefaultPaymentMethod = {
 
 /** A payment method as the API shows it: with whether it is the default and whether its card expired. */
 export type PaymentMethodView = PaymentMethod & { default: boolean; expired: boolean };
-
-/** Unix seconds of a moment: the unit of Stripe's `created`, so our own writes order with its events. */
-export const stripeTime = (at: Date): number => Math.floor(at.getTime() / 1000);
 
 /** A card is valid through the last day of its expiry month (UTC); expired from the month after. */
 export function isExpired(card: CardDetails | null, now: Date): boolean {
@@ -112,7 +114,7 @@ export function withStripeState(
   current: PaymentMethod | undefined,
   customerId: string,
   state: StripeMethodState,
-  at: number,
+  at: number | null,
   now: Date,
   source: PaymentMethod['source'] = 'stripe',
 ): PaymentMethod | undefined {
@@ -127,14 +129,15 @@ export function withStripeState(
       created_at: now.toISOString(),
       updated_at: now.toISOString(),
       detached_at: null,
-      synced_at: at,
+      synced_at: at ?? 0,
       version: 1,
     };
   }
-  if (current.status === 'detached' || at < current.synced_at) return undefined;
+  if (current.status === 'detached' || (at !== null && at < current.synced_at)) return undefined;
   // The same state reported later still moves synced_at on, so an event older than this one (but
   // newer than the state held) cannot then overwrite it.
-  if (current.type === state.type && sameCard(current.card, state.card) && at === current.synced_at) {
+  const newer = at !== null && at > current.synced_at;
+  if (current.type === state.type && sameCard(current.card, state.card) && !newer) {
     return undefined;
   }
   return {
@@ -142,20 +145,20 @@ export function withStripeState(
     type: state.type,
     card: state.card,
     updated_at: now.toISOString(),
-    synced_at: Math.max(current.synced_at, at),
+    synced_at: Math.max(current.synced_at, at ?? 0),
     version: current.version + 1,
   };
 }
 
 /** The method detached at `at`; undefined when it already is (detaching is permanent, whatever `at`). */
-export function detached(current: PaymentMethod, at: number, now: Date): PaymentMethod | undefined {
+export function detached(current: PaymentMethod, at: number | null, now: Date): PaymentMethod | undefined {
   if (current.status === 'detached') return undefined;
   return {
     ...current,
     status: 'detached',
     detached_at: now.toISOString(),
     updated_at: now.toISOString(),
-    synced_at: Math.max(current.synced_at, at),
+    synced_at: Math.max(current.synced_at, at ?? 0),
     version: current.version + 1,
   };
 }
@@ -168,16 +171,18 @@ export function withDefault(
   current: DefaultPaymentMethod | undefined,
   customerId: string,
   paymentMethodId: string | null,
-  at: number,
+  at: number | null,
 ): DefaultPaymentMethod | undefined {
-  if (current && at < current.synced_at) return undefined;
+  if (current && at !== null && at < current.synced_at) return undefined;
   // The same default reported later still moves synced_at on (see withStripeState), and "no default"
   // is recorded too, with its time: an older report arriving after it must not set one.
-  if (current && current.payment_method_id === paymentMethodId && at === current.synced_at) return undefined;
+  const newer = at !== null && at > (current?.synced_at ?? 0);
+  if (current?.payment_method_id === paymentMethodId && !newer) return undefined;
+  if (!current && paymentMethodId === null && at === null) return undefined;
   return {
     customer_id: customerId,
     payment_method_id: paymentMethodId,
-    synced_at: Math.max(current?.synced_at ?? 0, at),
+    synced_at: Math.max(current?.synced_at ?? 0, at ?? 0),
     version: (current?.version ?? 0) + 1,
   };
 }

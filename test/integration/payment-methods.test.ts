@@ -58,7 +58,8 @@ describe('payment methods offline (no Stripe configured), against DynamoDB Local
       table(),
       customerId,
       { card: { brand: 'mastercard', last4: '4444', exp_month: 1, exp_year: 2031 }, set_default: true },
-      caller(),
+      // A second later: the list is oldest first.
+      caller(operator(), new Date(NOW.getTime() + 1000)),
     );
     expect(first).toMatchObject({
       source: 'offline',
@@ -333,10 +334,11 @@ describe('payment methods with Stripe, kept in step by webhooks', () => {
     await receiveStripeEvent(table(), updated(one.id, at + 1), NOW);
     expect(await receiveStripeEvent(table(), newer, NOW)).toBe('duplicate');
     const page = await listPaymentMethods(table(), customer.id, { limit: 10 }, caller());
-    expect(page.data.map((m) => [m.id, m.default])).toEqual([
-      [one.id, false],
-      [two.id, true],
-    ]);
+    // Both attached at the same (fixed) moment: the list's order between them is by id, so compare as a map.
+    expect(Object.fromEntries(page.data.map((m) => [m.id, m.default]))).toEqual({
+      [one.id]: false,
+      [two.id]: true,
+    });
   });
 
   it('detaching goes to Stripe first, which also clears its default', async () => {

@@ -3,7 +3,6 @@ import { DomainError, validationError } from '../../domain/errors.ts';
 import {
   type PaymentMethodView,
   type StripeMethodState,
-  stripeTime,
   withDefault,
   withStripeState,
 } from '../../domain/payment-method.ts';
@@ -77,7 +76,8 @@ export async function attachPaymentMethod(
       card: body.card,
     };
   }
-  const at = stripeTime(caller.now);
+  // Our own write: no Stripe time (see shared/domain/payment-method.ts); Stripe's event for it follows.
+  const at = null;
   return changePaymentMethods(tableName, customerId, state.id, caller.now, idempotency, (method, current) => {
     if (method && method.customer_id !== customerId) {
       // Stripe refuses this too (a method belongs to one customer); the other customer stays unnamed.

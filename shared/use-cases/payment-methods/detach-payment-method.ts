@@ -1,5 +1,5 @@
 import { DomainError } from '../../domain/errors.ts';
-import { detached, type PaymentMethodView, stripeTime, withDefault } from '../../domain/payment-method.ts';
+import { detached, type PaymentMethodView, withDefault } from '../../domain/payment-method.ts';
 import type { Caller } from '../../domain/principal.ts';
 import { stripeGateway } from '../../payments/stripe-gateway.ts';
 import { auditBy } from '../../store/audit.ts';
@@ -27,7 +27,8 @@ export async function detachPaymentMethod(
     }
     await gateway.detachPaymentMethod(paymentMethodId);
   }
-  const at = stripeTime(caller.now);
+  // Our own write: no Stripe time (see shared/domain/payment-method.ts); Stripe's event for it follows.
+  const at = null;
   return changePaymentMethods(
     tableName,
     customerId,
@@ -37,9 +38,7 @@ export async function detachPaymentMethod(
     (fresh, current) => {
       const next = fresh && detached(fresh, at, caller.now);
       const wasDefault = current?.payment_method_id === paymentMethodId;
-      const nextDefault = wasDefault
-        ? withDefault(current, customerId, null, Math.max(at, current.synced_at))
-        : undefined;
+      const nextDefault = wasDefault ? withDefault(current, customerId, null, at) : undefined;
       return {
         method: next && { next, before: fresh },
         default: nextDefault && { next: nextDefault, before: current },

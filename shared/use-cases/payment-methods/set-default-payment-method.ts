@@ -1,10 +1,5 @@
 import { DomainError } from '../../domain/errors.ts';
-import {
-  type PaymentMethodView,
-  refuseToCharge,
-  stripeTime,
-  withDefault,
-} from '../../domain/payment-method.ts';
+import { type PaymentMethodView, refuseToCharge, withDefault } from '../../domain/payment-method.ts';
 import type { Caller } from '../../domain/principal.ts';
 import { stripeGateway } from '../../payments/stripe-gateway.ts';
 import { auditBy } from '../../store/audit.ts';
@@ -38,7 +33,8 @@ export async function setDefaultPaymentMethod(
     const stripeCustomerId = await stripeCustomerIdOf(tableName, customerId, gateway, caller);
     await gateway.setDefaultPaymentMethod(stripeCustomerId, paymentMethodId);
   }
-  const at = stripeTime(caller.now);
+  // Our own write: no Stripe time (see shared/domain/payment-method.ts); Stripe's event for it follows.
+  const at = null;
   return changePaymentMethods(
     tableName,
     customerId,
@@ -49,7 +45,6 @@ export async function setDefaultPaymentMethod(
       if (!fresh || fresh.status === 'detached') {
         throw new DomainError('conflict', `Payment method ${paymentMethodId} was detached meanwhile`);
       }
-      // Our own write counts as of now: a webhook about an older default cannot undo it.
       const next = withDefault(current, customerId, paymentMethodId, at);
       return {
         default: next && { next, before: current },

@@ -112,6 +112,21 @@ describe('ordering of Stripe reports', () => {
     expect(detached(gone, 6000, NOW)).toBeUndefined();
   });
 
+  it("our own writes apply at once and keep the Stripe time, so Stripe's later event still applies", () => {
+    const held: DefaultPaymentMethod = {
+      customer_id: 'c1',
+      payment_method_id: 'pm_a',
+      synced_at: 100,
+      version: 3,
+    };
+    const ours = withDefault(held, 'c1', 'pm_b', null)!;
+    expect(ours).toEqual({ customer_id: 'c1', payment_method_id: 'pm_b', synced_at: 100, version: 4 });
+    expect(withDefault(ours, 'c1', 'pm_b', 101)).toMatchObject({ payment_method_id: 'pm_b', synced_at: 101 });
+    expect(withDefault(ours, 'c1', 'pm_b', null)).toBeUndefined();
+    expect(withStripeState(undefined, 'c1', state, null, NOW)?.synced_at).toBe(0);
+    expect(detached(stored(), null, NOW)?.synced_at).toBe(1000);
+  });
+
   it('defaults apply in Stripe time order whatever order they arrive in', () => {
     const reports: [string | null, number][] = [
       ['pm_a', 10],

@@ -518,8 +518,12 @@ function idempotencyError(status: 400 | 409, message: string): Answer {
   return { status, body: { error: { type: 'idempotency_error', message } } };
 }
 
+/** Like Stripe's ids: letters and digits only after the prefix. */
 function newId(prefix: string): string {
-  return `${prefix}_${randomBytes(12).toString('base64url')}`;
+  return `${prefix}_${randomBytes(18)
+    .toString('base64')
+    .replace(/[^A-Za-z0-9]/g, '')
+    .slice(0, 24)}`;
 }
 
 const now = (): number => Math.floor(Date.now() / 1000);

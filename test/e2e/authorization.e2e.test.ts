@@ -23,6 +23,7 @@ type Fixture = {
   priceId: string;
   subscriptionId: string;
   invoiceId: string;
+  paymentMethodId: string;
 };
 let f: Fixture;
 
@@ -95,6 +96,27 @@ const SAMPLES: Record<string, (route: RouteDefinition) => Sample> = {
     otherTenant: 403,
   }),
   'audit-list': () => ({ path: `/api/v1/audit/customer/${f.customerId}`, otherTenant: 404 }),
+  'payment-methods-attach': () => ({
+    path: `/api/v1/customers/${f.customerId}/payment-methods`,
+    body: { card: { brand: 'visa', last4: '4242', exp_month: 8, exp_year: 2030 } },
+    otherTenant: 404,
+  }),
+  'payment-methods-list': () => ({
+    path: `/api/v1/customers/${f.customerId}/payment-methods`,
+    otherTenant: 404,
+  }),
+  'payment-methods-get': () => ({
+    path: `/api/v1/customers/${f.customerId}/payment-methods/${f.paymentMethodId}`,
+    otherTenant: 404,
+  }),
+  'payment-methods-set-default': () => ({
+    path: `/api/v1/customers/${f.customerId}/payment-methods/${f.paymentMethodId}/default`,
+    otherTenant: 404,
+  }),
+  'payment-methods-detach': () => ({
+    path: `/api/v1/customers/${f.customerId}/payment-methods/${f.paymentMethodId}`,
+    otherTenant: 404,
+  }),
 };
 
 /** Routes without an authorizer: the webhook authenticates by signature (below), the OpenAPI document is public. */
@@ -112,6 +134,10 @@ beforeAll(async () => {
   });
   const prices = await service.call('GET', `/api/v1/prices?plan_id=${a.planId}`, { token: operator });
   const plan = await service.call('GET', `/api/v1/plans/${a.planId}`, { token: operator });
+  const card = await service.call('POST', `/api/v1/customers/${a.customer.id}/payment-methods`, {
+    token: operator,
+    body: { card: { brand: 'visa', last4: '4242', exp_month: 8, exp_year: 2030 } },
+  });
   f = {
     customerId: a.customer.id,
     otherCustomerId: b.customer.id,
@@ -120,6 +146,7 @@ beforeAll(async () => {
     priceId: prices.body.data[0].id,
     subscriptionId: a.subscription.id,
     invoiceId: invoices.body.data[0].id,
+    paymentMethodId: card.body.id,
   };
   await service.settled();
 });

@@ -78,6 +78,9 @@ type Fixtures = {
   archivablePriceId: string;
   invoice1: string;
   invoice2: string;
+  /** Two cards of the usage customer (so its list has a second page), and a third the fuzz may detach. */
+  paymentMethodId: string;
+  detachablePaymentMethodId: string;
   now: string;
   /** A real next_cursor per list route, from a first page of one. */
   cursors: Map<string, string>;
@@ -192,7 +195,27 @@ const SPECS: Record<string, FuzzSpec> = {
   'POST /api/v1/invoices/{id}/mark-uncollectible': { params: (fx) => ({ id: fx.invoice1 }) },
   'POST /api/v1/invoices/{id}/pay': {
     params: (fx) => ({ id: fx.invoice1 }),
-    bodies: () => [{ paid_out_of_band: true }, {}],
+    bodies: (fx) => [{ paid_out_of_band: true }, {}, { payment_method_id: fx.paymentMethodId }],
+  },
+  'POST /api/v1/customers/{id}/payment-methods': {
+    params: (fx) => ({ id: fx.usage.customer.id }),
+    bodies: () => [
+      { payment_method: 'pm_card_visa' },
+      { payment_method: 'pm_card_mastercard', set_default: true },
+    ],
+  },
+  'GET /api/v1/customers/{id}/payment-methods': {
+    params: (fx) => ({ id: fx.usage.customer.id }),
+    query: () => ({}),
+  },
+  'GET /api/v1/customers/{id}/payment-methods/{pm_id}': {
+    params: (fx) => ({ id: fx.usage.customer.id, pm_id: fx.paymentMethodId }),
+  },
+  'POST /api/v1/customers/{id}/payment-methods/{pm_id}/default': {
+    params: (fx) => ({ id: fx.usage.customer.id, pm_id: fx.paymentMethodId }),
+  },
+  'DELETE /api/v1/customers/{id}/payment-methods/{pm_id}': {
+    params: (fx) => ({ id: fx.usage.customer.id, pm_id: fx.detachablePaymentMethodId }),
   },
   'GET /api/v1/audit/{entity_type}/{entity_id}': {
     params: (fx) => ({ entity_type: 'subscription', entity_id: fx.updatable.id }),
@@ -326,6 +349,12 @@ async function createFixtures(): Promise<Fixtures> {
     quantity: 3,
     idempotency_key: 'fixture-1',
   });
+  const card = async (token: string) =>
+    (await call('POST', `/api/v1/customers/${usage.customer.id}/payment-methods`, { payment_method: token }))
+      .id as string;
+  const paymentMethodId = await card('pm_card_visa');
+  await card('pm_card_amex');
+  const detachablePaymentMethodId = await card('pm_card_mastercard');
   const invoiceOf = async (customerId: string) =>
     (await call('GET', `/api/v1/invoices?customer_id=${customerId}`)).data[0].id as string;
   const partial = {
@@ -338,6 +367,8 @@ async function createFixtures(): Promise<Fixtures> {
     archivablePriceId: archivable.id as string,
     invoice1: await invoiceOf(a1.customer.id),
     invoice2: await invoiceOf(a2.customer.id),
+    paymentMethodId,
+    detachablePaymentMethodId,
     now,
     cursors: new Map<string, string>(),
   };

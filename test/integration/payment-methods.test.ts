@@ -367,4 +367,29 @@ describe('payment methods with Stripe, kept in step by webhooks', () => {
       version: 2,
     });
   });
+
+  it('a method detached at Stripe already (the Dashboard, no webhook yet) detaches here too', async () => {
+    const customer = await mirrored();
+    const method = await attachPaymentMethod(
+      table(),
+      customer.id,
+      { payment_method: 'pm_card_visa' },
+      caller(),
+    );
+    const direct = await fetch(`${stripe.url}/v1/payment_methods/${method.id}/detach`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer sk_test_pm' },
+    });
+    expect(direct.status).toBe(200);
+    const detached = await detachPaymentMethod(table(), customer.id, method.id, caller());
+    expect(detached.status).toBe('detached');
+    // Stripe answered "not attached" to our detach, and the gateway looked before calling it done.
+    const sent = stripe.requests.filter((r) => r.path.startsWith(`/v1/payment_methods/${method.id}`));
+    // (The attach went to pm_card_visa, the test token that made this method.)
+    expect(sent.map((r) => [r.method, r.path.split('/').pop(), r.status])).toEqual([
+      ['POST', 'detach', 200],
+      ['POST', 'detach', 400],
+      ['GET', method.id, 200],
+    ]);
+  });
 });

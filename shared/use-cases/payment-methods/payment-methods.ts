@@ -74,11 +74,11 @@ export async function listPaymentMethods(
 }
 
 /** What one change decides from a fresh read of the method (if any) and the customer's default. */
-export type MethodDecision = {
+export type MethodDecision<S extends PaymentMethod | undefined> = {
   method?: { next: PaymentMethod; before: PaymentMethod | undefined } | undefined;
   default?: { next: DefaultPaymentMethod; before: DefaultPaymentMethod | undefined } | undefined;
-  /** The method the answer shows (the new state, or the unchanged one). */
-  shown: PaymentMethod;
+  /** The method the answer shows (the new state, or the unchanged one); none for a webhook's change of default. */
+  shown: S;
   audit: (before: unknown, after: unknown) => AuditDraft;
 };
 
@@ -87,28 +87,29 @@ export type MethodDecision = {
  * on what was read (with the audit entry and idempotency record), again on a fresh read when another
  * writer got there first. A decision that changes nothing writes only the idempotency record.
  */
-export async function changePaymentMethods(
+export async function changePaymentMethods<S extends PaymentMethod | undefined>(
   tableName: string,
   customerId: string,
-  paymentMethodId: string,
+  paymentMethodId: string | undefined,
   now: Date,
   idempotency: Idempotency,
   decide: (
     method: PaymentMethod | undefined,
     current: DefaultPaymentMethod | undefined,
-  ) => MethodDecision | Promise<MethodDecision>,
-): Promise<PaymentMethodView> {
+  ) => MethodDecision<S> | Promise<MethodDecision<S>>,
+): Promise<S extends PaymentMethod ? PaymentMethodView : undefined> {
+  type Answer = S extends PaymentMethod ? PaymentMethodView : undefined;
   const repository = new PaymentMethodsRepository(tableName);
   return retryOnLostRace(
     5,
     async () => {
       const [method, current] = await Promise.all([
-        repository.get(paymentMethodId),
+        paymentMethodId === undefined ? undefined : repository.get(paymentMethodId),
         repository.defaultOf(customerId),
       ]);
       const decision = await decide(method, current);
       const defaultId = (decision.default?.next ?? current)?.payment_method_id ?? null;
-      const view = viewOf(decision.shown, defaultId, now);
+      const view = (decision.shown && viewOf(decision.shown, defaultId, now)) as Answer;
       const answer = idempotencyItems(tableName, idempotency, view);
       if (!decision.method && !decision.default) {
         await keepAnswer(answer);
@@ -135,7 +136,7 @@ export async function changePaymentMethods(
       if (outcome === 'idempotency-key-taken') throw new IdempotencyKeyTaken();
       return outcome === 'saved' ? view : LOST_RACE;
     },
-    () => {
+    (): Answer => {
       throw changingConcurrently(`The payment methods of customer ${customerId}`);
     },
   );

@@ -39,14 +39,14 @@ export async function applyPaymentMethodEvent(
     await changePaymentMethods(
       tableName,
       customer.id,
-      defaultId ?? '',
+      undefined,
       caller.now,
       undefined,
-      (method, current) => {
+      (_method, current) => {
         const next = withDefault(current, customer.id, defaultId, at);
         return {
           default: next && { next, before: current },
-          shown: method ?? placeholder(customer.id, defaultId),
+          shown: undefined,
           audit: (before, after) =>
             auditBy(caller, 'customer', customer.id, 'customer.default_payment_method_synced', before, after),
         };
@@ -108,18 +108,3 @@ function ignored(event: Stripe.Event, what: string): 'ignored' {
   logger.warn(`A Stripe ${event.type} event names no ${what} of ours; ignored`, { event_id: event.id });
   return 'ignored';
 }
-
-/** The answer of a default change is not shown to anyone; this stands in when its method is not stored. */
-const placeholder = (customerId: string, id: string | null) => ({
-  id: id ?? '',
-  customer_id: customerId,
-  source: 'stripe' as const,
-  type: 'unknown',
-  card: null,
-  status: 'attached' as const,
-  created_at: '',
-  updated_at: '',
-  detached_at: null,
-  synced_at: 0,
-  version: 0,
-});

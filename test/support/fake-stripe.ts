@@ -1,6 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import {
+  type FakeCard,
+  type FakePaymentMethod,
+  fakePaymentMethods,
+  TEST_CARDS,
+} from './fake-stripe-payment-methods.ts';
+
+export { type FakeCard, type FakePaymentMethod, TEST_CARDS };
 
 /**
  * A local stand-in for the Stripe endpoints the gateway calls (customers, payment intents, payment
@@ -67,29 +75,6 @@ export type FakePaymentIntent = {
   last_payment_error: null | { type: 'card_error'; code: string; decline_code: string; message: string };
 };
 
-export type FakeCard = { brand: string; last4: string; exp_month: number; exp_year: number };
-
-export type FakePaymentMethod = {
-  id: string;
-  object: 'payment_method';
-  created: number;
-  livemode: false;
-  type: 'card';
-  customer: string | null;
-  card: FakeCard & { country: 'US'; funding: 'credit' };
-  billing_details: { address: null; email: null; name: null; phone: null };
-  metadata: Record<string, string>;
-  /** Not Stripe's: detaching is permanent there, and this remembers it. */
-  detached: boolean;
-};
-
-/** Stripe's test-mode tokens: attaching one makes a new PaymentMethod with an id of its own. */
-export const TEST_CARDS: Record<string, FakeCard> = {
-  pm_card_visa: { brand: 'visa', last4: '4242', exp_month: 12, exp_year: 2034 },
-  pm_card_mastercard: { brand: 'mastercard', last4: '4444', exp_month: 12, exp_year: 2034 },
-  pm_card_amex: { brand: 'amex', last4: '8431', exp_month: 12, exp_year: 2034 },
-};
-
 export type FakeStripe = {
   /** e.g. http://127.0.0.1:43121 — what STRIPE_API_BASE should be. */
   url: string;
@@ -116,7 +101,6 @@ export async function startFakeStripe(): Promise<FakeStripe> {
   const requests: RecordedRequest[] = [];
   const customers = new Map<string, FakeCustomer>();
   const paymentIntents = new Map<string, FakePaymentIntent>();
-  const paymentMethods = new Map<string, FakePaymentMethod>();
   const outcomes = new Map<string, PaymentOutcome[]>();
   const attached = new Map<string, Set<string>>();
   const idempotency = new Map<string, SavedKey>();
@@ -214,103 +198,24 @@ export async function startFakeStripe(): Promise<FakeStripe> {
     return { status: 402, body: { error: { ...decline, payment_intent: intent } } };
   }
 
-  function newPaymentMethod(card: FakeCard): FakePaymentMethod {
-    const method: FakePaymentMethod = {
-      id: newId('pm'),
-      object: 'payment_method',
-      created: now(),
-      livemode: false,
-      type: 'card',
-      customer: null,
-      card: { ...card, country: 'US', funding: 'credit' },
-      billing_details: { address: null, email: null, name: null, phone: null },
-      metadata: {},
-      detached: false,
-    };
-    paymentMethods.set(method.id, method);
-    return method;
-  }
-
-  const shown = ({ detached: _detached, ...method }: FakePaymentMethod) => method;
-
-  function attachPaymentMethod(id: string, params: FormParams): Answer {
-    const customerId = text(params.customer);
-    if (!customerId) return invalid('Missing required param: customer.', 'customer');
-    if (!customers.has(customerId)) return missing('customer', customerId, 'customer');
-    const testCard = TEST_CARDS[id];
-    const method = testCard ? newPaymentMethod(testCard) : paymentMethods.get(id);
-    if (!method) return missing('PaymentMethod', id, 'payment_method');
-    if (method.detached) {
-      return invalid(
-        'The payment method you provided has already been attached to a customer and detached; it cannot be reused.',
-        'payment_method',
-      );
-    }
-    if (method.customer && method.customer !== customerId) {
-      return invalid(
-        'The payment method you provided has already been attached to a customer.',
-        'payment_method',
-      );
-    }
-    method.customer = customerId;
-    const methods = attached.get(customerId) ?? new Set<string>();
-    methods.add(method.id);
-    attached.set(customerId, methods);
-    return { status: 200, body: shown(method) };
-  }
-
-  function detachPaymentMethod(id: string): Answer {
-    const method = paymentMethods.get(id);
-    if (!method) return missing('PaymentMethod', id, 'payment_method');
-    if (!method.customer) {
-      return invalid(
-        'The payment method you provided is not attached to a customer so detachment is impossible.',
-        'payment_method',
-      );
-    }
-    const customer = customers.get(method.customer);
-    attached.get(method.customer)?.delete(id);
-    // Stripe stops using a detached method as the invoice default.
-    if (customer?.invoice_settings.default_payment_method === id) {
-      customer.invoice_settings.default_payment_method = null;
-    }
-    method.customer = null;
-    method.detached = true;
-    return { status: 200, body: shown(method) };
-  }
-
-  function updateCustomer(id: string, params: FormParams): Answer {
-    const customer = customers.get(id);
-    if (!customer) return missing('customer', id, 'id');
-    const settings = params.invoice_settings;
-    if (typeof settings === 'object' && !Array.isArray(settings) && 'default_payment_method' in settings) {
-      const pm = text(settings.default_payment_method);
-      if (pm && !attached.get(id)?.has(pm)) {
-        return invalid(
-          `No such PaymentMethod: '${pm}'; It's possible this PaymentMethod exists on one of your connected accounts, in which case you should retry this request on that connected account.`,
-          'invoice_settings[default_payment_method]',
-        );
-      }
-      customer.invoice_settings.default_payment_method = pm || null;
-    }
-    return { status: 200, body: customer };
-  }
+  const methods = fakePaymentMethods(customers, attached, { newId, now, text, invalid, missing });
+  const { paymentMethods } = methods;
 
   async function route(method: string, path: string, params: FormParams): Promise<Answer> {
     if (method === 'POST' && path === '/v1/customers') return createCustomer(params);
     if (method === 'POST' && path === '/v1/payment_intents') return createPaymentIntent(params);
     const customer = /^\/v1\/customers\/([^/]+)$/.exec(path);
     if (method === 'GET' && customer?.[1]) return retrieveCustomer(decodeURIComponent(customer[1]));
-    if (method === 'POST' && customer?.[1]) return updateCustomer(decodeURIComponent(customer[1]), params);
+    if (method === 'POST' && customer?.[1])
+      return methods.updateCustomer(decodeURIComponent(customer[1]), params);
     const pmAction = /^\/v1\/payment_methods\/([^/]+)\/(attach|detach)$/.exec(path);
     if (method === 'POST' && pmAction?.[1]) {
       const id = decodeURIComponent(pmAction[1]);
-      return pmAction[2] === 'attach' ? attachPaymentMethod(id, params) : detachPaymentMethod(id);
+      return pmAction[2] === 'attach' ? methods.attach(id, params) : methods.detach(id);
     }
     const pm = /^\/v1\/payment_methods\/([^/]+)$/.exec(path);
     if (method === 'GET' && pm?.[1]) {
-      const found = paymentMethods.get(decodeURIComponent(pm[1]));
-      return found ? { status: 200, body: shown(found) } : missing('PaymentMethod', pm[1], 'payment_method');
+      return methods.retrieve(decodeURIComponent(pm[1]));
     }
     return {
       status: 404,
@@ -403,7 +308,7 @@ export async function startFakeStripe(): Promise<FakeStripe> {
     paymentIntents,
     paymentMethods,
     createPaymentMethod(card = {}) {
-      return newPaymentMethod({ ...TEST_CARDS.pm_card_visa!, ...card }).id;
+      return methods.create({ ...TEST_CARDS.pm_card_visa!, ...card }).id;
     },
     setPaymentMethod(customerId, pm) {
       const customer = customers.get(customerId);

@@ -36,6 +36,7 @@ export const SCOPES = {
   invoicesRead: 'billing:invoices:read',
   invoicesWrite: 'billing:invoices:write',
   auditRead: 'billing:audit:read',
+  paymentMethodsWrite: 'billing:payment_methods:write',
 } as const;
 
 export const API_PREFIX = '/api/v1';
@@ -71,6 +72,43 @@ function crud(resource: string, noun: string, writeScope: string, readScope: str
   ];
 }
 
+/** A customer's payment methods: tenants manage their own (reads also with billing:customers:read). */
+function paymentMethodRoutes(base: string): RouteDefinition[] {
+  const route = (
+    method: RouteDefinition['method'],
+    path: string,
+    handler: string,
+    write: boolean,
+    summary: string,
+  ): RouteDefinition => ({
+    method,
+    path: `${base}${path}`,
+    handler: `payment-methods-${handler}`,
+    auth: 'jwt',
+    scopes: write ? [SCOPES.paymentMethodsWrite] : [SCOPES.customersRead],
+    summary,
+  });
+  return [
+    route(
+      'POST',
+      '',
+      'attach',
+      true,
+      'Attach a payment method (Stripe pm_… id; offline: card details, never its number)',
+    ),
+    route('GET', '', 'list', false, "List a customer's attached payment methods (cursor pagination)"),
+    route('GET', '/{pm_id}', 'get', false, 'Get a payment method (expired: whether its card has expired)'),
+    route('POST', '/{pm_id}/default', 'set-default', true, "Make it the customer's default payment method"),
+    route(
+      'DELETE',
+      '/{pm_id}',
+      'detach',
+      true,
+      'Detach a payment method for good (the default one: no default left)',
+    ),
+  ];
+}
+
 export const ROUTES: readonly RouteDefinition[] = [
   {
     method: 'POST',
@@ -96,6 +134,7 @@ export const ROUTES: readonly RouteDefinition[] = [
     scopes: [SCOPES.customersRead],
     summary: 'Get a customer',
   },
+  ...paymentMethodRoutes(`${API_PREFIX}/customers/{id}/payment-methods`),
   ...crud('products', 'product', SCOPES.catalogWrite, SCOPES.catalogRead),
   ...crud('plans', 'plan', SCOPES.catalogWrite, SCOPES.catalogRead),
   ...crud('prices', 'price', SCOPES.catalogWrite, SCOPES.catalogRead),
@@ -266,6 +305,11 @@ export const HANDLER_ACCESS: Readonly<Record<string, HandlerAccess>> = {
   'customers-create': { billingTable: 'read-write', stripeSecret: true }, // mirrors customers to Stripe
   'customers-get': { billingTable: 'read', stripeSecret: false },
   'customers-list': { billingTable: 'read', stripeSecret: false },
+  'payment-methods-attach': { billingTable: 'read-write', stripeSecret: true },
+  'payment-methods-list': { billingTable: 'read', stripeSecret: false },
+  'payment-methods-get': { billingTable: 'read', stripeSecret: false },
+  'payment-methods-set-default': { billingTable: 'read-write', stripeSecret: true },
+  'payment-methods-detach': { billingTable: 'read-write', stripeSecret: true },
   'products-create': { billingTable: 'read-write', stripeSecret: false },
   'products-get': { billingTable: 'read', stripeSecret: false },
   'products-list': { billingTable: 'read', stripeSecret: false },

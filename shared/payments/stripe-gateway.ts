@@ -1,6 +1,7 @@
 import Stripe from 'stripe';
 import { config } from '../config.ts';
 import { DomainError } from '../domain/errors.ts';
+import type { StripeMethodState } from '../domain/payment-method.ts';
 import { stripeCredentials } from './stripe-credentials.ts';
 
 /**
@@ -22,6 +23,19 @@ export interface StripeGateway {
   collectInvoice(input: CollectInvoiceInput): Promise<CollectInvoiceResult>;
   /** The customer's default payment method in Stripe; PaymentMethodMissing when there is none. */
   defaultPaymentMethod(stripeCustomerId: string): Promise<string>;
+  /**
+   * Attaches a PaymentMethod (`pm_…`) to the Stripe customer and returns what Stripe knows of it (a
+   * test token such as `pm_card_visa` becomes a new PaymentMethod with an id of its own). Attaching
+   * one already attached to this customer is a no-op at Stripe. PaymentMethodRefused when Stripe
+   * refuses it (unknown, attached to someone else, detached).
+   */
+  attachPaymentMethod(paymentMethodId: string, stripeCustomerId: string): Promise<StripeMethodState>;
+  /** Detaches it for good (Stripe also clears it as the customer's default); already detached is done. */
+  detachPaymentMethod(paymentMethodId: string): Promise<void>;
+  /** Sets (null: clears) the customer's `invoice_settings.default_payment_method`. */
+  setDefaultPaymentMethod(stripeCustomerId: string, paymentMethodId: string | null): Promise<void>;
+  /** Our customer id in the Stripe customer's metadata (set when mirrored); undefined when none or deleted. */
+  billingCustomerIdOf(stripeCustomerId: string): Promise<string | undefined>;
 }
 
 export type CollectInvoiceInput = {
@@ -58,6 +72,16 @@ export class PaymentMethodMissing extends DomainError {
   constructor(readonly stripeCustomerId: string) {
     super('unprocessable', `Stripe customer ${stripeCustomerId} has no default payment method to charge`);
     this.name = 'PaymentMethodMissing';
+  }
+}
+
+/** Stripe refused the payment method named by the caller: a 422 naming the field, Stripe's reason in the message. */
+export class PaymentMethodRefused extends DomainError {
+  constructor(paymentMethodId: string, stripeMessage: string) {
+    super('unprocessable', `Stripe refused payment method ${paymentMethodId}: ${stripeMessage}`, [
+      { field: 'payment_method', message: stripeMessage },
+    ]);
+    this.name = 'PaymentMethodRefused';
   }
 }
 
@@ -217,6 +241,63 @@ class StripeClientGateway implements StripeGateway {
     if (!method) throw new PaymentMethodMissing(stripeCustomerId);
     return typeof method === 'string' ? method : method.id;
   }
+
+  async attachPaymentMethod(paymentMethodId: string, stripeCustomerId: string): Promise<StripeMethodState> {
+    try {
+      // No idempotency key of ours: attaching is naturally idempotent for a real PaymentMethod, and
+      // the client keys its own retries.
+      const method = await this.stripe.paymentMethods.attach(paymentMethodId, { customer: stripeCustomerId });
+      return methodState(method);
+    } catch (error) {
+      // 4xx invalid_request_error: no such method, attached to another customer, detached (permanent).
+      if (error instanceof Stripe.errors.StripeInvalidRequestError && (error.statusCode ?? 500) < 500) {
+        throw new PaymentMethodRefused(paymentMethodId, error.message);
+      }
+      throw unavailable(error);
+    }
+  }
+
+  async detachPaymentMethod(paymentMethodId: string): Promise<void> {
+    try {
+      await this.stripe.paymentMethods.detach(paymentMethodId);
+    } catch (error) {
+      // Detached before (a retry, or from the Dashboard): Stripe answers 400 "not attached"; a
+      // method that no longer has a customer is as detached as we want it.
+      if (error instanceof Stripe.errors.StripeInvalidRequestError) {
+        const method = await callStripe(() => this.stripe.paymentMethods.retrieve(paymentMethodId));
+        if (method.customer === null) return;
+      }
+      throw unavailable(error);
+    }
+  }
+
+  async setDefaultPaymentMethod(stripeCustomerId: string, paymentMethodId: string | null): Promise<void> {
+    // Setting a value is idempotent by itself; an idempotency key reused for another value later
+    // would replay the old answer instead of setting the new one.
+    await callStripe(() =>
+      this.stripe.customers.update(stripeCustomerId, {
+        invoice_settings: { default_payment_method: paymentMethodId ?? '' },
+      }),
+    );
+  }
+
+  async billingCustomerIdOf(stripeCustomerId: string): Promise<string | undefined> {
+    const customer = await callStripe(() => this.stripe.customers.retrieve(stripeCustomerId));
+    if (customer.deleted) return undefined;
+    return customer.metadata?.billing_customer_id || undefined;
+  }
+}
+
+/** What we keep of a Stripe PaymentMethod: never more of a card than Stripe itself shows. */
+export function methodState(method: Stripe.PaymentMethod): StripeMethodState {
+  const card = method.card;
+  return {
+    id: method.id,
+    type: method.type,
+    card: card
+      ? { brand: card.brand, last4: card.last4, exp_month: card.exp_month, exp_year: card.exp_year }
+      : null,
+  };
 }
 
 async function callStripe<T>(call: () => Promise<T>): Promise<T> {

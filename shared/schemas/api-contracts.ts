@@ -6,6 +6,7 @@ import { defineContract } from './contract.ts';
 import { customerContracts } from './customers.ts';
 import { invoiceItemContracts } from './invoice-items.ts';
 import { invoiceContracts } from './invoices.ts';
+import { paymentMethodContracts } from './payment-methods.ts';
 import { subscriptionContracts } from './subscriptions.ts';
 import { usageContracts } from './usage.ts';
 import { webhookContracts } from './webhooks.ts';
@@ -28,6 +29,7 @@ export const CONTRACTS: Record<string, HandlerContract> = {
   ...subscriptionContracts,
   ...invoiceContracts,
   ...invoiceItemContracts,
+  ...paymentMethodContracts,
   ...usageContracts,
   ...webhookContracts,
   ...auditContracts,

@@ -130,6 +130,15 @@ export const PayInvoiceRequestSchema = z
     paid_out_of_band: z.boolean().optional().meta({
       description: 'Record a payment received outside the system (required while Stripe is not configured)',
     }),
+    payment_method_id: z.string().min(1).max(255).optional().meta({
+      description:
+        "One of the customer's attached, unexpired payment methods to charge; default: the customer's default",
+      example: 'pm_1QxY2sLkdIwHu7ixAbCdEf12',
+    }),
+  })
+  .refine((body) => !(body.paid_out_of_band && body.payment_method_id !== undefined), {
+    path: ['payment_method_id'],
+    message: 'names a method to charge, which a payment received elsewhere does not use',
   })
   .meta({ id: 'PayInvoiceRequest' });
 

@@ -8,7 +8,7 @@ export const WebhookReceiptSchema = z
     duplicate: z.boolean().meta({ description: 'True when this Stripe event id was already received' }),
     outcome: z.enum(['processed', 'ignored', 'duplicate']).meta({
       description:
-        'processed: billing state changed or confirmed; ignored: not an event about our invoices; duplicate: already processed',
+        'processed: billing state changed or confirmed; ignored: not an event about our invoices or payment methods; duplicate: already processed',
     }),
   })
   .meta({ id: 'WebhookReceipt' });

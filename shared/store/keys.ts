@@ -35,6 +35,9 @@
  * Payments of an invoice (each once)       | table | PK = INVOICE#<id>, SK begins_with PAYMENT#
  * Subscriptions due for period close       | GSI2  | GSI2PK = TYPE#subscription, filter current_period_end <= now
  * Subscriptions the close could not close  | table | PK = CLOSE_FAILURE, SK begins_with SUBSCRIPTION# (few: each one an alarm)
+ * Get payment method by id (webhooks, pay)  | table | PK = PAYMENT_METHOD#<pm id>, SK = PROFILE
+ * Payment methods of a customer, oldest 1st | GSI1  | GSI1PK = CUSTOMER#<id>, GSI1SK begins_with PAYMENT_METHOD#
+ * Default payment method of a customer     | table | PK = CUSTOMER#<id>, SK = DEFAULT_PAYMENT_METHOD
  *
  * Usage aggregates are sharded over distinct partition keys so that one very hot subscription
  * spreads its counter writes over several partitions (see docs/usage-metering.md).
@@ -207,4 +210,16 @@ export const CREDIT_BALANCE_SK_PREFIX = 'CREDIT_BALANCE#';
 export const invoicePaymentKey = (invoiceId: string, paymentId: string): TableKey => ({
   PK: `INVOICE#${invoiceId}`,
   SK: `PAYMENT#${paymentId}`,
+});
+
+/** Keyed by the payment method's own id: a Stripe webhook names the method, not always its customer. */
+export const paymentMethodKey = (paymentMethodId: string): TableKey => ({
+  PK: `PAYMENT_METHOD#${paymentMethodId}`,
+  SK: ENTITY_SK,
+});
+
+/** Which of the customer's payment methods is the default (at most one): one item, one guard. */
+export const defaultPaymentMethodKey = (customerId: string): TableKey => ({
+  PK: `CUSTOMER#${customerId}`,
+  SK: 'DEFAULT_PAYMENT_METHOD',
 });

@@ -4,6 +4,7 @@ import { logger } from '../logger.ts';
 import { InvoicesRepository } from '../store/invoices-repository.ts';
 import { StripeEventsRepository } from '../store/stripe-events-repository.ts';
 import { recordPaymentFailure, recordStripeCharge } from './invoicing/record-payment.ts';
+import { applyPaymentMethodEvent, PAYMENT_METHOD_EVENTS } from './payment-methods/sync-from-stripe.ts';
 
 /** Who changes invoices when Stripe reports an outcome (audit entries name it). */
 export const STRIPE_WEBHOOK = systemPrincipal('stripe-webhook');
@@ -54,6 +55,7 @@ export async function receiveStripeEvent(
 }
 
 async function process(tableName: string, event: Stripe.Event, caller: Caller): Promise<StripeEventOutcome> {
+  if (PAYMENT_METHOD_EVENTS.has(event.type)) return applyPaymentMethodEvent(tableName, event, caller);
   if (event.type !== 'payment_intent.succeeded' && event.type !== 'payment_intent.payment_failed') {
     return 'ignored';
   }

@@ -26,6 +26,7 @@ type Fixture = {
   usageLineId: string;
   oneTimePriceId: string;
   invoiceItemId: string;
+  paymentMethodId: string;
 };
 let f: Fixture;
 
@@ -134,6 +135,27 @@ const SAMPLES: Record<string, (route: RouteDefinition) => Sample> = {
     otherTenant: 403,
   }),
   'audit-list': () => ({ path: `/api/v1/audit/customer/${f.customerId}`, otherTenant: 404 }),
+  'payment-methods-attach': () => ({
+    path: `/api/v1/customers/${f.customerId}/payment-methods`,
+    body: { card: { brand: 'visa', last4: '4242', exp_month: 8, exp_year: 2030 } },
+    otherTenant: 404,
+  }),
+  'payment-methods-list': () => ({
+    path: `/api/v1/customers/${f.customerId}/payment-methods`,
+    otherTenant: 404,
+  }),
+  'payment-methods-get': () => ({
+    path: `/api/v1/customers/${f.customerId}/payment-methods/${f.paymentMethodId}`,
+    otherTenant: 404,
+  }),
+  'payment-methods-set-default': () => ({
+    path: `/api/v1/customers/${f.customerId}/payment-methods/${f.paymentMethodId}/default`,
+    otherTenant: 404,
+  }),
+  'payment-methods-detach': () => ({
+    path: `/api/v1/customers/${f.customerId}/payment-methods/${f.paymentMethodId}`,
+    otherTenant: 404,
+  }),
 };
 
 /** Routes without an authorizer: the webhook authenticates by signature (below), the OpenAPI document is public. */
@@ -169,6 +191,10 @@ beforeAll(async () => {
       quantity: 1,
     },
   });
+  const card = await service.call('POST', `/api/v1/customers/${a.customer.id}/payment-methods`, {
+    token: operator,
+    body: { card: { brand: 'visa', last4: '4242', exp_month: 8, exp_year: 2030 } },
+  });
   f = {
     customerId: a.customer.id,
     otherCustomerId: b.customer.id,
@@ -180,6 +206,7 @@ beforeAll(async () => {
     usageLineId: invoices.body.data[0].lines.find((line: { kind: string }) => line.kind === 'usage').id,
     oneTimePriceId: oneTime.body.id,
     invoiceItemId: item.body.id,
+    paymentMethodId: card.body.id,
   };
   await service.settled();
 });

@@ -83,6 +83,9 @@ type Fixtures = {
   oneTimePriceId: string;
   /** A pending one-time item of `usage`'s subscription (the DELETE route's target). */
   invoiceItemId: string;
+  /** Two cards of the usage customer (so its list has a second page), and a third the fuzz may detach. */
+  paymentMethodId: string;
+  detachablePaymentMethodId: string;
   now: string;
   /** A real next_cursor per list route, from a first page of one. */
   cursors: Map<string, string>;
@@ -236,7 +239,27 @@ const SPECS: Record<string, FuzzSpec> = {
   'POST /api/v1/invoices/{id}/mark-uncollectible': { params: (fx) => ({ id: fx.invoice1 }) },
   'POST /api/v1/invoices/{id}/pay': {
     params: (fx) => ({ id: fx.invoice1 }),
-    bodies: () => [{ paid_out_of_band: true }, {}],
+    bodies: (fx) => [{ paid_out_of_band: true }, {}, { payment_method_id: fx.paymentMethodId }],
+  },
+  'POST /api/v1/customers/{id}/payment-methods': {
+    params: (fx) => ({ id: fx.usage.customer.id }),
+    bodies: () => [
+      { payment_method: 'pm_card_visa' },
+      { payment_method: 'pm_card_mastercard', set_default: true },
+    ],
+  },
+  'GET /api/v1/customers/{id}/payment-methods': {
+    params: (fx) => ({ id: fx.usage.customer.id }),
+    query: () => ({}),
+  },
+  'GET /api/v1/customers/{id}/payment-methods/{pm_id}': {
+    params: (fx) => ({ id: fx.usage.customer.id, pm_id: fx.paymentMethodId }),
+  },
+  'POST /api/v1/customers/{id}/payment-methods/{pm_id}/default': {
+    params: (fx) => ({ id: fx.usage.customer.id, pm_id: fx.paymentMethodId }),
+  },
+  'DELETE /api/v1/customers/{id}/payment-methods/{pm_id}': {
+    params: (fx) => ({ id: fx.usage.customer.id, pm_id: fx.detachablePaymentMethodId }),
   },
   'GET /api/v1/audit/{entity_type}/{entity_id}': {
     params: (fx) => ({ entity_type: 'subscription', entity_id: fx.updatable.id }),
@@ -403,6 +426,12 @@ async function createFixtures(): Promise<Fixtures> {
       }),
     );
   }
+  const card = async (token: string) =>
+    (await call('POST', `/api/v1/customers/${usage.customer.id}/payment-methods`, { payment_method: token }))
+      .id as string;
+  const paymentMethodId = await card('pm_card_visa');
+  await card('pm_card_amex');
+  const detachablePaymentMethodId = await card('pm_card_mastercard');
   const invoiceOf = async (customerId: string) =>
     (await call('GET', `/api/v1/invoices?customer_id=${customerId}`)).data[0].id as string;
   const invoice1 = await invoiceOf(a1.customer.id);
@@ -421,6 +450,8 @@ async function createFixtures(): Promise<Fixtures> {
     invoice2: await invoiceOf(a2.customer.id),
     oneTimePriceId: oneTime.id as string,
     invoiceItemId: items[0].id as string,
+    paymentMethodId,
+    detachablePaymentMethodId,
     now,
     cursors: new Map<string, string>(),
   };

@@ -1,9 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import {
+  type FakeCard,
+  type FakePaymentMethod,
+  fakePaymentMethods,
+  TEST_CARDS,
+} from './fake-stripe-payment-methods.ts';
+
+export { type FakeCard, type FakePaymentMethod, TEST_CARDS };
 
 /**
- * A local stand-in for the three Stripe endpoints the gateway calls, speaking Stripe's wire format
+ * A local stand-in for the Stripe endpoints the gateway calls (customers, payment intents, payment
+ * methods), speaking Stripe's wire format
  * (form-encoded bodies in, JSON and a Request-Id header out) so the real `stripe` client can be
  * pointed at it with STRIPE_API_BASE. It keeps Stripe's idempotency rules:
  * - same key + same method, path and parameters → the saved status and body again (Idempotent-Replayed);
@@ -73,6 +82,9 @@ export type FakeStripe = {
   requests: RecordedRequest[];
   customers: Map<string, FakeCustomer>;
   paymentIntents: Map<string, FakePaymentIntent>;
+  paymentMethods: Map<string, FakePaymentMethod>;
+  /** A new unattached card PaymentMethod, as Stripe.js would create in the browser; returns its id. */
+  createPaymentMethod(card?: Partial<FakeCard>): string;
   /** Attaches `pm` to the Stripe customer and makes it the invoice default; null removes it. */
   setPaymentMethod(customerId: string, pm: string | null): void;
   /** Replaces the customer's queue; each new (not replayed) payment intent takes one; empty = succeeded. */
@@ -186,11 +198,25 @@ export async function startFakeStripe(): Promise<FakeStripe> {
     return { status: 402, body: { error: { ...decline, payment_intent: intent } } };
   }
 
+  const methods = fakePaymentMethods(customers, attached, { newId, now, text, invalid, missing });
+  const { paymentMethods } = methods;
+
   async function route(method: string, path: string, params: FormParams): Promise<Answer> {
     if (method === 'POST' && path === '/v1/customers') return createCustomer(params);
     if (method === 'POST' && path === '/v1/payment_intents') return createPaymentIntent(params);
     const customer = /^\/v1\/customers\/([^/]+)$/.exec(path);
     if (method === 'GET' && customer?.[1]) return retrieveCustomer(decodeURIComponent(customer[1]));
+    if (method === 'POST' && customer?.[1])
+      return methods.updateCustomer(decodeURIComponent(customer[1]), params);
+    const pmAction = /^\/v1\/payment_methods\/([^/]+)\/(attach|detach)$/.exec(path);
+    if (method === 'POST' && pmAction?.[1]) {
+      const id = decodeURIComponent(pmAction[1]);
+      return pmAction[2] === 'attach' ? methods.attach(id, params) : methods.detach(id);
+    }
+    const pm = /^\/v1\/payment_methods\/([^/]+)$/.exec(path);
+    if (method === 'GET' && pm?.[1]) {
+      return methods.retrieve(decodeURIComponent(pm[1]));
+    }
     return {
       status: 404,
       body: {
@@ -280,6 +306,10 @@ export async function startFakeStripe(): Promise<FakeStripe> {
     requests,
     customers,
     paymentIntents,
+    paymentMethods,
+    createPaymentMethod(card = {}) {
+      return methods.create({ ...TEST_CARDS.pm_card_visa!, ...card }).id;
+    },
     setPaymentMethod(customerId, pm) {
       const customer = customers.get(customerId);
       if (!customer) throw new Error(`fake Stripe has no customer ${customerId}`);
@@ -393,8 +423,12 @@ function idempotencyError(status: 400 | 409, message: string): Answer {
   return { status, body: { error: { type: 'idempotency_error', message } } };
 }
 
+/** Like Stripe's ids: letters and digits only after the prefix. */
 function newId(prefix: string): string {
-  return `${prefix}_${randomBytes(12).toString('base64url')}`;
+  return `${prefix}_${randomBytes(18)
+    .toString('base64')
+    .replace(/[^A-Za-z0-9]/g, '')
+    .slice(0, 24)}`;
 }
 
 const now = (): number => Math.floor(Date.now() / 1000);

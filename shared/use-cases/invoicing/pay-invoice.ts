@@ -8,13 +8,15 @@ import { InvoicesRepository } from '../../store/invoices-repository.ts';
 import type { TransactItem } from '../../store/transact.ts';
 import { stripeCustomerIdOf } from '../customers.ts';
 import { changingConcurrently, LOST_RACE, retryOnLostRace } from '../optimistic.ts';
+import { chargeableAtStripe, storedMethodToCharge } from '../payment-methods/method-to-charge.ts';
 import { invoiceFor } from './invoices.ts';
 import { recordPayment, recordPaymentFailure, recordStripeCharge } from './record-payment.ts';
 
 /**
  * POST /invoices/{id}/pay. An invoice with nothing due is settled at once. `paid_out_of_band`
  * records money received elsewhere (the only way while Stripe is not configured, as in Stripe's
- * own API). Otherwise Stripe charges the customer's default payment method: attempt n uses
+ * own API). Otherwise Stripe charges `payment_method_id` (one of the customer's attached, unexpired
+ * methods) or else the customer's default payment method: attempt n uses
  * idempotency key `invoice-pay:<invoice>:<n>` with the payment method pinned when the attempt
  * started, and n moves on only after a decline, so a retry after a timeout or a 503 sends the very
  * same request and can never charge twice. While a payment is processing at Stripe, pay refuses.
@@ -22,7 +24,7 @@ import { recordPayment, recordPaymentFailure, recordStripeCharge } from './recor
 export async function payInvoice(
   tableName: string,
   invoiceId: string,
-  body: { paid_out_of_band?: boolean | undefined },
+  body: { paid_out_of_band?: boolean | undefined; payment_method_id?: string | undefined },
   caller: Caller,
   idempotency: Idempotency = undefined,
 ): Promise<Invoice> {
@@ -56,6 +58,20 @@ export async function payInvoice(
     if (outcome === 'not-payable') nextInvoiceStatus(paid.status, 'pay');
     return paid;
   }
+  const attempt = invoice.payment_attempts + 1;
+  const pinned = invoice.pending_payment?.attempt === attempt ? invoice.pending_payment : undefined;
+  if (pinned && body.payment_method_id && body.payment_method_id !== pinned.payment_method) {
+    // Stripe refuses a reused idempotency key with other parameters: this attempt must end first.
+    throw new DomainError(
+      'conflict',
+      `Attempt ${attempt} started with payment method ${pinned.payment_method} and has no outcome yet; retry with that one (or without payment_method_id) before trying another`,
+    );
+  }
+  // Checked before Stripe is asked, offline too: a wrong or expired method is the caller's to fix. A
+  // retry of an attempt under way keeps the method pinned when it started.
+  const stored = pinned
+    ? undefined
+    : await storedMethodToCharge(tableName, invoice.customer_id, body.payment_method_id, caller.now);
   const gateway = await stripeGateway();
   if (!gateway) {
     throw new DomainError(
@@ -64,12 +80,16 @@ export async function payInvoice(
     );
   }
   const stripeCustomerId = await stripeCustomerIdOf(tableName, invoice.customer_id, gateway, caller);
-  const attempt = invoice.payment_attempts + 1;
   const started = await startAttempt(
     tableName,
     invoice,
     attempt,
-    () => gateway.defaultPaymentMethod(stripeCustomerId),
+    async () =>
+      body.payment_method_id && stored
+        ? chargeableAtStripe(stored)
+        : stored?.source === 'stripe'
+          ? stored.id
+          : gateway.defaultPaymentMethod(stripeCustomerId),
     caller.now,
   );
   const result = await gateway.collectInvoice({
@@ -115,7 +135,9 @@ export async function payInvoice(
     );
     throw new DomainError(
       'payment-declined',
-      `Stripe declined the payment (${code}); the invoice stays unpaid. Ask the customer to update their payment method, then pay again`,
+      code === 'expired_card'
+        ? `Stripe declined the payment: the card ${started.payment_method} has expired; the invoice stays unpaid. Attach a new card and set it as default (POST /api/v1/customers/${invoice.customer_id}/payment-methods with "set_default": true), then pay again`
+        : `Stripe declined the payment (${code}); the invoice stays unpaid. Ask the customer to update their payment method, then pay again`,
     );
   }
   // processing (a bank debit) or waiting on the customer (requires_action): the webhook settles it.

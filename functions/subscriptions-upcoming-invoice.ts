@@ -8,7 +8,7 @@ export const handler = apiHandler(
   {
     name: 'subscriptions-upcoming-invoice',
     contract: subscriptionContracts['subscriptions-upcoming-invoice'],
-    scopes: [SCOPES.invoicesRead, SCOPES.subscriptionsRead],
+    scopes: [SCOPES.invoicesRead],
   },
   ({ params, query, caller }) => upcomingInvoice(config().tableName, params.id, query, caller),
 );

@@ -37,15 +37,16 @@ export const MAX_ITEM_QUANTITY = 100_000;
  */
 export const MAX_ITEM_FEE = 1_000_000_000_000;
 
-/** The fee an item bills: its plan's fee times its quantity, named with the quantity when not 1. */
+/**
+ * The fee an item bills: its plan's fee times its quantity, named with the quantity when not 1.
+ * Billing never refuses what it already sold: the bound (MAX_ITEM_FEE) is checked when an item is
+ * added or re-quantified (checkItems), and a plan repriced since still closes, cancels and changes;
+ * only a product past 2^53, which no number holds exactly, is an error.
+ */
 export function itemFee(plan: PlanFee, quantity: number): PlanFee {
   const fee = plan.fee * quantity;
-  if (!Number.isSafeInteger(fee) || fee > MAX_ITEM_FEE) {
-    throw new DomainError(
-      'validation',
-      `${quantity} × the fee of plan ${plan.plan_id} (${plan.fee}) is more than an invoice line may bill`,
-      [{ field: 'quantity', message: `${quantity} × ${plan.fee} passes ${MAX_ITEM_FEE} minor units` }],
-    );
+  if (!Number.isSafeInteger(fee)) {
+    throw new RangeError(`${quantity} × the fee of plan ${plan.plan_id} (${plan.fee}) passes 2^53`);
   }
   return { ...plan, fee, name: quantity === 1 ? plan.name : `${plan.name} × ${quantity}` };
 }
@@ -186,14 +187,15 @@ export const itemsField: ItemField = (index, field) => `items.${index}.${field}`
  * The rules every set of items keeps (docs/billing-rules.md, "Items"): at least one and at most
  * MAX_ITEMS, active plans, each plan once (quantity says how many), one currency and one interval
  * (the first item's, which must be `currency` when the subscription has one), each metric rated by
- * one item, and no item's fee past what an invoice line may bill. Plans in `keeping` are already on
- * the subscription: they may stay though archived since, and what they price was checked then.
+ * one item, and no new item's fee past what an invoice line may bill. Plans in `keeping` (with their
+ * quantities) are already on the subscription: they may stay though archived or repriced since, and
+ * what they price was checked then.
  */
 export function checkItems(
   choices: readonly ItemChoice[],
   currency: string | null,
   field: ItemField,
-  keeping: ReadonlySet<string> = new Set(),
+  keeping: ReadonlyMap<string, number> = new Map(),
 ): void {
   if (choices.length === 0 || choices.length > MAX_ITEMS) {
     throw new DomainError('unprocessable', `A subscription holds 1 to ${MAX_ITEMS} items`, [
@@ -250,13 +252,21 @@ export function checkItems(
         message: `plan ${plan.id} prices "${shared}", which item ${owner} (plan ${choices[owner]!.plan.id}) rates; a metric is rated by one item`,
       });
     }
-    try {
-      itemFee(choice.fee, choice.quantity);
-    } catch (error) {
-      if (!(error instanceof DomainError)) throw error;
-      errors.push({ field: field(i, 'quantity'), message: error.fieldErrors[0]?.message ?? error.message });
+    // An item kept as it is may bill past the bound after its plan was repriced; a new quantity may not.
+    const fee = choice.fee.fee * choice.quantity;
+    if (keeping.get(plan.id) !== choice.quantity && fee > MAX_ITEM_FEE) {
+      errors.push({
+        field: field(i, 'quantity'),
+        message: `${choice.quantity} × ${choice.fee.fee} passes ${MAX_ITEM_FEE} minor units, more than an invoice line may bill`,
+      });
     }
   });
+  if (!Number.isSafeInteger(budgetOf(choices))) {
+    errors.push({
+      field: 'items',
+      message: "the items' plans' budgets add up past 2^53; set total_budget instead",
+    });
+  }
   if (errors.length > 0) {
     throw new DomainError('unprocessable', errors.map((e) => `${e.field}: ${e.message}`).join('; '), errors);
   }

@@ -15,6 +15,7 @@ import {
   itemsField,
   liveItems,
   livePlans,
+  MAX_ITEMS,
   type SubscriptionItem,
   sameItems,
 } from './subscription-items.ts';
@@ -287,7 +288,12 @@ export function applyPatch(current: Subscription, patch: SubscriptionPatch, now:
   if (patch.items && !sameItems(current.items, desiredOf(patch.items))) {
     const choices = patch.items;
     nextStatus(next.status, 'change_plan');
-    checkItems(choices, current.currency, patch.itemField ?? itemsField, new Set(livePlans(current.items)));
+    checkItems(
+      choices,
+      current.currency,
+      patch.itemField ?? itemsField,
+      new Map(liveItems(current.items).map((item) => [item.plan_id, item.quantity])),
+    );
     const fees = required(patch.fees);
     const desired = desiredOf(choices);
     const base = choices[0]!.plan;
@@ -324,6 +330,19 @@ export function applyPatch(current: Subscription, patch: SubscriptionPatch, now:
         behavior,
         current.currency,
       );
+      if (change.items.length > MAX_ITEMS) {
+        // Items removed with `none` stay until the period ends; they count towards the bound too.
+        throw new DomainError(
+          'unprocessable',
+          `Subscription ${current.id} would hold ${change.items.length} items, more than ${MAX_ITEMS}, counting those removed with proration_behavior none that are billed to the period's end; remove them with create_prorations instead`,
+          [
+            {
+              field: 'proration_behavior',
+              message: `would keep more than ${MAX_ITEMS} items until the period ends`,
+            },
+          ],
+        );
+      }
       next.items = change.items;
       if (behavior === 'always_invoice') {
         bill = {

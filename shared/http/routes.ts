@@ -168,7 +168,8 @@ export const ROUTES: readonly RouteDefinition[] = [
     path: `${API_PREFIX}/subscriptions/{id}/upcoming-invoice`,
     handler: 'subscriptions-upcoming-invoice',
     auth: 'jwt',
-    scopes: [SCOPES.invoicesRead, SCOPES.subscriptionsRead],
+    // It shows invoice lines and the credit balance: what GET /invoices shows, so its scope.
+    scopes: [SCOPES.invoicesRead],
     summary: 'Preview the next invoice now, or after a proposed change (plan_id or items); writes nothing',
   },
   {

@@ -127,7 +127,7 @@ export const SubscriptionSchema = z
             plan_id: z.string(),
             quantity: z.number().int().meta({
               description:
-                'Units of the plan fee billed; 0 only for an item removed with proration_behavior none whose fee is billed in arrears, kept until the period ends',
+                'Units of the plan fee billed; 0 only for an item removed with proration_behavior none, kept (billed as before) until the period ends',
             }),
             fee_segment_start: z
               .string()
@@ -188,15 +188,18 @@ export const UpcomingInvoiceQuerySchema = z
       .transform((text) =>
         text?.split(',').map((item) => {
           const [plan_id, quantity] = item.split(':');
-          return { plan_id: plan_id!, quantity: quantity === undefined ? 1 : Number(quantity) };
+          return { plan_id: plan_id!, quantity: quantity === undefined ? undefined : Number(quantity) };
         }),
       )
-      .refine((items) => items === undefined || items.every((item) => item.quantity <= MAX_ITEM_QUANTITY), {
-        message: `a quantity is at most ${MAX_ITEM_QUANTITY}`,
-      })
+      .refine(
+        (items) => items === undefined || items.every((item) => (item.quantity ?? 1) <= MAX_ITEM_QUANTITY),
+        {
+          message: `a quantity is at most ${MAX_ITEM_QUANTITY}`,
+        },
+      )
       .meta({
         description:
-          'Preview a change of items (as PATCH items would make it now): `<plan_id>[:<quantity>]`, comma-separated, base plan first',
+          'Preview a change of items (as PATCH items would make it now): `<plan_id>[:<quantity>]`, comma-separated, base plan first; a plan without a quantity keeps the one it has (else 1)',
       }),
     proration_behavior: z.enum(['create_prorations', 'always_invoice', 'none']).optional(),
   })

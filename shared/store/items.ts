@@ -44,6 +44,16 @@ const DERIVED_ON_READ: Record<string, (item: Record<string, unknown>) => Record<
 };
 
 /** A stored item as its API shape: the same attributes minus keys and bookkeeping. */
+/**
+ * Attributes written only so that the previous release can still read an item (a rollback), hidden
+ * from this one: a subscription with items keeps its base item's fee state at the top level too
+ * (subscriptionStoreItem), as subscriptions had it before items existed.
+ */
+const COMPATIBILITY_ONLY: Record<string, (item: Record<string, unknown>) => readonly string[]> = {
+  subscription: (item) =>
+    Array.isArray(item.items) ? ['fee_segment_start', 'fee_prepaid', 'billed_fee'] : [],
+};
+
 export function withoutKeys<T>(item: Record<string, unknown>): T {
   const type = String(item.item_type);
   const defaults = DEFAULTS_ON_READ[type];
@@ -51,5 +61,6 @@ export function withoutKeys<T>(item: Record<string, unknown>): T {
   const merged: Record<string, unknown> = { ...(defaults ? defaults(item) : {}), ...item };
   const copy: Record<string, unknown> = { ...merged, ...(derived ? derived(merged) : {}) };
   for (const attribute of INTERNAL_ATTRIBUTES) delete copy[attribute];
+  for (const attribute of COMPATIBILITY_ONLY[type]?.(item) ?? []) delete copy[attribute];
   return copy as T;
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { OneTimeCharge } from '../domain/one-time.ts';
 import type { PendingItem, Subscription } from '../domain/subscription.ts';
+import { liveItems } from '../domain/subscription-items.ts';
 import { type AuditDraft, auditPut } from './audit.ts';
 import { dynamo } from './client.ts';
 import { type IdempotentWrite, idempotencyPut } from './idempotency.ts';
@@ -220,14 +221,18 @@ export class SubscriptionsRepository {
 
 /** The stored form of a subscription: its keys (table, by customer, by type) and its fields. */
 export function subscriptionStoreItem(subscription: Subscription): Record<string, unknown> {
-  // Fee state written before subscriptions had items lives in `items` now (see items.ts).
-  const { fee_segment_start, fee_prepaid, billed_fee, ...current } = subscription as Subscription &
-    Record<'fee_segment_start' | 'fee_prepaid' | 'billed_fee', unknown>;
+  // The base item's fee state at the top level too, where the release before items reads it: rolled
+  // back, that release still bills the base plan right (docs/billing-rules.md, "Items"). This one
+  // reads `items` only (items.ts hides these).
+  const base = liveItems(subscription.items)[0] ?? subscription.items[0];
   return {
     ...subscriptionKey(subscription.id),
     ...byOwnerKey(customerKey(subscription.customer_id), ITEM_TYPE, subscription.created_at, subscription.id),
     ...byTypeKey(ITEM_TYPE, subscription.created_at, subscription.id),
     item_type: ITEM_TYPE,
-    ...current,
+    ...subscription,
+    fee_segment_start: base?.fee_segment_start ?? subscription.current_period_start,
+    fee_prepaid: base?.fee_prepaid ?? false,
+    billed_fee: base?.billed_fee ?? null,
   };
 }

@@ -1,6 +1,8 @@
 import { DomainError, type FieldError, validationError } from '../domain/errors.ts';
+import { MAX_PENDING_ITEMS_PER_INVOICE } from '../domain/invoice.ts';
 import type { Subscription } from '../domain/subscription.ts';
 import { type ItemChoice, type ItemField, itemsField, liveItems } from '../domain/subscription-items.ts';
+import { SubscriptionsRepository } from '../store/subscriptions-repository.ts';
 import { getPlanFee } from './catalog.ts';
 
 /** What a request names: one plan (`plan_id`, the shorthand) or every item (`items`). */
@@ -35,7 +37,7 @@ export async function requestedItems(
   request: ItemsRequest,
 ): Promise<ItemChoice[] | undefined> {
   const named = await namedItems(tableName, request);
-  return named && wantedItems(tableName, current, named, request.items === undefined);
+  return named && wantedItems(tableName, current, named, request);
 }
 
 /** Where the one-item shorthand names its plan: errors about item 0 point at `plan_id`. */
@@ -66,21 +68,48 @@ export async function itemChoices(
 }
 
 /**
- * The items a PATCH asks for: its `items` as they are, or, for the `plan_id` shorthand, the current
- * items with the base one's plan replaced (its quantity and the add-ons stay; their plans are read
- * as they are now).
+ * The items a PATCH asks for: its `items`, each plan already on the subscription keeping its
+ * quantity unless one is sent; or, for the `plan_id` shorthand, the current items with the base
+ * one's plan replaced (its quantity and the add-ons stay; their plans are read as they are now).
  */
 export async function wantedItems(
   tableName: string,
   current: Subscription,
   requested: readonly ItemChoice[],
-  shorthand: boolean,
+  request: ItemsRequest,
 ): Promise<ItemChoice[]> {
-  if (!shorthand) return [...requested];
-  const [base, ...addOns] = liveItems(current.items);
+  const live = liveItems(current.items);
+  if (request.items) {
+    return requested.map((choice, i) => ({
+      ...choice,
+      quantity:
+        request.items![i]!.quantity ?? live.find((item) => item.plan_id === choice.plan.id)?.quantity ?? 1,
+    }));
+  }
+  const [base, ...addOns] = live;
   const kept = await itemChoices(tableName, addOns, itemsField);
   return [
     { ...requested[0]!, quantity: base?.quantity ?? 1, replaces: base?.plan_id },
     ...kept.map((c, i) => ({ ...c, quantity: addOns[i]!.quantity })),
   ];
+}
+
+/**
+ * One invoice takes a bounded number of pending items (each is an item of the transaction that
+ * drafts it), so prorations that would pass that bound are refused with what to do instead: a final
+ * invoice must be able to take every pending item of its subscription.
+ */
+export async function roomForPendingItems(
+  tableName: string,
+  current: Subscription,
+  adding: number,
+): Promise<void> {
+  const waiting = (await new SubscriptionsRepository(tableName).pendingItems(current.id)).length;
+  if (waiting + adding <= MAX_PENDING_ITEMS_PER_INVOICE) return;
+  throw new DomainError(
+    'conflict',
+    `Subscription ${current.id} already has ${waiting} prorations waiting for its next invoice; ` +
+      'change plan with "proration_behavior": "always_invoice" to bill them now',
+    [{ field: 'proration_behavior', message: 'use always_invoice: too many prorations are waiting' }],
+  );
 }

@@ -15,7 +15,7 @@ import { UsageRepository } from '../store/usage-repository.ts';
 import { planFeesFor } from './catalog.ts';
 import { closeSubscriptionPeriods } from './invoicing/close-periods.ts';
 import { changingConcurrently, LOST_RACE, retryOnLostRace } from './optimistic.ts';
-import { fieldOf, namedItems, wantedItems } from './subscription-items.ts';
+import { fieldOf, namedItems, roomForPendingItems, wantedItems } from './subscription-items.ts';
 
 /** Concurrent writers without a version of their own are retried this many times on a conflict. */
 const UNCONDITIONAL_ATTEMPTS = 4;
@@ -161,8 +161,7 @@ export async function updateSubscription(
     UNCONDITIONAL_ATTEMPTS,
     async () => {
       const current = await read();
-      const items =
-        requested && (await wantedItems(tableName, current, requested, patch.items === undefined));
+      const items = requested && (await wantedItems(tableName, current, requested, patch));
       const fees =
         items || patch.cancel_now
           ? feesOf(
@@ -245,22 +244,6 @@ async function invoiceNow(
     invoice,
     auditBy(caller, 'invoice', invoice.id, 'invoice.created', null, invoice),
     taken,
-  );
-}
-
-/**
- * One invoice takes a bounded number of pending items (each is an item of the transaction that
- * drafts it), so prorations that would pass that bound are refused with what to do instead: a final
- * invoice must be able to take every pending item of its subscription.
- */
-async function roomForPendingItems(tableName: string, current: Subscription, adding: number): Promise<void> {
-  const waiting = (await new SubscriptionsRepository(tableName).pendingItems(current.id)).length;
-  if (waiting + adding <= MAX_PENDING_ITEMS_PER_INVOICE) return;
-  throw new DomainError(
-    'conflict',
-    `Subscription ${current.id} already has ${waiting} prorations waiting for its next invoice; ` +
-      'change plan with "proration_behavior": "always_invoice" to bill them now',
-    [{ field: 'proration_behavior', message: 'use always_invoice: too many prorations are waiting' }],
   );
 }
 

@@ -267,6 +267,36 @@ describe('subscriptions of several items', () => {
     expect((await store.allItems()).length).toBe(before);
   });
 
+  it('a PATCH of items keeps the quantity of a plan sent without one; the base fee state is also stored where the release before reads it', async () => {
+    const plans = await catalog();
+    const { subscription } = await subscribe({
+      items: [{ plan_id: plans.base.id }, { plan_id: plans.seats.id, quantity: 20 }],
+    });
+    const changed = await updateSubscription(
+      table(),
+      subscription.id,
+      { items: [{ plan_id: plans.base.id }, { plan_id: plans.seats.id }, { plan_id: plans.reports.id }] },
+      undefined,
+      at('2026-03-11T00:00:00Z'),
+    );
+    expect(changed.items.map((i) => [i.plan_id, i.quantity])).toEqual([
+      [plans.base.id, 1],
+      [plans.seats.id, 20],
+      [plans.reports.id, 1],
+    ]);
+    const stored = (await store.allItems()).find(
+      (item) => item.PK === `SUBSCRIPTION#${subscription.id}` && item.SK === 'PROFILE',
+    )!;
+    expect(stored).toMatchObject({
+      fee_segment_start: changed.items[0]!.fee_segment_start,
+      fee_prepaid: true,
+      billed_fee: changed.items[0]!.billed_fee,
+    });
+    // This release reads items only: the copy is not part of the API shape.
+    const read = await getSubscription(table(), subscription.id, operator());
+    expect(Object.keys(read)).not.toContain('fee_prepaid');
+  });
+
   it('a subscription stored before items existed reads as one item with its fee state, and changes like one', async () => {
     const plans = await catalog();
     const { subscription } = await subscribe({ plan_id: plans.base.id });

@@ -9,12 +9,12 @@ import { CustomersRepository } from '../../store/customers-repository.ts';
 import { SubscriptionsRepository } from '../../store/subscriptions-repository.ts';
 import { UsageRepository } from '../../store/usage-repository.ts';
 import { planFeesFor } from '../catalog.ts';
-import { fieldOf, requestedItems } from '../subscription-items.ts';
+import { fieldOf, requestedItems, roomForPendingItems } from '../subscription-items.ts';
 
 /** A proposed change to preview: as a PATCH would name it. */
 export type ProposedChange = {
   plan_id?: string | undefined;
-  items?: { plan_id: string; quantity: number }[] | undefined;
+  items?: { plan_id: string; quantity?: number | undefined }[] | undefined;
   proration_behavior?: ProrationBehavior | undefined;
 };
 
@@ -120,6 +120,9 @@ export async function upcomingInvoice(
         draftedAt: caller.now,
       };
     } else {
+      // What the PATCH would refuse, the preview refuses too.
+      if (outcome.pendingItems.length > 0)
+        await roomForPendingItems(tableName, subscription, outcome.pendingItems.length);
       current = outcome.subscription;
       pending = [
         ...stored,

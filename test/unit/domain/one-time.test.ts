@@ -121,6 +121,11 @@ describe('a one-time line', () => {
         period_end: NOW.toISOString(),
         pending_item_id: null,
         unit_amount: 4900,
+        // Numbered on its invoice like every line; it is made of no usage records.
+        id: expect.stringMatching(/^il_[0-9a-f]{24}$/),
+        records: null,
+        records_digest: null,
+        records_kept_until: null,
       },
     ]);
     expect(invoice).toMatchObject({

@@ -20,9 +20,10 @@ export class InvoiceItemsRepository {
 
   /**
    * The item, its locator, its audit entry (in the subscription's trail) and the idempotency record,
-   * in one transaction, only if the subscription is still the version that was read: a change that
-   * lands meanwhile (a period close, a cancel) is retried on a fresh read, so an item never joins a
-   * period that has closed or a subscription that has ended.
+   * in one transaction, only if the subscription is still the version that was read, which the item
+   * moves on by one: a change that lands meanwhile (a period close, a cancel) is retried on a fresh
+   * read, so an item never joins a period that has closed or a subscription that has ended, and a
+   * close or cancel that read the pending items before the item fails and reads them again.
    */
   async add(
     item: StoredPendingItem,
@@ -33,11 +34,19 @@ export class InvoiceItemsRepository {
     const key = pendingItemKey(item.subscription_id, item.created_at, item.id);
     const items: TransactItem[] = [
       {
-        ConditionCheck: {
+        // The subscription moves to a new version with the item: a close or cancel that read its
+        // pending items before this write fails its version condition and reads them again, so no
+        // invoice drafted from an older read can leave the item behind.
+        Update: {
           TableName: this.tableName,
           Key: subscriptionKey(item.subscription_id),
+          UpdateExpression: 'SET version = :next, updated_at = :at',
           ConditionExpression: 'version = :version',
-          ExpressionAttributeValues: { ':version': subscriptionVersion },
+          ExpressionAttributeValues: {
+            ':version': subscriptionVersion,
+            ':next': subscriptionVersion + 1,
+            ':at': item.created_at,
+          },
         },
       },
       {

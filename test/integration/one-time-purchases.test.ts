@@ -7,6 +7,7 @@ import type { EventEnvelope } from '../../shared/events/envelope.ts';
 import { eventsFromStreamRecord } from '../../shared/events/stream-mapping.ts';
 import { applyBillingEvent } from '../../shared/smart-gateway/apply-event.ts';
 import { pageAuditTrail } from '../../shared/store/audit.ts';
+import { SubscriptionsRepository } from '../../shared/store/subscriptions-repository.ts';
 import {
   createPlan,
   createPrice,
@@ -16,7 +17,7 @@ import {
 } from '../../shared/use-cases/catalog.ts';
 import { createCustomer, getCustomer } from '../../shared/use-cases/customers.ts';
 import { addInvoiceItem } from '../../shared/use-cases/invoicing/add-invoice-item.ts';
-import { closeDuePeriods } from '../../shared/use-cases/invoicing/close-periods.ts';
+import { closeDuePeriods, closeSubscriptionPeriods } from '../../shared/use-cases/invoicing/close-periods.ts';
 import { createOneOffInvoice } from '../../shared/use-cases/invoicing/create-one-off-invoice.ts';
 import { deleteInvoiceItem } from '../../shared/use-cases/invoicing/delete-invoice-item.ts';
 import { finalizeInvoice } from '../../shared/use-cases/invoicing/finalize-invoice.ts';
@@ -199,6 +200,28 @@ describe('a one-time item on the next invoice', () => {
     expect(trail.data.filter((a) => a.entity_id === item.id).map((a) => a.action)).toEqual([
       'invoice_item.created',
       'invoice_item.deleted',
+    ]);
+  });
+
+  it('added while a close was drafting from an older read: that close fails and the next one bills it, once', async () => {
+    const { customer, subscription } = await subscribed();
+    // The close read the subscription (and its pending items: none) before the item committed.
+    const readByTheClose = await new SubscriptionsRepository(table()).get(subscription.id, true);
+    await addInvoiceItem(
+      table(),
+      { customer_id: customer.id, subscription_id: subscription.id, price_id: setup, quantity: 2 },
+      at(MID_MARCH),
+      undefined,
+    );
+    const stale = await closeSubscriptionPeriods(table(), readByTheClose!, at(AFTER_MARCH));
+    expect(stale).toEqual({ created: 0, already: 0, skipped: 1 });
+    await closeDuePeriods(table(), new Date(AFTER_MARCH));
+    const [cycle, ...others] = await invoicesOf(customer.id);
+    expect(others).toEqual([]);
+    // March's fee in arrears, 1000, and the two Setups, 2 × 4900.
+    expect(cycle!.lines.map((l) => [l.kind, l.amount]).sort()).toEqual([
+      ['one_time', 9800],
+      ['subscription_fee', 1000],
     ]);
   });
 

@@ -303,7 +303,6 @@ export function draftInvoice(
   },
   now: Date,
 ): Invoice {
-  const at = now.toISOString();
   const periodStart = bill.period.start.toISOString();
   const periodEnd = bill.period.end.toISOString();
   const id = invoiceIdFor(subscription.id, invoiceMomentOf(bill, inputs.version));
@@ -312,21 +311,48 @@ export function draftInvoice(
     ...chargeLines(bill.charges),
     ...(bill.billsUsage ? usageLines(inputs.usage, periodStart, periodEnd) : []),
   ]);
+  return newDraft(
+    {
+      id,
+      customer_id: subscription.customer_id,
+      subscription_id: subscription.id,
+      billing_reason: bill.reason,
+      currency: subscription.currency,
+      period_start: periodStart,
+      period_end: periodEnd,
+      bills_usage: bill.billsUsage,
+      next_period_start: bill.nextPeriod?.start.toISOString() ?? null,
+      next_period_end: bill.nextPeriod?.end.toISOString() ?? null,
+      lines,
+    },
+    now,
+  );
+}
+
+/** A draft invoice of these lines and stretch, created at `now`: totals from the lines, nothing paid. */
+export function newDraft(
+  fields: Pick<
+    Invoice,
+    | 'id'
+    | 'customer_id'
+    | 'subscription_id'
+    | 'billing_reason'
+    | 'currency'
+    | 'period_start'
+    | 'period_end'
+    | 'bills_usage'
+    | 'next_period_start'
+    | 'next_period_end'
+    | 'lines'
+  >,
+  now: Date,
+): Invoice {
+  const at = now.toISOString();
   return {
-    id,
-    customer_id: subscription.customer_id,
-    subscription_id: subscription.id,
+    ...fields,
     number: null,
     status: 'draft',
-    billing_reason: bill.reason,
-    currency: subscription.currency,
-    period_start: periodStart,
-    period_end: periodEnd,
-    bills_usage: bill.billsUsage,
-    next_period_start: bill.nextPeriod?.start.toISOString() ?? null,
-    next_period_end: bill.nextPeriod?.end.toISOString() ?? null,
-    lines,
-    ...totalsOf(lines),
+    ...totalsOf(fields.lines),
     amount_paid: 0,
     due_date: null,
     stripe_payment_intent_id: null,

@@ -1,4 +1,4 @@
-import { chargeLines, type Invoice, totalsOf, withLineIds } from './invoice.ts';
+import { chargeLines, type Invoice, newDraft, withLineIds } from './invoice.ts';
 import type { OneTimeCharge } from './one-time.ts';
 
 /**
@@ -14,34 +14,20 @@ export function oneOffInvoice(
   now: Date,
 ): Invoice {
   const at = now.toISOString();
-  const lines = withLineIds(id, chargeLines(charges));
-  return {
-    id,
-    customer_id: customerId,
-    subscription_id: null,
-    number: null,
-    status: 'draft',
-    billing_reason: 'manual',
-    currency,
-    period_start: at,
-    period_end: at,
-    bills_usage: false,
-    next_period_start: null,
-    next_period_end: null,
-    lines,
-    ...totalsOf(lines),
-    amount_paid: 0,
-    due_date: null,
-    stripe_payment_intent_id: null,
-    payment_attempts: 0,
-    last_payment_error: null,
-    pending_payment: null,
-    created_at: at,
-    updated_at: at,
-    finalized_at: null,
-    paid_at: null,
-    voided_at: null,
-    marked_uncollectible_at: null,
-    version: 1,
-  };
+  return newDraft(
+    {
+      id,
+      customer_id: customerId,
+      subscription_id: null,
+      billing_reason: 'manual',
+      currency,
+      period_start: at,
+      period_end: at,
+      bills_usage: false,
+      next_period_start: null,
+      next_period_end: null,
+      lines: withLineIds(id, chargeLines(charges)),
+    },
+    now,
+  );
 }

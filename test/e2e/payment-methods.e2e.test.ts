@@ -1,9 +1,9 @@
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SCOPES } from '../../shared/http/routes.ts';
-import { type FakeStripe, startFakeStripe } from '../support/fake-stripe.ts';
+import type { FakeStripe } from '../support/fake-stripe.ts';
 import { closePeriodsAt, subscribeOverHttp } from '../support/http-fixtures.ts';
-import { startTestService, type TestService } from '../support/local-service.ts';
+import { startWithFakeStripe, type TestService } from '../support/local-service.ts';
 
 /**
  * Payment methods through the running local service with Stripe configured (the real `stripe`
@@ -12,22 +12,19 @@ import { startTestService, type TestService } from '../support/local-service.ts'
 let service: TestService;
 let stripe: FakeStripe;
 let operator: string;
-const WEBHOOK_SECRET = 'whsec_payment_methods_e2e';
+let WEBHOOK_SECRET: string;
+let stop: () => Promise<void>;
 
 beforeAll(async () => {
-  stripe = await startFakeStripe();
-  Object.assign(process.env, {
-    STRIPE_SECRET_KEY: 'sk_test_payment_methods_e2e',
-    STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
-    STRIPE_API_BASE: stripe.url,
-  });
-  service = await startTestService();
-  operator = await service.token(Object.values(SCOPES));
+  ({
+    service,
+    stripe,
+    operator,
+    webhookSecret: WEBHOOK_SECRET,
+    stop,
+  } = await startWithFakeStripe('payment_methods_e2e'));
 });
-afterAll(async () => {
-  await service?.close();
-  await stripe?.stop();
-});
+afterAll(async () => stop?.());
 
 const call = (method: string, path: string, body?: unknown, token = operator, headers = {}) =>
   service.call(method, path, { token, headers, ...(body === undefined ? {} : { body }) });

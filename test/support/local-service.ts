@@ -8,6 +8,7 @@ import { LOCAL_AWS } from '../../local/dynamodb-local.ts';
 import { type LocalRuntime, type LocalRuntimeOptions, startLocalRuntime } from '../../local/runtime.ts';
 import { exactNumber } from '../../local/tables.ts';
 import { SCOPES } from '../../shared/http/routes.ts';
+import { startFakeStripe } from './fake-stripe.ts';
 
 export type TestService = LocalRuntime & {
   token: (scopes: string[], extra?: Omit<TokenRequest, 'scopes'>) => Promise<string>;
@@ -93,4 +94,29 @@ export async function startTestService(
 export async function startWithOperator(): Promise<{ service: TestService; operator: string }> {
   const service = await startTestService();
   return { service, operator: await service.token(Object.values(SCOPES)) };
+}
+
+/**
+ * A started service configured for Stripe against a fake Stripe of its own (keys named after the
+ * test file), and an operator token; stop both with the returned `stop`.
+ */
+export async function startWithFakeStripe(name: string) {
+  const stripe = await startFakeStripe();
+  const webhookSecret = `whsec_${name}`;
+  Object.assign(process.env, {
+    STRIPE_SECRET_KEY: `sk_test_${name}`,
+    STRIPE_WEBHOOK_SECRET: webhookSecret,
+    STRIPE_API_BASE: stripe.url,
+  });
+  const { service, operator } = await startWithOperator();
+  return {
+    service,
+    stripe,
+    operator,
+    webhookSecret,
+    stop: async () => {
+      await service.close();
+      await stripe.stop();
+    },
+  };
 }

@@ -7,21 +7,36 @@ import { DEFAULT_DATA_DIR } from './runtime.ts';
  * `npm run token -- --scope "a b" [--tenant <customer_id>] [--sub name] [--expires 3600]`. Without
  * `--tenant` the token is an operator's: it also carries the operator scope (billing:operator).
  */
-const { values } = parseArgs({
-  options: {
-    scope: { type: 'string', default: '' },
-    tenant: { type: 'string' },
-    sub: { type: 'string' },
-    expires: { type: 'string', default: '3600' },
-    'data-dir': { type: 'string' },
-  },
-});
+const USAGE =
+  'Usage: npm run token -- --scope "billing:customers:create billing:customers:read" [--tenant <customer_id>] [--sub <name>] [--expires <seconds>] [--data-dir <folder>]';
 
+/** The options, or the usage line and exit 2 for an unknown one (never a stack trace). */
+function options() {
+  try {
+    return parseArgs({
+      options: {
+        scope: { type: 'string', default: '' },
+        tenant: { type: 'string' },
+        sub: { type: 'string' },
+        expires: { type: 'string', default: '3600' },
+        'data-dir': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }).values;
+  } catch (error) {
+    console.error(`${(error as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
+}
+
+const values = options();
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 const scopes = (values.scope ?? '').split(/[\s,]+/).filter(Boolean);
 if (scopes.length === 0) {
-  console.error(
-    'Usage: npm run token -- --scope "billing:customers:create billing:customers:read" [--tenant <customer_id>]',
-  );
+  console.error(USAGE);
   process.exit(2);
 }
 if (values.tenant !== undefined && values.tenant.trim() === '') {

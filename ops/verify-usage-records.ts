@@ -28,7 +28,13 @@ export type Line = {
   records: number | null;
   records_digest: string | null;
 };
-export type ListedRecord = { idempotency_key: string; quantity: string };
+export type ListedRecord = {
+  idempotency_key: string;
+  quantity: string;
+  /** As listed: each must be the line's own (a record of another metric or price is not the line's). */
+  metric?: string;
+  price_id?: string;
+};
 
 export type Verdict = {
   ok: boolean;
@@ -70,6 +76,13 @@ export function verify(line: Line, records: readonly ListedRecord[]): Verdict {
   const keys = records.map((r) => r.idempotency_key);
   const repeated = keys.length - new Set(keys).size;
   if (repeated > 0) problems.push(`${repeated} idempotency key(s) appear more than once in the listing`);
+  const foreign = records.filter(
+    (r) =>
+      (r.metric !== undefined && r.metric !== line.metric) ||
+      (r.price_id !== undefined && r.price_id !== line.price_id),
+  ).length;
+  if (foreign > 0)
+    problems.push(`${foreign} record(s) listed are of another metric or price than the line's`);
   const quantity = sumDecimals(records.map((r) => r.quantity));
   const digest = recordsDigest(keys);
   const rows = [
@@ -101,6 +114,7 @@ export function verify(line: Line, records: readonly ListedRecord[]): Verdict {
   const ok =
     line.kind === 'usage' &&
     repeated === 0 &&
+    foreign === 0 &&
     count.ok &&
     sum.ok &&
     (digestRow.ok || line.records_digest === null);
@@ -116,30 +130,39 @@ export function recordsOf(saved: unknown): ListedRecord[] {
 }
 
 async function fetchJson(url: string, token: string): Promise<unknown> {
-  const response = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+  const response = await fetch(url, { headers: { authorization: `Bearer ${token}` } }).catch(
+    (error: unknown) => {
+      throw new Error(
+        `GET ${url} failed (${(error as Error).message}): is the service running there, and is --api right?`,
+      );
+    },
+  );
   const body = await response.text();
   if (!response.ok) throw new Error(`GET ${url} answered ${response.status}: ${body}`);
   return JSON.parse(body);
 }
 
+const USAGE =
+  'Usage: verify-usage-records --line <line id> (--api <base URL> --token <token> --invoice <id> | --invoice-file <invoice.json> --records-file <records.json>)';
+
 async function main(): Promise<number> {
-  const { values } = parseArgs({
-    options: {
-      api: { type: 'string' },
-      token: { type: 'string' },
-      invoice: { type: 'string' },
-      line: { type: 'string' },
-      'invoice-file': { type: 'string' },
-      'records-file': { type: 'string' },
-    },
-  });
+  let parsed: ReturnType<typeof parseOptions>;
+  try {
+    parsed = parseOptions();
+  } catch (error) {
+    console.error(`${(error as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const { values } = parsed;
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
   const token = values.token ?? process.env.BILLING_TOKEN;
   const online = values.api !== undefined && values.invoice !== undefined;
   const offline = values['invoice-file'] !== undefined && values['records-file'] !== undefined;
   if (!values.line || (!online && !offline) || (online && !token)) {
-    console.error(
-      'Usage: verify-usage-records --line <line id> (--api <base URL> --token <token> --invoice <id> | --invoice-file <invoice.json> --records-file <records.json>)',
-    );
+    console.error(USAGE);
     return 2;
   }
   let invoice: { id: string; lines: Line[] };
@@ -186,6 +209,20 @@ async function main(): Promise<number> {
       : 'NO MATCH: the records listed are not what the line says',
   );
   return verdict.ok ? 0 : 1;
+}
+
+function parseOptions() {
+  return parseArgs({
+    options: {
+      api: { type: 'string' },
+      token: { type: 'string' },
+      invoice: { type: 'string' },
+      line: { type: 'string' },
+      'invoice-file': { type: 'string' },
+      'records-file': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

@@ -41,12 +41,16 @@ export const MAX_ITEM_FEE = 1_000_000_000_000;
  * The fee an item bills: its plan's fee times its quantity, named with the quantity when not 1.
  * Billing never refuses what it already sold: the bound (MAX_ITEM_FEE) is checked when an item is
  * added or re-quantified (checkItems), and a plan repriced since still closes, cancels and changes;
- * only a product past 2^53, which no number holds exactly, is an error.
+ * only a product past 2^53, which no number holds exactly, is an error (409: the plan's fee must come
+ * down first).
  */
 export function itemFee(plan: PlanFee, quantity: number): PlanFee {
   const fee = plan.fee * quantity;
   if (!Number.isSafeInteger(fee)) {
-    throw new RangeError(`${quantity} × the fee of plan ${plan.plan_id} (${plan.fee}) passes 2^53`);
+    throw new DomainError(
+      'conflict',
+      `${quantity} × the fee of plan ${plan.plan_id} (${plan.fee}) passes 2^53 and cannot be billed exactly: archive some of the plan's flat prices, or lower the item's quantity`,
+    );
   }
   return { ...plan, fee, name: quantity === 1 ? plan.name : `${plan.name} × ${quantity}` };
 }

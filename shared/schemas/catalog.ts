@@ -8,6 +8,7 @@ import {
   tierIssues,
   UNIT_AMOUNT_DECIMAL_PATTERN,
 } from '../domain/price-rules.ts';
+import { MAX_ITEM_FEE } from '../domain/subscription-items.ts';
 import { IdPathSchema, ListQuerySchema, MetadataSchema, pageOf } from './common.ts';
 import { defineContract } from './contract.ts';
 
@@ -182,7 +183,12 @@ export const CreatePriceRequestSchema = z
     'model',
     [
       z
-        .strictObject({ ...priceBase, model: z.literal('flat'), unit_amount: minorUnits() })
+        .strictObject({
+          ...priceBase,
+          model: z.literal('flat'),
+          // A period's fee is one invoice line: bounded like every line (docs/billing-rules.md, "Limits").
+          unit_amount: minorUnits().max(MAX_ITEM_FEE, `must be at most ${MAX_ITEM_FEE} minor units`),
+        })
         .meta({ description: 'A recurring fee per billing period' }),
       z.strictObject({
         ...priceBase,

@@ -183,7 +183,10 @@ export const UpcomingInvoiceQuerySchema = z
       .meta({ description: 'Preview a change of the base plan (as PATCH plan_id would make it now)' }),
     items: z
       .string()
-      .regex(ITEMS_QUERY, 'is <plan_id>[:<quantity>] items separated by commas, e.g. plan-a:1,plan-b:3')
+      .regex(
+        ITEMS_QUERY,
+        `is <plan_id>[:<quantity>] items separated by commas, each quantity a whole number from 1 to ${MAX_ITEM_QUANTITY}, e.g. plan-a:1,plan-b:3`,
+      )
       .optional()
       .transform((text) =>
         text?.split(',').map((item) => {

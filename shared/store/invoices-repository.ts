@@ -89,7 +89,8 @@ export class InvoicesRepository {
         TableName: this.tableName,
         Key: pendingItemKey(item.subscription_id, item.created_at, item.id),
         UpdateExpression: 'SET invoice_id = :invoice',
-        ConditionExpression: 'attribute_not_exists(invoice_id) OR invoice_id = :none',
+        ConditionExpression:
+          'attribute_exists(PK) AND (attribute_not_exists(invoice_id) OR invoice_id = :none)',
         ExpressionAttributeValues: { ':invoice': invoiceId, ':none': null },
       },
     };

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { billAtStart } from '../domain/bills.ts';
 import { DomainError, notFound, validationError } from '../domain/errors.ts';
 import { draftInvoice, MAX_PENDING_ITEMS_PER_INVOICE } from '../domain/invoice.ts';
-import { type Caller, canAccessCustomer, type Principal } from '../domain/principal.ts';
+import { type Caller, canAccessCustomer, type Principal, requireOperator } from '../domain/principal.ts';
 import { applyPatch, newSubscription, type Subscription } from '../domain/subscription.ts';
 import { feesOf } from '../domain/subscription-items.ts';
 import type { CreateSubscriptionRequest, UpdateSubscriptionRequest } from '../schemas/subscriptions.ts';
@@ -127,6 +127,13 @@ export async function updateSubscription(
   if (patch.version !== undefined && ifMatchVersion !== undefined && patch.version !== ifMatchVersion) {
     throw validationError([{ field: 'version', message: `disagrees with If-Match (${ifMatchVersion})` }]);
   }
+  // Choosing not to be billed for a change is the seller's decision, not the customer's.
+  if (patch.proration_behavior === 'none') {
+    requireOperator(
+      caller.principal,
+      'change a subscription without billing the change (proration_behavior none)',
+    );
+  }
   const expected = patch.version ?? ifMatchVersion;
   const repository = new SubscriptionsRepository(tableName);
   const field = fieldOf(patch);
@@ -214,8 +221,11 @@ export async function updateSubscription(
       return LOST_RACE;
     },
     async () => {
+      // Without a version of its own, the change lost every race to other writers: nothing the caller
+      // sent is stale, so say so rather than name a version they never sent.
+      if (expected === undefined) throw changingConcurrently(`Subscription ${id}`, 'send the change again');
       const latest = await repository.get(id, true);
-      throw versionConflict(id, expected ?? latest?.version ?? 0, latest?.version ?? 0);
+      throw versionConflict(id, expected, latest?.version ?? 0);
     },
   );
 }

@@ -112,6 +112,12 @@ describe('a finalized usage line, traced to its records through the running serv
     const tampered = await offline(save('tampered.json', swapped));
     expect(tampered.code).toBe(1);
     expect(tampered.output).toMatch(/quantity .* MISMATCH/);
+    // A record of another metric is not the line's, whatever its key and quantity.
+    const foreign = all.map((r, i) => (i === 0 ? { ...r, metric: 'not-this-line' } : r));
+    const moved = await offline(save('foreign.json', foreign));
+    expect(moved.code).toBe(1);
+    expect(moved.output).toMatch(/another metric or price/);
+    expect((await verifier(['--help'])).code).toBe(0);
   }, 120_000);
 
   it("another tenant's line and subscription records are 404s; the subscription's own records list", async () => {

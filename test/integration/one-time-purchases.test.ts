@@ -2,11 +2,15 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { config } from '../../shared/config.ts';
 import { DomainError } from '../../shared/domain/errors.ts';
 import type { Invoice } from '../../shared/domain/invoice.ts';
+import { draftInvoice } from '../../shared/domain/invoice.ts';
+import { closeCurrentPeriod } from '../../shared/domain/subscription.ts';
 import type { InvoicePaidEventData } from '../../shared/events/catalog.ts';
 import type { EventEnvelope } from '../../shared/events/envelope.ts';
 import { eventsFromStreamRecord } from '../../shared/events/stream-mapping.ts';
 import { applyBillingEvent } from '../../shared/smart-gateway/apply-event.ts';
-import { pageAuditTrail } from '../../shared/store/audit.ts';
+import { auditBy, pageAuditTrail } from '../../shared/store/audit.ts';
+import { idempotencyClaim } from '../../shared/store/idempotency.ts';
+import { InvoicesRepository } from '../../shared/store/invoices-repository.ts';
 import { SubscriptionsRepository } from '../../shared/store/subscriptions-repository.ts';
 import {
   createPlan,
@@ -14,6 +18,7 @@ import {
   createProduct,
   getPlanFee,
   listPrices,
+  planFeesFor,
 } from '../../shared/use-cases/catalog.ts';
 import { createCustomer, getCustomer } from '../../shared/use-cases/customers.ts';
 import { addInvoiceItem } from '../../shared/use-cases/invoicing/add-invoice-item.ts';
@@ -180,6 +185,42 @@ describe('a one-time item on the next invoice', () => {
     expect(trail.data.filter((a) => a.entity_id === item.id).map((a) => a.action)).toEqual([
       'invoice_item.created',
     ]);
+  });
+
+  it('deleted after a close read it, before the close wrote: that close fails and the item is billed nowhere', async () => {
+    const { customer, subscription } = await subscribed();
+    const item = await addInvoiceItem(
+      table(),
+      { customer_id: customer.id, subscription_id: subscription.id, price_id: training, quantity: 1 },
+      at(MID_MARCH),
+      undefined,
+    );
+    // The close reads the subscription and its pending items (the item among them), as draftFor does…
+    const read = (await new SubscriptionsRepository(table()).get(subscription.id, true))!;
+    const pending = await new SubscriptionsRepository(table()).pendingItems(subscription.id);
+    expect(pending.map((p) => p.id)).toEqual([item.id]);
+    const fees = await planFeesFor(table(), [basic]);
+    const { advanced, bill } = closeCurrentPeriod(read, fees, new Date(AFTER_MARCH));
+    const draft = draftInvoice(
+      read,
+      bill,
+      { usage: [], pendingItems: pending, version: advanced.version },
+      new Date(AFTER_MARCH),
+    );
+    // …then the DELETE commits, then the close writes what it drafted.
+    expect(await deleteInvoiceItem(table(), item.id, at(MID_MARCH))).toEqual({ id: item.id, deleted: true });
+    const audit = auditBy(at(AFTER_MARCH), 'invoice', draft.id, 'invoice.created', null, draft);
+    const outcome = await new InvoicesRepository(table()).createDraftAndAdvance(
+      draft,
+      advanced,
+      read.version,
+      { invoice: audit, subscription: audit },
+      pending,
+    );
+    expect(outcome).toBe('subscription-changed');
+    await closeDuePeriods(table(), new Date(AFTER_MARCH));
+    // March's fee only: the deleted item is on no invoice.
+    expect((await invoicesOf(customer.id)).map((i) => i.total)).toEqual([1000]);
   });
 
   it('deleted while pending, it is billed by no invoice', async () => {
@@ -392,6 +433,37 @@ describe('a one-off invoice', () => {
     });
     expect(event?.data.lines.map((l) => l.amount)).toEqual([14_700, 2500]);
     expect((await applyBillingEvent(event)).action).toBe('ignored');
+  });
+
+  it('an Idempotency-Key reused after its record expired, for another purchase, makes another invoice', async () => {
+    const customer = await createCustomer(table(), customerInput(), at(MARCH), undefined);
+    const keyed = (now: string) => {
+      const claim = idempotencyClaim(
+        'op',
+        'invoices-create',
+        `reused-${customer.id}`,
+        'h',
+        new Date(now),
+        86_400,
+      );
+      return { record: (body: unknown) => ({ claim, response: { status: 201, body } }) };
+    };
+    const first = await createOneOffInvoice(
+      table(),
+      { customer_id: customer.id, currency: 'USD', items: [{ price_id: setup, quantity: 1 }] },
+      at(MARCH),
+      keyed(MARCH),
+    );
+    // Two days later the key's record has expired: the same key for two Setups is a new purchase.
+    const later = '2026-03-03T00:00:00.000Z';
+    const second = await createOneOffInvoice(
+      table(),
+      { customer_id: customer.id, currency: 'USD', items: [{ price_id: setup, quantity: 2 }] },
+      at(later),
+      keyed(later),
+    );
+    expect(second.id).not.toBe(first.id);
+    expect([first.total, second.total]).toEqual([4900, 9800]);
   });
 
   it('is refused whole when one line is in another currency or passes 10^12, naming the line', async () => {

@@ -157,6 +157,17 @@ describe('payment methods offline (no Stripe configured), against DynamoDB Local
       kind: 'unprocessable',
       fieldErrors: [{ field: 'pm_id' }],
     });
+    // Nor by attaching it with set_default: refused, naming set_default, and nothing attached.
+    const before = (await store.allItems()).length;
+    await expect(
+      attachPaymentMethod(
+        table(),
+        customerId,
+        { card: { ...visa, exp_month: 11, exp_year: 2026 }, set_default: true },
+        caller(),
+      ),
+    ).rejects.toMatchObject({ kind: 'unprocessable', fieldErrors: [{ field: 'set_default' }] });
+    expect((await store.allItems()).length).toBe(before);
     // The same card read in its last valid month was not expired.
     const earlier = await getPaymentMethod(
       table(),

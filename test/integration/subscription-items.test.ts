@@ -16,7 +16,7 @@ import {
   updateSubscription,
 } from '../../shared/use-cases/subscriptions.ts';
 import { ingestUsage } from '../../shared/use-cases/usage.ts';
-import { customerInput, operator } from '../support/fixtures.ts';
+import { customerInput, operator, tenantUser } from '../support/fixtures.ts';
 import { useTestStore } from '../support/store.ts';
 
 /**
@@ -220,6 +220,28 @@ describe('subscriptions of several items', () => {
     );
     const after = await getSubscription(table(), subscription.id, operator());
     expect(after.items.map((i) => i.plan_id)).toEqual([plans.base.id]);
+  });
+
+  it('a tenant may change its items, but only an operator may leave a change unbilled (proration_behavior none)', async () => {
+    const plans = await catalog();
+    const { customer, subscription } = await subscribe({ plan_id: plans.base.id });
+    const tenant = {
+      principal: tenantUser(customer.id),
+      requestId: 'tenant',
+      now: new Date('2026-03-11T00:00:00Z'),
+    };
+    const addOn = { items: [{ plan_id: plans.base.id }, { plan_id: plans.seats.id }] };
+    await expect(
+      updateSubscription(
+        table(),
+        subscription.id,
+        { ...addOn, proration_behavior: 'none' },
+        undefined,
+        tenant,
+      ),
+    ).rejects.toMatchObject({ kind: 'forbidden' });
+    const changed = await updateSubscription(table(), subscription.id, addOn, undefined, tenant);
+    expect(changed.items.map((i) => i.plan_id)).toEqual([plans.base.id, plans.seats.id]);
   });
 
   it('items that cannot go together are refused, each naming its field, and nothing is written', async () => {

@@ -52,8 +52,10 @@ export async function createOneOffInvoice(
   );
   const answer = (body: Invoice) => idempotencyItems(tableName, idempotency, body);
   const request = idempotentRequestName(idempotency);
+  // From the key and what it asks for: a key reused after its record expired (24 h) for another
+  // purchase or customer makes another invoice, never answers with the old one.
   const id = request
-    ? invoiceIdFor('manual', request)
+    ? invoiceIdFor('manual', `${request}\n${JSON.stringify(input)}`)
     : `in_${randomUUID().replaceAll('-', '').slice(0, 24)}`;
   const repository = new InvoicesRepository(tableName);
   return retryOnLostRace(

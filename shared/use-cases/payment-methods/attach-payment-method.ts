@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { DomainError, validationError } from '../../domain/errors.ts';
 import {
+  isExpired,
   type PaymentMethodView,
   type StripeMethodState,
   withDefault,
@@ -48,6 +49,8 @@ export async function attachPaymentMethod(
     }
     const stripeCustomerId = await stripeCustomerIdOf(tableName, customerId, gateway, caller);
     state = await gateway.attachPaymentMethod(body.payment_method, stripeCustomerId);
+    // Stripe attached it (its webhook will list it here); an expired card is not made the default.
+    if (body.set_default) refuseExpiredDefault(state.card, caller.now, 'it is attached, but not the default');
     if (body.set_default) await gateway.setDefaultPaymentMethod(stripeCustomerId, state.id);
   } else {
     if (body.payment_method) {
@@ -70,6 +73,7 @@ export async function attachPaymentMethod(
         },
       ]);
     }
+    if (body.set_default) refuseExpiredDefault(body.card, caller.now, 'nothing was attached');
     state = {
       id: `pm_offline_${randomBytes(12).toString('hex')}`,
       type: body.type ?? 'card',
@@ -100,4 +104,14 @@ export async function attachPaymentMethod(
         auditBy(caller, 'customer', customerId, 'customer.payment_method_attached', before, after),
     };
   });
+}
+
+/** As POST …/{pm_id}/default refuses it: an expired card would only make the next charge fail. */
+function refuseExpiredDefault(card: StripeMethodState['card'], now: Date, what: string): void {
+  if (!card || !isExpired(card, now)) return;
+  throw new DomainError(
+    'unprocessable',
+    `set_default: the card expired at the end of ${card.exp_month}/${card.exp_year}, so it cannot be the default (${what}); attach a valid card`,
+    [{ field: 'set_default', message: `the card expired at the end of ${card.exp_month}/${card.exp_year}` }],
+  );
 }

@@ -46,14 +46,20 @@ export function exactUsageAmount(price: Price, quantity: string): ExactAmount {
   return { numerator: units, denominator: pow10(scale) };
 }
 
+/** Flat and one-time prices rate no usage: asked to, that is a bug in the caller. */
+function notAUsagePrice(price: Price): never {
+  throw new RangeError(
+    price.model === 'flat'
+      ? `Price ${price.id} is a flat fee, not a usage price: it is part of recurringFee`
+      : `Price ${price.id} is a one-time price, not a usage price: it is sold by the item`,
+  );
+}
+
 function exactAmount(price: Price, quantity: Decimal): Decimal {
   switch (price.model) {
     case 'flat':
-      throw new RangeError(`Price ${price.id} is a flat fee, not a usage price: it is part of recurringFee`);
     case 'one_time':
-      throw new RangeError(
-        `Price ${price.id} is a one-time price, not a usage price: it is sold by the item`,
-      );
+      return notAUsagePrice(price);
     case 'per_unit':
       return perUnit(quantity, unitAmount(price));
     case 'package':
@@ -111,11 +117,8 @@ function volume(quantity: Decimal, tiers: readonly Tier[]): Decimal {
 export function amountBound(price: Price): { flat: Decimal; perUnit: Decimal } {
   switch (price.model) {
     case 'flat':
-      throw new RangeError(`Price ${price.id} is a flat fee, not a usage price: it is part of recurringFee`);
     case 'one_time':
-      throw new RangeError(
-        `Price ${price.id} is a one-time price, not a usage price: it is sold by the item`,
-      );
+      return notAUsagePrice(price);
     case 'per_unit':
       return { flat: ZERO, perUnit: unitAmount(price) };
     case 'package': {

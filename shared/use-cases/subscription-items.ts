@@ -1,9 +1,16 @@
+import type { PlanFees } from '../domain/bills.ts';
 import { DomainError, type FieldError, validationError } from '../domain/errors.ts';
 import { MAX_PENDING_ITEMS_PER_INVOICE } from '../domain/invoice.ts';
 import type { Subscription } from '../domain/subscription.ts';
-import { type ItemChoice, type ItemField, itemsField, liveItems } from '../domain/subscription-items.ts';
+import {
+  feesOf,
+  type ItemChoice,
+  type ItemField,
+  itemsField,
+  liveItems,
+} from '../domain/subscription-items.ts';
 import { SubscriptionsRepository } from '../store/subscriptions-repository.ts';
-import { getPlanFee } from './catalog.ts';
+import { getPlanFee, planFeesFor } from './catalog.ts';
 
 /** What a request names: one plan (`plan_id`, the shorthand) or every item (`items`). */
 export type ItemsRequest = {
@@ -112,4 +119,19 @@ export async function roomForPendingItems(
       'change plan with "proration_behavior": "always_invoice" to bill them now',
     [{ field: 'proration_behavior', message: 'use always_invoice: too many prorations are waiting' }],
   );
+}
+
+/**
+ * The fees a change of `current` to `choices` is billed with: the requested plans' as read with
+ * them, and every other plan of its items (removed ones, those kept to the period's end) read once.
+ */
+export async function feesForChange(
+  tableName: string,
+  current: Subscription,
+  choices: readonly ItemChoice[],
+): Promise<PlanFees> {
+  const others = current.items
+    .map((item) => item.plan_id)
+    .filter((planId) => !choices.some((choice) => choice.plan.id === planId));
+  return feesOf(choices, await planFeesFor(tableName, others));
 }

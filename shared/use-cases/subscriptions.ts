@@ -12,10 +12,15 @@ import { InvoicesRepository } from '../store/invoices-repository.ts';
 import type { Page } from '../store/pagination.ts';
 import { SubscriptionsRepository } from '../store/subscriptions-repository.ts';
 import { UsageRepository } from '../store/usage-repository.ts';
-import { planFeesFor } from './catalog.ts';
 import { closeSubscriptionPeriods } from './invoicing/close-periods.ts';
 import { changingConcurrently, LOST_RACE, retryOnLostRace } from './optimistic.ts';
-import { fieldOf, namedItems, roomForPendingItems, wantedItems } from './subscription-items.ts';
+import {
+  feesForChange,
+  fieldOf,
+  namedItems,
+  roomForPendingItems,
+  wantedItems,
+} from './subscription-items.ts';
 
 /** Concurrent writers without a version of their own are retried this many times on a conflict. */
 const UNCONDITIONAL_ATTEMPTS = 4;
@@ -170,15 +175,7 @@ export async function updateSubscription(
       const current = await read();
       const items = requested && (await wantedItems(tableName, current, requested, patch));
       const fees =
-        items || patch.cancel_now
-          ? feesOf(
-              items ?? [],
-              await planFeesFor(
-                tableName,
-                current.items.map((item) => item.plan_id),
-              ),
-            )
-          : undefined;
+        items || patch.cancel_now ? await feesForChange(tableName, current, items ?? []) : undefined;
       // A request stamped before the period it finds (it raced the close) applies at that period's
       // start: a change never lands in a period that has ended.
       const moment = new Date(Math.max(caller.now.getTime(), Date.parse(current.current_period_start)));

@@ -1,15 +1,15 @@
+import type { PlanFees } from '../../domain/bills.ts';
 import { DomainError, notFound } from '../../domain/errors.ts';
 import type { Charge, ProrationBehavior } from '../../domain/fees.ts';
 import { applyCredit, draftInvoice, type Invoice, pendingItemsOfPeriod } from '../../domain/invoice.ts';
 import type { OneTimeCharge } from '../../domain/one-time.ts';
 import { type Caller, canAccessCustomer } from '../../domain/principal.ts';
 import { applyPatch, closeCurrentPeriod, type Subscription } from '../../domain/subscription.ts';
-import { feesOf } from '../../domain/subscription-items.ts';
 import { CustomersRepository } from '../../store/customers-repository.ts';
 import { SubscriptionsRepository } from '../../store/subscriptions-repository.ts';
 import { UsageRepository } from '../../store/usage-repository.ts';
 import { planFeesFor } from '../catalog.ts';
-import { fieldOf, requestedItems, roomForPendingItems } from '../subscription-items.ts';
+import { feesForChange, fieldOf, requestedItems, roomForPendingItems } from '../subscription-items.ts';
 
 /** A proposed change to preview: as a PATCH would name it. */
 export type ProposedChange = {
@@ -86,19 +86,18 @@ export async function upcomingInvoice(
   let current: Subscription = subscription;
   let pending: ((Charge | OneTimeCharge) & { id: string; created_at: string })[] = stored;
   let preview: { invoice: Invoice; draftedAt: Date } | undefined;
+  // A change read every plan it involves: the close after it bills with the same fees.
+  let changeFees: PlanFees | undefined;
   if (change) {
     const items = await requestedItems(tableName, subscription, {
       plan_id: query.plan_id,
       items: query.items,
     });
-    const fees = await planFeesFor(
-      tableName,
-      subscription.items.map((item) => item.plan_id),
-    );
+    changeFees = await feesForChange(tableName, subscription, items ?? []);
     const outcome = applyPatch(
       subscription,
       {
-        fees: feesOf(items ?? [], fees),
+        fees: changeFees,
         items,
         itemField: fieldOf(query),
         prorationBehavior: query.proration_behavior,
@@ -137,10 +136,11 @@ export async function upcomingInvoice(
   if (!preview) {
     const periodEnd = new Date(current.current_period_end);
     const [fees, usage] = await Promise.all([
-      planFeesFor(
-        tableName,
-        current.items.map((item) => item.plan_id),
-      ),
+      changeFees ??
+        planFeesFor(
+          tableName,
+          current.items.map((item) => item.plan_id),
+        ),
       new UsageRepository(tableName).aggregates(current.id, current.current_period_start),
     ]);
     const { advanced, bill } = closeCurrentPeriod(current, fees, periodEnd);

@@ -103,21 +103,30 @@ export async function wantedItems(
 
 /**
  * One invoice takes a bounded number of pending items (each is an item of the transaction that
- * drafts it), so prorations that would pass that bound are refused with what to do instead: a final
- * invoice must be able to take every pending item of its subscription.
+ * drafts it), so pending items that would pass that bound are refused with what to do instead (`instead`:
+ * the field to change and how): a final invoice must be able to take every pending item of its
+ * subscription.
  */
 export async function roomForPendingItems(
   tableName: string,
   current: Subscription,
   adding: number,
+  instead: { field: string; advice: string } = {
+    field: 'proration_behavior',
+    advice: 'change plan with "proration_behavior": "always_invoice" to bill them now',
+  },
 ): Promise<void> {
   const waiting = (await new SubscriptionsRepository(tableName).pendingItems(current.id)).length;
   if (waiting + adding <= MAX_PENDING_ITEMS_PER_INVOICE) return;
   throw new DomainError(
     'conflict',
-    `Subscription ${current.id} already has ${waiting} prorations waiting for its next invoice; ` +
-      'change plan with "proration_behavior": "always_invoice" to bill them now',
-    [{ field: 'proration_behavior', message: 'use always_invoice: too many prorations are waiting' }],
+    `Subscription ${current.id} already has ${waiting} items (prorations, one-time items) waiting for its next invoice, at most ${MAX_PENDING_ITEMS_PER_INVOICE}; ${instead.advice}`,
+    [
+      {
+        field: instead.field,
+        message: `already ${waiting} items wait for the next invoice: ${instead.advice}`,
+      },
+    ],
   );
 }
 

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { config } from '../../shared/config.ts';
 import { DomainError } from '../../shared/domain/errors.ts';
 import type { Invoice } from '../../shared/domain/invoice.ts';
-import { draftInvoice } from '../../shared/domain/invoice.ts';
+import { draftInvoice, MAX_PENDING_ITEMS_PER_INVOICE } from '../../shared/domain/invoice.ts';
 import { closeCurrentPeriod } from '../../shared/domain/subscription.ts';
 import type { InvoicePaidEventData } from '../../shared/events/catalog.ts';
 import type { EventEnvelope } from '../../shared/events/envelope.ts';
@@ -222,6 +222,34 @@ describe('a one-time item on the next invoice', () => {
     // March's fee only: the deleted item is on no invoice.
     expect((await invoicesOf(customer.id)).map((i) => i.total)).toEqual([1000]);
   });
+
+  it('the 81st item waiting for one invoice is refused, naming subscription_id and saying what to do instead', async () => {
+    const { customer, subscription } = await subscribed();
+    // One after another: each item moves the subscription to its next version.
+    for (let i = 0; i < MAX_PENDING_ITEMS_PER_INVOICE; i++) {
+      await addInvoiceItem(
+        table(),
+        { customer_id: customer.id, subscription_id: subscription.id, price_id: setup, quantity: 1 },
+        at(MID_MARCH),
+        undefined,
+      );
+    }
+    const error = await refusal(
+      addInvoiceItem(
+        table(),
+        { customer_id: customer.id, subscription_id: subscription.id, price_id: setup, quantity: 1 },
+        at(MID_MARCH),
+        undefined,
+      ),
+    );
+    expect(error).toMatchObject({
+      kind: 'conflict',
+      fieldErrors: [{ field: 'subscription_id', message: expect.stringMatching(/one-off invoice/) }],
+    });
+    expect((await new SubscriptionsRepository(table()).pendingItems(subscription.id)).length).toBe(
+      MAX_PENDING_ITEMS_PER_INVOICE,
+    );
+  }, 60_000);
 
   it('deleted while pending, it is billed by no invoice', async () => {
     const { customer, subscription } = await subscribed();

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { DomainError, validationError } from '../../domain/errors.ts';
-import { MAX_PENDING_ITEMS_PER_INVOICE } from '../../domain/invoice.ts';
 import { oneTimeCharge, requireOneTimePrice } from '../../domain/one-time.ts';
 import { type Caller, requireOperator } from '../../domain/principal.ts';
 import type { Subscription } from '../../domain/subscription.ts';
@@ -11,6 +10,7 @@ import { type Idempotency, IdempotencyKeyTaken } from '../../store/idempotency.t
 import { InvoiceItemsRepository } from '../../store/invoice-items-repository.ts';
 import { type StoredPendingItem, SubscriptionsRepository } from '../../store/subscriptions-repository.ts';
 import { changingConcurrently, LOST_RACE, retryOnLostRace } from '../optimistic.ts';
+import { roomForPendingItems } from '../subscription-items.ts';
 import { closeSubscriptionPeriods } from './close-periods.ts';
 
 /**
@@ -38,7 +38,10 @@ export async function addInvoiceItem(
         input.description,
         caller.now,
       );
-      await roomForOneMore(tableName, subscription);
+      await roomForPendingItems(tableName, subscription, 1, {
+        field: 'subscription_id',
+        advice: 'sell this one on a one-off invoice (POST /api/v1/invoices)',
+      });
       const item: StoredPendingItem = {
         ...charge,
         id: `ii_${randomUUID().replaceAll('-', '')}`,
@@ -93,16 +96,4 @@ async function currentSubscription(
     );
   }
   return subscription;
-}
-
-/** The next invoice must be able to take every pending item (MAX_PENDING_ITEMS_PER_INVOICE). */
-async function roomForOneMore(tableName: string, subscription: Subscription): Promise<void> {
-  const waiting = (await new SubscriptionsRepository(tableName).pendingItems(subscription.id)).length;
-  if (waiting < MAX_PENDING_ITEMS_PER_INVOICE) return;
-  throw new DomainError(
-    'conflict',
-    `Subscription ${subscription.id} already has ${waiting} items waiting for its next invoice (at most ${MAX_PENDING_ITEMS_PER_INVOICE}); ` +
-      'sell this one on a one-off invoice (POST /api/v1/invoices)',
-    [{ field: 'subscription_id', message: `already ${waiting} items wait for the next invoice` }],
-  );
 }

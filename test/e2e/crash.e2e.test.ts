@@ -103,6 +103,53 @@ async function send(
   }
 }
 
+/**
+ * When a total is off, which records: the keys sent that no invoice line and no listing of the open
+ * period holds, and the lines whose listed records do not add up to their quantity (counted and
+ * listed apart, which only a transaction applied in part could do).
+ */
+async function missingRecords(
+  token: string,
+  subscriptions: { id: string; customerId: string }[],
+  sentKeys: Map<string, Map<string, number>>,
+): Promise<string[]> {
+  const found: string[] = [];
+  const listAll = async (path: string) => {
+    const records: { idempotency_key: string; quantity: string }[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await send(token, 'GET', `${path}?limit=100${cursor ? `&cursor=${cursor}` : ''}`);
+      records.push(...page.data);
+      cursor = page.next_cursor ?? undefined;
+    } while (cursor);
+    return records;
+  };
+  for (const subscription of subscriptions) {
+    const listed = new Set<string>();
+    const invoices = await send(
+      token,
+      'GET',
+      `/api/v1/invoices?customer_id=${subscription.customerId}&limit=100`,
+    );
+    for (const invoice of invoices.data) {
+      for (const line of invoice.lines.filter((l: { kind: string }) => l.kind === 'usage')) {
+        const records = await listAll(`/api/v1/invoices/${invoice.id}/lines/${line.id}/usage-records`);
+        const sum = records.reduce((total, r) => total + BigInt(r.quantity), 0n);
+        if (sum !== BigInt(line.quantity))
+          found.push(`${invoice.id} line ${line.id}: quantity ${line.quantity}, its records sum to ${sum}`);
+        for (const r of records) listed.add(r.idempotency_key);
+      }
+    }
+    for (const r of await listAll(`/api/v1/subscriptions/${subscription.id}/usage-records`))
+      listed.add(r.idempotency_key);
+    const missing = [...(sentKeys.get(subscription.id) ?? new Map()).keys()].filter(
+      (key) => !listed.has(key),
+    );
+    if (missing.length > 0) found.push(`${subscription.id}: not listed anywhere: ${missing.join(' ')}`);
+  }
+  return found;
+}
+
 afterAll(async () => {
   await killGroup();
   rmSync(dataDir, { recursive: true, force: true });
@@ -176,6 +223,7 @@ describe('nothing is lost across SIGKILLs of npm start', () => {
     })();
 
     const sent = new Map<string, bigint>(); // per subscription: quantity sent (each key once)
+    const sentKeys = new Map<string, Map<string, number>>(); // per subscription: key → quantity
     const lastPaid = new Map<string, string>();
     for (let round = 0; round < 12 && (killing || round < 3); round++) {
       for (const subscription of subscriptions) {
@@ -197,6 +245,9 @@ describe('nothing is lost across SIGKILLs of npm start', () => {
           ).toBe(0);
           const total = records.reduce((sum, record) => sum + BigInt(record.quantity), 0n);
           sent.set(subscription.id, (sent.get(subscription.id) ?? 0n) + total);
+          const keys = sentKeys.get(subscription.id) ?? new Map<string, number>();
+          for (const record of records) keys.set(record.idempotency_key, record.quantity);
+          sentKeys.set(subscription.id, keys);
           stats.records += records.length;
         }
       }
@@ -295,6 +346,7 @@ describe('nothing is lost across SIGKILLs of npm start', () => {
       problems = await check();
     }
     console.log(`crash test (seed ${seed}): ${JSON.stringify(stats)}`);
+    if (problems.length > 0) problems.push(...(await missingRecords(token, subscriptions, sentKeys)));
     expect(problems, `seed ${seed}`).toEqual([]);
     expect(stats.kills).toBe(KILLS);
   }, 600_000);

@@ -1,7 +1,8 @@
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
+import { enqueueBudgetInputs } from '../shared/events/budget-queue.ts';
 import type { EventEnvelope } from '../shared/events/envelope.ts';
 import { publishEvents } from '../shared/events/publisher.ts';
-import { coalesceUsageEvents, eventsFromStreamRecord } from '../shared/events/stream-mapping.ts';
+import { coalesceStateEvents, eventsFromStreamRecord } from '../shared/events/stream-mapping.ts';
 import { logger } from '../shared/logger.ts';
 import { count, METRIC, observedHandler } from '../shared/observability.ts';
 
@@ -26,11 +27,13 @@ async function fanOut(event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse
       break;
     }
   }
-  const events = coalesceUsageEvents(mapped.flatMap((m) => m.events));
-  const { failed } = await publishEvents(events);
+  const events = coalesceStateEvents(mapped.flatMap((m) => m.events));
+  // Budget inputs go to the budget queue as well: its projector is the one writer of each budget.
+  const [published, enqueued] = await Promise.all([publishEvents(events), enqueueBudgetInputs(events)]);
+  const failed = [...published.failed, ...enqueued.failed];
   count(METRIC.streamRecords, event.Records.length);
   count(METRIC.streamRecordsUnmappable, unmappable === undefined ? 0 : 1);
-  count(METRIC.eventsPublished, events.length - failed.length);
+  count(METRIC.eventsPublished, events.length - published.failed.length);
   count(METRIC.eventsNotPublished, failed.length);
   // A coalesced event stands for every record of its entity: the first of them is the one to retry from.
   const failedEntities = new Set(failed.map((f) => f.event.entity_id));

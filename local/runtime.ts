@@ -7,8 +7,10 @@ import type {
   DynamoDBStreamEvent,
   EventBridgeEvent,
   ScheduledEvent,
+  SQSBatchResponse,
 } from 'aws-lambda';
 import { resetConfigCache } from '../shared/config.ts';
+import { resetSqsClient } from '../shared/events/budget-queue.ts';
 import { resetEventBridgeClient } from '../shared/events/publisher.ts';
 import { SMART_GATEWAY_SYNC_RULE_PATTERN } from '../shared/events/rules.ts';
 import { logger } from '../shared/logger.ts';
@@ -22,6 +24,7 @@ import { lockDataFolder } from './data-lock.ts';
 import { type DevKeys, loadOrCreateDevKeys } from './dev-auth.ts';
 import { ensureTables, LOCAL_AWS, type LocalTableNames, startDynamoDbLocal } from './dynamodb-local.ts';
 import { type BusRecord, type LocalEventBus, startLocalEventBus } from './event-bus.ts';
+import { type QueueMessage, startLocalFifoQueue } from './fifo-queue.ts';
 import { type LambdaHandler, LocalAnswer, startLocalApi } from './http-server.ts';
 import { type StreamPoller, startStreamPoller } from './stream-poller.ts';
 import { scanTable } from './tables.ts';
@@ -68,6 +71,7 @@ export type LocalRuntime = {
 export type RedriveReport = {
   stream: { redriven: number; still_dead: number };
   bus: { redriven: number; still_dead: number };
+  queue: { redriven: number; still_dead: number };
 };
 
 export const LOCAL_TABLES: LocalTableNames = {
@@ -115,9 +119,23 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       if (deadLettersFile)
         writeFileAtomic(
           deadLettersFile,
-          JSON.stringify({ stream: deadStreamRecords, bus: bus.deadLetters() }),
+          JSON.stringify({
+            stream: deadStreamRecords,
+            bus: bus.deadLetters(),
+            queue: budgetQueue.deadLetters(),
+          }),
         );
     };
+    // The budget queue (SQS FIFO in AWS): the fan-out sends budget inputs, grouped by subscription,
+    // to the projector, which applies each subscription's one batch at a time.
+    const budgetQueue = await startLocalFifoQueue({
+      name: 'budget-inputs-local.fifo',
+      restoredDeadLetters: kept.queue,
+      onDeadLettersChanged: () => keepDeadLetters(),
+      consume: async (event) =>
+        (await invoke(await loadHandler('budget-projector'), event)) as SQSBatchResponse | undefined,
+    });
+    stops.unshift(budgetQueue.stop);
     const bus = await startLocalEventBus({
       busName: LOCAL_BUS,
       restoredDeadLetters: kept.bus,
@@ -142,6 +160,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       DYNAMODB_ENDPOINT: dynamoDb.endpoint,
       EVENT_BUS_NAME: LOCAL_BUS,
       EVENTBRIDGE_ENDPOINT: bus.endpoint,
+      BUDGET_QUEUE_URL: budgetQueue.url,
+      SQS_ENDPOINT: budgetQueue.endpoint,
       AWS_REGION: LOCAL_AWS.region,
       AWS_ACCESS_KEY_ID: LOCAL_AWS.credentials.accessKeyId,
       AWS_SECRET_ACCESS_KEY: LOCAL_AWS.credentials.secretAccessKey,
@@ -160,6 +180,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     resetStripeGateway();
     resetDynamoClient();
     resetEventBridgeClient();
+    resetSqsClient();
 
     const poller: StreamPoller = await startStreamPoller({
       client: dynamoDb.client,
@@ -168,8 +189,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       checkpointFile: inMemory ? undefined : join(dataDir, 'stream-checkpoints.json'),
       handler: async (event: DynamoDBStreamEvent) =>
         invoke(await loadHandler('stream-fanout'), event) as Promise<DynamoDBBatchResponse>,
-      // The bus holds events in memory: a batch is done once they are delivered (stream-poller.ts).
-      delivered: () => bus.idle(),
+      // The bus and the queue hold events in memory: a batch is done once they are delivered, and
+      // the projections they led to written (stream-poller.ts).
+      delivered: async () => {
+        await budgetQueue.idle();
+        await bus.idle();
+      },
       onDeadLetter: (record, reason) => {
         deadStreamRecords.unshift({ record, reason });
         keepDeadLetters();
@@ -193,10 +218,13 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       }
       await bus.idle();
       keepDeadLetters();
+      await budgetQueue.idle();
+      const queueReport = await budgetQueue.redrive();
       const busReport = await bus.redrive();
       return {
         stream: { redriven: parked.length - deadStreamRecords.length, still_dead: deadStreamRecords.length },
         bus: busReport,
+        queue: queueReport,
       };
     };
 
@@ -238,7 +266,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         {
           method: 'GET',
           path: '/_local/dead-letters',
-          respond: () => ({ bus: bus.deadLetters(), stream: deadStreamRecords }),
+          respond: () => ({
+            bus: bus.deadLetters(),
+            stream: deadStreamRecords,
+            queue: budgetQueue.deadLetters(),
+          }),
         },
         { method: 'POST', path: '/_local/redrive', respond: () => redrive() },
       ],
@@ -284,7 +316,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   }
 }
 
-type KeptDeadLetters = { stream: { record: DynamoDBRecord; reason: string }[]; bus: BusRecord[] };
+type KeptDeadLetters = {
+  stream: { record: DynamoDBRecord; reason: string }[];
+  bus: BusRecord[];
+  queue: QueueMessage[];
+};
 
 /** The dead letters an earlier run left in the data folder (none in memory, or on a first start). */
 function readDeadLetters(file: string | undefined): KeptDeadLetters {
@@ -296,7 +332,7 @@ function readDeadLetters(file: string | undefined): KeptDeadLetters {
       `${file} is not readable; move it aside (it lists dead letters to redrive) and start again`,
     );
   }
-  return { stream: kept?.stream ?? [], bus: kept?.bus ?? [] };
+  return { stream: kept?.stream ?? [], bus: kept?.bus ?? [], queue: kept?.queue ?? [] };
 }
 
 /** Background handlers take other event shapes than the HTTP ones; the module export is the same. */

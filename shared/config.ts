@@ -10,6 +10,10 @@ export type RuntimeConfig = {
   eventBusName: string;
   /** Set only when the bus is not the AWS regional endpoint (the local bus). */
   eventBridgeEndpoint: string | undefined;
+  /** The SQS FIFO queue of budget inputs (one message group per subscription); the fan-out sends to it. */
+  budgetQueueUrl: string;
+  /** Set only when the queue is not the AWS regional endpoint (the local queue). */
+  sqsEndpoint: string | undefined;
   budgetsTableName: string;
   routingPoliciesTableName: string;
   region: string;
@@ -72,6 +76,8 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig 
     dynamoDbEndpoint: env.DYNAMODB_ENDPOINT || undefined,
     eventBusName: env.EVENT_BUS_NAME ?? 'default',
     eventBridgeEndpoint: env.EVENTBRIDGE_ENDPOINT || undefined,
+    budgetQueueUrl: env.BUDGET_QUEUE_URL ?? '',
+    sqsEndpoint: env.SQS_ENDPOINT || undefined,
     budgetsTableName: env.BUDGETS_TABLE_NAME ?? '',
     routingPoliciesTableName: env.ROUTING_POLICIES_TABLE_NAME ?? '',
     region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',

@@ -1,5 +1,6 @@
 import { addDays, addIntervals, type Period, periodContaining } from './billing-period.ts';
 import { type Bill, billAtEarlyEnd, billAtPeriodEnd, currentPeriod, type PlanFees } from './bills.ts';
+import type { BudgetPolicy } from './budget-policy.ts';
 import type { Interval, RoutingPolicy } from './catalog.ts';
 import { DomainError } from './errors.ts';
 import { type Charge, DEFAULT_FEE_TIMING, type FeeTiming, type ProrationBehavior } from './fees.ts';
@@ -52,6 +53,8 @@ export type Subscription = {
   total_budget_overridden: boolean;
   /** Copied from the base plan so events carry it without a read (the SmartGateway routing cache). */
   routing_policy: RoutingPolicy | null;
+  /** How the SmartGateway enforces the budget, and its alert thresholds; absent: DEFAULT_BUDGET_POLICY. */
+  budget_policy?: BudgetPolicy;
   billing_cycle_anchor: string;
   current_period_start: string;
   current_period_end: string;

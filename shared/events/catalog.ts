@@ -1,7 +1,9 @@
+import type { BudgetPolicy } from '../domain/budget-policy.ts';
 import type { Price, RoutingPolicy } from '../domain/catalog.ts';
 import type { Customer } from '../domain/customer.ts';
 import type { Invoice, InvoiceLine } from '../domain/invoice.ts';
 import type { SubscriptionStatus } from '../domain/subscription.ts';
+import type { Enforcement } from '../smart-gateway/budget-row.ts';
 
 /**
  * Every event type billing publishes, with its current schema version. A breaking change to an
@@ -16,6 +18,9 @@ export const EVENT_SCHEMA_VERSIONS = {
   // 2: period_start and period_end are null on a final invoice (nothing follows it).
   // 3: subscription_id is null on a one-off invoice; billing_reason and the lines are carried.
   'invoice.paid': 3,
+  'budget.updated': 1,
+  'budget.threshold_crossed': 1,
+  'budget.threshold_reset': 1,
 } as const;
 
 export type BillingEventType = keyof typeof EVENT_SCHEMA_VERSIONS;
@@ -42,6 +47,8 @@ export type SubscriptionEventData = {
   cancel_at_period_end: boolean;
   canceled_at: string | null;
   routing_policy: RoutingPolicy | null;
+  /** How the gateway enforces the budget and the thresholds that alert (the base plan's unless set). */
+  budget_policy: BudgetPolicy;
   /** Fields that differ from the previous version; empty for subscription.created. */
   changes: string[];
 };
@@ -87,4 +94,35 @@ export type InvoicePaidEventData = {
   paid_period_end: string;
   period_start: string | null;
   period_end: string | null;
+};
+
+/**
+ * budget.updated: the data is the SmartGateway budgets row (shared/smart-gateway/budget-row.ts),
+ * whole; `entity_version` is its `sequence`. Store it over an older sequence only.
+ */
+
+/** budget.threshold_crossed: once per period per threshold, when the spend (or its forecast) reaches it. */
+export type BudgetThresholdCrossedEventData = {
+  subscription_id: string;
+  tenant_id: string;
+  /** Its label: `80%`, `5000` (minor units), `forecast 100%`. */
+  threshold: string;
+  period_start: string;
+  period_end: string;
+  current_spend: number;
+  total_budget: number;
+  projected_spend_at_period_end: number | null;
+  currency: string;
+  enforcement: Enforcement;
+};
+
+/** budget.threshold_reset: a new period started; every threshold may be crossed again. */
+export type BudgetThresholdResetEventData = {
+  subscription_id: string;
+  tenant_id: string;
+  period_start: string;
+  period_end: string;
+  previous_period_start: string;
+  /** What the previous period had crossed. */
+  previously_crossed: string[];
 };

@@ -4,13 +4,16 @@
  */
 export const BILLING_EVENT_SOURCE = 'tcp.billing';
 
-/** Event types the SmartGateway's sync Lambda consumes (SPEC §6, plus customer.created). */
+/**
+ * Event types the SmartGateway's sync Lambda consumes: the budgets row whole (`budget.updated`, which
+ * billing computes from subscription, usage and payment events) and the subscription events for the
+ * routing policy.
+ */
 export const SMART_GATEWAY_DETAIL_TYPES = [
   'customer.created',
   'subscription.created',
   'subscription.updated',
-  'invoice.paid',
-  'usage.aggregated',
+  'budget.updated',
 ] as const;
 
 export const SMART_GATEWAY_SYNC_RULE_PATTERN = {

@@ -1,11 +1,15 @@
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord, AttributeValue as LambdaAttributeValue } from 'aws-lambda';
+import { type BudgetProjection, budgetRowOf } from '../domain/budget.ts';
+import { DEFAULT_BUDGET_POLICY } from '../domain/budget-policy.ts';
 import type { Price } from '../domain/catalog.ts';
 import type { Customer } from '../domain/customer.ts';
 import type { Invoice } from '../domain/invoice.ts';
 import type { Subscription } from '../domain/subscription.ts';
 import {
   type BillingEventType,
+  type BudgetThresholdCrossedEventData,
+  type BudgetThresholdResetEventData,
   type CustomerEventData,
   EVENT_SCHEMA_VERSIONS,
   type InvoicePaidEventData,
@@ -58,12 +62,15 @@ export function eventsFromStreamRecord(record: DynamoDBRecord): EventEnvelope[] 
         cancel_at_period_end: subscription.cancel_at_period_end,
         canceled_at: subscription.canceled_at,
         routing_policy: subscription.routing_policy,
+        budget_policy: subscription.budget_policy ?? DEFAULT_BUDGET_POLICY,
         changes: previous ? changedFields(previous, subscription) : [],
       };
       return [
         envelope(type, subscription.id, subscription.version, subscription.customer_id, occurredAt, data),
       ];
     }
+    case 'budget':
+      return budgetEvents(newImage, oldImage, occurredAt);
     case 'usage_aggregate': {
       const aggregate = newImage as Record<string, unknown> & { version: number; shard: number };
       // The exact decimal text of the quantity, not the float unmarshall made of it.
@@ -107,19 +114,78 @@ export function eventsFromStreamRecord(record: DynamoDBRecord): EventEnvelope[] 
   }
 }
 
+/** Events that carry their entity's whole state, so only the newest of a batch matters. */
+const STATE_EVENTS = new Set(['usage.aggregated', 'budget.updated']);
+
 /**
- * Keeps only the newest event per entity among usage aggregates: a hot subscription's shard can
- * change many times in one stream batch, and only its latest total matters downstream. Other
- * events pass through untouched and in order.
+ * Keeps only the newest event per entity among usage aggregates and budget rows: a hot
+ * subscription's shard (and so its budget) can change many times in one stream batch, and only the
+ * latest total matters downstream. Other events pass through untouched and in order.
  */
-export function coalesceUsageEvents(events: EventEnvelope[]): EventEnvelope[] {
+export function coalesceStateEvents(events: EventEnvelope[]): EventEnvelope[] {
   const newest = new Map<string, EventEnvelope>();
   for (const event of events) {
-    if (event.type !== 'usage.aggregated') continue;
+    if (!STATE_EVENTS.has(event.type)) continue;
     const kept = newest.get(event.entity_id);
     if (!kept || kept.entity_version < event.entity_version) newest.set(event.entity_id, event);
   }
-  return events.filter((event) => event.type !== 'usage.aggregated' || newest.get(event.entity_id) === event);
+  return events.filter((event) => !STATE_EVENTS.has(event.type) || newest.get(event.entity_id) === event);
+}
+
+/**
+ * A budget projection changed: its row as `budget.updated` (versioned by its sequence), each
+ * threshold crossed since the old image as `budget.threshold_crossed`, and, when the period moved
+ * on under a policy with thresholds, `budget.threshold_reset`. A threshold is in a period's crossed
+ * list at most once, so each is announced once per period, however often the stream re-delivers.
+ */
+function budgetEvents(newImage: Image, oldImage: Image | undefined, occurredAt: string): EventEnvelope[] {
+  const projection = newImage as unknown as BudgetProjection;
+  const row = budgetRowOf(projection);
+  if (!row) return [];
+  const before = oldImage as unknown as BudgetProjection | undefined;
+  const id = projection.subscription_id;
+  const events: EventEnvelope[] = [
+    envelope('budget.updated', `budget#${id}`, projection.sequence, row.tenant_id, occurredAt, row),
+  ];
+  const samePeriod = before?.period_start === projection.period_start;
+  if (!samePeriod && before?.period_start && projection.policy.thresholds.length > 0) {
+    const data: BudgetThresholdResetEventData = {
+      subscription_id: id,
+      tenant_id: row.tenant_id,
+      period_start: row.period_start,
+      period_end: row.period_end,
+      previous_period_start: before.period_start,
+      previously_crossed: before.crossed ?? [],
+    };
+    events.push(
+      envelope(
+        'budget.threshold_reset',
+        `budget-reset#${id}#${row.period_start}`,
+        1,
+        row.tenant_id,
+        occurredAt,
+        data,
+      ),
+    );
+  }
+  const known = new Set(samePeriod ? (before?.crossed ?? []) : []);
+  for (const label of projection.crossed.filter((l) => !known.has(l))) {
+    const data: BudgetThresholdCrossedEventData = {
+      subscription_id: id,
+      tenant_id: row.tenant_id,
+      threshold: label,
+      period_start: row.period_start,
+      period_end: row.period_end,
+      current_spend: row.current_spend,
+      total_budget: row.total_budget,
+      projected_spend_at_period_end: row.projected_spend_at_period_end,
+      currency: row.currency,
+      enforcement: row.enforcement,
+    };
+    const entity = `budget-threshold#${id}#${row.period_start}#${label}`;
+    events.push(envelope('budget.threshold_crossed', entity, 1, row.tenant_id, occurredAt, data));
+  }
+  return events;
 }
 
 /** Fields a subscriber may care about, compared between the old and new image. */
@@ -134,6 +200,7 @@ const TRACKED_SUBSCRIPTION_FIELDS = [
   'canceled_at',
   'routing_policy',
   'trial_end',
+  'budget_policy',
 ] as const;
 
 function changedFields(before: Subscription, after: Subscription): string[] {

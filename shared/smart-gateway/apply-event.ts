@@ -1,21 +1,10 @@
 import { config } from '../config.ts';
 import { DomainError } from '../domain/errors.ts';
-import { compareQuantities } from '../domain/usage.ts';
-import type {
-  InvoicePaidEventData,
-  SubscriptionEventData,
-  UsageAggregatedEventData,
-} from '../events/catalog.ts';
+import type { SubscriptionEventData } from '../events/catalog.ts';
 import { type EventEnvelope, EventEnvelopeSchema } from '../events/envelope.ts';
 import { logger } from '../logger.ts';
 import { routingPolicyFields, SmartGatewayRepository } from '../store/smart-gateway-repository.ts';
-import {
-  alignToSubscriptionPeriod,
-  rollToPeriod,
-  spendForPeriod,
-  usageAttribute,
-  usagePriceAttribute,
-} from './spend.ts';
+import type { BudgetRow } from './budget-row.ts';
 
 /** What the SmartGateway did with one event, for logs and the local event viewer. */
 export type SyncOutcome = {
@@ -27,16 +16,11 @@ export type SyncOutcome = {
 
 /**
  * The SmartGateway's side of SPEC §6: applies one billing event to the `budgets` and
- * `routing_policies` caches. Writes are conditional on the entity version, so duplicates and
- * out-of-order deliveries are dropped ("stale"). An envelope that does not parse, or a type with
- * no action, is an error: retried, then parked in the rule's DLQ, never silently dropped.
- *
- * The row's period is the newest period any event names: a subscription's current period (moved by
- * the period close), the period a usage record counts in, or the period an invoice.paid says is
- * current. It only moves forward, and when it moves current_spend becomes the new period's usage
- * so far. So from the moment a period ends the gateway enforces the new period's budget against the
- * new period's usage, whether or not the last invoice is paid yet (an unpaid invoice shows as
- * `status: past_due` once overdue); usage of one period is never counted against another's budget.
+ * `routing_policies` caches. The budgets row arrives whole in `budget.updated`, computed by billing
+ * one subscription at a time; it is stored only over an older `sequence`, so a duplicate or late
+ * delivery changes nothing, with one write and no read. Subscription events keep the routing policy,
+ * stored only over an older version. An envelope that does not parse, or a type with no action, is
+ * an error: retried, then parked in the rule's DLQ, never silently dropped.
  */
 export async function applyBillingEvent(detail: unknown): Promise<SyncOutcome> {
   const parsed = EventEnvelopeSchema.safeParse(detail);
@@ -53,11 +37,13 @@ export async function applyBillingEvent(detail: unknown): Promise<SyncOutcome> {
       return outcome(event, 'ignored', 'customers carry no SmartGateway state until they subscribe');
     case 'subscription.created':
     case 'subscription.updated':
-      return applySubscription(event as EventEnvelope<SubscriptionEventData>);
+      return applyRoutingPolicy(event as EventEnvelope<SubscriptionEventData>);
+    case 'budget.updated':
+      return applyBudgetRow(event as EventEnvelope<BudgetRow>);
     case 'usage.aggregated':
-      return applyUsage(event as EventEnvelope<UsageAggregatedEventData>);
     case 'invoice.paid':
-      return applyInvoicePaid(event as EventEnvelope<InvoicePaidEventData>);
+      // Billing folds these into budget.updated; a rule of an earlier release may still send them.
+      return outcome(event, 'ignored', 'the budgets row comes whole in budget.updated');
     default:
       throw new DomainError(
         'not-implemented',
@@ -66,146 +52,50 @@ export async function applyBillingEvent(detail: unknown): Promise<SyncOutcome> {
   }
 }
 
-async function applySubscription(event: EventEnvelope<SubscriptionEventData>): Promise<SyncOutcome> {
+async function applyRoutingPolicy(event: EventEnvelope<SubscriptionEventData>): Promise<SyncOutcome> {
   const data = event.data;
   if (!data || typeof data.subscription_id !== 'string' || typeof data.tenant_id !== 'string') {
     throw new DomainError('validation', `${event.type} ${event.id} has no subscription_id/tenant_id`);
   }
   const { budgetsTableName, routingPoliciesTableName } = config();
   const repository = new SmartGatewayRepository(budgetsTableName, routingPoliciesTableName);
-  const common = {
+  const routing = await repository.upsertRoutingPolicy({
     tenant_id: data.tenant_id,
     subscription_id: data.subscription_id,
     plan_id: data.plan_id,
     version: event.entity_version,
     last_event_id: event.id,
     updated_at: event.occurred_at,
-  };
-  const budget = await repository.upsertBudget({
-    ...common,
-    total_budget: data.total_budget,
-    currency: data.currency,
-    period_start: data.period_start,
-    period_end: data.period_end,
-    status: data.status,
-    cancel_at_period_end: data.cancel_at_period_end,
-  });
-  const routing = await repository.upsertRoutingPolicy({
-    ...common,
     ...routingPolicyFields(data.routing_policy, data.status !== 'canceled'),
   });
-  const rolled = await repository.updateBudgetFromRow(
-    { tenant_id: data.tenant_id, subscription_id: data.subscription_id },
-    // Only the newest version of the subscription may correct the end of the row's period.
-    (row) =>
-      budget === 'applied'
-        ? alignToSubscriptionPeriod(row, data.period_start, data.period_end)
-        : rollToPeriod(row, data.period_start, data.period_end),
-  );
-  const action = budget === 'applied' || routing === 'applied' || rolled === 'applied' ? 'applied' : 'stale';
   return outcome(
     event,
-    action,
-    action === 'stale'
-      ? `version ${event.entity_version} is not newer than the stored row`
-      : `budget ${budget}, routing policy ${routing} at version ${event.entity_version}`,
+    routing,
+    routing === 'stale'
+      ? `version ${event.entity_version} is not newer than the stored routing policy`
+      : `routing policy at version ${event.entity_version}`,
   );
 }
 
-/**
- * A usage shard's new total: stored on the budgets row if it is larger than what the row holds
- * (totals only grow within a period, so this drops duplicates and out-of-order deliveries), then
- * current_spend is recomputed exactly from the row's totals for the row's current period.
- */
-async function applyUsage(event: EventEnvelope<UsageAggregatedEventData>): Promise<SyncOutcome> {
-  const data = event.data;
-  if (!data || typeof data.subscription_id !== 'string' || typeof data.quantity !== 'string' || !data.price) {
-    throw new DomainError('validation', `${event.type} ${event.id} lacks subscription_id, quantity or price`);
+async function applyBudgetRow(event: EventEnvelope<BudgetRow>): Promise<SyncOutcome> {
+  const row = event.data;
+  if (
+    !row ||
+    typeof row.subscription_id !== 'string' ||
+    typeof row.tenant_id !== 'string' ||
+    row.sequence !== event.entity_version
+  ) {
+    throw new DomainError('validation', `${event.type} ${event.id} is not a budgets row with its sequence`);
   }
   const { budgetsTableName, routingPoliciesTableName } = config();
   const repository = new SmartGatewayRepository(budgetsTableName, routingPoliciesTableName);
-  const attribute = usageAttribute(data.period_start, data.metric, data.price.id, data.shard);
-  const priceAttribute = usagePriceAttribute(data.period_start, data.metric, data.price.id);
-  let spend = 0;
-  const result = await repository.updateBudgetFromRow(
-    { tenant_id: data.tenant_id, subscription_id: data.subscription_id },
-    (row) => {
-      const held = row[attribute];
-      if (typeof held === 'string' && compareQuantities(data.quantity, held) <= 0) return undefined;
-      // Late usage of a period the row has left: it is billed on that period's invoice, and counts
-      // against no budget any more.
-      if (typeof row.period_start === 'string' && data.period_start < row.period_start) return undefined;
-      // Usage of a newer period than the row's: the period has ended, the row moves to the new one.
-      const roll = rollToPeriod(row, data.period_start, data.period_end);
-      const next = {
-        ...row,
-        ...roll?.set,
-        [attribute]: data.quantity,
-        [priceAttribute]: data.price,
-      };
-      const period = typeof next.period_start === 'string' ? next.period_start : data.period_start;
-      spend = spendForPeriod(next, period);
-      return {
-        set: {
-          ...roll?.set,
-          [attribute]: data.quantity,
-          [priceAttribute]: data.price,
-          current_spend: spend,
-          usage_updated_at: event.occurred_at,
-        },
-        remove: roll?.remove ?? [],
-      };
-    },
-  );
+  const result = await repository.putBudgetRow({ ...row, last_event_id: event.id });
   return outcome(
     event,
     result,
     result === 'stale'
-      ? `shard ${data.shard} of ${data.metric} already holds ${data.quantity} or more, or its period is over`
-      : `${data.metric} shard ${data.shard} = ${data.quantity}; current_spend ${spend}`,
-  );
-}
-
-/**
- * An invoice was paid: the budget row moves to the period it names as current (only forward, so a
- * duplicate or late invoice.paid, or one whose period the row reached already, changes nothing;
- * the row keeps the invoice id it was last paid by). A final invoice names no period: nothing moves.
- */
-async function applyInvoicePaid(event: EventEnvelope<InvoicePaidEventData>): Promise<SyncOutcome> {
-  const data = event.data;
-  // A one-off invoice (v3) belongs to no subscription: a one-time purchase is not API spend, so it
-  // neither counts in current_spend nor moves the budget row's period (docs/billing-rules.md).
-  if (data?.subscription_id === null) {
-    return outcome(event, 'ignored', 'a one-off invoice: no subscription, no budget to move');
-  }
-  if (!data || typeof data.subscription_id !== 'string') {
-    throw new DomainError('validation', `${event.type} ${event.id} lacks subscription_id`);
-  }
-  const subscriptionId = data.subscription_id;
-  const periodStart = data.period_start;
-  const periodEnd = data.period_end;
-  if (typeof periodStart !== 'string' || typeof periodEnd !== 'string') {
-    return outcome(event, 'ignored', 'a final invoice: no period follows it');
-  }
-  const { budgetsTableName, routingPoliciesTableName } = config();
-  const repository = new SmartGatewayRepository(budgetsTableName, routingPoliciesTableName);
-  const result = await repository.updateBudgetFromRow(
-    { tenant_id: data.tenant_id, subscription_id: subscriptionId },
-    (row) => {
-      if (row.last_paid_invoice_id === data.invoice_id) return undefined;
-      const roll = rollToPeriod(row, periodStart, periodEnd);
-      return {
-        set: { ...roll?.set, last_paid_invoice_id: data.invoice_id },
-        remove: roll?.remove ?? [],
-      };
-    },
-  );
-  return outcome(
-    event,
-    result,
-    result === 'stale'
-      ? `invoice ${data.invoice_id} was applied already`
-      : `paid; the row is at or past ${periodStart}`,
+      ? `sequence ${row.sequence} is not newer than the stored row`
+      : `sequence ${row.sequence}: current_spend ${row.current_spend}, remaining ${row.remaining}`,
   );
 }
 

@@ -25,6 +25,8 @@
  * Usage aggregate shard of one period      | table | PK = USAGE_AGG#<subscription>#<shard>, SK = <period start>#<metric>#<price>
  * All usage of a period (every shard)      | table | PK = USAGE_AGG#<subscription>#<0..n-1>, SK begins_with <period start>#
  * Period closed to late usage (invoiced)   | table | PK = SUBSCRIPTION#<id>, SK = PERIOD_CLOSED#<period start>#<shard>
+ * Budget projection of a subscription     | table | PK = SUBSCRIPTION#<id>, SK = BUDGET (the SmartGateway row, billing's view)
+ * Spend ledger of one period/metric/price  | table | PK = SUBSCRIPTION#<id>, SK = SPEND#<period start>#<metric>#<price> (expires)
  * Get invoice by id                        | table | PK = INVOICE#<id>, SK = PROFILE
  * Invoices of a customer, by what they end | GSI1  | GSI1PK = CUSTOMER#<id>, GSI1SK begins_with INVOICE#
  * List invoices (operator)                 | GSI2  | GSI2PK = TYPE#invoice
@@ -119,6 +121,18 @@ export const pendingItemKey = (subscriptionId: string, createdAt: string, itemId
 });
 
 export const PENDING_ITEM_SK_PREFIX = 'PENDING_ITEM#';
+
+/** Billing's view of the subscription's SmartGateway budgets row (shared/domain/budget.ts). */
+export const budgetProjectionKey = (subscriptionId: string): TableKey => ({
+  PK: `SUBSCRIPTION#${subscriptionId}`,
+  SK: 'BUDGET',
+});
+
+/** One (period, metric, price)'s counter-shard totals and rated amount; `ledger` is ledgerId(). */
+export const spendLedgerKey = (subscriptionId: string, ledger: string): TableKey => ({
+  PK: `SUBSCRIPTION#${subscriptionId}`,
+  SK: `SPEND#${ledger}`,
+});
 
 /**
  * Where an invoice item added by the API (`/invoice-items/{id}`) is stored: its pending item key holds

@@ -1,28 +1,14 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { RoutingPolicy } from '../domain/catalog.ts';
+import type { BudgetRow } from '../smart-gateway/budget-row.ts';
 import { dynamo } from './client.ts';
 
 /**
- * The SmartGateway's cache tables (SPEC §6). Every write is conditional on the row's version being
- * older than the event's, so a duplicate or out-of-order event changes nothing: idempotent by
- * construction, not by bookkeeping.
+ * The SmartGateway's cache tables (SPEC §6). Every write is conditional on the row being older
+ * than the event (its sequence for a budgets row, its version for a routing policy), so a duplicate
+ * or out-of-order event changes nothing: idempotent by construction, not by bookkeeping.
  */
-export type BudgetRow = {
-  tenant_id: string;
-  subscription_id: string;
-  plan_id: string;
-  total_budget: number;
-  currency: string;
-  period_start: string;
-  period_end: string;
-  status: string;
-  cancel_at_period_end: boolean;
-  version: number;
-  last_event_id: string;
-  updated_at: string;
-};
-
 export type RoutingPolicyRow = {
   tenant_id: string;
   subscription_id: string;
@@ -45,74 +31,30 @@ export class SmartGatewayRepository {
   ) {}
 
   /**
-   * Inserts or updates the budget row. current_spend starts at 0 and is never touched here; the
-   * period is set when the row is first written and afterwards only moves with invoice.paid
-   * (SPEC §6), so a closed-but-unpaid period keeps counting against the budget.
+   * Stores the whole budgets row over an older sequence (or a row of an earlier release, which had
+   * none: it is replaced, its usage attributes with it). One write, no read.
    */
-  async upsertBudget(row: BudgetRow): Promise<'applied' | 'stale'> {
-    const { tenant_id, subscription_id, period_start, period_end, ...fields } = row;
-    return this.versionedUpsert(this.budgetsTable, { tenant_id, subscription_id }, fields, {
-      current_spend: 0,
-      period_start,
-      period_end,
-    });
+  async putBudgetRow(row: BudgetRow & { last_event_id: string }): Promise<'applied' | 'stale'> {
+    try {
+      await dynamo().send(
+        new PutCommand({
+          TableName: this.budgetsTable,
+          Item: row,
+          ConditionExpression: 'attribute_not_exists(#sequence) OR #sequence < :sequence',
+          ExpressionAttributeNames: { '#sequence': 'sequence' },
+          ExpressionAttributeValues: { ':sequence': row.sequence },
+        }),
+      );
+      return 'applied';
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return 'stale';
+      throw error;
+    }
   }
 
   async upsertRoutingPolicy(row: RoutingPolicyRow): Promise<'applied' | 'stale'> {
     const { tenant_id, subscription_id, ...fields } = row;
     return this.versionedUpsert(this.routingPoliciesTable, { tenant_id, subscription_id }, fields, {});
-  }
-
-  /**
-   * Applies a change to the budgets row computed from the row itself (usage totals → spend):
-   * read, compute, write conditioned on the row's `usage_revision`, re-read on a concurrent change.
-   * `change` returns the attributes to set, or undefined when the row already holds newer data.
-   */
-  async updateBudgetFromRow(
-    key: { tenant_id: string; subscription_id: string },
-    change: (row: Record<string, unknown>) => { set: Record<string, unknown>; remove?: string[] } | undefined,
-    attempts = 8,
-  ): Promise<'applied' | 'stale'> {
-    for (let attempt = 1; ; attempt++) {
-      const { Item = {} } = await dynamo().send(
-        new GetCommand({ TableName: this.budgetsTable, Key: key, ConsistentRead: true }),
-      );
-      const updates = change(Item);
-      if (!updates) return 'stale';
-      const revision = typeof Item.usage_revision === 'number' ? Item.usage_revision : 0;
-      const names: Record<string, string> = { '#revision': 'usage_revision' };
-      const values: Record<string, unknown> = { ':revision': revision, ':next': revision + 1 };
-      const sets = Object.entries(updates.set).map(([name, value], i) => {
-        names[`#a${i}`] = name;
-        values[`:a${i}`] = value;
-        return `#a${i} = :a${i}`;
-      });
-      const removes = (updates.remove ?? []).map((name, i) => {
-        names[`#r${i}`] = name;
-        return `#r${i}`;
-      });
-      try {
-        await dynamo().send(
-          new UpdateCommand({
-            TableName: this.budgetsTable,
-            Key: key,
-            UpdateExpression:
-              `SET ${[...sets, '#revision = :next'].join(', ')}` +
-              (removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''),
-            ConditionExpression:
-              revision === 0
-                ? 'attribute_not_exists(#revision) OR #revision = :revision'
-                : '#revision = :revision',
-            ExpressionAttributeNames: names,
-            ExpressionAttributeValues: values,
-          }),
-        );
-        return 'applied';
-      } catch (error) {
-        if (!(error instanceof ConditionalCheckFailedException) || attempt >= attempts) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 5 * attempt * Math.random()));
-      }
-    }
   }
 
   private async versionedUpsert(

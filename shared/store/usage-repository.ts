@@ -1,5 +1,5 @@
 import { type AttributeValue, QueryCommand } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, type BatchGetCommandOutput, NumberValue } from '@aws-sdk/lib-dynamodb';
+import { NumberValue } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { runConcurrently } from '../concurrency.ts';
 import { config } from '../config.ts';
@@ -15,7 +15,8 @@ import {
 } from '../domain/usage.ts';
 import { type DigestParts, digestOf, recordDigestParts, sumDigestParts } from '../domain/usage-digest.ts';
 import { shardQuantityLimit } from '../domain/usage-limits.ts';
-import { dynamo, dynamoRaw } from './client.ts';
+import { batchGetAll } from './batch-get.ts';
+import { dynamoRaw } from './client.ts';
 import {
   periodClosedKey,
   usageAggregateKey,
@@ -74,8 +75,6 @@ const MAX_TRANSACTION_ITEMS = 100;
 const MAX_SHARD_CONFLICTS = 2 * USAGE_SHARDS;
 /** Transactions of one request in flight at once. */
 const PARALLEL_TRANSACTIONS = 4;
-/** BatchGetItem reads at most 100 keys per call. */
-const MAX_BATCH_GET = 100;
 /** How long records were kept before their retention was a setting (and counted on the shards). */
 const RETENTION_DAYS_BEFORE_SETTING = 60;
 
@@ -87,28 +86,12 @@ export class UsageRepository {
     records: readonly Pick<UsageWrite, 'subscription_id' | 'idempotency_key'>[],
   ): Promise<Set<string>> {
     const seen = new Set<string>();
-    for (let i = 0; i < records.length; i += MAX_BATCH_GET) {
-      let keys: Record<string, unknown>[] | undefined = records
-        .slice(i, i + MAX_BATCH_GET)
-        .map((r) => usageRecordKey(r.subscription_id, r.idempotency_key));
-      while (keys && keys.length > 0) {
-        const response: BatchGetCommandOutput = await dynamo().send(
-          new BatchGetCommand({
-            RequestItems: {
-              [this.tableName]: {
-                Keys: keys,
-                ConsistentRead: true,
-                ProjectionExpression: 'subscription_id, idempotency_key',
-              },
-            },
-          }),
-        );
-        for (const item of response.Responses?.[this.tableName] ?? []) {
-          seen.add(`${item.subscription_id}#${item.idempotency_key}`);
-        }
-        keys = response.UnprocessedKeys?.[this.tableName]?.Keys;
-      }
-    }
+    const items = await batchGetAll(
+      this.tableName,
+      records.map((r) => usageRecordKey(r.subscription_id, r.idempotency_key)),
+      'subscription_id, idempotency_key',
+    );
+    for (const item of items) seen.add(`${item.subscription_id}#${item.idempotency_key}`);
     return seen;
   }
 

@@ -41,6 +41,11 @@ const BACKGROUND_SETTINGS: Record<(typeof BACKGROUND_HANDLERS)[number], Function
     timeout: Duration.minutes(15),
     description: 'Hourly: closes ended billing periods into draft invoices (safe to rerun)',
   },
+  'budget-projector': {
+    memorySize: 256,
+    timeout: Duration.seconds(30),
+    description: 'Budget queue (FIFO, per subscription) -> budget projection and spend ledgers',
+  },
   'smart-gateway-sync': {
     memorySize: 256,
     timeout: Duration.seconds(30),

@@ -16,6 +16,7 @@ import { Alarms } from './alarms.ts';
 import { BillingApi } from './billing-api.ts';
 import { BillingFunctions, pascalCase } from './billing-functions.ts';
 import { BillingTable } from './billing-table.ts';
+import { BudgetQueue } from './budget-queue.ts';
 import { deadLetterQueue, sendAsyncFailuresTo } from './dead-letter-queue.ts';
 import { EventFanout } from './event-fanout.ts';
 import { ServicePermissionSourceAccount } from './lambda-permissions.ts';
@@ -90,6 +91,12 @@ export class BillingStack extends Stack {
     });
     this.functions.addEnvironment('EVENT_BUS_NAME', fanout.bus.eventBusName);
 
+    const budgetQueue = new BudgetQueue(this, 'BudgetQueue', {
+      config,
+      producer: this.functions.get('stream-fanout'),
+      projector: this.functions.get('budget-projector'),
+    });
+
     const smartGateway = new SmartGatewaySync(this, 'SmartGateway', {
       config,
       bus: fanout.bus,
@@ -154,6 +161,7 @@ export class BillingStack extends Stack {
       deadLetterQueues: [
         ['StreamDeadLetterQueue', fanout.deadLetterQueue],
         ['SyncDeadLetterQueue', smartGateway.deadLetterQueue],
+        ['BudgetDeadLetterQueue', budgetQueue.deadLetterQueue],
         ['ClosePeriodsDeadLetterQueue', closeDeadLetterQueue],
       ],
       streamConsumer: this.functions.get('stream-fanout'),

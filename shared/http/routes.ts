@@ -289,7 +289,12 @@ export const ROUTES: readonly RouteDefinition[] = [
 ];
 
 /** Lambdas that are not behind an HTTP route. */
-export const BACKGROUND_HANDLERS = ['stream-fanout', 'smart-gateway-sync', 'close-periods'] as const;
+export const BACKGROUND_HANDLERS = [
+  'stream-fanout',
+  'budget-projector',
+  'smart-gateway-sync',
+  'close-periods',
+] as const;
 
 /**
  * What each handler reaches beyond its own code; the CDK stack grants exactly this and no more.
@@ -346,6 +351,7 @@ export const HANDLER_ACCESS: Readonly<Record<string, HandlerAccess>> = {
   'close-periods': { billingTable: 'read-write', stripeSecret: false },
   'stream-fanout': { billingTable: 'none', stripeSecret: false },
   'smart-gateway-sync': { billingTable: 'none', stripeSecret: false },
+  'budget-projector': { billingTable: 'read-write', stripeSecret: false },
 };
 
 /** Every handler module in functions/, each bundled into its own Lambda. */

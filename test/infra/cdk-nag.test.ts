@@ -211,6 +211,7 @@ describe('cdk-nag (AwsSolutions and Serverless)', () => {
         'AwsSolutions-SMG4',
         'AwsSolutions-SQS3',
         'Serverless-LambdaDLQ',
+        'Serverless-LambdaEventSourceMappingDestination',
         'Serverless-LambdaLatestVersion',
         'Serverless-SQSRedrivePolicy',
       ]);

@@ -7,7 +7,9 @@ const dev = synthStage('dev');
 const { template } = dev;
 const [billingTableId] = only(dev, 'AWS::DynamoDB::Table', 'BillingTable');
 const [busId, bus] = only(dev, 'AWS::Events::EventBus');
-const [, mapping] = only(dev, 'AWS::Lambda::EventSourceMapping');
+const [, mapping] = ofType(dev, 'AWS::Lambda::EventSourceMapping').find(
+  ([, resource]) => resource.Properties['StartingPosition'] !== undefined,
+)!;
 const [ruleId, rule] = only(dev, 'AWS::Events::Rule', 'SmartGateway');
 const [streamDlqId] = only(dev, 'AWS::SQS::Queue', 'EventFanoutStreamDeadLetterQueue');
 const [syncDlqId] = only(dev, 'AWS::SQS::Queue', 'SmartGatewaySyncDeadLetterQueue');

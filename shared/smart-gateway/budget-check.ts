@@ -24,13 +24,20 @@
  *
  * Otherwise (the bounds, worked through in docs/smart-gateway.md "How far spend can overshoot a cap"):
  * - N instances, each with its own guard: an instance never lets through more, from the moment it
- *   holds a row of the period, than that row's remaining. So from a row all instances hold, spend
+ *   holds a row of the period, than that row's remaining (unless a newer row raises the budget or
+ *   lowers the spend). So from a row all instances hold, spend
  *   can exceed the budget by up to (N−1) × that row's remaining, plus whatever was allowed but not
  *   yet in that row (nothing, if the row was computed when nothing was in flight). At worst, from
- *   the period's first row: (N−1) × total_budget.
+ *   the period's first row: (N−1) × total_budget. A restart (which loses the reservation) and a
+ *   rolling deploy are this case.
  * - A soft cap refuses nothing; its `over_budget` flag is exact for one instance, and with several
  *   it can come late by what is in flight between two row updates: the request rate × the
  *   usage→row latency.
+ *
+ * Fail closed: a hard cap refuses on no row, a row older than maxRowAgeMs (the guarantee needs no
+ * age limit; it is for what a row brings besides spend: a cancellation, a lower budget, a hard cap),
+ * a request outside the row's period, or a time that does not parse. Billing must republish a quiet
+ * row well within maxRowAgeMs, or a hard-capped subscription with no traffic is refused for good.
  *
  * current_spend can also drop within a period (a volume-tiered price rates all units lower once a
  * tier is reached). A row whose spend did not rise leaves the reservation as it is: how much of it

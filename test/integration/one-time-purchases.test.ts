@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { config } from '../../shared/config.ts';
+import { budgetRowOf } from '../../shared/domain/budget.ts';
 import { DomainError } from '../../shared/domain/errors.ts';
 import type { Invoice } from '../../shared/domain/invoice.ts';
 import { draftInvoice, MAX_PENDING_ITEMS_PER_INVOICE } from '../../shared/domain/invoice.ts';
@@ -9,9 +10,11 @@ import type { EventEnvelope } from '../../shared/events/envelope.ts';
 import { eventsFromStreamRecord } from '../../shared/events/stream-mapping.ts';
 import { applyBillingEvent } from '../../shared/smart-gateway/apply-event.ts';
 import { auditBy, pageAuditTrail } from '../../shared/store/audit.ts';
+import { BudgetRepository } from '../../shared/store/budget-repository.ts';
 import { idempotencyClaim } from '../../shared/store/idempotency.ts';
 import { InvoicesRepository } from '../../shared/store/invoices-repository.ts';
 import { SubscriptionsRepository } from '../../shared/store/subscriptions-repository.ts';
+import { budgetInputOf, projectBudget } from '../../shared/use-cases/budget-projection.ts';
 import {
   createPlan,
   createPrice,
@@ -542,10 +545,14 @@ describe('the SmartGateway and a one-off purchase', () => {
     const subscriptionItem = store
       .allItems()
       .then((items) => items.find((i) => i.item_type === 'subscription' && i.id === subscription.id));
-    for (const e of eventsFromStreamRecord(streamRecord((await subscriptionItem)!)))
-      await applyBillingEvent(e);
-    const before = await budgetRow(customer.id, subscription.id);
-    expect(before).toMatchObject({ period_start: MARCH, current_spend: 0 });
+    const inputs = eventsFromStreamRecord(streamRecord((await subscriptionItem)!)).flatMap((e) => {
+      const mapped = budgetInputOf(e);
+      return mapped ? [mapped.input] : [];
+    });
+    await projectBudget(table(), subscription.id, inputs, new Date(MID_MARCH));
+    const projections = new BudgetRepository(table());
+    const before = await projections.get(subscription.id);
+    expect(budgetRowOf(before!)).toMatchObject({ period_start: MARCH, current_spend: 0 });
 
     const invoice = await createOneOffInvoice(
       table(),
@@ -557,8 +564,14 @@ describe('the SmartGateway and a one-off purchase', () => {
     const events = eventsFromStreamRecord(
       streamRecord({ ...paid, item_type: 'invoice' }, { ...invoice, item_type: 'invoice' }),
     );
-    for (const e of events) expect((await applyBillingEvent(e)).action).toBe('ignored');
-    expect(await budgetRow(customer.id, subscription.id)).toEqual(before);
+    expect(events.map((e) => e.type)).toEqual(['invoice.paid']);
+    // Not a budget input at all (the fan-out does not queue it), and the sync ignores it.
+    for (const e of events) {
+      expect(budgetInputOf(e)).toBeUndefined();
+      expect((await applyBillingEvent(e)).action).toBe('ignored');
+    }
+    expect(await projections.get(subscription.id)).toEqual(before);
+    expect(await budgetRow(customer.id, subscription.id)).toBeUndefined();
   });
 });
 

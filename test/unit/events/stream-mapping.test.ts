@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EventEnvelopeSchema } from '../../../shared/events/envelope.ts';
-import { coalesceUsageEvents, eventsFromStreamRecord } from '../../../shared/events/stream-mapping.ts';
+import { coalesceStateEvents, eventsFromStreamRecord } from '../../../shared/events/stream-mapping.ts';
 import { customerItem, streamRecord, subscriptionItem } from '../../support/stream-records.ts';
 
 describe('stream record → events', () => {
@@ -136,7 +136,7 @@ describe('usage aggregate stream records → events', () => {
       ...eventsFromStreamRecord(streamRecord(aggregate(3, 9), aggregate(2, 4))),
       ...eventsFromStreamRecord(streamRecord(aggregate(2, 4), aggregate(1, 1))),
     ];
-    const kept = coalesceUsageEvents(events);
+    const kept = coalesceStateEvents(events);
     expect(kept.map((e) => [e.type, e.entity_version])).toEqual([
       ['customer.created', 1],
       ['usage.aggregated', 3],

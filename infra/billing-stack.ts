@@ -190,6 +190,11 @@ export class BillingStack extends Stack {
       'Events the SmartGateway sync could not apply',
     );
     output(
+      'BudgetDeadLetterQueueArn',
+      budgetQueue.deadLetterQueue.queueArn,
+      'Budget inputs the projector kept failing on (move them back with an SQS DLQ redrive)',
+    );
+    output(
       'ClosePeriodsDeadLetterQueueUrl',
       closeDeadLetterQueue.queueUrl,
       'Hourly period-close runs that could not be started or kept failing',

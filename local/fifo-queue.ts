@@ -61,6 +61,8 @@ export async function startLocalFifoQueue(options: LocalFifoQueueOptions): Promi
   };
 
   const drain = async (group: string) => {
+    // Let the rest of the send that woke the group arrive first: its messages share a batch.
+    await new Promise((resolve) => setImmediate(resolve));
     for (;;) {
       const pending = groups.get(group) ?? [];
       if (pending.length === 0) {
@@ -76,8 +78,9 @@ export async function startLocalFifoQueue(options: LocalFifoQueueOptions): Promi
       } catch {
         failed = new Set(batch.map((m) => m.id)); // a throw fails the whole batch
       }
-      // Done messages leave the group; failed ones stay at its front, in order.
-      const kept = pending.filter((m) => !batch.includes(m) || failed.has(m.id));
+      // Done messages leave the group; failed ones stay at its front, in order; messages sent while
+      // the batch ran are behind them (the group's list is read again: sends replace it).
+      const kept = (groups.get(group) ?? []).filter((m) => !batch.includes(m) || failed.has(m.id));
       const exhausted = kept.filter((m) => failed.has(m.id) && m.receives >= maxReceiveCount);
       if (exhausted.length > 0) {
         dead.unshift(...exhausted);

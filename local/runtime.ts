@@ -300,8 +300,13 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       dynamoDbEndpoint: dynamoDb.endpoint,
       bus,
       settled: async () => {
-        await poller.caughtUp();
-        await bus.idle();
+        // Two hops: usage and subscription records reach the projector through the queue; the
+        // projection it writes then goes through the stream again to the bus as budget.updated.
+        for (let hop = 0; hop < 2; hop++) {
+          await poller.caughtUp();
+          await budgetQueue.idle();
+          await bus.idle();
+        }
       },
       streamDeadLetters: () => deadStreamRecords,
       redrive,

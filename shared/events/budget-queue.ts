@@ -48,10 +48,13 @@ export async function enqueueBudgetInputs(events: readonly EventEnvelope[]): Pro
           })),
         }),
       );
-      for (const failure of response.Failed ?? []) {
-        const message = batch[Number(failure.Id)];
-        if (message) failed.push({ event: message.event, errorCode: failure.Code ?? 'Unknown' });
-      }
+      // Only what SQS says it took was sent: anything else is retried.
+      const taken = new Set((response.Successful ?? []).map((entry) => entry.Id));
+      const codes = new Map((response.Failed ?? []).map((entry) => [entry.Id, entry.Code ?? 'Unknown']));
+      batch.forEach(({ event }, index) => {
+        if (!taken.has(String(index)))
+          failed.push({ event, errorCode: codes.get(String(index)) ?? 'NotTaken' });
+      });
     } catch (error) {
       failed.push(...batch.map(({ event }) => ({ event, errorCode: (error as Error).name || 'Error' })));
     }

@@ -323,14 +323,14 @@ describe('event path faults', () => {
   });
 
   it('the sync failing on every retry dead-letters the event; the redrive applies it once', async () => {
-    faults.syncFailsFor.add('subscription.created');
+    faults.syncFailsFor.add('budget.updated');
     const { subscription } = await subscribeOverHttp(service, operator, 'Redrive');
     await service.settled();
     expect(await budgetRowOf(service, subscription.id)).toBeUndefined();
     const dead = (await service.call('GET', '/_local/dead-letters')).body.bus as {
       detail: { entity_id: string };
     }[];
-    expect(dead.map((record) => record.detail.entity_id)).toContain(subscription.id);
+    expect(dead.map((record) => record.detail.entity_id)).toContain(`budget#${subscription.id}`);
 
     faults.syncFailsFor.clear();
     const redrive = await service.call('POST', '/_local/redrive');

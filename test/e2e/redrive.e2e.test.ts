@@ -19,7 +19,9 @@ import { startTestService, type TestService } from '../support/local-service.ts'
 const down = { fanout: false, sync: false };
 let service: TestService;
 let operator: string;
-const sqs = mockClient(SQSClient);
+// The DLQ's client alone: the fan-out's own SQS client (the budget queue) stays real.
+const dlqClient = new SQSClient(LOCAL_AWS);
+const sqs = mockClient(dlqClient);
 const QUEUE = 'https://sqs.local/000000000000/dlq';
 
 beforeAll(async () => {
@@ -96,7 +98,7 @@ describe('reading dead letters', () => {
     }
     queueHolding(['not json']);
     const report = await redriveQueue({
-      sqs: new SQSClient(LOCAL_AWS),
+      sqs: dlqClient,
       queueUrl: QUEUE,
       redrive: async () => undefined,
     });
@@ -154,7 +156,7 @@ describe('redriving against the local stream and bus', () => {
       handler: (event: DynamoDBStreamEvent) => Promise<DynamoDBBatchResponse>;
     };
     const report = await redriveQueue({
-      sqs: new SQSClient(LOCAL_AWS),
+      sqs: dlqClient,
       queueUrl: QUEUE,
       redrive: async (letter) => {
         if (letter.kind !== 'stream-batch') throw new Error('expected a stream batch');
@@ -179,8 +181,8 @@ describe('redriving against the local stream and bus', () => {
     const eventFor = (subscriptionId: string) => {
       const record = dead.find(
         (r) =>
-          r.detail_type === 'subscription.created' &&
-          (r.detail as { entity_id: string }).entity_id === subscriptionId,
+          r.detail_type === 'budget.updated' &&
+          (r.detail as { entity_id: string }).entity_id === `budget#${subscriptionId}`,
       )!;
       expect(record).toBeDefined();
       return toEventBridgeEvent(record);
@@ -203,7 +205,7 @@ describe('redriving against the local stream and bus', () => {
     ]);
     down.sync = false;
     const report = await redriveQueue({
-      sqs: new SQSClient(LOCAL_AWS),
+      sqs: dlqClient,
       queueUrl: QUEUE,
       redrive: async (letter) => {
         if (letter.kind !== 'event') throw new Error('expected an event');
@@ -227,7 +229,7 @@ describe('redriving against the local stream and bus', () => {
       .on(ReceiveMessageCommand)
       .resolves({ Messages: [{ MessageId: 'm0', ReceiptHandle: 'r0', Body: body }] });
     const report = await redriveQueue({
-      sqs: new SQSClient(LOCAL_AWS),
+      sqs: dlqClient,
       queueUrl: QUEUE,
       dryRun: true,
       redrive: async () => undefined,
@@ -239,7 +241,7 @@ describe('redriving against the local stream and bus', () => {
   it('a message whose redrive fails stays in the queue', async () => {
     queueHolding([JSON.stringify({ source: 'tcp.billing', 'detail-type': 'x', detail: {} })]);
     const report = await redriveQueue({
-      sqs: new SQSClient(LOCAL_AWS),
+      sqs: dlqClient,
       queueUrl: QUEUE,
       redrive: async () => {
         throw new Error('the bus is still down');

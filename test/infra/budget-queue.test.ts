@@ -47,4 +47,8 @@ describe('the budget queue (fan-out → projector, one message group per subscri
     expect(sendsAndReads.some((doc) => doc.includes('sqs:SendMessage'))).toBe(true);
     expect(sendsAndReads.filter((doc) => doc.includes('sqs:ReceiveMessage'))).toHaveLength(1);
   });
+
+  it('names its DLQ in the outputs, for the redrive', () => {
+    expect(dev.outputs['BudgetDeadLetterQueueArn']?.Value).toEqual({ 'Fn::GetAtt': [dlqId, 'Arn'] });
+  });
 });

@@ -342,14 +342,22 @@ export function budgetRowOf(projection: BudgetProjection): BudgetRow | undefined
   };
 }
 
-/** Of the thresholds crossed this period, the one standing for the largest amount (spend before forecast on a tie). */
+/**
+ * Of the thresholds crossed this period, the spend threshold standing for the largest amount: what
+ * has been spent matters more than a projection. Only when no spend threshold is crossed, the
+ * highest forecast one.
+ */
 function highestCrossed(p: BudgetProjection): string | null {
-  let best: { label: string; hundredths: bigint } | undefined;
+  let best: { label: string; rank: [number, bigint] } | undefined;
   for (const threshold of p.policy.thresholds) {
     const label = thresholdLabel(threshold);
     if (!p.crossed.includes(label)) continue;
-    const hundredths = thresholdHundredths(threshold, p.total_budget);
-    if (!best || hundredths > best.hundredths) best = { label, hundredths };
+    const rank: [number, bigint] = [
+      threshold.of === 'forecast' ? 0 : 1,
+      thresholdHundredths(threshold, p.total_budget),
+    ];
+    if (!best || rank[0] > best.rank[0] || (rank[0] === best.rank[0] && rank[1] > best.rank[1]))
+      best = { label, rank };
   }
   return best?.label ?? p.crossed.at(-1) ?? null;
 }

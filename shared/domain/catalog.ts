@@ -3,6 +3,7 @@
  * budget and optional routing policy. Prices are immutable once created: a change is an archive
  * plus a new price, so an invoice always rates with the price it was sold at.
  */
+import type { BudgetPolicy } from './budget-policy.ts';
 import type { FeeTiming, PlanFee } from './fees.ts';
 
 export type Interval = 'month' | 'year';
@@ -37,6 +38,8 @@ export type Plan = {
   /** SmartGateway budget per period, integer minor units of `currency`. */
   total_budget: number;
   routing_policy: RoutingPolicy | null;
+  /** How the SmartGateway enforces the budget; absent on plans stored before it existed (the default). */
+  budget_policy?: BudgetPolicy;
   active: boolean;
   created_at: string;
   updated_at: string;

@@ -1,6 +1,6 @@
 import { addDays, addIntervals, type Period, periodContaining } from './billing-period.ts';
 import { type Bill, billAtEarlyEnd, billAtPeriodEnd, currentPeriod, type PlanFees } from './bills.ts';
-import type { BudgetPolicy } from './budget-policy.ts';
+import { type BudgetPolicy, DEFAULT_BUDGET_POLICY } from './budget-policy.ts';
 import type { Interval, RoutingPolicy } from './catalog.ts';
 import { DomainError } from './errors.ts';
 import { type Charge, DEFAULT_FEE_TIMING, type FeeTiming, type ProrationBehavior } from './fees.ts';
@@ -53,8 +53,10 @@ export type Subscription = {
   total_budget_overridden: boolean;
   /** Copied from the base plan so events carry it without a read (the SmartGateway routing cache). */
   routing_policy: RoutingPolicy | null;
-  /** How the SmartGateway enforces the budget, and its alert thresholds; absent: DEFAULT_BUDGET_POLICY. */
-  budget_policy?: BudgetPolicy;
+  /** How the SmartGateway enforces the budget, and its alert thresholds: the base plan's unless set here. */
+  budget_policy: BudgetPolicy;
+  /** True when budget_policy was set on the subscription rather than taken from the base plan. */
+  budget_policy_overridden: boolean;
   billing_cycle_anchor: string;
   current_period_start: string;
   current_period_end: string;
@@ -131,6 +133,7 @@ export function newSubscription(
     items: readonly ItemChoice[];
     trialDays: number;
     totalBudget?: number | undefined;
+    budgetPolicy?: BudgetPolicy | undefined;
     field?: ItemField | undefined;
   },
   now: Date,
@@ -156,6 +159,8 @@ export function newSubscription(
     total_budget: input.totalBudget ?? budgetOf(input.items),
     total_budget_overridden: input.totalBudget !== undefined,
     routing_policy: base.routing_policy,
+    budget_policy: input.budgetPolicy ?? base.budget_policy ?? DEFAULT_BUDGET_POLICY,
+    budget_policy_overridden: input.budgetPolicy !== undefined,
     // A trial's end anchors the paid periods that follow it.
     billing_cycle_anchor: (trialEnd ?? now).toISOString(),
     current_period_start: at,
@@ -239,6 +244,7 @@ export type SubscriptionPatch = {
   itemField?: ItemField | undefined;
   prorationBehavior?: ProrationBehavior | undefined;
   totalBudget?: number | undefined;
+  budgetPolicy?: BudgetPolicy | undefined;
   cancelAtPeriodEnd?: boolean | undefined;
   cancelNow?: boolean | undefined;
   /** With cancelNow: false gives no credit for prepaid time not used. */
@@ -373,7 +379,12 @@ export function applyPatch(current: Subscription, patch: SubscriptionPatch, now:
       fee_timing: base.fee_timing,
       routing_policy: base.routing_policy,
       total_budget: next.total_budget_overridden ? next.total_budget : budgetOf(choices),
+      budget_policy: next.budget_policy_overridden
+        ? next.budget_policy
+        : (base.budget_policy ?? DEFAULT_BUDGET_POLICY),
     };
+    if (JSON.stringify(next.budget_policy) !== JSON.stringify(current.budget_policy))
+      changes.push('budget_policy');
     changes.push('items');
     if (next.plan_id !== current.plan_id) changes.push('plan_id');
     if (next.total_budget !== current.total_budget) changes.push('total_budget');
@@ -386,6 +397,14 @@ export function applyPatch(current: Subscription, patch: SubscriptionPatch, now:
     next.total_budget = patch.totalBudget;
     next.total_budget_overridden = true;
     if (!changes.includes('total_budget')) changes.push('total_budget');
+  }
+
+  if (patch.budgetPolicy !== undefined) {
+    nextStatus(next.status, 'change_budget');
+    const changed = JSON.stringify(patch.budgetPolicy) !== JSON.stringify(next.budget_policy);
+    next.budget_policy = patch.budgetPolicy;
+    next.budget_policy_overridden = true;
+    if (changed && !changes.includes('budget_policy')) changes.push('budget_policy');
   }
 
   if (patch.cancelAtPeriodEnd !== undefined && patch.cancelAtPeriodEnd !== next.cancel_at_period_end) {

@@ -174,6 +174,14 @@ export const ROUTES: readonly RouteDefinition[] = [
   },
   {
     method: 'GET',
+    path: `${API_PREFIX}/subscriptions/{id}/budget`,
+    handler: 'subscriptions-budget',
+    auth: 'jwt',
+    scopes: [SCOPES.subscriptionsRead],
+    summary: "The SmartGateway budgets row as billing sees it, with its sequence: a gateway's resync",
+  },
+  {
+    method: 'GET',
     path: `${API_PREFIX}/subscriptions/{id}/usage-records`,
     handler: 'subscriptions-usage-records',
     auth: 'jwt',
@@ -334,6 +342,7 @@ export const HANDLER_ACCESS: Readonly<Record<string, HandlerAccess>> = {
   'subscriptions-usage': { billingTable: 'read', stripeSecret: false },
   'subscriptions-upcoming-invoice': { billingTable: 'read', stripeSecret: false },
   'subscriptions-usage-records': { billingTable: 'read', stripeSecret: false },
+  'subscriptions-budget': { billingTable: 'read', stripeSecret: false },
   'invoices-line-usage-records': { billingTable: 'read', stripeSecret: false },
   'stripe-webhook': { billingTable: 'read-write', stripeSecret: true },
   openapi: { billingTable: 'none', stripeSecret: false },

@@ -9,6 +9,7 @@ import {
   UNIT_AMOUNT_DECIMAL_PATTERN,
 } from '../domain/price-rules.ts';
 import { MAX_ITEM_FEE } from '../domain/subscription-items.ts';
+import { BudgetPolicyRequestSchema, BudgetPolicySchema } from './budget.ts';
 import { IdPathSchema, ListQuerySchema, MetadataSchema, pageOf } from './common.ts';
 import { defineContract } from './contract.ts';
 
@@ -127,6 +128,9 @@ export const CreatePlanRequestSchema = z
       example: 500000,
     }),
     routing_policy: RoutingPolicySchema.optional(),
+    budget_policy: BudgetPolicyRequestSchema.optional().meta({
+      description: 'How the SmartGateway enforces the budget and when it alerts; default hard, no thresholds',
+    }),
   })
   .meta({ id: 'CreatePlanRequest' });
 
@@ -140,6 +144,7 @@ export const PlanSchema = z
     fee_timing: FeeTimingSchema,
     total_budget: z.int().meta({ description: 'Integer minor units of currency' }),
     routing_policy: z.union([RoutingPolicySchema, z.null()]),
+    budget_policy: BudgetPolicySchema,
     active: z.boolean(),
     ...timestamps,
   })

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { MAX_ITEM_QUANTITY, MAX_ITEMS } from '../domain/subscription-items.ts';
+import { BudgetPolicyRequestSchema, BudgetPolicySchema, BudgetRowSchema } from './budget.ts';
 import { RoutingPolicySchema } from './catalog.ts';
 import { IdPathSchema, ListQuerySchema, pageOf } from './common.ts';
 import { defineContract } from './contract.ts';
@@ -45,6 +46,9 @@ export const CreateSubscriptionRequestSchema = z
     total_budget: MinorUnits.optional().meta({
       description: "Overrides the budget, else the sum of the items' plans' budgets (minor units)",
     }),
+    budget_policy: BudgetPolicyRequestSchema.optional().meta({
+      description: "Overrides the base plan's enforcement and thresholds (operators only)",
+    }),
   })
   .refine((input) => (input.plan_id === undefined) !== (input.items === undefined), {
     message: 'send plan_id (one plan) or items (several), exactly one of them',
@@ -67,6 +71,9 @@ export const UpdateSubscriptionRequestSchema = z
         'With plan_id or items: create_prorations (default) puts the prorations on the next invoice, always_invoice drafts an invoice now, none keeps what was billed to the period end',
     }),
     total_budget: MinorUnits.optional().meta({ description: 'Set the SmartGateway budget (minor units)' }),
+    budget_policy: BudgetPolicyRequestSchema.optional().meta({
+      description: 'Set how the SmartGateway enforces the budget and when it alerts (operators only)',
+    }),
     cancel_at_period_end: z
       .boolean()
       .optional()
@@ -90,10 +97,12 @@ export const UpdateSubscriptionRequestSchema = z
       patch.plan_id !== undefined ||
       patch.items !== undefined ||
       patch.total_budget !== undefined ||
+      patch.budget_policy !== undefined ||
       patch.cancel_at_period_end !== undefined ||
       patch.cancel_now !== undefined,
     {
-      message: 'name at least one change: plan_id, items, total_budget, cancel_at_period_end or cancel_now',
+      message:
+        'name at least one change: plan_id, items, total_budget, budget_policy, cancel_at_period_end or cancel_now',
       path: [],
     },
   )
@@ -145,6 +154,8 @@ export const SubscriptionSchema = z
     fee_timing: z.enum(['in_advance', 'in_arrears']).meta({ description: "The base plan's fee timing" }),
     total_budget: z.number().int(),
     total_budget_overridden: z.boolean(),
+    budget_policy: BudgetPolicySchema,
+    budget_policy_overridden: z.boolean(),
     routing_policy: z.union([RoutingPolicySchema, z.null()]),
     billing_cycle_anchor: z.string(),
     current_period_start: z.string(),
@@ -264,6 +275,15 @@ export const subscriptionContracts = {
     idempotent: true,
     success: { status: 201, description: 'The subscription was created', schema: SubscriptionSchema },
     problems: [400, 401, 403, 409, 413, 415, 422],
+  }),
+  'subscriptions-budget': defineContract({
+    params: IdPathSchema,
+    success: {
+      status: 200,
+      description: 'The SmartGateway budgets row as billing sees it, with its sequence (to resync from)',
+      schema: BudgetRowSchema,
+    },
+    problems: [400, 401, 403, 404],
   }),
   'subscriptions-get': defineContract({
     params: IdPathSchema,

@@ -1,3 +1,4 @@
+import { DEFAULT_BUDGET_POLICY } from '../domain/budget-policy.ts';
 import { type DraftLine, withLineIds } from '../domain/invoice.ts';
 
 /** Attributes that exist only for the table's keys and the stream mapping, never in API shapes. */
@@ -8,11 +9,14 @@ const INTERNAL_ATTRIBUTES = ['PK', 'SK', 'GSI1PK', 'GSI1SK', 'GSI2PK', 'GSI2SK',
  * means: what the code does on read instead of a migration (the old items keep their old meaning).
  */
 const DEFAULTS_ON_READ: Record<string, (item: Record<string, unknown>) => Record<string, unknown>> = {
-  plan: () => ({ fee_timing: 'in_advance' }),
+  // Written before budget policies: the gateway refused what the budget did not cover, no alerts.
+  plan: () => ({ fee_timing: 'in_advance', budget_policy: DEFAULT_BUDGET_POLICY }),
   // Written before fees were billed in advance: the current period's fee was never invoiced. Written
   // before subscriptions had items: its one plan, with the fee state it kept for it.
   subscription: (item) => ({
     fee_timing: 'in_advance',
+    budget_policy: DEFAULT_BUDGET_POLICY,
+    budget_policy_overridden: false,
     earlier_anchors: [],
     earlier_plans: [],
     items: [

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { PlanFees } from '../domain/bills.ts';
+import { DEFAULT_BUDGET_POLICY } from '../domain/budget-policy.ts';
 import { type Plan, type Price, type Product, planFeeOf } from '../domain/catalog.ts';
 import { DomainError, notFound, validationError } from '../domain/errors.ts';
 import { DEFAULT_FEE_TIMING, type PlanFee } from '../domain/fees.ts';
@@ -84,6 +85,7 @@ export async function createPlan(
     fee_timing: input.fee_timing ?? DEFAULT_FEE_TIMING,
     total_budget: input.total_budget,
     routing_policy: input.routing_policy ?? null,
+    budget_policy: input.budget_policy ?? DEFAULT_BUDGET_POLICY,
     active: true,
     created_at: at,
     updated_at: at,

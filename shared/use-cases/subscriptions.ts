@@ -47,6 +47,8 @@ export async function createSubscription(
   if (!canAccessCustomer(caller.principal, input.customer_id)) {
     throw new DomainError('forbidden', `This token may only subscribe customer ${caller.principal.tenantId}`);
   }
+  if (input.budget_policy !== undefined)
+    requireOperator(caller.principal, "set a subscription's budget policy");
   const field = fieldOf(input);
   const items = (await namedItems(tableName, input))!;
   const subscription = newSubscription(
@@ -56,6 +58,7 @@ export async function createSubscription(
       items,
       trialDays: input.trial_days ?? 0,
       totalBudget: input.total_budget,
+      budgetPolicy: input.budget_policy,
       field,
     },
     caller.now,
@@ -139,6 +142,9 @@ export async function updateSubscription(
       'change a subscription without billing the change (proration_behavior none)',
     );
   }
+  // How the gateway enforces a budget is the seller's decision too: a tenant could lift its own cap.
+  if (patch.budget_policy !== undefined)
+    requireOperator(caller.principal, "change a subscription's budget policy");
   const expected = patch.version ?? ifMatchVersion;
   const repository = new SubscriptionsRepository(tableName);
   const field = fieldOf(patch);
@@ -187,6 +193,7 @@ export async function updateSubscription(
           itemField: field,
           prorationBehavior: patch.proration_behavior,
           totalBudget: patch.total_budget,
+          budgetPolicy: patch.budget_policy,
           cancelAtPeriodEnd: patch.cancel_at_period_end,
           cancelNow: patch.cancel_now,
           prorate: patch.prorate,

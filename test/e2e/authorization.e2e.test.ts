@@ -95,6 +95,10 @@ const SAMPLES: Record<string, (route: RouteDefinition) => Sample> = {
     path: `/api/v1/invoices/${f.invoiceId}/lines/${f.usageLineId}/usage-records`,
     otherTenant: 404,
   }),
+  'subscriptions-budget': () => ({
+    path: `/api/v1/subscriptions/${f.subscriptionId}/budget`,
+    otherTenant: 404,
+  }),
   'subscriptions-usage-records': () => ({
     path: `/api/v1/subscriptions/${f.subscriptionId}/usage-records`,
     otherTenant: 404,

@@ -2,6 +2,7 @@ import { benchBudgetSync } from './budget-sync.ts';
 import { benchBundles } from './bundles.ts';
 import { benchClosePeriods } from './close-periods.ts';
 import { benchLoad } from './load.ts';
+import { benchSpendPath } from './spend-path.ts';
 import { benchUsageIngest } from './usage-ingest.ts';
 
 /**
@@ -11,6 +12,7 @@ import { benchUsageIngest } from './usage-ingest.ts';
 const BENCHMARKS: Record<string, () => Promise<void>> = {
   bundles: benchBundles,
   'budget-sync': benchBudgetSync,
+  'spend-path': benchSpendPath,
   'usage-ingest': benchUsageIngest,
   'close-periods': benchClosePeriods,
   load: benchLoad,

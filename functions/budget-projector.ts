@@ -21,10 +21,13 @@ export const handler = observedHandler(async (event: SQSEvent): Promise<SQSBatch
   const failures: string[] = [];
   for (const [subscriptionId, records] of groups) {
     try {
+      // A message carries one stream batch's events of the subscription (an array), or one event.
       const inputs = records.flatMap((record) => {
-        const envelope = EventEnvelopeSchema.parse(JSON.parse(record.body));
-        const mapped = budgetInputOf(envelope);
-        return mapped ? [mapped.input] : [];
+        const body: unknown = JSON.parse(record.body);
+        return (Array.isArray(body) ? body : [body]).flatMap((event) => {
+          const mapped = budgetInputOf(EventEnvelopeSchema.parse(event));
+          return mapped ? [mapped.input] : [];
+        });
       });
       if (inputs.length > 0) {
         // Never before the events it applies (the local clock can run ahead of the machine's).

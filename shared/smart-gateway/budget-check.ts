@@ -36,8 +36,10 @@
  *
  * Fail closed: a hard cap refuses on no row, a row older than maxRowAgeMs (the guarantee needs no
  * age limit; it is for what a row brings besides spend: a cancellation, a lower budget, a hard cap),
- * a request outside the row's period, or a time that does not parse. Billing must republish a quiet
- * row well within maxRowAgeMs, or a hard-capped subscription with no traffic is refused for good.
+ * a request outside the row's period, or a time that does not parse. A row's age is from the later of
+ * when billing computed it and when the gateway last read it as the newest (`confirmedAt`): a quiet
+ * row does not change, so the gateway re-reads it (its budgets table, or GET …/budget) well within
+ * maxRowAgeMs and hands it to acceptRow again, which confirms it.
  *
  * current_spend can also drop within a period (a volume-tiered price rates all units lower once a
  * tier is reached). A row whose spend did not rise leaves the reservation as it is: how much of it
@@ -77,6 +79,11 @@ export type SpendCheckOptions = {
   now: Date;
   /** A hard cap refuses on a row older than this (fail closed). */
   maxRowAgeMs: number;
+  /**
+   * When the gateway last read this row as the newest there is (a re-read of the same sequence):
+   * the row's age counts from the later of this and `updated_at`.
+   */
+  confirmedAt?: Date;
   /** Spend already allowed that the row does not show yet (minor units); 0 if omitted. */
   reserved?: number;
 };
@@ -104,7 +111,8 @@ export function checkSpend(
   if (row.status === 'canceled') return decide(false, 'canceled');
   if (row.enforcement === 'none') return decide(true, 'not_enforced');
   if (row.enforcement === 'soft') return decide(true, 'soft_cap');
-  if (!isFresh(row, options.now, options.maxRowAgeMs)) return decide(false, 'row_too_old');
+  if (!isFresh(row, options.now, options.maxRowAgeMs, options.confirmedAt))
+    return decide(false, 'row_too_old');
   if (!isInPeriod(row, options.now)) return decide(false, 'outside_period');
   if (available === null || cost > available) return decide(false, 'hard_cap');
   return decide(true, 'within_hard_cap');
@@ -121,7 +129,14 @@ export type HeldBudget = {
   readonly lastAllowedAt: number;
 };
 
-type Held = { row: BudgetRow; reserved: number; reservedAfterPeriod: number; lastAllowedAt: number };
+type Held = {
+  row: BudgetRow;
+  reserved: number;
+  reservedAfterPeriod: number;
+  lastAllowedAt: number;
+  /** When the held row was last read as the newest (ms since the epoch). */
+  confirmedAt: number;
+};
 
 /**
  * One per gateway process: the newest row per subscription and the reservation, so that this
@@ -137,10 +152,12 @@ export class BudgetGuard {
   }
 
   /**
-   * Takes a row from the sync. Returns false, changing nothing, for a row no newer (by sequence)
-   * than the one held, or of an older period: duplicates and late deliveries are expected.
+   * Takes a row from the sync or a re-read, at `readAt` (default now). Returns false for a row no
+   * newer (by sequence) than the one held, or of an older period: duplicates and late deliveries are
+   * expected. The held row read again (same sequence) confirms it is still the newest: its age
+   * starts again from `readAt`.
    */
-  acceptRow(row: BudgetRow): boolean {
+  acceptRow(row: BudgetRow, readAt: Date = new Date()): boolean {
     const held = this.#held.get(row.subscription_id);
     if (!held) {
       this.#held.set(row.subscription_id, {
@@ -148,9 +165,11 @@ export class BudgetGuard {
         reserved: 0,
         reservedAfterPeriod: 0,
         lastAllowedAt: Number.NEGATIVE_INFINITY,
+        confirmedAt: readAt.getTime(),
       });
       return true;
     }
+    if (row.sequence === held.row.sequence) held.confirmedAt = Math.max(held.confirmedAt, readAt.getTime());
     if (row.sequence <= held.row.sequence) return false;
     const periodOrder = comparePeriods(row, held.row);
     if (periodOrder < 0) return false;
@@ -164,6 +183,7 @@ export class BudgetGuard {
       held.reserved = reservationAfter(held, row);
     }
     held.row = row;
+    held.confirmedAt = Math.max(held.confirmedAt, readAt.getTime());
     return true;
   }
 
@@ -174,6 +194,7 @@ export class BudgetGuard {
       now,
       maxRowAgeMs: this.#maxRowAgeMs,
       reserved: held?.reserved ?? 0,
+      ...(held ? { confirmedAt: new Date(held.confirmedAt) } : {}),
     });
     // Reserved under every enforcement, `none` included: the reservation must cover all unreflected
     // spend, or a row that turns the cap hard mid-period would meet spend it does not know of.
@@ -217,8 +238,9 @@ function comparePeriods(a: BudgetRow, b: BudgetRow): number {
 }
 
 /** Written as "not older than" so an unreadable time (NaN) counts as too old: fail closed. */
-function isFresh(row: BudgetRow, now: Date, maxRowAgeMs: number): boolean {
-  const age = now.getTime() - Date.parse(row.updated_at);
+function isFresh(row: BudgetRow, now: Date, maxRowAgeMs: number, confirmedAt?: Date): boolean {
+  const seen = Math.max(Date.parse(row.updated_at), confirmedAt?.getTime() ?? Number.NEGATIVE_INFINITY);
+  const age = now.getTime() - seen;
   return age <= maxRowAgeMs;
 }
 

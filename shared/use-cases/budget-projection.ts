@@ -102,6 +102,41 @@ export async function projectBudget(
   inputs: readonly BudgetInput[],
   now: Date,
 ): Promise<'applied' | 'unchanged'> {
+  let outcome: 'applied' | 'unchanged' = 'unchanged';
+  for (const chunk of withinOneTransaction(inputs)) {
+    if ((await projectChunk(tableName, subscriptionId, chunk, now)) === 'applied') outcome = 'applied';
+  }
+  return outcome;
+}
+
+/** A transaction holds 100 items: the projection and at most this many ledgers. */
+const MAX_LEDGERS_PER_WRITE = 90;
+
+/** Consecutive runs of inputs touching at most MAX_LEDGERS_PER_WRITE ledgers each, order kept. */
+function withinOneTransaction(inputs: readonly BudgetInput[]): BudgetInput[][] {
+  const chunks: BudgetInput[][] = [];
+  let current: BudgetInput[] = [];
+  let ledgers = new Set<string>();
+  for (const input of inputs) {
+    const [id] = ledgersNeeded([input]);
+    if (id !== undefined && !ledgers.has(id) && ledgers.size === MAX_LEDGERS_PER_WRITE) {
+      chunks.push(current);
+      current = [];
+      ledgers = new Set();
+    }
+    if (id !== undefined) ledgers.add(id);
+    current.push(input);
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
+async function projectChunk(
+  tableName: string,
+  subscriptionId: string,
+  inputs: readonly BudgetInput[],
+  now: Date,
+): Promise<'applied' | 'unchanged'> {
   const repository = new BudgetRepository(tableName);
   const ledgerIds = ledgersNeeded(inputs);
   for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {

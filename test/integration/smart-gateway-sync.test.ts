@@ -169,6 +169,14 @@ describe('the budget projector against DynamoDB Local', () => {
     expect(items.filter((item) => String(item.SK).startsWith('SPEND#'))).toHaveLength(200);
   });
 
+  it('one message carrying 200 metrics is applied in transactions of at most 100 items, exactly', async () => {
+    await project('s-burst', [subscriptionEvent('s-burst', 1)]);
+    const burst = Array.from({ length: 200 }, (_, m) => usageEvent('s-burst', m % 8, '10', 1, `metric-${m}`));
+    const { row: projected } = await project('s-burst', burst);
+    // 200 metrics × 10 calls × 0.5 cents; one sequence step per transaction (90 ledgers each)
+    expect(projected).toMatchObject({ current_spend: 1000, sequence: 4 });
+  });
+
   it('two projectors on one subscription at once (never by design) both land, neither corrupts', async () => {
     await project('s-race', [subscriptionEvent('s-race', 1)]);
     await Promise.all(

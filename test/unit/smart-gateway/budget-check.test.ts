@@ -148,6 +148,20 @@ describe('checkSpend', () => {
 describe('BudgetGuard', () => {
   const guard = () => new BudgetGuard({ maxRowAgeMs: HOUR_MS });
 
+  it('a quiet row read again (same sequence) is confirmed: its age starts again; without the re-read it is too old', () => {
+    const quiet = budgetRow({ updated_at: new Date(NOW.getTime() - 3 * HOUR_MS).toISOString() });
+    const confirmed = guard();
+    expect(confirmed.acceptRow(quiet, new Date(NOW.getTime() - 2 * HOUR_MS))).toBe(true);
+    expect(confirmed.check(SUBSCRIPTION, 1, NOW)).toMatchObject({ allow: false, reason: 'row_too_old' });
+    expect(confirmed.acceptRow(quiet, new Date(NOW.getTime() - 60_000))).toBe(false); // nothing new…
+    expect(confirmed.check(SUBSCRIPTION, 1, NOW)).toMatchObject({ allow: true, reason: 'within_hard_cap' }); // …but confirmed
+    // checkSpend alone: the same rule with confirmedAt.
+    expect(checkSpend(quiet, 1, { ...options, confirmedAt: new Date(NOW.getTime() - 60_000) }).allow).toBe(
+      true,
+    );
+    expect(checkSpend(quiet, 1, options).reason).toBe('row_too_old');
+  });
+
   it('refuses a subscription it holds no row for, and reserves nothing', () => {
     const g = guard();
     expect(g.check(SUBSCRIPTION, 1, NOW).reason).toBe('no_budget_row');

@@ -82,7 +82,8 @@ describe("a period's usage is bounded by what an invoice can hold", () => {
       new Date(new Date(subscription.current_period_end).getTime() + 1000),
     );
     expect(closed).toMatchObject({ failed: 0 });
-  });
+    // 300 huge records through the whole path: ~25 s on a busy 2-core machine.
+  }, 90_000);
 
   it('one subscription that cannot be closed is reported and marked; every other one is closed', async () => {
     const poisoned = await subscribeOverHttp(service, operator, 'Poisoned');

@@ -197,6 +197,9 @@ function applyOne(
     case 'invoice_paid': {
       const i = input.invoice;
       if (state.last_paid_invoice_id === i.invoice_id) return undefined;
+      // An invoice naming a period the projection has left is a late or re-delivered payment.
+      if (i.period_start !== null && state.period_start !== null && i.period_start < state.period_start)
+        return undefined;
       const moved =
         i.period_start !== null && i.period_end !== null
           ? movedTo(state, i.period_start, i.period_end)

@@ -47,8 +47,11 @@ export async function createSubscription(
   if (!canAccessCustomer(caller.principal, input.customer_id)) {
     throw new DomainError('forbidden', `This token may only subscribe customer ${caller.principal.tenantId}`);
   }
+  // How much the gateway lets through, and how, is the seller's decision: a tenant could lift its own cap.
   if (input.budget_policy !== undefined)
     requireOperator(caller.principal, "set a subscription's budget policy");
+  if (input.total_budget !== undefined)
+    requireOperator(caller.principal, "set a subscription's total_budget");
   const field = fieldOf(input);
   const items = (await namedItems(tableName, input))!;
   const subscription = newSubscription(
@@ -145,6 +148,8 @@ export async function updateSubscription(
   // How the gateway enforces a budget is the seller's decision too: a tenant could lift its own cap.
   if (patch.budget_policy !== undefined)
     requireOperator(caller.principal, "change a subscription's budget policy");
+  if (patch.total_budget !== undefined)
+    requireOperator(caller.principal, "change a subscription's total_budget");
   const expected = patch.version ?? ifMatchVersion;
   const repository = new SubscriptionsRepository(tableName);
   const field = fieldOf(patch);

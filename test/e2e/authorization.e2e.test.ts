@@ -73,7 +73,7 @@ const SAMPLES: Record<string, (route: RouteDefinition) => Sample> = {
   'subscriptions-get': () => ({ path: `/api/v1/subscriptions/${f.subscriptionId}`, otherTenant: 404 }),
   'subscriptions-update': () => ({
     path: `/api/v1/subscriptions/${f.subscriptionId}`,
-    body: { total_budget: 1 },
+    body: { cancel_at_period_end: false },
     otherTenant: 404,
   }),
   'subscriptions-usage': () => ({

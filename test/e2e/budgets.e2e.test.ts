@@ -139,6 +139,8 @@ describe('a budget the gateway enforces', () => {
     expect(
       (await service.call('PATCH', path, { token: tenant, body: { budget_policy: policy } })).status,
     ).toBe(403);
+    const raised = await service.call('PATCH', path, { token: tenant, body: { total_budget: 99_999_999 } });
+    expect(raised.status).toBe(403);
     const changed = await service.call('PATCH', path, { token: operator, body: { budget_policy: policy } });
     expect(changed.status).toBe(200);
     expect(changed.body).toMatchObject({

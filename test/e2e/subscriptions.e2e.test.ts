@@ -303,7 +303,7 @@ describe('subscriptions over HTTP, kept in sync with the SmartGateway tables', (
       (
         await service.call('PATCH', `/api/v1/subscriptions/${id}`, {
           token: other,
-          body: { total_budget: 1 },
+          body: { cancel_at_period_end: true },
         })
       ).status,
     ).toBe(404);

@@ -4,6 +4,7 @@ import { config } from '../config.ts';
 import { budgetInputOf } from '../use-cases/budget-projection.ts';
 import type { EventEnvelope } from './envelope.ts';
 import type { PublishResult } from './publisher.ts';
+import { sizeBatches } from './size-batches.ts';
 
 /** SQS limit: 10 messages per SendMessageBatch. */
 const MAX_MESSAGES_PER_SEND = 10;
@@ -82,21 +83,9 @@ export async function enqueueBudgetInputs(events: readonly EventEnvelope[]): Pro
   return { failed };
 }
 
-/** Consecutive events in messages of at most MAX_MESSAGE_BYTES, order kept. */
-function chunksOf(events: readonly EventEnvelope[]): EventEnvelope[][] {
-  const chunks: EventEnvelope[][] = [];
-  let current: EventEnvelope[] = [];
-  let bytes = 2;
-  for (const event of events) {
-    const size = Buffer.byteLength(JSON.stringify(event)) + 1;
-    if (current.length > 0 && bytes + size > MAX_MESSAGE_BYTES) {
-      chunks.push(current);
-      current = [];
-      bytes = 2;
-    }
-    current.push(event);
-    bytes += size;
-  }
-  if (current.length > 0) chunks.push(current);
-  return chunks;
-}
+/** Consecutive events in messages of at most MAX_MESSAGE_BYTES (a JSON array), order kept. */
+const chunksOf = (events: readonly EventEnvelope[]): EventEnvelope[][] =>
+  sizeBatches(events, (event) => Buffer.byteLength(JSON.stringify(event)) + 1, {
+    maxBytes: MAX_MESSAGE_BYTES,
+    overheadBytes: 2,
+  });

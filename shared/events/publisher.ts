@@ -8,6 +8,7 @@ import { config } from '../config.ts';
 import { logger } from '../logger.ts';
 import type { EventEnvelope } from './envelope.ts';
 import { BILLING_EVENT_SOURCE } from './rules.ts';
+import { sizeBatches } from './size-batches.ts';
 
 /** EventBridge limits: 10 entries and 256 KiB per PutEvents call. */
 export const MAX_ENTRIES_PER_PUT = 10;
@@ -54,24 +55,7 @@ export function toEntry(event: EventEnvelope, eventBusName: string): PutEventsRe
 
 /** Splits entries into PutEvents calls that respect both the count and the size limit. */
 export function batchesOf(entries: PutEventsRequestEntry[]): PutEventsRequestEntry[][] {
-  const batches: PutEventsRequestEntry[][] = [];
-  let current: PutEventsRequestEntry[] = [];
-  let currentBytes = 0;
-  for (const entry of entries) {
-    const size = entrySize(entry);
-    if (
-      current.length === MAX_ENTRIES_PER_PUT ||
-      (current.length > 0 && currentBytes + size > MAX_BYTES_PER_PUT)
-    ) {
-      batches.push(current);
-      current = [];
-      currentBytes = 0;
-    }
-    current.push(entry);
-    currentBytes += size;
-  }
-  if (current.length > 0) batches.push(current);
-  return batches;
+  return sizeBatches(entries, entrySize, { maxBytes: MAX_BYTES_PER_PUT, maxCount: MAX_ENTRIES_PER_PUT });
 }
 
 /** EventBridge's documented entry size: Source, DetailType, Detail, resources and 14 bytes for Time. */

@@ -37,6 +37,8 @@ function random(seed: number) {
   };
 }
 const seed = Number(process.env.CRASH_SEED ?? Date.now() % 1_000_000);
+// Printed first: a failure that throws mid-run must still say how to replay it.
+console.log(`crash test seed ${seed} (CRASH_SEED=${seed} replays the load and kill moments)`);
 const rand = random(seed);
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 

@@ -2,6 +2,7 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { type BudgetProjection, emptyProjection, ledgerId, type SpendLedger } from '../domain/budget.ts';
 import { batchGetAll } from './batch-get.ts';
 import { dynamo } from './client.ts';
+import { withoutKeys } from './items.ts';
 import { budgetProjectionKey, spendLedgerKey } from './keys.ts';
 import { type TransactItem, transactWrite } from './transact.ts';
 
@@ -28,9 +29,9 @@ export class BudgetRepository {
     let projection = emptyProjection(subscriptionId, now);
     const ledgers = new Map<string, SpendLedger>();
     for (const item of items) {
-      if (item.item_type === 'budget') projection = fromItem<BudgetProjection>(item);
+      if (item.item_type === 'budget') projection = withoutKeys<BudgetProjection>(item);
       else if (item.item_type === 'spend_ledger') {
-        const ledger = fromItem<SpendLedger>(item);
+        const ledger = withoutKeys<SpendLedger>(item);
         ledgers.set(ledgerId(ledger.period_start, ledger.metric, ledger.price.id), ledger);
       }
     }
@@ -45,7 +46,7 @@ export class BudgetRepository {
         ConsistentRead: true,
       }),
     );
-    return Item ? fromItem<BudgetProjection>(Item) : undefined;
+    return Item ? withoutKeys<BudgetProjection>(Item) : undefined;
   }
 
   /**
@@ -93,10 +94,4 @@ export class BudgetRepository {
     const outcome = await transactWrite(items);
     return outcome.ok;
   }
-}
-
-/** The domain object of a stored item: keys and bookkeeping attributes dropped. */
-function fromItem<T>(item: Record<string, unknown>): T {
-  const { PK: _pk, SK: _sk, item_type: _type, expires_at: _expires, subscription_id, ...rest } = item;
-  return { ...(rest as object), ...(item.item_type === 'budget' ? { subscription_id } : {}) } as T;
 }

@@ -12,14 +12,6 @@ import { BudgetRepository } from '../store/budget-repository.ts';
 /** Reads and writes of one subscription's projection before giving up (one writer is the design). */
 const ATTEMPTS = 5;
 
-/** The events that move a budget, as the projection's inputs (the budget queue carries only these). */
-export const BUDGET_INPUT_TYPES = [
-  'subscription.created',
-  'subscription.updated',
-  'usage.aggregated',
-  'invoice.paid',
-];
-
 /**
  * The subscription an event is about and what it means for its budget, or undefined for an event
  * that moves no budget (a one-off invoice belongs to no subscription).

@@ -1,6 +1,6 @@
-import { DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { LOCAL_AWS } from '../local/dynamodb-local.ts';
-import { meteredSubscription, percentile, startBenchService } from './support.ts';
+import { meteredSubscription, percentile, rawPutLatencies, startBenchService } from './support.ts';
 import { printTable } from './table.ts';
 
 /**
@@ -35,17 +35,11 @@ export async function benchBudgetSync(): Promise<void> {
       syncMs.push(performance.now() - patched);
     }
 
-    const rawMs: number[] = [];
-    for (let i = 0; i < CHANGES; i++) {
-      const started = performance.now();
-      await client.send(
-        new PutItemCommand({
-          TableName: runtime.tables.billing,
-          Item: { PK: { S: `BENCH#${i}` }, SK: { S: 'RAW' }, n: { N: String(i) } },
-        }),
-      );
-      rawMs.push(performance.now() - started);
-    }
+    const rawMs = await rawPutLatencies(client, runtime.tables.billing, CHANGES, (i) => ({
+      PK: { S: `BENCH#${i}` },
+      SK: { S: 'RAW' },
+      n: { N: String(i) },
+    }));
 
     const raw = percentile(rawMs, 50);
     printTable(

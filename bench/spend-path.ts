@@ -1,11 +1,18 @@
 import { parseArgs } from 'node:util';
-import { DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { LOCAL_AWS } from '../local/dynamodb-local.ts';
 import { runConcurrently } from '../shared/concurrency.ts';
 import { BudgetGuard } from '../shared/smart-gateway/budget-check.ts';
 import type { BudgetRow } from '../shared/smart-gateway/budget-row.ts';
 import { dynamoRaw } from '../shared/store/client.ts';
-import { type BenchService, percentile, startBenchService, subscribeCustomer } from './support.ts';
+import {
+  type BenchService,
+  percentile,
+  rawPutLatencies,
+  startBenchService,
+  subscribeCustomer,
+} from './support.ts';
 import { printTable } from './table.ts';
 
 /**
@@ -47,7 +54,11 @@ export async function benchSpendPath(): Promise<void> {
   const calls = countStoreCalls(service);
   try {
     const rows: (string | number)[][] = [];
-    const rawMs = await rawWrites(raw, service, 200);
+    const rawMs = await rawPutLatencies(raw, service.runtime.tables.budgets, 200, (i) => ({
+      tenant_id: { S: 'bench' },
+      subscription_id: { S: `raw-${i}` },
+      n: { N: String(i) },
+    }));
     const rawP50 = percentile(rawMs, 50);
     for (const { clients, metrics } of RUNS) {
       const { subscriptionId, customerId } = await subscriptionWith(service, metrics, 1_000_000_000);
@@ -185,12 +196,12 @@ function sampleRow(
   subscriptionId: string,
   everyMs = 2,
 ) {
-  const timeline: { at: number; spend: number; row?: BudgetRow }[] = [];
+  const timeline: { at: number; spend: number }[] = [];
   let running = true;
   const loop = (async () => {
     while (running) {
       const row = await readRow(raw, service, tenantId, subscriptionId);
-      timeline.push({ at: performance.now(), spend: row?.current_spend ?? 0, ...(row ? { row } : {}) });
+      timeline.push({ at: performance.now(), spend: row?.current_spend ?? 0 });
       await new Promise((resolve) => setTimeout(resolve, everyMs));
     }
   })();
@@ -214,24 +225,7 @@ async function readRow(raw: DynamoDBClient, service: BenchService, tenantId: str
       ConsistentRead: true,
     }),
   );
-  if (!Item) return undefined;
-  const { unmarshall } = await import('@aws-sdk/util-dynamodb');
-  return unmarshall(Item) as BudgetRow;
-}
-
-async function rawWrites(raw: DynamoDBClient, service: BenchService, count: number): Promise<number[]> {
-  const ms: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const started = performance.now();
-    await raw.send(
-      new PutItemCommand({
-        TableName: service.runtime.tables.budgets,
-        Item: { tenant_id: { S: 'bench' }, subscription_id: { S: `raw-${i}` }, n: { N: String(i) } },
-      }),
-    );
-    ms.push(performance.now() - started);
-  }
-  return ms;
+  return Item ? (unmarshall(Item) as BudgetRow) : undefined;
 }
 
 async function deadLetters(service: BenchService): Promise<number> {

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type AttributeValue, type DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { mintDevToken } from '../local/dev-auth.ts';
 import { type LocalRuntime, startLocalRuntime } from '../local/runtime.ts';
 import { SCOPES } from '../shared/http/routes.ts';
@@ -92,4 +93,23 @@ export async function meteredSubscription(
 export function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+/**
+ * The in-run baseline: `count` PutItem calls sent raw to the same store, one at a time, each timed
+ * (ms). `itemOf(i)` is the i-th item, keys included.
+ */
+export async function rawPutLatencies(
+  client: DynamoDBClient,
+  tableName: string,
+  count: number,
+  itemOf: (i: number) => Record<string, AttributeValue>,
+): Promise<number[]> {
+  const ms: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const started = performance.now();
+    await client.send(new PutItemCommand({ TableName: tableName, Item: itemOf(i) }));
+    ms.push(performance.now() - started);
+  }
+  return ms;
 }

@@ -1,7 +1,7 @@
 import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { LOCAL_AWS } from '../local/dynamodb-local.ts';
 import { runConcurrently } from '../shared/concurrency.ts';
-import { meteredSubscription, percentile, startBenchService } from './support.ts';
+import { meteredSubscription, percentile, rawPutLatencies, startBenchService } from './support.ts';
 import { printTable } from './table.ts';
 
 /**
@@ -83,17 +83,10 @@ export async function benchUsageIngest(): Promise<void> {
       });
       latencies.push(performance.now() - started);
     }
-    const rawLatencies: number[] = [];
-    for (let i = 0; i < LATENCY_SAMPLES; i++) {
-      const started = performance.now();
-      await raw.send(
-        new PutItemCommand({
-          TableName: service.runtime.tables.billing,
-          Item: { PK: { S: `RAWLAT#${i}` }, SK: { S: 'RAW' } },
-        }),
-      );
-      rawLatencies.push(performance.now() - started);
-    }
+    const rawLatencies = await rawPutLatencies(raw, service.runtime.tables.billing, LATENCY_SAMPLES, (i) => ({
+      PK: { S: `RAWLAT#${i}` },
+      SK: { S: 'RAW' },
+    }));
     printTable(
       `Single-record POST latency, one at a time, ${LATENCY_SAMPLES} samples`,
       ['measure', 'p50 ms', 'p99 ms'],

@@ -329,24 +329,24 @@ export function draftInvoice(
   );
 }
 
+/** What a draft is made of: whose it is, the stretch it bills and its lines (the rest follows from them). */
+export type DraftFields = Pick<
+  Invoice,
+  | 'id'
+  | 'customer_id'
+  | 'subscription_id'
+  | 'billing_reason'
+  | 'currency'
+  | 'period_start'
+  | 'period_end'
+  | 'bills_usage'
+  | 'next_period_start'
+  | 'next_period_end'
+  | 'lines'
+>;
+
 /** A draft invoice of these lines and stretch, created at `now`: totals from the lines, nothing paid. */
-export function newDraft(
-  fields: Pick<
-    Invoice,
-    | 'id'
-    | 'customer_id'
-    | 'subscription_id'
-    | 'billing_reason'
-    | 'currency'
-    | 'period_start'
-    | 'period_end'
-    | 'bills_usage'
-    | 'next_period_start'
-    | 'next_period_end'
-    | 'lines'
-  >,
-  now: Date,
-): Invoice {
+export function newDraft(fields: DraftFields, now: Date): Invoice {
   const at = now.toISOString();
   return {
     ...fields,

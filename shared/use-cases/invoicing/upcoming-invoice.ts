@@ -1,7 +1,13 @@
 import type { PlanFees } from '../../domain/bills.ts';
 import { DomainError, notFound } from '../../domain/errors.ts';
 import type { Charge, ProrationBehavior } from '../../domain/fees.ts';
-import { applyCredit, draftInvoice, type Invoice, pendingItemsOfPeriod } from '../../domain/invoice.ts';
+import {
+  applyCredit,
+  type DraftFields,
+  draftInvoice,
+  type Invoice,
+  pendingItemsOfPeriod,
+} from '../../domain/invoice.ts';
 import type { OneTimeCharge } from '../../domain/one-time.ts';
 import { type Caller, canAccessCustomer } from '../../domain/principal.ts';
 import { applyPatch, closeCurrentPeriod, type Subscription } from '../../domain/subscription.ts';
@@ -19,30 +25,15 @@ export type ProposedChange = {
 };
 
 /** What the next invoice of a subscription would be, drafted now, with nothing written. */
-export type UpcomingInvoice = Pick<
-  Invoice,
-  | 'customer_id'
-  | 'subscription_id'
-  | 'billing_reason'
-  | 'currency'
-  | 'period_start'
-  | 'period_end'
-  | 'bills_usage'
-  | 'next_period_start'
-  | 'next_period_end'
-  | 'lines'
-  | 'total'
-  | 'credit_applied'
-  | 'credited_to_balance'
-  | 'amount_due'
-> & {
-  /** When that invoice would be drafted: the period's end, or now for a change invoiced at once. */
-  drafted_at: string;
-  /** The moment the preview was computed (usage counted up to it). */
-  as_of: string;
-  /** The subscription's version the preview was computed from (a PATCH with it applies the change previewed). */
-  subscription_version: number;
-};
+export type UpcomingInvoice = Omit<DraftFields, 'id'> &
+  Pick<Invoice, 'total' | 'credit_applied' | 'credited_to_balance' | 'amount_due'> & {
+    /** When that invoice would be drafted: the period's end, or now for a change invoiced at once. */
+    drafted_at: string;
+    /** The moment the preview was computed (usage counted up to it). */
+    as_of: string;
+    /** The subscription's version the preview was computed from (a PATCH with it applies the change previewed). */
+    subscription_version: number;
+  };
 
 /**
  * The subscription's next invoice as it stands now (docs/invoicing.md, "Upcoming invoice"): the

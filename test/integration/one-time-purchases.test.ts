@@ -88,6 +88,15 @@ beforeAll(async () => {
   euroSetup = await oneTime(4500, 'EUR', 'Setup (EUR)');
 });
 
+/** A pending one-time item on a subscription, added mid-March with no Idempotency-Key. */
+const itemOn = (customerId: string, subscriptionId: string, priceId: string, quantity: number) =>
+  addInvoiceItem(
+    table(),
+    { customer_id: customerId, subscription_id: subscriptionId, price_id: priceId, quantity },
+    at(MID_MARCH),
+    undefined,
+  );
+
 async function subscribed() {
   const customer = await createCustomer(table(), customerInput(), at(MARCH), undefined);
   const subscription = await createSubscription(
@@ -141,12 +150,7 @@ describe('a one-time price', () => {
 describe('a one-time item on the next invoice', () => {
   it("is billed once by the period's close, next to the fee: 1000 + 2 × 4900 = 10800", async () => {
     const { customer, subscription } = await subscribed();
-    const item = await addInvoiceItem(
-      table(),
-      { customer_id: customer.id, subscription_id: subscription.id, price_id: setup, quantity: 2 },
-      at(MID_MARCH),
-      undefined,
-    );
+    const item = await itemOn(customer.id, subscription.id, setup, 2);
     expect(item).toMatchObject({
       kind: 'one_time',
       amount: 9800,
@@ -192,12 +196,7 @@ describe('a one-time item on the next invoice', () => {
 
   it('deleted after a close read it, before the close wrote: that close fails and the item is billed nowhere', async () => {
     const { customer, subscription } = await subscribed();
-    const item = await addInvoiceItem(
-      table(),
-      { customer_id: customer.id, subscription_id: subscription.id, price_id: training, quantity: 1 },
-      at(MID_MARCH),
-      undefined,
-    );
+    const item = await itemOn(customer.id, subscription.id, training, 1);
     // The close reads the subscription and its pending items (the item among them), as draftFor does…
     const read = (await new SubscriptionsRepository(table()).get(subscription.id, true))!;
     const pending = await new SubscriptionsRepository(table()).pendingItems(subscription.id);
@@ -230,21 +229,9 @@ describe('a one-time item on the next invoice', () => {
     const { customer, subscription } = await subscribed();
     // One after another: each item moves the subscription to its next version.
     for (let i = 0; i < MAX_PENDING_ITEMS_PER_INVOICE; i++) {
-      await addInvoiceItem(
-        table(),
-        { customer_id: customer.id, subscription_id: subscription.id, price_id: setup, quantity: 1 },
-        at(MID_MARCH),
-        undefined,
-      );
+      await itemOn(customer.id, subscription.id, setup, 1);
     }
-    const error = await refusal(
-      addInvoiceItem(
-        table(),
-        { customer_id: customer.id, subscription_id: subscription.id, price_id: setup, quantity: 1 },
-        at(MID_MARCH),
-        undefined,
-      ),
-    );
+    const error = await refusal(itemOn(customer.id, subscription.id, setup, 1));
     expect(error).toMatchObject({
       kind: 'conflict',
       fieldErrors: [{ field: 'subscription_id', message: expect.stringMatching(/one-off invoice/) }],
@@ -256,12 +243,7 @@ describe('a one-time item on the next invoice', () => {
 
   it('deleted while pending, it is billed by no invoice', async () => {
     const { customer, subscription } = await subscribed();
-    const item = await addInvoiceItem(
-      table(),
-      { customer_id: customer.id, subscription_id: subscription.id, price_id: training, quantity: 1 },
-      at(MID_MARCH),
-      undefined,
-    );
+    const item = await itemOn(customer.id, subscription.id, training, 1);
     const LATER = '2026-03-20T00:00:00.000Z';
     expect(await deleteInvoiceItem(table(), item.id, at(LATER))).toEqual({ id: item.id, deleted: true });
     expect((await refusal(deleteInvoiceItem(table(), item.id, at(LATER)))).kind).toBe('not-found');
@@ -279,12 +261,7 @@ describe('a one-time item on the next invoice', () => {
     const { customer, subscription } = await subscribed();
     // The close read the subscription (and its pending items: none) before the item committed.
     const readByTheClose = await new SubscriptionsRepository(table()).get(subscription.id, true);
-    await addInvoiceItem(
-      table(),
-      { customer_id: customer.id, subscription_id: subscription.id, price_id: setup, quantity: 2 },
-      at(MID_MARCH),
-      undefined,
-    );
+    await itemOn(customer.id, subscription.id, setup, 2);
     const stale = await closeSubscriptionPeriods(table(), readByTheClose!, at(AFTER_MARCH));
     expect(stale).toEqual({ created: 0, already: 0, skipped: 1 });
     await closeDuePeriods(table(), new Date(AFTER_MARCH));
@@ -299,57 +276,24 @@ describe('a one-time item on the next invoice', () => {
 
   it('goes on the final invoice of a cancel now', async () => {
     const { customer, subscription } = await subscribed();
-    await addInvoiceItem(
-      table(),
-      { customer_id: customer.id, subscription_id: subscription.id, price_id: training, quantity: 3 },
-      at(MID_MARCH),
-      undefined,
-    );
+    await itemOn(customer.id, subscription.id, training, 3);
     await updateSubscription(table(), subscription.id, { cancel_now: true }, undefined, at(MID_MARCH));
     const [final] = await invoicesOf(customer.id);
     expect(final?.billing_reason).toBe('subscription_cancel');
     expect(final?.lines.filter((l) => l.kind === 'one_time').map((l) => l.amount)).toEqual([7500]);
     // Cancelled: it has no next invoice.
-    const error = await refusal(
-      addInvoiceItem(
-        table(),
-        { customer_id: customer.id, subscription_id: subscription.id, price_id: training, quantity: 1 },
-        at(MID_MARCH),
-        undefined,
-      ),
-    );
+    const error = await refusal(itemOn(customer.id, subscription.id, training, 1));
     expect(error.kind).toBe('invalid-state-transition');
   });
 
   it("is refused in another currency than the subscription's, or for another customer, naming the field", async () => {
     const { customer, subscription } = await subscribed();
-    const currency = await refusal(
-      addInvoiceItem(
-        table(),
-        { customer_id: customer.id, subscription_id: subscription.id, price_id: euroSetup, quantity: 1 },
-        at(MID_MARCH),
-        undefined,
-      ),
-    );
+    const currency = await refusal(itemOn(customer.id, subscription.id, euroSetup, 1));
     expect(currency.kind).toBe('unprocessable');
     expect(currency.fieldErrors[0]?.field).toBe('price_id');
-    const other = await refusal(
-      addInvoiceItem(
-        table(),
-        { customer_id: 'someone-else', subscription_id: subscription.id, price_id: setup, quantity: 1 },
-        at(MID_MARCH),
-        undefined,
-      ),
-    );
+    const other = await refusal(itemOn('someone-else', subscription.id, setup, 1));
     expect(other.fieldErrors[0]?.field).toBe('customer_id');
-    const plan = await refusal(
-      addInvoiceItem(
-        table(),
-        { customer_id: customer.id, subscription_id: subscription.id, price_id: 'nope', quantity: 1 },
-        at(MID_MARCH),
-        undefined,
-      ),
-    );
+    const plan = await refusal(itemOn(customer.id, subscription.id, 'nope', 1));
     expect(plan.fieldErrors[0]).toEqual({ field: 'price_id', message: 'no such price' });
   });
 });

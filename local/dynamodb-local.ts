@@ -21,7 +21,13 @@ import { freePort } from './ports.ts';
 
 export type LocalTableNames = { billing: string; budgets: string; routingPolicies: string };
 
-export type LocalDynamoDb = { endpoint: string; client: DynamoDBClient; stop: () => Promise<void> };
+export type LocalDynamoDb = {
+  endpoint: string;
+  client: DynamoDBClient;
+  stop: () => Promise<void>;
+  /** The Java process, for tests that kill it as a crash would. */
+  pid: number | undefined;
+};
 
 /** DynamoDB Local accepts any credentials; the SDK still wants some. */
 export const LOCAL_AWS = {
@@ -107,7 +113,7 @@ async function startOnce(options: { dataDir?: string | undefined }, port: number
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
-  return { endpoint, client, stop };
+  return { endpoint, client, stop, pid: child.pid };
 }
 
 /**

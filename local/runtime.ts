@@ -16,10 +16,11 @@ import { SMART_GATEWAY_SYNC_RULE_PATTERN } from '../shared/events/rules.ts';
 import { logger } from '../shared/logger.ts';
 import { resetStripeCredentials } from '../shared/payments/stripe-credentials.ts';
 import { resetStripeGateway } from '../shared/payments/stripe-gateway.ts';
-import { resetDynamoClient } from '../shared/store/client.ts';
+import { configureDynamoClients } from '../shared/store/client.ts';
 import type { CloseReport } from '../shared/use-cases/invoicing/close-periods.ts';
 import { readJsonFile, writeFileAtomic } from './atomic-file.ts';
 import { localClock } from './clock.ts';
+import { addCommitBarrier } from './commit-barrier.ts';
 import { lockDataFolder } from './data-lock.ts';
 import { type DevKeys, loadOrCreateDevKeys } from './dev-auth.ts';
 import { ensureTables, LOCAL_AWS, type LocalTableNames, startDynamoDbLocal } from './dynamodb-local.ts';
@@ -178,7 +179,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     resetConfigCache();
     resetStripeCredentials();
     resetStripeGateway();
-    resetDynamoClient();
+    // An acknowledged transaction must survive a kill -9 of DynamoDB Local (commit-barrier.ts says why
+    // it needs help); a store in memory loses everything on a kill anyway.
+    configureDynamoClients(inMemory ? undefined : addCommitBarrier);
+    stops.unshift(async () => configureDynamoClients(undefined));
     resetEventBridgeClient();
     resetSqsClient();
 

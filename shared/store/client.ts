@@ -4,6 +4,7 @@ import { config } from '../config.ts';
 
 let documentClient: DynamoDBDocumentClient | undefined;
 let rawClient: DynamoDBClient | undefined;
+let configure: ((client: DynamoDBClient) => void) | undefined;
 
 /** One DynamoDB document client per process, created on first use (keeps Lambda init short). */
 export function dynamo(): DynamoDBDocumentClient {
@@ -13,6 +14,7 @@ export function dynamo(): DynamoDBDocumentClient {
       region,
       ...(dynamoDbEndpoint ? { endpoint: dynamoDbEndpoint } : {}),
     });
+    configure?.(client);
     rawClient = client;
     documentClient = DynamoDBDocumentClient.from(client, {
       marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
@@ -34,4 +36,13 @@ export function dynamoRaw(): DynamoDBClient {
 export function resetDynamoClient(): void {
   documentClient = undefined;
   rawClient = undefined;
+}
+
+/**
+ * For the local runtime: a step every client made here from now on goes through (DynamoDB Local's
+ * commit barrier, local/commit-barrier.ts); undefined removes it.
+ */
+export function configureDynamoClients(step: ((client: DynamoDBClient) => void) | undefined): void {
+  configure = step;
+  resetDynamoClient();
 }

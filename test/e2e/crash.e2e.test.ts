@@ -332,13 +332,18 @@ describe('nothing is lost across SIGKILLs of npm start', () => {
           last_paid_invoice_id: lastPaid.get(subscription.id),
         };
         const actual = Object.fromEntries(Object.keys(expected).map((key) => [key, row?.[key]]));
-        if (JSON.stringify(actual) !== JSON.stringify(expected))
-          problems.push(
-            `${subscription.id}: row ${JSON.stringify(actual)}, expected ${JSON.stringify(expected)}`,
+        if (JSON.stringify(actual) !== JSON.stringify(expected)) {
+          // Which side is behind: billing's projection, or the gateway's copy of it.
+          const billing = await send(token, 'GET', `/api/v1/subscriptions/${subscription.id}/budget`).catch(
+            (error: Error) => ({ error: error.message }),
           );
+          problems.push(
+            `${subscription.id}: row ${JSON.stringify(actual)} (sequence ${row?.sequence}), expected ${JSON.stringify(expected)}; billing's projection: version ${billing.version}, sequence ${billing.sequence}${billing.error ? `, ${billing.error}` : ''}`,
+          );
+        }
       }
       const dead = await send(token, 'GET', '/_local/dead-letters');
-      if (dead.bus.length + dead.stream.length > 0)
+      if (dead.bus.length + dead.stream.length + dead.queue.length > 0)
         problems.push(`dead letters: ${JSON.stringify(dead).slice(0, 500)}`);
       return problems;
     };

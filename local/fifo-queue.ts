@@ -118,7 +118,11 @@ export async function startLocalFifoQueue(options: LocalFifoQueueOptions): Promi
     }
     const dedup =
       entry.MessageDeduplicationId ?? createHash('sha256').update(entry.MessageBody).digest('hex');
-    for (const [id, until] of seen) if (until < now) seen.delete(id);
+    // Entries expire in the order they were added (one window for all): stop at the first still live.
+    for (const [id, until] of seen) {
+      if (until >= now) break;
+      seen.delete(id);
+    }
     const id = randomUUID();
     if (!seen.has(dedup)) {
       seen.set(dedup, now + DEDUPLICATION_WINDOW_MS);

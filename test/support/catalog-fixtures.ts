@@ -63,3 +63,22 @@ export const oneTimePriceFixture = (overrides: Partial<Price> = {}): Price => ({
   version: 1,
   ...overrides,
 });
+
+/** A per-unit usage price of a plan (default metric `calls`, 1 minor unit a unit). */
+export const usagePriceFixture = (overrides: Partial<Price> = {}): Price => ({
+  id: 'price',
+  plan_id: 'plan',
+  currency: 'USD',
+  model: 'per_unit',
+  metric: 'calls',
+  unit_amount: null,
+  unit_amount_decimal: '1',
+  package_size: null,
+  tiers: null,
+  nickname: null,
+  active: true,
+  created_at: '2026-01-01T00:00:00.000Z',
+  updated_at: '2026-01-01T00:00:00.000Z',
+  version: 1,
+  ...overrides,
+});

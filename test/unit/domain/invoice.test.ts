@@ -17,24 +17,9 @@ import {
   withPaymentFailure,
 } from '../../../shared/domain/invoice.ts';
 import { rateUsage } from '../../../shared/domain/rating.ts';
+import { usagePriceFixture } from '../../support/catalog-fixtures.ts';
 
-const price = (overrides: Partial<Price>): Price => ({
-  id: 'p',
-  plan_id: 'plan',
-  currency: 'USD',
-  model: 'per_unit',
-  metric: 'calls',
-  unit_amount: null,
-  unit_amount_decimal: '1',
-  package_size: null,
-  tiers: null,
-  nickname: null,
-  active: true,
-  created_at: '2026-01-01T00:00:00.000Z',
-  updated_at: '2026-01-01T00:00:00.000Z',
-  version: 1,
-  ...overrides,
-});
+const price = (overrides: Partial<Price>): Price => usagePriceFixture({ id: 'p', ...overrides });
 
 const decimal = fc
   .tuple(fc.integer({ min: 0, max: 5000 }), fc.integer({ min: 0, max: 9999 }))

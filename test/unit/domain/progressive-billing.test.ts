@@ -8,6 +8,7 @@ import {
   thresholdToInvoice,
   thresholdUsageLines,
 } from '../../../shared/domain/progressive-billing.ts';
+import { usagePriceFixture } from '../../support/catalog-fixtures.ts';
 
 /**
  * Progressive billing checked against an independent statement of what is owed: whatever thresholds
@@ -19,22 +20,7 @@ import {
 
 const RUNS = Number(process.env.PROPERTY_RUNS ?? 200);
 
-const base: Price = {
-  id: 'price',
-  plan_id: 'plan',
-  currency: 'USD',
-  model: 'per_unit',
-  metric: 'calls',
-  unit_amount: null,
-  unit_amount_decimal: null,
-  package_size: null,
-  tiers: null,
-  nickname: null,
-  active: true,
-  created_at: '2026-01-01T00:00:00.000Z',
-  updated_at: '2026-01-01T00:00:00.000Z',
-  version: 1,
-};
+const base: Price = usagePriceFixture();
 
 /** A price as the model sees it: per unit, or volume tiers (all units at the tier holding the total). */
 type ModelPrice =

@@ -22,10 +22,10 @@ import {
  * it.
  */
 export function addCommitBarrier(client: DynamoDBClient): void {
-  const keySchemas = new Map<string, Promise<Record<string, AttributeValue>>>();
+  const barrierKeys = new Map<string, Promise<Record<string, AttributeValue>>>();
   /** A key of the table's own shape that names no item: the read only has to wait, not find. */
   const barrierKey = (tableName: string) => {
-    let key = keySchemas.get(tableName);
+    let key = barrierKeys.get(tableName);
     if (!key) {
       key = client.send(new DescribeTableCommand({ TableName: tableName })).then(({ Table }) => {
         const types = new Map(
@@ -44,8 +44,8 @@ export function addCommitBarrier(client: DynamoDBClient): void {
           }),
         );
       });
-      key.catch(() => keySchemas.delete(tableName));
-      keySchemas.set(tableName, key);
+      key.catch(() => barrierKeys.delete(tableName));
+      barrierKeys.set(tableName, key);
     }
     return key;
   };

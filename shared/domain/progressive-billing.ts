@@ -21,9 +21,6 @@ import { rateUsage } from './rating.ts';
  * where more usage can rate lower, a threshold line or the close can be a credit.
  */
 
-/** A plan's thresholds: ascending amounts in minor units, each above zero, at most this many. */
-export const MAX_USAGE_THRESHOLDS = 10;
-
 /** What a threshold invoice billed for one (metric, price). */
 export type ThresholdUsageLine = { metric: string; price_id: string; quantity: string; amount: number };
 
@@ -99,7 +96,7 @@ export function thresholdCredits(invoices: readonly ThresholdInvoice[]): Thresho
       `Threshold invoice ${drafts[0]!.id} is still a draft; finalize or void it, then close the period`,
     );
   }
-  return [...standing(invoices)]
+  return standing(invoices)
     .sort((a, b) => a.threshold - b.threshold)
     .map((invoice) => ({
       invoice_id: invoice.id,

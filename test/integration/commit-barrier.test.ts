@@ -1,7 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BatchGetItemCommand, DynamoDBClient, TransactWriteItemsCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, describe, expect, it } from 'vitest';
 import { addCommitBarrier } from '../../local/commit-barrier.ts';
 import {
@@ -10,6 +9,10 @@ import {
   type LocalDynamoDb,
   startDynamoDbLocal,
 } from '../../local/dynamodb-local.ts';
+import { resetConfigCache } from '../../shared/config.ts';
+import { batchGetAll } from '../../shared/store/batch-get.ts';
+import { configureDynamoClients } from '../../shared/store/client.ts';
+import { transactWrite } from '../../shared/store/transact.ts';
 
 /**
  * Found by the crash test (a finalize answered 2xx, then "Cannot pay a draft invoice"; a usage batch
@@ -26,7 +29,15 @@ const folder = mkdtempSync(join(tmpdir(), 'commit-barrier-'));
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
 let store: LocalDynamoDb | undefined;
+const LOCAL_ENV = {
+  TABLE_NAME: TABLES.billing,
+  AWS_REGION: LOCAL_AWS.region,
+  AWS_ACCESS_KEY_ID: LOCAL_AWS.credentials.accessKeyId,
+  AWS_SECRET_ACCESS_KEY: LOCAL_AWS.credentials.secretAccessKey,
+};
+
 afterAll(async () => {
+  configureDynamoClients(undefined);
   await store?.stop();
   rmSync(folder, { recursive: true, force: true });
 });
@@ -51,26 +62,23 @@ describe('the commit barrier over DynamoDB Local', () => {
     for (let kill = 0; kill <= KILLS; kill++) {
       store = await startDynamoDbLocal({ dataDir: folder });
       await ensureTables(store.client, TABLES);
-      const client = new DynamoDBClient({ ...LOCAL_AWS, endpoint: store.endpoint, maxAttempts: 1 });
-      addCommitBarrier(client);
+      // The service's own client and transaction helper, with the barrier added as the runtime adds it.
+      Object.assign(process.env, { ...LOCAL_ENV, DYNAMODB_ENDPOINT: store.endpoint });
+      resetConfigCache();
+      configureDynamoClients(addCommitBarrier);
       // Everything acknowledged before every earlier kill is there.
-      const missing: string[] = [];
-      for (let i = 0; i < acknowledged.length; i += 100) {
-        const ids = acknowledged.slice(i, i + 100);
-        let keys = ids.map((id) => ({ PK: { S: `T#${id}` }, SK: { S: 'A' } }));
-        const found = new Set<string>();
-        while (keys.length > 0) {
-          const page = await client.send(
-            new BatchGetItemCommand({
-              RequestItems: { [TABLES.billing]: { Keys: keys, ConsistentRead: true } },
-            }),
-          );
-          for (const item of page.Responses?.[TABLES.billing] ?? []) found.add(item.PK!.S!.slice(2));
-          keys = (page.UnprocessedKeys?.[TABLES.billing]?.Keys ?? []) as typeof keys;
-        }
-        missing.push(...ids.filter((id) => !found.has(id)));
-      }
-      expect(missing, `acknowledged before kill ${kill}, gone after it`).toEqual([]);
+      const found = new Set(
+        (
+          await batchGetAll(
+            TABLES.billing,
+            acknowledged.map((id) => ({ PK: `T#${id}`, SK: 'A' })),
+          )
+        ).map((item) => String(item.PK).slice(2)),
+      );
+      expect(
+        acknowledged.filter((id) => !found.has(id)),
+        `acknowledged before kill ${kill}, gone after it`,
+      ).toEqual([]);
       if (kill === KILLS) break;
       // Writers sending two-item transactions until DynamoDB Local is killed under them.
       let stopped = false;
@@ -78,14 +86,12 @@ describe('the commit barrier over DynamoDB Local', () => {
         while (!stopped) {
           const id = `${kill}-${++sequence}`;
           try {
-            await client.send(
-              new TransactWriteItemsCommand({
-                TransactItems: ['A', 'B'].map((sk) => ({
-                  Put: { TableName: TABLES.billing, Item: { PK: { S: `T#${id}` }, SK: { S: sk } } },
-                })),
-              }),
+            const outcome = await transactWrite(
+              ['A', 'B'].map((sk) => ({
+                Put: { TableName: TABLES.billing, Item: { PK: `T#${id}`, SK: sk } },
+              })),
             );
-            acknowledged.push(id);
+            if (outcome.ok) acknowledged.push(id);
           } catch {
             await sleep(5);
           }
@@ -95,7 +101,6 @@ describe('the commit barrier over DynamoDB Local', () => {
       await killJava(store);
       stopped = true;
       await Promise.all(writers);
-      client.destroy();
       store = undefined;
     }
     expect(acknowledged.length).toBeGreaterThan(KILLS * 20);

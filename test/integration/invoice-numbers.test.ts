@@ -101,7 +101,7 @@ describe('invoice numbers', () => {
     ).data;
     expect(drafts.map((d) => d.subscription_id)).toEqual([again.id]);
     expect((await finalizeInvoice(table(), drafts[0]!.id, at()))!.number).toBe(`${prefixes[0]}-0002`);
-  });
+  }, 90_000);
 
   it('a prefix drawn twice goes to one customer only: the other draws again', async () => {
     const draws = ['SAMEPREF', 'SAMEPREF', 'OTHERPRF'];

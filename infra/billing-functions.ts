@@ -46,6 +46,11 @@ const BACKGROUND_SETTINGS: Record<(typeof BACKGROUND_HANDLERS)[number], Function
     timeout: Duration.seconds(30),
     description: 'Budget queue (FIFO, per subscription) -> budget projection and spend ledgers',
   },
+  'usage-threshold-invoicer': {
+    memorySize: 256,
+    timeout: Duration.seconds(30),
+    description: 'usage.threshold_reached -> invoices the usage so far (progressive billing)',
+  },
   'smart-gateway-sync': {
     memorySize: 256,
     timeout: Duration.seconds(30),

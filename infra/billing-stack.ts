@@ -23,6 +23,7 @@ import { ServicePermissionSourceAccount } from './lambda-permissions.ts';
 import { Payments } from './payments.ts';
 import { SmartGatewaySync } from './smart-gateway-sync.ts';
 import type { StageConfig } from './stage-config.ts';
+import { ThresholdInvoicing } from './threshold-invoicing.ts';
 
 export type BillingStackProps = StackProps & {
   readonly config: StageConfig;
@@ -103,6 +104,12 @@ export class BillingStack extends Stack {
       syncFunction: this.functions.get('smart-gateway-sync'),
     });
 
+    const thresholdInvoicing = new ThresholdInvoicing(this, 'ThresholdInvoicing', {
+      config,
+      bus: fanout.bus,
+      invoicerFunction: this.functions.get('usage-threshold-invoicer'),
+    });
+
     // CDK's table grants cover `<table ARN>/index/*` so that handlers can Query GSI1 and GSI2: a wildcard
     // over this table's own indexes, which cdk-nag reports as AwsSolutions-IAM5.
     const tableLogicalId = this.getLogicalId(table.node.defaultChild as CfnElement);
@@ -163,6 +170,7 @@ export class BillingStack extends Stack {
         ['SyncDeadLetterQueue', smartGateway.deadLetterQueue],
         ['BudgetDeadLetterQueue', budgetQueue.deadLetterQueue],
         ['ClosePeriodsDeadLetterQueue', closeDeadLetterQueue],
+        ['ThresholdInvoicingDeadLetterQueue', thresholdInvoicing.deadLetterQueue],
       ],
       streamConsumer: this.functions.get('stream-fanout'),
     });
@@ -198,6 +206,11 @@ export class BillingStack extends Stack {
       'ClosePeriodsDeadLetterQueueUrl',
       closeDeadLetterQueue.queueUrl,
       'Hourly period-close runs that could not be started or kept failing',
+    );
+    output(
+      'ThresholdInvoicingDeadLetterQueueUrl',
+      thresholdInvoicing.deadLetterQueue.queueUrl,
+      'usage.threshold_reached events the threshold invoicer could not handle (the close still bills the usage)',
     );
     output(
       'ClosePeriodsFunctionName',

@@ -12,7 +12,7 @@ import type {
 import { resetConfigCache } from '../shared/config.ts';
 import { resetSqsClient } from '../shared/events/budget-queue.ts';
 import { resetEventBridgeClient } from '../shared/events/publisher.ts';
-import { SMART_GATEWAY_SYNC_RULE_PATTERN } from '../shared/events/rules.ts';
+import { SMART_GATEWAY_SYNC_RULE_PATTERN, THRESHOLD_INVOICING_RULE_PATTERN } from '../shared/events/rules.ts';
 import { logger } from '../shared/logger.ts';
 import { resetStripeCredentials } from '../shared/payments/stripe-credentials.ts';
 import { resetStripeGateway } from '../shared/payments/stripe-gateway.ts';
@@ -147,6 +147,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
           pattern: SMART_GATEWAY_SYNC_RULE_PATTERN,
           invoke: async (event: EventBridgeEvent<string, unknown>) =>
             invoke(await loadHandler('smart-gateway-sync'), event),
+        },
+        {
+          name: 'usage-threshold-invoicer',
+          pattern: THRESHOLD_INVOICING_RULE_PATTERN,
+          invoke: async (event: EventBridgeEvent<string, unknown>) =>
+            invoke(await loadHandler('usage-threshold-invoicer'), event),
         },
       ],
     });

@@ -13,12 +13,27 @@ export type BudgetThreshold = {
   of?: 'spend' | 'forecast';
 };
 
-export type BudgetPolicy = { enforcement: Enforcement; thresholds: BudgetThreshold[] };
+export type BudgetPolicy = {
+  enforcement: Enforcement;
+  thresholds: BudgetThreshold[];
+  /**
+   * Progressive billing (shared/domain/progressive-billing.ts): amounts of the period's rated usage,
+   * minor units, ascending, at which the usage so far is invoiced mid-period. Absent on policies stored
+   * before it existed: none.
+   */
+  invoice_thresholds?: number[];
+};
 
 /** A plan that says nothing: the gateway refuses spend the budget does not cover, and no alerts. */
 export const DEFAULT_BUDGET_POLICY: BudgetPolicy = { enforcement: 'hard', thresholds: [] };
 
 export const MAX_THRESHOLDS = 10;
+/** At most this many invoice thresholds per policy (each may bill once a period). */
+export const MAX_INVOICE_THRESHOLDS = 10;
+
+/** The policy's progressive-billing thresholds, none on a policy stored before they existed. */
+export const invoiceThresholdsOf = (policy: BudgetPolicy | undefined): readonly number[] =>
+  policy?.invoice_thresholds ?? [];
 export const MAX_THRESHOLD_PERCENT = 1000;
 
 /** The threshold's name on the row and in its events: `80%`, `5000`, `forecast 100%`. */

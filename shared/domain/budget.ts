@@ -2,6 +2,7 @@ import type { BudgetRow } from '../smart-gateway/budget-row.ts';
 import {
   type BudgetPolicy,
   DEFAULT_BUDGET_POLICY,
+  invoiceThresholdsOf,
   thresholdHundredths,
   thresholdLabel,
   thresholdReached,
@@ -49,6 +50,11 @@ export type BudgetProjection = {
   spend: string;
   /** Threshold labels crossed this period, in the order they were crossed; never removed in a period. */
   crossed: string[];
+  /**
+   * The highest invoice threshold (progressive billing) the period's spend has passed; null for none
+   * (and absent on projections stored before). Raising it publishes `usage.threshold_reached`.
+   */
+  invoice_threshold?: number | null;
   /** When the newest usage counted in the period was counted. */
   usage_at: string | null;
   projected_spend: string | null;
@@ -124,6 +130,7 @@ export function emptyProjection(subscriptionId: string, now: string): BudgetProj
     period_end: null,
     spend: '0',
     crossed: [],
+    invoice_threshold: null,
     usage_at: null,
     projected_spend: null,
     projected_exhaustion_at: null,
@@ -246,6 +253,7 @@ function movedTo(
     period_end: periodEnd,
     spend: '0',
     crossed: [],
+    invoice_threshold: null,
     usage_at: null,
   };
 }
@@ -266,9 +274,14 @@ function withForecastAndThresholds(state: BudgetProjection): BudgetProjection {
     if (!crossed.includes(label) && thresholdReached(threshold, value, state.total_budget))
       crossed.push(label);
   }
+  // The highest invoice threshold passed, never lowered in a period (usage only grows; a policy
+  // change does not take back a threshold already announced).
+  const passed = invoiceThresholdsOf(state.policy).filter((amount) => BigInt(amount) <= spend);
+  const invoiceThreshold = Math.max(state.invoice_threshold ?? 0, ...passed);
   return {
     ...state,
     crossed,
+    invoice_threshold: invoiceThreshold > 0 ? invoiceThreshold : null,
     projected_spend: projection.projected?.toString() ?? null,
     projected_exhaustion_at: projection.exhaustion,
   };

@@ -5,6 +5,7 @@ import { DomainError } from './errors.ts';
 import type { Charge } from './fees.ts';
 import { assertMinorUnits } from './money.ts';
 import type { OneTimeCharge } from './one-time.ts';
+import { type ThresholdInvoice, thresholdCreditLines } from './progressive-billing.ts';
 import { rateUsage } from './rating.ts';
 import type { Subscription } from './subscription.ts';
 
@@ -20,7 +21,12 @@ export type InvoiceStatus = 'draft' | 'open' | 'paid' | 'void' | 'uncollectible'
 export type InvoiceLine = {
   /** Stable on its invoice (lineIdFor): recomputing the lines at finalization keeps it. */
   id: string;
-  kind: 'subscription_fee' | 'usage' | 'proration' | 'one_time';
+  /**
+   * threshold_usage: on a threshold invoice, the usage of one (metric, price) so far less what earlier
+   * threshold invoices of the period billed for it; threshold_credit: on the invoice that bills the
+   * period's usage, minus what one threshold invoice of the period billed (shared/domain/progressive-billing.ts).
+   */
+  kind: 'subscription_fee' | 'usage' | 'proration' | 'one_time' | 'threshold_usage' | 'threshold_credit';
   description: string;
   /** Usage: the period's exact quantity; one_time: the units sold; null for fees and prorations. */
   quantity: string | null;
@@ -47,6 +53,8 @@ export type InvoiceLine = {
   records_kept_until: string | null;
   /** one_time lines only: the price of one unit, minor units (amount = quantity × unit_amount). */
   unit_amount?: number;
+  /** threshold_credit lines only: the threshold invoice whose usage this line credits. */
+  credited_invoice_id?: string;
 };
 
 /** A line before it has its id (lines are built first, then numbered on their invoice by withLineIds). */
@@ -60,8 +68,13 @@ export type Invoice = {
   /** Per-customer sequence, assigned at finalization without gaps; null while draft. */
   number: string | null;
   status: InvoiceStatus;
-  /** Which lifecycle moment drafted it (Stripe's names); `manual`: a one-off invoice. */
-  billing_reason: BillingReason | 'manual';
+  /**
+   * Which lifecycle moment drafted it (Stripe's names); `manual`: a one-off invoice;
+   * `subscription_threshold`: usage invoiced mid-period when it passed a threshold (progressive billing).
+   */
+  billing_reason: BillingReason | 'manual' | 'subscription_threshold';
+  /** subscription_threshold invoices only: the threshold (minor units of rated usage) it was made for. */
+  usage_threshold?: number;
   currency: string;
   /** The stretch of the subscription this invoice closes (a zero-length one when it closes none). */
   period_start: string;
@@ -252,11 +265,13 @@ export function usageLines(
  */
 export function lineIdFor(invoiceId: string, line: DraftLine, position: number): string {
   const identity =
-    line.kind === 'usage'
-      ? `usage\n${line.metric}\n${line.price_id}`
-      : line.pending_item_id
-        ? `pending\n${line.pending_item_id}`
-        : `line\n${position}`;
+    line.kind === 'usage' || line.kind === 'threshold_usage'
+      ? `${line.kind}\n${line.metric}\n${line.price_id}`
+      : line.credited_invoice_id
+        ? `credit\n${line.credited_invoice_id}`
+        : line.pending_item_id
+          ? `pending\n${line.pending_item_id}`
+          : `line\n${position}`;
   return `il_${createHash('sha256').update(`${invoiceId}\n${identity}`).digest('hex').slice(0, 24)}`;
 }
 
@@ -298,6 +313,8 @@ export function draftInvoice(
   bill: Bill,
   inputs: {
     usage: readonly UsageTotal[];
+    /** The period's threshold invoices (progressive-billing.ts): what they billed is credited. */
+    thresholdInvoices?: readonly ThresholdInvoice[];
     pendingItems: readonly ((Charge | OneTimeCharge) & { id: string })[];
     version: number;
   },
@@ -310,6 +327,7 @@ export function draftInvoice(
     ...chargeLines(inputs.pendingItems),
     ...chargeLines(bill.charges),
     ...(bill.billsUsage ? usageLines(inputs.usage, periodStart, periodEnd) : []),
+    ...(bill.billsUsage ? thresholdCreditLines(inputs.thresholdInvoices ?? [], periodStart, periodEnd) : []),
   ]);
   return newDraft(
     {

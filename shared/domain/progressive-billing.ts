@@ -1,5 +1,5 @@
 import { DomainError } from './errors.ts';
-import type { UsageTotal } from './invoice.ts';
+import type { DraftLine, Invoice, UsageTotal } from './invoice.ts';
 import { rateUsage } from './rating.ts';
 
 /**
@@ -104,4 +104,71 @@ export function thresholdCredits(invoices: readonly ThresholdInvoice[]): Thresho
       amount: -invoice.lines.reduce((sum, line) => sum + line.amount, 0),
     }))
     .filter((credit) => credit.amount !== 0);
+}
+
+/** A threshold invoice as the close and later thresholds read it (its threshold_usage lines). */
+export function thresholdInvoiceOf(invoice: Invoice): ThresholdInvoice {
+  return {
+    id: invoice.id,
+    number: invoice.number,
+    threshold: invoice.usage_threshold ?? 0,
+    status: invoice.status,
+    lines: invoice.lines
+      .filter((line) => line.kind === 'threshold_usage')
+      .map((line) => ({
+        metric: line.metric ?? '',
+        price_id: line.price_id ?? '',
+        quantity: line.quantity ?? '0',
+        amount: line.amount,
+      })),
+  };
+}
+
+const BLANK = {
+  plan_id: null,
+  pending_item_id: null,
+  records: null,
+  records_digest: null,
+  records_kept_until: null,
+} as const;
+
+/** The lines of the invoice for `threshold`, billing usage of [periodStart, now). */
+export function thresholdInvoiceLines(
+  usage: readonly UsageTotal[],
+  earlier: readonly ThresholdInvoice[],
+  threshold: number,
+  periodStart: string,
+  now: string,
+): DraftLine[] {
+  return thresholdUsageLines(usage, earlier).map((line) => ({
+    ...BLANK,
+    kind: 'threshold_usage',
+    description: `${line.metric}: ${line.quantity} so far (usage passed ${threshold})`,
+    quantity: line.quantity,
+    price_id: line.price_id,
+    metric: line.metric,
+    amount: line.amount,
+    period_start: periodStart,
+    period_end: now,
+  }));
+}
+
+/** The credit lines of the invoice that bills the period's usage, [periodStart, periodEnd). */
+export function thresholdCreditLines(
+  invoices: readonly ThresholdInvoice[],
+  periodStart: string,
+  periodEnd: string,
+): DraftLine[] {
+  return thresholdCredits(invoices).map((credit) => ({
+    ...BLANK,
+    kind: 'threshold_credit',
+    description: `Usage already invoiced on ${credit.number ?? credit.invoice_id}`,
+    quantity: null,
+    price_id: null,
+    metric: null,
+    amount: credit.amount,
+    period_start: periodStart,
+    period_end: periodEnd,
+    credited_invoice_id: credit.invoice_id,
+  }));
 }

@@ -21,6 +21,7 @@ export const EVENT_SCHEMA_VERSIONS = {
   'budget.updated': 1,
   'budget.threshold_crossed': 1,
   'budget.threshold_reset': 1,
+  'usage.threshold_reached': 1,
 } as const;
 
 export type BillingEventType = keyof typeof EVENT_SCHEMA_VERSIONS;
@@ -114,6 +115,22 @@ export type BudgetThresholdCrossedEventData = {
   projected_spend_at_period_end: number | null;
   currency: string;
   enforcement: Enforcement;
+};
+
+/**
+ * usage.threshold_reached: the period's rated usage passed an invoice threshold (progressive billing),
+ * once per period per threshold; billing's threshold invoicer then invoices the usage so far. A jump
+ * past several thresholds is one event, for the highest.
+ */
+export type UsageThresholdReachedEventData = {
+  subscription_id: string;
+  tenant_id: string;
+  /** Minor units of rated usage. */
+  threshold: number;
+  period_start: string;
+  period_end: string;
+  current_spend: number;
+  currency: string;
 };
 
 /** budget.threshold_reset: a new period started; every threshold may be crossed again. */

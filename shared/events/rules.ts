@@ -20,3 +20,9 @@ export const SMART_GATEWAY_SYNC_RULE_PATTERN = {
   source: [BILLING_EVENT_SOURCE],
   'detail-type': [...SMART_GATEWAY_DETAIL_TYPES],
 };
+
+/** What billing's own threshold invoicer (progressive billing) reacts to. */
+export const THRESHOLD_INVOICING_RULE_PATTERN = {
+  source: [BILLING_EVENT_SOURCE],
+  'detail-type': ['usage.threshold_reached'],
+};

@@ -15,6 +15,7 @@ import {
   type InvoicePaidEventData,
   type SubscriptionEventData,
   type UsageAggregatedEventData,
+  type UsageThresholdReachedEventData,
 } from './catalog.ts';
 import { type EventEnvelope, eventId } from './envelope.ts';
 
@@ -167,6 +168,20 @@ function budgetEvents(newImage: Image, oldImage: Image | undefined, occurredAt: 
         data,
       ),
     );
+  }
+  const reached = projection.invoice_threshold ?? null;
+  if (reached !== null && (!samePeriod || (before?.invoice_threshold ?? 0) < reached)) {
+    const data: UsageThresholdReachedEventData = {
+      subscription_id: id,
+      tenant_id: row.tenant_id,
+      threshold: reached,
+      period_start: row.period_start,
+      period_end: row.period_end,
+      current_spend: row.current_spend,
+      currency: row.currency,
+    };
+    const entity = `usage-threshold#${id}#${row.period_start}#${reached}`;
+    events.push(envelope('usage.threshold_reached', entity, 1, row.tenant_id, occurredAt, data));
   }
   const known = new Set(samePeriod ? (before?.crossed ?? []) : []);
   for (const label of projection.crossed.filter((l) => !known.has(l))) {

@@ -302,6 +302,7 @@ export const BACKGROUND_HANDLERS = [
   'budget-projector',
   'smart-gateway-sync',
   'close-periods',
+  'usage-threshold-invoicer',
 ] as const;
 
 /**
@@ -358,6 +359,7 @@ export const HANDLER_ACCESS: Readonly<Record<string, HandlerAccess>> = {
   'invoices-pay': { billingTable: 'read-write', stripeSecret: true },
   'audit-list': { billingTable: 'read', stripeSecret: false },
   'close-periods': { billingTable: 'read-write', stripeSecret: false },
+  'usage-threshold-invoicer': { billingTable: 'read-write', stripeSecret: false },
   'stream-fanout': { billingTable: 'none', stripeSecret: false },
   'smart-gateway-sync': { billingTable: 'none', stripeSecret: false },
   'budget-projector': { billingTable: 'read-write', stripeSecret: false },

@@ -1,5 +1,10 @@
 import { z } from 'zod';
-import { MAX_THRESHOLD_PERCENT, MAX_THRESHOLDS, thresholdLabel } from '../domain/budget-policy.ts';
+import {
+  MAX_INVOICE_THRESHOLDS,
+  MAX_THRESHOLD_PERCENT,
+  MAX_THRESHOLDS,
+  thresholdLabel,
+} from '../domain/budget-policy.ts';
 
 /** How the SmartGateway enforces a budget and when it alerts (docs/smart-gateway.md). */
 const BudgetThresholdSchema = z
@@ -39,6 +44,17 @@ export const BudgetPolicyRequestSchema = z
         message: 'each threshold may appear once',
       })
       .meta({ description: `Up to ${MAX_THRESHOLDS}; each raises budget.threshold_crossed once per period` }),
+    invoice_thresholds: z
+      .array(z.int().min(1).max(1_000_000_000_000))
+      .max(MAX_INVOICE_THRESHOLDS)
+      .default([])
+      .refine((list) => list.every((amount, i) => i === 0 || amount > list[i - 1]!), {
+        message: 'list the amounts in ascending order, each once',
+      })
+      .meta({
+        description: `Progressive billing: up to ${MAX_INVOICE_THRESHOLDS} amounts of the period's rated usage (integer minor units, ascending) at which the usage so far is invoiced at once, each at most once per period; the period's closing invoice then credits what they billed`,
+        example: [50_000, 200_000],
+      }),
   })
   .meta({ id: 'BudgetPolicyRequest' });
 
@@ -52,6 +68,10 @@ export const BudgetPolicySchema = z
         of: z.enum(['spend', 'forecast']).optional(),
       }),
     ),
+    invoice_thresholds: z.array(z.int()).optional().meta({
+      description:
+        'Progressive-billing thresholds, minor units; absent on a policy set before they existed (none)',
+    }),
   })
   .meta({ id: 'BudgetPolicy' });
 

@@ -6,7 +6,12 @@ export const InvoiceLineSchema = z.object({
   id: z.string().meta({
     description: 'Stable on its invoice; a usage line lists its records at lines/{line_id}/usage-records',
   }),
-  kind: z.enum(['subscription_fee', 'usage', 'proration', 'one_time']),
+  kind: z
+    .enum(['subscription_fee', 'usage', 'proration', 'one_time', 'threshold_usage', 'threshold_credit'])
+    .meta({
+      description:
+        "threshold_usage: usage of one metric and price invoiced mid-period (progressive billing), what its rating so far adds to earlier threshold invoices; threshold_credit: on the invoice billing the period's usage, minus what one threshold invoice billed",
+    }),
   description: z.string(),
   quantity: z
     .string()
@@ -41,6 +46,10 @@ export const InvoiceLineSchema = z.object({
     .int()
     .optional()
     .meta({ description: 'one_time lines only: the price of one unit (amount = quantity × unit_amount)' }),
+  credited_invoice_id: z
+    .string()
+    .optional()
+    .meta({ description: 'threshold_credit lines only: the threshold invoice whose usage the line credits' }),
 });
 
 export const InvoiceSchema = z
@@ -59,12 +68,16 @@ export const InvoiceSchema = z
         'subscription_cycle',
         'subscription_update',
         'subscription_cancel',
+        'subscription_threshold',
         'manual',
       ])
       .meta({
         description:
-          'The lifecycle moment that drafted it (docs/billing-rules.md); manual: a one-off invoice',
+          "The lifecycle moment that drafted it (docs/billing-rules.md); manual: a one-off invoice; subscription_threshold: the period's usage so far, invoiced when it passed one of the plan's invoice_thresholds",
       }),
+    usage_threshold: z.number().int().optional().meta({
+      description: 'subscription_threshold invoices only: the threshold it was made for, minor units',
+    }),
     currency: z.string(),
     period_start: z.string().meta({ description: 'The stretch of the subscription this invoice closes' }),
     period_end: z.string(),

@@ -25,6 +25,7 @@
  * Usage aggregate shard of one period      | table | PK = USAGE_AGG#<subscription>#<shard>, SK = <period start>#<metric>#<price>
  * All usage of a period (every shard)      | table | PK = USAGE_AGG#<subscription>#<0..n-1>, SK begins_with <period start>#
  * Period closed to late usage (invoiced)   | table | PK = SUBSCRIPTION#<id>, SK = PERIOD_CLOSED#<period start>#<shard>
+ * Threshold invoices of a period           | table | PK = SUBSCRIPTION#<id>, SK begins_with THRESHOLD_INVOICE#<period start># (→ invoice id)
  * Budget projection of a subscription     | table | PK = SUBSCRIPTION#<id>, SK = BUDGET (the SmartGateway row, billing's view)
  * Spend ledger of one period/metric/price  | table | PK = SUBSCRIPTION#<id>, SK = SPEND#<period start>#<metric>#<price> (expires)
  * Get invoice by id                        | table | PK = INVOICE#<id>, SK = PROFILE
@@ -200,6 +201,18 @@ export const periodClosedKey = (subscriptionId: string, periodStart: string, sha
   PK: `SUBSCRIPTION#${subscriptionId}`,
   SK: `PERIOD_CLOSED#${periodStart}#${shard}`,
 });
+
+/** A threshold invoice of the period (progressive billing), found by the invoice that bills the period. */
+export const thresholdInvoiceKey = (
+  subscriptionId: string,
+  periodStart: string,
+  invoiceId: string,
+): TableKey => ({
+  PK: `SUBSCRIPTION#${subscriptionId}`,
+  SK: `${thresholdInvoicesPrefix(periodStart)}${invoiceId}`,
+});
+
+export const thresholdInvoicesPrefix = (periodStart: string): string => `THRESHOLD_INVOICE#${periodStart}#`;
 
 export const invoiceKey = (invoiceId: string): TableKey => ({ PK: `INVOICE#${invoiceId}`, SK: ENTITY_SK });
 

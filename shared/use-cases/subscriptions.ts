@@ -11,8 +11,8 @@ import { IdempotencyKeyTaken, type IdempotentWrite } from '../store/idempotency.
 import { InvoicesRepository } from '../store/invoices-repository.ts';
 import type { Page } from '../store/pagination.ts';
 import { SubscriptionsRepository } from '../store/subscriptions-repository.ts';
-import { UsageRepository } from '../store/usage-repository.ts';
 import { closeSubscriptionPeriods } from './invoicing/close-periods.ts';
+import { NO_USAGE, periodUsage } from './invoicing/period-usage.ts';
 import { changingConcurrently, LOST_RACE, retryOnLostRace } from './optimistic.ts';
 import {
   feesForChange,
@@ -251,14 +251,12 @@ async function invoiceNow(
   caller: Caller,
 ) {
   const [usage, pending] = await Promise.all([
-    bill.billsUsage
-      ? new UsageRepository(tableName).aggregates(current.id, current.current_period_start)
-      : Promise.resolve([]),
+    bill.billsUsage ? periodUsage(tableName, current.id, current.current_period_start) : NO_USAGE,
     new SubscriptionsRepository(tableName).pendingItems(current.id),
   ]);
   // Every pending item, those made at this very moment too (two changes in one millisecond).
   const taken = pending.slice(0, MAX_PENDING_ITEMS_PER_INVOICE);
-  const invoice = draftInvoice(current, bill, { usage, pendingItems: taken, version }, caller.now);
+  const invoice = draftInvoice(current, bill, { ...usage, pendingItems: taken, version }, caller.now);
   return new InvoicesRepository(tableName).draftItems(
     invoice,
     auditBy(caller, 'invoice', invoice.id, 'invoice.created', null, invoice),

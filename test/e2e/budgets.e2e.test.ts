@@ -40,6 +40,7 @@ beforeAll(async () => {
   expect(plan.budget_policy).toEqual({
     enforcement: 'hard',
     thresholds: [{ percent: 50 }, { percent: 80 }, { percent: 100, of: 'forecast' }],
+    invoice_thresholds: [],
   });
   await post('/api/v1/prices', {
     plan_id: plan.id,
@@ -167,5 +168,26 @@ describe('a budget the gateway enforces', () => {
     });
     expect(response.status).toBe(400);
     expect(JSON.stringify(response.body.errors)).toContain('budget_policy.thresholds.0');
+  });
+
+  it('invoice thresholds must ascend, each once', async () => {
+    const response = await service.call('POST', '/api/v1/plans', {
+      token: operator,
+      body: {
+        product_id: subscription.items[0].plan_id,
+        name: 'Bad',
+        currency: 'USD',
+        interval: 'month',
+        total_budget: 1,
+        budget_policy: { enforcement: 'hard', invoice_thresholds: [5000, 5000] },
+      },
+    });
+    expect(response.status).toBe(400);
+    expect(response.body.errors).toEqual([
+      expect.objectContaining({
+        field: 'budget_policy.invoice_thresholds',
+        message: expect.stringContaining('ascending'),
+      }),
+    ]);
   });
 });

@@ -144,6 +144,7 @@ const SPECS: Record<string, FuzzSpec> = {
         budget_policy: {
           enforcement: 'hard',
           thresholds: [{ percent: 50 }, { percent: 100, of: 'forecast' }],
+          invoice_thresholds: [5000],
         },
         routing_policy: {
           priority: 10,
@@ -195,6 +196,7 @@ const SPECS: Record<string, FuzzSpec> = {
         budget_policy: {
           enforcement: 'soft',
           thresholds: [{ percent: 80 }, { amount: 500, of: 'forecast' }],
+          invoice_thresholds: [1000, 2000],
         },
       },
     ],

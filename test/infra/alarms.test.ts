@@ -35,6 +35,7 @@ const dlqIds = (synth: Synthesized) => [
   only(synth, 'AWS::SQS::Queue', 'SmartGatewaySyncDeadLetterQueue')[0],
   only(synth, 'AWS::SQS::Queue', 'ClosePeriodsDeadLetterQueue')[0],
   only(synth, 'AWS::SQS::Queue', 'BudgetQueueDeadLetterQueue')[0],
+  only(synth, 'AWS::SQS::Queue', 'ThresholdInvoicingThresholdInvoicingDeadLetterQueue')[0],
 ];
 
 describe.each([

@@ -1,6 +1,9 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { SMART_GATEWAY_SYNC_RULE_PATTERN } from '../../shared/events/rules.ts';
+import {
+  SMART_GATEWAY_SYNC_RULE_PATTERN,
+  THRESHOLD_INVOICING_RULE_PATTERN,
+} from '../../shared/events/rules.ts';
 import { type CfnResource, functionId, ofType, only, refTarget, synthStage } from './support.ts';
 
 const dev = synthStage('dev');
@@ -18,6 +21,9 @@ const [scheduleId, schedule] = only(dev, 'AWS::Events::Rule', 'ClosePeriodsSched
 const fanoutId = functionId(dev, 'stream-fanout');
 const syncId = functionId(dev, 'smart-gateway-sync');
 const closeId = functionId(dev, 'close-periods');
+const [thresholdRuleId, thresholdRule] = only(dev, 'AWS::Events::Rule', 'ThresholdInvoicing');
+const [thresholdDlqId] = only(dev, 'AWS::SQS::Queue', 'ThresholdInvoicingThresholdInvoicingDeadLetterQueue');
+const invoicerId = functionId(dev, 'usage-threshold-invoicer');
 
 /** The queue's policy lets EventBridge send to it for that one rule only. */
 function expectRuleMaySendTo(queueId: string, ruleId: string): void {
@@ -84,6 +90,7 @@ describe('dead-letter queues', () => {
     ['stream', streamDlqId],
     ['sync', syncDlqId],
     ['period close', closeDlqId],
+    ['threshold invoicing', thresholdDlqId],
   ])('%s DLQ is encrypted and keeps messages 14 days', (_, queueId) => {
     expect(dev.resources[queueId]?.Properties).toMatchObject({
       SqsManagedSseEnabled: true,
@@ -173,6 +180,27 @@ describe('alarms', () => {
 
   it('has no e-mail subscription when the stage sets no alarmEmail', () => {
     template.resourceCountIs('AWS::SNS::Subscription', 0);
+  });
+});
+
+describe('threshold invoicing rule (progressive billing)', () => {
+  const targets = thresholdRule.Properties['Targets'] as CfnResource['Properties'][];
+
+  it('listens on the billing bus for usage.threshold_reached only', () => {
+    expect(thresholdRule.Properties['EventBusName']).toEqual({ Ref: busId });
+    expect(thresholdRule.Properties['EventPattern']).toEqual(THRESHOLD_INVOICING_RULE_PATTERN);
+    expect(THRESHOLD_INVOICING_RULE_PATTERN['detail-type']).toEqual(['usage.threshold_reached']);
+  });
+
+  it('targets the invoicer with a retry policy and its own dead-letter queue', () => {
+    expect(targets).toHaveLength(1);
+    expect(refTarget(targets[0]?.['Arn'])).toBe(invoicerId);
+    expect(targets[0]?.['DeadLetterConfig']).toEqual({ Arn: { 'Fn::GetAtt': [thresholdDlqId, 'Arn'] } });
+    expectRuleMaySendTo(thresholdDlqId, thresholdRuleId);
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: invoicerId },
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [thresholdDlqId, 'Arn'] } } },
+    });
   });
 });
 

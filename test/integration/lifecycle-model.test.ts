@@ -16,6 +16,7 @@ import { addInvoiceItem } from '../../shared/use-cases/invoicing/add-invoice-ite
 import { closeDuePeriods } from '../../shared/use-cases/invoicing/close-periods.ts';
 import { createOneOffInvoice } from '../../shared/use-cases/invoicing/create-one-off-invoice.ts';
 import { finalizeInvoice } from '../../shared/use-cases/invoicing/finalize-invoice.ts';
+import { invoiceUsageThreshold } from '../../shared/use-cases/invoicing/invoice-usage-threshold.ts';
 import { listInvoices } from '../../shared/use-cases/invoicing/invoices.ts';
 import { payInvoice } from '../../shared/use-cases/invoicing/pay-invoice.ts';
 import { upcomingInvoice } from '../../shared/use-cases/invoicing/upcoming-invoice.ts';
@@ -47,7 +48,10 @@ const DAY = 86_400_000;
 const stats = new Map<string, number>();
 const tally = (what: string, n = 1) => stats.set(what, (stats.get(what) ?? 0) + n);
 
-/** The catalog every lifecycle shops in: fees that round, both timings, both intervals, a free plan. */
+/**
+ * The catalog every lifecycle shops in: fees that round, both timings, both intervals, a free plan;
+ * most plans invoice usage mid-period when it passes their thresholds (progressive billing).
+ */
 const PLANS: Record<string, ModelPlan> = {
   basic: {
     key: 'basic',
@@ -57,6 +61,7 @@ const PLANS: Record<string, ModelPlan> = {
     interval: 'month',
     unit: '0.04',
     budget: 10_000,
+    invoiceAt: [2000, 5000],
   },
   pro: {
     key: 'pro',
@@ -66,6 +71,7 @@ const PLANS: Record<string, ModelPlan> = {
     interval: 'month',
     unit: '0.125',
     budget: 50_000,
+    invoiceAt: [500, 3000, 9000],
   },
   free: {
     key: 'free',
@@ -75,6 +81,7 @@ const PLANS: Record<string, ModelPlan> = {
     interval: 'month',
     unit: '0.5',
     budget: 1_000,
+    invoiceAt: [100],
   },
   metered: {
     key: 'metered',
@@ -84,6 +91,7 @@ const PLANS: Record<string, ModelPlan> = {
     interval: 'month',
     unit: '0.25',
     budget: 20_000,
+    invoiceAt: [1500],
   },
   scale: {
     key: 'scale',
@@ -93,6 +101,7 @@ const PLANS: Record<string, ModelPlan> = {
     interval: 'month',
     unit: '0.1',
     budget: 90_000,
+    invoiceAt: [1000, 3000, 10_000],
   },
   annual: {
     key: 'annual',
@@ -102,6 +111,7 @@ const PLANS: Record<string, ModelPlan> = {
     interval: 'year',
     unit: '0.03',
     budget: 500_000,
+    invoiceAt: [5000],
   },
   annual_arrears: {
     key: 'annual_arrears',
@@ -151,6 +161,9 @@ beforeAll(async () => {
         interval: plan.interval,
         fee_timing: plan.timing,
         total_budget: plan.budget,
+        ...(plan.invoiceAt
+          ? { budget_policy: { enforcement: 'hard', thresholds: [], invoice_thresholds: plan.invoiceAt } }
+          : {}),
       },
       setup,
       undefined,
@@ -222,6 +235,7 @@ type RawStep =
   | { kind: 'preview'; pick: number; plan: string | null }
   | { kind: 'one_time_item'; pick: number; product: string; quantity: number }
   | { kind: 'one_off'; items: { product: string; quantity: number }[] }
+  | { kind: 'threshold'; pick: number }
   | { kind: 'close' }
   | { kind: 'finalize_all' }
   | { kind: 'pay_all' };
@@ -328,6 +342,7 @@ const rawStep: fc.Arbitrary<RawStep> = fc.oneof(
       items: fc.array(fc.record({ product: oneTimeKey, quantity }), { minLength: 1, maxLength: 3 }),
     }),
   },
+  { weight: 16, arbitrary: fc.record({ kind: fc.constant('threshold' as const), pick }) },
   { weight: 14, arbitrary: fc.constant({ kind: 'close' as const }) },
   { weight: 8, arbitrary: fc.constant({ kind: 'finalize_all' as const }) },
   { weight: 5, arbitrary: fc.constant({ kind: 'pay_all' as const }) },
@@ -382,6 +397,9 @@ function stepOf(
     case 'one_off':
       // Its invoice is keyed by its moment: two never share one.
       return { ...raw, at: Math.max(at, previous + 1) };
+    case 'threshold':
+      // A threshold invoice bills up to its moment: two never share one.
+      return { kind: 'threshold', at: Math.max(at, previous + 1), sub };
     case 'change_plan':
     case 'set_add_on':
     case 'budget':
@@ -403,6 +421,9 @@ function stepOf(
 const iso = (ms: number) => new Date(ms).toISOString();
 const keyOf = (sub: string, reason: string, start: string, end: string) => `${sub}|${reason}|${start}|${end}`;
 
+/** Every invoice's period end by id, as last listed: a threshold credit names the invoice it credits. */
+const periodEnds = new Map<string, string>();
+
 async function allInvoices(customerId: string): Promise<Invoice[]> {
   const invoices: Invoice[] = [];
   let cursor: string | undefined;
@@ -411,6 +432,7 @@ async function allInvoices(customerId: string): Promise<Invoice[]> {
     invoices.push(...page.data);
     cursor = page.next_cursor ?? undefined;
   } while (cursor);
+  for (const invoice of invoices) periodEnds.set(invoice.id, invoice.period_end);
   return invoices;
 }
 
@@ -516,6 +538,10 @@ async function drive(
         caller,
         undefined,
       ).then(() => true, refused);
+    case 'threshold':
+      // The invoicer's answer says what it did; whether it had to, the invoices compared at the end say.
+      await invoiceUsageThreshold(table(), context.subscriptionIds[step.sub]!, caller);
+      return true;
     case 'close':
       await closeDuePeriods(table(), caller.now);
       return true;
@@ -571,9 +597,11 @@ const realLines = (invoice: Invoice) =>
   invoice.lines
     .map((l) => {
       const plan =
-        l.kind === 'usage' || l.kind === 'one_time'
+        l.kind === 'usage' || l.kind === 'one_time' || l.kind === 'threshold_usage'
           ? planKeyOfPrice.get(l.price_id ?? '')
-          : [...planIds].find(([, id]) => id === l.plan_id)?.[0];
+          : l.kind === 'threshold_credit'
+            ? `credit@${Date.parse(periodEnds.get(l.credited_invoice_id ?? '') ?? '')}`
+            : [...planIds].find(([, id]) => id === l.plan_id)?.[0];
       return `${l.kind} ${l.amount} ${plan} ${l.period_start} ${l.period_end} ${l.quantity ?? '-'}`;
     })
     .sort();
@@ -737,6 +765,7 @@ async function runLifecycle(input: Lifecycle): Promise<void> {
     if (invoice.creditedToBalance > 0) tally('invoice leaving credit');
     if (invoice.creditApplied > 0) tally('invoice paid partly by credit');
     tally('invoice lines', invoice.fixed.length + invoice.usage.length);
+    tally('threshold credit lines', invoice.usage.filter((l) => l.kind === 'threshold_credit').length);
   }
   const balance = (await getCustomer(table(), customer.id, operator())).credit_balance.USD ?? 0;
   expect(balance, 'credit balance').toBe(model.balance);
@@ -752,7 +781,7 @@ async function runLifecycle(input: Lifecycle): Promise<void> {
   const realFees =
     real
       .flatMap((i) => i.lines)
-      .reduce((sum, l) => sum + (l.kind === 'usage' || oneTime(l.kind) ? 0 : l.amount), 0) +
+      .reduce((sum, l) => sum + (l.kind === 'subscription_fee' || l.kind === 'proration' ? l.amount : 0), 0) +
     pending.flat().reduce((sum, item) => sum + (oneTime(item.kind) ? 0 : item.amount), 0);
   // Every one-time purchase accepted is on exactly one invoice, or still pending, at quantity × unit.
   const realOneTime =

@@ -22,6 +22,8 @@ export type ModelPlan = {
   /** Per-unit price of the metric, a decimal string in minor units ("0.04"). */
   unit: string;
   budget: number;
+  /** Progressive billing: amounts of the period's rated usage at which its usage so far is invoiced. */
+  invoiceAt?: number[];
 };
 
 export type Behavior = 'create_prorations' | 'always_invoice' | 'none';
@@ -43,6 +45,8 @@ export type Step =
   | { kind: 'one_time_item'; at: number; sub: number; product: string; quantity: number }
   /** A one-off invoice of one-time prices, for no subscription. */
   | { kind: 'one_off'; at: number; items: { product: string; quantity: number }[] }
+  /** The threshold invoicer looks at a subscription now (as usage.threshold_reached makes it do). */
+  | { kind: 'threshold'; at: number; sub: number }
   | { kind: 'close'; at: number }
   | { kind: 'finalize_all'; at: number }
   | { kind: 'pay_all'; at: number };
@@ -51,7 +55,7 @@ export type Step =
 export type Expected = { ok: true } | { ok: false; why: string };
 
 export type ModelLine = {
-  kind: 'subscription_fee' | 'usage' | 'proration' | 'one_time';
+  kind: 'subscription_fee' | 'usage' | 'proration' | 'one_time' | 'threshold_usage' | 'threshold_credit';
   amount: number;
   /** The plan of a fee or proration line; for usage, the plan whose price rated it; one_time: the price's key. */
   plan: string;
@@ -68,7 +72,10 @@ export type ModelInvoice = {
     | 'subscription_cycle'
     | 'subscription_update'
     | 'subscription_cancel'
+    | 'subscription_threshold'
     | 'manual';
+  /** A threshold invoice's threshold. */
+  threshold?: number;
   periodStart: number;
   periodEnd: number;
   billsUsage: boolean;
@@ -304,6 +311,9 @@ export class BillingModel {
       case 'reprice':
         // Time already sold keeps its fee; the new fee bills what starts from now on.
         this.fees.set(step.plan, step.fee);
+        return ok();
+      case 'threshold':
+        this.thresholdInvoice(step.sub, step.at);
         return ok();
       case 'close':
         this.closeAll(step.at);
@@ -687,6 +697,59 @@ export class BillingModel {
     };
   }
 
+  // "Usage thresholds": while a period runs, once its usage rated so far has passed a threshold of the
+  // plan above every threshold invoiced in it, that usage is invoiced at once, per plan that rated it
+  // less what the period's earlier threshold invoices billed for it, and finalized. Jumping past
+  // several thresholds invoices once, for the highest. Nothing is invoiced once the period has ended.
+  private thresholdInvoice(sub: number, at: number): void {
+    const s = this.subscriptions[sub]!;
+    if (s.status === 'canceled' || at >= s.end) return;
+    const usage = s.usage.get(s.start) ?? new Map<string, bigint>();
+    const rated = [...usage].map(([planKey, quantity]) => ({
+      planKey,
+      quantity,
+      amount: rate(this.plans[planKey]!, quantity),
+    }));
+    const spend = rated.reduce((sum, r) => sum + r.amount, 0);
+    const passed = (s.plan.invoiceAt ?? []).filter((amount) => amount <= spend);
+    const earlier = this.thresholdInvoicesOf(sub, s.start);
+    const highestInvoiced = Math.max(0, ...earlier.map((i) => i.threshold ?? 0));
+    if (passed.length === 0 || Math.max(...passed) <= highestInvoiced) return;
+    const billed = (planKey: string) =>
+      earlier
+        .flatMap((i) => i.fixed)
+        .filter((l) => l.plan === planKey)
+        .reduce((sum, l) => sum + l.amount, 0);
+    const lines: ModelLine[] = rated
+      .map((r) => ({
+        kind: 'threshold_usage' as const,
+        amount: r.amount - billed(r.planKey),
+        plan: r.planKey,
+        from: s.start,
+        to: at,
+        quantity: r.quantity.toString(),
+      }))
+      .filter((l) => l.amount !== 0);
+    if (lines.reduce((sum, l) => sum + l.amount, 0) <= 0) return;
+    const invoice = this.newInvoice(
+      sub,
+      'subscription_threshold',
+      { start: s.start, end: at },
+      false,
+      lines,
+      null,
+    );
+    invoice.threshold = Math.max(...passed);
+    this.invoices.push(invoice);
+    this.finalize(invoice, at);
+  }
+
+  private thresholdInvoicesOf(sub: number, periodStart: number): ModelInvoice[] {
+    return this.invoices.filter(
+      (i) => i.sub === sub && i.reason === 'subscription_threshold' && i.periodStart === periodStart,
+    );
+  }
+
   // "Finalizing": the period is closed to late usage, usage is rated from its final totals, the
   // invoice numbered next, the customer's credit used first, a negative total adds to the credit.
   private finalize(invoice: ModelInvoice, at: number): void {
@@ -702,6 +765,22 @@ export class BillingModel {
         to: invoice.periodEnd,
         quantity: quantity.toString(),
       }));
+      // What the period's threshold invoices billed is credited, one line each, by threshold.
+      for (const earlier of this.thresholdInvoicesOf(invoice.sub!, invoice.periodStart).sort(
+        (a, b) => (a.threshold ?? 0) - (b.threshold ?? 0),
+      )) {
+        const amount = -earlier.fixed.reduce((sum, l) => sum + l.amount, 0);
+        if (amount === 0) continue;
+        invoice.usage.push({
+          ...line(
+            'threshold_credit',
+            amount,
+            `credit@${earlier.periodEnd}`,
+            invoice.periodStart,
+            invoice.periodEnd,
+          ),
+        });
+      }
     }
     const total = [...invoice.fixed, ...invoice.usage].reduce((sum, l) => sum + l.amount, 0);
     const creditApplied = Math.min(this.balance, Math.max(total, 0));
@@ -764,12 +843,14 @@ export class BillingModel {
   /** The fee and proration lines invoiced so far (usage and one-time purchases aside). */
   feesInvoiced(): number {
     return this.invoices.reduce(
-      (sum, i) =>
-        sum + i.fixed.reduce((t, l) => t + (l.kind === 'usage' || l.kind === 'one_time' ? 0 : l.amount), 0),
+      (sum, i) => sum + i.fixed.reduce((t, l) => t + (isFee(l.kind) ? l.amount : 0), 0),
       0,
     );
   }
 }
+
+/** Fee and proration lines: what the timeline oracle accounts for (usage and one-time purchases aside). */
+const isFee = (kind: ModelLine['kind']) => kind === 'subscription_fee' || kind === 'proration';
 
 const ok = (): Expected => ({ ok: true });
 const refuse = (why: string): Expected => ({ ok: false, why });

@@ -8,9 +8,9 @@ import { auditBy } from '../../store/audit.ts';
 import { CloseFailuresRepository } from '../../store/close-failures-repository.ts';
 import { InvoicesRepository } from '../../store/invoices-repository.ts';
 import { SubscriptionsRepository } from '../../store/subscriptions-repository.ts';
-import { UsageRepository } from '../../store/usage-repository.ts';
 import { getPlanFee, planFeesFor } from '../catalog.ts';
 import { markOverdue } from './dunning.ts';
+import { periodUsage } from './period-usage.ts';
 
 /** The system's own principal, for the scheduled period close and dunning. */
 export const SCHEDULER = systemPrincipal('billing-scheduler');
@@ -173,7 +173,7 @@ async function draftFor(tableName: string, subscription: Subscription, now: Date
       subscription.items.map((item) => item.plan_id),
       planFees,
     ),
-    new UsageRepository(tableName).aggregates(subscription.id, subscription.current_period_start),
+    periodUsage(tableName, subscription.id, subscription.current_period_start),
     new SubscriptionsRepository(tableName).pendingItems(subscription.id),
   ]);
   const { advanced, bill } = closeCurrentPeriod(subscription, fees, now);
@@ -181,7 +181,7 @@ async function draftFor(tableName: string, subscription: Subscription, now: Date
   const invoice = draftInvoice(
     subscription,
     bill,
-    { usage, pendingItems: taken, version: advanced.version },
+    { ...usage, pendingItems: taken, version: advanced.version },
     now,
   );
   return { invoice, advanced, taken };

@@ -10,6 +10,7 @@ import {
   withLineIds,
 } from '../../domain/invoice.ts';
 import { type Caller, requireOperator } from '../../domain/principal.ts';
+import { thresholdCreditLines } from '../../domain/progressive-billing.ts';
 import { auditBy } from '../../store/audit.ts';
 import {
   CustomersRepository,
@@ -20,9 +21,9 @@ import { type Idempotency, idempotencyItems } from '../../store/idempotency.ts';
 import { InvoicesRepository } from '../../store/invoices-repository.ts';
 import { SubscriptionsRepository } from '../../store/subscriptions-repository.ts';
 import type { TransactItem } from '../../store/transact.ts';
-import { UsageRepository } from '../../store/usage-repository.ts';
 import { changingConcurrently, LOST_RACE, retryOnLostRace } from '../optimistic.ts';
 import { invoiceFor } from './invoices.ts';
+import { NO_USAGE, periodUsage } from './period-usage.ts';
 import { recordPayment } from './record-payment.ts';
 
 /** Days between finalization and the due date of an invoice. */
@@ -62,19 +63,22 @@ export async function finalizeInvoice(
         await repository.closePeriodToUsage(subscriptionId, draft.period_start, draft.id, caller.now);
       }
       const [usage, pendingItems] = await Promise.all([
-        billsUsage
-          ? new UsageRepository(tableName).aggregates(subscriptionId, draft.period_start)
-          : Promise.resolve([]),
+        billsUsage ? periodUsage(tableName, subscriptionId, draft.period_start) : NO_USAGE,
         subscriptionId === null
           ? Promise.resolve([])
           : new SubscriptionsRepository(tableName).pendingItems(subscriptionId),
       ]);
       // Drafts take their pending items when drafted; one drafted before that rule takes them now.
       const billed = billsUsage ? pendingItemsOfPeriod(pendingItems, draft.period_end) : [];
+      // Usage lines and threshold credits are recomputed from what is final now (a threshold
+      // invoice may have been made, or voided, since the draft).
       const lines = withLineIds(draft.id, [
-        ...draft.lines.filter((line) => line.kind !== 'usage'),
+        ...draft.lines.filter((line) => line.kind !== 'usage' && line.kind !== 'threshold_credit'),
         ...chargeLines(billed),
-        ...(billsUsage ? usageLines(usage, draft.period_start, draft.period_end) : []),
+        ...(billsUsage ? usageLines(usage.usage, draft.period_start, draft.period_end) : []),
+        ...(billsUsage
+          ? thresholdCreditLines(usage.thresholdInvoices, draft.period_start, draft.period_end)
+          : []),
       ]);
       const { open, sequence, balanceItems } = await numberedWithCredit(tableName, draft, lines, caller);
       const done = await repository.finalize(

@@ -13,9 +13,9 @@ import { type Caller, canAccessCustomer } from '../../domain/principal.ts';
 import { applyPatch, closeCurrentPeriod, type Subscription } from '../../domain/subscription.ts';
 import { CustomersRepository } from '../../store/customers-repository.ts';
 import { SubscriptionsRepository } from '../../store/subscriptions-repository.ts';
-import { UsageRepository } from '../../store/usage-repository.ts';
 import { planFeesFor } from '../catalog.ts';
 import { feesForChange, fieldOf, requestedItems, roomForPendingItems } from '../subscription-items.ts';
+import { NO_USAGE, periodUsage } from './period-usage.ts';
 
 /** A proposed change to preview: as a PATCH would name it. */
 export type ProposedChange = {
@@ -98,13 +98,13 @@ export async function upcomingInvoice(
     if (outcome.bill) {
       // Invoiced at once: that invoice, with every pending item, is the next one.
       const usage = outcome.bill.billsUsage
-        ? await new UsageRepository(tableName).aggregates(subscription.id, subscription.current_period_start)
-        : [];
+        ? await periodUsage(tableName, subscription.id, subscription.current_period_start)
+        : NO_USAGE;
       preview = {
         invoice: draftInvoice(
           subscription,
           outcome.bill,
-          { usage, pendingItems: stored, version: outcome.subscription.version },
+          { ...usage, pendingItems: stored, version: outcome.subscription.version },
           caller.now,
         ),
         draftedAt: caller.now,
@@ -132,7 +132,7 @@ export async function upcomingInvoice(
           tableName,
           current.items.map((item) => item.plan_id),
         ),
-      new UsageRepository(tableName).aggregates(current.id, current.current_period_start),
+      periodUsage(tableName, current.id, current.current_period_start),
     ]);
     const { advanced, bill } = closeCurrentPeriod(current, fees, periodEnd);
     const taken = pendingItemsOfPeriod(pending, current.current_period_end);
@@ -140,7 +140,7 @@ export async function upcomingInvoice(
       invoice: draftInvoice(
         current,
         bill,
-        { usage, pendingItems: taken, version: advanced.version },
+        { ...usage, pendingItems: taken, version: advanced.version },
         periodEnd,
       ),
       draftedAt: periodEnd,

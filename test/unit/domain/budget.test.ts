@@ -100,6 +100,7 @@ const subscriptionInput = (
   version: number,
   period: number,
   thresholds: BudgetThreshold[] = [],
+  invoiceThresholds: number[] = [],
 ): BudgetInput => ({
   kind: 'subscription',
   version,
@@ -113,7 +114,7 @@ const subscriptionInput = (
     cancel_at_period_end: false,
     period_start: PERIODS[period]!,
     period_end: PERIODS[period + 1]!,
-    budget_policy: { enforcement: 'hard', thresholds },
+    budget_policy: { enforcement: 'hard', thresholds, invoice_thresholds: invoiceThresholds },
   },
 });
 
@@ -149,10 +150,11 @@ describe('the budget projection against a model of the counters', () => {
         (truth, batchSize, subscriptionPeriod, seed) => {
           const { inputs, counters } = eventsOf(truth);
           const thresholds: BudgetThreshold[] = [{ percent: 1 }, { percent: 5 }, { amount: 20_000 }];
+          const invoiceAt = [1_500, 8_000, 30_000];
           const all = [
             ...inputs,
-            subscriptionInput(1, 0, thresholds),
-            subscriptionInput(2, subscriptionPeriod, thresholds),
+            subscriptionInput(1, 0, thresholds, invoiceAt),
+            subscriptionInput(2, subscriptionPeriod, thresholds, invoiceAt),
           ];
           // Delivered at least once each, in any order (different stream shards reach the queue apart).
           const delivered = fc.sample(fc.shuffledSubarray([...all, ...all], { minLength: all.length * 2 }), {
@@ -176,6 +178,9 @@ describe('the budget projection against a model of the counters', () => {
           );
           expect([...projection.crossed].sort()).toEqual(expected.sort());
           expect(new Set(projection.crossed).size).toBe(projection.crossed.length);
+          // The highest invoice threshold the final spend has passed (progressive billing's trigger).
+          const passed = invoiceAt.filter((amount) => spend >= amount);
+          expect(projection.invoice_threshold).toBe(passed.length > 0 ? Math.max(...passed) : null);
           // Every ledger of the final period holds each shard's largest total (a period the projection
           // has left takes no more usage: it is billed on its invoice).
           for (const ledger of [...store.values()].filter((l) => l.period_start === PERIODS[finalPeriod])) {

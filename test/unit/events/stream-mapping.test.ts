@@ -166,3 +166,63 @@ describe('large numbers in stream images', () => {
     expect(event).toMatchObject({ entity_version: 7, data: { quantity: '9007199254740993.5', shard: 0 } });
   });
 });
+
+describe('budget projection stream records → usage.threshold_reached', () => {
+  const projectionItem = (
+    sequence: number,
+    spend: string,
+    invoiceThreshold: number | null,
+    periodStart: string,
+  ) => ({
+    PK: 'SUBSCRIPTION#s1',
+    SK: 'BUDGET',
+    item_type: 'budget',
+    subscription_id: 's1',
+    tenant_id: 'c1',
+    plan_id: 'plan-basic',
+    total_budget: 100_000,
+    currency: 'USD',
+    status: 'active',
+    cancel_at_period_end: false,
+    policy: { enforcement: 'hard', thresholds: [], invoice_thresholds: [1_000, 5_000] },
+    version: 1,
+    period_start: periodStart,
+    period_end: '2026-12-01T00:00:00.000Z',
+    spend,
+    crossed: [],
+    invoice_threshold: invoiceThreshold,
+    usage_at: periodStart,
+    projected_spend: null,
+    projected_exhaustion_at: null,
+    last_paid_invoice_id: null,
+    sequence,
+    updated_at: '2026-11-02T00:00:00.000Z',
+  });
+  const reached = (newItem: Record<string, unknown>, oldItem?: Record<string, unknown>) =>
+    eventsFromStreamRecord(streamRecord(newItem, oldItem)).filter(
+      (e) => e.type === 'usage.threshold_reached',
+    );
+  const NOV = '2026-11-01T00:00:00.000Z';
+
+  it('announces a threshold once, when the projection first passes it, for the highest passed', () => {
+    const [event, ...rest] = reached(
+      projectionItem(2, '6000', 5_000, NOV),
+      projectionItem(1, '10', null, NOV),
+    );
+    expect(rest).toEqual([]);
+    expect(event).toMatchObject({
+      entity_id: `usage-threshold#s1#${NOV}#5000`,
+      data: { subscription_id: 's1', threshold: 5_000, current_spend: 6_000, period_start: NOV },
+    });
+    expect(reached(projectionItem(3, '6500', 5_000, NOV), projectionItem(2, '6000', 5_000, NOV))).toEqual([]);
+  });
+
+  it('a new period announces again; a projection stored before thresholds existed announces nothing', () => {
+    const dec = '2026-12-01T00:00:00.000Z';
+    expect(
+      reached(projectionItem(4, '1200', 1_000, dec), projectionItem(3, '6500', 5_000, NOV)),
+    ).toHaveLength(1);
+    const { invoice_threshold: _, ...old } = projectionItem(2, '6000', null, NOV);
+    expect(reached(old, projectionItem(1, '10', null, NOV))).toEqual([]);
+  });
+});

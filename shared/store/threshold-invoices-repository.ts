@@ -1,0 +1,66 @@
+import type { Invoice } from '../domain/invoice.ts';
+import { batchGetAll } from './batch-get.ts';
+import { withoutKeys } from './items.ts';
+import { invoiceKey, subscriptionKey, thresholdInvoiceKey, thresholdInvoicesPrefix } from './keys.ts';
+import { queryAll } from './list-pages.ts';
+import type { TransactItem } from './transact.ts';
+
+/**
+ * The threshold invoices of a subscription's period (progressive billing): each is found through a
+ * locator beside the subscription, written in the transaction that creates the invoice, so the invoice
+ * that bills the period's usage reads them with one consistent Query and credits what they billed.
+ */
+export class ThresholdInvoicesRepository {
+  constructor(private readonly tableName: string) {}
+
+  /** The period's threshold invoices, as they are now (a void one included: it bills nothing). */
+  async ofPeriod(subscriptionId: string, periodStart: string): Promise<Invoice[]> {
+    const locators = await queryAll<{ invoice_id: string }>({
+      TableName: this.tableName,
+      KeyConditionExpression: 'PK = :pk AND begins_with(SK, :prefix)',
+      ExpressionAttributeValues: {
+        ':pk': subscriptionKey(subscriptionId).PK,
+        ':prefix': thresholdInvoicesPrefix(periodStart),
+      },
+      ConsistentRead: true,
+    });
+    if (locators.length === 0) return [];
+    const items = await batchGetAll(
+      this.tableName,
+      locators.map((locator) => invoiceKey(locator.invoice_id)),
+    );
+    return items.map((item) => withoutKeys<Invoice>(item));
+  }
+
+  /**
+   * For the transaction creating a threshold invoice: its locator, and a check that the subscription
+   * is still in the period (and not canceled). Every invoice that bills a period's usage is drafted in
+   * the transaction that moves the subscription out of it, so a threshold invoice that commits is seen
+   * by that invoice's finalization, and one that comes too late is refused rather than left uncredited.
+   */
+  createItems(invoice: Invoice, subscriptionId: string, periodStart: string): TransactItem[] {
+    return [
+      {
+        Put: {
+          TableName: this.tableName,
+          Item: {
+            ...thresholdInvoiceKey(subscriptionId, periodStart, invoice.id),
+            item_type: 'threshold_invoice_locator',
+            invoice_id: invoice.id,
+            usage_threshold: invoice.usage_threshold,
+            created_at: invoice.created_at,
+          },
+        },
+      },
+      {
+        ConditionCheck: {
+          TableName: this.tableName,
+          Key: subscriptionKey(subscriptionId),
+          ConditionExpression: 'current_period_start = :start AND #status <> :canceled',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':start': periodStart, ':canceled': 'canceled' },
+        },
+      },
+    ];
+  }
+}

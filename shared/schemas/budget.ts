@@ -40,16 +40,30 @@ export const BudgetPolicyRequestSchema = z
       .array(BudgetThresholdSchema)
       .max(MAX_THRESHOLDS)
       .default([])
-      .refine((list) => new Set(list.map(thresholdLabel)).size === list.length, {
-        message: 'each threshold may appear once',
+      .superRefine((list, context) => {
+        // The error names the repeated entry, not the whole list.
+        const labels = list.map(thresholdLabel);
+        const repeated = labels.findIndex((label, i) => labels.indexOf(label) !== i);
+        if (repeated >= 0)
+          context.addIssue({
+            code: 'custom',
+            path: [repeated],
+            message: `repeats thresholds.${labels.indexOf(labels[repeated]!)} (${labels[repeated]}); each threshold may appear once`,
+          });
       })
       .meta({ description: `Up to ${MAX_THRESHOLDS}; each raises budget.threshold_crossed once per period` }),
     invoice_thresholds: z
       .array(z.int().min(1).max(1_000_000_000_000))
       .max(MAX_INVOICE_THRESHOLDS)
       .default([])
-      .refine((list) => list.every((amount, i) => i === 0 || amount > list[i - 1]!), {
-        message: 'list the amounts in ascending order, each once',
+      .superRefine((list, context) => {
+        const i = list.findIndex((amount, j) => j > 0 && amount <= list[j - 1]!);
+        if (i > 0)
+          context.addIssue({
+            code: 'custom',
+            path: [i],
+            message: `must be above ${list[i - 1]} (the one before it): list the amounts in ascending order, each once`,
+          });
       })
       .meta({
         description: `Progressive billing: up to ${MAX_INVOICE_THRESHOLDS} amounts of the period's rated usage (integer minor units, ascending) at which the usage so far is invoiced at once, each at most once per period; the period's closing invoice then credits what they billed`,

@@ -185,7 +185,7 @@ describe('a budget the gateway enforces', () => {
     expect(response.status).toBe(400);
     expect(response.body.errors).toEqual([
       expect.objectContaining({
-        field: 'budget_policy.invoice_thresholds',
+        field: 'budget_policy.invoice_thresholds.1',
         message: expect.stringContaining('ascending'),
       }),
     ]);

@@ -154,7 +154,8 @@ describe('a budget the gateway enforces', () => {
     });
   });
 
-  it('a threshold is validated field by field', async () => {
+  /** A plan whose policy is `policy`: refused with 400, its errors returned. */
+  const refusedPolicy = async (policy: unknown) => {
     const response = await service.call('POST', '/api/v1/plans', {
       token: operator,
       body: {
@@ -163,27 +164,20 @@ describe('a budget the gateway enforces', () => {
         currency: 'USD',
         interval: 'month',
         total_budget: 1,
-        budget_policy: { enforcement: 'hard', thresholds: [{ percent: 50, amount: 10 }] },
+        budget_policy: policy,
       },
     });
     expect(response.status).toBe(400);
-    expect(JSON.stringify(response.body.errors)).toContain('budget_policy.thresholds.0');
+    return response.body.errors as { field: string; message: string }[];
+  };
+
+  it('a threshold is validated field by field', async () => {
+    const errors = await refusedPolicy({ enforcement: 'hard', thresholds: [{ percent: 50, amount: 10 }] });
+    expect(JSON.stringify(errors)).toContain('budget_policy.thresholds.0');
   });
 
   it('invoice thresholds must ascend, each once', async () => {
-    const response = await service.call('POST', '/api/v1/plans', {
-      token: operator,
-      body: {
-        product_id: subscription.items[0].plan_id,
-        name: 'Bad',
-        currency: 'USD',
-        interval: 'month',
-        total_budget: 1,
-        budget_policy: { enforcement: 'hard', invoice_thresholds: [5000, 5000] },
-      },
-    });
-    expect(response.status).toBe(400);
-    expect(response.body.errors).toEqual([
+    expect(await refusedPolicy({ enforcement: 'hard', invoice_thresholds: [5000, 5000] })).toEqual([
       expect.objectContaining({
         field: 'budget_policy.invoice_thresholds.1',
         message: expect.stringContaining('ascending'),

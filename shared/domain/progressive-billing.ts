@@ -30,6 +30,7 @@ export type ThresholdInvoice = {
   number: string | null;
   threshold: number;
   status: 'draft' | 'open' | 'paid' | 'void' | 'uncollectible';
+  amount_due: number;
   lines: readonly ThresholdUsageLine[];
 };
 
@@ -93,7 +94,7 @@ export function thresholdCredits(invoices: readonly ThresholdInvoice[]): Thresho
     // is owed. The close waits for it rather than guess.
     throw new DomainError(
       'conflict',
-      `Threshold invoice ${drafts[0]!.id} is still a draft; finalize or void it, then close the period`,
+      `Threshold invoice ${drafts[0]!.id} of this period is still a draft; finalize or void it first, then retry`,
     );
   }
   return standing(invoices)
@@ -113,6 +114,7 @@ export function thresholdInvoiceOf(invoice: Invoice): ThresholdInvoice {
     number: invoice.number,
     threshold: invoice.usage_threshold ?? 0,
     status: invoice.status,
+    amount_due: invoice.amount_due,
     lines: invoice.lines
       .filter((line) => line.kind === 'threshold_usage')
       .map((line) => ({

@@ -26,6 +26,7 @@
  * All usage of a period (every shard)      | table | PK = USAGE_AGG#<subscription>#<0..n-1>, SK begins_with <period start>#
  * Period closed to late usage (invoiced)   | table | PK = SUBSCRIPTION#<id>, SK = PERIOD_CLOSED#<period start>#<shard>
  * Threshold invoices of a period           | table | PK = SUBSCRIPTION#<id>, SK begins_with THRESHOLD_INVOICE#<period start># (→ invoice id)
+ * Highest threshold invoiced in a period   | table | PK = SUBSCRIPTION#<id>, SK = THRESHOLD_HEAD#<period start> (serializes the invoicer)
  * Budget projection of a subscription     | table | PK = SUBSCRIPTION#<id>, SK = BUDGET (the SmartGateway row, billing's view)
  * Spend ledger of one period/metric/price  | table | PK = SUBSCRIPTION#<id>, SK = SPEND#<period start>#<metric>#<price> (expires)
  * Get invoice by id                        | table | PK = INVOICE#<id>, SK = PROFILE
@@ -210,6 +211,11 @@ export const thresholdInvoiceKey = (
 ): TableKey => ({
   PK: `SUBSCRIPTION#${subscriptionId}`,
   SK: `${thresholdInvoicesPrefix(periodStart)}${invoiceId}`,
+});
+
+export const thresholdHeadKey = (subscriptionId: string, periodStart: string): TableKey => ({
+  PK: `SUBSCRIPTION#${subscriptionId}`,
+  SK: `THRESHOLD_HEAD#${periodStart}`,
 });
 
 export const thresholdInvoicesPrefix = (periodStart: string): string => `THRESHOLD_INVOICE#${periodStart}#`;

@@ -1,7 +1,16 @@
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { Invoice } from '../domain/invoice.ts';
 import { batchGetAll } from './batch-get.ts';
+import { dynamo } from './client.ts';
 import { withoutKeys } from './items.ts';
-import { invoiceKey, subscriptionKey, thresholdInvoiceKey, thresholdInvoicesPrefix } from './keys.ts';
+import {
+  invoiceKey,
+  periodClosedKey,
+  subscriptionKey,
+  thresholdHeadKey,
+  thresholdInvoiceKey,
+  thresholdInvoicesPrefix,
+} from './keys.ts';
 import { queryAll } from './list-pages.ts';
 import type { TransactItem } from './transact.ts';
 
@@ -38,8 +47,29 @@ export class ThresholdInvoicesRepository {
    * the transaction that moves the subscription out of it, so a threshold invoice that commits is seen
    * by that invoice's finalization, and one that comes too late is refused rather than left uncredited.
    */
-  createItems(invoice: Invoice, subscriptionId: string, periodStart: string): TransactItem[] {
+  createItems(
+    invoice: Invoice,
+    subscriptionId: string,
+    periodStart: string,
+    /** The highest threshold invoiced in the period when it was read (0: none). */
+    highestRead: number,
+  ): TransactItem[] {
     return [
+      {
+        // The period's head moves from the highest threshold read to this one: two runs that read the
+        // same earlier invoices cannot both invoice (the second reads again and bills only the rest).
+        Put: {
+          TableName: this.tableName,
+          Item: {
+            ...thresholdHeadKey(subscriptionId, periodStart),
+            item_type: 'threshold_head',
+            highest: invoice.usage_threshold,
+            invoice_id: invoice.id,
+          },
+          ConditionExpression: highestRead === 0 ? 'attribute_not_exists(PK)' : 'highest = :read',
+          ...(highestRead === 0 ? {} : { ExpressionAttributeValues: { ':read': highestRead } }),
+        },
+      },
       {
         Put: {
           TableName: this.tableName,
@@ -62,5 +92,31 @@ export class ThresholdInvoicesRepository {
         },
       },
     ];
+  }
+
+  /**
+   * The invoice that closed the threshold invoice's period to usage (finalization writes the marker
+   * before it reads the threshold invoices it credits), or undefined while none has.
+   */
+  async closedBy(subscriptionId: string, periodStart: string): Promise<string | undefined> {
+    const { Item } = await dynamo().send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: periodClosedKey(subscriptionId, periodStart, 0),
+        ConsistentRead: true,
+      }),
+    );
+    return Item ? String(Item.invoice_id) : undefined;
+  }
+
+  /** For a void's transaction: the period is not closed yet, so no finalized invoice credits it. */
+  periodStillOpen(subscriptionId: string, periodStart: string): TransactItem {
+    return {
+      ConditionCheck: {
+        TableName: this.tableName,
+        Key: periodClosedKey(subscriptionId, periodStart, 0),
+        ConditionExpression: 'attribute_not_exists(PK)',
+      },
+    };
   }
 }

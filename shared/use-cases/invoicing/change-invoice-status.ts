@@ -5,6 +5,7 @@ import { auditBy } from '../../store/audit.ts';
 import { CustomersRepository, creditBalanceChange } from '../../store/customers-repository.ts';
 import { type Idempotency, idempotencyItems } from '../../store/idempotency.ts';
 import { InvoicesRepository } from '../../store/invoices-repository.ts';
+import { ThresholdInvoicesRepository } from '../../store/threshold-invoices-repository.ts';
 import type { TransactItem } from '../../store/transact.ts';
 import { invoiceFor } from './invoices.ts';
 
@@ -31,6 +32,23 @@ export async function changeInvoiceStatus(
     updated_at: at,
     version: current.version + 1,
   };
+  // A threshold invoice credited by its period's finalized invoice cannot be voided: that usage would
+  // then be billed nowhere. Checked in the transaction too, against a finalization under way.
+  const creditedBy =
+    action === 'void' && current.billing_reason === 'subscription_threshold' && current.subscription_id
+      ? { subscriptionId: current.subscription_id, periodStart: current.period_start }
+      : undefined;
+  const thresholds = new ThresholdInvoicesRepository(tableName);
+  const refuseCredited = async () => {
+    if (!creditedBy) return;
+    const closing = await thresholds.closedBy(creditedBy.subscriptionId, creditedBy.periodStart);
+    if (closing)
+      throw new DomainError(
+        'conflict',
+        `Invoice ${invoiceId} billed usage that invoice ${closing} has credited since its period closed; voiding it would leave that usage billed nowhere (a credit note will correct it once credit notes exist)`,
+      );
+  };
+  await refuseCredited();
   const creditBack = action === 'void' ? current.credit_applied - current.credited_to_balance : 0;
   let balanceChange: TransactItem[] = [];
   if (creditBack !== 0) {
@@ -65,8 +83,13 @@ export async function changeInvoiceStatus(
     next,
     current.version,
     auditBy(caller, 'invoice', invoiceId, `invoice.${status}`, current, next),
-    [...balanceChange, ...idempotencyItems(tableName, idempotency, next)],
+    [
+      ...balanceChange,
+      ...(creditedBy ? [thresholds.periodStillOpen(creditedBy.subscriptionId, creditedBy.periodStart)] : []),
+      ...idempotencyItems(tableName, idempotency, next),
+    ],
   );
+  if (!done) await refuseCredited();
   if (!done)
     throw new DomainError('version-conflict', `Invoice ${invoiceId} changed meanwhile; GET it and retry`);
   return next;

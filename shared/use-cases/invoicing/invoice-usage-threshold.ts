@@ -48,6 +48,12 @@ export async function invoiceUsageThreshold(
       if (thresholds.length === 0) return skipped('the subscription has no invoice thresholds');
       const periodStart = subscription.current_period_start;
       const { usage, thresholdInvoices } = await periodUsage(tableName, subscriptionId, periodStart);
+      // One made earlier with nothing due (the credit balance paid it) whose settling did not happen
+      // (a crash after it was written) is settled now, as finalizing it again would.
+      for (const earlier of thresholdInvoices.filter((i) => i.status === 'open' && i.amount_due === 0)) {
+        const invoice = await invoices.get(earlier.id);
+        if (invoice) await settleIfNothingDue(tableName, invoice, caller, () => []);
+      }
       const rated = usage.reduce((sum, total) => sum + BigInt(rateUsage(total.price, total.quantity)), 0n);
       const spend = Number(rated > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : rated);
       const threshold = thresholdToInvoice(thresholds, spend, thresholdInvoices);
@@ -89,12 +95,18 @@ export async function invoiceUsageThreshold(
           auditBy(caller, 'invoice', id, 'invoice.finalized', draft, open),
         ],
         [
-          ...new ThresholdInvoicesRepository(tableName).createItems(open, subscriptionId, periodStart),
+          ...new ThresholdInvoicesRepository(tableName).createItems(
+            open,
+            subscriptionId,
+            periodStart,
+            Math.max(0, ...thresholdInvoices.map((i) => i.threshold)),
+          ),
           ...balanceItems,
         ],
       );
       if (outcome === 'exists') return skipped(`invoice ${id} for threshold ${threshold} exists already`);
-      // The invoice counter or the credit balance moved, or the subscription left the period: read again.
+      // Another run invoiced a threshold meanwhile, the invoice counter or the credit balance moved, or
+      // the subscription left the period: read again.
       if (outcome !== 'created') return LOST_RACE;
       const settled = await settleIfNothingDue(tableName, open, caller, () => []);
       return { outcome: 'invoiced', invoice: settled };

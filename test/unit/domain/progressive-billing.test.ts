@@ -118,6 +118,7 @@ describe('progressive billing', () => {
           expect(total).toBe(spend - invoicedSoFar);
           invoicedSoFar = spend;
           invoices.push({
+            amount_due: total,
             id: `in_${invoices.length}`,
             number: `${invoices.length + 1}`,
             threshold,
@@ -165,6 +166,7 @@ describe('progressive billing', () => {
       number: '7',
       threshold: 100,
       status: 'paid',
+      amount_due: 100,
       lines: first,
     };
     expect(thresholdUsageLines([{ metric: 'calls', quantity: '101', price }], [invoice])).toEqual([
@@ -177,13 +179,29 @@ describe('progressive billing', () => {
   it('invoices a jump past several thresholds once, under the highest, and the lower ones never after', () => {
     expect(thresholdToInvoice([1000, 5000, 10_000], 999, [])).toBeUndefined();
     expect(thresholdToInvoice([1000, 5000, 10_000], 6000, [])).toBe(5000);
-    const at5000: ThresholdInvoice = { id: 'a', number: '1', threshold: 5000, status: 'open', lines: [] };
+    const at5000: ThresholdInvoice = {
+      id: 'a',
+      number: '1',
+      threshold: 5000,
+      status: 'open',
+      amount_due: 0,
+      lines: [],
+    };
     expect(thresholdToInvoice([1000, 5000, 10_000], 9999, [at5000])).toBeUndefined();
     expect(thresholdToInvoice([1000, 5000, 10_000], 10_000, [at5000])).toBe(10_000);
   });
 
   it('refuses to close over a threshold invoice still in draft, saying what to do', () => {
-    const draft: ThresholdInvoice = { id: 'in_d', number: null, threshold: 10, status: 'draft', lines: [] };
-    expect(() => thresholdCredits([draft])).toThrow(/in_d is still a draft; finalize or void it/);
+    const draft: ThresholdInvoice = {
+      id: 'in_d',
+      number: null,
+      threshold: 10,
+      status: 'draft',
+      amount_due: 0,
+      lines: [],
+    };
+    expect(() => thresholdCredits([draft])).toThrow(
+      /in_d of this period is still a draft; finalize or void it first/,
+    );
   });
 });

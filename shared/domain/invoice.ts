@@ -259,6 +259,26 @@ export function usageLines(
 }
 
 /**
+ * What an invoice that bills a period's usage takes for it: each (metric, price) rated once over the
+ * period, and one credit per threshold invoice of the period that stands (progressive-billing.ts).
+ * Drafted with the invoice and recomputed, in place of the lines it made before, at finalization.
+ */
+export function periodUsageLines(
+  inputs: { usage: readonly UsageTotal[]; thresholdInvoices?: readonly ThresholdInvoice[] },
+  periodStart: string,
+  periodEnd: string,
+): DraftLine[] {
+  return [
+    ...usageLines(inputs.usage, periodStart, periodEnd),
+    ...thresholdCreditLines(inputs.thresholdInvoices ?? [], periodStart, periodEnd),
+  ];
+}
+
+/** The kinds of line periodUsageLines makes. */
+export const isPeriodUsageLine = (line: Pick<InvoiceLine, 'kind'>): boolean =>
+  line.kind === 'usage' || line.kind === 'threshold_credit';
+
+/**
  * A line's id on its invoice, from what makes the line unique there: a usage line is its (metric,
  * price), a pending item's line that item, any other line its position (lines of a stored invoice
  * never move; finalization keeps the non-usage lines first, in order, with their ids).
@@ -326,8 +346,7 @@ export function draftInvoice(
   const lines = withLineIds(id, [
     ...chargeLines(inputs.pendingItems),
     ...chargeLines(bill.charges),
-    ...(bill.billsUsage ? usageLines(inputs.usage, periodStart, periodEnd) : []),
-    ...(bill.billsUsage ? thresholdCreditLines(inputs.thresholdInvoices ?? [], periodStart, periodEnd) : []),
+    ...(bill.billsUsage ? periodUsageLines(inputs, periodStart, periodEnd) : []),
   ]);
   return newDraft(
     {

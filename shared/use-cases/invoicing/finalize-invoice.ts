@@ -3,14 +3,14 @@ import {
   chargeLines,
   type Invoice,
   invoiceNumber,
+  isPeriodUsageLine,
   nextInvoiceStatus,
   pendingItemsOfPeriod,
+  periodUsageLines,
   totalsOf,
-  usageLines,
   withLineIds,
 } from '../../domain/invoice.ts';
 import { type Caller, requireOperator } from '../../domain/principal.ts';
-import { thresholdCreditLines } from '../../domain/progressive-billing.ts';
 import { auditBy } from '../../store/audit.ts';
 import {
   CustomersRepository,
@@ -73,12 +73,9 @@ export async function finalizeInvoice(
       // Usage lines and threshold credits are recomputed from what is final now (a threshold
       // invoice may have been made, or voided, since the draft).
       const lines = withLineIds(draft.id, [
-        ...draft.lines.filter((line) => line.kind !== 'usage' && line.kind !== 'threshold_credit'),
+        ...draft.lines.filter((line) => !isPeriodUsageLine(line)),
         ...chargeLines(billed),
-        ...(billsUsage ? usageLines(usage.usage, draft.period_start, draft.period_end) : []),
-        ...(billsUsage
-          ? thresholdCreditLines(usage.thresholdInvoices, draft.period_start, draft.period_end)
-          : []),
+        ...(billsUsage ? periodUsageLines(usage, draft.period_start, draft.period_end) : []),
       ]);
       const { open, sequence, balanceItems } = await numberedWithCredit(tableName, draft, lines, caller);
       const done = await repository.finalize(

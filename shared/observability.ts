@@ -1,6 +1,4 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { Tracer } from '@aws-lambda-powertools/tracer';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy, { type MiddlewareObj } from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { config } from './config.ts';
@@ -17,9 +15,10 @@ import { logger, SERVICE_NAME } from './logger.ts';
  * - traces: a `## index.handler` subsegment per invocation under Lambda's active-tracing segment, with
  *   the outgoing HTTPS calls (DynamoDB, EventBridge, Secrets Manager, Stripe) as subsegments.
  *
- * Outside Lambda (local runtime, tests) the tracer turns itself off (no AWS_EXECUTION_ENV, or
- * POWERTOOLS_TRACE_ENABLED=false), and local/runtime.ts and the test setup set
- * POWERTOOLS_METRICS_DISABLED=true so EMF lines are not printed.
+ * Outside Lambda (local runtime, tests) tracing is off (no AWS_EXECUTION_ENV, or
+ * POWERTOOLS_TRACE_ENABLED=false), and then the tracer is never loaded: the X-Ray SDK installs async
+ * hooks when it is imported, which cost ~20 % of a request's CPU even with tracing off. local/runtime.ts
+ * and the test setup set POWERTOOLS_METRICS_DISABLED=true so EMF lines are not printed.
  */
 
 export const METRICS_NAMESPACE = 'Billing';
@@ -83,8 +82,34 @@ export function count(name: MetricName, value = 1): void {
   metrics().addMetric(name, MetricUnit.Count, value);
 }
 
-/** X-Ray, through Powertools; disabled by itself outside Lambda. */
-export const tracer = new Tracer({ serviceName: SERVICE_NAME });
+/**
+ * Whether this process traces: Powertools' own rule (on in Lambda unless POWERTOOLS_TRACE_ENABLED is
+ * "false"; off under SAM CLI, Amplify's mock and outside Lambda), decided before the tracer is loaded.
+ */
+export function tracingEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
+  const execution = env.AWS_EXECUTION_ENV ?? '';
+  if ((env.POWERTOOLS_TRACE_ENABLED ?? '').toLowerCase() === 'false') return false;
+  return execution !== '' && execution !== 'AWS_Lambda_amplify-mock' && (env.AWS_SAM_LOCAL ?? '') === '';
+}
+
+type Capture = Required<Pick<MiddlewareObj, 'before' | 'after' | 'onError'>>;
+let capture: Promise<Capture | undefined> | undefined;
+
+/** X-Ray through Powertools, loaded (with its hooks and its patching of HTTPS) on first use, if tracing is on. */
+function loadCapture(): Promise<Capture | undefined> {
+  capture ??= tracingEnabled()
+    ? Promise.all([
+        import('@aws-lambda-powertools/tracer'),
+        import('@aws-lambda-powertools/tracer/middleware'),
+      ]).then(
+        ([{ Tracer }, { captureLambdaHandler }]) =>
+          captureLambdaHandler(new Tracer({ serviceName: SERVICE_NAME }), {
+            captureResponse: false,
+          }) as Capture,
+      )
+    : Promise.resolve(undefined);
+  return capture;
+}
 
 /**
  * Cold-start metric before the handler, the invocation's counts after it (also after an error). Only
@@ -111,15 +136,20 @@ function publishMetrics(): MiddlewareObj {
  * mistake, not a fault of the function, so the subsegment closes as a success for it.
  */
 function traceInvocation(): MiddlewareObj {
-  const capture = captureLambdaHandler(tracer, { captureResponse: false }) as Required<MiddlewareObj>;
   return {
-    before: capture.before,
-    after: capture.after,
-    onError: (request) => {
+    before: async (request) => {
+      await (await loadCapture())?.before(request);
+    },
+    after: async (request) => {
+      await (await loadCapture())?.after(request);
+    },
+    onError: async (request) => {
+      const traced = await loadCapture();
+      if (!traced) return;
       const status = (request.response as { statusCode?: unknown } | undefined)?.statusCode;
       // Neither returns a value: a value returned from onError would become the response.
-      if (typeof status === 'number' && status < 500) capture.after(request);
-      else capture.onError(request);
+      if (typeof status === 'number' && status < 500) await traced.after(request);
+      else await traced.onError(request);
     },
   };
 }

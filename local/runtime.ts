@@ -29,6 +29,7 @@ import { type QueueMessage, startLocalFifoQueue } from './fifo-queue.ts';
 import { type LambdaHandler, LocalAnswer, startLocalApi } from './http-server.ts';
 import { type StreamPoller, startStreamPoller } from './stream-poller.ts';
 import { scanTable } from './tables.ts';
+import { addWriteSignal } from './write-signal.ts';
 
 /**
  * Local mode (SPEC §3): one process with DynamoDB Local, the HTTP API, the stream → fan-out → bus →
@@ -186,8 +187,13 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     resetStripeCredentials();
     resetStripeGateway();
     // An acknowledged transaction must survive a kill -9 of DynamoDB Local (commit-barrier.ts says why
-    // it needs help); a store in memory loses everything on a kill anyway.
-    configureDynamoClients(inMemory ? undefined : addCommitBarrier);
+    // it needs help); a store in memory loses everything on a kill anyway. Every write the handlers
+    // make wakes the stream poller from its idle backoff.
+    let wakePoller = () => {};
+    configureDynamoClients((client) => {
+      if (!inMemory) addCommitBarrier(client);
+      addWriteSignal(client, () => wakePoller());
+    });
     stops.unshift(async () => configureDynamoClients(undefined));
     resetEventBridgeClient();
     resetSqsClient();
@@ -212,6 +218,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       },
     });
     stops.unshift(poller.stop);
+    wakePoller = poller.wake;
 
     /**
      * The local twin of the documented redrive (infra/README.md): dead stream records go through the

@@ -22,6 +22,13 @@ import { LOCAL_AWS } from './dynamodb-local.ts';
  * events in memory, so the checkpoint also waits until every event the batch published was delivered
  * or dead-lettered (`delivered`). A kill before that re-reads the records, and the fan-out publishes
  * them again: at least once, as in AWS, never lost. The checkpoint file is replaced atomically.
+ *
+ * Idle, it backs off: after an empty pass it waits `idleDelayMs`, twice that after the next, up to
+ * `maxIdleDelayMs`, so a quiet service costs a GetRecords every two seconds instead of a hundred a second. `wake()`
+ * cuts the wait short and starts the backoff again: the local runtime calls it after every write its
+ * DynamoDB clients make (local/write-signal.ts), and `caughtUp()` calls it, so a write is read within
+ * milliseconds however long the service was idle; a write from outside the process waits at most
+ * `maxIdleDelayMs`.
  */
 export type StreamPollerOptions = {
   client: DynamoDBClient;
@@ -31,6 +38,7 @@ export type StreamPollerOptions = {
   batchSize?: number;
   maxRetries?: number;
   idleDelayMs?: number;
+  maxIdleDelayMs?: number;
   /** Where the last processed sequence number per shard is kept, so a restart resumes. */
   checkpointFile?: string | undefined;
   /** Resolves once every event the handler published so far was delivered or dead-lettered. */
@@ -38,13 +46,20 @@ export type StreamPollerOptions = {
   onDeadLetter?: (record: DynamoDBRecord, reason: string) => void;
 };
 
-export type StreamPoller = { stop: () => Promise<void>; caughtUp: () => Promise<void> };
+export type StreamPoller = {
+  stop: () => Promise<void>;
+  /** Resolves after a pass that began after the call read nothing new. */
+  caughtUp: () => Promise<void>;
+  /** Something was written: poll now, and quickly again for a while. */
+  wake: () => void;
+};
 
 type ShardState = { iterator: string | undefined; done: boolean; failures: number; limit: number };
 type Checkpoints = { streamArn: string; shards: Record<string, string> };
 
 export async function startStreamPoller(options: StreamPollerOptions): Promise<StreamPoller> {
-  const { client, endpoint, tableName, handler, batchSize = 100, maxRetries = 5, idleDelayMs = 10 } = options;
+  const { client, endpoint, tableName, handler, batchSize = 100, maxRetries = 5 } = options;
+  const { idleDelayMs = 10, maxIdleDelayMs = 2000 } = options;
   const streams = new DynamoDBStreamsClient({ ...LOCAL_AWS, endpoint });
   const table = await client.send(new DescribeTableCommand({ TableName: tableName }));
   const streamArn = table.Table?.LatestStreamArn;
@@ -54,6 +69,23 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
   let running = true;
   let pass = 0;
   let waiters: { afterPass: number; wake: () => void }[] = [];
+  let idleDelay = idleDelayMs;
+  let endSleep: (() => void) | undefined;
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      if (!running) return resolve();
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        endSleep = undefined;
+        resolve();
+      }
+      endSleep = done;
+    });
+  const wake = () => {
+    idleDelay = idleDelayMs;
+    endSleep?.();
+  };
 
   const saveCheckpoint = async (shardId: string, sequenceNumber: string) => {
     await options.delivered?.();
@@ -168,7 +200,11 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
           // Only a pass that began after the caller asked proves it saw the caller's writes.
           for (const waiter of waiters.filter((w) => w.afterPass < thisPass)) waiter.wake();
           waiters = waiters.filter((w) => w.afterPass >= thisPass);
-          await new Promise((resolve) => setTimeout(resolve, idleDelayMs));
+          const delay = waiters.length > 0 ? idleDelayMs : idleDelay;
+          idleDelay = Math.min(maxIdleDelayMs, idleDelay * 2);
+          await sleep(delay);
+        } else {
+          idleDelay = idleDelayMs;
         }
       } catch (error) {
         if (!running) break;
@@ -182,13 +218,16 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
   return {
     stop: async () => {
       running = false;
+      endSleep?.();
       await loopDone;
       streams.destroy();
     },
     caughtUp: () =>
       new Promise<void>((resolve) => {
         waiters.push({ afterPass: pass, wake: resolve });
+        wake();
       }),
+    wake,
   };
 }
 

@@ -2,7 +2,8 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoDBStreamsClient, GetRecordsCommand } from '@aws-sdk/client-dynamodb-streams';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startStreamPoller } from '../../local/stream-poller.ts';
 import { eventually } from '../support/service-process.ts';
 import { useTestStore } from '../support/store.ts';
@@ -32,14 +33,18 @@ const put = (id: string) =>
   );
 
 /** A poller on the test table that records the keys it is handed; `delivered` as the runtime passes it. */
-async function pollerInto(checkpointFile: string, delivered?: () => Promise<void>) {
+async function pollerInto(
+  checkpointFile: string,
+  delivered?: () => Promise<void>,
+  idle: { idleDelayMs: number; maxIdleDelayMs?: number } = { idleDelayMs: 5 },
+) {
   const seen: string[] = [];
   const poller = await startStreamPoller({
     client: store.client,
     endpoint: process.env.DYNAMODB_ENDPOINT!, // set by useTestStore
     tableName: store.tables.billing,
     checkpointFile,
-    idleDelayMs: 5,
+    ...idle,
     handler: async (event) => {
       seen.push(...event.Records.map((r) => r.dynamodb!.Keys!.PK!.S!));
       return { batchItemFailures: [] };
@@ -55,13 +60,15 @@ describe('the local stream poller', () => {
     const checkpointFile = join(folder, 'checkpoints.json');
     let deliver: () => void = () => undefined;
     let pending = 0;
-    const { seen } = await pollerInto(
-      checkpointFile,
-      () =>
-        new Promise<void>((done) => {
-          pending++;
-          deliver = done;
-        }),
+    let released = false;
+    const { seen } = await pollerInto(checkpointFile, () =>
+      // Held until the test releases it; what later tests write is delivered at once.
+      released
+        ? Promise.resolve()
+        : new Promise<void>((done) => {
+            pending++;
+            deliver = done;
+          }),
     );
     await put('one');
     await eventually(() => pending > 0, 10_000);
@@ -69,6 +76,7 @@ describe('the local stream poller', () => {
     // Handled, but not yet delivered: a kill now must find the record again on restart.
     await new Promise((r) => setTimeout(r, 200));
     expect(existsSync(checkpointFile)).toBe(false);
+    released = true;
     deliver();
     await eventually(() => existsSync(checkpointFile), 5_000);
     expect(Object.keys(JSON.parse(readFileSync(checkpointFile, 'utf8')).shards)).toHaveLength(1);
@@ -82,5 +90,37 @@ describe('the local stream poller', () => {
     await poller.caughtUp();
     expect(seen).toContain('TEST#one');
     expect(JSON.parse(readFileSync(checkpointFile, 'utf8')).streamArn).toMatch(/^arn:aws:dynamodb/);
+  });
+
+  it('backs off while the stream is idle: a few GetRecords a second, not one every idle delay', async () => {
+    const send = vi.spyOn(DynamoDBStreamsClient.prototype, 'send');
+    try {
+      const { poller } = await pollerInto(join(folder, 'idle.json'), undefined, {
+        idleDelayMs: 5,
+        maxIdleDelayMs: 250,
+      });
+      await poller.caughtUp();
+      const before = send.mock.calls.filter(([command]) => command instanceof GetRecordsCommand).length;
+      await new Promise((r) => setTimeout(r, 2000));
+      const reads =
+        send.mock.calls.filter(([command]) => command instanceof GetRecordsCommand).length - before;
+      // Every 5 ms would be ~400 in 2 s; doubling up to 250 ms is at most ~14 (one shard).
+      expect(reads).toBeGreaterThan(0);
+      expect(reads).toBeLessThan(40);
+    } finally {
+      send.mockRestore();
+    }
+  });
+
+  it('reads a write at once when woken, however long its idle wait', async () => {
+    // A minute between idle passes: only wake() can make the record arrive within the test's time.
+    const { poller, seen } = await pollerInto(join(folder, 'wake.json'), undefined, {
+      idleDelayMs: 60_000,
+      maxIdleDelayMs: 60_000,
+    });
+    await poller.caughtUp();
+    await put('woken');
+    poller.wake();
+    await eventually(() => seen.includes('TEST#woken'), 5_000);
   });
 });

@@ -76,6 +76,30 @@ export type VerifiedClaims = Record<string, string | number | boolean | string[]
  * like the authorizer's `error_description`.
  */
 export async function verifyDevToken(keys: DevKeys, token: string): Promise<VerifiedClaims> {
+  const cached = verifiedTokens.get(keys)?.get(token);
+  if (cached && cached.exp > Math.floor(Date.now() / 1000)) return cached.claims;
+  const claims = await verifyOnce(keys, token);
+  remember(keys, token, claims);
+  return claims;
+}
+
+/**
+ * Tokens already verified, per key pair, until they expire: a token's signature and claims do not
+ * change, so the only check a repeat needs is `exp` (refused once `exp` is not after now, as jose
+ * does). Only accepted tokens are kept, at most MAX_VERIFIED_TOKENS (the oldest go first), so junk
+ * tokens cost a verification each and no memory.
+ */
+const verifiedTokens = new WeakMap<DevKeys, Map<string, { claims: VerifiedClaims; exp: number }>>();
+export const MAX_VERIFIED_TOKENS = 10_000;
+
+function remember(keys: DevKeys, token: string, claims: VerifiedClaims): void {
+  const tokens = verifiedTokens.get(keys) ?? new Map<string, { claims: VerifiedClaims; exp: number }>();
+  verifiedTokens.set(keys, tokens);
+  if (tokens.size >= MAX_VERIFIED_TOKENS) tokens.delete(tokens.keys().next().value!);
+  tokens.set(token, { claims, exp: Number(claims.exp) });
+}
+
+async function verifyOnce(keys: DevKeys, token: string): Promise<VerifiedClaims> {
   const { payload } = await jwtVerify(token, keys.publicKey, {
     issuer: LOCAL_ISSUER,
     algorithms: ['ES256'],

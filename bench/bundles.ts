@@ -5,6 +5,9 @@ import { join } from 'node:path';
 import { build } from 'esbuild';
 // @ts-expect-error: plain ESM build script without type declarations
 import { buildFunctions } from '../esbuild.config.mjs';
+import { BACKGROUND_HANDLERS } from '../shared/http/routes.ts';
+import type { SummaryRow } from './summary.ts';
+import { quickRequested } from './support.ts';
 import { printTable } from './table.ts';
 
 /**
@@ -12,9 +15,11 @@ import { printTable } from './table.ts';
  * same esbuild settings in the same run (ratios, since machines are noisy). Init time is the time a
  * fresh `node` process takes to import the bundle, minus nothing: the hello row is the baseline.
  */
-const RUNS = Number(process.env.BENCH_RUNS ?? 7);
+/** Target: every API Lambda's cold import within this multiple of the hello-world bundle's. */
+const API_INIT_TARGET = 1.5;
 
-export async function benchBundles(): Promise<void> {
+export async function benchBundles(): Promise<SummaryRow[]> {
+  const runs = Number(process.env.BENCH_RUNS ?? (quickRequested() ? 3 : 7));
   const outDir = mkdtempSync(join(tmpdir(), 'billing-bundles-'));
   try {
     const built: { name: string }[] = await buildFunctions({ outDir, quiet: true });
@@ -35,12 +40,12 @@ export async function benchBundles(): Promise<void> {
     const names = ['hello-world', ...built.map((b) => b.name)];
     const rows = names.map((name) => {
       const file = join(outDir, name, 'index.mjs');
-      const initMs = median(Array.from({ length: RUNS }, () => importTime(file)));
+      const initMs = median(Array.from({ length: runs }, () => importTime(file)));
       return { name, bytes: statSync(file).size, initMs };
     });
     const hello = rows[0]!;
     printTable(
-      `Lambda bundles (esbuild, minified, ESM, node22 target); init = median of ${RUNS} fresh \`node\` imports`,
+      `Lambda bundles (esbuild, minified, ESM, node22 target); init = median of ${runs} fresh \`node\` imports`,
       ['function', 'bundle KiB', 'x hello size', 'init ms', 'x hello init'],
       rows.map((row) => [
         row.name,
@@ -53,6 +58,22 @@ export async function benchBundles(): Promise<void> {
     console.log(
       `  (${readdirSync(outDir).length - 1} bundles; source maps written beside each, not counted)`,
     );
+    const background = new Set<string>(BACKGROUND_HANDLERS);
+    const slowest = rows
+      .filter((row) => row !== hello && !background.has(row.name))
+      .reduce((worst, row) => (row.initMs > worst.initMs ? row : worst));
+    const ratio = slowest.initMs / hello.initMs;
+    return [
+      {
+        benchmark: 'bundles',
+        measure: `slowest API Lambda cold import (${slowest.name}), ms`,
+        value: slowest.initMs.toFixed(1),
+        ceiling: `${hello.initMs.toFixed(1)} (hello world)`,
+        ratio: ratio.toFixed(2),
+        target: `≤ ${API_INIT_TARGET.toFixed(2)}`,
+        met: ratio <= API_INIT_TARGET,
+      },
+    ];
   } finally {
     rmSync(outDir, { recursive: true, force: true });
   }

@@ -1,4 +1,3 @@
-import { parseArgs } from 'node:util';
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { LOCAL_AWS } from '../local/dynamodb-local.ts';
@@ -6,9 +5,11 @@ import { runConcurrently } from '../shared/concurrency.ts';
 import { BudgetGuard } from '../shared/smart-gateway/budget-check.ts';
 import type { BudgetRow } from '../shared/smart-gateway/budget-row.ts';
 import { dynamoRaw } from '../shared/store/client.ts';
+import type { SummaryRow } from './summary.ts';
 import {
   type BenchService,
   percentile,
+  quickRequested,
   rawPutLatencies,
   startBenchService,
   subscribeCustomer,
@@ -41,13 +42,9 @@ const RUNS = [
   { clients: CLIENTS, metrics: 200 },
 ];
 
-export async function benchSpendPath(): Promise<void> {
-  const { values } = parseArgs({
-    args: process.argv.slice(2),
-    options: { quick: { type: 'boolean' } },
-    strict: false,
-  });
-  const quick = values.quick === true || process.env.BENCH_SPEND_QUICK === '1';
+export async function benchSpendPath(): Promise<SummaryRow[]> {
+  const quick = quickRequested('BENCH_SPEND_QUICK');
+  const summary: SummaryRow[] = [];
   const perClient = quick ? 15 : 60;
   const service = await startBenchService();
   const raw = new DynamoDBClient({ ...LOCAL_AWS, endpoint: service.runtime.dynamoDbEndpoint });
@@ -86,6 +83,17 @@ export async function benchSpendPath(): Promise<void> {
         return Math.max(0, seen.at - at);
       });
       const dead = await deadLetters(service);
+      const writesPerPost = calls.gatewayWrites() / answered.length;
+      const exact = timeline.at(-1)?.spend === units;
+      summary.push({
+        benchmark: 'spend-path',
+        measure: `${clients} clients, ${metrics} metrics: gateway writes per usage POST (0 dead letters, spend exact)`,
+        value: `${writesPerPost.toFixed(2)}, ${dead} dead, ${exact ? 'exact' : 'NOT exact'}`,
+        ceiling: `usage→row p50 ${percentile(latencies, 50).toFixed(1)} ms vs raw write ${rawP50.toFixed(1)} ms`,
+        ratio: (percentile(latencies, 50) / rawP50).toFixed(1),
+        target: '≤ 1.20 writes',
+        met: writesPerPost <= 1.2 && dead === 0 && exact,
+      });
       rows.push([
         clients,
         metrics,
@@ -116,6 +124,7 @@ export async function benchSpendPath(): Promise<void> {
       rows,
     );
     await overshoot(service, raw, quick);
+    return summary;
   } finally {
     calls.stop();
     raw.destroy();

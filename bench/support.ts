@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { type AttributeValue, type DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { mintDevToken } from '../local/dev-auth.ts';
 import { type LocalRuntime, startLocalRuntime } from '../local/runtime.ts';
@@ -16,10 +17,19 @@ export type BenchService = {
   stop: () => Promise<void>;
 };
 
-/** The local service in memory on a free port, with an operator token, as the benchmarks drive it. */
-export async function startBenchService(): Promise<BenchService> {
+/**
+ * The local service in memory on a free port, with an operator token, as the benchmarks drive it;
+ * `eventPath: false` leaves the stream unread (the API path alone, local/runtime.ts).
+ */
+export async function startBenchService(options: { eventPath?: boolean } = {}): Promise<BenchService> {
   const dataDir = mkdtempSync(join(tmpdir(), 'billing-bench-'));
-  const runtime = await startLocalRuntime({ port: 0, dataDir, inMemory: true, quiet: true });
+  const runtime = await startLocalRuntime({
+    port: 0,
+    dataDir,
+    inMemory: true,
+    quiet: true,
+    ...(options.eventPath === undefined ? {} : { eventPath: options.eventPath }),
+  });
   const token = await mintDevToken(runtime.keys, { scopes: Object.values(SCOPES) });
   return {
     runtime,
@@ -112,4 +122,15 @@ export async function rawPutLatencies(
     ms.push(performance.now() - started);
   }
   return ms;
+}
+
+/** Whether the run asked for the short version (`--quick` among its options, or `envName`=1). */
+export function quickRequested(envName?: string): boolean {
+  const { values } = parseArgs({
+    args: process.argv.slice(2),
+    options: { quick: { type: 'boolean' } },
+    allowPositionals: true,
+    strict: false,
+  });
+  return values.quick === true || (envName !== undefined && process.env[envName] === '1');
 }

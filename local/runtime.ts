@@ -48,6 +48,11 @@ export type LocalRuntimeOptions = {
   /** How often the local period-close job runs (the hourly schedule in AWS); 0 turns it off. */
   closePeriodsEverySeconds?: number;
   /**
+   * false: no stream poller, so nothing a write does reaches the fan-out, the bus or the SmartGateway
+   * tables. Only benchmarks set it, to measure the API path alone beside the whole service.
+   */
+  eventPath?: boolean;
+  /**
    * Fault-injection tests wrap handlers here (e.g. make the sync fail, or the fan-out crash after
    * publishing half its batch); the service itself never sets it.
    */
@@ -198,25 +203,28 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     resetEventBridgeClient();
     resetSqsClient();
 
-    const poller: StreamPoller = await startStreamPoller({
-      client: dynamoDb.client,
-      endpoint: dynamoDb.endpoint,
-      tableName: LOCAL_TABLES.billing,
-      checkpointFile: inMemory ? undefined : join(dataDir, 'stream-checkpoints.json'),
-      handler: async (event: DynamoDBStreamEvent) =>
-        invoke(await loadHandler('stream-fanout'), event) as Promise<DynamoDBBatchResponse>,
-      // The bus and the queue hold events in memory: a batch is done once they are delivered, and
-      // the projections they led to written (stream-poller.ts).
-      delivered: async () => {
-        await budgetQueue.idle();
-        await bus.idle();
-      },
-      onDeadLetter: (record, reason) => {
-        deadStreamRecords.unshift({ record, reason });
-        keepDeadLetters();
-        console.error(`[stream] record ${record.dynamodb?.SequenceNumber} dead-lettered: ${reason}`);
-      },
-    });
+    const poller: StreamPoller =
+      options.eventPath === false
+        ? { stop: async () => undefined, caughtUp: async () => undefined, wake: () => undefined }
+        : await startStreamPoller({
+            client: dynamoDb.client,
+            endpoint: dynamoDb.endpoint,
+            tableName: LOCAL_TABLES.billing,
+            checkpointFile: inMemory ? undefined : join(dataDir, 'stream-checkpoints.json'),
+            handler: async (event: DynamoDBStreamEvent) =>
+              invoke(await loadHandler('stream-fanout'), event) as Promise<DynamoDBBatchResponse>,
+            // The bus and the queue hold events in memory: a batch is done once they are delivered, and
+            // the projections they led to written (stream-poller.ts).
+            delivered: async () => {
+              await budgetQueue.idle();
+              await bus.idle();
+            },
+            onDeadLetter: (record, reason) => {
+              deadStreamRecords.unshift({ record, reason });
+              keepDeadLetters();
+              console.error(`[stream] record ${record.dynamodb?.SequenceNumber} dead-lettered: ${reason}`);
+            },
+          });
     stops.unshift(poller.stop);
     wakePoller = poller.wake;
 

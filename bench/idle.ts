@@ -1,0 +1,111 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { startDynamoDbLocal } from '../local/dynamodb-local.ts';
+import { freePort } from '../local/ports.ts';
+import { treeCpuShare } from './process-cpu.ts';
+import type { SummaryRow } from './summary.ts';
+import { printTable } from './table.ts';
+
+/**
+ * What `npm start` costs while nothing happens: the whole process tree (npm, the service's Node
+ * process, DynamoDB Local's JVM, its watchdog) as a share of one core, after a settling time, next to
+ * DynamoDB Local alone started the same way and idle in the same run (the floor the service adds to).
+ * Target: under 3 % of one core. `--quick`: 10 s settling, 20 s measured (otherwise 30 s and 60 s).
+ */
+const TARGET = 0.03;
+
+export async function benchIdle(): Promise<SummaryRow[]> {
+  const { values } = parseArgs({
+    args: process.argv.slice(2),
+    options: { quick: { type: 'boolean' } },
+    allowPositionals: true,
+    strict: false,
+  });
+  const quick = values.quick === true;
+  const settle = quick ? 10 : 30;
+  const window = quick ? 20 : 60;
+
+  const service = await startNpmStart();
+  let rows: { command: string; share: number }[];
+  try {
+    await new Promise((resolve) => setTimeout(resolve, settle * 1000));
+    rows = await treeCpuShare(service.child.pid!, window);
+  } finally {
+    await service.stop();
+  }
+  const alone = await idleDynamoDbLocal(settle, window);
+  const total = rows.reduce((sum, r) => sum + r.share, 0);
+  const percent = (share: number) => `${(share * 100).toFixed(2)} %`;
+  printTable(
+    `Idle CPU of \`npm start\` (data on disk), share of one core over ${window} s after ${settle} s settling`,
+    ['process', 'CPU'],
+    [
+      ...rows.map((r) => [r.command.slice(0, 70), percent(r.share)]),
+      ['npm start, all processes', percent(total)],
+      ['DynamoDB Local alone, idle (floor, same run)', percent(alone)],
+    ],
+  );
+  return [
+    {
+      benchmark: 'idle',
+      measure: 'idle CPU of npm start (share of one core)',
+      value: percent(total),
+      ceiling: `${percent(alone)} DynamoDB Local alone`,
+      ratio: '',
+      target: `< ${percent(TARGET)}`,
+      met: total < TARGET,
+    },
+  ];
+}
+
+/** `npm start` on a free port and a fresh data folder, as a user runs it; resolves once it listens. */
+async function startNpmStart(): Promise<{ child: ChildProcess; stop: () => Promise<void> }> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'billing-idle-'));
+  const port = await freePort();
+  const child = spawn('npm', ['start', '--silent'], {
+    env: { ...process.env, PORT: String(port), BILLING_DATA_DIR: dataDir },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  let output = '';
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`npm start did not listen within 120 s:\n${output}`)),
+      120_000,
+    );
+    const check = (chunk: Buffer) => {
+      output += String(chunk);
+      if (output.includes('listening on')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout.on('data', check);
+    child.stderr.on('data', check);
+    child.once('close', () => reject(new Error(`npm start exited:\n${output}`)));
+  });
+  return {
+    child,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await exited;
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function idleDynamoDbLocal(settle: number, window: number): Promise<number> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'billing-idle-ddb-'));
+  const store = await startDynamoDbLocal({ dataDir });
+  try {
+    await new Promise((resolve) => setTimeout(resolve, settle * 1000));
+    const [java] = await treeCpuShare(store.pid!, window);
+    return java?.share ?? 0;
+  } finally {
+    await store.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}

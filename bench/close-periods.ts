@@ -41,7 +41,7 @@ import { listPlanPrices } from '../shared/use-cases/catalog.ts';
 import { createCustomer } from '../shared/use-cases/customers.ts';
 import { closeDuePeriods } from '../shared/use-cases/invoicing/close-periods.ts';
 import { createSubscription } from '../shared/use-cases/subscriptions.ts';
-import { recordStoreCalls, replayWithFreshWrites, type StoreCall, WRITE_COMMANDS } from './store-calls.ts';
+import { countByCommand, recordStoreCalls, replayWithFreshWrites, WRITE_COMMANDS } from './store-calls.ts';
 import type { SummaryRow } from './summary.ts';
 import { type BenchService, meteredPlan, startBenchService } from './support.ts';
 import { printTable } from './table.ts';
@@ -687,13 +687,3 @@ async function checkTotals(
 
 const elapsed = (started: number) => (performance.now() - started) / 1000;
 const fmt = (seconds: number) => seconds.toFixed(2);
-
-/** "12 GetItem, 3 Query, …": how many calls of each command. */
-function countByCommand(calls: readonly StoreCall[]): string {
-  const counts = new Map<string, number>();
-  for (const call of calls) {
-    const name = call.command.replace(/Command$/, '');
-    counts.set(name, (counts.get(name) ?? 0) + 1);
-  }
-  return [...counts].map(([name, count]) => `${count} ${name}`).join(', ');
-}

@@ -4,6 +4,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import * as dynamodb from '@aws-sdk/client-dynamodb';
 import { runConcurrently } from '../shared/concurrency.ts';
 import { dynamoRaw } from '../shared/store/client.ts';
+import { BILLING_TABLE, BUDGETS_TABLE, ROUTING_POLICIES_TABLE } from '../shared/store/table-definition.ts';
 
 /**
  * The honest ceiling of an operation: the store calls it makes, recorded from the service's own
@@ -85,16 +86,13 @@ export async function replayStoreCalls(
   }
 }
 
-/** How many of each command, e.g. "GetItem, Query, TransactWriteItems (3 items)". */
-export function describeStoreCalls(calls: readonly StoreCall[]): string {
-  return calls
-    .map((call) => {
-      const name = call.command.replace(/Command$/, '');
-      const items = (call.input as { TransactItems?: unknown[] }).TransactItems?.length;
-      return items === undefined ? name : `${name} (${items} items)`;
-    })
-    .join(', ');
-}
+/** Every partition key of the service's tables and indexes: a write's fresh item gets new ones. */
+const PARTITION_KEYS: ReadonlySet<string> = new Set([
+  BILLING_TABLE.partitionKey,
+  ...BILLING_TABLE.globalSecondaryIndexes.map((index) => index.partitionKey),
+  BUDGETS_TABLE.partitionKey,
+  ROUTING_POLICIES_TABLE.partitionKey,
+]);
 
 /** The commands that write (replayWithFreshWrites moves them to fresh items). */
 export const WRITE_COMMANDS: ReadonlySet<string> = new Set([
@@ -111,7 +109,8 @@ export const WRITE_COMMANDS: ReadonlySet<string> = new Set([
  * items; writes go to fresh items (every written PK prefixed with `prefix`) without their
  * conditions, which name versions those fresh items do not have (a ConditionCheck, which writes
  * nothing, is left out of its transaction). What remains is the store's share of the operation:
- * the same reads, the same number of writes of the same items, the same transactions.
+ * the same reads, the same number of writes of the same items, the same transactions. The fresh
+ * items stay in the store (an update may still place one in an index): replay after the checks.
  */
 export async function replayWithFreshWrites(
   client: DynamoDBClient,
@@ -128,8 +127,10 @@ export async function replayWithFreshWrites(
     const fresh = (write: Record<string, unknown>) => {
       delete write.ConditionExpression;
       delete write.ReturnValuesOnConditionCheckFailure;
-      const item = (write.Item ?? write.Key) as { PK?: { S?: string } } | undefined;
-      if (item?.PK?.S) item.PK.S = `${prefix}${item.PK.S}`;
+      const item = (write.Item ?? write.Key) as Record<string, { S?: string }> | undefined;
+      for (const [name, value] of Object.entries(item ?? {})) {
+        if (PARTITION_KEYS.has(name) && value.S !== undefined) value.S = `${prefix}${value.S}`;
+      }
       // Attribute names and values only the condition used would be refused as unused.
       for (const field of ['ExpressionAttributeNames', 'ExpressionAttributeValues'] as const) {
         const used = `${write.UpdateExpression ?? ''} ${write.ProjectionExpression ?? ''}`;
@@ -150,4 +151,14 @@ export async function replayWithFreshWrites(
     }
     await replayStoreCalls(client, [{ command: call.command, input }], (json) => json);
   });
+}
+
+/** "12 GetItem, 3 Query, …": how many calls of each command. */
+export function countByCommand(calls: readonly StoreCall[]): string {
+  const counts = new Map<string, number>();
+  for (const call of calls) {
+    const name = call.command.replace(/Command$/, '');
+    counts.set(name, (counts.get(name) ?? 0) + 1);
+  }
+  return [...counts].map(([name, count]) => `${count} ${name}`).join(', ');
 }

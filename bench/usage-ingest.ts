@@ -2,7 +2,7 @@ import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { LOCAL_AWS } from '../local/dynamodb-local.ts';
 import { runConcurrently } from '../shared/concurrency.ts';
 import { USAGE_SHARDS } from '../shared/domain/usage.ts';
-import { describeStoreCalls, recordStoreCalls, replayStoreCalls } from './store-calls.ts';
+import { countByCommand, recordStoreCalls, replayStoreCalls } from './store-calls.ts';
 import type { SummaryRow } from './summary.ts';
 import {
   type BenchService,
@@ -110,7 +110,7 @@ async function measure(eventPath: boolean, plan: { batch: number; records: numbe
         continue;
       }
       const recorded = await recordStoreCalls(() => post(requests));
-      calls.push(describeStoreCalls(recorded));
+      calls.push(countByCommand(recorded));
       const replay = (r: number) =>
         replayStoreCalls(raw, recorded, (json) =>
           onOtherShards(json.replaceAll(`bench-${run}-${requests}-`, `ceiling-${run}-${r}-`), r),

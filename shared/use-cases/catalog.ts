@@ -11,6 +11,7 @@ import { type AuditDraft, auditBy } from '../store/audit.ts';
 import { CatalogRepository } from '../store/catalog-repository.ts';
 import { type Idempotency, IdempotencyKeyTaken } from '../store/idempotency.ts';
 import type { Page } from '../store/pagination.ts';
+import { forgetPlanPrices } from '../store/plan-prices-cache.ts';
 
 /**
  * The catalog is not tenant data: any token with the read scope reads all of it, tenant tokens
@@ -140,7 +141,10 @@ export async function createPrice(
     audit(caller, { type: 'price', id: price.id }, 'price.created', null, price),
     idempotency?.record(price),
   );
-  if (outcome.created) return price;
+  if (outcome.created) {
+    if (price.plan_id) forgetPlanPrices(price.plan_id);
+    return price;
+  }
   if (outcome.reason === 'idempotency-key-taken') throw new IdempotencyKeyTaken();
   if (outcome.reason === 'no-such-product')
     throw validationError([{ field: 'product_id', message: 'no such product' }]);
@@ -228,7 +232,10 @@ export async function archivePrice(
     audit(caller, { type: 'price', id: priceId }, 'price.archived', before, after),
     idempotency?.record(after),
   );
-  if (outcome.archived) return after;
+  if (outcome.archived) {
+    if (after.plan_id) forgetPlanPrices(after.plan_id);
+    return after;
+  }
   if (outcome.reason === 'idempotency-key-taken') throw new IdempotencyKeyTaken();
   // Someone else archived it between our read and our write: say so, as for a second archive.
   const current = await repository.getPrice(priceId);

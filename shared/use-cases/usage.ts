@@ -7,9 +7,9 @@ import { countedAt, decideUsage, plansAt, usagePeriodFor } from '../domain/usage
 import { MAX_USAGE_LINE_AMOUNT, periodQuantityLimit, shardQuantityLimit } from '../domain/usage-limits.ts';
 import { fieldErrorsOf } from '../http/validation.ts';
 import { type UsageRecordInput, UsageRecordSchema } from '../schemas/usage.ts';
+import { cachedPlanPrices } from '../store/plan-prices-cache.ts';
 import { SubscriptionsRepository } from '../store/subscriptions-repository.ts';
 import { UsageRepository, type UsageWrite } from '../store/usage-repository.ts';
-import { listPlanPrices } from './catalog.ts';
 
 export type UsageResult = {
   index: number;
@@ -63,6 +63,7 @@ export async function ingestUsage(
     parsed.map((p) => ({
       subscriptionId: p.record.subscription_id,
       at: p.record.timestamp ? new Date(p.record.timestamp) : caller.now,
+      metric: p.record.metric,
     })),
     caller.now,
   );
@@ -162,11 +163,12 @@ function reject(result: UsageResult, status: number, detail: string, errors: Fie
 
 /**
  * Each subscription and the prices of the plans its records were used under, read once per request
- * however many records name them.
+ * however many records name them (the prices from the process's short-lived cache,
+ * store/plan-prices-cache.ts, which says why that cannot mis-rate).
  */
 async function loadContext(
   tableName: string,
-  records: readonly { subscriptionId: string; at: Date }[],
+  records: readonly { subscriptionId: string; at: Date; metric: string }[],
   now: Date,
 ) {
   const subscriptionsRepository = new SubscriptionsRepository(tableName);
@@ -178,19 +180,26 @@ async function loadContext(
       if (subscription) subscriptions.set(id, subscription);
     }),
   );
+  const plansOf = (record: (typeof records)[number]) => {
+    const subscription = subscriptions.get(record.subscriptionId);
+    return subscription ? plansAt(subscription, countedAt(record.at, now)) : [];
+  };
   const prices = new Map<string, Price[]>();
-  await Promise.all(
-    [
-      ...new Set(
-        records.flatMap((record) => {
-          const subscription = subscriptions.get(record.subscriptionId);
-          return subscription ? plansAt(subscription, countedAt(record.at, now)) : [];
-        }),
+  const read = (planIds: Iterable<string>, fresh: boolean) =>
+    Promise.all(
+      [...planIds].map(async (planId) => {
+        prices.set(planId, await cachedPlanPrices(tableName, planId, { fresh }));
+      }),
+    );
+  await read(new Set(records.flatMap(plansOf)), false);
+  // A metric the cached prices do not price is read again before any record is refused for it.
+  const unpriced = records.filter(
+    (record) =>
+      !plansOf(record).some((planId) =>
+        prices.get(planId)?.some((price) => price.active && price.metric === record.metric),
       ),
-    ].map(async (planId) => {
-      prices.set(planId, await listPlanPrices(tableName, planId));
-    }),
   );
+  if (unpriced.length > 0) await read(new Set(unpriced.flatMap(plansOf)), true);
   return { subscriptions, prices };
 }
 

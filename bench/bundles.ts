@@ -24,7 +24,7 @@ export async function benchBundles(): Promise<SummaryRow[]> {
   const runs = Number(process.env.BENCH_RUNS ?? (quickRequested() ? 3 : 7));
   const outDir = mkdtempSync(join(tmpdir(), 'billing-bundles-'));
   try {
-    const built: { name: string }[] = await buildFunctions({ outDir, quiet: true });
+    const built: { name: string; metafile: Metafile }[] = await buildFunctions({ outDir, quiet: true });
     const helloSource = join(outDir, 'hello.ts');
     writeFileSync(helloSource, 'export const handler = async () => ({ statusCode: 200, body: "hello" });\n');
     mkdirSync(join(outDir, 'hello-world'), { recursive: true });
@@ -68,6 +68,11 @@ export async function benchBundles(): Promise<SummaryRow[]> {
     console.log(
       `  (${readdirSync(outDir).length - 1} bundles; source maps written beside each, not counted)`,
     );
+    printTable(
+      'Largest modules of each bundle (bytes in the output, by package; "(ours)" is this repository)',
+      ['function', 'top five'],
+      built.map(({ name, metafile }) => [name, topModules(metafile, 5)]),
+    );
     const background = new Set<string>(BACKGROUND_HANDLERS);
     const slowest = rows
       .filter((row) => row !== hello && !background.has(row.name))
@@ -87,6 +92,30 @@ export async function benchBundles(): Promise<SummaryRow[]> {
   } finally {
     rmSync(outDir, { recursive: true, force: true });
   }
+}
+
+type Metafile = {
+  outputs: Record<string, { entryPoint?: string; inputs: Record<string, { bytesInOutput: number }> }>;
+};
+
+/** "zod 180 KiB, @aws-sdk/client-dynamodb 150 KiB, …": the bundle's bytes by package, largest first. */
+function topModules(metafile: Metafile, count: number): string {
+  const output = Object.values(metafile.outputs).find((o) => o.entryPoint);
+  const bytes = new Map<string, number>();
+  for (const [input, { bytesInOutput }] of Object.entries(output?.inputs ?? {})) {
+    const inPackage = input.split('node_modules/').pop()!;
+    const name = !input.includes('node_modules/')
+      ? '(ours)'
+      : inPackage.startsWith('@')
+        ? inPackage.split('/').slice(0, 2).join('/')
+        : inPackage.split('/')[0]!;
+    bytes.set(name, (bytes.get(name) ?? 0) + bytesInOutput);
+  }
+  return [...bytes]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, count)
+    .map(([name, size]) => `${name} ${(size / 1024).toFixed(0)} KiB`)
+    .join(', ');
 }
 
 /**

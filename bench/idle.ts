@@ -13,7 +13,7 @@ import { printTable } from './table.ts';
  * What `npm start` costs while nothing happens: the whole process tree (npm, the service's Node
  * process, DynamoDB Local's JVM, its watchdog) as a share of one core, after a settling time, next to
  * DynamoDB Local alone started the same way and idle in the same run (the floor the service adds to).
- * Target: under 3 % of one core. `--quick`: 10 s settling, 20 s measured (otherwise 30 s and 60 s).
+ * Target: under 3 % of one core. `--quick`: 10 s settling, 15 s measured (otherwise 30 s and 60 s).
  */
 const TARGET = 0.03;
 
@@ -26,7 +26,7 @@ export async function benchIdle(): Promise<SummaryRow[]> {
   });
   const quick = values.quick === true;
   const settle = quick ? 10 : 30;
-  const window = quick ? 20 : 60;
+  const window = quick ? 15 : 60;
 
   const service = await startNpmStart();
   let rows: { command: string; share: number }[];

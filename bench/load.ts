@@ -76,7 +76,7 @@ export async function benchLoad(): Promise<SummaryRow[]> {
     },
     strict: false,
   });
-  const seconds = Number(values.seconds ?? (quickRequested() ? 10 : 30));
+  const seconds = Number(values.seconds ?? (quickRequested() ? 8 : 30));
   const clients = Number(values.clients);
   const subscriptionCount = Number(values.subscriptions);
   const on = await loadOnce(true, seconds, clients, subscriptionCount);

@@ -1,0 +1,53 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
+import { afterAll, describe, expect, it } from 'vitest';
+// @ts-expect-error: plain ESM build script without type declarations
+import { buildFunctions } from '../../esbuild.config.mjs';
+
+type Metafile = { outputs: Record<string, { entryPoint?: string; inputs: Record<string, unknown> }> };
+
+const outDir = mkdtempSync(join(tmpdir(), 'bundles-test-'));
+afterAll(() => rmSync(outDir, { recursive: true, force: true }));
+
+describe('the Lambda bundles', () => {
+  it('carry zod’s English messages and none of its other locales', async () => {
+    const [built] = (await buildFunctions({ names: ['customers-create'], outDir, quiet: true })) as {
+      metafile: Metafile;
+    }[];
+    const output = Object.values(built!.metafile.outputs).find((o) => o.entryPoint);
+    // Files read from zod's locales folder (the plugin's own stand-in for its index is not a file).
+    const locales = Object.keys(output!.inputs).filter(
+      (input) => !input.startsWith('english-only-zod:') && /zod\/v4\/locales\/[^/]+\.js$/.test(input),
+    );
+    expect(locales.map((path) => path.split('/').pop())).toEqual(['en.js']);
+
+    // The bundle itself still answers a bad body with zod's English wording, naming the field.
+    process.env.TABLE_NAME ??= 'bundle-test';
+    const { handler } = (await import(pathToFileURL(join(outDir, 'customers-create', 'index.mjs')).href)) as {
+      handler: (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyResultV2>;
+    };
+    const event = {
+      rawPath: '/api/v1/customers',
+      routeKey: 'POST /api/v1/customers',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 5, email: 'a@example.com' }),
+      isBase64Encoded: false,
+      requestContext: {
+        requestId: 'bundle-test',
+        http: { method: 'POST', path: '/api/v1/customers' },
+        authorizer: { jwt: { claims: { sub: 'op', scope: 'billing:customers:create billing:operator' } } },
+      },
+    } as unknown as APIGatewayProxyEventV2;
+    const response = (await handler(event, { functionName: 'customers-create' } as Context)) as {
+      statusCode: number;
+      body: string;
+    };
+    expect(response.statusCode).toBe(400);
+    expect(JSON.parse(response.body).errors).toEqual([
+      { field: 'name', message: 'Invalid input: expected string, received number' },
+    ]);
+  }, 60_000);
+});

@@ -11,9 +11,12 @@ import { CatalogRepository } from './catalog-repository.ts';
  * the very price it was accepted with, archived or not (its counter is per price). So a stale entry
  * can only mean that, for at most PLAN_PRICES_CACHE_MS after a price change made by another process,
  * a record is still accepted under the price just archived, and billed at exactly that price, as if
- * it had arrived that much earlier. A record whose metric the entry prices with no active price is
- * never refused on its word: ingestion reads the catalog again first (`fresh`), so a new metric is
- * billable at once. A price created or archived in this process drops its plan's entry here.
+ * it had arrived that much earlier. The cache decides only records whose first plan (the
+ * subscription's base item, as decideUsage tries them) prices the metric: for any other record
+ * ingestion reads every plan of the record again first (`fresh`), so a new metric is billable at
+ * once and entries of different ages never hand a metric to another item. A price created or
+ * archived in this process drops its plan's entry here. (The catalog read itself is a query of an
+ * index, which in AWS may lag a write by a moment, cached or not.)
  */
 export const PLAN_PRICES_CACHE_MS = 5_000;
 

@@ -192,14 +192,15 @@ async function loadContext(
       }),
     );
   await read(new Set(records.flatMap(plansOf)), false);
-  // A metric the cached prices do not price is read again before any record is refused for it.
-  const unpriced = records.filter(
-    (record) =>
-      !plansOf(record).some((planId) =>
-        prices.get(planId)?.some((price) => price.active && price.metric === record.metric),
-      ),
-  );
-  if (unpriced.length > 0) await read(new Set(unpriced.flatMap(plansOf)), true);
+  // The cache decides a record's price only when its first plan prices the metric: otherwise (no
+  // plan does, or a later item's plan would) every plan of the record is read again first, so an
+  // entry older than another's can never hand the metric to the wrong item, and no record is
+  // refused on a cached word.
+  const undecided = records.filter((record) => {
+    const first = plansOf(record)[0];
+    return !prices.get(first ?? '')?.some((price) => price.active && price.metric === record.metric);
+  });
+  if (undecided.length > 0) await read(new Set(undecided.flatMap(plansOf)), true);
   return { subscriptions, prices };
 }
 

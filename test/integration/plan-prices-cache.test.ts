@@ -82,6 +82,27 @@ describe('the plan prices cache of usage ingestion', () => {
     expect((await post(subscription.id, 'tokens', 'new-metric')).results[0]!.status).toBe('accepted');
   });
 
+  it('entries of different ages never hand a metric to a later item: the base plan priced first wins', async () => {
+    // Found in review: the base plan's entry (warmed by another subscription) lacked "tokens", the
+    // add-on's was read fresh with it, and the record was counted under the add-on's price although
+    // the base plan priced "tokens" first.
+    const { plan: base, subscription: other } = await subscribedTo('calls');
+    const { plan: addOn } = await subscribedTo('other');
+    const customer = await createCustomer(table(), customerInput(), caller(), undefined);
+    const subscription = await createSubscription(
+      table(),
+      { customer_id: customer.id, items: [{ plan_id: base.id }, { plan_id: addOn.id }] },
+      caller(),
+      undefined,
+    );
+    expect((await post(other.id, 'calls', 'warm')).results[0]!.status).toBe('accepted');
+    const onBase = await priceElsewhere(base.id, 'tokens', '2');
+    await priceElsewhere(addOn.id, 'tokens', '7');
+    expect((await post(subscription.id, 'tokens', 'k1')).results[0]!.status).toBe('accepted');
+    const usage = await getUsage(table(), subscription.id, {}, caller());
+    expect(usage.metrics.find((m) => m.metric === 'tokens')?.price_id).toBe(onBase.id);
+  });
+
   it('a price replaced in this process rates the next record at once', async () => {
     const { plan, price, subscription } = await subscribedTo('calls');
     await post(subscription.id, 'calls', 'before');

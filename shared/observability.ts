@@ -3,6 +3,7 @@ import middy, { type MiddlewareObj } from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { config } from './config.ts';
 import { logger, SERVICE_NAME } from './logger.ts';
+import { mapStacksLazily } from './source-mapped-stacks.ts';
 
 /**
  * Logs, metrics and traces of every Lambda (Powertools for AWS Lambda), as middy middlewares:
@@ -20,6 +21,11 @@ import { logger, SERVICE_NAME } from './logger.ts';
  * hooks when it is imported, which cost ~20 % of a request's CPU even with tracing off. local/runtime.ts
  * and the test setup set POWERTOOLS_METRICS_DISABLED=true so EMF lines are not printed.
  */
+
+// In a Lambda bundle (this module inside dist/functions/<name>/index.mjs), stack traces name the
+// sources, the map read on the first stack formatted (source-mapped-stacks.ts); run from sources
+// (tsx, tests) they are already in terms of them.
+if (import.meta.url.endsWith('/index.mjs')) mapStacksLazily();
 
 export const METRICS_NAMESPACE = 'Billing';
 
@@ -87,9 +93,12 @@ export function count(name: MetricName, value = 1): void {
  * "false"; off under SAM CLI, Amplify's mock and outside Lambda), decided before the tracer is loaded.
  */
 export function tracingEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
-  const execution = env.AWS_EXECUTION_ENV ?? '';
-  if ((env.POWERTOOLS_TRACE_ENABLED ?? '').toLowerCase() === 'false') return false;
-  return execution !== '' && execution !== 'AWS_Lambda_amplify-mock' && (env.AWS_SAM_LOCAL ?? '') === '';
+  // Trimmed, as Powertools reads them.
+  const execution = (env.AWS_EXECUTION_ENV ?? '').trim();
+  if ((env.POWERTOOLS_TRACE_ENABLED ?? '').trim().toLowerCase() === 'false') return false;
+  return (
+    execution !== '' && execution !== 'AWS_Lambda_amplify-mock' && (env.AWS_SAM_LOCAL ?? '').trim() === ''
+  );
 }
 
 type Capture = Required<Pick<MiddlewareObj, 'before' | 'after' | 'onError'>>;
@@ -106,6 +115,11 @@ function loadCapture(): Promise<Capture | undefined> {
           captureLambdaHandler(new Tracer({ serviceName: SERVICE_NAME }), {
             captureResponse: false,
           }) as Capture,
+        // Observability is never why a request fails: without its tracer, the function runs untraced.
+        (error: unknown) => {
+          logger.error('The tracer could not be loaded; this instance runs untraced', { error });
+          return undefined;
+        },
       )
     : Promise.resolve(undefined);
   return capture;

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -49,5 +50,31 @@ describe('the Lambda bundles', () => {
     expect(JSON.parse(response.body).errors).toEqual([
       { field: 'name', message: 'Invalid input: expected string, received number' },
     ]);
+  }, 60_000);
+
+  it('log stack traces in terms of the sources, reading the map only when a stack is formatted', () => {
+    // A fresh process without --enable-source-maps, as the Lambda runs: an event without a request
+    // context fails inside the bundle, and the 500's error log carries the stack.
+    const bundle = pathToFileURL(join(outDir, 'customers-create', 'index.mjs')).href;
+    const script =
+      `const { handler } = await import(${JSON.stringify(bundle)});` +
+      "await handler({ headers: null }, { functionName: 'customers-create' });";
+    const { stdout, stderr } = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      env: {
+        ...process.env,
+        NODE_OPTIONS: '',
+        TABLE_NAME: 'bundle-test',
+        POWERTOOLS_LOG_LEVEL: 'ERROR',
+      },
+      encoding: 'utf8',
+    });
+    const failure = `${stdout}\n${stderr}`
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as { message: string; error?: { stack?: string } })
+      .find((entry) => entry.error?.stack);
+    const frames = failure!.error!.stack!.split('\n').slice(1);
+    expect(frames[0]).toMatch(/shared\/http\/[a-z-]+\.ts:\d+:\d+\)$/);
+    expect(frames.filter((frame) => frame.includes('index.mjs'))).toEqual([]);
   }, 60_000);
 });

@@ -88,16 +88,19 @@ describe('functions', () => {
     expect(new Set(ALL_HANDLERS.map((name) => functionId(dev, name))).size).toBe(ALL_HANDLERS.length);
   });
 
-  it.each(ALL_HANDLERS)('%s: Node.js 22 on arm64, index.handler from its asset, stacks source-mapped lazily', (name) => {
-    expect(functionResource(dev, name).Properties).toMatchObject({
-      Runtime: 'nodejs22.x',
-      Architectures: ['arm64'],
-      Handler: 'index.handler',
-      Code: { S3Key: expect.stringMatching(/\.zip$/) },
-    });
-    // Stacks are source-mapped lazily (shared/source-mapped-stacks.ts), not at every cold start.
-    expect(environmentOf(dev, name)['NODE_OPTIONS']).toBeUndefined();
-  });
+  it.each(ALL_HANDLERS)(
+    '%s: Node.js 22 on arm64, index.handler from its asset, stacks source-mapped lazily',
+    (name) => {
+      expect(functionResource(dev, name).Properties).toMatchObject({
+        Runtime: 'nodejs22.x',
+        Architectures: ['arm64'],
+        Handler: 'index.handler',
+        Code: { S3Key: expect.stringMatching(/\.zip$/) },
+      });
+      // Stacks are source-mapped lazily (shared/source-mapped-stacks.ts), not at every cold start.
+      expect(environmentOf(dev, name)['NODE_OPTIONS']).toBeUndefined();
+    },
+  );
 
   it.each(ALL_HANDLERS)('%s: gets STAGE, TABLE_NAME and EVENT_BUS_NAME, never a local endpoint', (name) => {
     const env = environmentOf(dev, name);

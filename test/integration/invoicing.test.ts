@@ -1,10 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { config } from '../../shared/config.ts';
-import { createPlan, createPrice, createProduct } from '../../shared/use-cases/catalog.ts';
-import { createCustomer } from '../../shared/use-cases/customers.ts';
 import { closeDuePeriods } from '../../shared/use-cases/invoicing/close-periods.ts';
-import { createSubscription } from '../../shared/use-cases/subscriptions.ts';
-import { customerInput, operator } from '../support/fixtures.ts';
+import { planWithPrices, subscribedCustomer } from '../support/catalog-setup.ts';
+import { operator } from '../support/fixtures.ts';
 import { useTestStore } from '../support/store.ts';
 
 let store: Awaited<ReturnType<typeof useTestStore>>;
@@ -21,21 +19,8 @@ beforeAll(async () => {
 
 describe('period close against DynamoDB Local', () => {
   it('closing a period twice, or from two runs at once, creates one invoice', async () => {
-    const product = await createProduct(table(), { name: 'P' }, caller(), undefined);
-    const plan = await createPlan(
-      table(),
-      { product_id: product.id, name: 'P', currency: 'USD', interval: 'month', total_budget: 1 },
-      caller(),
-      undefined,
-    );
-    await createPrice(table(), { plan_id: plan.id, model: 'flat', unit_amount: 1500 }, caller(), undefined);
-    const customer = await createCustomer(table(), customerInput(), caller(), undefined);
-    const subscription = await createSubscription(
-      table(),
-      { customer_id: customer.id, plan_id: plan.id },
-      caller(),
-      undefined,
-    );
+    const { plan } = await planWithPrices(table(), caller(), [{ model: 'flat', unit_amount: 1500 }]);
+    const subscription = await subscribedCustomer(table(), caller(), [plan.id]);
 
     const closing = new Date('2026-04-01T00:00:01Z');
     const reports = await Promise.all([closeDuePeriods(table(), closing), closeDuePeriods(table(), closing)]);

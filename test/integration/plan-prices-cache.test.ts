@@ -5,11 +5,10 @@ import { archivedPrice, newPrice } from '../../shared/domain/price-rules.ts';
 import { auditBy } from '../../shared/store/audit.ts';
 import { CatalogRepository } from '../../shared/store/catalog-repository.ts';
 import { cachedPlanPrices, PLAN_PRICES_CACHE_MS } from '../../shared/store/plan-prices-cache.ts';
-import { archivePrice, createPlan, createPrice, createProduct } from '../../shared/use-cases/catalog.ts';
-import { createCustomer } from '../../shared/use-cases/customers.ts';
-import { createSubscription } from '../../shared/use-cases/subscriptions.ts';
+import { archivePrice, createPrice } from '../../shared/use-cases/catalog.ts';
 import { getUsage, ingestUsage } from '../../shared/use-cases/usage.ts';
-import { customerInput, operator } from '../support/fixtures.ts';
+import { planWithPrices, subscribedCustomer } from '../support/catalog-setup.ts';
+import { operator } from '../support/fixtures.ts';
 import { useTestStore } from '../support/store.ts';
 
 /**
@@ -25,27 +24,11 @@ beforeAll(async () => {
 });
 
 async function subscribedTo(metric: string) {
-  const product = await createProduct(table(), { name: 'Cached' }, caller(), undefined);
-  const plan = await createPlan(
-    table(),
-    { product_id: product.id, name: 'C', currency: 'USD', interval: 'month', total_budget: 1 },
-    caller(),
-    undefined,
-  );
-  const price = await createPrice(
-    table(),
-    { plan_id: plan.id, model: 'per_unit', metric, unit_amount_decimal: '1' },
-    caller(),
-    undefined,
-  );
-  const customer = await createCustomer(table(), customerInput(), caller(), undefined);
-  const subscription = await createSubscription(
-    table(),
-    { customer_id: customer.id, plan_id: plan.id },
-    caller(),
-    undefined,
-  );
-  return { plan, price, subscription };
+  const { plan, prices } = await planWithPrices(table(), caller(), [
+    { model: 'per_unit', metric, unit_amount_decimal: '1' },
+  ]);
+  const subscription = await subscribedCustomer(table(), caller(), [plan.id]);
+  return { plan, price: prices[0]!, subscription };
 }
 
 /** A price written as another process would write it: straight to the store, no cache told. */
@@ -88,13 +71,7 @@ describe('the plan prices cache of usage ingestion', () => {
     // the base plan priced "tokens" first.
     const { plan: base, subscription: other } = await subscribedTo('calls');
     const { plan: addOn } = await subscribedTo('other');
-    const customer = await createCustomer(table(), customerInput(), caller(), undefined);
-    const subscription = await createSubscription(
-      table(),
-      { customer_id: customer.id, items: [{ plan_id: base.id }, { plan_id: addOn.id }] },
-      caller(),
-      undefined,
-    );
+    const subscription = await subscribedCustomer(table(), caller(), [base.id, addOn.id]);
     expect((await post(other.id, 'calls', 'warm')).results[0]!.status).toBe('accepted');
     const onBase = await priceElsewhere(base.id, 'tokens', '2');
     await priceElsewhere(addOn.id, 'tokens', '7');

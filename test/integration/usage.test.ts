@@ -3,11 +3,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { config } from '../../shared/config.ts';
 import { sumQuantities } from '../../shared/domain/usage.ts';
 import { InvoicesRepository } from '../../shared/store/invoices-repository.ts';
-import { archivePrice, createPlan, createPrice, createProduct } from '../../shared/use-cases/catalog.ts';
-import { createCustomer } from '../../shared/use-cases/customers.ts';
-import { createSubscription } from '../../shared/use-cases/subscriptions.ts';
+import { archivePrice, createPrice } from '../../shared/use-cases/catalog.ts';
 import { getUsage, ingestUsage } from '../../shared/use-cases/usage.ts';
-import { customerInput, operator } from '../support/fixtures.ts';
+import { planWithPrices, subscribedCustomer } from '../support/catalog-setup.ts';
+import { operator } from '../support/fixtures.ts';
 import { useTestStore } from '../support/store.ts';
 
 let store: Awaited<ReturnType<typeof useTestStore>>;
@@ -19,21 +18,10 @@ beforeAll(async () => {
 });
 
 async function meteredSubscription() {
-  const product = await createProduct(table(), { name: 'Metered' }, caller(), undefined);
-  const plan = await createPlan(
-    table(),
-    { product_id: product.id, name: 'M', currency: 'USD', interval: 'month', total_budget: 1 },
-    caller(),
-    undefined,
-  );
-  await createPrice(
-    table(),
-    { plan_id: plan.id, model: 'per_unit', metric: 'calls', unit_amount_decimal: '1' },
-    caller(),
-    undefined,
-  );
-  const customer = await createCustomer(table(), customerInput(), caller(), undefined);
-  return createSubscription(table(), { customer_id: customer.id, plan_id: plan.id }, caller(), undefined);
+  const { plan } = await planWithPrices(table(), caller(), [
+    { model: 'per_unit', metric: 'calls', unit_amount_decimal: '1' },
+  ]);
+  return subscribedCustomer(table(), caller(), [plan.id]);
 }
 
 const quantityText = fc.oneof(
@@ -117,26 +105,11 @@ describe('usage aggregation against DynamoDB Local', () => {
   });
 
   it('a price replaced mid-period rates the usage sold under each price with that price', async () => {
-    const product = await createProduct(table(), { name: 'Repriced' }, caller(), undefined);
-    const plan = await createPlan(
-      table(),
-      { product_id: product.id, name: 'R', currency: 'USD', interval: 'month', total_budget: 1 },
-      caller(),
-      undefined,
-    );
-    const cheap = await createPrice(
-      table(),
-      { plan_id: plan.id, model: 'per_unit', metric: 'calls', unit_amount_decimal: '1' },
-      caller(),
-      undefined,
-    );
-    const customer = await createCustomer(table(), customerInput(), caller(), undefined);
-    const subscription = await createSubscription(
-      table(),
-      { customer_id: customer.id, plan_id: plan.id },
-      caller(),
-      undefined,
-    );
+    const { plan, prices } = await planWithPrices(table(), caller(), [
+      { model: 'per_unit', metric: 'calls', unit_amount_decimal: '1' },
+    ]);
+    const cheap = prices[0]!;
+    const subscription = await subscribedCustomer(table(), caller(), [plan.id]);
     const send = (key: string, quantity: number) =>
       ingestUsage(
         table(),

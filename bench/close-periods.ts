@@ -14,6 +14,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { LOCAL_AWS } from '../local/dynamodb-local.ts';
+import { WRITE_COMMANDS } from '../local/write-signal.ts';
 import { runConcurrently } from '../shared/concurrency.ts';
 import type { Price } from '../shared/domain/catalog.ts';
 import { type Invoice, invoiceIdFor } from '../shared/domain/invoice.ts';
@@ -41,7 +42,7 @@ import { listPlanPrices } from '../shared/use-cases/catalog.ts';
 import { createCustomer } from '../shared/use-cases/customers.ts';
 import { closeDuePeriods } from '../shared/use-cases/invoicing/close-periods.ts';
 import { createSubscription } from '../shared/use-cases/subscriptions.ts';
-import { countByCommand, recordStoreCalls, replayWithFreshWrites, WRITE_COMMANDS } from './store-calls.ts';
+import { countByCommand, recordStoreCalls, replayWithFreshWrites } from './store-calls.ts';
 import type { SummaryRow } from './summary.ts';
 import { type BenchService, meteredPlan, startBenchService } from './support.ts';
 import { printTable } from './table.ts';

@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import * as dynamodb from '@aws-sdk/client-dynamodb';
+import { WRITE_COMMANDS } from '../local/write-signal.ts';
 import { runConcurrently } from '../shared/concurrency.ts';
 import { dynamoRaw } from '../shared/store/client.ts';
 import { BILLING_TABLE, BUDGETS_TABLE, ROUTING_POLICIES_TABLE } from '../shared/store/table-definition.ts';
@@ -92,15 +93,6 @@ const PARTITION_KEYS: ReadonlySet<string> = new Set([
   ...BILLING_TABLE.globalSecondaryIndexes.map((index) => index.partitionKey),
   BUDGETS_TABLE.partitionKey,
   ROUTING_POLICIES_TABLE.partitionKey,
-]);
-
-/** The commands that write (replayWithFreshWrites moves them to fresh items). */
-export const WRITE_COMMANDS: ReadonlySet<string> = new Set([
-  'PutItemCommand',
-  'UpdateItemCommand',
-  'DeleteItemCommand',
-  'BatchWriteItemCommand',
-  'TransactWriteItemsCommand',
 ]);
 
 /**

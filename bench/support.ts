@@ -115,10 +115,15 @@ export async function rawPutLatencies(
   count: number,
   itemOf: (i: number) => Record<string, AttributeValue>,
 ): Promise<number[]> {
+  return timedEach(count, (i) => client.send(new PutItemCommand({ TableName: tableName, Item: itemOf(i) })));
+}
+
+/** `count` runs of `work`, one at a time, each timed (ms). */
+export async function timedEach(count: number, work: (i: number) => Promise<unknown>): Promise<number[]> {
   const ms: number[] = [];
   for (let i = 0; i < count; i++) {
     const started = performance.now();
-    await client.send(new PutItemCommand({ TableName: tableName, Item: itemOf(i) }));
+    await work(i);
     ms.push(performance.now() - started);
   }
   return ms;

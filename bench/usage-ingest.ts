@@ -11,6 +11,7 @@ import {
   quickRequested,
   rawPutLatencies,
   startBenchService,
+  timedEach,
 } from './support.ts';
 import { printTable } from './table.ts';
 
@@ -184,15 +185,4 @@ async function seconds(work: () => Promise<unknown>): Promise<number> {
   const started = performance.now();
   await work();
   return (performance.now() - started) / 1000;
-}
-
-/** `count` runs of `work`, one at a time, each timed (ms). */
-async function timedEach(count: number, work: (i: number) => Promise<unknown>): Promise<number[]> {
-  const ms: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const started = performance.now();
-    await work(i);
-    ms.push(performance.now() - started);
-  }
-  return ms;
 }

@@ -24,9 +24,9 @@ import { LOCAL_AWS } from './dynamodb-local.ts';
  * them again: at least once, as in AWS, never lost. The checkpoint file is replaced atomically.
  *
  * Idle, it backs off: after an empty pass it waits `idleDelayMs`, twice that after the next, up to
- * `maxIdleDelayMs`, so a quiet service costs a GetRecords every two seconds instead of a hundred a second. `wake()`
- * cuts the wait short and starts the backoff again: the local runtime calls it after every write its
- * DynamoDB clients make (local/write-signal.ts), and `caughtUp()` calls it, so a write is read within
+ * `maxIdleDelayMs`, so a quiet service costs a GetRecords every two seconds instead of a hundred a
+ * second. `wake()` cuts the wait short and starts the backoff again: the local runtime calls it after
+ * every write its DynamoDB clients make (local/write-signal.ts), and `caughtUp()` calls it, so a write is read within
  * milliseconds however long the service was idle; a write from outside the process waits at most
  * `maxIdleDelayMs`.
  */

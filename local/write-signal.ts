@@ -1,7 +1,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 
 /** The commands that can put a record on a table's stream, by the low-level client's names. */
-const WRITES = new Set([
+export const WRITE_COMMANDS: ReadonlySet<string> = new Set([
   'PutItemCommand',
   'UpdateItemCommand',
   'DeleteItemCommand',
@@ -18,7 +18,7 @@ export function addWriteSignal(client: DynamoDBClient, written: () => void): voi
   client.middlewareStack.add(
     (next, context) => async (args) => {
       const result = await next(args);
-      if (WRITES.has(context.commandName ?? '')) written();
+      if (WRITE_COMMANDS.has(context.commandName ?? '')) written();
       return result;
     },
     { step: 'initialize', name: 'localWriteSignal' },

@@ -18,7 +18,7 @@ export const handlerNames = readdirSync(join(root, 'functions'))
  * (its default error map); no handler sets another. The bundles get a locales module that holds
  * English alone, which takes a fifth off each bundle and its parse at cold start.
  */
-const englishOnlyZod = {
+export const englishOnlyZod = {
   name: 'english-only-zod',
   setup(pluginBuild) {
     pluginBuild.onResolve({ filter: /\/locales\/index\.js$/ }, (args) =>
@@ -33,14 +33,58 @@ const englishOnlyZod = {
   },
 };
 
-export async function buildFunctions({ names = handlerNames, outDir = outRoot, quiet = false } = {}) {
+/**
+ * The files of one function's bundle, from its esbuild metafile: `index.mjs` and the chunks it imports
+ * statically (`eager`, all parsed at cold start) and the chunks loaded by a dynamic `import()` on first
+ * use (`lazy`: the Stripe client, the tracer, the AWS SDK's other credential providers). Paths are
+ * the metafile's keys; `.map` files are left out.
+ */
+export function bundleFiles(metafile) {
+  const outputs = metafile.outputs;
+  const entry = Object.keys(outputs).find((file) => file.endsWith('/index.mjs'));
+  const eager = new Set();
+  const pending = [entry];
+  while (pending.length > 0) {
+    const file = pending.pop();
+    if (eager.has(file)) continue;
+    eager.add(file);
+    for (const imported of outputs[file].imports) {
+      if (imported.kind === 'import-statement' && outputs[imported.path]) pending.push(imported.path);
+    }
+  }
+  const code = Object.keys(outputs).filter((file) => !file.endsWith('.map'));
+  return { entry, eager: [...eager], lazy: code.filter((file) => !eager.has(file)) };
+}
+
+/**
+ * Bundles the named handlers of functions/ (by default all of them) into `<outDir>/<name>/`. `extra`
+ * maps more names to source files bundled with the same settings (the benchmark's baselines).
+ */
+export async function buildFunctions({
+  names = handlerNames,
+  outDir = outRoot,
+  quiet = false,
+  extra = {},
+} = {}) {
   rmSync(outDir, { recursive: true, force: true });
+  const sources = [
+    ...names.map((name) => [name, join(root, 'functions', `${name}.ts`)]),
+    ...Object.entries(extra),
+  ];
   const results = await Promise.all(
-    names.map((name) =>
+    sources.map(([name, source]) =>
       build({
-        entryPoints: [join(root, 'functions', `${name}.ts`)],
-        outfile: join(outDir, name, 'index.mjs'),
+        entryPoints: [source],
+        outdir: join(outDir, name),
+        entryNames: 'index',
+        chunkNames: 'chunk-[hash]',
+        outExtension: { '.js': '.mjs' },
         bundle: true,
+        // Each dynamic import() becomes a chunk beside index.mjs, read only when first called.
+        splitting: true,
+        // The AWS SDK's ES modules (its packages name them in "module"), not its CommonJS build,
+        // which esbuild would wrap in closures that run at import, and could not tree-shake.
+        mainFields: ['module', 'main'],
         platform: 'node',
         // Lambda's Node.js 22 runtime; ESM output so middy (ESM-only) bundles without shims.
         target: 'node22',
@@ -59,7 +103,7 @@ export async function buildFunctions({ names = handlerNames, outDir = outRoot, q
       }),
     ),
   );
-  return names.map((name, i) => ({ name, metafile: results[i].metafile }));
+  return sources.map(([name], i) => ({ name, metafile: results[i].metafile }));
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

@@ -22,10 +22,10 @@ import { mapStacksLazily } from './source-mapped-stacks.ts';
  * and the test setup set POWERTOOLS_METRICS_DISABLED=true so EMF lines are not printed.
  */
 
-// In a Lambda bundle (this module inside dist/functions/<name>/index.mjs), stack traces name the
-// sources, the map read on the first stack formatted (source-mapped-stacks.ts); run from sources
-// (tsx, tests) they are already in terms of them.
-if (import.meta.url.endsWith('/index.mjs')) mapStacksLazily();
+// In a Lambda bundle (this module inside dist/functions/<name>/, in index.mjs or one of its chunks),
+// stack traces name the sources, each file's map read on the first stack formatted there
+// (source-mapped-stacks.ts); run from sources (tsx, tests) they are already in terms of them.
+if (import.meta.url.endsWith('.mjs')) mapStacksLazily();
 
 export const METRICS_NAMESPACE = 'Billing';
 

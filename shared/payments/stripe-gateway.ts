@@ -1,13 +1,14 @@
-import Stripe from 'stripe';
-import { config } from '../config.ts';
+import type Stripe from 'stripe';
 import { DomainError } from '../domain/errors.ts';
 import type { StripeMethodState } from '../domain/payment-method.ts';
 import { stripeCredentials } from './stripe-credentials.ts';
 
 /**
- * The only module that calls the Stripe API (the webhook handler only verifies signatures). It
- * speaks in billing terms (our customer id, our invoice id, minor units) and turns Stripe's
- * failures into two typed errors, so no caller needs to know the Stripe client's error classes.
+ * The Stripe API in billing terms (our customer id, our invoice id, minor units), with Stripe's
+ * failures turned into typed errors, so no caller needs to know the Stripe client's error classes.
+ * The implementation (stripe-client-gateway.ts, the only module that calls the Stripe API; the
+ * webhook handler only verifies signatures) is imported when a gateway is first built, so the
+ * Stripe client (about 240 KiB of bundle) is parsed only by the Lambdas that charge or attach.
  */
 export interface StripeGateway {
   /**
@@ -152,140 +153,11 @@ export function stripeGateway(options: StripeGatewayOptions = {}): Promise<Strip
 export function resetStripeGateway(): void {
   cache.clear();
 }
-
 async function build(timeoutMs: number): Promise<StripeGateway | undefined> {
   const { secretKey } = await stripeCredentials();
   if (!secretKey) return undefined;
-  const client = new Stripe(secretKey, {
-    maxNetworkRetries: MAX_NETWORK_RETRIES,
-    timeout: timeoutMs,
-    ...apiEndpoint(config().stripeApiBase),
-  });
-  return new StripeClientGateway(client);
-}
-
-/** `STRIPE_API_BASE` (e.g. `http://127.0.0.1:12345`) as the client's host/port/protocol options. */
-function apiEndpoint(base: string | undefined): Pick<Stripe.StripeConfig, 'host' | 'port' | 'protocol'> {
-  if (!base) return {};
-  const url = new URL(base);
-  const protocol = url.protocol.slice(0, -1);
-  if ((protocol !== 'http' && protocol !== 'https') || (url.pathname !== '/' && url.pathname !== '')) {
-    throw new Error(`STRIPE_API_BASE must be an http(s) origin without a path, got "${base}"`);
-  }
-  return {
-    protocol,
-    // URL keeps IPv6 brackets in hostname; node:http wants the bare address.
-    host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
-    port: url.port ? Number(url.port) : protocol === 'https' ? 443 : 80,
-  };
-}
-
-class StripeClientGateway implements StripeGateway {
-  constructor(private readonly stripe: Stripe) {}
-
-  async ensureCustomer(input: { customerId: string; name: string; email: string }): Promise<string> {
-    const customer = await callStripe(() =>
-      this.stripe.customers.create(
-        { name: input.name, email: input.email, metadata: { billing_customer_id: input.customerId } },
-        { idempotencyKey: `customer-create:${input.customerId}` },
-      ),
-    );
-    return customer.id;
-  }
-
-  async collectInvoice(input: CollectInvoiceInput): Promise<CollectInvoiceResult> {
-    if (!Number.isSafeInteger(input.amount) || input.amount <= 0) {
-      throw new RangeError(`amount must be a positive integer of minor units, got ${input.amount}`);
-    }
-    if (!Number.isSafeInteger(input.attempt) || input.attempt < 1) {
-      throw new RangeError(`attempt must be a positive integer, got ${input.attempt}`);
-    }
-    const key = `invoice-pay:${input.invoiceId}:${input.attempt}`;
-    const paymentMethod = input.paymentMethod ?? (await this.defaultPaymentMethod(input.stripeCustomerId));
-    try {
-      const intent = await this.stripe.paymentIntents.create(
-        {
-          amount: input.amount,
-          currency: input.currency.toLowerCase(),
-          customer: input.stripeCustomerId,
-          payment_method: paymentMethod,
-          confirm: true,
-          off_session: true,
-          // Without this, confirming with Dashboard-enabled payment methods demands a return_url,
-          // which an off-session charge has no use for.
-          automatic_payment_methods: { enabled: true, allow_redirects: 'never' },
-          // The webhook finds the invoice, and orders declines, by these.
-          metadata: { billing_invoice_id: input.invoiceId, billing_attempt: String(input.attempt) },
-        },
-        { idempotencyKey: key },
-      );
-      return { paymentIntentId: intent.id, status: intent.status };
-    } catch (error) {
-      // A decline answers 402 with the PaymentIntent (now requires_payment_method) inside the error.
-      if (error instanceof Stripe.errors.StripeCardError && error.payment_intent) {
-        const failureCode = error.decline_code ?? error.code;
-        return {
-          paymentIntentId: error.payment_intent.id,
-          status: error.payment_intent.status,
-          ...(failureCode ? { failureCode } : {}),
-        };
-      }
-      throw unavailable(error);
-    }
-  }
-
-  async defaultPaymentMethod(stripeCustomerId: string): Promise<string> {
-    const customer = await callStripe(() => this.stripe.customers.retrieve(stripeCustomerId));
-    if (customer.deleted) throw new PaymentMethodMissing(stripeCustomerId);
-    const method = customer.invoice_settings?.default_payment_method;
-    if (!method) throw new PaymentMethodMissing(stripeCustomerId);
-    return typeof method === 'string' ? method : method.id;
-  }
-
-  async attachPaymentMethod(paymentMethodId: string, stripeCustomerId: string): Promise<StripeMethodState> {
-    try {
-      // No idempotency key of ours: attaching is naturally idempotent for a real PaymentMethod, and
-      // the client keys its own retries.
-      const method = await this.stripe.paymentMethods.attach(paymentMethodId, { customer: stripeCustomerId });
-      return methodState(method);
-    } catch (error) {
-      // 4xx invalid_request_error: no such method, attached to another customer, detached (permanent).
-      if (error instanceof Stripe.errors.StripeInvalidRequestError && (error.statusCode ?? 500) < 500) {
-        throw new PaymentMethodRefused(paymentMethodId, error.message);
-      }
-      throw unavailable(error);
-    }
-  }
-
-  async detachPaymentMethod(paymentMethodId: string): Promise<void> {
-    try {
-      await this.stripe.paymentMethods.detach(paymentMethodId);
-    } catch (error) {
-      // Detached before (a retry, or from the Dashboard): Stripe answers 400 "not attached"; a
-      // method that no longer has a customer is as detached as we want it.
-      if (error instanceof Stripe.errors.StripeInvalidRequestError) {
-        const method = await callStripe(() => this.stripe.paymentMethods.retrieve(paymentMethodId));
-        if (method.customer === null) return;
-      }
-      throw unavailable(error);
-    }
-  }
-
-  async setDefaultPaymentMethod(stripeCustomerId: string, paymentMethodId: string | null): Promise<void> {
-    // Setting a value is idempotent by itself; an idempotency key reused for another value later
-    // would replay the old answer instead of setting the new one.
-    await callStripe(() =>
-      this.stripe.customers.update(stripeCustomerId, {
-        invoice_settings: { default_payment_method: paymentMethodId ?? '' },
-      }),
-    );
-  }
-
-  async billingCustomerIdOf(stripeCustomerId: string): Promise<string | undefined> {
-    const customer = await callStripe(() => this.stripe.customers.retrieve(stripeCustomerId));
-    if (customer.deleted) return undefined;
-    return customer.metadata?.billing_customer_id || undefined;
-  }
+  const { StripeClientGateway } = await import('./stripe-client-gateway.ts');
+  return new StripeClientGateway(secretKey, { timeoutMs, maxNetworkRetries: MAX_NETWORK_RETRIES });
 }
 
 /** What we keep of a Stripe PaymentMethod: never more of a card than Stripe itself shows. */
@@ -298,35 +170,4 @@ export function methodState(method: Stripe.PaymentMethod): StripeMethodState {
       ? { brand: card.brand, last4: card.last4, exp_month: card.exp_month, exp_year: card.exp_year }
       : null,
   };
-}
-
-async function callStripe<T>(call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (error) {
-    throw unavailable(error);
-  }
-}
-
-/** Stripe's errors become StripeUnavailable; anything else (a bug of ours) passes through untouched. */
-function unavailable(error: unknown): unknown {
-  if (!(error instanceof Stripe.errors.StripeError)) return error;
-  const status = error.statusCode;
-  const retryable =
-    error instanceof Stripe.errors.StripeConnectionError ||
-    status === undefined ||
-    status === 409 ||
-    status === 429 ||
-    status >= 500;
-  return new StripeUnavailable(
-    {
-      requestId: error.requestId,
-      statusCode: status,
-      stripeType: error.rawType ?? error.type,
-      code: error.code,
-      stripeMessage: error.message,
-      retryable,
-    },
-    { cause: error },
-  );
 }

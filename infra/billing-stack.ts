@@ -10,6 +10,7 @@ import {
 } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
 import { ALL_HANDLERS, handlerAccess, ROUTES } from '../shared/http/routes.ts';
 import { Alarms } from './alarms.ts';
@@ -120,6 +121,19 @@ export class BillingStack extends Stack {
       const fn = this.functions.get(name);
       if (access.billingTable === 'read') table.grantReadData(fn);
       if (access.billingTable === 'read-write') table.grantReadWriteData(fn);
+      // Usage totals read every counter shard of a period in one PartiQL SELECT whose WHERE names the
+      // shards' partition keys (shared/store/partiql.ts); a SELECT that would scan the table is denied.
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({ actions: ['dynamodb:PartiQLSelect'], resources: [table.tableArn] }),
+      );
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          effect: iam.Effect.DENY,
+          actions: ['dynamodb:PartiQLSelect'],
+          resources: [table.tableArn],
+          conditions: { Bool: { 'dynamodb:FullTableScan': 'true' } },
+        }),
+      );
       Validations.of(fn.role!).acknowledge({
         id: indexWildcard,
         reason:

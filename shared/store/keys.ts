@@ -23,7 +23,7 @@
  * Usage records of a period (one shard)    | GSI1  | GSI1PK = USAGE_RECORDS#<subscription>#<period start>#<shard>, GSI1SK > cursor
  * …of one metric / one invoice line        | GSI1  | same, GSI1SK begins_with <metric># / <metric>#<price>#
  * Usage aggregate shard of one period      | table | PK = USAGE_AGG#<subscription>#<shard>, SK = <period start>#<metric>#<price>
- * All usage of a period (every shard)      | table | PK = USAGE_AGG#<subscription>#<0..n-1>, SK begins_with <period start>#
+ * All usage of a period (every shard)      | table | PartiQL: PK IN [USAGE_AGG#<subscription>#<0..n-1>], SK begins_with <period start>#
  * Period closed to late usage (invoiced)   | table | PK = SUBSCRIPTION#<id>, SK = PERIOD_CLOSED#<period start>#<shard>
  * Threshold invoices of a period           | table | PK = SUBSCRIPTION#<id>, SK begins_with THRESHOLD_INVOICE#<period start># (→ invoice id)
  * Highest threshold invoiced in a period   | table | PK = SUBSCRIPTION#<id>, SK = THRESHOLD_HEAD#<period start> (serializes the invoicer)

@@ -27,6 +27,7 @@ import {
   usageRecordListingPrefix,
 } from './keys.ts';
 import { decodeCursor, encodeCursor, type Page } from './pagination.ts';
+import { selectFromPartitions } from './partiql.ts';
 import { type TransactItem, transactOnce } from './transact.ts';
 
 /** One usage record that passed validation, ready to be counted once. */
@@ -325,22 +326,20 @@ export class UsageRepository {
     return { items, recordAt, periodAt, aggregateAt };
   }
 
-  /** Every metric's exact total for one period, summed over the shards. */
+  /**
+   * Every metric's exact total for one period, summed over the shards: one consistent read of all
+   * the shards' partitions at once (selectFromPartitions), not a Query per shard.
+   */
   async aggregates(subscriptionId: string, periodStart: string): Promise<UsageAggregate[]> {
-    const pages = await Promise.all(
-      Array.from({ length: USAGE_SHARDS }, (_, shard) =>
-        dynamoRaw().send(
-          new QueryCommand({
-            TableName: this.tableName,
-            KeyConditionExpression: 'PK = :pk AND begins_with(SK, :period)',
-            ExpressionAttributeValues: {
-              ':pk': { S: usageAggregatePartition(subscriptionId, shard) },
-              ':period': { S: `${periodStart}#` },
-            },
-            ConsistentRead: true,
-          }),
-        ),
-      ),
+    const partitions = Array.from({ length: USAGE_SHARDS }, (_, shard) =>
+      usageAggregatePartition(subscriptionId, shard),
+    );
+    const shardOf = new Map(partitions.map((partition, shard) => [partition, shard]));
+    // In shard order, as a Query per shard returned them: the first shard of a price names its snapshot.
+    const items = (await selectFromPartitions(this.tableName, partitions, `${periodStart}#`)).sort(
+      (a, b) =>
+        shardOf.get(a.PK!.S!)! - shardOf.get(b.PK!.S!)! ||
+        (a.SK!.S! < b.SK!.S! ? -1 : a.SK!.S! > b.SK!.S! ? 1 : 0),
     );
     type Entry = Omit<UsageAggregate, 'records_digest' | 'records_kept_until'> & {
       parts: string[];
@@ -349,7 +348,7 @@ export class UsageRepository {
       keptDays: number;
     };
     const byMetric = new Map<string, Entry>();
-    for (const item of pages.flatMap((page) => page.Items ?? [])) {
+    for (const item of items) {
       const metric = item.metric?.S ?? '';
       const group = `${metric}#${item.price_id?.S ?? ''}`;
       const entry: Entry = byMetric.get(group) ?? {

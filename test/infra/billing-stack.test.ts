@@ -12,6 +12,7 @@ import {
   functionResource,
   ofType,
   only,
+  referencedIds,
   refTarget,
   statementsOf,
   synthStage,
@@ -168,6 +169,24 @@ describe('least privilege', () => {
     for (const name of readWrite) {
       expect(allowedTargets(dev, name, 'dynamodb:PutItem'), name).toEqual([billingTableId]);
       expect(allowedTargets(dev, name, 'dynamodb:Query'), name).toEqual([billingTableId]);
+    }
+  });
+
+  it('handlers of the billing table may read it with a PartiQL SELECT, never one that scans it', () => {
+    const withTable = ALL_HANDLERS.filter((handler) => handlerAccess(handler).billingTable !== 'none');
+    expect(withTable.length).toBeGreaterThan(0);
+    for (const name of withTable) {
+      expect(allowedTargets(dev, name, 'dynamodb:PartiQLSelect'), name).toEqual([billingTableId]);
+      const denials = statementsOf(dev, name).filter(
+        (s) => s.effect === 'Deny' && s.actions.includes('dynamodb:PartiQLSelect'),
+      );
+      expect(
+        denials.map((s) => [s.resources.flatMap(referencedIds), s.condition]),
+        name,
+      ).toEqual([[[billingTableId], { Bool: { 'dynamodb:FullTableScan': 'true' } }]]);
+    }
+    for (const name of ALL_HANDLERS.filter((handler) => handlerAccess(handler).billingTable === 'none')) {
+      expect(allowedTargets(dev, name, 'dynamodb:PartiQLSelect'), name).toEqual([]);
     }
   });
 

@@ -131,7 +131,7 @@ export function refTarget(value: unknown): string | undefined {
   return undefined;
 }
 
-export type Statement = { actions: string[]; resources: unknown[]; effect: string };
+export type Statement = { actions: string[]; resources: unknown[]; effect: string; condition: unknown };
 
 /** Every IAM statement attached to the execution role of one handler's Lambda. */
 export function statementsOf(synth: Synthesized, handler: string): Statement[] {
@@ -142,11 +142,17 @@ export function statementsOf(synth: Synthesized, handler: string): Statement[] {
     )
     .flatMap(([, policy]) => (policy.Properties['PolicyDocument'] as { Statement: unknown[] }).Statement)
     .map((raw) => {
-      const statement = raw as { Action: string | string[]; Resource: unknown; Effect: string };
+      const statement = raw as {
+        Action: string | string[];
+        Resource: unknown;
+        Effect: string;
+        Condition?: unknown;
+      };
       return {
         actions: ([] as string[]).concat(statement.Action),
         resources: ([] as unknown[]).concat(statement.Resource),
         effect: statement.Effect,
+        condition: statement.Condition,
       };
     });
 }

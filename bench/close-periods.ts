@@ -33,14 +33,13 @@ import {
   planKey,
   subscriptionKey,
   type TableKey,
-  usageAggregatePartition,
 } from '../shared/store/keys.ts';
 import { SubscriptionsRepository } from '../shared/store/subscriptions-repository.ts';
 import type { TransactItem } from '../shared/store/transact.ts';
 import { takeChunk, UsageRepository, type UsageWrite } from '../shared/store/usage-repository.ts';
 import { listPlanPrices } from '../shared/use-cases/catalog.ts';
 import { createCustomer } from '../shared/use-cases/customers.ts';
-import { closeDuePeriods } from '../shared/use-cases/invoicing/close-periods.ts';
+import { CLOSE_CONCURRENCY, closeDuePeriods } from '../shared/use-cases/invoicing/close-periods.ts';
 import { createSubscription } from '../shared/use-cases/subscriptions.ts';
 import { countByCommand, recordStoreCalls, replayWithFreshWrites } from './store-calls.ts';
 import type { SummaryRow } from './summary.ts';
@@ -68,9 +67,9 @@ import { printTable } from './table.ts';
  */
 const FULL = { subscriptions: 10_000, records: 100 };
 const QUICK = { subscriptions: 200, records: 20 };
-/** Workers for seeding and for the raw reads (closeDuePeriods closes 8 subscriptions at a time). */
+/** Workers for seeding, and for the raw reads as many as closeDuePeriods closes subscriptions at a time. */
 const SEED_CONCURRENCY = 8;
-const READ_CONCURRENCY = 8;
+const READ_CONCURRENCY = CLOSE_CONCURRENCY;
 const METRICS = ['calls', 'tokens'] as const;
 const FLAT_FEE = 1000;
 const SUBSCRIPTIONS_PER_CUSTOMER = 10;
@@ -98,12 +97,13 @@ const CLOSE_TARGET = 1.5;
 
 export async function benchClosePeriods(): Promise<SummaryRow[]> {
   const scale = scaleFromArgs();
-  const service = await startBenchService();
+  const service = await startBenchService({ eventPath: scale.eventPath });
   const tableName = service.runtime.tables.billing;
   const raw = new DynamoDBClient({ ...LOCAL_AWS, endpoint: service.runtime.dynamoDbEndpoint });
   try {
     console.log(
-      `\nclose-periods: ${scale.subscriptions} subscriptions × ${scale.records} usage records; seeding…`,
+      `\nclose-periods: ${scale.subscriptions} subscriptions × ${scale.records} usage records, event path ` +
+        `${scale.eventPath ? 'on' : 'off'}; seeding…`,
     );
     let started = performance.now();
     const { planId } = await meteredPlan(service, [
@@ -150,10 +150,6 @@ export async function benchClosePeriods(): Promise<SummaryRow[]> {
     if (due.length !== scale.subscriptions) {
       throw new Error(`listDue found ${due.length} due subscriptions, expected ${scale.subscriptions}`);
     }
-
-    started = performance.now();
-    await rawReadLikeClose(raw, tableName, closeAt);
-    const patternSeconds = elapsed(started);
 
     started = performance.now();
     const read = await rawReadOfCloseItems(raw, tableName, closeAt, counterKeysOf);
@@ -209,7 +205,8 @@ export async function benchClosePeriods(): Promise<SummaryRow[]> {
     const per = (seconds: number) => ((seconds * 1000) / scale.subscriptions).toFixed(2);
     const times = (seconds: number) => (seconds / ceilingSeconds).toFixed(2);
     printTable(
-      `Period close of ${scale.subscriptions} subscriptions × ${scale.records} usage records in local mode, ` +
+      `Period close of ${scale.subscriptions} subscriptions × ${scale.records} usage records in local mode ` +
+        `(event path ${scale.eventPath ? 'on' : 'off'}), ` +
         `next to its ceiling (the items it must read, read raw and batched, plus its writes sent raw) and ` +
         `to its store calls as it makes them, sent raw, on the same DynamoDB Local ` +
         `(${READ_CONCURRENCY} workers, as the close)`,
@@ -240,13 +237,6 @@ export async function benchClosePeriods(): Promise<SummaryRow[]> {
           fmt(rawSeconds),
           per(rawSeconds),
           times(rawSeconds),
-        ],
-        [
-          `raw reads in the close's own pattern (per subscription: ${USAGE_SHARDS} counter-shard Queries, ` +
-            'pending Query, prices Query)',
-          fmt(patternSeconds),
-          per(patternSeconds),
-          times(patternSeconds),
         ],
         [
           `closeDuePeriods again, nothing due (${second.subscriptions} subscriptions, ${second.invoices_created} invoices)`,
@@ -294,7 +284,7 @@ export async function benchClosePeriods(): Promise<SummaryRow[]> {
     return [
       {
         benchmark: 'close-periods',
-        measure: `close of ${n} subscriptions × ${scale.records} records, ms per subscription`,
+        measure: `close of ${n} subscriptions × ${scale.records} records, event path ${scale.eventPath ? 'on' : 'off'}, ms per subscription`,
         value: per(closeSeconds),
         ceiling: `${per(ceilingSeconds)} (its reads + its writes raw)`,
         ratio: ratio.toFixed(2),
@@ -308,12 +298,13 @@ export async function benchClosePeriods(): Promise<SummaryRow[]> {
   }
 }
 
-function scaleFromArgs(): { subscriptions: number; records: number } {
+function scaleFromArgs(): { subscriptions: number; records: number; eventPath: boolean } {
   const { values } = parseArgs({
     args: process.argv.slice(2),
     options: {
       subscriptions: { type: 'string' },
       records: { type: 'string' },
+      'event-path': { type: 'string' },
       quick: { type: 'boolean' },
     },
     allowPositionals: true,
@@ -335,7 +326,19 @@ function scaleFromArgs(): { subscriptions: number; records: number } {
       base.subscriptions,
     ),
     records: count('records', values.records ?? process.env.BENCH_CLOSE_RECORDS, base.records),
+    eventPath: eventPathOf(values['event-path'] ?? process.env.BENCH_CLOSE_EVENT_PATH),
   };
+}
+
+/**
+ * `--event-path on` (the default: the whole service, whose stream fan-out and SmartGateway sync of
+ * the close's writes share the machine's cores with it) or `off` (the close alone, as the close
+ * Lambda runs in AWS, where that work happens in other Lambdas).
+ */
+function eventPathOf(value: unknown): boolean {
+  if (value === undefined || value === 'on') return true;
+  if (value === 'off') return false;
+  throw new Error(`--event-path must be on or off, not ${JSON.stringify(value)}`);
 }
 
 /**
@@ -581,33 +584,6 @@ async function rawReadOfCloseItems(
   }
   await runConcurrently(tasks.length, READ_CONCURRENCY, (i) => tasks[i]!());
   return result;
-}
-
-/**
- * The same items read the way the close reads them, raw and without writing: per due subscription,
- * one Query per counter shard, its pending items and its plan's prices, in parallel.
- */
-async function rawReadLikeClose(raw: DynamoDBClient, tableName: string, closeAt: Date): Promise<void> {
-  const due = await queryAll(raw, dueQuery(tableName, closeAt));
-  await runConcurrently(due.length, READ_CONCURRENCY, async (i) => {
-    const id = due[i]!.id!.S!;
-    const periodStart = due[i]!.current_period_start!.S!;
-    await Promise.all([
-      queryAll(raw, pricesQuery(tableName, due[i]!.plan_id!.S!)),
-      queryAll(raw, pendingQuery(tableName, id)),
-      ...Array.from({ length: USAGE_SHARDS }, (_, shard) =>
-        queryAll(raw, {
-          TableName: tableName,
-          KeyConditionExpression: 'PK = :pk AND begins_with(SK, :period)',
-          ExpressionAttributeValues: {
-            ':pk': { S: usageAggregatePartition(id, shard) },
-            ':period': { S: `${periodStart}#` },
-          },
-          ConsistentRead: true,
-        }),
-      ),
-    ]);
-  });
 }
 
 async function countInvoices(raw: DynamoDBClient, tableName: string): Promise<number> {

@@ -10,9 +10,12 @@ export const MAX_PARTITIONS_PER_SELECT = 50;
 
 /**
  * Every item of the partitions `partitionKeys` whose sort key begins with `sortKeyPrefix`, read
- * consistently in one ExecuteStatement (and its next pages): the items 'PK = :pk AND
- * begins_with(SK, :prefix)' queried on each partition would return, in one round trip instead of
- * one per partition. Items are raw (numbers stay exact decimal strings); their order is not defined.
+ * consistently by one ExecuteStatement and its next pages: the items 'PK = :pk AND
+ * begins_with(SK, :prefix)' queried on each partition would return, for the same read units. DynamoDB
+ * returns an IN list's results in pages of up to 10 items, so n items take ceil(n / 10) requests in
+ * turn, where a Query per partition takes one request each, in parallel: fewer requests (and less of
+ * the Lambda's CPU), and more round trips in turn once the partitions hold more than 10 items.
+ * Items are raw (numbers stay exact decimal strings); their order is not defined.
  */
 export async function selectFromPartitions(
   tableName: string,
@@ -41,6 +44,11 @@ export async function selectFromPartitions(
       }),
     );
     items.push(...(page.Items ?? []));
+    // A page cut at 1 MB may come back with a LastEvaluatedKey, which ExecuteStatement cannot resume
+    // from: a total summed over what was read would be short, so the read fails instead.
+    if (page.LastEvaluatedKey && !page.NextToken) {
+      throw new Error(`The select on ${tableName} stopped at a LastEvaluatedKey without a NextToken`);
+    }
     nextToken = page.NextToken;
   } while (nextToken);
   return items;

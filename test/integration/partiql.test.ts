@@ -1,6 +1,10 @@
 import { BatchWriteItemCommand, type DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { dynamoRaw } from '../../shared/store/client.ts';
+import { usageAggregatePartition } from '../../shared/store/keys.ts';
 import { MAX_PARTITIONS_PER_SELECT, selectFromPartitions } from '../../shared/store/partiql.ts';
+import { UsageRepository } from '../../shared/store/usage-repository.ts';
 import { useTestStore } from '../support/store.ts';
 
 /**
@@ -62,7 +66,18 @@ describe('selectFromPartitions', () => {
       { PK: 'SEL#a#8', SK: '2026-02#m0' },
       { PK: 'SEL#b#0', SK: '2026-02#m0' },
     ]);
-    const selected = await selectFromPartitions(table, partitions, '2026-02#');
+    let pages = 0;
+    dynamoRaw().middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'ExecuteStatementCommand') pages++;
+        return next(args);
+      },
+      { step: 'initialize', name: 'countSelectPages' },
+    );
+    const selected = await selectFromPartitions(table, partitions, '2026-02#').finally(() =>
+      dynamoRaw().middlewareStack.remove('countSelectPages'),
+    );
+    expect(pages).toBeGreaterThan(1);
     const queried = await queryEach(table, partitions, '2026-02#');
     expect(queried.length).toBe(15); // 1, 2 or 3 per partition, about 2.2 MB in all
     expect(keysOf(selected)).toEqual(keysOf(queried));
@@ -73,5 +88,37 @@ describe('selectFromPartitions', () => {
     await expect(selectFromPartitions(store.tables.billing, [], 'x')).resolves.toEqual([]);
     const tooMany = Array.from({ length: MAX_PARTITIONS_PER_SELECT + 1 }, (_, i) => `SEL#${i}`);
     await expect(selectFromPartitions(store.tables.billing, tooMany, 'x')).rejects.toThrow(RangeError);
+  });
+
+  it("usage totals sum a price's shards exactly and take its snapshot from its lowest shard", async () => {
+    const table = store.tables.billing;
+    const period = '2026-03-01T00:00:00.000Z';
+    const snapshot = (nickname: string) => marshall({ id: 'price_x', metric: 'calls', nickname });
+    const counter = (shard: number, quantity: string, nickname: string) => ({
+      PutRequest: {
+        Item: {
+          PK: { S: usageAggregatePartition('sub_sort', shard) },
+          SK: { S: `${period}#calls#price_x` },
+          metric: { S: 'calls' },
+          price_id: { S: 'price_x' },
+          price: { M: snapshot(nickname) },
+          quantity: { N: quantity },
+          record_count: { N: '1' },
+          period_end: { S: '2026-04-01T00:00:00.000Z' },
+        },
+      },
+    });
+    await store.client.send(
+      new BatchWriteItemCommand({
+        RequestItems: {
+          [table]: [counter(5, '0.000001', 'from shard 5'), counter(2, '9007199254740993.5', 'from shard 2')],
+        },
+      }),
+    );
+    const [total, ...others] = await new UsageRepository(table).aggregates('sub_sort', period);
+    expect(others).toEqual([]);
+    expect(total!.quantity).toBe('9007199254740993.500001');
+    expect(total!.records).toBe(2);
+    expect((total!.price as unknown as { nickname: string }).nickname).toBe('from shard 2');
   });
 });

@@ -91,6 +91,8 @@ const WRITE_OPERATIONS = new Set([
 
 function tablesWritten(operation: string, input: Record<string, unknown>): string[] {
   if (!WRITE_OPERATIONS.has(operation)) return [];
+  // A PartiQL SELECT (usage totals read every counter shard in one) writes nothing.
+  if (operation === 'ExecuteStatement' && /^\s*select\b/i.test(String(input.Statement ?? ''))) return [];
   if (operation === 'BatchWriteItem') return Object.keys((input.RequestItems as object) ?? {});
   if (operation === 'TransactWriteItems') {
     return ((input.TransactItems as Record<string, { TableName?: string }>[]) ?? []).flatMap((item) =>

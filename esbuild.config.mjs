@@ -18,7 +18,7 @@ export const handlerNames = readdirSync(join(root, 'functions'))
  * (its default error map); no handler sets another. The bundles get a locales module that holds
  * English alone, which takes a fifth off each bundle and its parse at cold start.
  */
-export const englishOnlyZod = {
+const englishOnlyZod = {
   name: 'english-only-zod',
   setup(pluginBuild) {
     pluginBuild.onResolve({ filter: /\/locales\/index\.js$/ }, (args) =>

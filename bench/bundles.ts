@@ -37,10 +37,8 @@ export async function benchBundles(): Promise<SummaryRow[]> {
       quiet: true,
       extra: { [HELLO]: coldStartSource(HELLO), [FLOOR]: coldStartSource(FLOOR) },
     });
-    const ordered = [
-      ...built.filter((b) => b.name === HELLO || b.name === FLOOR),
-      ...built.filter((b) => b.name !== HELLO && b.name !== FLOOR),
-    ];
+    const isBaseline = (name: string) => name === HELLO || name === FLOOR;
+    const ordered = [...built.filter((b) => isBaseline(b.name)), ...built.filter((b) => !isBaseline(b.name))];
     const helloFile = join(outDir, HELLO, 'index.mjs');
     const rows = ordered.map(({ name, metafile }) => {
       const file = join(outDir, name, 'index.mjs');
@@ -63,7 +61,7 @@ export async function benchBundles(): Promise<SummaryRow[]> {
       `Lambda bundles (esbuild, minified, ESM, node22 target); medians of ${runs} fresh \`node\` processes, each paired with a hello-world one`,
       ['function', 'eager KiB', 'lazy KiB', 'import ms', 'process CPU ms', 'x hello CPU'],
       rows.map((row) => [
-        row.name === HELLO || row.name === FLOOR ? `(${row.name})` : row.name,
+        isBaseline(row.name) ? `(${row.name})` : row.name,
         (row.eagerBytes / 1024).toFixed(1),
         (row.lazyBytes / 1024).toFixed(1),
         row.importMs.toFixed(1),
@@ -79,7 +77,7 @@ export async function benchBundles(): Promise<SummaryRow[]> {
     );
     const background = new Set<string>(BACKGROUND_HANDLERS);
     const slowest = rows
-      .filter((row) => row !== hello && row !== floor && !background.has(row.name))
+      .filter((row) => !isBaseline(row.name) && !background.has(row.name))
       .reduce((worst, row) => (row.ratio > worst.ratio ? row : worst));
     return [
       {

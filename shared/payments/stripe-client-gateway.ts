@@ -11,10 +11,9 @@ import {
   StripeUnavailable,
 } from './stripe-gateway.ts';
 
-/**
- * The only module that calls the Stripe API: stripe-gateway.ts's StripeGateway on the Stripe client.
- * Imported by stripeGateway() when it first builds a gateway, never statically.
- */
+// The only module that calls the Stripe API: stripe-gateway.ts's StripeGateway on the Stripe client.
+// Imported by stripeGateway() when it first builds a gateway, never statically.
+
 /** `STRIPE_API_BASE` (e.g. `http://127.0.0.1:12345`) as the client's host/port/protocol options. */
 function apiEndpoint(base: string | undefined): Pick<Stripe.StripeConfig, 'host' | 'port' | 'protocol'> {
   if (!base) return {};

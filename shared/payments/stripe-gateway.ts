@@ -153,6 +153,7 @@ export function stripeGateway(options: StripeGatewayOptions = {}): Promise<Strip
 export function resetStripeGateway(): void {
   cache.clear();
 }
+
 async function build(timeoutMs: number): Promise<StripeGateway | undefined> {
   const { secretKey } = await stripeCredentials();
   if (!secretKey) return undefined;

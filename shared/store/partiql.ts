@@ -4,7 +4,7 @@ import { dynamoRaw } from './client.ts';
 /**
  * The most partition keys one PartiQL `IN` list may hold (DynamoDB's limit on IN values). A SELECT
  * whose WHERE pins the partition key with `=` or `IN` reads just those partitions, as a Query of each
- * would, in one request; without it, it would scan the table (which the stack's IAM policy denies).
+ * would, in one statement; without it, it would scan the table (which the stack's IAM policy denies).
  */
 export const MAX_PARTITIONS_PER_SELECT = 50;
 

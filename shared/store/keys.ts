@@ -37,7 +37,11 @@
  * Credit balances of a customer            | table | PK = CUSTOMER#<id>, SK begins_with CREDIT_BALANCE#
  * Credit balance in one currency           | table | PK = CUSTOMER#<id>, SK = CREDIT_BALANCE#<currency>
  * Payments of an invoice (each once)       | table | PK = INVOICE#<id>, SK begins_with PAYMENT#
- * Subscriptions due for period close       | GSI2  | GSI2PK = TYPE#subscription, filter current_period_end <= now
+ * Subscriptions due for period close       | GSI3  | GSI3PK = DUE#subscription#<status> (each not canceled), GSI3SK < <now>$
+ * Subscriptions in one status (past_due)   | GSI3  | GSI3PK = DUE#subscription#<status>
+ * Open invoices past their due date        | GSI3  | GSI3PK = DUE#invoice, GSI3SK < <now>$ (open, amount due > 0)
+ * …the same before the due index was filled| GSI2  | GSI2PK = TYPE#subscription / TYPE#invoice, filtered (due-index migration only)
+ * Due-index migration state                | table | PK = MIGRATION#due-index, SK = STATE
  * Subscriptions the close could not close  | table | PK = CLOSE_FAILURE, SK begins_with SUBSCRIPTION# (few: each one an alarm)
  * Get payment method by id (webhooks, pay)  | table | PK = PAYMENT_METHOD#<pm id>, SK = PROFILE
  * Payment methods of a customer, oldest 1st | GSI1  | GSI1PK = CUSTOMER#<id>, GSI1SK begins_with PAYMENT_METHOD#
@@ -65,6 +69,31 @@ export const byTypeKey = (entityType: string, createdAt: string, id: string) => 
 });
 
 export const byTypePartition = (entityType: string): string => `TYPE#${entityType}`;
+
+/**
+ * GSI3 "due", sparse: set only while a scheduled job has something to do with the item (see
+ * table-definition.ts), in a partition per kind of work, sorted by the moment it is due. The moment is
+ * an ISO-8601 UTC time as toISOString writes it (fixed width), so sort keys order by time.
+ */
+export const dueKey = (partition: string, dueAt: string, id: string) => ({
+  GSI3PK: partition,
+  GSI3SK: `${dueAt}#${id}`,
+});
+
+/** Subscriptions not canceled, one partition per status, by the end of their current period. */
+export const subscriptionsDuePartition = (status: string): string => `DUE#subscription#${status}`;
+
+/** Open invoices with an amount due, by their due date. */
+export const INVOICES_DUE_PARTITION = 'DUE#invoice';
+
+/**
+ * Exclusive upper bound of the due sort keys of everything due at `now` or before: `<moment>#<id>`
+ * is below `<now>$` exactly when moment <= now (same width, and `#` sorts just before `$`).
+ */
+export const dueBy = (now: Date): string => `${now.toISOString()}$`;
+
+/** Whether the due index holds every item it should yet (shared/store/due-index-repository.ts). */
+export const DUE_INDEX_MIGRATION_KEY: TableKey = { PK: 'MIGRATION#due-index', SK: 'STATE' };
 
 export const auditKey = (entityKey: TableKey, at: string, auditId: string): TableKey => ({
   PK: entityKey.PK,

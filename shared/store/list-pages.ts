@@ -94,11 +94,18 @@ async function queryPage<T>(
 /** Every item a query matches, all pages, as API shapes (for jobs that need the whole set). */
 export async function queryAll<T>(query: Omit<QueryCommandInput, 'ExclusiveStartKey'>): Promise<T[]> {
   const items: T[] = [];
+  for await (const page of queryPages(query)) items.push(...page.map((item) => withoutKeys<T>(item)));
+  return items;
+}
+
+/** The stored items a query matches, keys and all, one page at a time (for jobs over large sets). */
+export async function* queryPages(
+  query: Omit<QueryCommandInput, 'ExclusiveStartKey'>,
+): AsyncGenerator<Record<string, unknown>[]> {
   let start: Record<string, unknown> | undefined;
   do {
     const page = await dynamo().send(new QueryCommand({ ...query, ExclusiveStartKey: start }));
-    items.push(...(page.Items ?? []).map((item) => withoutKeys<T>(item)));
+    yield page.Items ?? [];
     start = page.LastEvaluatedKey;
   } while (start);
-  return items;
 }

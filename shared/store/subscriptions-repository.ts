@@ -12,10 +12,13 @@ import {
   byTypeKey,
   byTypePartition,
   customerKey,
+  dueBy,
+  dueKey,
   PENDING_ITEM_SK_PREFIX,
   pendingItemKey,
   planKey,
   subscriptionKey,
+  subscriptionsDuePartition,
 } from './keys.ts';
 import { pageByOwner, pageByType, queryAll } from './list-pages.ts';
 import type { Page } from './pagination.ts';
@@ -173,11 +176,38 @@ export class SubscriptionsRepository {
   }
 
   /**
-   * Subscriptions whose current period has ended and are not canceled: the period-close job's
-   * work list. Reads the by-type index with a filter, so each run reads every subscription once
-   * (see docs/invoicing.md for the sparse "due" index that replaces this at larger scale).
+   * Subscriptions whose current period has ended and are not canceled: the period-close job's work
+   * list. Reads only those, from the sparse due index (one query per status not canceled).
    */
-  listDue(now: Date): Promise<Subscription[]> {
+  async listDue(now: Date): Promise<Subscription[]> {
+    const byStatus = await Promise.all(
+      DUE_STATUSES.map((status) =>
+        queryAll<Subscription>({
+          TableName: this.tableName,
+          IndexName: 'GSI3',
+          KeyConditionExpression: 'GSI3PK = :pk AND GSI3SK < :by',
+          ExpressionAttributeValues: { ':pk': subscriptionsDuePartition(status), ':by': dueBy(now) },
+        }),
+      ),
+    );
+    return byStatus.flat();
+  }
+
+  /** Every past_due subscription (the due index's past_due partition): dunning re-checks each. */
+  listPastDue(): Promise<Subscription[]> {
+    return queryAll<Subscription>({
+      TableName: this.tableName,
+      IndexName: 'GSI3',
+      KeyConditionExpression: 'GSI3PK = :pk',
+      ExpressionAttributeValues: { ':pk': subscriptionsDuePartition('past_due') },
+    });
+  }
+
+  /**
+   * listDue from the by-type index with a filter, reading every subscription: the work list until
+   * the due index holds every subscription written before it existed (due-index-repository.ts).
+   */
+  listDueByType(now: Date): Promise<Subscription[]> {
     return queryAll<Subscription>({
       TableName: this.tableName,
       IndexName: 'GSI2',
@@ -192,15 +222,15 @@ export class SubscriptionsRepository {
     });
   }
 
-  /** Every subscription in `status` (by-type index, filtered): e.g. the past_due ones to re-check. */
-  listWithStatus(status: Subscription['status']): Promise<Subscription[]> {
+  /** listPastDue from the by-type index with a filter, for the same migration. */
+  listPastDueByType(): Promise<Subscription[]> {
     return queryAll<Subscription>({
       TableName: this.tableName,
       IndexName: 'GSI2',
       KeyConditionExpression: 'GSI2PK = :pk',
       FilterExpression: '#status = :status',
       ExpressionAttributeNames: { '#status': 'status' },
-      ExpressionAttributeValues: { ':pk': byTypePartition(ITEM_TYPE), ':status': status },
+      ExpressionAttributeValues: { ':pk': byTypePartition(ITEM_TYPE), ':status': 'past_due' },
     });
   }
 
@@ -219,7 +249,24 @@ export class SubscriptionsRepository {
   }
 }
 
-/** The stored form of a subscription: its keys (table, by customer, by type) and its fields. */
+/** Every status but canceled: a subscription in one of them is closed when its period ends. */
+const DUE_STATUSES = Object.keys({
+  trialing: true,
+  active: true,
+  past_due: true,
+} satisfies Record<Exclude<Subscription['status'], 'canceled'>, true>) as Subscription['status'][];
+
+/** Its due-index keys while it is not canceled (the close's work list), none once it is. */
+export function subscriptionDueKey(subscription: Subscription): Record<string, string> {
+  if (subscription.status === 'canceled') return {};
+  return dueKey(
+    subscriptionsDuePartition(subscription.status),
+    subscription.current_period_end,
+    subscription.id,
+  );
+}
+
+/** The stored form of a subscription: its keys (table, by customer, by type, due) and its fields. */
 export function subscriptionStoreItem(subscription: Subscription): Record<string, unknown> {
   // The base item's fee state at the top level too, where the release before items reads it: rolled
   // back, that release still bills the base plan right (docs/billing-rules.md, "Items"). This one
@@ -229,6 +276,7 @@ export function subscriptionStoreItem(subscription: Subscription): Record<string
     ...subscriptionKey(subscription.id),
     ...byOwnerKey(customerKey(subscription.customer_id), ITEM_TYPE, subscription.created_at, subscription.id),
     ...byTypeKey(ITEM_TYPE, subscription.created_at, subscription.id),
+    ...subscriptionDueKey(subscription),
     item_type: ITEM_TYPE,
     ...subscription,
     fee_segment_start: base?.fee_segment_start ?? subscription.current_period_start,

@@ -14,6 +14,12 @@ export const BILLING_TABLE = {
     { indexName: 'GSI1', partitionKey: 'GSI1PK', sortKey: 'GSI1SK' },
     /** GSI2 "by type": every entity of one type in creation order (operator list endpoints). */
     { indexName: 'GSI2', partitionKey: 'GSI2PK', sortKey: 'GSI2SK' },
+    /**
+     * GSI3 "due", sparse: only what a scheduled job has to look at, by the moment it is due (a
+     * subscription not canceled, by its period end; an open invoice with something due, by its due
+     * date), so a run reads what is due and not every item of the type.
+     */
+    { indexName: 'GSI3', partitionKey: 'GSI3PK', sortKey: 'GSI3SK' },
   ],
   streamViewType: 'NEW_AND_OLD_IMAGES',
 } as const;

@@ -9,6 +9,7 @@ import { CloseFailuresRepository } from '../../store/close-failures-repository.t
 import { InvoicesRepository } from '../../store/invoices-repository.ts';
 import { SubscriptionsRepository } from '../../store/subscriptions-repository.ts';
 import { getPlanFee, planFeesFor } from '../catalog.ts';
+import { type DueWorkList, workListForRun } from './due-work-list.ts';
 import { markOverdue } from './dunning.ts';
 import { periodUsage } from './period-usage.ts';
 
@@ -26,6 +27,8 @@ export const schedulerAt = (now: Date): Caller => ({ principal: SCHEDULER, reque
 export const CLOSE_CONCURRENCY = 16;
 
 export type CloseReport = {
+  /** Where the work list came from: the due index, or every subscription while it fills in. */
+  work_list: DueWorkList['source'];
   subscriptions: number;
   invoices_created: number;
   already_invoiced: number;
@@ -53,9 +56,13 @@ export async function closeDuePeriods(
   tableName: string,
   now: Date,
   caller: Caller = schedulerAt(now),
+  /** The real time (not the close's `now`): how long the due-index fill-in has run (due-work-list.ts). */
+  wallClock: Date = new Date(),
 ): Promise<CloseReport> {
-  const due = await new SubscriptionsRepository(tableName).listDue(now);
+  const workList = await workListForRun(tableName, wallClock);
+  const due = await workList.subscriptionsDue(now);
   const report: CloseReport = {
+    work_list: workList.source,
     subscriptions: due.length,
     invoices_created: 0,
     already_invoiced: 0,
@@ -115,7 +122,7 @@ export async function closeDuePeriods(
     report.skipped += outcome.skipped;
     if (marked.has(subscription.id)) await markers.clear(subscription.id).catch(() => undefined);
   });
-  const standing = await markOverdue(tableName, caller, failedOn);
+  const standing = await markOverdue(tableName, caller, failedOn, workList);
   report.past_due = standing.past_due;
   report.restored = standing.restored;
   return report;

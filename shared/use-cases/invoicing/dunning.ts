@@ -5,6 +5,7 @@ import { auditBy } from '../../store/audit.ts';
 import { InvoicesRepository } from '../../store/invoices-repository.ts';
 import { SubscriptionsRepository } from '../../store/subscriptions-repository.ts';
 import { LOST_RACE, retryOnLostRace } from '../optimistic.ts';
+import { type DueWorkList, dueWorkList } from './due-work-list.ts';
 
 /**
  * A subscription is past_due while it has an open invoice past its due date, and active again once
@@ -73,10 +74,11 @@ export async function markOverdue(
   failedOn: (subscriptionId: string, error: unknown) => Promise<void> = async (_id, error) => {
     throw error;
   },
+  workList: DueWorkList = dueWorkList(tableName, 'due-index'),
 ): Promise<{ past_due: number; restored: number }> {
   const [overdue, pastDue] = await Promise.all([
-    new InvoicesRepository(tableName).listOverdue(caller.now),
-    new SubscriptionsRepository(tableName).listWithStatus('past_due'),
+    workList.overdueInvoices(caller.now),
+    workList.pastDueSubscriptions(),
   ]);
   // A one-off invoice belongs to no subscription: left unpaid it is dunned by no subscription's
   // standing (the gateway keeps serving; docs/billing-rules.md, "One-time purchases").

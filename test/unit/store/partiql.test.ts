@@ -1,17 +1,9 @@
-import { DynamoDBClient, ExecuteStatementCommand } from '@aws-sdk/client-dynamodb';
-import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { resetConfigCache } from '../../../shared/config.ts';
-import { resetDynamoClient } from '../../../shared/store/client.ts';
+import { ExecuteStatementCommand } from '@aws-sdk/client-dynamodb';
+import { describe, expect, it } from 'vitest';
 import { selectFromPartitions } from '../../../shared/store/partiql.ts';
+import { mockedStore } from '../../support/mocked-store.ts';
 
-const dynamo = mockClient(DynamoDBClient);
-beforeAll(() => {
-  Object.assign(process.env, { TABLE_NAME: 'unit', AWS_REGION: 'us-east-1' });
-  resetConfigCache();
-  resetDynamoClient();
-});
-afterEach(() => dynamo.reset());
+const dynamo = mockedStore('raw');
 
 const item = (sk: string) => ({ PK: { S: 'P#0' }, SK: { S: sk } });
 

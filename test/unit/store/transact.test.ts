@@ -1,18 +1,10 @@
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
-import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { resetConfigCache } from '../../../shared/config.ts';
-import { resetDynamoClient } from '../../../shared/store/client.ts';
+import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { describe, expect, it } from 'vitest';
 import { transactWrite } from '../../../shared/store/transact.ts';
+import { mockedStore } from '../../support/mocked-store.ts';
 
-const dynamo = mockClient(DynamoDBDocumentClient);
-beforeAll(() => {
-  Object.assign(process.env, { TABLE_NAME: 'unit', AWS_REGION: 'us-east-1' });
-  resetConfigCache();
-  resetDynamoClient();
-});
-afterEach(() => dynamo.reset());
+const dynamo = mockedStore();
 
 const canceled = (codes: string[]) =>
   new TransactionCanceledException({

@@ -1,20 +1,12 @@
-import { DynamoDBDocumentClient, GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
-import { mockClient } from 'aws-sdk-client-mock';
+import { GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type Stripe from 'stripe';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { resetConfigCache } from '../../../shared/config.ts';
-import { resetDynamoClient } from '../../../shared/store/client.ts';
+import { describe, expect, it } from 'vitest';
 import { invoiceKey, stripeEventKey } from '../../../shared/store/keys.ts';
 import { receiveStripeEvent } from '../../../shared/use-cases/stripe-events.ts';
+import { mockedStore } from '../../support/mocked-store.ts';
 
 /** The failure path of the webhook: the store fails while the payment is written. */
-const dynamo = mockClient(DynamoDBDocumentClient);
-beforeAll(() => {
-  Object.assign(process.env, { TABLE_NAME: 'unit', AWS_REGION: 'us-east-1' });
-  resetConfigCache();
-  resetDynamoClient();
-});
-afterEach(() => dynamo.reset());
+const dynamo = mockedStore();
 
 const openInvoice = {
   ...invoiceKey('in_1'),

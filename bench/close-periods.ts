@@ -28,10 +28,12 @@ import {
   byOwnerPartition,
   byOwnerPrefix,
   byTypePartition,
+  dueBy,
   invoiceKey,
   PENDING_ITEM_SK_PREFIX,
   planKey,
   subscriptionKey,
+  subscriptionsDuePartition,
   type TableKey,
 } from '../shared/store/keys.ts';
 import { SubscriptionsRepository } from '../shared/store/subscriptions-repository.ts';
@@ -41,7 +43,7 @@ import { listPlanPrices } from '../shared/use-cases/catalog.ts';
 import { createCustomer } from '../shared/use-cases/customers.ts';
 import { CLOSE_CONCURRENCY, closeDuePeriods } from '../shared/use-cases/invoicing/close-periods.ts';
 import { createSubscription } from '../shared/use-cases/subscriptions.ts';
-import { countByCommand, recordStoreCalls, replayWithFreshWrites } from './store-calls.ts';
+import { countByCommand, itemsReadBy, recordStoreCalls, replayWithFreshWrites } from './store-calls.ts';
 import type { SummaryRow } from './summary.ts';
 import { type BenchService, meteredPlan, startBenchService } from './support.ts';
 import { printTable } from './table.ts';
@@ -184,11 +186,13 @@ export async function benchClosePeriods(): Promise<SummaryRow[]> {
     const closeSettleSeconds = elapsed(started);
     const afterFirst = await countInvoices(raw, tableName);
 
-    // Nothing is due any more: what remains is the job's fixed cost (its scans of the by-type index).
+    // Nothing is due any more: what remains is the job's fixed cost (its queries of the due index).
     started = performance.now();
     const second = await closeDuePeriods(tableName, closeAt);
     const secondSeconds = elapsed(started);
     const afterSecond = await countInvoices(raw, tableName);
+
+    const fewDue = await workListWhenFewAreDue(tableName, scale.subscriptions);
 
     // The close's own store calls, sent raw as parallel as the close sent them (its peak in flight),
     // after the checks have counted what the close wrote; its writes alone the same way. The
@@ -231,7 +235,7 @@ export async function benchClosePeriods(): Promise<SummaryRow[]> {
           times(callsSeconds),
         ],
         [
-          `raw read of the items it reads: ${read.subscriptions} due subscriptions (GSI2 Query), ` +
+          `raw read of the items it reads: ${read.subscriptions} due subscriptions (due index Query), ` +
             `${read.counters} counters (BatchGetItem), pending items (${read.pendingQueries} Queries), ` +
             `${read.prices} prices (Query)`,
           fmt(rawSeconds),
@@ -253,6 +257,26 @@ export async function benchClosePeriods(): Promise<SummaryRow[]> {
       ],
     );
 
+    printTable(
+      `The work list when ${fewDue.due} of ${scale.subscriptions} subscriptions are due (at the period end ` +
+        `of the earliest 1 % after the close): items the store reads (ScannedCount) for it`,
+      ['work list', 'subscriptions found', 'items read', 'seconds'],
+      [
+        [
+          'SubscriptionsRepository.listDue (sparse due index)',
+          fewDue.index.found,
+          fewDue.index.read,
+          fmt(fewDue.index.seconds),
+        ],
+        [
+          'listDueByType (by-type index + filter, the list before the due index)',
+          fewDue.byType.found,
+          fewDue.byType.read,
+          fmt(fewDue.byType.seconds),
+        ],
+      ],
+    );
+
     const totals = await checkTotals(tableName, seeded, priceOf);
     const n = scale.subscriptions;
     const checks: [string, number, number][] = [
@@ -263,6 +287,9 @@ export async function benchClosePeriods(): Promise<SummaryRow[]> {
       ['second close (same time): invoices created', second.invoices_created, 0],
       ['invoices in the store after the second close', afterSecond, n],
       ['invoices whose lines and total equal the seeded usage', totals.matching, n],
+      ['few due: the same subscriptions from both work lists', fewDue.same ? 1 : 0, 1],
+      ['few due: subscriptions the due index found', fewDue.index.found, fewDue.due],
+      ['few due: items the due index read', fewDue.index.read, fewDue.due],
     ];
     printTable(
       `Checks (the close's own stream work caught up ${fmt(closeSettleSeconds)} s after it returned)`,
@@ -291,11 +318,43 @@ export async function benchClosePeriods(): Promise<SummaryRow[]> {
         target: `≤ ${CLOSE_TARGET.toFixed(2)}`,
         met: ratio <= CLOSE_TARGET,
       },
+      {
+        benchmark: 'close-periods',
+        measure: `work list when ${fewDue.due} of ${n} are due: items read`,
+        value: String(fewDue.index.read),
+        ceiling: `${fewDue.due} (the due ones; by-type read ${fewDue.byType.read})`,
+        ratio: (fewDue.index.read / fewDue.due).toFixed(2),
+        target: '≤ 1.00',
+        met: fewDue.index.read <= fewDue.due,
+      },
     ];
   } finally {
     raw.destroy();
     await service.stop();
   }
+}
+
+/**
+ * After the close every period ends a month after the one closed, at moments as spread as the
+ * subscriptions were created: at the end of the earliest 1 %, about 1 % are due. Both work lists
+ * at that moment, with the items the store read for each.
+ */
+async function workListWhenFewAreDue(tableName: string, subscriptions: number) {
+  const repository = new SubscriptionsRepository(tableName);
+  const ends = (await repository.listDueByType(new Date('9999-01-01T00:00:00.000Z')))
+    .map((s) => s.current_period_end)
+    .sort();
+  const at = new Date(ends[Math.max(1, Math.round(subscriptions / 100)) - 1]!);
+  // About 1 %: more when several periods end at that very moment.
+  const due = ends.filter((end) => end <= at.toISOString()).length;
+  const measure = async (list: () => Promise<Subscription[]>) => {
+    const started = performance.now();
+    const { result, read } = await itemsReadBy(list);
+    return { ids: result.map((s) => s.id).sort(), found: result.length, read, seconds: elapsed(started) };
+  };
+  const index = await measure(() => repository.listDue(at));
+  const byType = await measure(() => repository.listDueByType(at));
+  return { due, index, byType, same: index.ids.join() === byType.ids.join() };
 }
 
 function scaleFromArgs(): { subscriptions: number; records: number; eventPath: boolean } {
@@ -481,17 +540,14 @@ function usageItems(repository: UsageRepository, writes: UsageWrite[], firstShar
   return { writes, claims, counters };
 }
 
-/** The job's work list, raw: the by-type index of subscriptions with listDue's filter. */
+/** The job's work list, raw: the due index's partition of active subscriptions, up to `closeAt`. */
 const dueQuery = (tableName: string, closeAt: Date): QueryCommandInput => ({
   TableName: tableName,
-  IndexName: 'GSI2',
-  KeyConditionExpression: 'GSI2PK = :pk',
-  FilterExpression: 'current_period_end <= :now AND #status <> :canceled',
-  ExpressionAttributeNames: { '#status': 'status' },
+  IndexName: 'GSI3',
+  KeyConditionExpression: 'GSI3PK = :pk AND GSI3SK < :by',
   ExpressionAttributeValues: {
-    ':pk': { S: byTypePartition('subscription') },
-    ':now': { S: closeAt.toISOString() },
-    ':canceled': { S: 'canceled' },
+    ':pk': { S: subscriptionsDuePartition('active') },
+    ':by': { S: dueBy(closeAt) },
   },
 });
 

@@ -57,6 +57,32 @@ export async function recordStoreCalls(
   return calls;
 }
 
+let readCounters = 0;
+
+/**
+ * The items the store read (each Query's and Scan's ScannedCount: read, whether or not a filter then
+ * dropped them) for the calls `during` makes, beside what it returns.
+ */
+export async function itemsReadBy<T>(during: () => Promise<T>): Promise<{ result: T; read: number }> {
+  const client = dynamoRaw();
+  let read = 0;
+  const name = `benchItemsRead${++readCounters}`;
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const output = await next(args);
+      if (context.commandName === 'QueryCommand' || context.commandName === 'ScanCommand')
+        read += (output.output as { ScannedCount?: number }).ScannedCount ?? 0;
+      return output;
+    },
+    { step: 'initialize', name },
+  );
+  try {
+    return { result: await during(), read };
+  } finally {
+    client.middlewareStack.remove(name);
+  }
+}
+
 type CommandClass = new (input: unknown) => Parameters<DynamoDBClient['send']>[0];
 
 /**

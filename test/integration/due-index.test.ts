@@ -9,6 +9,7 @@ import { DeleteCommand, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb'
 import { marshall } from '@aws-sdk/util-dynamodb';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { itemsReadBy } from '../../bench/store-calls.ts';
 import { ensureTables, startDynamoDbLocal, tableInput } from '../../local/dynamodb-local.ts';
 import { config } from '../../shared/config.ts';
 import type { Invoice } from '../../shared/domain/invoice.ts';
@@ -73,26 +74,6 @@ const subscriptionLike = (status: Subscription['status'], end: string): Subscrip
   current_period_end: end,
 });
 
-/** Counts the items the store reads for Query calls (ScannedCount: read, before any filter). */
-async function scannedBy<T>(work: () => Promise<T>): Promise<{ result: T; scanned: number }> {
-  let scanned = 0;
-  const name = `scanned-${randomUUID()}`;
-  dynamo().middlewareStack.add(
-    (next, context) => async (args) => {
-      const result = await next(args);
-      if (context.commandName === 'QueryCommand')
-        scanned += (result.output as { ScannedCount?: number }).ScannedCount ?? 0;
-      return result;
-    },
-    { step: 'initialize', name },
-  );
-  try {
-    return { result: await work(), scanned };
-  } finally {
-    dynamo().middlewareStack.remove(name);
-  }
-}
-
 const ids = (items: { id: string }[]) => items.map((item) => item.id).sort();
 
 describe('the sparse due index', () => {
@@ -133,14 +114,14 @@ describe('the sparse due index', () => {
           );
 
           const repository = new SubscriptionsRepository(table());
-          const due = await scannedBy(() => repository.listDue(now));
+          const due = await itemsReadBy(() => repository.listDue(now));
           expect(ids(due.result)).toEqual(ids(dueModel));
-          expect(due.scanned).toBe(dueModel.length);
+          expect(due.read).toBe(dueModel.length);
           expect(ids(await repository.listDueByType(now))).toEqual(ids(dueModel));
           expect(ids(await repository.listPastDue())).toEqual(ids(pastDueModel));
-          const overdue = await scannedBy(() => new InvoicesRepository(table()).listOverdue(now));
+          const overdue = await itemsReadBy(() => new InvoicesRepository(table()).listOverdue(now));
           expect(ids(overdue.result)).toEqual(ids(overdueModel));
-          expect(overdue.scanned).toBe(overdueModel.length);
+          expect(overdue.read).toBe(overdueModel.length);
           expect(ids(await new InvoicesRepository(table()).listOverdueByType(now))).toEqual(
             ids(overdueModel),
           );

@@ -22,6 +22,7 @@ export const handler = observedHandler(
     count(METRIC.subscriptionsPastDue, report.past_due);
     count(METRIC.subscriptionsRestored, report.restored);
     count(METRIC.periodCloseFailures, report.failed);
+    count(METRIC.dueIndexRepaired, report.due_index_repaired);
     return report;
   },
 );

@@ -119,21 +119,23 @@ export class Alarms extends Construct {
         }),
       // The close job reports a subscription it could not close and goes on with the others: the run
       // succeeds, so only this count tells (docs/invoicing.md, "Period close").
-      new cloudwatch.Metric({
-        namespace: METRICS_NAMESPACE,
-        metricName: METRIC.periodCloseFailures,
-        dimensionsMap: { service: SERVICE_NAME, stage: props.config.stage },
-        period: Duration.hours(1),
-        statistic: 'Sum',
-      }).createAlarm(this, 'PeriodCloseFailures', {
-        alarmDescription:
-          'The period close could not close (or dun) some subscriptions; the others were closed. Each ' +
+      this.countAlarm(
+        props.config.stage,
+        'PeriodCloseFailures',
+        METRIC.periodCloseFailures,
+        'The period close could not close (or dun) some subscriptions; the others were closed. Each ' +
           'has a CLOSE_FAILURE marker item with the reason (docs/invoicing.md, Period close)',
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: atLeast,
-        treatMissingData: notBreaching,
-      }),
+      ),
+      // Only code that writes no due keys (a rollback past the release that added the index) makes the
+      // daily check fix anything; the job is right meanwhile, but closes those items late.
+      this.countAlarm(
+        props.config.stage,
+        'DueIndexRepaired',
+        METRIC.dueIndexRepaired,
+        'The daily check of the due index found subscriptions or invoices without due keys (code from ' +
+          'before the index ran after it was complete) and fixed them; the close reads every item until ' +
+          'the index is complete again (docs/invoicing.md, How the job finds its work)',
+      ),
       props.httpApi.metricServerError({ period, statistic: 'Sum' }).createAlarm(this, 'Api5xx', {
         alarmDescription: 'The billing API is answering 5xx',
         threshold: 5,
@@ -145,5 +147,22 @@ export class Alarms extends Construct {
     );
     const action = new SnsAction(this.topic);
     for (const alarm of this.alarms) alarm.addAlarmAction(action);
+  }
+
+  /** An alarm on one of the service's own counts (METRIC): any in an hour. */
+  private countAlarm(stage: string, id: string, metricName: string, description: string): cloudwatch.Alarm {
+    return new cloudwatch.Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName,
+      dimensionsMap: { service: SERVICE_NAME, stage },
+      period: Duration.hours(1),
+      statistic: 'Sum',
+    }).createAlarm(this, id, {
+      alarmDescription: description,
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
   }
 }

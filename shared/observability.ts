@@ -47,6 +47,8 @@ export const METRIC = {
   subscriptionsRestored: 'SubscriptionsRestored',
   /** close-periods: subscriptions the close (or dunning) failed on; the others were closed (alarmed). */
   periodCloseFailures: 'PeriodCloseFailures',
+  /** close-periods: items the daily check of the complete due index had to fix (alarmed; zero unless a rollback). */
+  dueIndexRepaired: 'DueIndexRepaired',
   /** stripe-webhook: verified events by outcome, and calls refused (bad or missing signature, no secret). */
   stripeWebhookProcessed: 'StripeWebhookProcessed',
   stripeWebhookIgnored: 'StripeWebhookIgnored',

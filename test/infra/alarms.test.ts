@@ -110,9 +110,12 @@ describe.each([
     expect(alarmsOn(synth, 'AWS/ApiGateway', '5xx', 'ApiId', { Ref: apiId })).toHaveLength(1);
   });
 
-  it('alarms on any subscription the period close could not close (the run itself succeeds)', () => {
+  it.each([
+    ['any subscription the period close could not close (the run itself succeeds)', 'PeriodCloseFailures'],
+    ['any item the daily check of the due index had to fix', 'DueIndexRepaired'],
+  ])('alarms on %s', (_what, metricName) => {
     const [alarm, ...others] = alarmsOf(synth).filter(
-      (a) => a.Properties['Namespace'] === 'Billing' && a.Properties['MetricName'] === 'PeriodCloseFailures',
+      (a) => a.Properties['Namespace'] === 'Billing' && a.Properties['MetricName'] === metricName,
     );
     expect(others).toEqual([]);
     expect(alarm?.Properties).toMatchObject({
@@ -123,8 +126,8 @@ describe.each([
     });
   });
 
-  it('has exactly these alarms: 2 per Lambda, 1 per DLQ, iterator age, API 5xx, close failures', () => {
-    expect(alarmsOf(synth)).toHaveLength(2 * ALL_HANDLERS.length + dlqIds(synth).length + 3);
+  it('has exactly these alarms: 2 per Lambda, 1 per DLQ, iterator age, API 5xx, close failures, due index', () => {
+    expect(alarmsOf(synth)).toHaveLength(2 * ALL_HANDLERS.length + dlqIds(synth).length + 4);
   });
 });
 

@@ -24,7 +24,7 @@ import {
 } from '../../shared/store/subscriptions-repository.ts';
 import { BILLING_TABLE } from '../../shared/store/table-definition.ts';
 import { closeDuePeriods } from '../../shared/use-cases/invoicing/close-periods.ts';
-import { DUE_INDEX_DRAIN_MS } from '../../shared/use-cases/invoicing/due-work-list.ts';
+import { DUE_INDEX_CHECK_MS, DUE_INDEX_DRAIN_MS } from '../../shared/use-cases/invoicing/due-work-list.ts';
 import { planWithPrices, subscribedCustomer } from '../support/catalog-setup.ts';
 import { operator } from '../support/fixtures.ts';
 import { useTestStore } from '../support/store.ts';
@@ -47,10 +47,14 @@ const STATUSES = ['trialing', 'active', 'past_due', 'canceled'] as const;
 const moment = fc
   .integer({ min: Date.parse('2026-01-01T00:00:00Z'), max: Date.parse('2026-12-31T00:00:00Z') })
   .map((ms) => new Date(ms).toISOString());
-const storedSubscription = fc.record({ status: fc.constantFrom(...STATUSES), end: moment });
+/** A moment, or (often enough to matter) exactly the close's `now`: `end == now` is due. */
+const NOW = 'now';
+const momentOrNow = fc.oneof(moment, fc.constant(NOW));
+const at = (value: string, nowIso: string) => (value === NOW ? nowIso : value);
+const storedSubscription = fc.record({ status: fc.constantFrom(...STATUSES), end: momentOrNow });
 const storedInvoice = fc.record({
   status: fc.constantFrom('draft', 'open', 'paid', 'void', 'uncollectible'),
-  due: fc.option(moment, { nil: null }),
+  due: fc.option(momentOrNow, { nil: null }),
   amountDue: fc.constantFrom(0, 1, 4900),
 });
 
@@ -86,7 +90,7 @@ describe('the sparse due index', () => {
         async (subscriptionSpecs, invoiceSpecs, nowIso) => {
           store = await useTestStore();
           const now = new Date(nowIso);
-          const subscriptions = subscriptionSpecs.map((s) => subscriptionLike(s.status, s.end));
+          const subscriptions = subscriptionSpecs.map((s) => subscriptionLike(s.status, at(s.end, nowIso)));
           const invoices = invoiceSpecs.map(
             (spec): Invoice =>
               ({
@@ -94,7 +98,7 @@ describe('the sparse due index', () => {
                 customer_id: template.customer_id,
                 subscription_id: template.id,
                 status: spec.status,
-                due_date: spec.due,
+                due_date: spec.due === null ? null : at(spec.due, nowIso),
                 amount_due: spec.amountDue,
                 created_at: SUBSCRIBED_AT,
                 period_end: SUBSCRIBED_AT,
@@ -134,8 +138,14 @@ describe('the sparse due index', () => {
 
 /** What code from before the due index left: items without due keys, and no migration state. */
 async function asWrittenBeforeTheIndex() {
+  await withoutDueKeys(() => true);
+  await dynamo().send(new DeleteCommand({ TableName: table(), Key: DUE_INDEX_MIGRATION_KEY }));
+}
+
+/** Removes the due keys of the items `which` picks, as code from before the index would write them. */
+async function withoutDueKeys(which: (item: Record<string, unknown>) => boolean) {
   for (const item of await store.allItems()) {
-    if (item.GSI3PK === undefined) continue;
+    if (item.GSI3PK === undefined || !which(item)) continue;
     await dynamo().send(
       new UpdateCommand({
         TableName: table(),
@@ -144,7 +154,6 @@ async function asWrittenBeforeTheIndex() {
       }),
     );
   }
-  await dynamo().send(new DeleteCommand({ TableName: table(), Key: DUE_INDEX_MIGRATION_KEY }));
 }
 
 const stored = async (id: string) =>
@@ -176,7 +185,11 @@ describe('filling in the due index for items written before it', () => {
       GSI3SK: `2026-05-01T00:00:00.000Z#${endsInMarch.id}`,
     });
     const migration = new DueIndexRepository(table());
-    expect(await migration.state()).toEqual({ started_at: firstPass.toISOString(), completed_at: null });
+    expect(await migration.state()).toEqual({
+      started_at: firstPass.toISOString(),
+      completed_at: null,
+      verified_at: null,
+    });
 
     // Too soon after the first pass: code from before the index could still have been writing.
     const soon = new Date(firstPass.getTime() + DUE_INDEX_DRAIN_MS - 1);
@@ -188,12 +201,55 @@ describe('filling in the due index for items written before it', () => {
     expect(await migration.state()).toEqual({
       started_at: firstPass.toISOString(),
       completed_at: drained.toISOString(),
+      verified_at: drained.toISOString(),
     });
 
     // From the index now, and the index has both: at the end of April both periods are due.
     const endOfApril = new Date('2026-05-01T00:00:01.000Z');
     const fromIndex = await closeDuePeriods(table(), endOfApril, undefined, drained);
-    expect(fromIndex).toMatchObject({ work_list: 'due-index', subscriptions: 2, invoices_created: 2 });
+    expect(fromIndex).toMatchObject({
+      work_list: 'due-index',
+      due_index_repaired: 0,
+      subscriptions: 2,
+      invoices_created: 2,
+    });
+  });
+
+  it('a rollback that writes without due keys after completion is found by the daily check, which reopens the fill-in', async () => {
+    store = await useTestStore();
+    const { plan } = await planWithPrices(table(), caller, [{ model: 'flat', unit_amount: 1500 }]);
+    const subscription = await subscribedCustomer(table(), caller, [plan.id]);
+    const completedAt = new Date('2026-12-02T10:00:00.000Z');
+    const migration = new DueIndexRepository(table());
+    await migration.begin(completedAt);
+    await migration.complete(completedAt);
+    // Code from before the index rewrote the subscription after the index was complete.
+    await withoutDueKeys((item) => item.id === subscription.id);
+    const endOfMarch = new Date('2026-04-01T00:00:01.000Z');
+
+    // Within a day of the last check the index is trusted, and misses it: its close is late, not wrong.
+    const sameDay = new Date(completedAt.getTime() + DUE_INDEX_CHECK_MS - 1);
+    expect(await closeDuePeriods(table(), endOfMarch, undefined, sameDay)).toMatchObject({
+      work_list: 'due-index',
+      subscriptions: 0,
+    });
+
+    const nextDay = new Date(completedAt.getTime() + DUE_INDEX_CHECK_MS);
+    expect(await closeDuePeriods(table(), endOfMarch, undefined, nextDay)).toMatchObject({
+      work_list: 'by-type',
+      due_index_repaired: 1,
+      subscriptions: 1,
+      invoices_created: 1,
+    });
+    expect(await migration.state()).toEqual({
+      started_at: nextDay.toISOString(),
+      completed_at: null,
+      verified_at: null,
+    });
+    // The drain counts again from the check that found it.
+    const drained = new Date(nextDay.getTime() + DUE_INDEX_DRAIN_MS);
+    expect((await closeDuePeriods(table(), endOfMarch, undefined, drained)).work_list).toBe('by-type');
+    expect((await migration.state())?.completed_at).toBe(drained.toISOString());
   });
 
   it('local mode adds the index to a table from an earlier version, and marks a new table complete', async () => {

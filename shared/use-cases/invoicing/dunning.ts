@@ -5,7 +5,7 @@ import { auditBy } from '../../store/audit.ts';
 import { InvoicesRepository } from '../../store/invoices-repository.ts';
 import { SubscriptionsRepository } from '../../store/subscriptions-repository.ts';
 import { LOST_RACE, retryOnLostRace } from '../optimistic.ts';
-import { type DueWorkList, dueWorkList } from './due-work-list.ts';
+import type { DueWorkList } from './due-work-list.ts';
 
 /**
  * A subscription is past_due while it has an open invoice past its due date, and active again once
@@ -71,10 +71,9 @@ export async function markOverdue(
   tableName: string,
   caller: Caller,
   /** Told of a subscription whose standing could not be re-checked; the others still are. */
-  failedOn: (subscriptionId: string, error: unknown) => Promise<void> = async (_id, error) => {
-    throw error;
-  },
-  workList: DueWorkList = dueWorkList(tableName, 'due-index'),
+  failedOn: (subscriptionId: string, error: unknown) => Promise<void>,
+  /** Where this run reads overdue invoices and past_due subscriptions (due-work-list.ts). */
+  workList: DueWorkList,
 ): Promise<{ past_due: number; restored: number }> {
   const [overdue, pastDue] = await Promise.all([
     workList.overdueInvoices(caller.now),

@@ -41,6 +41,21 @@ describe('stream record → events', () => {
     expect(eventsFromStreamRecord(streamRecord(undefined, customerItem('c1')))).toEqual([]);
     expect(eventsFromStreamRecord(streamRecord(customerItem('c1', 3), customerItem('c1', 3)))).toEqual([]);
   });
+  it('a fill-in of due keys (GSI3, same version) publishes nothing for a subscription or an invoice', () => {
+    const dueKeys = { GSI3PK: 'DUE#subscription#active', GSI3SK: '2026-04-01T00:00:00.000Z#s1' };
+    const subscription = subscriptionItem('s1', 4);
+    expect(eventsFromStreamRecord(streamRecord({ ...subscription, ...dueKeys }, subscription))).toEqual([]);
+    const paid = {
+      PK: 'INVOICE#in_1',
+      SK: 'PROFILE',
+      item_type: 'invoice',
+      id: 'in_1',
+      status: 'paid',
+      version: 3,
+    };
+    const indexed = { ...paid, GSI3PK: 'DUE#invoice', GSI3SK: '2026-04-15T00:00:00.000Z#in_1' };
+    expect(eventsFromStreamRecord(streamRecord(paid, indexed))).toEqual([]);
+  });
 });
 
 describe('subscription stream records → events', () => {

@@ -1,7 +1,11 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
-import { DUE_INDEX_DRAIN_MS, workListForRun } from '../../../shared/use-cases/invoicing/due-work-list.ts';
+import {
+  DUE_INDEX_CHECK_MS,
+  DUE_INDEX_DRAIN_MS,
+  workListForRun,
+} from '../../../shared/use-cases/invoicing/due-work-list.ts';
 import { mockedStore } from '../../support/mocked-store.ts';
 
 const dynamo = mockedStore();
@@ -30,7 +34,7 @@ describe('the due work list while the index fills in', () => {
     });
     dynamo.on(UpdateCommand).rejects(conditionFailed());
 
-    const workList = await workListForRun('unit', afterDrain);
+    const { workList } = await workListForRun('unit', afterDrain);
 
     expect(workList.source).toBe('by-type');
     const updates = dynamo.commandCalls(UpdateCommand).map((call) => call.args[0].input);
@@ -52,22 +56,125 @@ describe('the due work list while the index fills in', () => {
     dynamo.on(QueryCommand).resolves({ Items: [] });
     dynamo.on(UpdateCommand).resolves({});
 
-    expect((await workListForRun('unit', afterDrain)).source).toBe('by-type');
+    expect((await workListForRun('unit', afterDrain)).workList.source).toBe('by-type');
     const updates = dynamo.commandCalls(UpdateCommand).map((call) => call.args[0].input);
     expect(updates).toEqual([
-      expect.objectContaining({ ExpressionAttributeValues: { ':at': afterDrain.toISOString() } }),
+      expect.objectContaining({
+        UpdateExpression: 'SET completed_at = :at, verified_at = :at',
+        ExpressionAttributeValues: { ':at': afterDrain.toISOString() },
+      }),
     ]);
   });
 
+  it('does not complete after a pass past the drain time that had to fix an item: the drain counts again from it', async () => {
+    dynamo.on(GetCommand).resolves({ Item: { started_at: STARTED, completed_at: null } });
+    dynamo.on(QueryCommand).resolves({ Items: [] });
+    dynamo.on(QueryCommand, { ExpressionAttributeValues: { ':pk': 'TYPE#subscription' } }).resolves({
+      Items: [unindexed],
+    });
+    dynamo.on(UpdateCommand).resolves({});
+
+    expect((await workListForRun('unit', afterDrain)).workList.source).toBe('by-type');
+    const updates = dynamo.commandCalls(UpdateCommand).map((call) => call.args[0].input);
+    expect(updates).toHaveLength(2);
+    expect(updates[1]).toMatchObject({
+      Key: { PK: 'MIGRATION#due-index', SK: 'STATE' },
+      UpdateExpression: 'SET started_at = :at, completed_at = :none, verified_at = :none',
+      ExpressionAttributeValues: { ':at': afterDrain.toISOString(), ':none': null },
+    });
+  });
+
+  it('does not complete after a pass that stopped at its time budget, though it found nothing to fix', async () => {
+    dynamo.on(GetCommand).resolves({ Item: { started_at: STARTED, completed_at: null } });
+    dynamo.on(QueryCommand).resolves({ Items: [] });
+    dynamo.on(UpdateCommand).resolves({});
+
+    expect((await workListForRun('unit', afterDrain, -1)).workList.source).toBe('by-type');
+    expect(dynamo.commandCalls(UpdateCommand)).toHaveLength(0);
+  });
+
+  it.each([
+    ['the by-type read', QueryCommand],
+    ['a fix', UpdateCommand],
+  ] as const)(
+    'stays on the full list when %s fails with an error that is not a lost race',
+    async (_what, command) => {
+      dynamo.on(GetCommand).resolves({ Item: { started_at: STARTED, completed_at: null } });
+      dynamo.on(QueryCommand).resolves({ Items: [] });
+      dynamo.on(QueryCommand, { ExpressionAttributeValues: { ':pk': 'TYPE#subscription' } }).resolves({
+        Items: [unindexed],
+      });
+      dynamo.on(UpdateCommand).resolves({});
+      dynamo.on(command as typeof QueryCommand).rejects(new Error('store unavailable'));
+
+      expect((await workListForRun('unit', afterDrain)).workList.source).toBe('by-type');
+      const completions = dynamo
+        .commandCalls(UpdateCommand)
+        .filter((call) => String(call.args[0].input.UpdateExpression).includes('completed_at = :at'));
+      expect(completions).toHaveLength(0);
+    },
+  );
+
   it('reads the full list when the state cannot be read, rather than trust an index it cannot vouch for', async () => {
     dynamo.on(GetCommand).rejects(new Error('store unavailable'));
-    expect((await workListForRun('unit', afterDrain)).source).toBe('by-type');
+    expect((await workListForRun('unit', afterDrain)).workList.source).toBe('by-type');
     expect(dynamo.commandCalls(QueryCommand)).toHaveLength(0);
   });
 
-  it('reads the index once the state says it is complete, with no pass', async () => {
-    dynamo.on(GetCommand).resolves({ Item: { started_at: STARTED, completed_at: afterDrain.toISOString() } });
-    expect((await workListForRun('unit', afterDrain)).source).toBe('due-index');
+  it('reads the index once the state says it is complete, with no pass within a day of the last check', async () => {
+    const checked = afterDrain.toISOString();
+    dynamo
+      .on(GetCommand)
+      .resolves({ Item: { started_at: STARTED, completed_at: checked, verified_at: checked } });
+    const dayLater = new Date(afterDrain.getTime() + DUE_INDEX_CHECK_MS - 1);
+    expect(await workListForRun('unit', dayLater)).toMatchObject({
+      workList: { source: 'due-index' },
+      repaired: 0,
+    });
     expect(dynamo.commandCalls(QueryCommand)).toHaveLength(0);
+  });
+});
+
+describe('the daily check of the complete due index', () => {
+  const checked = afterDrain.toISOString();
+  const dayLater = new Date(afterDrain.getTime() + DUE_INDEX_CHECK_MS);
+
+  it('records the check when a pass finds every item right, and keeps reading the index', async () => {
+    dynamo
+      .on(GetCommand)
+      .resolves({ Item: { started_at: STARTED, completed_at: checked, verified_at: checked } });
+    dynamo.on(QueryCommand).resolves({ Items: [] });
+    dynamo.on(UpdateCommand).resolves({});
+
+    expect(await workListForRun('unit', dayLater)).toMatchObject({
+      workList: { source: 'due-index' },
+      repaired: 0,
+    });
+    expect(dynamo.commandCalls(UpdateCommand).map((call) => call.args[0].input)).toEqual([
+      expect.objectContaining({
+        UpdateExpression: 'SET verified_at = :at',
+        ExpressionAttributeValues: { ':at': dayLater.toISOString() },
+      }),
+    ]);
+  });
+
+  it('reopens the migration when the pass had to fix an item (a rollback wrote it): this run reads by type', async () => {
+    // No verified_at: a state written before the check existed counts from its completion.
+    dynamo.on(GetCommand).resolves({ Item: { started_at: STARTED, completed_at: checked } });
+    dynamo.on(QueryCommand).resolves({ Items: [] });
+    dynamo.on(QueryCommand, { ExpressionAttributeValues: { ':pk': 'TYPE#subscription' } }).resolves({
+      Items: [unindexed],
+    });
+    dynamo.on(UpdateCommand).resolves({});
+
+    expect(await workListForRun('unit', dayLater)).toMatchObject({
+      workList: { source: 'by-type' },
+      repaired: 1,
+    });
+    const updates = dynamo.commandCalls(UpdateCommand).map((call) => call.args[0].input);
+    expect(updates.map((update) => update.UpdateExpression)).toEqual([
+      'SET GSI3PK = :pk, GSI3SK = :sk',
+      'SET started_at = :at, completed_at = :none, verified_at = :none',
+    ]);
   });
 });

@@ -159,7 +159,15 @@ export async function ensureTables(client: DynamoDBClient, names: LocalTableName
     await client.send(
       new PutItemCommand({
         TableName: names.billing,
-        Item: marshall(dueIndexStateItem({ started_at: now, completed_at: now, verified_at: now })),
+        Item: marshall(
+          dueIndexStateItem({
+            started_at: now,
+            completed_at: now,
+            verified_at: now,
+            pass_began_at: null,
+            pass_cursor: null,
+          }),
+        ),
       }),
     );
   } else {

@@ -12,48 +12,78 @@ import { subscriptionDueKey } from './subscriptions-repository.ts';
 
 /**
  * The due index (GSI3) came after the subscriptions and invoices it indexes: one written before
- * it, or by a Lambda still running the earlier code while a deploy rolls out, has no due keys, and
- * a work list read from the index would never see it. Until this state says the index is complete,
- * the scheduled job reads its work lists from the by-type index (every item, filtered) and fills
- * the due keys in (shared/use-cases/invoicing/due-work-list.ts says when it is complete).
+ * it, or by a Lambda still running the earlier code while a deploy rolls out (or after a rollback),
+ * has no due keys, and a work list read from the index would never see it. Until this state says
+ * the index is complete, the scheduled job reads its work lists from the by-type index (every item,
+ * filtered) and passes over every item to fill the due keys in (shared/use-cases/invoicing/
+ * due-work-list.ts says when it is complete, and when a complete index is checked).
  */
 export type DueIndexState = {
   /**
-   * When the latest pass that had to fix an item began (the service's clock): code without due keys
-   * wrote before then, so the drain time counts from it.
+   * When the first pass, or the latest run that found an item without its right due keys, began
+   * (the service's clock): code without due keys wrote before then, and the drain counts from it.
    */
   started_at: string;
-  /** When a pass found every item right, late enough that no earlier code could still write; or null. */
+  /** When a whole pass found every item right, late enough that no earlier code could still write; or null. */
   completed_at: string | null;
-  /** When a pass over the complete index last found every item right (it is checked daily); or null. */
+  /** When a whole pass over the complete index last found every item right; or null. */
   verified_at: string | null;
+  /** The pass under way, which a run that ran out of time left for the next: when it began, or null. */
+  pass_began_at: string | null;
+  /** Where the pass under way goes on (a PassCursor as JSON), or null: the next pass starts anew. */
+  pass_cursor: string | null;
+};
+
+/** The item types a pass reads, in order, each through its by-type partition. */
+const PASS_TYPES = ['subscription', 'invoice'] as const;
+type PassType = (typeof PASS_TYPES)[number];
+/** Where a pass stopped: the type it was reading, and the by-type key to read on after (none: its start). */
+type PassCursor = { type: PassType; after?: Record<string, unknown> };
+
+const DUE_KEY_OF: Record<PassType, (item: Record<string, unknown>) => Record<string, string>> = {
+  subscription: (item) => subscriptionDueKey(withoutKeys<Subscription>(item)),
+  invoice: (item) => invoiceDueKey(withoutKeys<Invoice>(item)),
 };
 
 /** Updates of stored items in flight at once while a pass fills due keys in. */
 const BACKFILL_CONCURRENCY = 8;
 
 /**
- * How long one pass may run before it stops, unfinished: the close still has to run in the same
- * 15-minute Lambda. Reading is cheap (pages of 1 MB); what takes time is the first pass's fixes,
- * BACKFILL_CONCURRENCY writes at a time. A pass that stops keeps what it fixed, an unfinished pass
- * never completes the index, and the next run's pass reads from the beginning again and goes on
- * with what is still missing, so a table too large for one pass is filled in over several runs.
+ * How long one run's part of a pass may take before it stops: the close still has to run in the
+ * same 15-minute Lambda. Reading is cheap (pages of 1 MB); what takes time is the fixes, written
+ * BACKFILL_CONCURRENCY at a time. A run that stops keeps what it fixed and leaves a cursor: the next
+ * run goes on from there, so a pass over a table of any size ends after some runs.
  */
 export const BACKFILL_BUDGET_MS = 5 * 60 * 1000;
 
-export type BackfillPass = {
+/** What one run's part of a pass did (the caller's object: counts stay true if the run fails midway). */
+export type BackfillRun = {
   /** Subscriptions and invoices read. */
   checked: number;
   /** Items whose due keys were missing or stale, now right. */
   fixed: number;
-  /** Items changed by someone else between the read and the fix: the next pass looks again. */
+  /** Items found wrong that changed before the fix: someone wrote them, maybe older code. */
   conflicts: number;
-  /** False when the pass stopped at its deadline before it had read every item. */
+  /** True once the pass this run was part of has read every item. */
   finished: boolean;
+  /** When the pass this run was part of began. */
+  began_at: string | null;
 };
 
+export const newBackfillRun = (): BackfillRun => ({
+  checked: 0,
+  fixed: 0,
+  conflicts: 0,
+  finished: false,
+  began_at: null,
+});
+
 export class DueIndexRepository {
-  constructor(private readonly tableName: string) {}
+  constructor(
+    private readonly tableName: string,
+    /** Items per by-type page a pass reads; unset, DynamoDB's pages of up to 1 MB. */
+    private readonly pageSize?: number,
+  ) {}
 
   async state(): Promise<DueIndexState | undefined> {
     const { Item } = await dynamo().send(
@@ -64,13 +94,21 @@ export class DueIndexRepository {
           started_at: String(Item.started_at),
           completed_at: Item.completed_at ?? null,
           verified_at: Item.verified_at ?? null,
+          pass_began_at: Item.pass_began_at ?? null,
+          pass_cursor: Item.pass_cursor ?? null,
         }
       : undefined;
   }
 
   /** Records the first pass's start, unless a pass already did: returns the state that holds. */
   async begin(at: Date): Promise<DueIndexState> {
-    const state: DueIndexState = { started_at: at.toISOString(), completed_at: null, verified_at: null };
+    const state: DueIndexState = {
+      started_at: at.toISOString(),
+      completed_at: null,
+      verified_at: null,
+      pass_began_at: null,
+      pass_cursor: null,
+    };
     try {
       await dynamo().send(
         new PutCommand({
@@ -86,72 +124,113 @@ export class DueIndexRepository {
     }
   }
 
-  /** The index is complete (and so verified) as of `at`. */
-  async complete(at: Date): Promise<void> {
-    await this.set('SET completed_at = :at, verified_at = :at', { ':at': at.toISOString() });
-  }
-
-  /** A pass over the complete index found every item right at `at`. */
-  async verified(at: Date): Promise<void> {
-    await this.set('SET verified_at = :at', { ':at': at.toISOString() });
-  }
-
   /**
-   * A pass that began at `at` had to fix items: code without due keys wrote them, so the index is not
-   * complete (any more) and the drain time counts again from `at`.
+   * The index is complete (and so verified) as of `at`, unless a run found a wrong item since `seen`
+   * was read (it moved started_at) or another run completed it: false then.
    */
-  async restart(at: Date): Promise<void> {
-    await this.set('SET started_at = :at, completed_at = :none, verified_at = :none', {
-      ':at': at.toISOString(),
-      ':none': null,
-    });
-  }
-
-  private async set(update: string, values: Record<string, unknown>): Promise<void> {
-    await dynamo().send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: DUE_INDEX_MIGRATION_KEY,
-        UpdateExpression: update,
-        ConditionExpression: 'attribute_exists(PK)',
-        ExpressionAttributeValues: values,
-      }),
+  complete(seen: DueIndexState, at: Date): Promise<boolean> {
+    return this.setIf(
+      'SET completed_at = :at, verified_at = :at',
+      'started_at = :started AND (attribute_not_exists(completed_at) OR completed_at = :none)',
+      { ':at': at.toISOString(), ':started': seen.started_at, ':none': null },
     );
   }
 
+  /** A whole pass over the complete index found every item right at `at`, unless it was reopened since `seen`. */
+  verified(seen: DueIndexState, at: Date): Promise<boolean> {
+    return this.setIf('SET verified_at = :at', 'started_at = :started AND completed_at = :completed', {
+      ':at': at.toISOString(),
+      ':started': seen.started_at,
+      ':completed': seen.completed_at,
+    });
+  }
+
   /**
-   * One pass over every subscription and invoice (by-type index): each whose stored due keys are not
-   * the ones its fields call for gets them, only if it is still at the version read. It stops,
-   * unfinished, at the first page boundary past `deadline` (epoch milliseconds).
+   * A run that began at `at` found an item without its right due keys: code without them wrote it, so
+   * the index is not complete (any more) and the drain counts again from `at` (never moved back).
    */
-  async backfill(deadline: number = Date.now() + BACKFILL_BUDGET_MS): Promise<BackfillPass> {
-    const pass: BackfillPass = { checked: 0, fixed: 0, conflicts: 0, finished: false };
-    const expected: Record<string, (item: Record<string, unknown>) => Record<string, string>> = {
-      subscription: (item) => subscriptionDueKey(withoutKeys<Subscription>(item)),
-      invoice: (item) => invoiceDueKey(withoutKeys<Invoice>(item)),
+  async restart(at: Date): Promise<void> {
+    const reopen = 'SET completed_at = :none, verified_at = :none';
+    const values = { ':at': at.toISOString(), ':none': null };
+    const movedOn = await this.setIf(`${reopen}, started_at = :at`, 'started_at < :at', values);
+    if (!movedOn) await this.setIf(reopen, 'attribute_exists(PK)', { ':none': null });
+  }
+
+  /**
+   * This run's part of the pass over every subscription and invoice (by-type index): it goes on from
+   * `seen`'s cursor (or begins a pass at `at`), and gives each item whose stored due keys are not the
+   * ones its fields call for those keys, only if it is still at the version read. Before its first
+   * fix it restarts the state (at `at`), so a failure after a fix never hides it. Past `deadline`
+   * (epoch milliseconds) it stops at the next page and leaves the cursor for the next run.
+   */
+  async backfill(seen: DueIndexState, at: Date, deadline: number, run: BackfillRun): Promise<void> {
+    const resumed: PassCursor | undefined = seen.pass_cursor ? JSON.parse(seen.pass_cursor) : undefined;
+    run.began_at = resumed ? (seen.pass_began_at ?? at.toISOString()) : at.toISOString();
+    let restarted: Promise<void> | undefined;
+    const stop = async (cursor: PassCursor) => {
+      await this.moveCursor(seen.pass_cursor, JSON.stringify(cursor), run.began_at);
     };
-    for (const [type, dueKeyOf] of Object.entries(expected)) {
+    for (
+      let t = Math.max(0, PASS_TYPES.indexOf(resumed?.type ?? 'subscription'));
+      t < PASS_TYPES.length;
+      t++
+    ) {
+      const type = PASS_TYPES[t]!;
+      const dueKeyOf = DUE_KEY_OF[type];
       for await (const page of queryPages({
         TableName: this.tableName,
         IndexName: 'GSI2',
         KeyConditionExpression: 'GSI2PK = :pk',
         ExpressionAttributeValues: { ':pk': byTypePartition(type) },
+        ExclusiveStartKey: type === resumed?.type ? resumed.after : undefined,
+        ...(this.pageSize ? { Limit: this.pageSize } : {}),
       })) {
-        if (Date.now() > deadline) return pass;
-        pass.checked += page.length;
-        const stale = page.filter((item) => {
+        run.checked += page.items.length;
+        const wrong = page.items.filter((item) => {
           const due = dueKeyOf(item);
           return item.GSI3PK !== due.GSI3PK || item.GSI3SK !== due.GSI3SK;
         });
-        await runConcurrently(stale.length, BACKFILL_CONCURRENCY, async (i) => {
-          const item = stale[i]!;
-          if (await this.setDueKeys(item, dueKeyOf(item))) pass.fixed++;
-          else pass.conflicts++;
+        if (wrong.length > 0) await (restarted ??= this.restart(at));
+        await runConcurrently(wrong.length, BACKFILL_CONCURRENCY, async (i) => {
+          const item = wrong[i]!;
+          if (await this.setDueKeys(item, dueKeyOf(item))) run.fixed++;
+          else run.conflicts++;
         });
+        if (page.next && Date.now() > deadline) return stop({ type, after: page.next });
       }
+      const nextType = PASS_TYPES[t + 1];
+      if (nextType && Date.now() > deadline) return stop({ type: nextType });
     }
-    pass.finished = true;
-    return pass;
+    run.finished = true;
+    if (seen.pass_cursor) await this.moveCursor(seen.pass_cursor, null, null);
+  }
+
+  /** Moves the pass's cursor on from `from`, unless another run already did (its part counts then). */
+  private moveCursor(from: string | null, to: string | null, beganAt: string | null): Promise<boolean> {
+    return this.setIf(
+      'SET pass_cursor = :to, pass_began_at = :began',
+      from === null ? 'attribute_not_exists(pass_cursor) OR pass_cursor = :none' : 'pass_cursor = :from',
+      { ':to': to, ':began': beganAt, ...(from === null ? { ':none': null } : { ':from': from }) },
+    );
+  }
+
+  /** Updates the state item if `condition` holds; false if it did not. */
+  private async setIf(update: string, condition: string, values: Record<string, unknown>): Promise<boolean> {
+    try {
+      await dynamo().send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: DUE_INDEX_MIGRATION_KEY,
+          UpdateExpression: update,
+          ConditionExpression: condition,
+          ExpressionAttributeValues: values,
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
   }
 
   /** Sets (or removes) an item's due keys if it is still at the version read; false if it moved on. */

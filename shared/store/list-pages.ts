@@ -94,18 +94,23 @@ async function queryPage<T>(
 /** Every item a query matches, all pages, as API shapes (for jobs that need the whole set). */
 export async function queryAll<T>(query: Omit<QueryCommandInput, 'ExclusiveStartKey'>): Promise<T[]> {
   const items: T[] = [];
-  for await (const page of queryPages(query)) items.push(...page.map((item) => withoutKeys<T>(item)));
+  for await (const page of queryPages(query)) {
+    items.push(...page.items.map((item) => withoutKeys<T>(item)));
+  }
   return items;
 }
 
-/** The stored items a query matches, keys and all, one page at a time (for jobs over large sets). */
+/**
+ * The stored items a query matches, keys and all, one page at a time from `ExclusiveStartKey` (for
+ * jobs over large sets); each page says where the next one starts (undefined after the last).
+ */
 export async function* queryPages(
-  query: Omit<QueryCommandInput, 'ExclusiveStartKey'>,
-): AsyncGenerator<Record<string, unknown>[]> {
-  let start: Record<string, unknown> | undefined;
+  query: QueryCommandInput,
+): AsyncGenerator<{ items: Record<string, unknown>[]; next: Record<string, unknown> | undefined }> {
+  let start = query.ExclusiveStartKey;
   do {
     const page = await dynamo().send(new QueryCommand({ ...query, ExclusiveStartKey: start }));
-    yield page.Items ?? [];
     start = page.LastEvaluatedKey;
+    yield { items: page.Items ?? [], next: start };
   } while (start);
 }

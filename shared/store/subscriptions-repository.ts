@@ -177,7 +177,7 @@ export class SubscriptionsRepository {
 
   /**
    * Subscriptions whose current period has ended and are not canceled: the period-close job's work
-   * list. Reads only those, from the sparse due index (one query per status not canceled).
+   * list. Reads only those, from the sparse due index (one query per status not canceled, at once).
    */
   async listDue(now: Date): Promise<Subscription[]> {
     const byStatus = await Promise.all(
@@ -190,7 +190,14 @@ export class SubscriptionsRepository {
         }),
       ),
     );
-    return byStatus.flat();
+    // A subscription that just changed status can, for a moment, be in two partitions (an index
+    // moves an item between them eventually): it is closed once, from its newest version read.
+    const newest = new Map<string, Subscription>();
+    for (const subscription of byStatus.flat()) {
+      const seen = newest.get(subscription.id);
+      if (!seen || subscription.version > seen.version) newest.set(subscription.id, subscription);
+    }
+    return [...newest.values()];
   }
 
   /** Every past_due subscription (the due index's past_due partition): dunning re-checks each. */

@@ -122,7 +122,11 @@ describe.each([
       Statistic: 'Sum',
       Threshold: 1,
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-      Dimensions: expect.arrayContaining([{ Name: 'service', Value: 'billing' }]),
+      TreatMissingData: 'notBreaching',
+      Dimensions: expect.arrayContaining([
+        { Name: 'service', Value: 'billing' },
+        { Name: 'stage', Value: expect.any(String) },
+      ]),
     });
   });
 

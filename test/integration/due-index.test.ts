@@ -16,6 +16,7 @@ import type { Invoice } from '../../shared/domain/invoice.ts';
 import type { Subscription } from '../../shared/domain/subscription.ts';
 import { dynamo } from '../../shared/store/client.ts';
 import {
+  completeDueIndexState,
   DueIndexRepository,
   dueIndexStateItem,
   newBackfillRun,
@@ -208,6 +209,7 @@ describe('filling in the due index for items written before it', () => {
       verified_at: drained.toISOString(),
       pass_began_at: null,
       pass_cursor: null,
+      pass_moved_at: null,
     });
 
     // From the index now, and the index has both: at the end of April both periods are due.
@@ -235,7 +237,9 @@ describe('filling in the due index for items written before it', () => {
       pass_began_at: null,
       pass_cursor: null,
     };
-    await dynamo().send(new PutCommand({ TableName: table(), Item: dueIndexStateItem(complete) }));
+    await dynamo().send(
+      new PutCommand({ TableName: table(), Item: dueIndexStateItem(completeDueIndexState(at)) }),
+    );
     // Code from before the index rewrote the subscription after the index was complete.
     await withoutDueKeys((item) => item.id === subscription.id);
     const endOfMarch = new Date('2026-04-01T00:00:01.000Z');

@@ -13,11 +13,11 @@ import { SubscriptionsRepository } from '../../store/subscriptions-repository.ts
 /**
  * How long after the latest run that had to fix an item the due index can be trusted whole. Code
  * from before the index writes items without due keys only while a deploy rolls out: after it, no
- * Lambda runs that code for longer than its 15-minute limit. A pass that begins an hour after the
- * last run that fixed anything therefore sees every item earlier code wrote; finding them all
- * right, it completes the index.
+ * Lambda runs that code for longer than its 15-minute limit. A pass that begins this long (the next
+ * hourly run, whatever its jitter) after the last run that fixed anything therefore sees every item
+ * earlier code wrote; finding them all right, it completes the index.
  */
-export const DUE_INDEX_DRAIN_MS = 60 * 60 * 1000;
+export const DUE_INDEX_DRAIN_MS = 50 * 60 * 1000;
 
 /**
  * How often a pass checks the complete index, less a margin for the hourly schedule's drift. Only
@@ -90,15 +90,19 @@ export async function workListForRun(
         );
         return { workList: byType, repaired: wrong() };
       }
-      if (run.finished) await migration.verified(state, wallClock);
+      // Refused: a concurrent run reopened the index; this one does not trust it either.
+      if (run.finished && !(await migration.verified(state, run.began_at!))) {
+        return { workList: byType, repaired: 0 };
+      }
       logger.info('Checked the due index', { ...run });
       return { workList: index, repaired: 0 };
     }
     const drained = Date.parse(run.began_at ?? '') - Date.parse(state.started_at) >= DUE_INDEX_DRAIN_MS;
-    const complete = run.finished && wrong() === 0 && drained && (await migration.complete(state, wallClock));
+    const complete =
+      run.finished && wrong() === 0 && drained && (await migration.complete(state, wallClock, run.began_at!));
     logger.info('Filled in the due index; this run reads every subscription and invoice', {
       ...run,
-      started_at: wrong() > 0 ? wallClock.toISOString() : state.started_at,
+      started_at: state.started_at,
       complete,
     });
   } catch (error) {

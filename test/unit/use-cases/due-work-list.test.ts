@@ -1,6 +1,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
+import { PASS_CURSOR_STALE_MS } from '../../../shared/store/due-index-repository.ts';
 import { DUE_INDEX_MIGRATION_KEY } from '../../../shared/store/keys.ts';
 import {
   DUE_INDEX_CHECK_MS,
@@ -40,7 +41,7 @@ function stored(state: Record<string, unknown>, subscriptions: Record<string, un
 const updates = () => dynamo.commandCalls(UpdateCommand).map((call) => call.args[0].input);
 const stateUpdates = () => updates().filter((u) => u.Key?.PK === DUE_INDEX_MIGRATION_KEY.PK);
 const RESTART = 'SET completed_at = :none, verified_at = :none, started_at = :at';
-const COMPLETE = 'SET completed_at = :at, verified_at = :at';
+const COMPLETE = 'SET completed_at = :at, verified_at = :began';
 
 describe('the due work list while the index fills in', () => {
   it('completes the index after a whole pass past the drain time that fixes nothing, if no run restarted it meanwhile', async () => {
@@ -51,7 +52,12 @@ describe('the due work list while the index fills in', () => {
         UpdateExpression: COMPLETE,
         ConditionExpression:
           'started_at = :started AND (attribute_not_exists(completed_at) OR completed_at = :none)',
-        ExpressionAttributeValues: { ':at': afterDrain.toISOString(), ':started': STARTED, ':none': null },
+        ExpressionAttributeValues: {
+          ':at': afterDrain.toISOString(),
+          ':began': afterDrain.toISOString(),
+          ':started': STARTED,
+          ':none': null,
+        },
       }),
     ]);
   });
@@ -114,9 +120,14 @@ describe('the due work list while the index fills in', () => {
     const cursor = JSON.stringify({ type: 'subscription', after: lastRead });
     expect(stateUpdates()).toEqual([
       expect.objectContaining({
-        UpdateExpression: 'SET pass_cursor = :to, pass_began_at = :began',
+        UpdateExpression: 'SET pass_cursor = :to, pass_began_at = :began, pass_moved_at = :moved',
         ConditionExpression: 'attribute_not_exists(pass_cursor) OR pass_cursor = :none',
-        ExpressionAttributeValues: { ':to': cursor, ':began': afterDrain.toISOString(), ':none': null },
+        ExpressionAttributeValues: {
+          ':to': cursor,
+          ':began': afterDrain.toISOString(),
+          ':moved': afterDrain.toISOString(),
+          ':none': null,
+        },
       }),
     ]);
     expect(dynamo.commandCalls(QueryCommand)).toHaveLength(1);
@@ -130,14 +141,33 @@ describe('the due work list while the index fills in', () => {
       completed_at: null,
       pass_cursor: cursor,
       pass_began_at: afterDrain.toISOString(),
+      pass_moved_at: afterDrain.toISOString(),
     });
     expect((await workListForRun('unit', later)).workList.source).toBe('by-type');
     expect(dynamo.commandCalls(QueryCommand)[0]?.args[0].input.ExclusiveStartKey).toEqual(lastRead);
     expect(stateUpdates()).toEqual([
       expect.objectContaining({
-        ExpressionAttributeValues: { ':to': null, ':began': null, ':from': cursor },
+        ExpressionAttributeValues: { ':to': null, ':began': null, ':moved': null, ':from': cursor },
         ConditionExpression: 'pass_cursor = :from',
       }),
+    ]);
+  });
+
+  it('drops a cursor no run has moved for two hours (runs were missed, maybe by a rollback) and starts anew', async () => {
+    const cursor = JSON.stringify({ type: 'invoice' });
+    const moved = new Date(afterDrain.getTime() - PASS_CURSOR_STALE_MS).toISOString();
+    stored({ ...migrating, pass_cursor: cursor, pass_began_at: moved, pass_moved_at: moved });
+    expect((await workListForRun('unit', afterDrain)).workList.source).toBe('by-type');
+    const reads = dynamo.commandCalls(QueryCommand).map((call) => call.args[0].input);
+    expect(reads.map((read) => read.ExpressionAttributeValues)).toEqual([
+      { ':pk': 'TYPE#subscription' },
+      { ':pk': 'TYPE#invoice' },
+    ]);
+    expect(reads.every((read) => read.ExclusiveStartKey === undefined)).toBe(true);
+    // The pass that began now is whole, but not an hour after the start: the cursor is cleared only.
+    expect(stateUpdates().map((u) => u.ExpressionAttributeValues)).toEqual([
+      { ':to': null, ':began': null, ':moved': null, ':from': cursor },
+      expect.objectContaining({ ':began': afterDrain.toISOString() }),
     ]);
   });
 
@@ -183,15 +213,24 @@ describe('the check of the complete due index', () => {
     });
     expect(stateUpdates()).toEqual([
       expect.objectContaining({
-        UpdateExpression: 'SET verified_at = :at',
+        UpdateExpression: 'SET verified_at = :began',
         ConditionExpression: 'started_at = :started AND completed_at = :completed',
         ExpressionAttributeValues: {
-          ':at': dueForCheck.toISOString(),
+          ':began': dueForCheck.toISOString(),
           ':started': STARTED,
           ':completed': completed,
         },
       }),
     ]);
+  });
+
+  it('reads by type when the check is refused: a concurrent run reopened the index', async () => {
+    stored(checkedState);
+    dynamo.on(UpdateCommand, { UpdateExpression: 'SET verified_at = :began' }).rejects(conditionFailed());
+    expect(await workListForRun('unit', dueForCheck)).toMatchObject({
+      workList: { source: 'by-type' },
+      repaired: 0,
+    });
   });
 
   it('reopens the migration before it fixes an item a rollback wrote: this run reads by type', async () => {
@@ -219,7 +258,7 @@ describe('the check of the complete due index', () => {
 
   it('goes on with a check under way although the last one is recent', async () => {
     const cursor = JSON.stringify({ type: 'invoice' });
-    stored({ ...checkedState, pass_cursor: cursor, pass_began_at: completed });
+    stored({ ...checkedState, pass_cursor: cursor, pass_began_at: completed, pass_moved_at: completed });
     expect((await workListForRun('unit', afterDrain)).workList.source).toBe('due-index');
     const reads = dynamo
       .commandCalls(QueryCommand)

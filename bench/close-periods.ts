@@ -35,6 +35,7 @@ import {
   subscriptionKey,
   subscriptionsDuePartition,
   type TableKey,
+  thresholdInvoicesPrefix,
 } from '../shared/store/keys.ts';
 import { SubscriptionsRepository } from '../shared/store/subscriptions-repository.ts';
 import type { TransactItem } from '../shared/store/transact.ts';
@@ -166,10 +167,11 @@ export async function benchClosePeriods(): Promise<SummaryRow[]> {
       read.counters !== expectedRead.counters ||
       read.prices !== expectedRead.prices ||
       read.pending !== 0 ||
+      read.thresholdInvoices !== 0 ||
       read.records !== scale.subscriptions * scale.records
     ) {
       throw new Error(
-        `The raw read found ${JSON.stringify(read)}, expected ${JSON.stringify({ ...expectedRead, pending: 0, records: scale.subscriptions * scale.records })}`,
+        `The raw read found ${JSON.stringify(read)}, expected ${JSON.stringify({ ...expectedRead, pending: 0, thresholdInvoices: 0, records: scale.subscriptions * scale.records })}`,
       );
     }
 
@@ -236,7 +238,8 @@ export async function benchClosePeriods(): Promise<SummaryRow[]> {
         ],
         [
           `raw read of the items it reads: ${read.subscriptions} due subscriptions (due index Query), ` +
-            `${read.counters} counters (BatchGetItem), pending items (${read.pendingQueries} Queries), ` +
+            `${read.counters} counters (BatchGetItem), pending items and threshold invoices ` +
+            `(${read.pendingQueries} Queries each), ` +
             `${read.prices} prices (Query)`,
           fmt(rawSeconds),
           per(rawSeconds),
@@ -561,6 +564,21 @@ const pendingQuery = (tableName: string, subscriptionId: string): QueryCommandIn
   ConsistentRead: true,
 });
 
+/** A period's threshold-invoice locators (progressive billing): the close credits what they billed. */
+const thresholdInvoicesQuery = (
+  tableName: string,
+  subscriptionId: string,
+  periodStart: string,
+): QueryCommandInput => ({
+  TableName: tableName,
+  KeyConditionExpression: 'PK = :pk AND begins_with(SK, :prefix)',
+  ExpressionAttributeValues: {
+    ':pk': { S: subscriptionKey(subscriptionId).PK },
+    ':prefix': { S: thresholdInvoicesPrefix(periodStart) },
+  },
+  ConsistentRead: true,
+});
+
 const pricesQuery = (tableName: string, planId: string): QueryCommandInput => ({
   TableName: tableName,
   IndexName: 'GSI1',
@@ -588,7 +606,8 @@ async function queryAll(
 /**
  * Exactly the items the close reads, each read once by the cheapest raw call: the due subscriptions,
  * their counter items by key (all shards, metrics and prices that were written), their pending items
- * (a Query each: their keys are not known), and the prices of each plan once.
+ * and their period's threshold invoices (a Query each: their keys are not known), and the prices of
+ * each plan once.
  */
 async function rawReadOfCloseItems(
   raw: DynamoDBClient,
@@ -606,6 +625,7 @@ async function rawReadOfCloseItems(
     records: 0,
     pendingQueries: ids.length,
     pending: 0,
+    thresholdInvoices: 0,
     prices: 0,
   };
   const tasks: (() => Promise<void>)[] = [];
@@ -628,9 +648,16 @@ async function rawReadOfCloseItems(
       }
     });
   }
-  for (const id of ids) {
+  for (const item of due) {
+    const id = item.id!.S!;
     tasks.push(async () => {
       result.pending += (await queryAll(raw, pendingQuery(tableName, id))).length;
+    });
+    tasks.push(async () => {
+      const periodStart = item.current_period_start!.S!;
+      result.thresholdInvoices += (
+        await queryAll(raw, thresholdInvoicesQuery(tableName, id, periodStart))
+      ).length;
     });
   }
   for (const planId of planIds) {

@@ -52,12 +52,14 @@ import { printTable } from './table.ts';
 /**
  * The period close (`closeDuePeriods`, the hourly job) in local mode over many subscriptions that
  * each have usage, next to its ceiling measured in the same run on the same DynamoDB Local: reading
- * the very items it needs straight from the store (the due subscriptions by the by-type index with
- * the job's filter, every counter shard item of their period by BatchGetItem of exactly those keys,
- * their pending invoice items, the plan's prices) plus its own writes (recorded from the close,
- * bench/store-calls.ts) sent raw to fresh items as parallel as the close sent them. Beside it: the
- * close's store calls as it makes them, sent raw (what its call pattern costs). Then checks that each subscription got exactly one invoice, that a second run
- * creates none, and that every total is what the seeded usage implies.
+ * the very items it needs straight from the store (the due subscriptions from the due index, every
+ * counter shard item of their period by BatchGetItem of exactly those keys, their pending invoice
+ * items and threshold-invoice locators, the plan's prices) plus its own writes (recorded from the
+ * close, bench/store-calls.ts) sent raw to fresh items as parallel as the close sent them. Beside
+ * it: the close's store calls as it makes them, sent raw (what its call pattern costs). Then checks
+ * that each subscription got exactly one invoice, that a second run creates none, and that every
+ * total is what the seeded usage implies. The event path is held while the close and its ceiling
+ * are measured and timed as it catches up after (`--event-path`, eventPathOf).
  *
  * Scale: `--subscriptions N --records R` (or BENCH_CLOSE_SUBSCRIPTIONS / BENCH_CLOSE_RECORDS),
  * 10,000 × 100 by default; `--quick` (or BENCH_CLOSE_QUICK=1) for 200 × 20.
@@ -100,13 +102,17 @@ const CLOSE_TARGET = 1.5;
 
 export async function benchClosePeriods(): Promise<SummaryRow[]> {
   const scale = scaleFromArgs();
-  const service = await startBenchService({ eventPath: scale.eventPath });
+  const service = await startBenchService({ eventPath: scale.eventPath !== 'off' });
+  // Paused: the close (and its ceiling) measured alone, as its Lambda runs in AWS while the fan-out
+  // and the SmartGateway sync run in theirs; their catch-up is measured after.
+  const hold = () => (scale.eventPath === 'paused' ? service.runtime.pauseEventPath() : Promise.resolve());
+  const letGo = () => service.runtime.resumeEventPath();
   const tableName = service.runtime.tables.billing;
   const raw = new DynamoDBClient({ ...LOCAL_AWS, endpoint: service.runtime.dynamoDbEndpoint });
   try {
     console.log(
       `\nclose-periods: ${scale.subscriptions} subscriptions × ${scale.records} usage records, event path ` +
-        `${scale.eventPath ? 'on' : 'off'}; seeding…`,
+        `${scale.eventPath}; seeding…`,
     );
     let started = performance.now();
     const { planId } = await meteredPlan(service, [
@@ -147,6 +153,7 @@ export async function benchClosePeriods(): Promise<SummaryRow[]> {
     );
     const counterKeysOf = new Map(seeded.map((s) => [s.subscription.id, s.counterKeys]));
 
+    await hold();
     started = performance.now();
     const due = await new SubscriptionsRepository(tableName).listDue(closeAt);
     const listDueSeconds = elapsed(started);
@@ -184,6 +191,7 @@ export async function benchClosePeriods(): Promise<SummaryRow[]> {
     if (!first) throw new Error('The close returned nothing');
 
     started = performance.now();
+    letGo();
     await service.runtime.settled();
     const closeSettleSeconds = elapsed(started);
     const afterFirst = await countInvoices(raw, tableName);
@@ -199,6 +207,7 @@ export async function benchClosePeriods(): Promise<SummaryRow[]> {
     // The close's own store calls, sent raw as parallel as the close sent them (its peak in flight),
     // after the checks have counted what the close wrote; its writes alone the same way. The
     // ceiling is what the close must do: read its items (the batched raw read) and make its writes.
+    await hold();
     started = performance.now();
     await replayWithFreshWrites(raw, closeCalls, 'CALLS#', closeCalls.peakInFlight);
     const callsSeconds = elapsed(started);
@@ -207,12 +216,13 @@ export async function benchClosePeriods(): Promise<SummaryRow[]> {
     await replayWithFreshWrites(raw, writes, 'WRITES#', closeCalls.peakInFlight);
     const ceilingSeconds = rawSeconds + elapsed(started);
     const callCounts = countByCommand(closeCalls);
+    letGo();
 
     const per = (seconds: number) => ((seconds * 1000) / scale.subscriptions).toFixed(2);
     const times = (seconds: number) => (seconds / ceilingSeconds).toFixed(2);
     printTable(
       `Period close of ${scale.subscriptions} subscriptions × ${scale.records} usage records in local mode ` +
-        `(event path ${scale.eventPath ? 'on' : 'off'}), ` +
+        `(event path ${EVENT_PATH_SAID[scale.eventPath]}), ` +
         `next to its ceiling (the items it must read, read raw and batched, plus its writes sent raw) and ` +
         `to its store calls as it makes them, sent raw, on the same DynamoDB Local ` +
         `(${READ_CONCURRENCY} workers, as the close)`,
@@ -295,7 +305,8 @@ export async function benchClosePeriods(): Promise<SummaryRow[]> {
       ['few due: items the due index read', fewDue.index.read, fewDue.due],
     ];
     printTable(
-      `Checks (the close's own stream work caught up ${fmt(closeSettleSeconds)} s after it returned)`,
+      `Checks (the close's own stream work caught up ${fmt(closeSettleSeconds)} s after the close returned` +
+        `${scale.eventPath === 'paused' ? ' and the event path was let go' : ''})`,
       ['check', 'found', 'expected', 'ok'],
       checks.map(([what, found, expected]) => [what, found, expected, found === expected ? 'yes' : 'NO']),
     );
@@ -314,7 +325,7 @@ export async function benchClosePeriods(): Promise<SummaryRow[]> {
     return [
       {
         benchmark: 'close-periods',
-        measure: `close of ${n} subscriptions × ${scale.records} records, event path ${scale.eventPath ? 'on' : 'off'}, ms per subscription`,
+        measure: `close of ${n} subscriptions × ${scale.records} records, event path ${scale.eventPath}, ms per subscription`,
         value: per(closeSeconds),
         ceiling: `${per(ceilingSeconds)} (its reads + its writes raw)`,
         ratio: ratio.toFixed(2),
@@ -360,7 +371,7 @@ async function workListWhenFewAreDue(tableName: string, subscriptions: number) {
   return { due, index, byType, same: index.ids.join() === byType.ids.join() };
 }
 
-function scaleFromArgs(): { subscriptions: number; records: number; eventPath: boolean } {
+function scaleFromArgs(): { subscriptions: number; records: number; eventPath: EventPath } {
   const { values } = parseArgs({
     args: process.argv.slice(2),
     options: {
@@ -392,16 +403,25 @@ function scaleFromArgs(): { subscriptions: number; records: number; eventPath: b
   };
 }
 
+type EventPath = 'paused' | 'on' | 'off';
+
 /**
- * `--event-path on` (the default: the whole service, whose stream fan-out and SmartGateway sync of
- * the close's writes share the machine's cores with it) or `off` (the close alone, as the close
- * Lambda runs in AWS, where that work happens in other Lambdas).
+ * `--event-path paused` (the default: the whole service, its stream fan-out and SmartGateway sync
+ * held while the close and its ceiling are measured, as the close Lambda runs in AWS while that work
+ * happens in other Lambdas, then let go and timed to catch up), `on` (that work shares the machine's
+ * cores with the close as it goes) or `off` (no event path at all).
  */
-function eventPathOf(value: unknown): boolean {
-  if (value === undefined || value === 'on') return true;
-  if (value === 'off') return false;
-  throw new Error(`--event-path must be on or off, not ${JSON.stringify(value)}`);
+function eventPathOf(value: unknown): EventPath {
+  if (value === undefined) return 'paused';
+  if (value === 'paused' || value === 'on' || value === 'off') return value;
+  throw new Error(`--event-path must be paused, on or off, not ${JSON.stringify(value)}`);
 }
+
+const EVENT_PATH_SAID: Record<EventPath, string> = {
+  paused: 'paused while the close and its ceiling run, then caught up',
+  on: 'on, sharing the cores',
+  off: 'off',
+};
 
 /**
  * Subscription `i`'s records, as ingestion would have accepted them: timestamps spread over the

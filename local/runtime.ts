@@ -69,6 +69,13 @@ export type LocalRuntime = {
   bus: LocalEventBus;
   /** Resolves once every write made so far has gone through the stream, the bus and its targets. */
   settled: () => Promise<void>;
+  /**
+   * Holds the stream poller (resolves once its batch under way is delivered) and lets it go on:
+   * benchmarks measure a job alone, as its Lambda runs in AWS beside the fan-out's, then the
+   * fan-out's catch-up. Writes meanwhile wait in the stream; nothing is lost or reordered.
+   */
+  pauseEventPath: () => Promise<void>;
+  resumeEventPath: () => void;
   streamDeadLetters: () => { record: DynamoDBRecord; reason: string }[];
   /** Puts every dead-lettered stream record and bus event through again (`POST /_local/redrive`). */
   redrive: () => Promise<RedriveReport>;
@@ -205,7 +212,13 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
 
     const poller: StreamPoller =
       options.eventPath === false
-        ? { stop: async () => undefined, caughtUp: async () => undefined, wake: () => undefined }
+        ? {
+            stop: async () => undefined,
+            caughtUp: async () => undefined,
+            wake: () => undefined,
+            pause: async () => undefined,
+            resume: () => undefined,
+          }
         : await startStreamPoller({
             client: dynamoDb.client,
             endpoint: dynamoDb.endpoint,
@@ -333,6 +346,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
           await bus.idle();
         }
       },
+      pauseEventPath: poller.pause,
+      resumeEventPath: poller.resume,
       streamDeadLetters: () => deadStreamRecords,
       redrive,
       stop: async () => {

@@ -52,6 +52,13 @@ export type StreamPoller = {
   caughtUp: () => Promise<void>;
   /** Something was written: poll now, and quickly again for a while. */
   wake: () => void;
+  /**
+   * Stops reading the stream once the pass under way is done (its batches delivered and
+   * checkpointed): resolves then. Records written meanwhile wait in the stream, as they would behind
+   * a disabled event source mapping, until `resume` (so does `caughtUp`).
+   */
+  pause: () => Promise<void>;
+  resume: () => void;
 };
 
 type ShardState = { iterator: string | undefined; done: boolean; failures: number; limit: number };
@@ -86,6 +93,10 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
     idleDelay = idleDelayMs;
     endSleep?.();
   };
+  /** While paused: what the loop waits on, and whom it tells it has stopped. */
+  let hold:
+    | { released: Promise<void>; release: () => void; stopped: boolean; parked: (() => void)[] }
+    | undefined;
 
   const saveCheckpoint = async (shardId: string, sequenceNumber: string) => {
     await options.delivered?.();
@@ -184,6 +195,12 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
   const loop = async () => {
     let sinceRefresh = Number.POSITIVE_INFINITY;
     while (running) {
+      if (hold) {
+        hold.stopped = true;
+        for (const parked of hold.parked.splice(0)) parked();
+        await hold.released;
+        continue;
+      }
       const thisPass = ++pass;
       try {
         if (sinceRefresh > 20) {
@@ -218,6 +235,7 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
   return {
     stop: async () => {
       running = false;
+      hold?.release();
       endSleep?.();
       await loopDone;
       streams.destroy();
@@ -228,6 +246,27 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
         wake();
       }),
     wake,
+    pause: () => {
+      if (!hold) {
+        let release = () => {};
+        const released = new Promise<void>((resolve) => {
+          release = resolve;
+        });
+        hold = { released, release, stopped: false, parked: [] };
+      }
+      const paused = hold;
+      return new Promise<void>((resolve) => {
+        if (paused.stopped || !running) return resolve();
+        paused.parked.push(resolve);
+        endSleep?.();
+      });
+    },
+    resume: () => {
+      const released = hold;
+      hold = undefined;
+      released?.release();
+      for (const parked of released?.parked.splice(0) ?? []) parked();
+    },
   };
 }
 

@@ -205,7 +205,10 @@ export class DueIndexRepository {
           const due = dueKeyOf(item);
           return item.GSI3PK !== due.GSI3PK || item.GSI3SK !== due.GSI3SK;
         });
-        if (wrong.length > 0) await (restarted ??= this.restart(at));
+        if (wrong.length > 0) {
+          restarted ??= this.restart(at);
+          await restarted;
+        }
         await runConcurrently(wrong.length, BACKFILL_CONCURRENCY, async (i) => {
           const item = wrong[i]!;
           if (await this.setDueKeys(item, dueKeyOf(item))) run.fixed++;

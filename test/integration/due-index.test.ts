@@ -230,13 +230,6 @@ describe('filling in the due index for items written before it', () => {
     const completedAt = new Date('2026-12-02T10:00:00.000Z');
     const migration = new DueIndexRepository(table());
     const at = completedAt.toISOString();
-    const complete = {
-      started_at: at,
-      completed_at: at,
-      verified_at: at,
-      pass_began_at: null,
-      pass_cursor: null,
-    };
     await dynamo().send(
       new PutCommand({ TableName: table(), Item: dueIndexStateItem(completeDueIndexState(at)) }),
     );

@@ -123,4 +123,22 @@ describe('the local stream poller', () => {
     poller.wake();
     await eventually(() => seen.includes('TEST#woken'), 5_000);
   });
+
+  it('holds what is written while paused, and hands it over in order once resumed', async () => {
+    const { poller, seen } = await pollerInto(join(folder, 'paused.json'));
+    await poller.caughtUp();
+    await poller.pause();
+    await poller.pause(); // a second pause while held resolves too
+    for (const id of ['held-1', 'held-2', 'held-3']) await put(id);
+    poller.wake();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(seen.filter((key) => key.startsWith('TEST#held-'))).toEqual([]);
+    poller.resume();
+    await poller.caughtUp();
+    expect(seen.filter((key) => key.startsWith('TEST#held-'))).toEqual([
+      'TEST#held-1',
+      'TEST#held-2',
+      'TEST#held-3',
+    ]);
+  });
 });

@@ -12,10 +12,12 @@ import { SubscriptionsRepository } from '../../store/subscriptions-repository.ts
 
 /**
  * How long after the latest run that had to fix an item the due index can be trusted whole. Code
- * from before the index writes items without due keys only while a deploy rolls out: after it, no
- * Lambda runs that code for longer than its 15-minute limit. A pass that begins this long (the next
- * hourly run, whatever its jitter) after the last run that fixed anything therefore sees every item
- * earlier code wrote; finding them all right, it completes the index.
+ * from before the index writes items without due keys only while a deploy rolls out: the close
+ * Lambda's old runs end within 15 minutes of its swap (which came before the first new-code run),
+ * every other function's within a minute of its own. So if the whole stack runs the new code within
+ * about 45 minutes of the first new-code close run (one uninterrupted deploy), a pass that begins
+ * this long after the last run that fixed anything (the next hourly run, whatever its jitter) sees
+ * every item earlier code wrote; finding them all right, it completes the index.
  */
 export const DUE_INDEX_DRAIN_MS = 50 * 60 * 1000;
 

@@ -133,7 +133,7 @@ describe('the due work list while the index fills in', () => {
     expect(dynamo.commandCalls(QueryCommand)).toHaveLength(1);
 
     // The next run, later still, reads on from the cursor to the end: the pass is whole but began at
-    // the earlier run, which was not an hour past the start, so it does not complete.
+    // the earlier run, which was not the drain time past the start, so it does not complete.
     dynamo.reset();
     const later = new Date(afterDrain.getTime() + 60_000);
     stored({
@@ -156,7 +156,7 @@ describe('the due work list while the index fills in', () => {
   it('drops a cursor no run has moved for two hours (runs were missed, maybe by a rollback) and starts anew', async () => {
     const cursor = JSON.stringify({ type: 'invoice' });
     const moved = new Date(afterDrain.getTime() - PASS_CURSOR_STALE_MS).toISOString();
-    stored({ ...migrating, pass_cursor: cursor, pass_began_at: moved, pass_moved_at: moved });
+    stored({ ...migrating, pass_cursor: cursor, pass_began_at: STARTED, pass_moved_at: moved });
     expect((await workListForRun('unit', afterDrain)).workList.source).toBe('by-type');
     const reads = dynamo.commandCalls(QueryCommand).map((call) => call.args[0].input);
     expect(reads.map((read) => read.ExpressionAttributeValues)).toEqual([
@@ -164,10 +164,36 @@ describe('the due work list while the index fills in', () => {
       { ':pk': 'TYPE#invoice' },
     ]);
     expect(reads.every((read) => read.ExclusiveStartKey === undefined)).toBe(true);
-    // The pass that began now is whole, but not an hour after the start: the cursor is cleared only.
-    expect(stateUpdates().map((u) => u.ExpressionAttributeValues)).toEqual([
-      { ':to': null, ':began': null, ':moved': null, ':from': cursor },
-      expect.objectContaining({ ':began': afterDrain.toISOString() }),
+    // The new pass began with this run, the drain time after the start, and read everything: it
+    // clears the stale cursor and completes, verified as of its own start (not the dropped pass's).
+    expect(stateUpdates()).toEqual([
+      expect.objectContaining({
+        ExpressionAttributeValues: { ':to': null, ':began': null, ':moved': null, ':from': cursor },
+      }),
+      expect.objectContaining({
+        UpdateExpression: COMPLETE,
+        ExpressionAttributeValues: expect.objectContaining({ ':began': afterDrain.toISOString() }),
+      }),
+    ]);
+  });
+
+  it("a stale cursor dropped by a run out of time is replaced by the new pass's own", async () => {
+    const stale = JSON.stringify({ type: 'invoice' });
+    const moved = new Date(afterDrain.getTime() - PASS_CURSOR_STALE_MS).toISOString();
+    stored({ ...migrating, pass_cursor: stale, pass_began_at: STARTED, pass_moved_at: moved });
+    const lastRead = { PK: 'SUBSCRIPTION#sub_9', SK: 'PROFILE', GSI2PK: 'TYPE#subscription', GSI2SK: 'y' };
+    dynamo.on(QueryCommand, BY_TYPE_SUBSCRIPTIONS).resolves({ Items: [], LastEvaluatedKey: lastRead });
+    expect((await workListForRun('unit', afterDrain, -1)).workList.source).toBe('by-type');
+    expect(stateUpdates()).toEqual([
+      expect.objectContaining({
+        ConditionExpression: 'pass_cursor = :from',
+        ExpressionAttributeValues: {
+          ':to': JSON.stringify({ type: 'subscription', after: lastRead }),
+          ':began': afterDrain.toISOString(),
+          ':moved': afterDrain.toISOString(),
+          ':from': stale,
+        },
+      }),
     ]);
   });
 
@@ -256,13 +282,19 @@ describe('the check of the complete due index', () => {
     expect(stateUpdates().map((u) => u.UpdateExpression)).toEqual([RESTART]);
   });
 
-  it('goes on with a check under way although the last one is recent', async () => {
+  it('goes on with a check under way although the last one is recent, and records it as of its start', async () => {
     const cursor = JSON.stringify({ type: 'invoice' });
-    stored({ ...checkedState, pass_cursor: cursor, pass_began_at: completed, pass_moved_at: completed });
+    const began = new Date(afterDrain.getTime() - 60 * 60 * 1000).toISOString();
+    const moved = new Date(afterDrain.getTime() - 10 * 60 * 1000).toISOString();
+    stored({ ...checkedState, pass_cursor: cursor, pass_began_at: began, pass_moved_at: moved });
     expect((await workListForRun('unit', afterDrain)).workList.source).toBe('due-index');
     const reads = dynamo
       .commandCalls(QueryCommand)
       .map((call) => call.args[0].input.ExpressionAttributeValues);
     expect(reads).toEqual([{ ':pk': 'TYPE#invoice' }]);
+    expect(stateUpdates().map((u) => [u.UpdateExpression, u.ExpressionAttributeValues?.[':began']])).toEqual([
+      ['SET pass_cursor = :to, pass_began_at = :began, pass_moved_at = :moved', null],
+      ['SET verified_at = :began', began],
+    ]);
   });
 });

@@ -35,9 +35,15 @@ export type AlarmsProps = {
   readonly streamConsumer: lambda.IFunction;
 };
 
+// Lambda metrics (and the service's own counts) only exist for periods with invocations: no data is
+// not a problem.
+const notBreaching = cloudwatch.TreatMissingData.NOT_BREACHING;
+const atLeast = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD;
+
 /**
  * Alarms on what needs a person: a message in any dead-letter queue, errors or throttles of any Lambda,
- * the stream fan-out falling behind, API 5xx. All of them notify one SNS topic per stage, which e-mails
+ * the stream fan-out falling behind, API 5xx, and two of the service's own counts (subscriptions the
+ * period close could not close, due-index items the daily check had to fix). All of them notify one SNS topic per stage, which e-mails
  * `alarmEmail` when the stage configures one; anyone else subscribes to it (its ARN is the stack output
  * `AlarmTopicArn`).
  */
@@ -63,9 +69,6 @@ export class Alarms extends Construct {
       });
     }
     const period = Duration.minutes(5);
-    // Lambda metrics only exist for periods with invocations: no data is not a problem.
-    const notBreaching = cloudwatch.TreatMissingData.NOT_BREACHING;
-    const atLeast = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD;
 
     for (const [name, queue] of props.deadLetterQueues) {
       this.alarms.push(
@@ -161,8 +164,8 @@ export class Alarms extends Construct {
       alarmDescription: description,
       threshold: 1,
       evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      comparisonOperator: atLeast,
+      treatMissingData: notBreaching,
     });
   }
 }

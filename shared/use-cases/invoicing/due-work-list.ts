@@ -120,5 +120,6 @@ export async function workListForRun(
 function checkDue(state: DueIndexState, wallClock: Date): boolean {
   if (state.pass_cursor !== null) return true;
   const checkedAt = Date.parse(state.verified_at ?? state.completed_at ?? '');
-  return !(wallClock.getTime() - checkedAt < DUE_INDEX_CHECK_MS);
+  // An unreadable time (NaN) counts as due: a check too many costs a pass, one too few trusts blindly.
+  return Number.isNaN(checkedAt) || wallClock.getTime() - checkedAt >= DUE_INDEX_CHECK_MS;
 }

@@ -11,12 +11,12 @@ import { quickRequested } from './support.ts';
 import { printTable } from './table.ts';
 
 /**
- * Bundle size and cold start of every Lambda, next to two bundles built with the same esbuild
+ * Bundle size and cold start of every Lambda, next to three bundles built with the same esbuild
  * settings in the same run (ratios, since machines are noisy): a hello-world handler (the target's
  * baseline), the DynamoDB document client alone (the floor every handler pays, as the store calls
  * sent raw are the other benchmarks' ceiling), and that client with zod (the libraries every API
- * handler loads: what a handler costs above it is this repository's code). A cold start is the CPU time (user + system) of a
- * fresh `node` process that imports the bundle, Node's own start included, as Lambda's init phase
+ * handler loads: what a handler costs above it is this repository's code). A cold start is the CPU
+ * time (user + system) of a fresh `node` process that imports the bundle, Node's own start included, as Lambda's init phase
  * pays it; each bundle's runs are paired with a hello-world run right before it, and the ratio is the
  * median of the pairs' ratios. The wall time of the import alone is shown too. "Eager" is what the
  * import parses (index.mjs and the chunks it imports); "lazy" the chunks read on first use (the Stripe

@@ -574,27 +574,21 @@ const dueQuery = (tableName: string, closeAt: Date): QueryCommandInput => ({
   },
 });
 
-const pendingQuery = (tableName: string, subscriptionId: string): QueryCommandInput => ({
-  TableName: tableName,
-  KeyConditionExpression: 'PK = :pk AND begins_with(SK, :prefix)',
-  ExpressionAttributeValues: {
-    ':pk': { S: subscriptionKey(subscriptionId).PK },
-    ':prefix': { S: PENDING_ITEM_SK_PREFIX },
-  },
-  ConsistentRead: true,
-});
-
-/** A period's threshold-invoice locators (progressive billing): the close credits what they billed. */
-const thresholdInvoicesQuery = (
+/**
+ * The items of a subscription's partition under one sort-key prefix, read consistently as the close
+ * reads them: its pending invoice items (PENDING_ITEM_SK_PREFIX), a period's threshold-invoice
+ * locators (thresholdInvoicesPrefix: progressive billing, whose amounts the close credits).
+ */
+const subscriptionItemsQuery = (
   tableName: string,
   subscriptionId: string,
-  periodStart: string,
+  prefix: string,
 ): QueryCommandInput => ({
   TableName: tableName,
   KeyConditionExpression: 'PK = :pk AND begins_with(SK, :prefix)',
   ExpressionAttributeValues: {
     ':pk': { S: subscriptionKey(subscriptionId).PK },
-    ':prefix': { S: thresholdInvoicesPrefix(periodStart) },
+    ':prefix': { S: prefix },
   },
   ConsistentRead: true,
 });
@@ -671,12 +665,14 @@ async function rawReadOfCloseItems(
   for (const item of due) {
     const id = item.id!.S!;
     tasks.push(async () => {
-      result.pending += (await queryAll(raw, pendingQuery(tableName, id))).length;
+      result.pending += (
+        await queryAll(raw, subscriptionItemsQuery(tableName, id, PENDING_ITEM_SK_PREFIX))
+      ).length;
     });
     tasks.push(async () => {
       const periodStart = item.current_period_start!.S!;
       result.thresholdInvoices += (
-        await queryAll(raw, thresholdInvoicesQuery(tableName, id, periodStart))
+        await queryAll(raw, subscriptionItemsQuery(tableName, id, thresholdInvoicesPrefix(periodStart)))
       ).length;
     });
   }

@@ -2,6 +2,7 @@ import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { LOCAL_AWS } from '../local/dynamodb-local.ts';
 import { runConcurrently } from '../shared/concurrency.ts';
 import { USAGE_SHARDS } from '../shared/domain/usage.ts';
+
 import { countByCommand, recordStoreCalls, replayStoreCalls } from './store-calls.ts';
 import type { SummaryRow } from './summary.ts';
 import {
@@ -17,13 +18,19 @@ import { printTable } from './table.ts';
 
 /**
  * Usage ingestion through the local HTTP API (token auth, validation, dedupe, transactions, the
- * same handler as the Lambda) with batches of 1, 100 and 1000 records, twice: with the event path
- * on (the stream read, fanned out, the budget projection and the SmartGateway sync: the whole
- * service) and off (the API path alone). The ceiling is the same store calls the API makes for one
- * such request (recorded from the service's client: GetItem of the subscription, Query of its plan's
- * prices, the counting transaction), sent raw at the same concurrency on the service with the event
- * path off; raw PutItem of the same number of records is shown as the simplest baseline. Then the
+ * same handler as the Lambda) with batches of 1, 100 and 1000 records, with the event path on (the
+ * stream read, fanned out, the budget projection and the SmartGateway sync: the whole service, timed
+ * until it has caught up) and held (the API path alone). The ceiling is the same store calls the API
+ * makes for one such request (recorded from the service's client: GetItem of the subscription, the
+ * counting transaction, a batch's duplicate check), sent raw at the same concurrency with the event
+ * path held; raw PutItem of the same number of records is shown as the simplest baseline. Then the
  * latency of a single-record POST, one request at a time, next to its calls sent raw.
+ *
+ * All of it runs on one service, so on one DynamoDB Local, after a warm-up, in rounds: each round
+ * times every mode once, and the order turns by one each round, so every mode runs once in every
+ * position. DynamoDB Local's JVM and Node's JIT keep speeding up over the first few thousand
+ * requests (threefold, here), so a mode measured on a colder store than its ceiling, or always
+ * after it, would be compared with a ceiling measured in other conditions.
  * `--quick` (or BENCH_INGEST_QUICK=1): fewer records.
  */
 const CONCURRENCY = 4;
@@ -33,58 +40,57 @@ const SINGLE_TARGET = 0.6;
 export async function benchUsageIngest(): Promise<SummaryRow[]> {
   const quick = quickRequested('BENCH_INGEST_QUICK');
   const plan = [
-    { batch: 1, records: Number(process.env.BENCH_SINGLE_RECORDS ?? (quick ? 300 : 1000)) },
-    { batch: 100, records: Number(process.env.BENCH_BATCH_RECORDS ?? (quick ? 2000 : 10_000)) },
-    { batch: 1000, records: Number(process.env.BENCH_BATCH_RECORDS ?? (quick ? 3000 : 10_000)) },
+    { batch: 1, records: Number(process.env.BENCH_SINGLE_RECORDS ?? (quick ? 400 : 1600)) },
+    { batch: 100, records: Number(process.env.BENCH_BATCH_RECORDS ?? (quick ? 2400 : 9600)) },
+    { batch: 1000, records: Number(process.env.BENCH_BATCH_RECORDS ?? (quick ? 4000 : 16_000)) },
   ];
   const latencySamples = Number(process.env.BENCH_LATENCY_SAMPLES ?? (quick ? 100 : 300));
+  /** Single-record requests (and as many of their calls sent raw) before anything is timed. */
+  const warmUp = Number(process.env.BENCH_INGEST_WARMUP ?? (quick ? 1000 : 1500));
 
-  const on = await measure(true, plan, latencySamples);
-  const off = await measure(false, plan, latencySamples);
+  const { rates, calls, latency } = await measure(plan, warmUp, latencySamples);
   printTable(
-    `Usage ingestion, records/s (${CONCURRENCY} concurrent clients): the API with the event path on and off, next to the same store calls sent raw`,
+    `Usage ingestion, records/s (${CONCURRENCY} concurrent clients; ${MODES.length} rounds after ${warmUp} requests to warm up): the API with the event path on and held, next to the same store calls sent raw`,
     [
       'batch size',
       'records',
       'API, event path on',
-      'API, event path off',
+      'API, event path held',
       'ceiling: its store calls raw',
       'on ÷ ceiling',
-      'off ÷ ceiling',
+      'held ÷ ceiling',
       'raw PutItem/s',
     ],
-    plan.map(({ batch, records }, i) => [
+    plan.map(({ batch }, i) => [
       String(batch),
-      String(records),
-      on.rates[i]!.api.toFixed(0),
-      off.rates[i]!.api.toFixed(0),
-      off.rates[i]!.ceiling.toFixed(0),
-      (on.rates[i]!.api / off.rates[i]!.ceiling).toFixed(2),
-      (off.rates[i]!.api / off.rates[i]!.ceiling).toFixed(2),
-      off.rates[i]!.rawPut.toFixed(0),
+      String(rates[i]!.records),
+      rates[i]!.on.toFixed(0),
+      rates[i]!.held.toFixed(0),
+      rates[i]!.ceiling.toFixed(0),
+      (rates[i]!.on / rates[i]!.ceiling).toFixed(2),
+      (rates[i]!.held / rates[i]!.ceiling).toFixed(2),
+      rates[i]!.rawPut.toFixed(0),
     ]),
   );
-  console.log(
-    `Store calls per request: ${plan.map((p, i) => `batch ${p.batch}: ${off.calls[i]}`).join('; ')}`,
-  );
+  console.log(`Store calls per request: ${plan.map((p, i) => `batch ${p.batch}: ${calls[i]}`).join('; ')}`);
   const ms = (values: number[], p: number) => percentile(values, p).toFixed(1);
   printTable(
     `Single-record POST latency, one at a time, ${latencySamples} samples`,
     ['measure', 'p50 ms', 'p99 ms'],
     [
-      ['POST /api/v1/usage-records, event path on', ms(on.latency.api, 50), ms(on.latency.api, 99)],
-      ['POST /api/v1/usage-records, event path off', ms(off.latency.api, 50), ms(off.latency.api, 99)],
-      ['ceiling: its store calls raw', ms(off.latency.ceiling, 50), ms(off.latency.ceiling, 99)],
-      ['raw PutItem (simplest baseline)', ms(off.latency.rawPut, 50), ms(off.latency.rawPut, 99)],
+      ['POST /api/v1/usage-records, event path on', ms(latency.on, 50), ms(latency.on, 99)],
+      ['POST /api/v1/usage-records, event path held', ms(latency.held, 50), ms(latency.held, 99)],
+      ['ceiling: its store calls raw', ms(latency.ceiling, 50), ms(latency.ceiling, 99)],
+      ['raw PutItem (simplest baseline)', ms(latency.rawPut, 50), ms(latency.rawPut, 99)],
     ],
   );
   return plan.map(({ batch }, i) => {
-    const ratio = on.rates[i]!.api / off.rates[i]!.ceiling;
+    const ratio = rates[i]!.on / rates[i]!.ceiling;
     return {
       benchmark: 'usage-ingest',
       measure: `batch of ${batch}, event path on, records/s`,
-      value: on.rates[i]!.api.toFixed(0),
-      ceiling: `${off.rates[i]!.ceiling.toFixed(0)} (its store calls raw)`,
+      value: rates[i]!.on.toFixed(0),
+      ceiling: `${rates[i]!.ceiling.toFixed(0)} (its store calls raw)`,
       ratio: ratio.toFixed(2),
       target: batch === 1 ? `≥ ${SINGLE_TARGET.toFixed(2)}` : '',
       met: batch === 1 ? ratio >= SINGLE_TARGET : undefined,
@@ -92,49 +98,89 @@ export async function benchUsageIngest(): Promise<SummaryRow[]> {
   });
 }
 
-type Rates = { api: number; ceiling: number; rawPut: number };
+const MODES = ['on', 'held', 'ceiling', 'rawPut'] as const;
+type Mode = (typeof MODES)[number];
+/** Round `round`'s order of the modes: turned by one each round. */
+const modesOfRound = (round: number) => MODES.map((_, i) => MODES[(i + round) % MODES.length]!);
 
-/** One service (event path on or off): its API rates, and on the one with it off the ceilings too. */
-async function measure(eventPath: boolean, plan: { batch: number; records: number }[], samples: number) {
-  const service = await startBenchService({ eventPath });
+/** Every mode's rate per batch size, the store calls of one request, and the latencies. */
+async function measure(plan: { batch: number; records: number }[], warmUp: number, samples: number) {
+  const service = await startBenchService();
   const raw = new DynamoDBClient({ ...LOCAL_AWS, endpoint: service.runtime.dynamoDbEndpoint });
+  /** The event path on, and everything written while it was held delivered. */
+  const eventPathOn = async () => {
+    service.runtime.resumeEventPath();
+    await service.runtime.settled();
+  };
   try {
     const { subscriptionId } = await meteredSubscription(service);
-    const rates: Rates[] = [];
+    const rates: ({ records: number } & Record<Mode, number>)[] = [];
     const calls: string[] = [];
+    /** One request's store calls, recorded with the event path held and the plan's prices cached (as
+     * every request but one per PLAN_PRICES_CACHE_MS finds them); `template` starts its keys. */
+    const record = async (batch: number, template: string) => {
+      await service.runtime.pauseEventPath();
+      await postUsage(service, subscriptionId, `primer-${template}`, batch);
+      return recordStoreCalls(() => postUsage(service, subscriptionId, template, batch));
+    };
+    const warmUpCalls = await record(1, 'warm-up-recorded-');
+    await eventPathOn();
+    await runConcurrently(warmUp, CONCURRENCY, (r) => postUsage(service, subscriptionId, `warm-up-${r}-`, 1));
+    await runConcurrently(warmUp, CONCURRENCY, (r) =>
+      replayStoreCalls(raw, warmUpCalls, (json) =>
+        onOtherShards(json.replaceAll('warm-up-recorded-', `warm-up-raw-${r}-`), r),
+      ),
+    );
     for (const [run, { batch, records }] of plan.entries()) {
-      const requests = Math.ceil(records / batch);
-      const post = (r: number) => postUsage(service, subscriptionId, `bench-${run}-${r}-`, batch);
-      const api = records / (await seconds(() => runConcurrently(requests, CONCURRENCY, post)));
-      if (eventPath) {
-        rates.push({ api, ceiling: Number.NaN, rawPut: Number.NaN });
-        continue;
-      }
-      const recorded = await recordStoreCalls(() => post(requests));
+      const requests = Math.ceil(records / batch / MODES.length);
+      const template = `recorded-${run}-`;
+      const recorded = await record(batch, template);
       calls.push(countByCommand(recorded));
-      const replay = (r: number) =>
-        replayStoreCalls(raw, recorded, (json) =>
-          onOtherShards(json.replaceAll(`bench-${run}-${requests}-`, `ceiling-${run}-${r}-`), r),
-        );
-      const ceiling = records / (await seconds(() => runConcurrently(requests, CONCURRENCY, replay)));
-      const rawPut =
-        records /
-        (await seconds(() =>
-          runConcurrently(records, CONCURRENCY, async (i) => {
-            await raw.send(
-              new PutItemCommand({
-                TableName: service.runtime.tables.billing,
-                Item: { PK: { S: `RAW#${run}#${i}` }, SK: { S: 'RAW' }, quantity: { N: '1' } },
-              }),
-            );
-          }),
-        ));
-      rates.push({ api, ceiling, rawPut });
+      const seconds: Record<Mode, number> = { on: 0, held: 0, ceiling: 0, rawPut: 0 };
+      for (let round = 0; round < MODES.length; round++) {
+        const keys = `${run}-${round}`;
+        const post = (prefix: string) => (r: number) =>
+          postUsage(service, subscriptionId, `${prefix}-${keys}-${r}-`, batch);
+        const work: Record<Mode, () => Promise<unknown>> = {
+          on: async () => {
+            await runConcurrently(requests, CONCURRENCY, post('on'));
+            await service.runtime.settled();
+          },
+          held: () => runConcurrently(requests, CONCURRENCY, post('held')),
+          ceiling: () =>
+            runConcurrently(requests, CONCURRENCY, (r) =>
+              replayStoreCalls(raw, recorded, (json) =>
+                onOtherShards(json.replaceAll(template, `ceiling-${keys}-${r}-`), r),
+              ),
+            ),
+          rawPut: () =>
+            runConcurrently(requests * batch, CONCURRENCY, async (i) => {
+              await raw.send(
+                new PutItemCommand({
+                  TableName: service.runtime.tables.billing,
+                  Item: { PK: { S: `RAW#${keys}#${i}` }, SK: { S: 'RAW' }, quantity: { N: '1' } },
+                }),
+              );
+            }),
+        };
+        for (const mode of modesOfRound(round)) {
+          if (mode === 'on') await eventPathOn();
+          else await service.runtime.pauseEventPath();
+          seconds[mode] += await timed(work[mode]);
+        }
+      }
+      const counted = requests * batch * MODES.length;
+      rates.push({
+        records: counted,
+        ...(Object.fromEntries(MODES.map((mode) => [mode, counted / seconds[mode]])) as Record<Mode, number>),
+      });
     }
 
-    const api = await timedEach(samples, (i) => postUsage(service, subscriptionId, `latency-${i}-`, 1));
-    if (eventPath) return { rates, calls, latency: { api, ceiling: [], rawPut: [] } };
-    const recorded = await recordStoreCalls(() => postUsage(service, subscriptionId, 'latency-recorded-', 1));
+    await eventPathOn();
+    const on = await timedEach(samples, (i) => postUsage(service, subscriptionId, `latency-on-${i}-`, 1));
+    await service.runtime.pauseEventPath();
+    const held = await timedEach(samples, (i) => postUsage(service, subscriptionId, `latency-held-${i}-`, 1));
+    const recorded = await record(1, 'latency-recorded-');
     const ceiling = await timedEach(samples, (i) =>
       replayStoreCalls(raw, recorded, (json) =>
         onOtherShards(json.replaceAll('latency-recorded-', `latency-raw-${i}-`), i),
@@ -144,7 +190,8 @@ async function measure(eventPath: boolean, plan: { batch: number; records: numbe
       PK: { S: `RAWLAT#${i}` },
       SK: { S: 'RAW' },
     }));
-    return { rates, calls, latency: { api, ceiling, rawPut } };
+    await eventPathOn();
+    return { rates, calls, latency: { on, held, ceiling, rawPut } };
   } finally {
     raw.destroy();
     await service.stop();
@@ -181,7 +228,8 @@ async function postUsage(service: BenchService, subscriptionId: string, prefix: 
     throw new Error(`not all accepted: ${JSON.stringify(result)}`);
 }
 
-async function seconds(work: () => Promise<unknown>): Promise<number> {
+/** Seconds `work` took. */
+async function timed(work: () => Promise<unknown>): Promise<number> {
   const started = performance.now();
   await work();
   return (performance.now() - started) / 1000;

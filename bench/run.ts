@@ -34,7 +34,14 @@ if (unknown.length > 0) {
 }
 const started = performance.now();
 const summary: SummaryRow[] = [];
-for (const name of selected) summary.push(...((await BENCHMARKS[name]!()) ?? []));
+const took: string[] = [];
+for (const name of selected) {
+  const began = performance.now();
+  summary.push(...((await BENCHMARKS[name]!()) ?? []));
+  took.push(`${name} ${((performance.now() - began) / 1000).toFixed(0)} s`);
+}
 printSummary(summary);
-console.log(`\n${selected.length} benchmark(s) in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+console.log(
+  `\n${selected.length} benchmark(s) in ${((performance.now() - started) / 1000).toFixed(0)} s (${took.join(', ')})`,
+);
 if (summary.some((row) => row.met === false)) process.exitCode = 1;

@@ -14,7 +14,7 @@ import { printTable } from './table.ts';
  * What `npm start` costs while nothing happens: the whole process tree (npm, the service's Node
  * process, DynamoDB Local's JVM, its watchdog) as a share of one core, after a settling time, next to
  * DynamoDB Local alone started the same way with the same tables, idle in the same run (the floor
- * the service adds to).
+ * the service adds to), both measured at the same time.
  * Target: under 3 % of one core. `--quick`: 20 s settling, 10 s measured (otherwise 30 s and 60 s): DynamoDB Local's JVM
  * still compiles what start-up ran for some 20 s.
  */
@@ -31,15 +31,8 @@ export async function benchIdle(): Promise<SummaryRow[]> {
   const settle = quick ? 20 : 30;
   const window = quick ? 10 : 60;
 
-  const service = await startNpmStart();
-  let rows: { command: string; share: number }[];
-  try {
-    await new Promise((resolve) => setTimeout(resolve, settle * 1000));
-    rows = await treeCpuShare(service.child.pid!, window);
-  } finally {
-    await service.stop();
-  }
-  const alone = await idleDynamoDbLocal(settle, window);
+  // Both at once: idle, each uses a few hundredths of a core of two.
+  const [rows, alone] = await Promise.all([idleNpmStart(settle, window), idleDynamoDbLocal(settle, window)]);
   const total = rows.reduce((sum, r) => sum + r.share, 0);
   const percent = (share: number) => `${(share * 100).toFixed(2)} %`;
   printTable(
@@ -98,6 +91,17 @@ async function startNpmStart(): Promise<{ child: ChildProcess; stop: () => Promi
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** Each process of `npm start`, idle, after `settle` seconds. */
+async function idleNpmStart(settle: number, window: number): Promise<{ command: string; share: number }[]> {
+  const service = await startNpmStart();
+  try {
+    await new Promise((resolve) => setTimeout(resolve, settle * 1000));
+    return await treeCpuShare(service.child.pid!, window);
+  } finally {
+    await service.stop();
+  }
 }
 
 /**

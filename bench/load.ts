@@ -79,7 +79,7 @@ export async function benchLoad(): Promise<SummaryRow[]> {
     strict: false,
   });
   const seconds = Number(values.seconds ?? (quickRequested() ? 8 : 30));
-  const warmUpSeconds = Number(values['warm-up'] ?? (quickRequested() ? 5 : 15));
+  const warmUpSeconds = Number(values['warm-up'] ?? (quickRequested() ? 4 : 15));
   const clients = Number(values.clients);
   const subscriptionCount = Number(values.subscriptions);
   const on = await loadOnce(true, seconds, warmUpSeconds, clients, subscriptionCount);
@@ -197,7 +197,7 @@ async function loadOnce(
     const ceiling = samples.length / ((performance.now() - replayStarted) / 1000);
 
     // The same store's raw write rate, with the same number of clients, in the same run.
-    const rawWrites = 3000;
+    const rawWrites = quickRequested() ? 1000 : 3000;
     const rawStarted = performance.now();
     await runConcurrently(rawWrites, clients, async (i) => {
       await raw.send(

@@ -105,8 +105,9 @@ async function idleNpmStart(settle: number, window: number): Promise<{ command: 
 }
 
 /**
- * DynamoDB Local holding the service's tables and nothing else running: a table with a stream and
- * TTL on costs its JVM about twice what an empty store does idle (its sweeper and stream upkeep).
+ * DynamoDB Local holding the service's tables and nothing else running. Created the same way, the
+ * tables give its JVM the same start-up work to finish (for some 30 s after they are made, an idle
+ * store with a stream and TTL on uses about twice the CPU of an empty one; later the same).
  */
 async function idleDynamoDbLocal(settle: number, window: number): Promise<number> {
   const dataDir = mkdtempSync(join(tmpdir(), 'billing-idle-ddb-'));

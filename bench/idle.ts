@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ensureTables, startDynamoDbLocal } from '../local/dynamodb-local.ts';
-import { LOCAL_TABLES } from '../local/runtime.ts';
 import { freePort } from '../local/ports.ts';
+import { LOCAL_TABLES } from '../local/runtime.ts';
 import { treeCpuShare } from './process-cpu.ts';
 import type { SummaryRow } from './summary.ts';
 import { printTable } from './table.ts';
@@ -15,8 +15,8 @@ import { printTable } from './table.ts';
  * process, DynamoDB Local's JVM, its watchdog) as a share of one core, after a settling time, next to
  * DynamoDB Local alone started the same way with the same tables, idle in the same run (the floor
  * the service adds to), both measured at the same time.
- * Target: under 3 % of one core. `--quick`: 20 s settling, 10 s measured (otherwise 30 s and 60 s): DynamoDB Local's JVM
- * still compiles what start-up ran for some 20 s.
+ * Target: under 3 % of one core. `--quick`: 20 s settling, 10 s measured (otherwise 30 s and 60 s):
+ * DynamoDB Local's JVM is still busy with what start-up ran for some 30 s, so quick reads higher.
  */
 const TARGET = 0.03;
 
@@ -31,8 +31,31 @@ export async function benchIdle(): Promise<SummaryRow[]> {
   const settle = quick ? 20 : 30;
   const window = quick ? 10 : 60;
 
-  // Both at once: idle, each uses a few hundredths of a core of two.
-  const [rows, alone] = await Promise.all([idleNpmStart(settle, window), idleDynamoDbLocal(settle, window)]);
+  // Both started, then both settled and measured over the same window: idle, each uses a few
+  // hundredths of one of the two cores.
+  const started = await Promise.allSettled([startNpmStart(), startFloorStore()]);
+  const failed = started.find((result) => result.status === 'rejected');
+  if (failed) {
+    for (const result of started) if (result.status === 'fulfilled') await result.value.stop();
+    throw failed.reason;
+  }
+  const [service, floor] = [
+    (started[0] as PromiseFulfilledResult<Awaited<ReturnType<typeof startNpmStart>>>).value,
+    (started[1] as PromiseFulfilledResult<Awaited<ReturnType<typeof startFloorStore>>>).value,
+  ];
+  let rows: { command: string; share: number }[];
+  let alone: number;
+  try {
+    await new Promise((resolve) => setTimeout(resolve, settle * 1000));
+    const [serviceTree, floorTree] = await Promise.all([
+      treeCpuShare(service.child.pid!, window),
+      treeCpuShare(floor.pid, window),
+    ]);
+    rows = serviceTree;
+    alone = floorTree[0]?.share ?? 0;
+  } finally {
+    await Promise.all([service.stop(), floor.stop()]);
+  }
   const total = rows.reduce((sum, r) => sum + r.share, 0);
   const percent = (share: number) => `${(share * 100).toFixed(2)} %`;
   printTable(
@@ -93,32 +116,20 @@ async function startNpmStart(): Promise<{ child: ChildProcess; stop: () => Promi
   };
 }
 
-/** Each process of `npm start`, idle, after `settle` seconds. */
-async function idleNpmStart(settle: number, window: number): Promise<{ command: string; share: number }[]> {
-  const service = await startNpmStart();
-  try {
-    await new Promise((resolve) => setTimeout(resolve, settle * 1000));
-    return await treeCpuShare(service.child.pid!, window);
-  } finally {
-    await service.stop();
-  }
-}
-
 /**
  * DynamoDB Local holding the service's tables and nothing else running. Created the same way, the
  * tables give its JVM the same start-up work to finish (for some 30 s after they are made, an idle
- * store with a stream and TTL on uses about twice the CPU of an empty one; later the same).
+ * store with a stream and TTL on used about twice the CPU of an empty one in a probe; later, the same).
  */
-async function idleDynamoDbLocal(settle: number, window: number): Promise<number> {
+async function startFloorStore(): Promise<{ pid: number; stop: () => Promise<void> }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'billing-idle-ddb-'));
   const store = await startDynamoDbLocal({ dataDir });
-  try {
-    await ensureTables(store.client, LOCAL_TABLES);
-    await new Promise((resolve) => setTimeout(resolve, settle * 1000));
-    const [java] = await treeCpuShare(store.pid!, window);
-    return java?.share ?? 0;
-  } finally {
-    await store.stop();
-    rmSync(dataDir, { recursive: true, force: true });
-  }
+  await ensureTables(store.client, LOCAL_TABLES);
+  return {
+    pid: store.pid!,
+    stop: async () => {
+      await store.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
 }

@@ -20,11 +20,11 @@ import { printTable } from './table.ts';
 /**
  * Load and soak: many concurrent clients drive every write route of the local service (the same
  * handlers as the Lambdas) for a bounded time, after an untimed warm-up of the same mix
- * (`--warm-up` seconds); then every counted total is checked exactly against
+ * (`--warm-up` seconds or BENCH_LOAD_WARMUP_SECONDS); then every counted total is checked exactly against
  * what the clients were told. Reports throughput, p50/p99 per operation, errors, and memory at start
  * and end, next to raw PutItem throughput on the same store in the same run.
  *
- *   npm run bench -- load                          # 30 s, 16 clients
+ *   npm run bench -- load                          # 15 s warm-up, then 30 s, 16 clients
  *   npm run bench -- load --seconds 600 --clients 32   # a soak
  *
  * Exits non-zero when a total is not exact or an unexpected error (5xx, or a 4xx no operation
@@ -165,10 +165,11 @@ async function loadOnce(
       Promise.all(
         Array.from({ length: clients }, async (_, client) => {
           while (performance.now() < until) {
-            const op = pick();
+            const ran = { op: pick() };
             const n = sequence++;
             const t0 = performance.now();
-            const status = await runOp(op, n, client, state, request);
+            const status = await runOp(ran.op, n, client, state, request, ran);
+            const { op } = ran;
             const ms = performance.now() - t0;
             samples.push({ op, ms, status });
             const fine = status < 300 || (EXPECTED_REFUSALS[op] ?? []).includes(status);
@@ -329,7 +330,19 @@ type Request = (
 ) => // biome-ignore lint/suspicious/noExplicitAny: response bodies are read field by field
 Promise<{ status: number; body: any }>;
 
-async function runOp(op: Op, n: number, client: number, state: State, request: Request): Promise<number> {
+/**
+ * One request of `op`; when its resource is used up (no invoice left to finalize or pay, no
+ * customer to replay, no price to archive) another op runs instead, and `ran.op` says which.
+ */
+async function runOp(
+  op: Op,
+  n: number,
+  client: number,
+  state: State,
+  request: Request,
+  ran: { op: Op },
+): Promise<number> {
+  ran.op = op;
   const { setup } = state;
   const subscription = setup.subscriptions[n % setup.subscriptions.length]!;
   switch (op) {
@@ -364,7 +377,7 @@ async function runOp(op: Op, n: number, client: number, state: State, request: R
     }
     case 'usage duplicate': {
       const previous = state.acceptedKeys[n % Math.max(1, state.acceptedKeys.length)];
-      if (!previous) return runOp('usage single', n, client, state, request);
+      if (!previous) return runOp('usage single', n, client, state, request, ran);
       const response = await request('POST', '/api/v1/usage-records', {
         subscription_id: previous.subscriptionId,
         idempotency_key: previous.key,
@@ -390,7 +403,7 @@ async function runOp(op: Op, n: number, client: number, state: State, request: R
     }
     case 'customer replay': {
       const previous = state.customerReplays[n % Math.max(1, state.customerReplays.length)];
-      if (!previous) return runOp('customer create', n, client, state, request);
+      if (!previous) return runOp('customer create', n, client, state, request, ran);
       const number = previous.key.replace('load-customer-', '');
       const response = await request(
         'POST',
@@ -451,12 +464,12 @@ async function runOp(op: Op, n: number, client: number, state: State, request: R
     }
     case 'price archive': {
       const priceId = state.setup.priceIds.shift();
-      if (!priceId) return runOp('catalog create', n, client, state, request);
+      if (!priceId) return runOp('catalog create', n, client, state, request, ran);
       return (await request('POST', `/api/v1/prices/${priceId}/archive`)).status;
     }
     case 'invoice finalize': {
       const invoice = setup.invoices[n % setup.invoices.length]!;
-      if (state.finalized.has(invoice.id)) return runOp('invoice pay', n, client, state, request);
+      if (state.finalized.has(invoice.id)) return runOp('invoice pay', n, client, state, request, ran);
       const response = await request('POST', `/api/v1/invoices/${invoice.id}/finalize`);
       if (response.status === 200) state.finalized.add(invoice.id);
       return response.status;
@@ -464,7 +477,7 @@ async function runOp(op: Op, n: number, client: number, state: State, request: R
     case 'invoice pay': {
       const finalized = [...state.finalized].filter((id) => !state.paid.has(id));
       const invoiceId = finalized[n % Math.max(1, finalized.length)];
-      if (!invoiceId) return runOp('usage single', n, client, state, request);
+      if (!invoiceId) return runOp('usage single', n, client, state, request, ran);
       const response = await request('POST', `/api/v1/invoices/${invoiceId}/pay`, { paid_out_of_band: true });
       if (response.status === 200) state.paid.add(invoiceId);
       return response.status;

@@ -24,13 +24,17 @@ import { printTable } from './table.ts';
  * makes for one such request (recorded from the service's client: GetItem of the subscription, the
  * counting transaction, a batch's duplicate check), sent raw at the same concurrency with the event
  * path held; raw PutItem of the same number of records is shown as the simplest baseline. Then the
- * latency of a single-record POST, one request at a time, next to its calls sent raw.
+ * latency of a single-record POST, one request at a time, next to its calls sent raw (measured
+ * last, on the warm store, one mode after the other).
  *
  * All of it runs on one service, so on one DynamoDB Local, after a warm-up, in rounds: each round
- * times every mode once, and the order turns by one each round, so every mode runs once in every
- * position. DynamoDB Local's JVM and Node's JIT keep speeding up over the first few thousand
- * requests (threefold, here), so a mode measured on a colder store than its ceiling, or always
- * after it, would be compared with a ceiling measured in other conditions.
+ * times every mode once, and the order turns by one each round (starting one further on for each
+ * batch size), so every mode runs once in every position. DynamoDB Local's JVM and Node's JIT keep
+ * speeding up over the first few thousand requests (in a probe of ten rounds of 300 single-record
+ * POSTs on one fresh store, from 45 to 150 records/s), so a mode measured on a colder store than its
+ * ceiling, or always after it, would be compared with a ceiling measured in other conditions.
+ * Each round sends `records / 4 / batch` requests per mode, `CONCURRENCY` at a time: a quick run's
+ * batch of 1000 is a single request per round, so that row has one client (the table says so).
  * `--quick` (or BENCH_INGEST_QUICK=1): fewer records.
  */
 const CONCURRENCY = 4;
@@ -50,9 +54,10 @@ export async function benchUsageIngest(): Promise<SummaryRow[]> {
 
   const { rates, calls, latency } = await measure(plan, warmUp, latencySamples);
   printTable(
-    `Usage ingestion, records/s (${CONCURRENCY} concurrent clients; ${MODES.length} rounds after ${warmUp} requests to warm up): the API with the event path on and held, next to the same store calls sent raw`,
+    `Usage ingestion, records/s (up to ${CONCURRENCY} concurrent clients; ${MODES.length} rounds after ${warmUp} requests to warm up): the API with the event path on and held, next to the same store calls sent raw`,
     [
       'batch size',
+      'clients',
       'records',
       'API, event path on',
       'API, event path held',
@@ -63,6 +68,7 @@ export async function benchUsageIngest(): Promise<SummaryRow[]> {
     ],
     plan.map(({ batch }, i) => [
       String(batch),
+      String(rates[i]!.clients),
       String(rates[i]!.records),
       rates[i]!.on.toFixed(0),
       rates[i]!.held.toFixed(0),
@@ -100,8 +106,8 @@ export async function benchUsageIngest(): Promise<SummaryRow[]> {
 
 const MODES = ['on', 'held', 'ceiling', 'rawPut'] as const;
 type Mode = (typeof MODES)[number];
-/** Round `round`'s order of the modes: turned by one each round. */
-const modesOfRound = (round: number) => MODES.map((_, i) => MODES[(i + round) % MODES.length]!);
+/** The order of the modes in round `turn`: turned by one each round. */
+const modesOfRound = (turn: number) => MODES.map((_, i) => MODES[(i + turn) % MODES.length]!);
 
 /** Every mode's rate per batch size, the store calls of one request, and the latencies. */
 async function measure(plan: { batch: number; records: number }[], warmUp: number, samples: number) {
@@ -114,7 +120,7 @@ async function measure(plan: { batch: number; records: number }[], warmUp: numbe
   };
   try {
     const { subscriptionId } = await meteredSubscription(service);
-    const rates: ({ records: number } & Record<Mode, number>)[] = [];
+    const rates: ({ clients: number; records: number } & Record<Mode, number>)[] = [];
     const calls: string[] = [];
     /** One request's store calls, recorded with the event path held and the plan's prices cached (as
      * every request but one per PLAN_PRICES_CACHE_MS finds them); `template` starts its keys. */
@@ -163,7 +169,7 @@ async function measure(plan: { batch: number; records: number }[], warmUp: numbe
               );
             }),
         };
-        for (const mode of modesOfRound(round)) {
+        for (const mode of modesOfRound(round + run)) {
           if (mode === 'on') await eventPathOn();
           else await service.runtime.pauseEventPath();
           seconds[mode] += await timed(work[mode]);
@@ -171,6 +177,7 @@ async function measure(plan: { batch: number; records: number }[], warmUp: numbe
       }
       const counted = requests * batch * MODES.length;
       rates.push({
+        clients: Math.min(CONCURRENCY, requests),
         records: counted,
         ...(Object.fromEntries(MODES.map((mode) => [mode, counted / seconds[mode]])) as Record<Mode, number>),
       });

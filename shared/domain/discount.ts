@@ -1,20 +1,33 @@
 import { DomainError } from './errors.ts';
-import { assertMinorUnits, parseDecimal, pow10, roundHalfUp } from './money.ts';
+import {
+  assertMinorUnits,
+  CURRENCY_EXPONENTS,
+  isPercent,
+  parseDecimal,
+  pow10,
+  roundHalfUp,
+} from './money.ts';
 
 /**
  * The one discount rule (issue 15, "Discounts"; not on invoices yet). The coupons that apply to an
- * invoice are taken in order, each on what the ones before it left:
+ * invoice are taken in the order the caller gives (their redemption order), each on what the ones
+ * before it left ("compound" stacking, Zuora's default):
  *
- *   remaining_0 = max(0, the invoice's lines before tax, summed)
+ *   remaining_0 = max(0, subtotal), the discounted lines' amounts before tax, summed
  *   percent off p:  d_i = min(remaining_i, round(remaining_i × p / 100))
  *   amount off a:   d_i = min(remaining_i, a)            (a in the invoice's currency)
  *   remaining_i+1 = remaining_i − d_i
  *
  * rounded once each, by `roundHalfUp`. So no discount is ever negative, together they never take the
- * invoice below zero (an invoice that is a credit already gets none), 100 % off is exactly the
- * invoice, and two percent coupons take the same total off in either order, give or take one unit
- * of rounding. Each discount becomes its own invoice line, a negative amount; the tax rule then
- * taxes it like any line (shared/domain/tax.ts), so tax is owed on what is left.
+ * discounted lines below zero, and 100 % off is exactly their sum. Order matters once amount and
+ * percent coupons mix (100.00 with 10 % then 10.00 off is 20.00 off; the other way, 19.00); two
+ * percent coupons take the same total in either order, give or take one unit (not so for three).
+ *
+ * Still to decide with the invoice drafting, and so not promised here: which lines are discounted
+ * (Stripe leaves credit lines out), and how a discount meets tax. One discount line taxed with one
+ * set of rates is wrong for an invoice whose lines carry different or inclusive rates; the plan is
+ * to share each discount over the discounted lines in proportion (largest remainder) and tax each
+ * line on what is left, as Stripe keeps a discount amount per line.
  */
 export type Coupon = {
   id: string;
@@ -29,23 +42,27 @@ export type Coupon = {
 
 export type Discount = { coupon_id: string; amount: number };
 
-const PERCENT_OFF = /^(?:100(?:\.0{1,4})?|[1-9]?\d(?:\.\d{1,4})?)$/;
+/** Coupons one invoice can take at most. */
+export const MAX_COUPONS_PER_INVOICE = 20;
 
 /** Why `coupon`'s terms are not ones the rule can apply, or undefined when they are. */
 export function couponProblem(
   coupon: Pick<Coupon, 'percent_off' | 'amount_off' | 'currency'>,
 ): string | undefined {
-  const { percent_off: percent, amount_off: amount } = coupon;
-  if ((percent === null) === (amount === null))
+  const { percent_off: percent, amount_off: amount, currency } = coupon;
+  if ((percent == null) === (amount == null))
     return 'a coupon takes either percent_off or amount_off, not both';
-  if (percent !== null) {
-    if (typeof percent !== 'string' || !PERCENT_OFF.test(percent) || /^0+(?:\.0+)?$/.test(percent))
-      return 'percent_off must be a decimal string above "0" and at most "100" with at most 4 decimal places, such as "15" or "12.5"';
+  if (percent != null) {
+    if (!isPercent(percent) || /^0(?:\.0+)?$/.test(percent))
+      return 'percent_off must be a decimal string above "0" and at most "100" with at most 4 decimal places and no leading zero, such as "15" or "12.5"';
+    if (currency != null)
+      return 'a percent_off coupon takes no currency: it applies to an invoice in any currency';
     return undefined;
   }
   if (!Number.isSafeInteger(amount) || (amount as number) <= 0)
     return 'amount_off must be a whole number of minor units above 0 (e.g. 500 for 5.00)';
-  if (coupon.currency === null) return 'an amount_off coupon needs the currency of its amount';
+  if (typeof currency !== 'string' || CURRENCY_EXPONENTS[currency] === undefined)
+    return `an amount_off coupon needs the currency of its amount, one of ${Object.keys(CURRENCY_EXPONENTS).join(', ')}`;
   return undefined;
 }
 
@@ -56,17 +73,25 @@ export function couponProblem(
  */
 export function discountsOf(subtotal: number, currency: string, coupons: readonly Coupon[]): Discount[] {
   assertMinorUnits(subtotal, 'subtotal');
+  if (coupons.length > MAX_COUPONS_PER_INVOICE)
+    throw new DomainError(
+      'unprocessable',
+      `An invoice can take at most ${MAX_COUPONS_PER_INVOICE} coupons, not ${coupons.length}`,
+    );
+  const repeated = coupons.find((coupon, i) => coupons.findIndex((other) => other.id === coupon.id) !== i);
+  if (repeated)
+    throw new DomainError('unprocessable', `Coupon ${repeated.id} cannot apply twice to one invoice`);
   let remaining = BigInt(Math.max(0, subtotal));
   return coupons.map((coupon) => {
     const problem = couponProblem(coupon);
     if (problem) throw new DomainError('unprocessable', `Coupon ${coupon.id}: ${problem}`);
-    if (coupon.amount_off !== null && coupon.currency !== currency)
+    if (coupon.amount_off != null && coupon.currency !== currency)
       throw new DomainError(
         'unprocessable',
         `Coupon ${coupon.id} takes ${coupon.currency} off; it cannot apply to an invoice in ${currency}`,
       );
     let off: bigint;
-    if (coupon.percent_off !== null) {
+    if (coupon.percent_off != null) {
       const { units, scale } = parseDecimal(coupon.percent_off);
       off = BigInt(roundHalfUp(remaining * units, 100n * pow10(scale)));
     } else {

@@ -60,3 +60,12 @@ export function parseDecimal(text: string): Decimal {
 }
 
 export const pow10 = (n: number): bigint => 10n ** BigInt(n);
+
+const PERCENT = /^(?:100(?:\.0{1,4})?|[1-9]?\d(?:\.\d{1,4})?)$/;
+
+/**
+ * Whether `value` is a percentage as rates and coupons state it: a decimal string from "0" to
+ * "100", at most 4 places, no sign, exponent, spaces or leading zero ("19", "8.875", "0.5").
+ */
+export const isPercent = (value: unknown): value is string =>
+  typeof value === 'string' && PERCENT.test(value);

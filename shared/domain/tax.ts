@@ -1,5 +1,5 @@
 import { DomainError } from './errors.ts';
-import { assertMinorUnits, parseDecimal, pow10, roundHalfUp } from './money.ts';
+import { assertMinorUnits, isPercent, parseDecimal, pow10, roundHalfUp } from './money.ts';
 
 /**
  * The one tax rule (issue 15, "Tax rates"). A line carries the tax rates of its customer or
@@ -47,11 +47,9 @@ export type LineTax = {
 /** Rates one line may carry (as Stripe allows). */
 export const MAX_TAX_RATES_PER_LINE = 10;
 
-const PERCENTAGE = /^(?:100(?:\.0{1,4})?|[1-9]?\d(?:\.\d{1,4})?)$/;
-
 /** Why `value` is not a percentage a tax rate can have, or undefined when it is one. */
 export function percentageProblem(value: unknown): string | undefined {
-  return typeof value === 'string' && PERCENTAGE.test(value)
+  return isPercent(value)
     ? undefined
     : 'must be a decimal string from "0" to "100" with at most 4 decimal places and no leading zero, such as "19" or "8.875"';
 }

@@ -72,7 +72,8 @@ const subtotal = fc.oneof(
 describe('discountsOf against the model', () => {
   it('each discount is its coupon on what the earlier ones left, rounded once, never past zero', () => {
     fc.assert(
-      fc.property(subtotal, fc.array(coupon, { maxLength: 5 }), (s, coupons) => {
+      fc.property(subtotal, fc.array(coupon, { maxLength: 5 }), (s, drawn) => {
+        const coupons = drawn.map((c, i) => ({ ...c, id: `${c.id}#${i}` }));
         const got = discountsOf(s, 'USD', coupons);
         let left = BigInt(Math.max(s, 0));
         coupons.forEach((c, i) => {
@@ -98,7 +99,8 @@ describe('discountsOf against the model', () => {
   it('two percent coupons take the same total off in either order, give or take one unit of rounding', () => {
     const percent = coupon.filter((c) => c.percent_off !== null);
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 1_000_000_000 }), percent, percent, (s, a, b) => {
+      fc.property(fc.integer({ min: 0, max: 1_000_000_000 }), percent, percent, (s, a, drawn) => {
+        const b = { ...drawn, id: `${drawn.id}#2` };
         const sum = (cs: Coupon[]) => amounts(s, cs).reduce((x, y) => x + y, 0);
         expect(Math.abs(sum([a, b]) - sum([b, a]))).toBeLessThanOrEqual(1);
       }),
@@ -117,6 +119,33 @@ describe('refusals', () => {
       expect(couponProblem({ percent_off: null, amount_off: bad, currency: 'USD' })).toMatch(/whole number/);
     expect(couponProblem({ percent_off: null, amount_off: 500, currency: null })).toMatch(/currency/);
     expect(couponProblem({ percent_off: '0.0001', amount_off: null, currency: null })).toBeUndefined();
+  });
+
+  it('refuses what would be read wrong: omitted fields, a percent with a currency, an unknown currency', () => {
+    expect(couponProblem({ percent_off: '10' } as Coupon)).toBeUndefined();
+    expect(couponProblem({ amount_off: 500 } as Coupon)).toMatch(/needs the currency/);
+    expect(couponProblem({} as Coupon)).toMatch(/either/);
+    expect(couponProblem({ percent_off: 10 as unknown as string, amount_off: null, currency: null })).toMatch(
+      /decimal string/,
+    );
+    expect(couponProblem({ percent_off: '10', amount_off: null, currency: 'USD' })).toMatch(
+      /takes no currency/,
+    );
+    expect(couponProblem({ percent_off: null, amount_off: 500, currency: 'XYZ' })).toMatch(/one of USD/);
+  });
+
+  it('refuses one coupon twice on an invoice, and more coupons than the limit', () => {
+    expect(() => discountsOf(1000, 'USD', [percentOff('a', '10'), percentOff('a', '10')])).toThrow(
+      /Coupon a cannot apply twice/,
+    );
+    const many = Array.from({ length: 21 }, (_, i) => percentOff(`c${i}`, '1'));
+    expect(() => discountsOf(1000, 'USD', many)).toThrow(/at most 20 coupons, not 21/);
+  });
+
+  it('near 2^53: exact to the unit', () => {
+    const top = Number.MAX_SAFE_INTEGER; // 9007199254740991
+    expect(amounts(top, [percentOff('half', '50')])).toEqual([4_503_599_627_370_496]);
+    expect(amounts(top, [percentOff('a', '99.9999')])).toEqual([9_007_190_247_541_736]);
   });
 
   it('refuses an amount off in another currency than the invoice', () => {

@@ -13,7 +13,7 @@ import {
  * invoice are taken in the order the caller gives (their redemption order), each on what the ones
  * before it left ("compound" stacking, Zuora's default):
  *
- *   remaining_0 = max(0, subtotal), the discounted lines' amounts before tax, summed
+ *   remaining_0 = max(0, subtotal), the discounted lines' amounts, summed
  *   percent off p:  d_i = min(remaining_i, round(remaining_i × p / 100))
  *   amount off a:   d_i = min(remaining_i, a)            (a in the invoice's currency)
  *   remaining_i+1 = remaining_i − d_i
@@ -23,11 +23,13 @@ import {
  * percent coupons mix (100.00 with 10 % then 10.00 off is 20.00 off; the other way, 19.00); two
  * percent coupons take the same total in either order, give or take one unit (not so for three).
  *
- * Still to decide with the invoice drafting, and so not promised here: which lines are discounted
- * (Stripe leaves credit lines out), and how a discount meets tax. One discount line taxed with one
- * set of rates is wrong for an invoice whose lines carry different or inclusive rates; the plan is
- * to share each discount over the discounted lines in proportion (largest remainder) and tax each
- * line on what is left, as Stripe keeps a discount amount per line.
+ * A discount meets tax line by line: `shareOverLines` splits it over the discounted lines in
+ * proportion to their amounts (largest remainder, so the shares add up to it and none exceeds its
+ * line), and each line is then taxed on its amount less its share, with its own rates (as Stripe
+ * keeps a discount amount per line). One discount line taxed with one set of rates would be wrong
+ * for lines with different or inclusive rates. The amounts are the lines as priced: an inclusive
+ * line's amount holds its tax, so 100 % off leaves nothing, tax included. Which lines are
+ * discounted (Stripe leaves credit lines out) is the invoice drafting's to say.
  */
 export type Coupon = {
   id: string;
@@ -101,4 +103,34 @@ export function discountsOf(subtotal: number, currency: string, coupons: readonl
     remaining -= off;
     return { coupon_id: coupon.id, amount: Number(off) };
   });
+}
+
+/**
+ * `discount` shared over lines of `amounts` (none negative, together at least the discount) in
+ * proportion: each line gets its exact share discount × amount / Σ amounts rounded down, and the
+ * units left over go one each to the lines with the largest fractions (ties to the earlier line).
+ * The shares add up to the discount exactly, and none is more than its line.
+ */
+export function shareOverLines(discount: number, amounts: readonly number[]): number[] {
+  assertMinorUnits(discount, 'discount');
+  for (const amount of amounts) {
+    assertMinorUnits(amount, 'line amount');
+    if (amount < 0) throw new RangeError('A discount is shared over lines that are not credits');
+  }
+  const whole = amounts.reduce((sum, amount) => sum + BigInt(amount), 0n);
+  if (discount < 0 || BigInt(discount) > whole)
+    throw new RangeError(`A discount of ${discount} cannot be shared over lines of ${whole} in all`);
+  if (whole === 0n) return amounts.map(() => 0);
+  const exact = amounts.map((amount) => BigInt(discount) * BigInt(amount));
+  const shares = exact.map((value) => value / whole);
+  let left = BigInt(discount) - shares.reduce((sum, share) => sum + share, 0n);
+  const byFraction = exact
+    .map((value, i) => ({ i, rest: value % whole }))
+    .sort((a, b) => (a.rest === b.rest ? a.i - b.i : a.rest > b.rest ? -1 : 1));
+  for (const { i } of byFraction) {
+    if (left === 0n) break;
+    shares[i]! += 1n;
+    left--;
+  }
+  return shares.map(Number);
 }

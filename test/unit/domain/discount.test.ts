@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type Coupon, couponProblem, discountsOf } from '../../../shared/domain/discount.ts';
+import { type Coupon, couponProblem, discountsOf, shareOverLines } from '../../../shared/domain/discount.ts';
+import { invoiceTax, type TaxRate } from '../../../shared/domain/tax.ts';
 
 const RUNS = Number(process.env.PROPERTY_RUNS ?? 300);
 
@@ -152,5 +153,83 @@ describe('refusals', () => {
     expect(() => discountsOf(1000, 'EUR', [amountOff('five', 500, 'USD')])).toThrow(
       /takes USD off; it cannot apply to an invoice in EUR/,
     );
+  });
+});
+
+describe('shareOverLines', () => {
+  it('shares add up to the discount, none above its line, each its exact share rounded down or up, the largest fractions up', () => {
+    fc.assert(
+      fc.property(
+        fc
+          .array(fc.integer({ min: 0, max: 1_000_000_000 }), { minLength: 1, maxLength: 8 })
+          .chain((lines) =>
+            fc.tuple(fc.constant(lines), fc.integer({ min: 0, max: lines.reduce((s, a) => s + a, 0) })),
+          ),
+        ([lines, discount]) => {
+          const whole = lines.reduce((s, a) => s + a, 0);
+          const shares = shareOverLines(discount, lines);
+          expect(shares.reduce((s, x) => s + x, 0)).toBe(discount);
+          const rests = lines.map((a, i) => {
+            const exact = BigInt(discount) * BigInt(a);
+            const low = whole === 0 ? 0n : exact / BigInt(whole);
+            const share = BigInt(shares[i]!);
+            expect(share === low || share === low + 1n).toBe(true);
+            expect(shares[i]!).toBeLessThanOrEqual(a);
+            return { up: share > low, rest: whole === 0 ? 0n : exact % BigInt(whole) };
+          });
+          const ups = rests.filter((r) => r.up).map((r) => r.rest);
+          expect(rests.filter((r) => !r.up).every((r) => ups.every((up) => r.rest <= up))).toBe(true);
+        },
+      ),
+      { numRuns: RUNS },
+    );
+  });
+
+  it('refuses a credit line and a discount larger than the lines', () => {
+    expect(() => shareOverLines(10, [100, -5])).toThrow(/not credits/);
+    expect(() => shareOverLines(101, [100])).toThrow(/cannot be shared/);
+    expect(shareOverLines(0, [0, 0])).toEqual([0, 0]);
+  });
+});
+
+describe('a discount meets tax line by line (worked invoices)', () => {
+  const tax = (id: string, percentage: string, inclusive = false): TaxRate => ({
+    id,
+    display_name: id,
+    jurisdiction: null,
+    percentage,
+    inclusive,
+  });
+  /** The lines after the discounts, each taxed with its own rates. */
+  const discounted = (lines: { amount: number; rates: TaxRate[] }[], coupons: Coupon[]) => {
+    const amounts = lines.map((l) => l.amount);
+    const off = discountsOf(
+      amounts.reduce((s, a) => s + a, 0),
+      'EUR',
+      coupons,
+    );
+    const shares = off.map((d) => shareOverLines(d.amount, amounts));
+    return invoiceTax(
+      lines.map((l, i) => ({ ...l, amount: l.amount - shares.reduce((s, share) => s + share[i]!, 0) })),
+    );
+  };
+
+  it('50 % off lines at 19 % and 7 %: tax 9.50 + 3.50 on what is left', () => {
+    const result = discounted(
+      [
+        { amount: 10_000, rates: [tax('de', '19')] },
+        { amount: 10_000, rates: [tax('de-reduced', '7')] },
+      ],
+      [percentOff('half', '50')],
+    );
+    expect(result).toMatchObject({ subtotal_excluding_tax: 10_000, tax: 1300, total: 11_300 });
+  });
+
+  it('100 % off a 119.00 line holding 19 % VAT leaves nothing to pay, tax included', () => {
+    const result = discounted(
+      [{ amount: 11_900, rates: [tax('de', '19', true)] }],
+      [percentOff('all', '100')],
+    );
+    expect(result).toMatchObject({ subtotal_excluding_tax: 0, tax: 0, total: 0 });
   });
 });

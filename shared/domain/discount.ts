@@ -1,5 +1,6 @@
 import { DomainError } from './errors.ts';
 import {
+  apportion,
   assertMinorUnits,
   CURRENCY_EXPONENTS,
   isPercent,
@@ -121,16 +122,9 @@ export function shareOverLines(discount: number, amounts: readonly number[]): nu
   if (discount < 0 || BigInt(discount) > whole)
     throw new RangeError(`A discount of ${discount} cannot be shared over lines of ${whole} in all`);
   if (whole === 0n) return amounts.map(() => 0);
-  const exact = amounts.map((amount) => BigInt(discount) * BigInt(amount));
-  const shares = exact.map((value) => value / whole);
-  let left = BigInt(discount) - shares.reduce((sum, share) => sum + share, 0n);
-  const byFraction = exact
-    .map((value, i) => ({ i, rest: value % whole }))
-    .sort((a, b) => (a.rest === b.rest ? a.i - b.i : a.rest > b.rest ? -1 : 1));
-  for (const { i } of byFraction) {
-    if (left === 0n) break;
-    shares[i]! += 1n;
-    left--;
-  }
-  return shares.map(Number);
+  return apportion(
+    BigInt(discount),
+    amounts.map((amount) => BigInt(discount) * BigInt(amount)),
+    whole,
+  ).map(Number);
 }

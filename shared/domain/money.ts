@@ -69,3 +69,23 @@ const PERCENT = /^(?:100(?:\.0{1,4})?|[1-9]?\d(?:\.\d{1,4})?)$/;
  */
 export const isPercent = (value: unknown): value is string =>
   typeof value === 'string' && PERCENT.test(value);
+
+/**
+ * `total` minor units apportioned over exact shares numerators[i] / denominator (largest remainder):
+ * each share rounded down, then one more unit each to the shares with the largest fractions (ties to
+ * the earlier) until they add up to `total`. `total` must lie between the rounded-down sum and that
+ * sum plus the number of shares with a fraction, so every share ends within one unit of exact.
+ */
+export function apportion(total: bigint, numerators: readonly bigint[], denominator: bigint): bigint[] {
+  if (denominator <= 0n) throw new RangeError('The shares need a positive denominator');
+  const shares = numerators.map((n) => n / denominator);
+  const left = total - shares.reduce((sum, share) => sum + share, 0n);
+  const withFraction = numerators
+    .map((n, i) => ({ i, rest: n % denominator }))
+    .filter((share) => share.rest > 0n)
+    .sort((a, b) => (a.rest === b.rest ? a.i - b.i : a.rest > b.rest ? -1 : 1));
+  if (left < 0n || left > BigInt(withFraction.length))
+    throw new RangeError(`${total} cannot be apportioned over these shares within a unit of each`);
+  for (const { i } of withFraction.slice(0, Number(left))) shares[i]! += 1n;
+  return shares;
+}

@@ -1,5 +1,5 @@
 import { DomainError } from './errors.ts';
-import { assertMinorUnits, isPercent, parseDecimal, pow10, roundHalfUp } from './money.ts';
+import { apportion, assertMinorUnits, isPercent, parseDecimal, pow10, roundHalfUp } from './money.ts';
 
 /**
  * The one tax rule (issue 15, "Tax rates"). A line carries the tax rates of its customer or
@@ -110,19 +110,12 @@ export function taxesOfLine(amount: number, rates: readonly TaxRate[]): LineTax[
 function inclusiveShares(magnitude: bigint, percentages: readonly bigint[]): number[] {
   const sum = percentages.reduce((total, p) => total + p, 0n);
   const base = HUNDRED_PERCENT + sum;
-  const total = roundHalfUp(magnitude * sum, base);
-  const shares = percentages.map((p) => ({ floor: (magnitude * p) / base, rest: (magnitude * p) % base }));
-  let left = BigInt(total) - shares.reduce((count, share) => count + share.floor, 0n);
-  const up = new Set<number>();
-  const byRest = shares
-    .map((share, i) => ({ i, rest: share.rest }))
-    .sort((a, b) => (a.rest === b.rest ? a.i - b.i : a.rest > b.rest ? -1 : 1));
-  for (const { i } of byRest) {
-    if (left <= 0n) break;
-    up.add(i);
-    left--;
-  }
-  return shares.map((share, i) => Number(share.floor + (up.has(i) ? 1n : 0n)));
+  const total = BigInt(roundHalfUp(magnitude * sum, base));
+  return apportion(
+    total,
+    percentages.map((p) => magnitude * p),
+    base,
+  ).map(Number);
 }
 
 /** What an invoice shows for one rate (as applied: a rate's id with its percentage and kind). */

@@ -3,9 +3,9 @@ import {
   apportion,
   assertMinorUnits,
   CURRENCY_EXPONENTS,
+  HUNDRED_PERCENT,
   isPercent,
-  parseDecimal,
-  pow10,
+  percentUnits,
   roundHalfUp,
 } from './money.ts';
 
@@ -95,8 +95,7 @@ export function discountsOf(subtotal: number, currency: string, coupons: readonl
       );
     let off: bigint;
     if (coupon.percent_off != null) {
-      const { units, scale } = parseDecimal(coupon.percent_off);
-      off = BigInt(roundHalfUp(remaining * units, 100n * pow10(scale)));
+      off = BigInt(roundHalfUp(remaining * percentUnits(coupon.percent_off), HUNDRED_PERCENT));
     } else {
       off = BigInt(coupon.amount_off!);
     }

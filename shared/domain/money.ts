@@ -70,6 +70,17 @@ const PERCENT = /^(?:100(?:\.0{1,4})?|[1-9]?\d(?:\.\d{1,4})?)$/;
 export const isPercent = (value: unknown): value is string =>
   typeof value === 'string' && PERCENT.test(value);
 
+/** A percentage exactly, in ten-thousandths of a percent: "8.875" → 88750n. Throws unless `isPercent`. */
+export function percentUnits(text: string): bigint {
+  if (!isPercent(text))
+    throw new RangeError(`"${text}" is not a percentage from 0 to 100 with at most 4 places`);
+  const { units, scale } = parseDecimal(text);
+  return units * pow10(4 - scale);
+}
+
+/** 100 %, in the units of `percentUnits`. */
+export const HUNDRED_PERCENT = 100n * pow10(4);
+
 /**
  * `total` minor units apportioned over exact shares numerators[i] / denominator (largest remainder):
  * each share rounded down, then one more unit each to the shares with the largest fractions (ties to

@@ -1,5 +1,12 @@
 import { DomainError } from './errors.ts';
-import { apportion, assertMinorUnits, isPercent, parseDecimal, pow10, roundHalfUp } from './money.ts';
+import {
+  apportion,
+  assertMinorUnits,
+  HUNDRED_PERCENT,
+  isPercent,
+  percentUnits,
+  roundHalfUp,
+} from './money.ts';
 
 /**
  * The one tax rule (issue 15, "Tax rates"). A line carries the tax rates of its customer or
@@ -54,7 +61,7 @@ export function percentageProblem(value: unknown): string | undefined {
     : 'must be a decimal string from "0" to "100" with at most 4 decimal places and no leading zero, such as "19" or "8.875"';
 }
 
-/** The percentage exactly, scaled to 4 places: "8.875" → 88750n (that is, p × 10^4). */
+/** The rate's percentage exactly, in `percentUnits` (p × 10^4); refused, naming the rate, if unreadable. */
 function scaledPercentage(rate: TaxRate): bigint {
   const problem = percentageProblem(rate.percentage);
   if (problem)
@@ -62,11 +69,8 @@ function scaledPercentage(rate: TaxRate): bigint {
       'unprocessable',
       `Tax rate ${rate.id}: percentage ${problem} (got ${JSON.stringify(rate.percentage)})`,
     );
-  const { units, scale } = parseDecimal(rate.percentage);
-  return units * pow10(4 - scale);
+  return percentUnits(rate.percentage);
 }
-
-const HUNDRED_PERCENT = 100n * pow10(4);
 
 /**
  * Each rate's tax on a line of `amount` minor units, in the order of `rates`. No rates: no taxes.

@@ -33,28 +33,24 @@ export async function benchIdle(): Promise<SummaryRow[]> {
 
   // Both started, then both settled and measured over the same window: idle, each uses a few
   // hundredths of one of the two cores.
-  const started = await Promise.allSettled([startNpmStart(), startFloorStore()]);
-  const failed = started.find((result) => result.status === 'rejected');
-  if (failed) {
-    for (const result of started) if (result.status === 'fulfilled') await result.value.stop();
-    throw failed.reason;
-  }
-  const [service, floor] = [
-    (started[0] as PromiseFulfilledResult<Awaited<ReturnType<typeof startNpmStart>>>).value,
-    (started[1] as PromiseFulfilledResult<Awaited<ReturnType<typeof startFloorStore>>>).value,
-  ];
+  const service = await startNpmStart();
   let rows: { command: string; share: number }[];
   let alone: number;
   try {
-    await new Promise((resolve) => setTimeout(resolve, settle * 1000));
-    const [serviceTree, floorTree] = await Promise.all([
-      treeCpuShare(service.child.pid!, window),
-      treeCpuShare(floor.pid, window),
-    ]);
-    rows = serviceTree;
-    alone = floorTree[0]?.share ?? 0;
+    const floor = await startFloorStore();
+    try {
+      await new Promise((resolve) => setTimeout(resolve, settle * 1000));
+      const [serviceTree, floorTree] = await Promise.all([
+        treeCpuShare(service.child.pid!, window),
+        treeCpuShare(floor.pid, window),
+      ]);
+      rows = serviceTree;
+      alone = floorTree[0]?.share ?? 0;
+    } finally {
+      await floor.stop();
+    }
   } finally {
-    await Promise.all([service.stop(), floor.stop()]);
+    await service.stop();
   }
   const total = rows.reduce((sum, r) => sum + r.share, 0);
   const percent = (share: number) => `${(share * 100).toFixed(2)} %`;

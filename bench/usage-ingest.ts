@@ -3,7 +3,7 @@ import { LOCAL_AWS } from '../local/dynamodb-local.ts';
 import { runConcurrently } from '../shared/concurrency.ts';
 import { USAGE_SHARDS } from '../shared/domain/usage.ts';
 
-import { countByCommand, recordStoreCalls, replayStoreCalls } from './store-calls.ts';
+import { countByCommand, recordStoreCalls, replayStoreCalls, type StoreCall } from './store-calls.ts';
 import type { SummaryRow } from './summary.ts';
 import {
   type BenchService,
@@ -129,13 +129,16 @@ async function measure(plan: { batch: number; records: number }[], warmUp: numbe
       await postUsage(service, subscriptionId, `primer-${template}`, batch);
       return recordStoreCalls(() => postUsage(service, subscriptionId, template, batch));
     };
+    /** The recorded calls sent raw as the r-th of their kind: `template` keys renamed `prefix…`, on other shards. */
+    const replay = (recorded: StoreCall[], template: string, prefix: string, r: number) =>
+      replayStoreCalls(raw, recorded, (json) =>
+        onOtherShards(json.replaceAll(template, `${prefix}${r}-`), r),
+      );
     const warmUpCalls = await record(1, 'warm-up-recorded-');
     await eventPathOn();
     await runConcurrently(warmUp, CONCURRENCY, (r) => postUsage(service, subscriptionId, `warm-up-${r}-`, 1));
     await runConcurrently(warmUp, CONCURRENCY, (r) =>
-      replayStoreCalls(raw, warmUpCalls, (json) =>
-        onOtherShards(json.replaceAll('warm-up-recorded-', `warm-up-raw-${r}-`), r),
-      ),
+      replay(warmUpCalls, 'warm-up-recorded-', 'warm-up-raw-', r),
     );
     for (const [run, { batch, records }] of plan.entries()) {
       const requests = Math.ceil(records / batch / MODES.length);
@@ -154,11 +157,7 @@ async function measure(plan: { batch: number; records: number }[], warmUp: numbe
           },
           held: () => runConcurrently(requests, CONCURRENCY, post('held')),
           ceiling: () =>
-            runConcurrently(requests, CONCURRENCY, (r) =>
-              replayStoreCalls(raw, recorded, (json) =>
-                onOtherShards(json.replaceAll(template, `ceiling-${keys}-${r}-`), r),
-              ),
-            ),
+            runConcurrently(requests, CONCURRENCY, (r) => replay(recorded, template, `ceiling-${keys}-`, r)),
           rawPut: () =>
             runConcurrently(requests * batch, CONCURRENCY, async (i) => {
               await raw.send(
@@ -188,11 +187,7 @@ async function measure(plan: { batch: number; records: number }[], warmUp: numbe
     await service.runtime.pauseEventPath();
     const held = await timedEach(samples, (i) => postUsage(service, subscriptionId, `latency-held-${i}-`, 1));
     const recorded = await record(1, 'latency-recorded-');
-    const ceiling = await timedEach(samples, (i) =>
-      replayStoreCalls(raw, recorded, (json) =>
-        onOtherShards(json.replaceAll('latency-recorded-', `latency-raw-${i}-`), i),
-      ),
-    );
+    const ceiling = await timedEach(samples, (i) => replay(recorded, 'latency-recorded-', 'latency-raw-', i));
     const rawPut = await rawPutLatencies(raw, service.runtime.tables.billing, samples, (i) => ({
       PK: { S: `RAWLAT#${i}` },
       SK: { S: 'RAW' },

@@ -8,6 +8,7 @@ export const AUDITED_ENTITY_TYPES = [
   'product',
   'plan',
   'price',
+  'tax_rate',
   'subscription',
   'invoice',
 ] as const;

@@ -14,13 +14,23 @@ export type Customer = {
    * finalization). Unrelated to the id, so customers whose ids share leading characters never clash.
    */
   invoice_prefix: string | null;
+  /**
+   * The tax rates every line of its invoices is taxed at (all inclusive or all exclusive), unless
+   * its subscription sets its own; applied when an invoice is finalized (docs/invoicing.md, "Tax").
+   */
+  tax_rate_ids: string[];
   created_at: string;
   updated_at: string;
   /** Incremented on every change; optimistic concurrency and event ordering use it. */
   version: number;
 };
 
-export type NewCustomerInput = { name: string; email: string; metadata?: Record<string, string> | undefined };
+export type NewCustomerInput = {
+  name: string;
+  email: string;
+  metadata?: Record<string, string> | undefined;
+  tax_rate_ids?: string[] | undefined;
+};
 
 export function newCustomer(input: NewCustomerInput, id: string, now: Date): Customer {
   const at = now.toISOString();
@@ -31,6 +41,7 @@ export function newCustomer(input: NewCustomerInput, id: string, now: Date): Cus
     metadata: { ...(input.metadata ?? {}) },
     stripe_customer_id: null,
     invoice_prefix: null,
+    tax_rate_ids: [...(input.tax_rate_ids ?? [])],
     created_at: at,
     updated_at: at,
     version: 1,

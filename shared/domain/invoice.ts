@@ -3,11 +3,13 @@ import type { Bill, BillingReason } from './bills.ts';
 import type { Price } from './catalog.ts';
 import { DomainError } from './errors.ts';
 import type { Charge } from './fees.ts';
+import { type InvoiceRateTotal, untaxed } from './invoice-tax.ts';
 import { assertMinorUnits } from './money.ts';
 import type { OneTimeCharge } from './one-time.ts';
 import { type ThresholdInvoice, thresholdCreditLines } from './progressive-billing.ts';
 import { rateUsage } from './rating.ts';
 import type { Subscription } from './subscription.ts';
+import type { LineTax, TaxRate } from './tax.ts';
 
 /**
  * Invoices (SPEC §4, §7.4): draft → open (finalized: lines immutable, numbered) → paid | void |
@@ -55,10 +57,12 @@ export type InvoiceLine = {
   unit_amount?: number;
   /** threshold_credit lines only: the threshold invoice whose usage this line credits. */
   credited_invoice_id?: string;
+  /** Each of the invoice's tax rates on this line (invoice-tax.ts); empty until it is finalized. */
+  taxes: LineTax[];
 };
 
 /** A line before it has its id (lines are built first, then numbered on their invoice by withLineIds). */
-export type DraftLine = Omit<InvoiceLine, 'id'> & { id?: string };
+export type DraftLine = Omit<InvoiceLine, 'id' | 'taxes'> & { id?: string; taxes?: LineTax[] };
 
 export type Invoice = {
   id: string;
@@ -85,7 +89,18 @@ export type Invoice = {
   next_period_start: string | null;
   next_period_end: string | null;
   lines: InvoiceLine[];
+  /** Σ line amounts (invoice-tax.ts: inclusive taxes are inside them). */
+  subtotal: number;
+  /** Σ every line's taxes; 0 on a draft (taxed when finalized). */
+  tax: number;
+  /** What the lines bill, tax included: subtotal + the exclusive taxes. */
   total: number;
+  /** total − tax. */
+  total_excluding_tax: number;
+  /** Tax per rate as applied, in the order the rates were set. */
+  total_taxes: InvoiceRateTotal[];
+  /** The rates it was taxed at, as they were when it was finalized. */
+  tax_rates: TaxRate[];
   /** The customer's credit balance used for this invoice when it was finalized. */
   credit_applied: number;
   /** What a total below zero left on the customer's credit balance when finalized. */
@@ -306,6 +321,7 @@ export const withLineIds = (invoiceId: string, lines: readonly DraftLine[]): Inv
     records: line.records ?? null,
     records_digest: line.records_digest ?? null,
     records_kept_until: line.records_kept_until ?? null,
+    taxes: line.taxes ?? [],
   }));
 
 /**
@@ -406,9 +422,8 @@ export function newDraft(fields: DraftFields, now: Date): Invoice {
   };
 }
 
-/** The total (exactly the sum of the lines) and what is due, before any credit is applied. */
-export function totalsOf(lines: readonly Pick<InvoiceLine, 'amount'>[]): {
-  total: number;
+/** A draft's figures: the total (exactly the sum of the lines, not taxed yet) and what is due, before any credit. */
+export function totalsOf(lines: readonly Pick<InvoiceLine, 'amount'>[]): ReturnType<typeof untaxed> & {
   amount_due: number;
   credit_applied: number;
   credited_to_balance: number;
@@ -417,7 +432,7 @@ export function totalsOf(lines: readonly Pick<InvoiceLine, 'amount'>[]): {
     lines.reduce((sum, line) => sum + line.amount, 0),
     'invoice total',
   );
-  return { total, amount_due: Math.max(total, 0), credit_applied: 0, credited_to_balance: 0 };
+  return { ...untaxed(total), amount_due: Math.max(total, 0), credit_applied: 0, credited_to_balance: 0 };
 }
 
 /**

@@ -40,6 +40,30 @@ export type TaxRate = {
   inclusive: boolean;
 };
 
+/**
+ * A tax rate as the API keeps it (POST /tax-rates). Like a price, it is never edited: its
+ * percentage is part of every invoice it was applied to, so a new rate is created instead.
+ */
+export type TaxRateResource = TaxRate & {
+  description: string | null;
+  active: boolean;
+  created_at: string;
+  updated_at: string;
+  version: number;
+};
+
+/** The rule-relevant part of a stored rate, as an invoice keeps it (what it was when applied). */
+export const rateAsApplied = (rate: TaxRate): TaxRate => ({
+  id: rate.id,
+  display_name: rate.display_name,
+  jurisdiction: rate.jurisdiction,
+  percentage: rate.percentage,
+  inclusive: rate.inclusive,
+});
+
+/** Tax rates a customer carries at most: each line of its invoices gets all of them. */
+export const MAX_TAX_RATES_PER_CUSTOMER = 10;
+
 /** One rate's part of one line: the rate as it was applied, and its tax. */
 export type LineTax = {
   tax_rate_id: string;
@@ -52,13 +76,15 @@ export type LineTax = {
 };
 
 /** Rates one line may carry (as Stripe allows). */
-export const MAX_TAX_RATES_PER_LINE = 10;
+export const MAX_TAX_RATES_PER_LINE = MAX_TAX_RATES_PER_CUSTOMER;
+
+/** What a tax rate's percentage must be, as a validation message. */
+export const PERCENTAGE_RULE =
+  'must be a decimal string from "0" to "100" with at most 4 decimal places and no leading zero, such as "19" or "8.875"';
 
 /** Why `value` is not a percentage a tax rate can have, or undefined when it is one. */
 export function percentageProblem(value: unknown): string | undefined {
-  return isPercent(value)
-    ? undefined
-    : 'must be a decimal string from "0" to "100" with at most 4 decimal places and no leading zero, such as "19" or "8.875"';
+  return isPercent(value) ? undefined : PERCENTAGE_RULE;
 }
 
 /** The rate's percentage exactly, in `percentUnits` (p × 10^4); refused, naming the rate, if unreadable. */

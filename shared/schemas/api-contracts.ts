@@ -8,6 +8,7 @@ import { invoiceItemContracts } from './invoice-items.ts';
 import { invoiceContracts } from './invoices.ts';
 import { paymentMethodContracts } from './payment-methods.ts';
 import { subscriptionContracts } from './subscriptions.ts';
+import { taxRateContracts } from './tax-rates.ts';
 import { usageContracts } from './usage.ts';
 import { webhookContracts } from './webhooks.ts';
 
@@ -26,6 +27,7 @@ const openapiContract = {
 export const CONTRACTS: Record<string, HandlerContract> = {
   ...customerContracts,
   ...catalogContracts,
+  ...taxRateContracts,
   ...subscriptionContracts,
   ...invoiceContracts,
   ...invoiceItemContracts,

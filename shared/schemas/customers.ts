@@ -1,14 +1,27 @@
 import { z } from 'zod';
 import { IdPathSchema, ListQuerySchema, MetadataSchema, pageOf } from './common.ts';
 import { defineContract } from './contract.ts';
+import { taxRateIds } from './tax-rates.ts';
 
 export const CreateCustomerRequestSchema = z
   .strictObject({
     name: z.string().trim().min(1).max(256).meta({ example: 'Acme Compliance Ltd' }),
     email: z.email().max(254).meta({ example: 'billing@acme.example' }),
     metadata: MetadataSchema.optional(),
+    tax_rate_ids: taxRateIds().optional(),
   })
   .meta({ id: 'CreateCustomerRequest' });
+
+export const UpdateCustomerRequestSchema = z
+  .strictObject({
+    tax_rate_ids: taxRateIds().meta({
+      description:
+        'Replaces the tax rates of its invoices from the next one finalized ([] for none); finalized invoices keep theirs',
+    }),
+  })
+  .meta({ id: 'UpdateCustomerRequest' });
+
+export type UpdateCustomerRequest = z.infer<typeof UpdateCustomerRequestSchema>;
 
 export const CustomerSchema = z
   .object({
@@ -20,6 +33,9 @@ export const CustomerSchema = z
     invoice_prefix: z.string().nullable().meta({
       description: 'Starts every invoice number of this customer; unique in the stage',
       example: 'K7QX2M9P',
+    }),
+    tax_rate_ids: z.array(z.string()).meta({
+      description: 'Tax rates of its invoices, unless a subscription sets its own (default_tax_rate_ids)',
     }),
     credit_balance: z
       .record(z.string(), z.number().int())
@@ -50,6 +66,17 @@ export const customerContracts = {
     params: IdPathSchema,
     success: { status: 200, description: 'The customer', schema: CustomerSchema },
     problems: [400, 401, 403, 404],
+  }),
+  'customers-update': defineContract({
+    params: IdPathSchema,
+    body: UpdateCustomerRequestSchema,
+    ifMatch: true,
+    success: {
+      status: 200,
+      description: 'The updated customer (ETag: its new version)',
+      schema: CustomerSchema,
+    },
+    problems: [400, 401, 403, 404, 409, 413, 415],
   }),
   'customers-list': defineContract({
     query: ListQuerySchema,

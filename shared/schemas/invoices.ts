@@ -2,6 +2,16 @@ import { z } from 'zod';
 import { IdPathSchema, ListQuerySchema, pageOf } from './common.ts';
 import { defineContract } from './contract.ts';
 
+const LineTaxSchema = z
+  .object({
+    tax_rate_id: z.string(),
+    percentage: z.string().meta({ example: '19' }),
+    inclusive: z.boolean(),
+    taxable_amount: z.number().int().meta({ description: 'The line before tax, minor units' }),
+    amount: z.number().int().meta({ description: "This rate's tax on the line, rounded once" }),
+  })
+  .meta({ id: 'LineTax' });
+
 export const InvoiceLineSchema = z.object({
   id: z.string().meta({
     description: 'Stable on its invoice; a usage line lists its records at lines/{line_id}/usage-records',
@@ -50,6 +60,9 @@ export const InvoiceLineSchema = z.object({
     .string()
     .optional()
     .meta({ description: 'threshold_credit lines only: the threshold invoice whose usage the line credits' }),
+  taxes: z
+    .array(LineTaxSchema)
+    .meta({ description: "Each of the invoice's tax rates on this line; empty until it is finalized" }),
 });
 
 export const InvoiceSchema = z
@@ -90,7 +103,34 @@ export const InvoiceSchema = z
       .meta({ description: 'The subscription period current once this is paid; null on a final invoice' }),
     next_period_end: z.string().nullable(),
     lines: z.array(InvoiceLineSchema),
-    total: z.number().int().meta({ description: 'Exactly the sum of the lines' }),
+    subtotal: z
+      .number()
+      .int()
+      .meta({ description: 'Exactly the sum of the lines (inclusive taxes are inside them)' }),
+    tax: z.number().int().meta({ description: "Every line's taxes; 0 on a draft (taxed when finalized)" }),
+    total: z.number().int().meta({ description: 'subtotal + the exclusive taxes: what the lines bill' }),
+    total_excluding_tax: z.number().int().meta({ description: 'total − tax' }),
+    total_taxes: z
+      .array(
+        LineTaxSchema.extend({
+          display_name: z.string(),
+          jurisdiction: z.string().nullable(),
+        }).meta({ id: 'InvoiceTaxTotal' }),
+      )
+      .meta({ description: "Tax per rate: the sums of the lines' taxes, never rounded again" }),
+    tax_rates: z
+      .array(
+        z
+          .object({
+            id: z.string(),
+            display_name: z.string(),
+            jurisdiction: z.string().nullable(),
+            percentage: z.string(),
+            inclusive: z.boolean(),
+          })
+          .meta({ id: 'AppliedTaxRate' }),
+      )
+      .meta({ description: 'The rates it was taxed at, as they were when it was finalized' }),
     credit_applied: z
       .number()
       .int()

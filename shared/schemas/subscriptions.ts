@@ -4,7 +4,7 @@ import { BudgetPolicyRequestSchema, BudgetPolicySchema, BudgetRowSchema } from '
 import { RoutingPolicySchema } from './catalog.ts';
 import { IdPathSchema, ListQuerySchema, pageOf } from './common.ts';
 import { defineContract } from './contract.ts';
-import { InvoiceLineSchema } from './invoices.ts';
+import { InvoiceLineSchema, InvoiceSchema } from './invoices.ts';
 
 const MinorUnits = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
@@ -247,7 +247,11 @@ export const UpcomingInvoiceSchema = z
     next_period_start: z.string().nullable(),
     next_period_end: z.string().nullable(),
     lines: z.array(InvoiceLineSchema),
-    total: z.number().int(),
+    subtotal: InvoiceSchema.shape.subtotal,
+    tax: z.number().int().meta({ description: "Every line's taxes at the customer's rates now" }),
+    total: InvoiceSchema.shape.total,
+    total_excluding_tax: InvoiceSchema.shape.total_excluding_tax,
+    total_taxes: InvoiceSchema.shape.total_taxes,
     credit_applied: z
       .number()
       .int()

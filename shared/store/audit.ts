@@ -14,6 +14,7 @@ import {
   productKey,
   subscriptionKey,
   type TableKey,
+  taxRateKey,
 } from './keys.ts';
 import { decodeCursor, encodeCursor, type Page } from './pagination.ts';
 import type { TransactItem } from './transact.ts';
@@ -94,6 +95,7 @@ const ENTITY_KEYS: Record<AuditedEntityType, (id: string) => TableKey> = {
   product: productKey,
   plan: planKey,
   price: priceKey,
+  tax_rate: taxRateKey,
   subscription: subscriptionKey,
   invoice: invoiceKey,
 };

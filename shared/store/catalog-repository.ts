@@ -1,6 +1,8 @@
 import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { Plan, Price, Product } from '../domain/catalog.ts';
+import type { TaxRateResource } from '../domain/tax.ts';
 import { type AuditDraft, auditPut } from './audit.ts';
+import { batchGetAll } from './batch-get.ts';
 import { dynamo } from './client.ts';
 import { type IdempotentWrite, idempotencyPut } from './idempotency.ts';
 import { withoutKeys } from './items.ts';
@@ -15,11 +17,12 @@ import {
   priceKey,
   productKey,
   type TableKey,
+  taxRateKey,
 } from './keys.ts';
 import { decodeCursor, encodeCursor, type Page } from './pagination.ts';
 import { type TransactItem, transactWrite } from './transact.ts';
 
-type CatalogType = 'product' | 'plan' | 'price';
+type CatalogType = 'product' | 'plan' | 'price' | 'tax_rate';
 
 /** Marks the plan + metric guard item; the stream mapping ignores item types it does not know. */
 const METRIC_GUARD_TYPE = 'price_metric_guard';
@@ -45,7 +48,7 @@ export type ArchiveOutcome =
   | { archived: false; reason: 'stale' };
 
 /**
- * Products, plans and prices. Every write is one transaction of the entity change, its audit
+ * Products, plans, prices and tax rates. Every write is one transaction of the entity change, its audit
  * entry and the optional idempotency record; prices add the "one active price per plan + metric"
  * guard item, created with the price and deleted when it is archived.
  *
@@ -64,6 +67,32 @@ export class CatalogRepository {
       audit,
       idempotency,
     );
+  }
+
+  createTaxRate(
+    rate: TaxRateResource,
+    audit: AuditDraft,
+    idempotency?: IdempotentWrite,
+  ): Promise<CreateOutcome> {
+    const key = taxRateKey(rate.id);
+    return this.create(
+      [this.entityPut(key, 'tax_rate', rate, byTypeKey('tax_rate', rate.created_at, rate.id))],
+      key,
+      audit,
+      idempotency,
+    );
+  }
+
+  getTaxRate(taxRateId: string): Promise<TaxRateResource | undefined> {
+    return this.get<TaxRateResource>(taxRateKey(taxRateId));
+  }
+
+  /** The tax rates of `ids` that exist, in the order of `ids` (one strongly consistent batch read). */
+  async taxRates(ids: readonly string[]): Promise<TaxRateResource[]> {
+    if (ids.length === 0) return [];
+    const items = await batchGetAll(this.tableName, [...new Set(ids)].map(taxRateKey));
+    const byId = new Map(items.map((item) => [item.id, withoutKeys<TaxRateResource>(item)]));
+    return ids.flatMap((id) => byId.get(id) ?? []);
   }
 
   /** The product must exist when the plan is written: checked inside the same transaction. */
@@ -210,7 +239,7 @@ export class CatalogRepository {
     return this.get<Price>(priceKey(priceId));
   }
 
-  /** Every product / plan / price, oldest first. */
+  /** Every product / plan / price / tax rate, oldest first. */
   listAll<T>(type: CatalogType, limit: number, cursor: string | undefined): Promise<Page<T>> {
     return this.page<T>({ index: 'GSI2', partition: byTypePartition(type) }, limit, cursor);
   }
@@ -245,7 +274,7 @@ export class CatalogRepository {
   private entityPut(
     key: TableKey,
     itemType: CatalogType,
-    entity: Product | Plan | Price,
+    entity: Product | Plan | Price | TaxRateResource,
     indexKeys: Record<string, string>,
   ): TransactItem {
     return {

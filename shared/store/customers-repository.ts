@@ -177,12 +177,40 @@ export class CustomersRepository {
   }
 
   /** Every customer, oldest first, for operators. */
-  list(limit: number, cursor: string | undefined): Promise<Page<Customer>> {
-    return pageByType(this.tableName, ITEM_TYPE, limit, cursor);
+  async list(limit: number, cursor: string | undefined): Promise<Page<Customer>> {
+    const page = await pageByType<Customer>(this.tableName, ITEM_TYPE, limit, cursor);
+    return { ...page, data: page.data.map((customer) => toCustomer(customer)) };
+  }
+
+  /** Writes the customer's new tax rates if it is still at the version read; false if it is not. */
+  async updateTaxRates(before: Customer, after: Customer, audit: AuditDraft): Promise<boolean> {
+    const key = customerKey(before.id);
+    const outcome = await transactWrite([
+      {
+        Update: {
+          TableName: this.tableName,
+          Key: key,
+          UpdateExpression: 'SET tax_rate_ids = :rates, updated_at = :at, version = :next',
+          ConditionExpression: 'attribute_exists(PK) AND version = :version',
+          ExpressionAttributeValues: {
+            ':rates': after.tax_rate_ids,
+            ':at': after.updated_at,
+            ':next': after.version,
+            ':version': before.version,
+          },
+        },
+      },
+      auditPut(this.tableName, key, audit),
+    ]);
+    return outcome.ok;
   }
 }
 
-const toCustomer = (item: Record<string, unknown>): Customer => withoutKeys<Customer>(item);
+/** A stored customer; one stored before customers had tax rates has none. */
+function toCustomer(item: Record<string, unknown>): Customer {
+  const stored = withoutKeys<Omit<Customer, 'tax_rate_ids'> & { tax_rate_ids?: string[] }>(item);
+  return { ...stored, tax_rate_ids: stored.tax_rate_ids ?? [] };
+}
 
 /**
  * The items that move a customer's credit in `currency` from what was read (`before`; undefined: no

@@ -1,6 +1,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { Invoice } from '../domain/invoice.ts';
+import { untaxed } from '../domain/invoice-tax.ts';
 import type { Subscription } from '../domain/subscription.ts';
 import { USAGE_SHARDS } from '../domain/usage.ts';
 import { type AuditDraft, auditPut } from './audit.ts';
@@ -378,28 +379,53 @@ export class InvoicesRepository {
   }
 
   private queryAll(query: Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey'>): Promise<Invoice[]> {
-    return queryAll<Invoice>({ ...query, TableName: this.tableName });
+    return queryAll<Invoice>({ ...query, TableName: this.tableName }).then((items) =>
+      items.map(storedInvoice),
+    );
   }
 
   async get(invoiceId: string): Promise<Invoice | undefined> {
     const { Item } = await dynamo().send(
       new GetCommand({ TableName: this.tableName, Key: invoiceKey(invoiceId), ConsistentRead: true }),
     );
-    return Item ? withoutKeys<Invoice>(Item) : undefined;
+    return Item ? storedInvoice(Item) : undefined;
   }
 
-  listByCustomer(
+  async listByCustomer(
     customerId: string,
     limit: number,
     cursor: string | undefined,
     status?: string,
   ): Promise<Page<Invoice>> {
-    return pageByOwner(this.tableName, customerKey(customerId), ITEM_TYPE, limit, cursor, status);
+    const page = await pageByOwner<Invoice>(
+      this.tableName,
+      customerKey(customerId),
+      ITEM_TYPE,
+      limit,
+      cursor,
+      status,
+    );
+    return { ...page, data: page.data.map(storedInvoice) };
   }
 
-  listAll(limit: number, cursor: string | undefined, status?: string): Promise<Page<Invoice>> {
-    return pageByType(this.tableName, ITEM_TYPE, limit, cursor, status);
+  async listAll(limit: number, cursor: string | undefined, status?: string): Promise<Page<Invoice>> {
+    const page = await pageByType<Invoice>(this.tableName, ITEM_TYPE, limit, cursor, status);
+    return { ...page, data: page.data.map(storedInvoice) };
   }
+}
+
+/**
+ * An invoice as stored, with the tax figures one stored before invoices were taxed lacks: it was
+ * not taxed, so its subtotal is its total, its tax 0 and its lines carry no taxes.
+ */
+export function storedInvoice(item: Record<string, unknown>): Invoice {
+  const invoice = withoutKeys<Invoice>(item);
+  if (invoice.subtotal !== undefined) return invoice;
+  return {
+    ...invoice,
+    ...untaxed(invoice.total),
+    lines: (invoice.lines ?? []).map((line) => ({ ...line, taxes: line.taxes ?? [] })),
+  };
 }
 
 /** The stored form of an invoice: its keys (table, by customer, by type, due) and its fields. */

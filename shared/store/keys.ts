@@ -14,6 +14,8 @@
  * Prices of a plan, oldest first           | GSI1  | GSI1PK = PLAN#<id>, GSI1SK begins_with PRICE#
  * One-time prices of a product, oldest first| GSI1  | GSI1PK = PRODUCT#<id>, GSI1SK begins_with PRICE#
  * One active usage price per plan + metric | table | PK = PLAN#<id>, SK = METRIC#<metric> (uniqueness guard)
+ * Get tax rate by id (one, or a batch)     | table | PK = TAX_RATE#<id>, SK = PROFILE
+ * List tax rates, oldest first             | GSI2  | GSI2PK = TYPE#tax_rate
  * Get subscription by id                   | table | PK = SUBSCRIPTION#<id>, SK = PROFILE
  * Subscriptions of a customer              | GSI1  | GSI1PK = CUSTOMER#<id>, GSI1SK begins_with SUBSCRIPTION#
  * List subscriptions (operator)            | GSI2  | GSI2PK = TYPE#subscription
@@ -124,6 +126,8 @@ export const productKey = (productId: string): TableKey => ({ PK: `PRODUCT#${pro
 export const planKey = (planId: string): TableKey => ({ PK: `PLAN#${planId}`, SK: ENTITY_SK });
 
 export const priceKey = (priceId: string): TableKey => ({ PK: `PRICE#${priceId}`, SK: ENTITY_SK });
+
+export const taxRateKey = (taxRateId: string): TableKey => ({ PK: `TAX_RATE#${taxRateId}`, SK: ENTITY_SK });
 
 export const subscriptionKey = (subscriptionId: string): TableKey => ({
   PK: `SUBSCRIPTION#${subscriptionId}`,

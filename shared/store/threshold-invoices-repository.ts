@@ -2,7 +2,7 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { Invoice } from '../domain/invoice.ts';
 import { batchGetAll } from './batch-get.ts';
 import { dynamo } from './client.ts';
-import { withoutKeys } from './items.ts';
+import { storedInvoice } from './invoices-repository.ts';
 import {
   invoiceKey,
   periodClosedKey,
@@ -38,7 +38,7 @@ export class ThresholdInvoicesRepository {
       this.tableName,
       locators.map((locator) => invoiceKey(locator.invoice_id)),
     );
-    return items.map((item) => withoutKeys<Invoice>(item));
+    return items.map(storedInvoice);
   }
 
   /**

@@ -56,6 +56,8 @@ async function requireVisibleEntity(
       return requireCatalogEntity(tableName, principal, 'Plan', id, (catalog) => catalog.getPlan(id));
     case 'price':
       return requireCatalogEntity(tableName, principal, 'Price', id, (catalog) => catalog.getPrice(id));
+    case 'tax_rate':
+      return requireCatalogEntity(tableName, principal, 'Tax rate', id, (catalog) => catalog.getTaxRate(id));
   }
 }
 

@@ -4,11 +4,13 @@ import { DomainError, notFound } from '../domain/errors.ts';
 import { type Caller, canAccessCustomer, type Principal, requireOperator } from '../domain/principal.ts';
 import { logger } from '../logger.ts';
 import { type StripeGateway, StripeUnavailable, stripeGateway } from '../payments/stripe-gateway.ts';
-import type { CreateCustomerRequest } from '../schemas/customers.ts';
+import type { CreateCustomerRequest, UpdateCustomerRequest } from '../schemas/customers.ts';
 import { auditBy } from '../store/audit.ts';
 import { CustomersRepository, PREFIX_DRAWS } from '../store/customers-repository.ts';
 import { IdempotencyKeyTaken, type IdempotentWrite } from '../store/idempotency.ts';
 import type { Page } from '../store/pagination.ts';
+import { changingConcurrently, LOST_RACE, retryOnLostRace } from './optimistic.ts';
+import { checkedTaxRateIds } from './tax-rates.ts';
 
 export async function createCustomer(
   tableName: string,
@@ -20,8 +22,9 @@ export async function createCustomer(
 ): Promise<CustomerView> {
   requireOperator(caller.principal, 'create customers');
   const id = randomUUID();
+  const taxRateIds = await checkedTaxRateIds(tableName, input.tax_rate_ids ?? [], 'tax_rate_ids');
   const born: Customer = {
-    ...newCustomer(input, id, caller.now),
+    ...newCustomer({ ...input, tax_rate_ids: taxRateIds }, id, caller.now),
     stripe_customer_id: await mirrorToStripe({ customerId: id, name: input.name, email: input.email }),
   };
   const repository = new CustomersRepository(tableName);
@@ -100,6 +103,54 @@ export async function getCustomer(
   if (!customer) throw notFound('Customer', customerId);
   return { ...customer, credit_balance };
 }
+
+/**
+ * Changes what a customer's next finalized invoices are taxed at (operators only). With If-Match the
+ * change applies only to that version; without it, to the latest one.
+ */
+export async function updateCustomer(
+  tableName: string,
+  customerId: string,
+  input: UpdateCustomerRequest,
+  ifMatchVersion: number | undefined,
+  caller: Caller,
+): Promise<CustomerView> {
+  requireOperator(caller.principal, 'change customers');
+  const taxRateIds = await checkedTaxRateIds(tableName, input.tax_rate_ids, 'tax_rate_ids');
+  const repository = new CustomersRepository(tableName);
+  const changed = await retryOnLostRace(
+    5,
+    async () => {
+      const before = await repository.get(customerId, true);
+      if (!before) throw notFound('Customer', customerId);
+      if (ifMatchVersion !== undefined && before.version !== ifMatchVersion)
+        throw new DomainError(
+          'version-conflict',
+          `Customer ${customerId} is at version ${before.version}, not ${ifMatchVersion}; GET it again and re-apply your change`,
+        );
+      if (sameIds(before.tax_rate_ids, taxRateIds)) return before;
+      const after: Customer = {
+        ...before,
+        tax_rate_ids: taxRateIds,
+        updated_at: caller.now.toISOString(),
+        version: before.version + 1,
+      };
+      const written = await repository.updateTaxRates(
+        before,
+        after,
+        auditBy(caller, 'customer', customerId, 'customer.tax_rates_changed', before, after),
+      );
+      return written ? after : LOST_RACE;
+    },
+    () => {
+      throw changingConcurrently(`Customer ${customerId}`);
+    },
+  );
+  return { ...changed, credit_balance: await repository.creditBalances(customerId) };
+}
+
+const sameIds = (a: readonly string[], b: readonly string[]) =>
+  a.length === b.length && a.every((id, i) => id === b[i]);
 
 /** A customer as GET /customers/{id} shows it: with its credit balance per currency. */
 export type CustomerView = Customer & { credit_balance: CreditBalances };

@@ -27,6 +27,7 @@ type Fixture = {
   oneTimePriceId: string;
   invoiceItemId: string;
   paymentMethodId: string;
+  taxRateId: string;
 };
 let f: Fixture;
 
@@ -43,6 +44,18 @@ const SAMPLES: Record<string, (route: RouteDefinition) => Sample> = {
   }),
   'customers-list': () => ({ path: '/api/v1/customers', otherTenant: 'own-only' }),
   'customers-get': () => ({ path: `/api/v1/customers/${f.customerId}`, otherTenant: 404 }),
+  'customers-update': () => ({
+    path: `/api/v1/customers/${f.customerId}`,
+    body: { tax_rate_ids: [f.taxRateId] },
+    otherTenant: 403,
+  }),
+  'tax-rates-create': () => ({
+    path: '/api/v1/tax-rates',
+    body: { display_name: 'VAT', percentage: '19', inclusive: false },
+    otherTenant: 403,
+  }),
+  'tax-rates-list': () => ({ path: '/api/v1/tax-rates', otherTenant: 'shared' }),
+  'tax-rates-get': () => ({ path: `/api/v1/tax-rates/${f.taxRateId}`, otherTenant: 'shared' }),
   'products-create': () => ({ path: '/api/v1/products', body: { name: 'P' }, otherTenant: 403 }),
   'products-list': () => ({ path: '/api/v1/products', otherTenant: 'shared' }),
   'products-get': () => ({ path: `/api/v1/products/${f.productId}`, otherTenant: 'shared' }),
@@ -199,7 +212,13 @@ beforeAll(async () => {
     token: operator,
     body: { card: { brand: 'visa', last4: '4242', exp_month: 8, exp_year: 2030 } },
   });
+  const taxRate = await service.call('POST', '/api/v1/tax-rates', {
+    token: operator,
+    body: { display_name: 'VAT', percentage: '19', inclusive: false, jurisdiction: 'DE' },
+  });
+  expect(taxRate.status).toBe(201);
   f = {
+    taxRateId: taxRate.body.id,
     customerId: a.customer.id,
     otherCustomerId: b.customer.id,
     productId: plan.body.product_id,

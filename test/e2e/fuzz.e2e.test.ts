@@ -86,6 +86,8 @@ type Fixtures = {
   /** Two cards of the usage customer (so its list has a second page), and a third the fuzz may detach. */
   paymentMethodId: string;
   detachablePaymentMethodId: string;
+  /** Two exclusive tax rates (so their list has a second page). */
+  taxRateIds: [string, string];
   now: string;
   /** A real next_cursor per list route, from a first page of one. */
   cursors: Map<string, string>;
@@ -128,6 +130,18 @@ const SPECS: Record<string, FuzzSpec> = {
   },
   'GET /api/v1/customers': { query: () => ({}) },
   'GET /api/v1/customers/{id}': { params: (fx) => ({ id: fx.usage.customer.id }) },
+  'PATCH /api/v1/customers/{id}': {
+    params: (fx) => ({ id: fx.usage.customer.id }),
+    bodies: (fx) => [{ tax_rate_ids: [fx.taxRateIds[0], fx.taxRateIds[1]] }, { tax_rate_ids: [] }],
+  },
+  'POST /api/v1/tax-rates': {
+    bodies: () => [
+      { display_name: 'VAT', percentage: '19', inclusive: false, jurisdiction: 'DE' },
+      { display_name: 'Sales tax', percentage: '8.875', inclusive: true, description: 'NYC combined' },
+    ],
+  },
+  'GET /api/v1/tax-rates': { query: () => ({}) },
+  'GET /api/v1/tax-rates/{id}': { params: (fx) => ({ id: fx.taxRateIds[0] }) },
   'POST /api/v1/products': {
     bodies: () => [{ name: 'Fuzz product', description: 'for the fuzz', metadata: { team: 'billing' } }],
   },
@@ -446,6 +460,11 @@ async function createFixtures(): Promise<Fixtures> {
   const paymentMethodId = await card('pm_card_visa');
   await card('pm_card_amex');
   const detachablePaymentMethodId = await card('pm_card_mastercard');
+  const taxRateIds: [string, string] = [
+    (await call('POST', '/api/v1/tax-rates', { display_name: 'GST', percentage: '5', inclusive: false })).id,
+    (await call('POST', '/api/v1/tax-rates', { display_name: 'QST', percentage: '9.975', inclusive: false }))
+      .id,
+  ];
   const invoiceOf = async (customerId: string) =>
     (await call('GET', `/api/v1/invoices?customer_id=${customerId}`)).data[0].id as string;
   const invoice1 = await invoiceOf(a1.customer.id);
@@ -466,6 +485,7 @@ async function createFixtures(): Promise<Fixtures> {
     invoiceItemId: items[0].id as string,
     paymentMethodId,
     detachablePaymentMethodId,
+    taxRateIds,
     now,
     cursors: new Map<string, string>(),
   };

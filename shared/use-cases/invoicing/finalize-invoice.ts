@@ -7,9 +7,9 @@ import {
   nextInvoiceStatus,
   pendingItemsOfPeriod,
   periodUsageLines,
-  totalsOf,
   withLineIds,
 } from '../../domain/invoice.ts';
+import { taxedInvoice } from '../../domain/invoice-tax.ts';
 import { type Caller, requireOperator } from '../../domain/principal.ts';
 import { auditBy } from '../../store/audit.ts';
 import {
@@ -22,6 +22,7 @@ import { InvoicesRepository } from '../../store/invoices-repository.ts';
 import { SubscriptionsRepository } from '../../store/subscriptions-repository.ts';
 import type { TransactItem } from '../../store/transact.ts';
 import { changingConcurrently, LOST_RACE, retryOnLostRace } from '../optimistic.ts';
+import { invoiceTaxRates } from '../tax-rates.ts';
 import { invoiceFor } from './invoices.ts';
 import { NO_USAGE, periodUsage } from './period-usage.ts';
 import { recordPayment } from './record-payment.ts';
@@ -33,8 +34,9 @@ export const PAYMENT_TERMS_DAYS = 7;
  * Finalizes a draft, all in one transaction once the reads are done: an invoice that closes a period
  * first closes that period to late usage (so no record can still land in it) and recomputes its usage
  * lines from what is now final; it is numbered (next in the customer's gapless sequence, after the
- * customer's invoice prefix) and frozen; the customer's credit balance in its currency pays what it
- * can, and a total below zero adds to it (docs/billing-rules.md, "Credits").
+ * customer's invoice prefix), taxed at its customer's rates (invoice-tax.ts) and frozen; the
+ * customer's credit balance in its currency pays what it can of the taxed total, and a total below
+ * zero adds to it (docs/billing-rules.md, "Credits").
  */
 export async function finalizeInvoice(
   tableName: string,
@@ -108,22 +110,22 @@ export async function numberedWithCredit(
   caller: Caller,
 ): Promise<{ open: Invoice; sequence: number; balanceItems: TransactItem[] }> {
   const customers = new CustomersRepository(tableName);
-  const [prefix, balance] = await Promise.all([
+  const [prefix, balance, rates] = await Promise.all([
     customers.ensureInvoicePrefix(draft.customer_id, (before, after) =>
       auditBy(caller, 'customer', draft.customer_id, 'customer.invoice_prefix_assigned', before, after),
     ),
     customers.creditBalance(draft.customer_id, draft.currency),
+    invoiceTaxRates(tableName, draft),
   ]);
-  const { total } = totalsOf(lines);
-  const credit = applyCredit(total, balance?.amount ?? 0);
+  const taxed = taxedInvoice(lines, rates);
+  const credit = applyCredit(taxed.total, balance?.amount ?? 0);
   const sequence = (await new InvoicesRepository(tableName).lastInvoiceNumber(draft.customer_id)) + 1;
   const at = caller.now.toISOString();
   const open: Invoice = {
     ...draft,
     status: 'open',
     number: invoiceNumber(prefix, sequence),
-    lines,
-    total,
+    ...taxed,
     credit_applied: credit.credit_applied,
     credited_to_balance: credit.credited_to_balance,
     amount_due: credit.amount_due,

@@ -8,6 +8,7 @@ import {
   type Invoice,
   pendingItemsOfPeriod,
 } from '../../domain/invoice.ts';
+import { taxedInvoice } from '../../domain/invoice-tax.ts';
 import type { OneTimeCharge } from '../../domain/one-time.ts';
 import { type Caller, canAccessCustomer } from '../../domain/principal.ts';
 import { applyPatch, closeCurrentPeriod, type Subscription } from '../../domain/subscription.ts';
@@ -15,6 +16,7 @@ import { CustomersRepository } from '../../store/customers-repository.ts';
 import { SubscriptionsRepository } from '../../store/subscriptions-repository.ts';
 import { planFeesFor } from '../catalog.ts';
 import { feesForChange, fieldOf, requestedItems, roomForPendingItems } from '../subscription-items.ts';
+import { invoiceTaxRates } from '../tax-rates.ts';
 import { NO_USAGE, periodUsage } from './period-usage.ts';
 
 /** A proposed change to preview: as a PATCH would name it. */
@@ -26,7 +28,17 @@ export type ProposedChange = {
 
 /** What the next invoice of a subscription would be, drafted now, with nothing written. */
 export type UpcomingInvoice = Omit<DraftFields, 'id'> &
-  Pick<Invoice, 'total' | 'credit_applied' | 'credited_to_balance' | 'amount_due'> & {
+  Pick<
+    Invoice,
+    | 'subtotal'
+    | 'tax'
+    | 'total'
+    | 'total_excluding_tax'
+    | 'total_taxes'
+    | 'credit_applied'
+    | 'credited_to_balance'
+    | 'amount_due'
+  > & {
     /** When that invoice would be drafted: the period's end, or now for a change invoiced at once. */
     drafted_at: string;
     /** The moment the preview was computed (usage counted up to it). */
@@ -69,9 +81,10 @@ export async function upcomingInvoice(
       `The period of subscription ${subscriptionId} ended at ${subscription.current_period_end} and is being closed; preview the change again once it is (the close runs hourly, and any PATCH closes it first)`,
     );
   }
-  const [stored, balance] = await Promise.all([
+  const [stored, balance, rates] = await Promise.all([
     new SubscriptionsRepository(tableName).pendingItems(subscriptionId),
     new CustomersRepository(tableName).creditBalance(subscription.customer_id, subscription.currency),
+    invoiceTaxRates(tableName, subscription),
   ]);
 
   let current: Subscription = subscription;
@@ -147,7 +160,9 @@ export async function upcomingInvoice(
     };
   }
   const { invoice, draftedAt } = preview;
-  const credit = applyCredit(invoice.total, balance?.amount ?? 0);
+  // Taxed and credited as finalizing it now would.
+  const taxed = taxedInvoice(invoice.lines, rates);
+  const credit = applyCredit(taxed.total, balance?.amount ?? 0);
   return {
     customer_id: invoice.customer_id,
     subscription_id: invoice.subscription_id,
@@ -158,8 +173,12 @@ export async function upcomingInvoice(
     bills_usage: invoice.bills_usage,
     next_period_start: invoice.next_period_start,
     next_period_end: invoice.next_period_end,
-    lines: invoice.lines,
-    total: invoice.total,
+    lines: taxed.lines,
+    subtotal: taxed.subtotal,
+    tax: taxed.tax,
+    total: taxed.total,
+    total_excluding_tax: taxed.total_excluding_tax,
+    total_taxes: taxed.total_taxes,
     credit_applied: credit.credit_applied,
     credited_to_balance: credit.credited_to_balance,
     amount_due: credit.amount_due,

@@ -16,6 +16,7 @@ import {
   usageLines,
   withPaymentFailure,
 } from '../../../shared/domain/invoice.ts';
+import { untaxed } from '../../../shared/domain/invoice-tax.ts';
 import { rateUsage } from '../../../shared/domain/rating.ts';
 import { usagePriceFixture } from '../../support/catalog-fixtures.ts';
 
@@ -169,7 +170,7 @@ describe('declined attempts (from the pay call and from webhooks, in any order)'
     next_period_start: '2026-02-01T00:00:00.000Z',
     next_period_end: '2026-03-01T00:00:00.000Z',
     lines: [],
-    total: 100,
+    ...untaxed(100),
     amount_due: 100,
     amount_paid: 0,
     due_date: '2026-02-08T00:00:00.000Z',

@@ -126,6 +126,8 @@ describe('a one-time line', () => {
         records: null,
         records_digest: null,
         records_kept_until: null,
+        // Taxed when it is finalized.
+        taxes: [],
       },
     ]);
     expect(invoice).toMatchObject({

@@ -1,0 +1,61 @@
+import type { Invoice, InvoiceLine } from './invoice.ts';
+import { assertMinorUnits } from './money.ts';
+import { invoiceTax, type RateTotal, type TaxRate } from './tax.ts';
+
+/**
+ * How an invoice is taxed (docs/invoicing.md, "Tax"): when it is finalized, every line gets the
+ * invoice's rates (its customer's, as they are then), each line's taxes follow the one tax rule
+ * (tax.ts), and the invoice's figures are sums of its lines' figures, never rounded again:
+ *
+ *   subtotal            = Σ line amounts (what the lines say; inclusive taxes are inside them)
+ *   tax                 = Σ every line's taxes
+ *   total               = subtotal + the exclusive taxes (what the customer is billed)
+ *   total_excluding_tax = total − tax
+ *
+ * A draft is not taxed yet: its tax is 0 and its total its subtotal, as its credit is applied only
+ * at finalization too. The invoice keeps the rates as they were applied (`tax_rates`), so it reads
+ * the same whatever happens to a rate later.
+ */
+export type InvoiceTaxFields = Pick<
+  Invoice,
+  'subtotal' | 'tax' | 'total' | 'total_excluding_tax' | 'total_taxes' | 'tax_rates'
+>;
+
+/** What an invoice shows for one rate: the rate as applied, its taxable amount and its tax. */
+export type InvoiceRateTotal = RateTotal & { display_name: string; jurisdiction: string | null };
+
+/** The lines with their taxes at `rates`, and the invoice's tax figures. */
+export function taxedInvoice(
+  lines: readonly InvoiceLine[],
+  rates: readonly TaxRate[],
+): InvoiceTaxFields & { lines: InvoiceLine[] } {
+  const taxed = invoiceTax(lines.map((line) => ({ amount: line.amount, rates })));
+  const byId = new Map(rates.map((rate) => [rate.id, rate]));
+  const subtotal = assertMinorUnits(
+    lines.reduce((sum, line) => sum + line.amount, 0),
+    'invoice subtotal',
+  );
+  return {
+    lines: lines.map((line, i) => ({ ...line, taxes: taxed.lines[i]! })),
+    subtotal,
+    tax: taxed.tax,
+    total: taxed.total,
+    total_excluding_tax: taxed.subtotal_excluding_tax,
+    total_taxes: taxed.by_rate.map((total) => ({
+      ...total,
+      display_name: byId.get(total.tax_rate_id)?.display_name ?? total.tax_rate_id,
+      jurisdiction: byId.get(total.tax_rate_id)?.jurisdiction ?? null,
+    })),
+    tax_rates: [...rates],
+  };
+}
+
+/** The tax figures of lines not taxed (yet): a draft's, or an invoice with no rates. */
+export const untaxed = (total: number): InvoiceTaxFields => ({
+  subtotal: total,
+  tax: 0,
+  total,
+  total_excluding_tax: total,
+  total_taxes: [],
+  tax_rates: [],
+});

@@ -57,6 +57,11 @@ export type Subscription = {
   budget_policy: BudgetPolicy;
   /** True when budget_policy was set on the subscription rather than taken from the base plan. */
   budget_policy_overridden: boolean;
+  /**
+   * The tax rates of its invoices, in place of its customer's (invoice-tax.ts); null: the
+   * customer's. Absent on subscriptions stored before subscriptions had rates (the same as null).
+   */
+  default_tax_rate_ids?: string[] | null;
   billing_cycle_anchor: string;
   current_period_start: string;
   current_period_end: string;
@@ -76,6 +81,7 @@ export type Subscription = {
 export type SubscriptionAction =
   | 'change_plan'
   | 'change_budget'
+  | 'change_tax_rates'
   | 'schedule_cancel'
   | 'unschedule_cancel'
   | 'cancel_now'
@@ -88,6 +94,7 @@ export type SubscriptionAction =
 const ALLOWED: Record<SubscriptionAction, readonly SubscriptionStatus[]> = {
   change_plan: ['trialing', 'active'],
   change_budget: ['trialing', 'active', 'past_due'],
+  change_tax_rates: ['trialing', 'active', 'past_due'],
   schedule_cancel: ['trialing', 'active', 'past_due'],
   unschedule_cancel: ['trialing', 'active', 'past_due'],
   cancel_now: ['trialing', 'active', 'past_due'],
@@ -134,6 +141,8 @@ export function newSubscription(
     trialDays: number;
     totalBudget?: number | undefined;
     budgetPolicy?: BudgetPolicy | undefined;
+    /** Its own tax rates (checked by the caller); null or absent: its customer's. */
+    taxRateIds?: string[] | null | undefined;
     field?: ItemField | undefined;
   },
   now: Date,
@@ -161,6 +170,7 @@ export function newSubscription(
     routing_policy: base.routing_policy,
     budget_policy: input.budgetPolicy ?? base.budget_policy ?? DEFAULT_BUDGET_POLICY,
     budget_policy_overridden: input.budgetPolicy !== undefined,
+    default_tax_rate_ids: input.taxRateIds ?? null,
     // A trial's end anchors the paid periods that follow it.
     billing_cycle_anchor: (trialEnd ?? now).toISOString(),
     current_period_start: at,
@@ -245,6 +255,8 @@ export type SubscriptionPatch = {
   prorationBehavior?: ProrationBehavior | undefined;
   totalBudget?: number | undefined;
   budgetPolicy?: BudgetPolicy | undefined;
+  /** Its own tax rates from now on (checked by the caller); null: its customer's again. */
+  taxRateIds?: string[] | null | undefined;
   cancelAtPeriodEnd?: boolean | undefined;
   cancelNow?: boolean | undefined;
   /** With cancelNow: false gives no credit for prepaid time not used. */
@@ -405,6 +417,15 @@ export function applyPatch(current: Subscription, patch: SubscriptionPatch, now:
     next.budget_policy = patch.budgetPolicy;
     next.budget_policy_overridden = true;
     if (changed && !changes.includes('budget_policy')) changes.push('budget_policy');
+  }
+
+  if (patch.taxRateIds !== undefined) {
+    nextStatus(next.status, 'change_tax_rates');
+    const before = next.default_tax_rate_ids ?? null;
+    if (JSON.stringify(patch.taxRateIds) !== JSON.stringify(before)) {
+      next.default_tax_rate_ids = patch.taxRateIds === null ? null : [...patch.taxRateIds];
+      changes.push('default_tax_rate_ids');
+    }
   }
 
   if (patch.cancelAtPeriodEnd !== undefined && patch.cancelAtPeriodEnd !== next.cancel_at_period_end) {

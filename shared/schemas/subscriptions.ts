@@ -5,6 +5,7 @@ import { RoutingPolicySchema } from './catalog.ts';
 import { IdPathSchema, ListQuerySchema, pageOf } from './common.ts';
 import { defineContract } from './contract.ts';
 import { InvoiceLineSchema, InvoiceSchema } from './invoices.ts';
+import { taxRateIds } from './tax-rates.ts';
 
 const MinorUnits = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
@@ -49,6 +50,10 @@ export const CreateSubscriptionRequestSchema = z
     budget_policy: BudgetPolicyRequestSchema.optional().meta({
       description: "Overrides the base plan's enforcement and thresholds (operators only)",
     }),
+    default_tax_rate_ids: taxRateIds().nullable().optional().meta({
+      description:
+        "Its invoices' tax rates, in place of the customer's (operators only); null or absent: the customer's",
+    }),
   })
   .refine((input) => (input.plan_id === undefined) !== (input.items === undefined), {
     message: 'send plan_id (one plan) or items (several), exactly one of them',
@@ -74,6 +79,10 @@ export const UpdateSubscriptionRequestSchema = z
     budget_policy: BudgetPolicyRequestSchema.optional().meta({
       description: 'Set how the SmartGateway enforces the budget and when it alerts (operators only)',
     }),
+    default_tax_rate_ids: taxRateIds().nullable().optional().meta({
+      description:
+        "Its invoices' tax rates from the next one finalized, in place of the customer's (operators only); null: the customer's again",
+    }),
     cancel_at_period_end: z
       .boolean()
       .optional()
@@ -98,11 +107,12 @@ export const UpdateSubscriptionRequestSchema = z
       patch.items !== undefined ||
       patch.total_budget !== undefined ||
       patch.budget_policy !== undefined ||
+      patch.default_tax_rate_ids !== undefined ||
       patch.cancel_at_period_end !== undefined ||
       patch.cancel_now !== undefined,
     {
       message:
-        'name at least one change: plan_id, items, total_budget, budget_policy, cancel_at_period_end or cancel_now',
+        'name at least one change: plan_id, items, total_budget, budget_policy, default_tax_rate_ids, cancel_at_period_end or cancel_now',
       path: [],
     },
   )
@@ -156,6 +166,10 @@ export const SubscriptionSchema = z
     total_budget_overridden: z.boolean(),
     budget_policy: BudgetPolicySchema,
     budget_policy_overridden: z.boolean(),
+    default_tax_rate_ids: z
+      .array(z.string())
+      .nullable()
+      .meta({ description: "Its invoices' tax rates; null: its customer's (tax_rate_ids)" }),
     routing_policy: z.union([RoutingPolicySchema, z.null()]),
     billing_cycle_anchor: z.string(),
     current_period_start: z.string(),

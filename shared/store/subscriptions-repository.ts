@@ -164,15 +164,27 @@ export class SubscriptionsRepository {
         ConsistentRead: consistent,
       }),
     );
-    return Item ? withoutKeys<Subscription>(Item) : undefined;
+    return Item ? storedSubscription(Item) : undefined;
   }
 
-  listByCustomer(customerId: string, limit: number, cursor: string | undefined): Promise<Page<Subscription>> {
-    return pageByOwner(this.tableName, customerKey(customerId), ITEM_TYPE, limit, cursor);
+  async listByCustomer(
+    customerId: string,
+    limit: number,
+    cursor: string | undefined,
+  ): Promise<Page<Subscription>> {
+    const page = await pageByOwner<Subscription>(
+      this.tableName,
+      customerKey(customerId),
+      ITEM_TYPE,
+      limit,
+      cursor,
+    );
+    return { ...page, data: page.data.map(storedSubscription) };
   }
 
-  listAll(limit: number, cursor: string | undefined): Promise<Page<Subscription>> {
-    return pageByType(this.tableName, ITEM_TYPE, limit, cursor);
+  async listAll(limit: number, cursor: string | undefined): Promise<Page<Subscription>> {
+    const page = await pageByType<Subscription>(this.tableName, ITEM_TYPE, limit, cursor);
+    return { ...page, data: page.data.map(storedSubscription) };
   }
 
   /**
@@ -291,3 +303,9 @@ export function subscriptionStoreItem(subscription: Subscription): Record<string
     billed_fee: base?.billed_fee ?? null,
   };
 }
+
+/** A stored subscription; one stored before subscriptions had tax rates uses its customer's (null). */
+const storedSubscription = (item: Record<string, unknown>): Subscription => {
+  const subscription = withoutKeys<Subscription>(item);
+  return { ...subscription, default_tax_rate_ids: subscription.default_tax_rate_ids ?? null };
+};

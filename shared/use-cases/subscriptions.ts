@@ -21,6 +21,7 @@ import {
   roomForPendingItems,
   wantedItems,
 } from './subscription-items.ts';
+import { checkedTaxRateIds } from './tax-rates.ts';
 
 /** Concurrent writers without a version of their own are retried this many times on a conflict. */
 const UNCONDITIONAL_ATTEMPTS = 4;
@@ -52,8 +53,12 @@ export async function createSubscription(
     requireOperator(caller.principal, "set a subscription's budget policy");
   if (input.total_budget !== undefined)
     requireOperator(caller.principal, "set a subscription's total_budget");
+  // What a customer is taxed at is the seller's decision too: a tenant could untax itself.
+  if (input.default_tax_rate_ids !== undefined)
+    requireOperator(caller.principal, "set a subscription's tax rates");
   const field = fieldOf(input);
   const items = (await namedItems(tableName, input))!;
+  const taxRateIds = await subscriptionTaxRateIds(tableName, input.default_tax_rate_ids);
   const subscription = newSubscription(
     {
       id: randomUUID(),
@@ -62,6 +67,7 @@ export async function createSubscription(
       trialDays: input.trial_days ?? 0,
       totalBudget: input.total_budget,
       budgetPolicy: input.budget_policy,
+      taxRateIds,
       field,
     },
     caller.now,
@@ -122,7 +128,7 @@ export async function listSubscriptions(
 }
 
 /**
- * PATCH: plan change (prorated, or billed at once), budget change, cancel at period end, cancel now
+ * PATCH: plan change (prorated, or billed at once), budget change, tax rates, cancel at period end, cancel now
  * (billed at once). With a version (body `version` or If-Match) the change applies only to that
  * version, else 409; without one it applies to whatever is current, re-read and re-checked if a
  * concurrent writer got there first. A period that has ended is closed first, as the scheduled job
@@ -150,6 +156,9 @@ export async function updateSubscription(
     requireOperator(caller.principal, "change a subscription's budget policy");
   if (patch.total_budget !== undefined)
     requireOperator(caller.principal, "change a subscription's total_budget");
+  if (patch.default_tax_rate_ids !== undefined)
+    requireOperator(caller.principal, "change a subscription's tax rates");
+  const taxRateIds = await subscriptionTaxRateIds(tableName, patch.default_tax_rate_ids);
   const expected = patch.version ?? ifMatchVersion;
   const repository = new SubscriptionsRepository(tableName);
   const field = fieldOf(patch);
@@ -199,6 +208,7 @@ export async function updateSubscription(
           prorationBehavior: patch.proration_behavior,
           totalBudget: patch.total_budget,
           budgetPolicy: patch.budget_policy,
+          taxRateIds,
           cancelAtPeriodEnd: patch.cancel_at_period_end,
           cancelNow: patch.cancel_now,
           prorate: patch.prorate,
@@ -263,6 +273,10 @@ async function invoiceNow(
     taken,
   );
 }
+
+/** Rates about to be set on a subscription, checked; null (the customer's) and undefined (unchanged) pass. */
+const subscriptionTaxRateIds = async (tableName: string, ids: string[] | null | undefined) =>
+  ids === undefined || ids === null ? ids : checkedTaxRateIds(tableName, ids, 'default_tax_rate_ids');
 
 const versionConflict = (id: string, expected: number, actual: number) =>
   new DomainError(

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { notFound, validationError } from '../domain/errors.ts';
 import type { Invoice } from '../domain/invoice.ts';
 import { type Caller, requireOperator } from '../domain/principal.ts';
+import type { Subscription } from '../domain/subscription.ts';
 import { rateAsApplied, type TaxRate, type TaxRateResource } from '../domain/tax.ts';
 import type { CreateTaxRateRequest } from '../schemas/tax-rates.ts';
 import { auditBy } from '../store/audit.ts';
@@ -9,6 +10,7 @@ import { CatalogRepository } from '../store/catalog-repository.ts';
 import { CustomersRepository } from '../store/customers-repository.ts';
 import { type Idempotency, IdempotencyKeyTaken } from '../store/idempotency.ts';
 import type { Page } from '../store/pagination.ts';
+import { SubscriptionsRepository } from '../store/subscriptions-repository.ts';
 
 /**
  * Tax rates (docs/invoicing.md, "Tax"): configuration like the catalog, read by any token with the
@@ -87,13 +89,22 @@ export async function checkedTaxRateIds(
 }
 
 /**
- * What an invoice about to be finalized is taxed at: its customer's rates as they are now. This is
- * the one place that decides it, the seam where an external tax calculation would plug in.
+ * What an invoice about to be finalized is taxed at: its subscription's own rates if it has them,
+ * else its customer's, as they are now (`subscription`: the invoice's, when the caller has read it).
+ * This is the one place that decides it, the seam where an external tax calculation would plug in.
  */
 export async function invoiceTaxRates(
   tableName: string,
-  invoice: Pick<Invoice, 'customer_id'>,
+  invoice: Pick<Invoice, 'customer_id' | 'subscription_id'>,
+  subscription?: Pick<Subscription, 'default_tax_rate_ids'>,
 ): Promise<TaxRate[]> {
+  const own =
+    subscription ??
+    (invoice.subscription_id === null
+      ? undefined
+      : await new SubscriptionsRepository(tableName).get(invoice.subscription_id, true));
+  const subscriptionRates = own?.default_tax_rate_ids ?? null;
+  if (subscriptionRates !== null) return taxRatesOf(tableName, subscriptionRates);
   const customer = await new CustomersRepository(tableName).get(invoice.customer_id, true);
   if (!customer) throw new Error(`Customer ${invoice.customer_id} of an invoice does not exist`);
   return taxRatesOf(tableName, customer.tax_rate_ids);

@@ -203,6 +203,7 @@ const SPECS: Record<string, FuzzSpec> = {
     params: (fx) => ({ id: fx.updatable.id }),
     bodies: (fx) => [
       { total_budget: 6000 },
+      { default_tax_rate_ids: [fx.taxRateIds[1]] },
       { cancel_at_period_end: false },
       { plan_id: fx.usage.planId, total_budget: 4000, version: 2 },
       { items: [{ plan_id: fx.usage.planId, quantity: 2 }], proration_behavior: 'none' },

@@ -168,6 +168,49 @@ describe('a tax rate is applied to every line of its customer’s invoices when 
   });
 });
 
+describe('a subscription can carry its own rates, in place of its customer’s', () => {
+  it('its own rates tax its invoices; null gives it its customer’s again; a tenant cannot set them', async () => {
+    const customerRate = await taxRate('Sales tax', '8.875', false, 'US-NY');
+    const ownRate = await taxRate('VAT', '20', false, 'GB');
+    const { customer, subscription } = await subscribeOverHttp(service, operator, 'Own Rates');
+    expect(subscription.default_tax_rate_ids).toBeNull();
+    await call('PATCH', `/api/v1/customers/${customer.id}`, { tax_rate_ids: [customerRate.id] });
+
+    const tenant = await service.token(['billing:subscriptions:update'], { tenantId: customer.id });
+    const refused = await service.call('PATCH', `/api/v1/subscriptions/${subscription.id}`, {
+      token: tenant,
+      body: { default_tax_rate_ids: [] },
+    });
+    expect(refused.status).toBe(403);
+
+    const own = await call('PATCH', `/api/v1/subscriptions/${subscription.id}`, {
+      default_tax_rate_ids: [ownRate.id],
+    });
+    expect(own.status).toBe(200);
+    expect(own.body.default_tax_rate_ids).toEqual([ownRate.id]);
+    // 20 % of the $20.00 fee, nothing at the customer's 8.875 %.
+    const withOwn = await call('GET', `/api/v1/subscriptions/${subscription.id}/upcoming-invoice`);
+    expect(withOwn.body).toMatchObject({ subtotal: 2_000, tax: 400, total: 2_400 });
+    expect(withOwn.body.total_taxes.map((t: { tax_rate_id: string }) => t.tax_rate_id)).toEqual([ownRate.id]);
+
+    const back = await call('PATCH', `/api/v1/subscriptions/${subscription.id}`, {
+      default_tax_rate_ids: null,
+    });
+    expect(back.body.default_tax_rate_ids).toBeNull();
+    await closePeriodsAt(service, new Date(new Date(subscription.current_period_end).getTime() + 1000));
+    const [draft] = (await call('GET', `/api/v1/invoices?customer_id=${customer.id}`)).body.data;
+    const open = await call('POST', `/api/v1/invoices/${draft.id}/finalize`);
+    // The customer's 8.875 % of 2000: 177.5 → 178.
+    expect(open.body).toMatchObject({ subtotal: 2_000, tax: 178, total: 2_178, amount_due: 2_178 });
+
+    const unknown = await call('PATCH', `/api/v1/subscriptions/${subscription.id}`, {
+      default_tax_rate_ids: ['nope'],
+    });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.errors).toEqual([{ field: 'default_tax_rate_ids[0]', message: 'no tax rate nope' }]);
+  });
+});
+
 describe('bad tax input is refused, naming the field, and nothing is written', () => {
   it.each([
     ['a JSON number', 19, /not a JSON number/],

@@ -84,7 +84,11 @@ export async function upcomingInvoice(
   const [stored, balance, rates] = await Promise.all([
     new SubscriptionsRepository(tableName).pendingItems(subscriptionId),
     new CustomersRepository(tableName).creditBalance(subscription.customer_id, subscription.currency),
-    invoiceTaxRates(tableName, subscription),
+    invoiceTaxRates(
+      tableName,
+      { customer_id: subscription.customer_id, subscription_id: subscription.id },
+      subscription,
+    ),
   ]);
 
   let current: Subscription = subscription;

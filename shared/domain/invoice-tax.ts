@@ -1,16 +1,21 @@
+import { shareOverLines } from './discount.ts';
 import type { Invoice, InvoiceLine } from './invoice.ts';
 import { assertMinorUnits } from './money.ts';
 import { invoiceTax, type RateTotal, type TaxRate } from './tax.ts';
 
 /**
  * How an invoice is taxed (docs/invoicing.md, "Tax"): when it is finalized, every line gets the
- * invoice's rates (its customer's, as they are then), each line's taxes follow the one tax rule
+ * invoice's rates (its subscription's or else its customer's, as they are then; a threshold credit
+ * those of the invoice it credits, so it takes back what that invoice charged), each line's taxes follow the one tax rule
  * (tax.ts), and the invoice's figures are sums of its lines' figures, never rounded again:
  *
  *   subtotal            = Σ line amounts (what the lines say; inclusive taxes are inside them)
  *   tax                 = Σ every line's taxes
  *   total               = subtotal + the exclusive taxes (what the customer is billed)
  *   total_excluding_tax = total − tax
+ *
+ * With discount lines, `total` still equals subtotal + the exclusive taxes (the discounts are in
+ * the subtotal), and each charge line's taxes are on what the discounts left of it.
  *
  * A draft is not taxed yet: its tax is 0 and its total its subtotal, as its credit is applied only
  * at finalization too. The invoice keeps the rates as they were applied (`tax_rates`), so it reads
@@ -24,19 +29,37 @@ export type InvoiceTaxFields = Pick<
 /** What an invoice shows for one rate: the rate as applied, its taxable amount and its tax. */
 export type InvoiceRateTotal = RateTotal & { display_name: string; jurisdiction: string | null };
 
-/** The lines with their taxes at `rates`, and the invoice's tax figures. */
+/**
+ * The lines with their taxes at `rates`, and the invoice's tax figures. Discount lines (coupons.ts)
+ * are not taxed themselves: what they take off is shared over the charge lines (shareOverLines),
+ * and each charge line is taxed on its amount less its share.
+ */
 export function taxedInvoice(
   lines: readonly InvoiceLine[],
   rates: readonly TaxRate[],
 ): InvoiceTaxFields & { lines: InvoiceLine[] } {
-  const taxed = invoiceTax(lines.map((line) => ({ amount: line.amount, rates })));
+  const isCharge = (line: InvoiceLine) => line.kind !== 'discount' && line.amount > 0;
+  const discount = -lines.reduce((sum, line) => sum + (line.kind === 'discount' ? line.amount : 0), 0);
+  const charges = lines.filter(isCharge);
+  const shares = shareOverLines(
+    discount,
+    charges.map((line) => line.amount),
+  );
+  const shareOf = new Map(charges.map((line, i) => [line, shares[i]!]));
+  const taxed = invoiceTax(
+    lines.map((line) =>
+      line.kind === 'discount'
+        ? { amount: 0, rates: [] }
+        : { amount: line.amount - (shareOf.get(line) ?? 0), rates: line.credited_tax_rates ?? rates },
+    ),
+  );
   const byId = new Map(rates.map((rate) => [rate.id, rate]));
   const subtotal = assertMinorUnits(
     lines.reduce((sum, line) => sum + line.amount, 0),
     'invoice subtotal',
   );
   return {
-    lines: lines.map((line, i) => ({ ...line, taxes: taxed.lines[i]! })),
+    lines: lines.map((line, i) => ({ ...line, taxes: line.kind === 'discount' ? [] : taxed.lines[i]! })),
     subtotal,
     tax: taxed.tax,
     total: taxed.total,

@@ -28,7 +28,14 @@ export type InvoiceLine = {
    * threshold invoices of the period billed for it; threshold_credit: on the invoice that bills the
    * period's usage, minus what one threshold invoice of the period billed (shared/domain/progressive-billing.ts).
    */
-  kind: 'subscription_fee' | 'usage' | 'proration' | 'one_time' | 'threshold_usage' | 'threshold_credit';
+  kind:
+    | 'subscription_fee'
+    | 'usage'
+    | 'proration'
+    | 'one_time'
+    | 'threshold_usage'
+    | 'threshold_credit'
+    | 'discount';
   description: string;
   /** Usage: the period's exact quantity; one_time: the units sold; null for fees and prorations. */
   quantity: string | null;
@@ -57,6 +64,11 @@ export type InvoiceLine = {
   unit_amount?: number;
   /** threshold_credit lines only: the threshold invoice whose usage this line credits. */
   credited_invoice_id?: string;
+  /** threshold_credit lines only: the rates that invoice was taxed at (the credit is taxed back at them). */
+  credited_tax_rates?: TaxRate[];
+  /** discount lines only (coupons.ts): the coupon, and the customer's redemption of it. */
+  coupon_id?: string;
+  discount_id?: string;
   /** Each of the invoice's tax rates on this line (invoice-tax.ts); empty until it is finalized. */
   taxes: LineTax[];
 };
@@ -304,9 +316,11 @@ export function lineIdFor(invoiceId: string, line: DraftLine, position: number):
       ? `${line.kind}\n${line.metric}\n${line.price_id}`
       : line.credited_invoice_id
         ? `credit\n${line.credited_invoice_id}`
-        : line.pending_item_id
-          ? `pending\n${line.pending_item_id}`
-          : `line\n${position}`;
+        : line.discount_id
+          ? `discount\n${line.discount_id}`
+          : line.pending_item_id
+            ? `pending\n${line.pending_item_id}`
+            : `line\n${position}`;
   return `il_${createHash('sha256').update(`${invoiceId}\n${identity}`).digest('hex').slice(0, 24)}`;
 }
 

@@ -1,6 +1,7 @@
 import { DomainError } from './errors.ts';
 import type { DraftLine, Invoice, UsageTotal } from './invoice.ts';
 import { rateUsage } from './rating.ts';
+import type { TaxRate } from './tax.ts';
 
 /**
  * Progressive (threshold) billing, as Stripe's billing thresholds and Lago's progressive billing
@@ -32,6 +33,8 @@ export type ThresholdInvoice = {
   status: 'draft' | 'open' | 'paid' | 'void' | 'uncollectible';
   amount_due: number;
   lines: readonly ThresholdUsageLine[];
+  /** The rates it was taxed at: its credit on the closing invoice is taxed back at them (invoice-tax.ts). */
+  tax_rates?: readonly TaxRate[];
 };
 
 /** The threshold the usage rated so far (`spend`) calls an invoice for now, or undefined for none. */
@@ -84,7 +87,12 @@ export function thresholdUsageLines(
 }
 
 /** One credit line of the closing invoice: minus what a standing threshold invoice billed. */
-export type ThresholdCredit = { invoice_id: string; number: string | null; amount: number };
+export type ThresholdCredit = {
+  invoice_id: string;
+  number: string | null;
+  amount: number;
+  tax_rates: readonly TaxRate[];
+};
 
 /** The closing invoice's credits, one per standing threshold invoice of the period, by threshold. */
 export function thresholdCredits(invoices: readonly ThresholdInvoice[]): ThresholdCredit[] {
@@ -103,6 +111,7 @@ export function thresholdCredits(invoices: readonly ThresholdInvoice[]): Thresho
       invoice_id: invoice.id,
       number: invoice.number,
       amount: -invoice.lines.reduce((sum, line) => sum + line.amount, 0),
+      tax_rates: invoice.tax_rates ?? [],
     }))
     .filter((credit) => credit.amount !== 0);
 }
@@ -115,6 +124,7 @@ export function thresholdInvoiceOf(invoice: Invoice): ThresholdInvoice {
     threshold: invoice.usage_threshold ?? 0,
     status: invoice.status,
     amount_due: invoice.amount_due,
+    tax_rates: invoice.tax_rates ?? [],
     lines: invoice.lines
       .filter((line) => line.kind === 'threshold_usage')
       .map((line) => ({
@@ -172,5 +182,6 @@ export function thresholdCreditLines(
     period_start: periodStart,
     period_end: periodEnd,
     credited_invoice_id: credit.invoice_id,
+    credited_tax_rates: [...credit.tax_rates],
   }));
 }

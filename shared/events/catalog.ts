@@ -17,6 +17,7 @@ export const EVENT_SCHEMA_VERSIONS = {
   'usage.aggregated': 1,
   // 2: period_start and period_end are null on a final invoice (nothing follows it).
   // 3: subscription_id is null on a one-off invoice; billing_reason and the lines are carried.
+  //    (Since added, not breaking: subtotal, tax and total, and each line's taxes.)
   'invoice.paid': 3,
   'budget.updated': 1,
   'budget.threshold_crossed': 1,
@@ -90,6 +91,10 @@ export type InvoicePaidEventData = {
   lines: InvoiceLine[];
   tenant_id: string;
   amount_paid: number;
+  /** The invoice's figures (invoice-tax.ts): Σ lines, their taxes, and subtotal + exclusive taxes. */
+  subtotal: number;
+  tax: number;
+  total: number;
   currency: string;
   paid_period_start: string;
   paid_period_end: string;

@@ -102,6 +102,9 @@ export function eventsFromStreamRecord(record: DynamoDBRecord): EventEnvelope[] 
         lines: invoice.lines,
         tenant_id: invoice.customer_id,
         amount_paid: invoice.amount_paid,
+        subtotal: invoice.subtotal ?? invoice.total,
+        tax: invoice.tax ?? 0,
+        total: invoice.total,
         currency: invoice.currency,
         paid_period_start: invoice.period_start,
         paid_period_end: invoice.period_end,
@@ -216,6 +219,7 @@ const TRACKED_SUBSCRIPTION_FIELDS = [
   'routing_policy',
   'trial_end',
   'budget_policy',
+  'default_tax_rate_ids',
 ] as const;
 
 function changedFields(before: Subscription, after: Subscription): string[] {

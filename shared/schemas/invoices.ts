@@ -17,10 +17,18 @@ export const InvoiceLineSchema = z.object({
     description: 'Stable on its invoice; a usage line lists its records at lines/{line_id}/usage-records',
   }),
   kind: z
-    .enum(['subscription_fee', 'usage', 'proration', 'one_time', 'threshold_usage', 'threshold_credit'])
+    .enum([
+      'subscription_fee',
+      'usage',
+      'proration',
+      'one_time',
+      'threshold_usage',
+      'threshold_credit',
+      'discount',
+    ])
     .meta({
       description:
-        "threshold_usage: usage of one metric and price invoiced mid-period (progressive billing), what its rating so far adds to earlier threshold invoices; threshold_credit: on the invoice billing the period's usage, minus what one threshold invoice billed",
+        "threshold_usage: usage of one metric and price invoiced mid-period (progressive billing), what its rating so far adds to earlier threshold invoices; threshold_credit: on the invoice billing the period's usage, minus what one threshold invoice billed; discount: minus what one coupon took off the charge lines (taxed on what it left)",
     }),
   description: z.string(),
   quantity: z
@@ -60,6 +68,11 @@ export const InvoiceLineSchema = z.object({
     .string()
     .optional()
     .meta({ description: 'threshold_credit lines only: the threshold invoice whose usage the line credits' }),
+  coupon_id: z.string().optional().meta({ description: 'discount lines only: the coupon' }),
+  discount_id: z
+    .string()
+    .optional()
+    .meta({ description: "discount lines only: the customer's redemption of the coupon" }),
   taxes: z
     .array(LineTaxSchema)
     .meta({ description: "Each of the invoice's tax rates on this line; empty until it is finalized" }),

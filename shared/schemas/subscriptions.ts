@@ -262,10 +262,14 @@ export const UpcomingInvoiceSchema = z
     next_period_end: z.string().nullable(),
     lines: z.array(InvoiceLineSchema),
     subtotal: InvoiceSchema.shape.subtotal,
-    tax: z.number().int().meta({ description: "Every line's taxes at the customer's rates now" }),
+    tax: z.number().int().meta({
+      description:
+        "Every line's taxes at the rates finalizing now would apply (the subscription's, else the customer's)",
+    }),
     total: InvoiceSchema.shape.total,
     total_excluding_tax: InvoiceSchema.shape.total_excluding_tax,
     total_taxes: InvoiceSchema.shape.total_taxes,
+    tax_rates: InvoiceSchema.shape.tax_rates,
     credit_applied: z
       .number()
       .int()

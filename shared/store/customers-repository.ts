@@ -81,12 +81,14 @@ export class CustomersRepository {
         Update: {
           TableName: this.tableName,
           Key: key,
-          UpdateExpression: 'SET stripe_customer_id = :stripe, updated_at = :at, version = :version',
+          // One more than whatever version is stored now: a change written since the read (its tax
+          // rates) keeps its own version, and If-Match sees this one as another.
+          UpdateExpression: 'SET stripe_customer_id = :stripe, updated_at = :at, version = version + :one',
           ConditionExpression: 'attribute_exists(PK) AND stripe_customer_id = :none',
           ExpressionAttributeValues: {
             ':stripe': linked.stripe_customer_id,
             ':at': linked.updated_at,
-            ':version': linked.version,
+            ':one': 1,
             ':none': null,
           },
         },

@@ -72,8 +72,8 @@ export async function checkedTaxRateIds(
   const found = new Map(rates.map((rate) => [rate.id, rate]));
   const problems = ids.flatMap((id, i) => {
     const rate = found.get(id);
-    if (!rate) return [{ field: `${field}[${i}]`, message: `no tax rate ${id}` }];
-    if (!rate.active) return [{ field: `${field}[${i}]`, message: `tax rate ${id} is archived` }];
+    if (!rate) return [{ field: `${field}.${i}`, message: `no tax rate ${id}` }];
+    if (!rate.active) return [{ field: `${field}.${i}`, message: `tax rate ${id} is archived` }];
     return [];
   });
   if (problems.length > 0) throw validationError(problems);

@@ -207,7 +207,7 @@ describe('a subscription can carry its own rates, in place of its customer’s',
       default_tax_rate_ids: ['nope'],
     });
     expect(unknown.status).toBe(400);
-    expect(unknown.body.errors).toEqual([{ field: 'default_tax_rate_ids[0]', message: 'no tax rate nope' }]);
+    expect(unknown.body.errors).toEqual([{ field: 'default_tax_rate_ids.0', message: 'no tax rate nope' }]);
   });
 });
 
@@ -239,7 +239,7 @@ describe('bad tax input is refused, naming the field, and nothing is written', (
       tax_rate_ids: [exclusive.id, 'nope'],
     });
     expect(unknown.status).toBe(400);
-    expect(unknown.body.errors).toEqual([{ field: 'tax_rate_ids[1]', message: 'no tax rate nope' }]);
+    expect(unknown.body.errors).toEqual([{ field: 'tax_rate_ids.1', message: 'no tax rate nope' }]);
     const repeated = await call('POST', '/api/v1/customers', {
       ...base,
       tax_rate_ids: [exclusive.id, exclusive.id],

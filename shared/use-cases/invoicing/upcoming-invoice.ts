@@ -35,6 +35,7 @@ export type UpcomingInvoice = Omit<DraftFields, 'id'> &
     | 'total'
     | 'total_excluding_tax'
     | 'total_taxes'
+    | 'tax_rates'
     | 'credit_applied'
     | 'credited_to_balance'
     | 'amount_due'
@@ -183,6 +184,7 @@ export async function upcomingInvoice(
     total: taxed.total,
     total_excluding_tax: taxed.total_excluding_tax,
     total_taxes: taxed.total_taxes,
+    tax_rates: taxed.tax_rates,
     credit_applied: credit.credit_applied,
     credited_to_balance: credit.credited_to_balance,
     amount_due: credit.amount_due,

@@ -61,6 +61,31 @@ describe('taxedInvoice: the invoice figures add up from its lines, stated indepe
     expect(taxed.lines.map((l) => l.taxes[0]!.amount)).toEqual([177, -177]);
   });
 
+  it('a threshold credit is taxed back at the rates its invoice was taxed at, not the invoice’s', () => {
+    // The threshold invoice charged 119.00 holding 19 % VAT (19.00); since then the customer's rate is
+    // 19 % on top. The credit takes back exactly the 19.00 it charged, not 22.61.
+    const inclusive = rate('old', '19', true);
+    const [usage, credit] = linesOf([20_000, -11_900]);
+    const taxed = taxedInvoice(
+      [
+        usage!,
+        {
+          ...credit!,
+          kind: 'threshold_credit',
+          credited_invoice_id: 'in_t1',
+          credited_tax_rates: [inclusive],
+        },
+      ],
+      [rate('new', '19', false)],
+    );
+    expect(taxed.lines[1]!.taxes).toEqual([
+      { tax_rate_id: 'old', percentage: '19', inclusive: true, taxable_amount: -10_000, amount: -1_900 },
+    ]);
+    expect(taxed.lines[0]!.taxes[0]).toMatchObject({ tax_rate_id: 'new', amount: 3_800 });
+    // 200.00 + 38.00 of tax on top, less the 119.00 credited (its 19.00 of tax inside it).
+    expect(taxed).toMatchObject({ subtotal: 8_100, tax: 1_900, total: 11_900 });
+  });
+
   it('any lines and rates: every figure is the sum of the lines, and each tax within half a unit', () => {
     fc.assert(
       fc.property(

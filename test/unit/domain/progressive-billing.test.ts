@@ -173,7 +173,9 @@ describe('progressive billing', () => {
       { metric: 'calls', price_id: 'v', quantity: '101', amount: -49 },
     ]);
     // At the close: the whole period (51) less the 100 invoiced: a net credit of 49.
-    expect(thresholdCredits([invoice])).toEqual([{ invoice_id: 'in_1', number: '7', amount: -100 }]);
+    expect(thresholdCredits([invoice])).toEqual([
+      { invoice_id: 'in_1', number: '7', amount: -100, tax_rates: [] },
+    ]);
   });
 
   it('invoices a jump past several thresholds once, under the highest, and the lower ones never after', () => {

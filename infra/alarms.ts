@@ -27,7 +27,7 @@ export const ITERATOR_AGE_ALARM = {
 export type AlarmsProps = {
   readonly config: StageConfig;
   readonly httpApi: apigw.IHttpApi;
-  /** Every Lambda of the stack: each gets an Errors and a Throttles alarm. */
+  /** Every Lambda of the stack: each gets one alarm on its Errors + Throttles. */
   readonly functions: readonly [string, lambda.IFunction][];
   /** Dead-letter queues: any message in one means an event was not delivered. */
   readonly deadLetterQueues: readonly [string, sqs.IQueue][];
@@ -86,19 +86,21 @@ export class Alarms extends Construct {
       );
     }
     for (const [name, fn] of props.functions) {
+      // One alarm per Lambda for errors and throttles together (metric math): a stack holds at most
+      // 500 resources, and two alarms for each of ~60 Lambdas would be a quarter of them.
       this.alarms.push(
-        fn.metricErrors({ period, statistic: 'Sum' }).createAlarm(this, `${name}Errors`, {
-          alarmDescription: `Lambda ${name} is throwing errors`,
-          threshold: 1,
-          evaluationPeriods: 3,
-          datapointsToAlarm: 2,
-          comparisonOperator: atLeast,
-          treatMissingData: notBreaching,
-        }),
-        fn.metricThrottles({ period, statistic: 'Sum' }).createAlarm(this, `${name}Throttles`, {
+        new cloudwatch.MathExpression({
+          expression: 'errors + throttles',
+          usingMetrics: {
+            errors: fn.metricErrors({ period, statistic: 'Sum' }),
+            throttles: fn.metricThrottles({ period, statistic: 'Sum' }),
+          },
+          period,
+          label: `${name} errors + throttles`,
+        }).createAlarm(this, `${name}ErrorsOrThrottles`, {
           alarmDescription:
-            `Lambda ${name} is being throttled (account or function concurrency exhausted): API calls ` +
-            'fail, stream batches and events wait for retries',
+            `Lambda ${name} is throwing errors, or being throttled (account or function concurrency ` +
+            'exhausted: API calls fail, stream batches and events wait for retries)',
           threshold: 1,
           evaluationPeriods: 3,
           datapointsToAlarm: 2,

@@ -9,6 +9,7 @@ export const AUDITED_ENTITY_TYPES = [
   'plan',
   'price',
   'tax_rate',
+  'coupon',
   'subscription',
   'invoice',
 ] as const;

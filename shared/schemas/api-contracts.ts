@@ -3,6 +3,7 @@ import { auditContracts } from './audit.ts';
 import { catalogContracts } from './catalog.ts';
 import type { HandlerContract } from './contract.ts';
 import { defineContract } from './contract.ts';
+import { couponContracts } from './coupons.ts';
 import { customerContracts } from './customers.ts';
 import { invoiceItemContracts } from './invoice-items.ts';
 import { invoiceContracts } from './invoices.ts';
@@ -28,6 +29,7 @@ export const CONTRACTS: Record<string, HandlerContract> = {
   ...customerContracts,
   ...catalogContracts,
   ...taxRateContracts,
+  ...couponContracts,
   ...subscriptionContracts,
   ...invoiceContracts,
   ...invoiceItemContracts,

@@ -7,6 +7,7 @@ import { withoutKeys } from './items.ts';
 import {
   AUDIT_SK_PREFIX,
   auditKey,
+  couponKey,
   customerKey,
   invoiceKey,
   planKey,
@@ -96,6 +97,7 @@ const ENTITY_KEYS: Record<AuditedEntityType, (id: string) => TableKey> = {
   plan: planKey,
   price: priceKey,
   tax_rate: taxRateKey,
+  coupon: couponKey,
   subscription: subscriptionKey,
   invoice: invoiceKey,
 };

@@ -1,5 +1,6 @@
 import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { Plan, Price, Product } from '../domain/catalog.ts';
+import type { CouponResource } from '../domain/coupons.ts';
 import type { TaxRateResource } from '../domain/tax.ts';
 import { type AuditDraft, auditPut } from './audit.ts';
 import { batchGetAll } from './batch-get.ts';
@@ -12,6 +13,7 @@ import {
   byOwnerPrefix,
   byTypeKey,
   byTypePartition,
+  couponKey,
   planKey,
   planMetricKey,
   priceKey,
@@ -22,7 +24,7 @@ import {
 import { decodeCursor, encodeCursor, type Page } from './pagination.ts';
 import { type TransactItem, transactWrite } from './transact.ts';
 
-type CatalogType = 'product' | 'plan' | 'price' | 'tax_rate';
+type CatalogType = 'product' | 'plan' | 'price' | 'tax_rate' | 'coupon';
 
 /** Marks the plan + metric guard item; the stream mapping ignores item types it does not know. */
 const METRIC_GUARD_TYPE = 'price_metric_guard';
@@ -48,7 +50,7 @@ export type ArchiveOutcome =
   | { archived: false; reason: 'stale' };
 
 /**
- * Products, plans, prices and tax rates. Every write is one transaction of the entity change, its audit
+ * Products, plans, prices, tax rates and coupons. Every write is one transaction of the entity change, its audit
  * entry and the optional idempotency record; prices add the "one active price per plan + metric"
  * guard item, created with the price and deleted when it is archived.
  *
@@ -77,6 +79,20 @@ export class CatalogRepository {
     const key = taxRateKey(rate.id);
     return this.create(
       [this.entityPut(key, 'tax_rate', rate, byTypeKey('tax_rate', rate.created_at, rate.id))],
+      key,
+      audit,
+      idempotency,
+    );
+  }
+
+  createCoupon(
+    coupon: CouponResource,
+    audit: AuditDraft,
+    idempotency?: IdempotentWrite,
+  ): Promise<CreateOutcome> {
+    const key = couponKey(coupon.id);
+    return this.create(
+      [this.entityPut(key, 'coupon', coupon, byTypeKey('coupon', coupon.created_at, coupon.id))],
       key,
       audit,
       idempotency,
@@ -274,7 +290,7 @@ export class CatalogRepository {
   private entityPut(
     key: TableKey,
     itemType: CatalogType,
-    entity: Product | Plan | Price | TaxRateResource,
+    entity: Product | Plan | Price | TaxRateResource | CouponResource,
     indexKeys: Record<string, string>,
   ): TransactItem {
     return {

@@ -16,6 +16,9 @@
  * One active usage price per plan + metric | table | PK = PLAN#<id>, SK = METRIC#<metric> (uniqueness guard)
  * Get tax rate by id (one, or a batch)     | table | PK = TAX_RATE#<id>, SK = PROFILE
  * List tax rates, oldest first             | GSI2  | GSI2PK = TYPE#tax_rate
+ * Get coupon by id (and its redemptions)   | table | PK = COUPON#<id>, SK = PROFILE (times_redeemed)
+ * List coupons, oldest first               | GSI2  | GSI2PK = TYPE#coupon
+ * Discounts (coupons redeemed) of a customer| table | PK = CUSTOMER#<id>, SK begins_with DISCOUNT#
  * Get subscription by id                   | table | PK = SUBSCRIPTION#<id>, SK = PROFILE
  * Subscriptions of a customer              | GSI1  | GSI1PK = CUSTOMER#<id>, GSI1SK begins_with SUBSCRIPTION#
  * List subscriptions (operator)            | GSI2  | GSI2PK = TYPE#subscription
@@ -128,6 +131,16 @@ export const planKey = (planId: string): TableKey => ({ PK: `PLAN#${planId}`, SK
 export const priceKey = (priceId: string): TableKey => ({ PK: `PRICE#${priceId}`, SK: ENTITY_SK });
 
 export const taxRateKey = (taxRateId: string): TableKey => ({ PK: `TAX_RATE#${taxRateId}`, SK: ENTITY_SK });
+
+export const couponKey = (couponId: string): TableKey => ({ PK: `COUPON#${couponId}`, SK: ENTITY_SK });
+
+/** A coupon a customer redeemed (for all its invoices or one subscription's). */
+export const discountKey = (customerId: string, discountId: string): TableKey => ({
+  PK: `CUSTOMER#${customerId}`,
+  SK: `${DISCOUNT_SK_PREFIX}${discountId}`,
+});
+
+export const DISCOUNT_SK_PREFIX = 'DISCOUNT#';
 
 export const subscriptionKey = (subscriptionId: string): TableKey => ({
   PK: `SUBSCRIPTION#${subscriptionId}`,

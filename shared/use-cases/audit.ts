@@ -4,6 +4,7 @@ import { canAccessCustomer, type Principal, requireOperator } from '../domain/pr
 import { type AuditEntry, pageAuditTrail } from '../store/audit.ts';
 import { CatalogRepository } from '../store/catalog-repository.ts';
 import { CustomersRepository } from '../store/customers-repository.ts';
+import { DiscountsRepository } from '../store/discounts-repository.ts';
 import { InvoicesRepository } from '../store/invoices-repository.ts';
 import type { Page } from '../store/pagination.ts';
 import { SubscriptionsRepository } from '../store/subscriptions-repository.ts';
@@ -58,6 +59,10 @@ async function requireVisibleEntity(
       return requireCatalogEntity(tableName, principal, 'Price', id, (catalog) => catalog.getPrice(id));
     case 'tax_rate':
       return requireCatalogEntity(tableName, principal, 'Tax rate', id, (catalog) => catalog.getTaxRate(id));
+    case 'coupon':
+      return requireCatalogEntity(tableName, principal, 'Coupon', id, () =>
+        new DiscountsRepository(tableName).getCoupon(id),
+      );
   }
 }
 

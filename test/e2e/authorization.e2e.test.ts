@@ -28,6 +28,8 @@ type Fixture = {
   invoiceItemId: string;
   paymentMethodId: string;
   taxRateId: string;
+  couponId: string;
+  discountId: string;
 };
 let f: Fixture;
 
@@ -55,6 +57,23 @@ const SAMPLES: Record<string, (route: RouteDefinition) => Sample> = {
     otherTenant: 403,
   }),
   'tax-rates-list': () => ({ path: '/api/v1/tax-rates', otherTenant: 'shared' }),
+  'coupons-create': () => ({
+    path: '/api/v1/coupons',
+    body: { name: 'C', percent_off: '10', duration: 'once' },
+    otherTenant: 403,
+  }),
+  'coupons-list': () => ({ path: '/api/v1/coupons', otherTenant: 'shared' }),
+  'coupons-get': () => ({ path: `/api/v1/coupons/${f.couponId}`, otherTenant: 'shared' }),
+  'discounts-create': () => ({
+    path: `/api/v1/customers/${f.customerId}/discounts`,
+    body: { coupon_id: f.couponId },
+    otherTenant: 403,
+  }),
+  'discounts-list': () => ({ path: `/api/v1/customers/${f.customerId}/discounts`, otherTenant: 404 }),
+  'discounts-delete': () => ({
+    path: `/api/v1/customers/${f.customerId}/discounts/${f.discountId}`,
+    otherTenant: 403,
+  }),
   'tax-rates-get': () => ({ path: `/api/v1/tax-rates/${f.taxRateId}`, otherTenant: 'shared' }),
   'products-create': () => ({ path: '/api/v1/products', body: { name: 'P' }, otherTenant: 403 }),
   'products-list': () => ({ path: '/api/v1/products', otherTenant: 'shared' }),
@@ -217,8 +236,19 @@ beforeAll(async () => {
     body: { display_name: 'VAT', percentage: '19', inclusive: false, jurisdiction: 'DE' },
   });
   expect(taxRate.status).toBe(201);
+  const coupon = await service.call('POST', '/api/v1/coupons', {
+    token: operator,
+    body: { name: 'Authz', percent_off: '10', duration: 'forever' },
+  });
+  const discount = await service.call('POST', `/api/v1/customers/${a.customer.id}/discounts`, {
+    token: operator,
+    body: { coupon_id: coupon.body.id },
+  });
+  expect(discount.status).toBe(201);
   f = {
     taxRateId: taxRate.body.id,
+    couponId: coupon.body.id,
+    discountId: discount.body.id,
     customerId: a.customer.id,
     otherCustomerId: b.customer.id,
     productId: plan.body.product_id,

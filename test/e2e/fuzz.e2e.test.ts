@@ -88,6 +88,9 @@ type Fixtures = {
   detachablePaymentMethodId: string;
   /** Two exclusive tax rates (so their list has a second page). */
   taxRateIds: [string, string];
+  /** Two coupons (a list with a second page), the first redeemed by the usage customer as `discountId`. */
+  couponIds: [string, string];
+  discountId: string;
   now: string;
   /** A real next_cursor per list route, from a first page of one. */
   cursors: Map<string, string>;
@@ -141,6 +144,37 @@ const SPECS: Record<string, FuzzSpec> = {
     ],
   },
   'GET /api/v1/tax-rates': { query: () => ({}) },
+  'POST /api/v1/coupons': {
+    bodies: () => [
+      {
+        name: 'Fuzz 20',
+        percent_off: '20',
+        duration: 'repeating',
+        duration_in_periods: 3,
+        max_redemptions: 5,
+      },
+      {
+        name: 'Fuzz 5 off',
+        amount_off: 500,
+        currency: 'USD',
+        duration: 'once',
+        redeem_by: '2030-01-01T00:00:00Z',
+      },
+    ],
+  },
+  'GET /api/v1/coupons': { query: () => ({}) },
+  'GET /api/v1/coupons/{id}': { params: (fx) => ({ id: fx.couponIds[0] }) },
+  'POST /api/v1/customers/{id}/discounts': {
+    params: (fx) => ({ id: fx.usage.customer.id }),
+    bodies: (fx) => [
+      { coupon_id: fx.couponIds[1] },
+      { coupon_id: fx.couponIds[1], subscription_id: fx.usage.subscription.id },
+    ],
+  },
+  'GET /api/v1/customers/{id}/discounts': { params: (fx) => ({ id: fx.usage.customer.id }) },
+  'DELETE /api/v1/customers/{id}/discounts/{discount_id}': {
+    params: (fx) => ({ id: fx.usage.customer.id, discount_id: fx.discountId }),
+  },
   'GET /api/v1/tax-rates/{id}': { params: (fx) => ({ id: fx.taxRateIds[0] }) },
   'POST /api/v1/products': {
     bodies: () => [{ name: 'Fuzz product', description: 'for the fuzz', metadata: { team: 'billing' } }],
@@ -466,6 +500,21 @@ async function createFixtures(): Promise<Fixtures> {
     (await call('POST', '/api/v1/tax-rates', { display_name: 'QST', percentage: '9.975', inclusive: false }))
       .id,
   ];
+  const couponIds: [string, string] = [
+    (await call('POST', '/api/v1/coupons', { name: 'Fixture 10', percent_off: '10', duration: 'forever' }))
+      .id,
+    (
+      await call('POST', '/api/v1/coupons', {
+        name: 'Fixture 1 off',
+        amount_off: 100,
+        currency: 'USD',
+        duration: 'once',
+      })
+    ).id,
+  ];
+  const discountId = (
+    await call('POST', `/api/v1/customers/${usage.customer.id}/discounts`, { coupon_id: couponIds[0] })
+  ).id as string;
   const invoiceOf = async (customerId: string) =>
     (await call('GET', `/api/v1/invoices?customer_id=${customerId}`)).data[0].id as string;
   const invoice1 = await invoiceOf(a1.customer.id);
@@ -487,6 +536,8 @@ async function createFixtures(): Promise<Fixtures> {
     paymentMethodId,
     detachablePaymentMethodId,
     taxRateIds,
+    couponIds,
+    discountId,
     now,
     cursors: new Map<string, string>(),
   };

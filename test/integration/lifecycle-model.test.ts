@@ -11,6 +11,7 @@ import {
   createProduct,
   listPrices,
 } from '../../shared/use-cases/catalog.ts';
+import { createCoupon, redeemCoupon } from '../../shared/use-cases/coupons.ts';
 import { createCustomer, getCustomer } from '../../shared/use-cases/customers.ts';
 import { addInvoiceItem } from '../../shared/use-cases/invoicing/add-invoice-item.ts';
 import { closeDuePeriods } from '../../shared/use-cases/invoicing/close-periods.ts';
@@ -21,6 +22,7 @@ import { listInvoices } from '../../shared/use-cases/invoicing/invoices.ts';
 import { payInvoice } from '../../shared/use-cases/invoicing/pay-invoice.ts';
 import { upcomingInvoice } from '../../shared/use-cases/invoicing/upcoming-invoice.ts';
 import { createSubscription, updateSubscription } from '../../shared/use-cases/subscriptions.ts';
+import { createTaxRate } from '../../shared/use-cases/tax-rates.ts';
 import { ingestUsage } from '../../shared/use-cases/usage.ts';
 import {
   type Behavior,
@@ -353,6 +355,32 @@ const lifecycle = fc.record({
   first: fc.record({ plan: planKey, trialDays }),
   /** Where the lifecycle starts within its slot of time: any millisecond of a year. */
   offset: fc.integer({ min: 0, max: 365 * DAY }),
+  /** The customer's one tax rate, if any: [percentage, in ten-thousandths], added or inclusive. */
+  tax: fc.option(
+    fc.record({
+      percentage: fc.constantFrom(
+        ['8.875', 88_750n],
+        ['19', 190_000n],
+        ['0.5', 5_000n],
+        ['100', 1_000_000n],
+      ) as fc.Arbitrary<[string, bigint]>,
+      inclusive: fc.boolean(),
+    }),
+    { nil: null },
+  ),
+  /** The customer's one coupon, if any: a percent or an amount off, once, for 2 periods, or forever. */
+  coupon: fc.option(
+    fc.record({
+      off: fc.oneof(
+        fc.constantFrom(['20', 200_000n], ['12.5', 125_000n], ['100', 1_000_000n]).map(([text, units]) => ({
+          percent: [text, units] as [string, bigint],
+        })),
+        fc.constantFrom(1, 150, 100_000).map((amount) => ({ amount })),
+      ),
+      periods: fc.constantFrom(1, 2, null),
+    }),
+    { nil: null },
+  ),
   raw: fc.array(fc.tuple(when, rawStep), { minLength: 3, maxLength: 18 }),
 });
 
@@ -616,7 +644,9 @@ const realLines = (invoice: Invoice) =>
           ? planKeyOfPrice.get(l.price_id ?? '')
           : l.kind === 'threshold_credit'
             ? `credit@${Date.parse(periodEnds.get(l.credited_invoice_id ?? '') ?? '')}`
-            : [...planIds].find(([, id]) => id === l.plan_id)?.[0];
+            : l.kind === 'discount'
+              ? 'coupon'
+              : [...planIds].find(([, id]) => id === l.plan_id)?.[0];
       return `${l.kind} ${l.amount} ${plan} ${l.period_start} ${l.period_end} ${l.quantity ?? '-'}`;
     })
     .sort();
@@ -630,13 +660,53 @@ async function runLifecycle(input: Lifecycle): Promise<void> {
       await reprice(plan.key, plan.fee, { principal: operator(), requestId: 'reset', now: new Date(start) });
     }
   }
-  const model = new BillingModel(catalogNow(), ADD_ONS, ONE_TIME);
+  const setUp = { principal: operator(), requestId: 'c', now: new Date(start) };
+  const rate = input.tax
+    ? await createTaxRate(
+        table(),
+        { display_name: 'Tax', percentage: input.tax.percentage[0], inclusive: input.tax.inclusive },
+        setUp,
+        undefined,
+      )
+    : undefined;
+  const coupon = input.coupon
+    ? await createCoupon(
+        table(),
+        {
+          name: 'Coupon',
+          ...('percent' in input.coupon.off
+            ? { percent_off: input.coupon.off.percent[0] }
+            : { amount_off: input.coupon.off.amount, currency: 'USD' }),
+          ...(input.coupon.periods === null
+            ? { duration: 'forever' }
+            : input.coupon.periods === 1
+              ? { duration: 'once' }
+              : { duration: 'repeating', duration_in_periods: input.coupon.periods }),
+        },
+        setUp,
+        undefined,
+      )
+    : undefined;
+  const model = new BillingModel(
+    catalogNow(),
+    ADD_ONS,
+    ONE_TIME,
+    input.tax ? { units: input.tax.percentage[1], inclusive: input.tax.inclusive } : null,
+    input.coupon
+      ? {
+          percentUnits: 'percent' in input.coupon.off ? input.coupon.off.percent[1] : null,
+          amountOff: 'amount' in input.coupon.off ? input.coupon.off.amount : null,
+          periods: input.coupon.periods,
+        }
+      : null,
+  );
   const customer = await createCustomer(
     table(),
-    customerInput(),
-    { principal: operator(), requestId: 'c', now: new Date(start) },
+    { ...customerInput(), ...(rate ? { tax_rate_ids: [rate.id] } : {}) },
+    setUp,
     undefined,
   );
+  if (coupon) await redeemCoupon(table(), customer.id, { coupon_id: coupon.id }, setUp, undefined);
   const context = { customerId: customer.id, subscriptionIds: [] as string[], run };
   const state = { subscriptions: 1, keys: 0 };
   const first: Step = {
@@ -720,8 +790,12 @@ async function runLifecycle(input: Lifecycle): Promise<void> {
         i.period_end === shown.period_end,
     );
     expect(drafted, `the close drafted the previewed invoice of ${id}`).toBeDefined();
-    expect(realLines(shown as unknown as Invoice), 'preview lines').toEqual(realLines(drafted!));
-    expect(shown.total, 'preview total').toBe(drafted!.total);
+    // The preview is discounted and taxed as finalizing now would; the draft is not yet.
+    const previewed = { ...shown, lines: shown.lines.filter((l) => l.kind !== 'discount') };
+    expect(realLines(previewed as unknown as Invoice), 'preview lines').toEqual(realLines(drafted!));
+    const discounts = shown.lines.reduce((sum, l) => sum + (l.kind === 'discount' ? l.amount : 0), 0);
+    expect(shown.subtotal - discounts, 'preview subtotal before its discounts').toBe(drafted!.total);
+    if (!input.tax && !input.coupon) expect(shown.total, 'preview total').toBe(drafted!.total);
     tally(`preview ${raw.plan ? 'of a change ' : ''}matched the close`);
   };
   for (const [timing, raw] of input.raw) {
@@ -755,6 +829,7 @@ async function runLifecycle(input: Lifecycle): Promise<void> {
       {
         status: invoice.status,
         total: invoice.total,
+        tax: invoice.tax,
         credit_applied: invoice.credit_applied,
         credited_to_balance: invoice.credited_to_balance,
         amount_due: invoice.amount_due,
@@ -767,6 +842,7 @@ async function runLifecycle(input: Lifecycle): Promise<void> {
     ).toEqual({
       status: expected.status,
       total: expected.total,
+      tax: expected.tax,
       credit_applied: expected.creditApplied,
       credited_to_balance: expected.creditedToBalance,
       amount_due: expected.amountDue,
@@ -785,6 +861,10 @@ async function runLifecycle(input: Lifecycle): Promise<void> {
     if (invoice.creditApplied > 0) tally('invoice paid partly by credit');
     tally('invoice lines', invoice.fixed.length + invoice.usage.length);
     tally('threshold credit lines', invoice.usage.filter((l) => l.kind === 'threshold_credit').length);
+    if (invoice.tax !== 0) tally(`invoice taxed ${input.tax?.inclusive ? 'inclusive' : 'exclusive'}`);
+    if (invoice.usage.some((l) => l.kind === 'discount')) tally('invoice discounted');
+    if (invoice.usage.some((l) => l.kind === 'discount') && invoice.fixed.some((l) => l.amount < 0))
+      tally('invoice discounted net of a credit');
   }
   const balance = (await getCustomer(table(), customer.id, operator())).credit_balance.USD ?? 0;
   expect(balance, 'credit balance').toBe(model.balance);

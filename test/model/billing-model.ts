@@ -55,7 +55,14 @@ export type Step =
 export type Expected = { ok: true } | { ok: false; why: string };
 
 export type ModelLine = {
-  kind: 'subscription_fee' | 'usage' | 'proration' | 'one_time' | 'threshold_usage' | 'threshold_credit';
+  kind:
+    | 'subscription_fee'
+    | 'usage'
+    | 'proration'
+    | 'one_time'
+    | 'threshold_usage'
+    | 'threshold_credit'
+    | 'discount';
   amount: number;
   /** The plan of a fee or proration line; for usage, the plan whose price rated it; one_time: the price's key. */
   plan: string;
@@ -84,6 +91,8 @@ export type ModelInvoice = {
   usage: ModelLine[];
   status: 'draft' | 'open' | 'paid';
   total: number;
+  /** Its lines' taxes (docs/invoicing.md, "Tax"), 0 until finalized. */
+  tax: number;
   creditApplied: number;
   creditedToBalance: number;
   amountDue: number;
@@ -219,11 +228,26 @@ function rate(plan: ModelPlan, quantity: bigint): number {
 
 // ---- the model --------------------------------------------------------------------------------
 
+/**
+ * The customer's one tax rate, from docs/invoicing.md ("Tax"): a percentage in ten-thousandths of a
+ * percent (8.875 % is 88750n), added on top or inside the prices.
+ */
+export type ModelTax = { units: bigint; inclusive: boolean };
+
+/**
+ * The customer's one coupon, redeemed for all its invoices when it is created (docs/invoicing.md,
+ * "Discounts"): a percent (ten-thousandths of a percent) or an amount off, for `periods` billing
+ * periods (null: forever; once is 1).
+ */
+export type ModelCoupon = { percentUnits: bigint | null; amountOff: number | null; periods: number | null };
+
 export class BillingModel {
   readonly subscriptions: ModelSubscription[] = [];
   readonly invoices: ModelInvoice[] = [];
   /** The customer's credit balance (one currency). */
   balance = 0;
+  /** The billing periods the coupon has discounted: a subscription's period, or a one-off invoice. */
+  private readonly discountedPeriods = new Set<string>();
   private finalized = 0;
   /** Each plan's fee now: an operator may reprice a plan (archive its flat price, create another). */
   private readonly fees = new Map<string, number>();
@@ -237,6 +261,8 @@ export class BillingModel {
     private readonly addOnPlans: Record<string, ModelAddOn> = {},
     /** The one-time prices: the price of one unit by key, minor units. */
     private readonly oneTime: Record<string, number> = {},
+    private readonly taxRate: ModelTax | null = null,
+    private readonly coupon: ModelCoupon | null = null,
   ) {
     for (const plan of Object.values(plans)) this.fees.set(plan.key, plan.fee);
   }
@@ -687,6 +713,7 @@ export class BillingModel {
       usage: [],
       status: 'draft',
       total: 0,
+      tax: 0,
       creditApplied: 0,
       creditedToBalance: 0,
       amountDue: 0,
@@ -782,7 +809,8 @@ export class BillingModel {
         });
       }
     }
-    const total = [...invoice.fixed, ...invoice.usage].reduce((sum, l) => sum + l.amount, 0);
+    const { total, tax } = this.discountedAndTaxed(invoice);
+    invoice.tax = tax;
     const creditApplied = Math.min(this.balance, Math.max(total, 0));
     invoice.total = total;
     invoice.creditApplied = creditApplied;
@@ -794,6 +822,70 @@ export class BillingModel {
     invoice.status = 'open';
     // "An invoice with nothing due is paid when it is finalized."
     if (invoice.amountDue === 0) this.pay(invoice, at);
+  }
+
+  /**
+   * "Discounts": the coupon, while its duration has the invoice's billing period, takes its percent
+   * (rounded half away from zero) or its amount (at most all) of the lines net of credits, never
+   * below zero; a discount above zero uses the period. "Tax": each charge line is taxed on its
+   * amount less its share of the discount (in proportion, the leftover units to the largest
+   * fractions, ties to the earlier line), each line's tax rounded once; exclusive tax is added.
+   */
+  private discountedAndTaxed(invoice: ModelInvoice): { total: number; tax: number } {
+    const lines = [...invoice.fixed, ...invoice.usage];
+    const net = lines.reduce((sum, l) => sum + l.amount, 0);
+    const period =
+      invoice.sub === null
+        ? `one-off ${this.invoices.indexOf(invoice)}`
+        : `${invoice.sub} ${invoice.periodStart}`;
+    let discount = 0;
+    const c = this.coupon;
+    if (
+      c &&
+      (this.discountedPeriods.has(period) || c.periods === null || this.discountedPeriods.size < c.periods)
+    ) {
+      const base = Math.max(0, net);
+      discount =
+        c.percentUnits !== null
+          ? Number(halfUp(BigInt(base) * c.percentUnits, 1_000_000n))
+          : Math.min(base, c.amountOff!);
+      if (discount > 0) {
+        this.discountedPeriods.add(period);
+        invoice.usage.push(line('discount', -discount, 'coupon', invoice.periodStart, invoice.periodEnd));
+      }
+    }
+    // The discount's share of each positive line, exactly: floor of discount × amount / Σ, then one
+    // more unit to each of the largest remainders.
+    const positive = lines.filter((l) => l.amount > 0);
+    const whole = BigInt(positive.reduce((sum, l) => sum + l.amount, 0));
+    const share = new Map<ModelLine, bigint>();
+    if (discount > 0) {
+      const exact = positive.map((l) => BigInt(discount) * BigInt(l.amount));
+      positive.forEach((l, i) => {
+        share.set(l, exact[i]! / whole);
+      });
+      let left = BigInt(discount) - [...share.values()].reduce((a, b) => a + b, 0n);
+      const order = positive
+        .map((l, i) => ({ l, i, rest: exact[i]! % whole }))
+        .sort((a, b) => (a.rest === b.rest ? a.i - b.i : a.rest > b.rest ? -1 : 1));
+      for (const { l } of order) {
+        if (left === 0n) break;
+        share.set(l, share.get(l)! + 1n);
+        left -= 1n;
+      }
+    }
+    let tax = 0n;
+    const t = this.taxRate;
+    if (t) {
+      for (const l of lines) {
+        const taxable = BigInt(l.amount) - (share.get(l) ?? 0n);
+        tax += t.inclusive
+          ? halfUp(taxable * t.units, 1_000_000n + t.units)
+          : halfUp(taxable * t.units, 1_000_000n);
+      }
+    }
+    const total = net - discount + (t && !t.inclusive ? Number(tax) : 0);
+    return { total, tax: Number(tax) };
   }
 
   private pay(invoice: ModelInvoice, at: number): void {
@@ -861,4 +953,11 @@ function line(kind: ModelLine['kind'], amount: number, plan: string, from: numbe
 
 function feeLine(plan: ModelPlan, from: number, to: number, amount: number): ModelLine {
   return line('subscription_fee', amount, plan.key, from, to);
+}
+
+/** n / d rounded to the nearest whole, halves away from zero (d > 0). */
+function halfUp(n: bigint, d: bigint): bigint {
+  const magnitude = n < 0n ? -n : n;
+  const q = (2n * magnitude + d) / (2n * d);
+  return n < 0n ? -q : q;
 }

@@ -1,3 +1,4 @@
+import { discountPeriodOf, invoiceDiscounts, withDiscountedPeriod } from '../../domain/coupons.ts';
 import {
   applyCredit,
   chargeLines,
@@ -17,6 +18,7 @@ import {
   creditBalanceChange,
   creditBalanceUnchanged,
 } from '../../store/customers-repository.ts';
+import { DiscountsRepository } from '../../store/discounts-repository.ts';
 import { type Idempotency, idempotencyItems } from '../../store/idempotency.ts';
 import { InvoicesRepository } from '../../store/invoices-repository.ts';
 import { SubscriptionsRepository } from '../../store/subscriptions-repository.ts';
@@ -99,9 +101,10 @@ export async function finalizeInvoice(
 
 /**
  * What finalizing `draft` with `lines` makes of it, read but not written: numbered next in the
- * customer's gapless sequence (after its invoice prefix, assigned now if it has none), the customer's
- * credit balance in its currency applied, due in PAYMENT_TERMS_DAYS; with the items that move (or
- * pin) the balance, for the transaction that writes it. Shared by every invoice that is finalized.
+ * customer's gapless sequence (after its invoice prefix, assigned now if it has none), its coupons'
+ * discount lines added, taxed, the customer's credit balance in its currency applied, due in
+ * PAYMENT_TERMS_DAYS; with the items that move (or pin) the balance and record the periods the
+ * discounts used, for the transaction that writes it. Shared by every invoice that is finalized.
  */
 export async function numberedWithCredit(
   tableName: string,
@@ -110,14 +113,25 @@ export async function numberedWithCredit(
   caller: Caller,
 ): Promise<{ open: Invoice; sequence: number; balanceItems: TransactItem[] }> {
   const customers = new CustomersRepository(tableName);
-  const [prefix, balance, rates] = await Promise.all([
+  const discountsRepository = new DiscountsRepository(tableName);
+  const [prefix, balance, rates, discounts] = await Promise.all([
     customers.ensureInvoicePrefix(draft.customer_id, (before, after) =>
       auditBy(caller, 'customer', draft.customer_id, 'customer.invoice_prefix_assigned', before, after),
     ),
     customers.creditBalance(draft.customer_id, draft.currency),
     invoiceTaxRates(tableName, draft),
+    discountsRepository.discountsOf(draft.customer_id),
   ]);
-  const taxed = taxedInvoice(lines, rates);
+  // Its coupons' discount lines, then taxes on what they left (coupons.ts, invoice-tax.ts).
+  const charged = lines.filter((line) => line.kind !== 'discount');
+  const discounted = invoiceDiscounts(draft, charged, discounts);
+  const taxed = taxedInvoice(withLineIds(draft.id, [...charged, ...discounted.lines]), rates);
+  // Each discount that discounted this period for the first time records it, on the version read:
+  // two invoices of different periods cannot both take a coupon's last period.
+  const period = discountPeriodOf(draft);
+  const discountItems = discounted.periodUsedBy.map((discount) =>
+    discountsRepository.changed(discount, withDiscountedPeriod(discount, period, caller.now)),
+  );
   const credit = applyCredit(taxed.total, balance?.amount ?? 0);
   const sequence = (await new InvoicesRepository(tableName).lastInvoiceNumber(draft.customer_id)) + 1;
   const at = caller.now.toISOString();
@@ -154,7 +168,7 @@ export async function numberedWithCredit(
     : // Even when it does not move, the balance must be the one read: credit that arrived
       // meanwhile (another invoice finalized or voided) is applied by a retry, not skipped.
       [creditBalanceUnchanged(tableName, draft.customer_id, draft.currency, balance)];
-  return { open, sequence, balanceItems };
+  return { open, sequence, balanceItems: [...balanceItems, ...discountItems] };
 }
 
 /** An open invoice with nothing to collect (a credit, or the balance paid it all) is paid at once, as in Stripe. */

@@ -1,4 +1,5 @@
 import type { PlanFees } from '../../domain/bills.ts';
+import { invoiceDiscounts } from '../../domain/coupons.ts';
 import { DomainError, notFound } from '../../domain/errors.ts';
 import type { Charge, ProrationBehavior } from '../../domain/fees.ts';
 import {
@@ -7,12 +8,14 @@ import {
   draftInvoice,
   type Invoice,
   pendingItemsOfPeriod,
+  withLineIds,
 } from '../../domain/invoice.ts';
 import { taxedInvoice } from '../../domain/invoice-tax.ts';
 import type { OneTimeCharge } from '../../domain/one-time.ts';
 import { type Caller, canAccessCustomer } from '../../domain/principal.ts';
 import { applyPatch, closeCurrentPeriod, type Subscription } from '../../domain/subscription.ts';
 import { CustomersRepository } from '../../store/customers-repository.ts';
+import { DiscountsRepository } from '../../store/discounts-repository.ts';
 import { SubscriptionsRepository } from '../../store/subscriptions-repository.ts';
 import { planFeesFor } from '../catalog.ts';
 import { feesForChange, fieldOf, requestedItems, roomForPendingItems } from '../subscription-items.ts';
@@ -82,7 +85,7 @@ export async function upcomingInvoice(
       `The period of subscription ${subscriptionId} ended at ${subscription.current_period_end} and is being closed; preview the change again once it is (the close runs hourly, and any PATCH closes it first)`,
     );
   }
-  const [stored, balance, rates] = await Promise.all([
+  const [stored, balance, rates, discounts] = await Promise.all([
     new SubscriptionsRepository(tableName).pendingItems(subscriptionId),
     new CustomersRepository(tableName).creditBalance(subscription.customer_id, subscription.currency),
     invoiceTaxRates(
@@ -90,6 +93,7 @@ export async function upcomingInvoice(
       { customer_id: subscription.customer_id, subscription_id: subscription.id },
       subscription,
     ),
+    new DiscountsRepository(tableName).discountsOf(subscription.customer_id),
   ]);
 
   let current: Subscription = subscription;
@@ -165,8 +169,9 @@ export async function upcomingInvoice(
     };
   }
   const { invoice, draftedAt } = preview;
-  // Taxed and credited as finalizing it now would.
-  const taxed = taxedInvoice(invoice.lines, rates);
+  // Discounted, taxed and credited as finalizing it now would.
+  const discounted = invoiceDiscounts(invoice, invoice.lines, discounts);
+  const taxed = taxedInvoice(withLineIds(invoice.id, [...invoice.lines, ...discounted.lines]), rates);
   const credit = applyCredit(taxed.total, balance?.amount ?? 0);
   return {
     customer_id: invoice.customer_id,

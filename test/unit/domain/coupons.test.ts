@@ -1,0 +1,156 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { type CustomerDiscount, discountPeriodOf, invoiceDiscounts } from '../../../shared/domain/coupons.ts';
+import { withLineIds } from '../../../shared/domain/invoice.ts';
+import { taxedInvoice } from '../../../shared/domain/invoice-tax.ts';
+
+const RUNS = Number(process.env.PROPERTY_RUNS ?? 300);
+
+const invoice = {
+  id: 'in_1',
+  subscription_id: 'sub_1',
+  period_start: 'P1',
+  period_end: 'P2',
+  currency: 'USD',
+};
+const line = (
+  amount: number,
+  kind: 'subscription_fee' | 'proration' | 'threshold_credit' = 'subscription_fee',
+) => ({
+  kind,
+  description: kind,
+  quantity: null,
+  price_id: null,
+  metric: null,
+  amount,
+  plan_id: null,
+  period_start: 'P1',
+  period_end: 'P2',
+  pending_item_id: null,
+  records: null,
+  records_digest: null,
+  records_kept_until: null,
+});
+
+const discount = (
+  id: string,
+  coupon: Partial<CustomerDiscount['coupon']>,
+  more: Partial<CustomerDiscount> = {},
+): CustomerDiscount => ({
+  id,
+  customer_id: 'c',
+  subscription_id: null,
+  coupon: {
+    id: `co_${id}`,
+    name: id,
+    percent_off: null,
+    amount_off: null,
+    currency: null,
+    duration: 'forever',
+    duration_in_periods: null,
+    max_redemptions: null,
+    redeem_by: null,
+    ...coupon,
+  },
+  discounted_periods: [],
+  ended_at: null,
+  created_at: '2026-01-01T00:00:00.000Z',
+  updated_at: '2026-01-01T00:00:00.000Z',
+  version: 1,
+  ...more,
+});
+
+describe('which discounts an invoice takes', () => {
+  const period = discountPeriodOf(invoice);
+
+  it('the customer’s and its own subscription’s, live, with the period in their duration; oldest first', () => {
+    const discounts = [
+      discount('bb', { percent_off: '10' }, { created_at: '2026-01-02T00:00:00.000Z' }),
+      discount('a', { amount_off: 100, currency: 'USD' }, { created_at: '2026-01-01T00:00:00.000Z' }),
+      discount('other', { percent_off: '50' }, { subscription_id: 'sub_2' }),
+      discount('ended', { percent_off: '50' }, { ended_at: '2026-01-02T00:00:00.000Z' }),
+      discount('usedUp', { percent_off: '50', duration: 'once' }, { discounted_periods: ['sub_1#P0'] }),
+      discount(
+        'samePeriod',
+        { percent_off: '1', duration: 'once' },
+        { discounted_periods: [period], created_at: '2026-01-03T00:00:00.000Z' },
+      ),
+    ];
+    const { lines, periodUsedBy } = invoiceDiscounts(invoice, [line(10_000)], discounts);
+    // 100 off first (older), then 10 % of the 9900 left (990), then 1 % of 8910 (89.1 → 89).
+    expect(lines.map((l) => [l.discount_id, l.amount])).toEqual([
+      ['a', -100],
+      ['bb', -990],
+      ['samePeriod', -89],
+    ]);
+    // The period is recorded by those that had not discounted it yet.
+    expect(periodUsedBy.map((d) => d.id)).toEqual(['a', 'bb']);
+  });
+
+  it('a credit invoice takes nothing and uses no period; credits are netted before the percent', () => {
+    const half = [discount('h', { percent_off: '50', duration: 'once' })];
+    expect(invoiceDiscounts(invoice, [line(1_000), line(-3_000, 'proration')], half)).toEqual({
+      lines: [],
+      periodUsedBy: [],
+    });
+    const { lines } = invoiceDiscounts(invoice, [line(3_000), line(-1_000, 'threshold_credit')], half);
+    expect(lines.map((l) => l.amount)).toEqual([-1_000]);
+  });
+
+  it('a one-off invoice is its own period, and a subscription’s discount does not cover it', () => {
+    const oneOff = { ...invoice, id: 'in_x', subscription_id: null };
+    expect(discountPeriodOf(oneOff)).toBe('invoice#in_x');
+    const own = discount('s', { percent_off: '10' }, { subscription_id: 'sub_1' });
+    expect(invoiceDiscounts(oneOff, [line(1_000)], [own]).lines).toEqual([]);
+  });
+});
+
+describe('a discounted invoice is taxed on what the discounts left', () => {
+  it('any charge lines, one percent coupon, an exclusive rate: each line taxed on amount − share, figures add up', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 5_000_000 }), { minLength: 1, maxLength: 8 }),
+        fc.integer({ min: 1, max: 100 }),
+        fc.integer({ min: 0, max: 300_000 }),
+        (amounts, percent, rateUnits) => {
+          const rate = {
+            id: 'r',
+            display_name: 'r',
+            jurisdiction: null,
+            percentage: String(rateUnits / 10_000),
+            inclusive: false,
+          };
+          const charges = amounts.map((a) => line(a));
+          const { lines: discountLines } = invoiceDiscounts(invoice, charges, [
+            discount('p', { percent_off: String(percent) }),
+          ]);
+          const all = withLineIds('in_1', [...charges, ...discountLines]);
+          const taxed = taxedInvoice(all, [rate]);
+          const sum = amounts.reduce((a, b) => a + b, 0);
+          const off = 0 - (discountLines[0]?.amount ?? 0);
+          // The discount, stated independently: the percent of the whole, rounded half up once.
+          expect(off).toBe(Math.floor((sum * percent) / 100 + 0.5));
+          expect(taxed.subtotal).toBe(sum - off);
+          const shares = taxed.lines
+            .filter((l) => l.kind !== 'discount')
+            .map((l, i) => amounts[i]! - l.taxes[0]!.taxable_amount);
+          expect(shares.reduce((a, b) => a + b, 0)).toBe(off);
+          shares.forEach((share, i) => {
+            expect(share).toBeGreaterThanOrEqual(0);
+            expect(share).toBeLessThanOrEqual(amounts[i]!);
+          });
+          taxed.lines
+            .filter((l) => l.kind !== 'discount')
+            .forEach((l) => {
+              // Within half a unit of (amount − share) × rate, in exact integers.
+              const exact = BigInt(l.taxes[0]!.taxable_amount) * BigInt(rateUnits);
+              const diff = 2n * (BigInt(l.taxes[0]!.amount) * 1_000_000n - exact);
+              expect(diff <= 1_000_000n && diff >= -1_000_000n).toBe(true);
+            });
+          expect(taxed.total).toBe(taxed.subtotal + taxed.tax);
+        },
+      ),
+      { numRuns: RUNS },
+    );
+  });
+});

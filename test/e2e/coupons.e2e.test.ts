@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closePeriodsAt, subscribeOverHttp } from '../support/http-fixtures.ts';
+import { closePeriodsAt, createdOverHttp, oneOffBuyer, subscribeOverHttp } from '../support/http-fixtures.ts';
 import { startWithOperator, type TestService } from '../support/local-service.ts';
 
 /**
@@ -18,39 +18,16 @@ afterAll(async () => service?.close());
 const call = (method: string, path: string, body?: unknown) =>
   service.call(method, path, { token: operator, ...(body === undefined ? {} : { body }) });
 
-async function created(path: string, body: unknown) {
-  const response = await call('POST', path, body);
-  if (response.status !== 201)
-    throw new Error(`POST ${path}: ${response.status} ${JSON.stringify(response.body)}`);
-  return response.body;
-}
+const created = (path: string, body: unknown) => createdOverHttp(service, operator, path, body);
 
 let productId: string;
 beforeAll(async () => {
   productId = (await created('/api/v1/products', { name: 'Coupons' })).id;
 });
 
-/** A one-time price of `unitAmount` and a customer (with these tax rates). */
-async function customerWithPrice(name: string, unitAmount: number, taxRateIds: string[] = []) {
-  const price = await created('/api/v1/prices', {
-    product_id: productId,
-    model: 'one_time',
-    currency: 'USD',
-    unit_amount: unitAmount,
-  });
-  const customer = await created('/api/v1/customers', {
-    name,
-    email: `${name.toLowerCase().replace(/\W/g, '')}@example.com`,
-    tax_rate_ids: taxRateIds,
-  });
-  const invoice = async () =>
-    created('/api/v1/invoices', {
-      customer_id: customer.id,
-      currency: 'USD',
-      items: [{ price_id: price.id, quantity: 1 }],
-    });
-  return { customer, invoice };
-}
+/** A customer (with these tax rates) and `invoice()`, a one-off invoice of one unit of `unitAmount`. */
+const customerWithPrice = (name: string, unitAmount: number, taxRateIds: string[] = []) =>
+  oneOffBuyer(service, operator, { name, unitAmount, taxRateIds, productId });
 
 const coupon = (body: Record<string, unknown>) => created('/api/v1/coupons', { name: 'Promo', ...body });
 const redeem = (customerId: string, body: Record<string, unknown>) =>

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closePeriodsAt, subscribeOverHttp } from '../support/http-fixtures.ts';
+import { closePeriodsAt, createdOverHttp, oneOffBuyer, subscribeOverHttp } from '../support/http-fixtures.ts';
 import { startWithOperator, type TestService } from '../support/local-service.ts';
 
 /**
@@ -23,12 +23,7 @@ const call = (method: string, path: string, body?: unknown, headers?: Record<str
     ...(headers ? { headers } : {}),
   });
 
-async function created(path: string, body: unknown) {
-  const response = await call('POST', path, body);
-  if (response.status !== 201)
-    throw new Error(`POST ${path}: ${response.status} ${JSON.stringify(response.body)}`);
-  return response.body;
-}
+const created = (path: string, body: unknown) => createdOverHttp(service, operator, path, body);
 
 const taxRate = (display_name: string, percentage: string, inclusive: boolean, jurisdiction?: string) =>
   created('/api/v1/tax-rates', {
@@ -38,27 +33,11 @@ const taxRate = (display_name: string, percentage: string, inclusive: boolean, j
     ...(jurisdiction ? { jurisdiction } : {}),
   });
 
-/** A customer with these tax rates and a one-off invoice of one one-time price of `unitAmount`. */
+/** A customer with these tax rates and its one-off invoice of one one-time price of `unitAmount`. */
 async function oneOffInvoice(name: string, taxRateIds: string[], unitAmount: number) {
-  const product = await created('/api/v1/products', { name });
-  const price = await created('/api/v1/prices', {
-    product_id: product.id,
-    model: 'one_time',
-    currency: 'USD',
-    unit_amount: unitAmount,
-  });
-  const customer = await created('/api/v1/customers', {
-    name,
-    email: `${name.toLowerCase().replace(/\W/g, '')}@example.com`,
-    tax_rate_ids: taxRateIds,
-  });
+  const { customer, invoice } = await oneOffBuyer(service, operator, { name, unitAmount, taxRateIds });
   expect(customer.tax_rate_ids).toEqual(taxRateIds);
-  const invoice = await created('/api/v1/invoices', {
-    customer_id: customer.id,
-    currency: 'USD',
-    items: [{ price_id: price.id, quantity: 1 }],
-  });
-  return { customer, invoice };
+  return { customer, invoice: await invoice() };
 }
 
 describe('a tax rate is applied to every line of its customer’s invoices when they are finalized', () => {

@@ -65,3 +65,48 @@ export async function budgetRowOf(service: TestService, subscriptionId: string) 
     (row) => row.subscription_id === subscriptionId,
   ) as Record<string, unknown> | undefined;
 }
+
+/** POST that must create (201): its body, or an error naming the route and the answer. */
+// biome-ignore lint/suspicious/noExplicitAny: tests assert on response bodies field by field
+export async function createdOverHttp(
+  service: TestService,
+  token: string,
+  path: string,
+  body: unknown,
+): Promise<any> {
+  const response = await service.call('POST', path, { token, body });
+  if (response.status !== 201)
+    throw new Error(`POST ${path}: ${response.status} ${JSON.stringify(response.body)}`);
+  return response.body;
+}
+
+/**
+ * A customer (with these tax rates) and a one-time USD price of `unitAmount` (on `productId`, or a
+ * product of its own), over HTTP; `invoice()` makes and finalizes a one-off invoice of one unit.
+ */
+export async function oneOffBuyer(
+  service: TestService,
+  token: string,
+  input: { name: string; unitAmount: number; taxRateIds?: string[]; productId?: string },
+) {
+  const post = (path: string, body: unknown) => createdOverHttp(service, token, path, body);
+  const productId = input.productId ?? (await post('/api/v1/products', { name: input.name })).id;
+  const price = await post('/api/v1/prices', {
+    product_id: productId,
+    model: 'one_time',
+    currency: 'USD',
+    unit_amount: input.unitAmount,
+  });
+  const customer = await post('/api/v1/customers', {
+    name: input.name,
+    email: `${input.name.toLowerCase().replace(/\W/g, '')}@example.com`,
+    tax_rate_ids: input.taxRateIds ?? [],
+  });
+  const invoice = () =>
+    post('/api/v1/invoices', {
+      customer_id: customer.id,
+      currency: 'USD',
+      items: [{ price_id: price.id, quantity: 1 }],
+    });
+  return { customer, price, invoice };
+}

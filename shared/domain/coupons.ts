@@ -7,8 +7,8 @@ import type { DraftLine, Invoice, InvoiceLine } from './invoice.ts';
  * its invoices) or for one of its subscriptions: the redemption is a CustomerDiscount. When an
  * invoice is finalized, each of its customer's discounts that covers it and whose duration has the
  * invoice's billing period (coupon-terms.ts) gives one `discount` line, oldest redemption first, by
- * the one discount rule (discount.ts) over the invoice's subtotal net of its credits (a credit
- * invoice takes none), shared over its charge lines (its positive ones). The lines are then taxed on what the discounts left
+ * the one discount rule (discount.ts) over the invoice's net (invoiceDiscounts), shared over its
+ * charge lines (or, on a credit invoice, its credit lines). The lines are then taxed on what the discounts left
  * (invoice-tax.ts). A discount that took more than zero records the period as discounted.
  */
 export type CouponResource = Coupon &
@@ -30,6 +30,8 @@ export type CustomerDiscount = {
   coupon: Coupon & CouponTerms;
   /** Ids of the billing periods it has discounted (discountPeriodOf), oldest first. */
   discounted_periods: string[];
+  /** amount_off coupons: how much of the amount each period has used (it is off once per period). */
+  amounts_off_used?: Record<string, number>;
   /** Set when it was removed: it discounts nothing finalized afterwards. */
   ended_at: string | null;
   created_at: string;
@@ -41,48 +43,111 @@ export type CustomerDiscount = {
 export const MAX_DISCOUNTS_PER_CUSTOMER = MAX_COUPONS_PER_INVOICE;
 
 /**
- * The billing period an invoice belongs to, as durations count them: a subscription's period (by
- * its start: every invoice of that period shares it), or, for a one-off invoice, the invoice itself.
+ * The billing period an invoice belongs to, as durations count them: for a subscription, the period
+ * its fees pay for (an invoice that bills the next period's fee in advance, at the close of a plan
+ * billed in advance, belongs to that next period; its usage of the closing period goes with it),
+ * else the period it closes; every invoice of one period (a proration invoice, a threshold invoice,
+ * the close) shares it. A one-off invoice is a period of its own.
  */
-export const discountPeriodOf = (
-  invoice: Pick<Invoice, 'id' | 'subscription_id' | 'period_start'>,
-): string =>
-  invoice.subscription_id === null
-    ? `invoice#${invoice.id}`
-    : `${invoice.subscription_id}#${invoice.period_start}`;
+export function discountPeriodOf(
+  invoice: Pick<Invoice, 'id' | 'subscription_id' | 'period_start' | 'period_end' | 'next_period_start'>,
+  lines: readonly Pick<InvoiceLine, 'kind' | 'period_start'>[] = [],
+): string {
+  if (invoice.subscription_id === null) return `invoice#${invoice.id}`;
+  const inAdvance =
+    invoice.next_period_start !== null &&
+    invoice.period_end !== invoice.period_start &&
+    lines.some((line) => line.kind === 'subscription_fee' && line.period_start >= invoice.period_end);
+  return `${invoice.subscription_id}#${inAdvance ? invoice.next_period_start : invoice.period_start}`;
+}
 
-/** What the invoice's discounts give: a line per discount above zero, and the discounts that newly used the period. */
-export type InvoiceDiscounts = { lines: DraftLine[]; periodUsedBy: CustomerDiscount[] };
+/**
+ * What the invoice's discounts give: a line per discount that gives anything, and each discount as
+ * it is after this invoice (a period newly used, an amount off used up) for those that changed, and
+ * as read for those that did not (the finalize checks they are still so: an ended one does not apply).
+ */
+export type InvoiceDiscounts = {
+  lines: DraftLine[];
+  changed: { before: CustomerDiscount; after: CustomerDiscount }[];
+  unchanged: CustomerDiscount[];
+};
 
-/** The discount lines of an invoice about to be finalized with `lines` (none of them discount lines). */
+/**
+ * The discount lines of an invoice about to be finalized with `lines` (none of them discount lines),
+ * by the rule of discount.ts on the lines' net: when the net is positive, each coupon takes its
+ * percent (or its amount, at most what is left of it for the period) of what the ones before it
+ * left; when the invoice is a credit (a downgrade), a percent coupon takes the same percent of the
+ * credit back, since the charge being credited was discounted too, and an amount off takes nothing.
+ */
 export function invoiceDiscounts(
-  invoice: Pick<Invoice, 'id' | 'subscription_id' | 'period_start' | 'period_end' | 'currency'>,
-  lines: readonly Pick<InvoiceLine, 'amount' | 'kind'>[],
+  invoice: Pick<
+    Invoice,
+    'id' | 'subscription_id' | 'period_start' | 'period_end' | 'next_period_start' | 'currency'
+  >,
+  lines: readonly Pick<InvoiceLine, 'amount' | 'kind' | 'period_start'>[],
   discounts: readonly CustomerDiscount[],
+  at: Date,
 ): InvoiceDiscounts {
-  const period = discountPeriodOf(invoice);
+  const period = discountPeriodOf(invoice, lines);
+  const seen = new Set<string>();
   const applying = [...discounts]
-    .filter(
-      (discount) =>
+    .sort((a, b) => a.created_at.localeCompare(b.created_at) || a.id.localeCompare(b.id))
+    .filter((discount) => {
+      const applies =
         discount.ended_at === null &&
+        !seen.has(discount.coupon.id) &&
         (discount.subscription_id === null || discount.subscription_id === invoice.subscription_id) &&
-        discountApplies(discount.coupon, new Set(discount.discounted_periods), period),
-    )
-    .sort((a, b) => a.created_at.localeCompare(b.created_at) || a.id.localeCompare(b.id));
-  // What the coupons take a share of: the invoice's lines net of its credits (a threshold credit is
-  // usage an earlier invoice billed, and discounted, already), never below zero.
-  const discountable = Math.max(
-    0,
-    lines.reduce((sum, line) => sum + (line.kind === 'discount' ? 0 : line.amount), 0),
-  );
+        // An amount off in another currency takes nothing off this invoice.
+        (discount.coupon.amount_off === null || discount.coupon.currency === invoice.currency) &&
+        discountApplies(discount.coupon, new Set(discount.discounted_periods), period);
+      if (applies) seen.add(discount.coupon.id);
+      return applies;
+    })
+    .slice(0, MAX_COUPONS_PER_INVOICE);
+  const net = lines.reduce((sum, line) => sum + (line.kind === 'discount' ? 0 : line.amount), 0);
+  const credit = net < 0;
+  // An amount off's part still unused in this period.
+  const coupons = applying
+    .filter((discount) => !credit || discount.coupon.percent_off !== null)
+    .map((discount) => ({
+      discount,
+      coupon:
+        discount.coupon.amount_off === null
+          ? discount.coupon
+          : {
+              ...discount.coupon,
+              amount_off: discount.coupon.amount_off - (discount.amounts_off_used?.[period] ?? 0),
+            },
+    }))
+    .filter(({ coupon }) => coupon.amount_off === null || coupon.amount_off > 0);
   const amounts = discountsOf(
-    discountable,
+    Math.abs(net),
     invoice.currency,
-    applying.map((discount) => discount.coupon),
+    coupons.map(({ coupon }) => coupon),
   );
-  const given = applying.flatMap((discount, i) =>
+  const given = coupons.flatMap(({ discount }, i) =>
     amounts[i]!.amount > 0 ? [{ discount, amount: amounts[i]!.amount }] : [],
   );
+  const changed = given.flatMap(({ discount, amount }) => {
+    const newPeriod = !discount.discounted_periods.includes(period);
+    if (!newPeriod && discount.coupon.amount_off === null) return [];
+    const after: CustomerDiscount = {
+      ...discount,
+      discounted_periods: newPeriod ? [...discount.discounted_periods, period] : discount.discounted_periods,
+      ...(discount.coupon.amount_off === null
+        ? {}
+        : {
+            amounts_off_used: {
+              ...(discount.amounts_off_used ?? {}),
+              [period]: (discount.amounts_off_used?.[period] ?? 0) + amount,
+            },
+          }),
+      updated_at: at.toISOString(),
+      version: discount.version + 1,
+    };
+    return [{ before: discount, after }];
+  });
+  const changedIds = new Set(changed.map(({ before }) => before.id));
   return {
     lines: given.map(({ discount, amount }) => ({
       kind: 'discount',
@@ -90,7 +155,7 @@ export function invoiceDiscounts(
       quantity: null,
       price_id: null,
       metric: null,
-      amount: -amount,
+      amount: credit ? amount : -amount,
       plan_id: null,
       period_start: invoice.period_start,
       period_end: invoice.period_end,
@@ -101,20 +166,7 @@ export function invoiceDiscounts(
       coupon_id: discount.coupon.id,
       discount_id: discount.id,
     })),
-    periodUsedBy: given
-      .map(({ discount }) => discount)
-      .filter((discount) => !discount.discounted_periods.includes(period)),
+    changed,
+    unchanged: given.map(({ discount }) => discount).filter((discount) => !changedIds.has(discount.id)),
   };
 }
-
-/** The discount after it discounted `period`. */
-export const withDiscountedPeriod = (
-  discount: CustomerDiscount,
-  period: string,
-  at: Date,
-): CustomerDiscount => ({
-  ...discount,
-  discounted_periods: [...discount.discounted_periods, period],
-  updated_at: at.toISOString(),
-  version: discount.version + 1,
-});

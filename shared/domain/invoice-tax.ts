@@ -38,14 +38,18 @@ export function taxedInvoice(
   lines: readonly InvoiceLine[],
   rates: readonly TaxRate[],
 ): InvoiceTaxFields & { lines: InvoiceLine[] } {
-  const isCharge = (line: InvoiceLine) => line.kind !== 'discount' && line.amount > 0;
-  const discount = -lines.reduce((sum, line) => sum + (line.kind === 'discount' ? line.amount : 0), 0);
-  const charges = lines.filter(isCharge);
-  const shares = shareOverLines(
-    discount,
-    charges.map((line) => line.amount),
+  // Discount lines take from the charge lines; on a credit invoice (positive discount lines) they
+  // give back from the credit lines. Either way the lines they share over move toward zero.
+  const discounts = lines.reduce((sum, line) => sum + (line.kind === 'discount' ? line.amount : 0), 0);
+  const onCredits = discounts > 0;
+  const targets = lines.filter(
+    (line) => line.kind !== 'discount' && (onCredits ? line.amount < 0 : line.amount > 0),
   );
-  const shareOf = new Map(charges.map((line, i) => [line, shares[i]!]));
+  const shares = shareOverLines(
+    Math.abs(discounts),
+    targets.map((line) => Math.abs(line.amount)),
+  );
+  const shareOf = new Map(targets.map((line, i) => [line, onCredits ? -shares[i]! : shares[i]!]));
   const taxed = invoiceTax(
     lines.map((line) =>
       line.kind === 'discount'

@@ -4,14 +4,17 @@ import { type AuditDraft, auditPut } from './audit.ts';
 import { dynamo } from './client.ts';
 import { type IdempotentWrite, idempotencyPut } from './idempotency.ts';
 import { withoutKeys } from './items.ts';
-import { couponKey, customerKey, DISCOUNT_SK_PREFIX, discountKey } from './keys.ts';
+import { couponHeldKey, couponKey, customerKey, DISCOUNT_SK_PREFIX, discountKey } from './keys.ts';
 import { type TransactItem, transactWrite } from './transact.ts';
 
 const DISCOUNT_TYPE = 'discount';
 
 export type RedeemOutcome =
   | { redeemed: true }
-  | { redeemed: false; reason: 'idempotency-key-taken' | 'no-such-customer' | 'coupon-unavailable' };
+  | {
+      redeemed: false;
+      reason: 'idempotency-key-taken' | 'no-such-customer' | 'coupon-unavailable' | 'already-held';
+    };
 
 /**
  * Customers' discounts: coupons redeemed (shared/domain/coupons.ts). Coupons themselves are stored
@@ -50,10 +53,10 @@ export class DiscountsRepository {
         Update: {
           TableName: this.tableName,
           Key: couponKey(discount.coupon.id),
-          UpdateExpression: 'SET times_redeemed = times_redeemed + :one',
+          UpdateExpression: 'SET times_redeemed = if_not_exists(times_redeemed, :zero) + :one',
           ConditionExpression:
-            'attribute_exists(PK) AND active = :true AND (max_redemptions = :none OR times_redeemed < max_redemptions)',
-          ExpressionAttributeValues: { ':one': 1, ':true': true, ':none': null },
+            'attribute_exists(PK) AND active = :true AND (attribute_not_exists(max_redemptions) OR attribute_type(max_redemptions, :null) OR times_redeemed < max_redemptions)',
+          ExpressionAttributeValues: { ':zero': 0, ':one': 1, ':true': true, ':null': 'NULL' },
         },
       },
       {
@@ -61,6 +64,17 @@ export class DiscountsRepository {
           TableName: this.tableName,
           Key: customerKey(discount.customer_id),
           ConditionExpression: 'attribute_exists(PK)',
+        },
+      },
+      {
+        Put: {
+          TableName: this.tableName,
+          Item: {
+            ...couponHeldKey(discount.customer_id, discount.coupon.id),
+            item_type: 'coupon_held',
+            discount_id: discount.id,
+          },
+          ConditionExpression: 'attribute_not_exists(PK)',
         },
       },
       auditPut(this.tableName, customerKey(discount.customer_id), audit),
@@ -71,6 +85,7 @@ export class DiscountsRepository {
     if (idempotency && outcome.failedConditions.includes(items.length - 1))
       return { redeemed: false, reason: 'idempotency-key-taken' };
     if (outcome.failedConditions.includes(2)) return { redeemed: false, reason: 'no-such-customer' };
+    if (outcome.failedConditions.includes(3)) return { redeemed: false, reason: 'already-held' };
     if (outcome.failedConditions.includes(1)) return { redeemed: false, reason: 'coupon-unavailable' };
     throw new Error(
       `Redeeming coupon ${discount.coupon.id} failed conditions ${outcome.failedConditions.join(', ')}`,
@@ -101,9 +116,23 @@ export class DiscountsRepository {
   async end(before: CustomerDiscount, after: CustomerDiscount, audit: AuditDraft): Promise<boolean> {
     const outcome = await transactWrite([
       this.changed(before, after),
+      // The coupon can be redeemed again by this customer once this discount has ended.
+      { Delete: { TableName: this.tableName, Key: couponHeldKey(before.customer_id, before.coupon.id) } },
       auditPut(this.tableName, customerKey(before.customer_id), audit),
     ]);
     return outcome.ok;
+  }
+
+  /** That a discount is still the version read (not ended meanwhile): for the finalize transaction. */
+  unchangedCheck(discount: CustomerDiscount): TransactItem {
+    return {
+      ConditionCheck: {
+        TableName: this.tableName,
+        Key: discountKey(discount.customer_id, discount.id),
+        ConditionExpression: 'version = :version',
+        ExpressionAttributeValues: { ':version': discount.version },
+      },
+    };
   }
 
   /**
@@ -116,10 +145,11 @@ export class DiscountsRepository {
         TableName: this.tableName,
         Key: discountKey(before.customer_id, before.id),
         UpdateExpression:
-          'SET discounted_periods = :periods, ended_at = :ended, updated_at = :at, version = :next',
+          'SET discounted_periods = :periods, amounts_off_used = :used, ended_at = :ended, updated_at = :at, version = :next',
         ConditionExpression: 'version = :version',
         ExpressionAttributeValues: {
           ':periods': after.discounted_periods,
+          ':used': after.amounts_off_used ?? {},
           ':ended': after.ended_at,
           ':at': after.updated_at,
           ':next': after.version,

@@ -19,6 +19,7 @@
  * Get coupon by id (and its redemptions)   | table | PK = COUPON#<id>, SK = PROFILE (times_redeemed)
  * List coupons, oldest first               | GSI2  | GSI2PK = TYPE#coupon
  * Discounts (coupons redeemed) of a customer| table | PK = CUSTOMER#<id>, SK begins_with DISCOUNT#
+ * A coupon held once by a customer          | table | PK = CUSTOMER#<id>, SK = COUPON_HELD#<coupon> (uniqueness guard)
  * Get subscription by id                   | table | PK = SUBSCRIPTION#<id>, SK = PROFILE
  * Subscriptions of a customer              | GSI1  | GSI1PK = CUSTOMER#<id>, GSI1SK begins_with SUBSCRIPTION#
  * List subscriptions (operator)            | GSI2  | GSI2PK = TYPE#subscription
@@ -141,6 +142,12 @@ export const discountKey = (customerId: string, discountId: string): TableKey =>
 });
 
 export const DISCOUNT_SK_PREFIX = 'DISCOUNT#';
+
+/** Guards "a customer holds a coupon once": put with its discount, deleted when the discount ends. */
+export const couponHeldKey = (customerId: string, couponId: string): TableKey => ({
+  PK: `CUSTOMER#${customerId}`,
+  SK: `COUPON_HELD#${couponId}`,
+});
 
 export const subscriptionKey = (subscriptionId: string): TableKey => ({
   PK: `SUBSCRIPTION#${subscriptionId}`,

@@ -101,6 +101,13 @@ export async function redeemCoupon(
         message: `customer ${customerId} has no subscription ${input.subscription_id}`,
       },
     ]);
+  if (subscription && coupon.amount_off !== null && coupon.currency !== subscription.currency)
+    throw validationError([
+      {
+        field: 'coupon_id',
+        message: `coupon ${coupon.id} takes ${coupon.currency} off; subscription ${subscription.id} bills in ${subscription.currency}`,
+      },
+    ]);
   const live = held.filter((discount) => discount.ended_at === null);
   if (live.some((discount) => discount.coupon.id === coupon.id))
     throw new DomainError(
@@ -150,7 +157,12 @@ export async function redeemCoupon(
     case 'coupon-unavailable':
       throw new DomainError(
         'conflict',
-        `Coupon ${coupon.id} cannot be redeemed: its last redemption was just taken`,
+        `Coupon ${coupon.id} cannot be redeemed: it was archived, or its last redemption was just taken`,
+      );
+    case 'already-held':
+      throw new DomainError(
+        'conflict',
+        `Customer ${customerId} already holds coupon ${coupon.id}; end that discount first`,
       );
   }
 }

@@ -167,6 +167,11 @@ describe('who may redeem a coupon, and when, is checked in the write', () => {
     const other = await subscribeOverHttp(service, operator, 'Other Holder');
     expect((await redeem(customer.id, { coupon_id: promo.id })).status).toBe(201);
     expect((await redeem(customer.id, { coupon_id: promo.id })).status).toBe(409);
+    // Two at once: the guard in the write lets one through, whatever both read first.
+    const racing = await coupon({ name: 'Raced', percent_off: '5', duration: 'forever' });
+    const both = await Promise.all([1, 2].map(() => redeem(customer.id, { coupon_id: racing.id })));
+    expect(both.map((r) => r.status).sort()).toEqual([201, 409]);
+    expect((await call('GET', `/api/v1/coupons/${racing.id}`)).body.times_redeemed).toBe(1);
     const foreign = await redeem(customer.id, {
       coupon_id: promo.id,
       subscription_id: other.subscription.id,

@@ -248,6 +248,8 @@ export class BillingModel {
   balance = 0;
   /** The billing periods the coupon has discounted: a subscription's period, or a one-off invoice. */
   private readonly discountedPeriods = new Set<string>();
+  /** An amount-off coupon's amount used per billing period. */
+  private readonly amountOffUsed = new Map<string, number>();
   private finalized = 0;
   /** Each plan's fee now: an operator may reprice a plan (archive its flat price, create another). */
   private readonly fees = new Map<string, number>();
@@ -834,38 +836,50 @@ export class BillingModel {
   private discountedAndTaxed(invoice: ModelInvoice): { total: number; tax: number } {
     const lines = [...invoice.fixed, ...invoice.usage];
     const net = lines.reduce((sum, l) => sum + l.amount, 0);
+    // "A billing period": the period an invoice's fees pay for (a close billing the next period's fee
+    // in advance belongs to that next period), else the period it closes; a one-off invoice alone.
+    const inAdvance =
+      invoice.next !== null &&
+      invoice.periodEnd !== invoice.periodStart &&
+      invoice.fixed.some((l) => l.kind === 'subscription_fee' && l.from >= invoice.periodEnd);
     const period =
       invoice.sub === null
         ? `one-off ${this.invoices.indexOf(invoice)}`
-        : `${invoice.sub} ${invoice.periodStart}`;
+        : `${invoice.sub} ${inAdvance ? invoice.next!.start : invoice.periodStart}`;
+    // The discount: minus on a positive net, plus (part of a credit taken back) on a negative one.
     let discount = 0;
     const c = this.coupon;
     if (
       c &&
       (this.discountedPeriods.has(period) || c.periods === null || this.discountedPeriods.size < c.periods)
     ) {
-      const base = Math.max(0, net);
-      discount =
-        c.percentUnits !== null
-          ? Number(halfUp(BigInt(base) * c.percentUnits, 1_000_000n))
-          : Math.min(base, c.amountOff!);
-      if (discount > 0) {
+      const magnitude = BigInt(Math.abs(net));
+      if (c.percentUnits !== null) {
+        discount = Number(halfUp(magnitude * c.percentUnits, 1_000_000n)) * (net < 0 ? -1 : 1);
+      } else if (net > 0) {
+        // "An amount off is off once per period": what earlier invoices of the period left of it.
+        discount = Math.min(net, c.amountOff! - (this.amountOffUsed.get(period) ?? 0));
+        this.amountOffUsed.set(period, (this.amountOffUsed.get(period) ?? 0) + discount);
+      }
+      if (discount !== 0) {
         this.discountedPeriods.add(period);
         invoice.usage.push(line('discount', -discount, 'coupon', invoice.periodStart, invoice.periodEnd));
       }
     }
-    // The discount's share of each positive line, exactly: floor of discount × amount / Σ, then one
-    // more unit to each of the largest remainders.
-    const positive = lines.filter((l) => l.amount > 0);
-    const whole = BigInt(positive.reduce((sum, l) => sum + l.amount, 0));
+    // The discount's share of each line it is taken from (the charges; on a credit, the credits), in
+    // proportion exactly: floor of |discount| × |amount| / Σ, then one more unit to each of the
+    // largest remainders, ties to the earlier line.
+    const targets = lines.filter((l) => (discount > 0 ? l.amount > 0 : l.amount < 0));
+    const whole = BigInt(targets.reduce((sum, l) => sum + Math.abs(l.amount), 0));
     const share = new Map<ModelLine, bigint>();
-    if (discount > 0) {
-      const exact = positive.map((l) => BigInt(discount) * BigInt(l.amount));
-      positive.forEach((l, i) => {
+    if (discount !== 0) {
+      const size = BigInt(Math.abs(discount));
+      const exact = targets.map((l) => size * BigInt(Math.abs(l.amount)));
+      targets.forEach((l, i) => {
         share.set(l, exact[i]! / whole);
       });
-      let left = BigInt(discount) - [...share.values()].reduce((a, b) => a + b, 0n);
-      const order = positive
+      let left = size - [...share.values()].reduce((a, b) => a + b, 0n);
+      const order = targets
         .map((l, i) => ({ l, i, rest: exact[i]! % whole }))
         .sort((a, b) => (a.rest === b.rest ? a.i - b.i : a.rest > b.rest ? -1 : 1));
       for (const { l } of order) {
@@ -878,7 +892,9 @@ export class BillingModel {
     const t = this.taxRate;
     if (t) {
       for (const l of lines) {
-        const taxable = BigInt(l.amount) - (share.get(l) ?? 0n);
+        // Each line moves toward zero by its share.
+        const moved = share.get(l) ?? 0n;
+        const taxable = BigInt(l.amount) + (l.amount > 0 ? -moved : moved);
         tax += t.inclusive
           ? halfUp(taxable * t.units, 1_000_000n + t.units)
           : halfUp(taxable * t.units, 1_000_000n);

@@ -1,4 +1,4 @@
-import { discountPeriodOf, invoiceDiscounts, withDiscountedPeriod } from '../../domain/coupons.ts';
+import { invoiceDiscounts } from '../../domain/coupons.ts';
 import {
   applyCredit,
   chargeLines,
@@ -124,15 +124,16 @@ export async function numberedWithCredit(
   ]);
   // Its coupons' discount lines, then taxes on what they left (coupons.ts, invoice-tax.ts).
   const charged = lines.filter((line) => line.kind !== 'discount');
-  const discounted = invoiceDiscounts(draft, charged, discounts);
+  const discounted = invoiceDiscounts(draft, charged, discounts, caller.now);
   const taxed = taxedInvoice(withLineIds(draft.id, [...charged, ...discounted.lines]), rates);
-  // Each discount that discounted this period for the first time records it, on the version read:
-  // two invoices of different periods cannot both take a coupon's last period.
-  const period = discountPeriodOf(draft);
-  const discountItems = discounted.periodUsedBy.map((discount) =>
-    discountsRepository.changed(discount, withDiscountedPeriod(discount, period, caller.now)),
-  );
   const credit = applyCredit(taxed.total, balance?.amount ?? 0);
+  // A discount that newly used this period (or part of its amount off) records it, on the version
+  // read: two invoices cannot both take a coupon's last period. One that did not change is checked
+  // to be as read: ended meanwhile, it does not apply.
+  const discountItems = [
+    ...discounted.changed.map(({ before, after }) => discountsRepository.changed(before, after)),
+    ...discounted.unchanged.map((discount) => discountsRepository.unchangedCheck(discount)),
+  ];
   const sequence = (await new InvoicesRepository(tableName).lastInvoiceNumber(draft.customer_id)) + 1;
   const at = caller.now.toISOString();
   const open: Invoice = {

@@ -170,7 +170,7 @@ export async function upcomingInvoice(
   }
   const { invoice, draftedAt } = preview;
   // Discounted, taxed and credited as finalizing it now would.
-  const discounted = invoiceDiscounts(invoice, invoice.lines, discounts);
+  const discounted = invoiceDiscounts(invoice, invoice.lines, discounts, caller.now);
   const taxed = taxedInvoice(withLineIds(invoice.id, [...invoice.lines, ...discounted.lines]), rates);
   const credit = applyCredit(taxed.total, balance?.amount ?? 0);
   return {

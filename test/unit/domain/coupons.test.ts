@@ -11,8 +11,10 @@ const invoice = {
   subscription_id: 'sub_1',
   period_start: 'P1',
   period_end: 'P2',
+  next_period_start: 'P2',
   currency: 'USD',
 };
+const AT = new Date('2026-02-01T00:00:00.000Z');
 const line = (
   amount: number,
   kind: 'subscription_fee' | 'proration' | 'threshold_credit' = 'subscription_fee',
@@ -70,38 +72,77 @@ describe('which discounts an invoice takes', () => {
       discount('other', { percent_off: '50' }, { subscription_id: 'sub_2' }),
       discount('ended', { percent_off: '50' }, { ended_at: '2026-01-02T00:00:00.000Z' }),
       discount('usedUp', { percent_off: '50', duration: 'once' }, { discounted_periods: ['sub_1#P0'] }),
+      discount('euros', { amount_off: 100, currency: 'EUR' }),
       discount(
         'samePeriod',
         { percent_off: '1', duration: 'once' },
         { discounted_periods: [period], created_at: '2026-01-03T00:00:00.000Z' },
       ),
     ];
-    const { lines, periodUsedBy } = invoiceDiscounts(invoice, [line(10_000)], discounts);
-    // 100 off first (older), then 10 % of the 9900 left (990), then 1 % of 8910 (89.1 → 89).
+    const { lines, changed, unchanged } = invoiceDiscounts(invoice, [line(10_000)], discounts, AT);
+    // 100 off first (older), then 10 % of the 9900 left (990), then 1 % of 8910 (89.1 → 89); the
+    // EUR amount off takes nothing off a USD invoice.
     expect(lines.map((l) => [l.discount_id, l.amount])).toEqual([
       ['a', -100],
       ['bb', -990],
       ['samePeriod', -89],
     ]);
-    // The period is recorded by those that had not discounted it yet.
-    expect(periodUsedBy.map((d) => d.id)).toEqual(['a', 'bb']);
+    // The period (and the amount off used in it) is recorded by those it is new to.
+    expect(
+      changed.map(({ before, after }) => [before.id, after.discounted_periods, after.amounts_off_used]),
+    ).toEqual([
+      ['a', [period], { [period]: 100 }],
+      ['bb', [period], undefined],
+    ]);
+    expect(unchanged.map((d) => d.id)).toEqual(['samePeriod']);
   });
 
-  it('a credit invoice takes nothing and uses no period; credits are netted before the percent', () => {
-    const half = [discount('h', { percent_off: '50', duration: 'once' })];
-    expect(invoiceDiscounts(invoice, [line(1_000), line(-3_000, 'proration')], half)).toEqual({
-      lines: [],
-      periodUsedBy: [],
-    });
-    const { lines } = invoiceDiscounts(invoice, [line(3_000), line(-1_000, 'threshold_credit')], half);
-    expect(lines.map((l) => l.amount)).toEqual([-1_000]);
+  it('an amount off is off once per period: a second invoice of the period gets what is left of it', () => {
+    const off = discount(
+      'a',
+      { amount_off: 500, currency: 'USD', duration: 'forever' },
+      {
+        discounted_periods: [period],
+        amounts_off_used: { [period]: 300 },
+      },
+    );
+    const { lines, changed } = invoiceDiscounts(invoice, [line(10_000)], [off], AT);
+    expect(lines.map((l) => l.amount)).toEqual([-200]);
+    expect(changed[0]!.after.amounts_off_used).toEqual({ [period]: 500 });
+    const spent = { ...off, amounts_off_used: { [period]: 500 } };
+    expect(invoiceDiscounts(invoice, [line(10_000)], [spent], AT).lines).toEqual([]);
   });
 
-  it('a one-off invoice is its own period, and a subscription’s discount does not cover it', () => {
+  it('a credit invoice: a percent coupon takes its percent of the credit back, an amount off nothing', () => {
+    const half = discount('h', { percent_off: '50', duration: 'once' });
+    const downgrade = [line(1_000), line(-3_000, 'proration')];
+    const { lines, changed } = invoiceDiscounts(invoice, downgrade, [half], AT);
+    // The charge being credited was discounted 50 % when billed: half the credit of 2000 comes back.
+    expect(lines.map((l) => l.amount)).toEqual([1_000]);
+    expect(changed.map(({ after }) => after.discounted_periods)).toEqual([[period]]);
+    const amount = discount('m', { amount_off: 500, currency: 'USD' });
+    expect(invoiceDiscounts(invoice, downgrade, [amount], AT).lines).toEqual([]);
+    // Credits are netted before the percent.
+    const netted = invoiceDiscounts(invoice, [line(3_000), line(-1_000, 'threshold_credit')], [half], AT);
+    expect(netted.lines.map((l) => l.amount)).toEqual([-1_000]);
+  });
+
+  it('an invoice billing the next period’s fee in advance belongs to that period; one-off invoices to themselves', () => {
+    const fee = (from: string) => ({ kind: 'subscription_fee' as const, period_start: from });
+    expect(discountPeriodOf(invoice, [fee('P2'), { kind: 'usage', period_start: 'P1' }])).toBe('sub_1#P2');
+    expect(discountPeriodOf(invoice, [fee('P1'), { kind: 'usage', period_start: 'P1' }])).toBe('sub_1#P1');
     const oneOff = { ...invoice, id: 'in_x', subscription_id: null };
     expect(discountPeriodOf(oneOff)).toBe('invoice#in_x');
     const own = discount('s', { percent_off: '10' }, { subscription_id: 'sub_1' });
-    expect(invoiceDiscounts(oneOff, [line(1_000)], [own]).lines).toEqual([]);
+    expect(invoiceDiscounts(oneOff, [line(1_000)], [own], AT).lines).toEqual([]);
+  });
+
+  it('a coupon held twice (two redemptions that raced) applies once', () => {
+    const twice = [
+      discount('x1', { id: 'co_same', percent_off: '10' }),
+      discount('x2', { id: 'co_same', percent_off: '10' }),
+    ];
+    expect(invoiceDiscounts(invoice, [line(1_000)], twice, AT).lines.map((l) => l.amount)).toEqual([-100]);
   });
 });
 
@@ -121,9 +162,12 @@ describe('a discounted invoice is taxed on what the discounts left', () => {
             inclusive: false,
           };
           const charges = amounts.map((a) => line(a));
-          const { lines: discountLines } = invoiceDiscounts(invoice, charges, [
-            discount('p', { percent_off: String(percent) }),
-          ]);
+          const { lines: discountLines } = invoiceDiscounts(
+            invoice,
+            charges,
+            [discount('p', { percent_off: String(percent) })],
+            AT,
+          );
           const all = withLineIds('in_1', [...charges, ...discountLines]);
           const taxed = taxedInvoice(all, [rate]);
           const sum = amounts.reduce((a, b) => a + b, 0);

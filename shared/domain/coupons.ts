@@ -7,8 +7,8 @@ import type { DraftLine, Invoice, InvoiceLine } from './invoice.ts';
  * its invoices) or for one of its subscriptions: the redemption is a CustomerDiscount. When an
  * invoice is finalized, each of its customer's discounts that covers it and whose duration has the
  * invoice's billing period (coupon-terms.ts) gives one `discount` line, oldest redemption first, by
- * the one discount rule (discount.ts) over the invoice's net (invoiceDiscounts), shared over its
- * charge lines (or, on a credit invoice, its credit lines). The lines are then taxed on what the discounts left
+ * the one discount rule (discount.ts) over its discountable lines (isDiscountable), shared over
+ * them. The lines are then taxed on what the discounts left
  * (invoice-tax.ts). A discount that took more than zero records the period as discounted.
  */
 export type CouponResource = Coupon &
@@ -43,22 +43,40 @@ export type CustomerDiscount = {
 export const MAX_DISCOUNTS_PER_CUSTOMER = MAX_COUPONS_PER_INVOICE;
 
 /**
- * The billing period an invoice belongs to, as durations count them: for a subscription, the period
- * its fees pay for (an invoice that bills the next period's fee in advance, at the close of a plan
- * billed in advance, belongs to that next period; its usage of the closing period goes with it),
- * else the period it closes; every invoice of one period (a proration invoice, a threshold invoice,
- * the close) shares it. A one-off invoice is a period of its own.
+ * The billing period an invoice belongs to, as durations count them: the subscription period it
+ * closes (its period_start), or, for an invoice of no length (the sign-up invoice, a change invoiced
+ * at once), the period it opens or is made in (next_period_start); a threshold invoice, a change's
+ * invoice and the close of one period share it. A one-off invoice is a period of its own.
  */
 export function discountPeriodOf(
   invoice: Pick<Invoice, 'id' | 'subscription_id' | 'period_start' | 'period_end' | 'next_period_start'>,
-  lines: readonly Pick<InvoiceLine, 'kind' | 'period_start'>[] = [],
 ): string {
   if (invoice.subscription_id === null) return `invoice#${invoice.id}`;
-  const inAdvance =
-    invoice.next_period_start !== null &&
-    invoice.period_end !== invoice.period_start &&
-    lines.some((line) => line.kind === 'subscription_fee' && line.period_start >= invoice.period_end);
-  return `${invoice.subscription_id}#${inAdvance ? invoice.next_period_start : invoice.period_start}`;
+  const instant = invoice.period_start === invoice.period_end && invoice.next_period_start !== null;
+  return `${invoice.subscription_id}#${instant ? invoice.next_period_start : invoice.period_start}`;
+}
+
+/**
+ * Whether a coupon discounts `line`: only what is never credited back later, so a discount can
+ * never be refunded at full price. Usage (also invoiced at a threshold), one-time purchases and a
+ * fee billed in arrears (for time already past: its stretch starts before the invoice's end) are;
+ * a fee billed in advance and prorations (the charges and credits of prepaid time) are not, since a
+ * downgrade or a cancel credits prepaid time at the fee's full price (docs/invoicing.md, "Discounts").
+ */
+export function isDiscountable(
+  line: Pick<InvoiceLine, 'kind' | 'period_start' | 'amount'>,
+  invoice: Pick<Invoice, 'period_end'>,
+): boolean {
+  switch (line.kind) {
+    case 'usage':
+    case 'threshold_usage':
+    case 'one_time':
+      return true;
+    case 'subscription_fee':
+      return line.period_start < invoice.period_end;
+    default:
+      return false;
+  }
 }
 
 /**
@@ -74,10 +92,9 @@ export type InvoiceDiscounts = {
 
 /**
  * The discount lines of an invoice about to be finalized with `lines` (none of them discount lines),
- * by the rule of discount.ts on the lines' net: when the net is positive, each coupon takes its
- * percent (or its amount, at most what is left of it for the period) of what the ones before it
- * left; when the invoice is a credit (a downgrade), a percent coupon takes the same percent of the
- * credit back, since the charge being credited was discounted too, and an amount off takes nothing.
+ * by the rule of discount.ts on its discountable lines (isDiscountable) net of its threshold credits:
+ * each coupon takes its percent (or its amount, at most what is left of it for the period) of what
+ * the ones before it left.
  */
 export function invoiceDiscounts(
   invoice: Pick<
@@ -88,7 +105,7 @@ export function invoiceDiscounts(
   discounts: readonly CustomerDiscount[],
   at: Date,
 ): InvoiceDiscounts {
-  const period = discountPeriodOf(invoice, lines);
+  const period = discountPeriodOf(invoice);
   const seen = new Set<string>();
   const applying = [...discounts]
     .sort((a, b) => a.created_at.localeCompare(b.created_at) || a.id.localeCompare(b.id))
@@ -104,11 +121,18 @@ export function invoiceDiscounts(
       return applies;
     })
     .slice(0, MAX_COUPONS_PER_INVOICE);
-  const net = lines.reduce((sum, line) => sum + (line.kind === 'discount' ? 0 : line.amount), 0);
-  const credit = net < 0;
+  // What the coupons take from: the discountable lines, less what the period's threshold invoices
+  // billed of them already (and discounted there), never below zero.
+  const base = Math.max(
+    0,
+    lines.reduce(
+      (sum, line) =>
+        sum + (isDiscountable(line, invoice) || line.kind === 'threshold_credit' ? line.amount : 0),
+      0,
+    ),
+  );
   // An amount off's part still unused in this period.
   const coupons = applying
-    .filter((discount) => !credit || discount.coupon.percent_off !== null)
     .map((discount) => ({
       discount,
       coupon:
@@ -121,7 +145,7 @@ export function invoiceDiscounts(
     }))
     .filter(({ coupon }) => coupon.amount_off === null || coupon.amount_off > 0);
   const amounts = discountsOf(
-    Math.abs(net),
+    base,
     invoice.currency,
     coupons.map(({ coupon }) => coupon),
   );
@@ -155,7 +179,7 @@ export function invoiceDiscounts(
       quantity: null,
       price_id: null,
       metric: null,
-      amount: credit ? amount : -amount,
+      amount: -amount,
       plan_id: null,
       period_start: invoice.period_start,
       period_end: invoice.period_end,

@@ -31,25 +31,23 @@ export type InvoiceRateTotal = RateTotal & { display_name: string; jurisdiction:
 
 /**
  * The lines with their taxes at `rates`, and the invoice's tax figures. Discount lines (coupons.ts)
- * are not taxed themselves: what they take off is shared over the charge lines (shareOverLines),
- * and each charge line is taxed on its amount less its share.
+ * are not taxed themselves: what they take off is shared over the lines it was taken from
+ * (shareOverLines), and each of those is taxed on its amount less its share.
  */
 export function taxedInvoice(
   lines: readonly InvoiceLine[],
   rates: readonly TaxRate[],
+  /** Which lines the discount lines were taken from (coupons.ts isDiscountable); all charges if not said. */
+  discounted: (line: InvoiceLine) => boolean = () => true,
 ): InvoiceTaxFields & { lines: InvoiceLine[] } {
-  // Discount lines take from the charge lines; on a credit invoice (positive discount lines) they
-  // give back from the credit lines. Either way the lines they share over move toward zero.
-  const discounts = lines.reduce((sum, line) => sum + (line.kind === 'discount' ? line.amount : 0), 0);
-  const onCredits = discounts > 0;
-  const targets = lines.filter(
-    (line) => line.kind !== 'discount' && (onCredits ? line.amount < 0 : line.amount > 0),
-  );
+  // What the discount lines take is shared over the lines they were taken from (coupons.ts).
+  const discount = -lines.reduce((sum, line) => sum + (line.kind === 'discount' ? line.amount : 0), 0);
+  const targets = lines.filter((line) => line.kind !== 'discount' && line.amount > 0 && discounted(line));
   const shares = shareOverLines(
-    Math.abs(discounts),
-    targets.map((line) => Math.abs(line.amount)),
+    discount,
+    targets.map((line) => line.amount),
   );
-  const shareOf = new Map(targets.map((line, i) => [line, onCredits ? -shares[i]! : shares[i]!]));
+  const shareOf = new Map(targets.map((line, i) => [line, shares[i]!]));
   const taxed = invoiceTax(
     lines.map((line) =>
       line.kind === 'discount'

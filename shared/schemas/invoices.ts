@@ -28,7 +28,7 @@ export const InvoiceLineSchema = z.object({
     ])
     .meta({
       description:
-        "threshold_usage: usage of one metric and price invoiced mid-period (progressive billing), what its rating so far adds to earlier threshold invoices; threshold_credit: on the invoice billing the period's usage, minus what one threshold invoice billed; discount: minus what one coupon took off the charge lines (taxed on what it left)",
+        "threshold_usage: usage of one metric and price invoiced mid-period (progressive billing), what its rating so far adds to earlier threshold invoices; threshold_credit: on the invoice billing the period's usage, minus what one threshold invoice billed; discount: minus what one coupon took off the lines it discounts (usage, one-time, fees in arrears; they are taxed on what it left)",
     }),
   description: z.string(),
   quantity: z

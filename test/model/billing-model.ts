@@ -836,45 +836,49 @@ export class BillingModel {
   private discountedAndTaxed(invoice: ModelInvoice): { total: number; tax: number } {
     const lines = [...invoice.fixed, ...invoice.usage];
     const net = lines.reduce((sum, l) => sum + l.amount, 0);
-    // "A billing period": the period an invoice's fees pay for (a close billing the next period's fee
-    // in advance belongs to that next period), else the period it closes; a one-off invoice alone.
-    const inAdvance =
-      invoice.next !== null &&
-      invoice.periodEnd !== invoice.periodStart &&
-      invoice.fixed.some((l) => l.kind === 'subscription_fee' && l.from >= invoice.periodEnd);
+    // "A billing period": the period an invoice closes, or the one an invoice of no length opens
+    // or is made in; a one-off invoice alone.
+    const instant = invoice.periodStart === invoice.periodEnd && invoice.next !== null;
     const period =
       invoice.sub === null
         ? `one-off ${this.invoices.indexOf(invoice)}`
-        : `${invoice.sub} ${inAdvance ? invoice.next!.start : invoice.periodStart}`;
-    // The discount: minus on a positive net, plus (part of a credit taken back) on a negative one.
+        : `${invoice.sub} ${instant ? invoice.next!.start : invoice.periodStart}`;
+    // "Only what is never credited back": usage, one-time purchases, fees for time already past.
+    const discountable = (l: ModelLine) =>
+      l.kind === 'usage' ||
+      l.kind === 'threshold_usage' ||
+      l.kind === 'one_time' ||
+      (l.kind === 'subscription_fee' && l.from < invoice.periodEnd);
+    const base = Math.max(
+      0,
+      lines.reduce((sum, l) => sum + (discountable(l) || l.kind === 'threshold_credit' ? l.amount : 0), 0),
+    );
     let discount = 0;
     const c = this.coupon;
     if (
       c &&
       (this.discountedPeriods.has(period) || c.periods === null || this.discountedPeriods.size < c.periods)
     ) {
-      const magnitude = BigInt(Math.abs(net));
-      if (c.percentUnits !== null) {
-        discount = Number(halfUp(magnitude * c.percentUnits, 1_000_000n)) * (net < 0 ? -1 : 1);
-      } else if (net > 0) {
-        // "An amount off is off once per period": what earlier invoices of the period left of it.
-        discount = Math.min(net, c.amountOff! - (this.amountOffUsed.get(period) ?? 0));
-        this.amountOffUsed.set(period, (this.amountOffUsed.get(period) ?? 0) + discount);
-      }
-      if (discount !== 0) {
+      discount =
+        c.percentUnits !== null
+          ? Number(halfUp(BigInt(base) * c.percentUnits, 1_000_000n))
+          : // "An amount off is off once per period": what earlier invoices of the period left of it.
+            Math.min(base, c.amountOff! - (this.amountOffUsed.get(period) ?? 0));
+      if (discount > 0) {
+        if (c.amountOff !== null)
+          this.amountOffUsed.set(period, (this.amountOffUsed.get(period) ?? 0) + discount);
         this.discountedPeriods.add(period);
         invoice.usage.push(line('discount', -discount, 'coupon', invoice.periodStart, invoice.periodEnd));
       }
     }
-    // The discount's share of each line it is taken from (the charges; on a credit, the credits), in
-    // proportion exactly: floor of |discount| × |amount| / Σ, then one more unit to each of the
-    // largest remainders, ties to the earlier line.
-    const targets = lines.filter((l) => (discount > 0 ? l.amount > 0 : l.amount < 0));
-    const whole = BigInt(targets.reduce((sum, l) => sum + Math.abs(l.amount), 0));
+    // The discount's share of each discountable charge, in proportion exactly: floor of discount ×
+    // amount / Σ, then one more unit to each of the largest remainders, ties to the earlier line.
+    const targets = lines.filter((l) => discountable(l) && l.amount > 0);
+    const whole = BigInt(targets.reduce((sum, l) => sum + l.amount, 0));
     const share = new Map<ModelLine, bigint>();
-    if (discount !== 0) {
-      const size = BigInt(Math.abs(discount));
-      const exact = targets.map((l) => size * BigInt(Math.abs(l.amount)));
+    if (discount > 0) {
+      const size = BigInt(discount);
+      const exact = targets.map((l) => size * BigInt(l.amount));
       targets.forEach((l, i) => {
         share.set(l, exact[i]! / whole);
       });
@@ -892,9 +896,7 @@ export class BillingModel {
     const t = this.taxRate;
     if (t) {
       for (const l of lines) {
-        // Each line moves toward zero by its share.
-        const moved = share.get(l) ?? 0n;
-        const taxable = BigInt(l.amount) + (l.amount > 0 ? -moved : moved);
+        const taxable = BigInt(l.amount) - (share.get(l) ?? 0n);
         tax += t.inclusive
           ? halfUp(taxable * t.units, 1_000_000n + t.units)
           : halfUp(taxable * t.units, 1_000_000n);

@@ -1,4 +1,4 @@
-import { invoiceDiscounts } from '../../domain/coupons.ts';
+import { invoiceDiscounts, isDiscountable } from '../../domain/coupons.ts';
 import {
   applyCredit,
   chargeLines,
@@ -125,7 +125,9 @@ export async function numberedWithCredit(
   // Its coupons' discount lines, then taxes on what they left (coupons.ts, invoice-tax.ts).
   const charged = lines.filter((line) => line.kind !== 'discount');
   const discounted = invoiceDiscounts(draft, charged, discounts, caller.now);
-  const taxed = taxedInvoice(withLineIds(draft.id, [...charged, ...discounted.lines]), rates);
+  const taxed = taxedInvoice(withLineIds(draft.id, [...charged, ...discounted.lines]), rates, (line) =>
+    isDiscountable(line, draft),
+  );
   const credit = applyCredit(taxed.total, balance?.amount ?? 0);
   // A discount that newly used this period (or part of its amount off) records it, on the version
   // read: two invoices cannot both take a coupon's last period. One that did not change is checked

@@ -1,5 +1,5 @@
 import type { PlanFees } from '../../domain/bills.ts';
-import { invoiceDiscounts } from '../../domain/coupons.ts';
+import { invoiceDiscounts, isDiscountable } from '../../domain/coupons.ts';
 import { DomainError, notFound } from '../../domain/errors.ts';
 import type { Charge, ProrationBehavior } from '../../domain/fees.ts';
 import {
@@ -171,7 +171,11 @@ export async function upcomingInvoice(
   const { invoice, draftedAt } = preview;
   // Discounted, taxed and credited as finalizing it now would.
   const discounted = invoiceDiscounts(invoice, invoice.lines, discounts, caller.now);
-  const taxed = taxedInvoice(withLineIds(invoice.id, [...invoice.lines, ...discounted.lines]), rates);
+  const taxed = taxedInvoice(
+    withLineIds(invoice.id, [...invoice.lines, ...discounted.lines]),
+    rates,
+    (line) => isDiscountable(line, invoice),
+  );
   const credit = applyCredit(taxed.total, balance?.amount ?? 0);
   return {
     customer_id: invoice.customer_id,

@@ -1,6 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type CustomerDiscount, discountPeriodOf, invoiceDiscounts } from '../../../shared/domain/coupons.ts';
+import {
+  type CustomerDiscount,
+  discountPeriodOf,
+  invoiceDiscounts,
+  isDiscountable,
+} from '../../../shared/domain/coupons.ts';
 import { withLineIds } from '../../../shared/domain/invoice.ts';
 import { taxedInvoice } from '../../../shared/domain/invoice-tax.ts';
 
@@ -113,24 +118,37 @@ describe('which discounts an invoice takes', () => {
     expect(invoiceDiscounts(invoice, [line(10_000)], [spent], AT).lines).toEqual([]);
   });
 
-  it('a credit invoice: a percent coupon takes its percent of the credit back, an amount off nothing', () => {
-    const half = discount('h', { percent_off: '50', duration: 'once' });
-    const downgrade = [line(1_000), line(-3_000, 'proration')];
-    const { lines, changed } = invoiceDiscounts(invoice, downgrade, [half], AT);
-    // The charge being credited was discounted 50 % when billed: half the credit of 2000 comes back.
-    expect(lines.map((l) => l.amount)).toEqual([1_000]);
-    expect(changed.map(({ after }) => after.discounted_periods)).toEqual([[period]]);
-    const amount = discount('m', { amount_off: 500, currency: 'USD' });
-    expect(invoiceDiscounts(invoice, downgrade, [amount], AT).lines).toEqual([]);
-    // Credits are netted before the percent.
-    const netted = invoiceDiscounts(invoice, [line(3_000), line(-1_000, 'threshold_credit')], [half], AT);
+  it('discounts only what is never credited back: usage, one-time, fees in arrears; not fees in advance or prorations', () => {
+    const half = discount('h', { percent_off: '50', duration: 'forever' });
+    const advance = { ...line(2_000), period_start: 'P2' }; // the next period's fee, billed in advance
+    const lines = [line(1_000), advance, line(-3_000, 'proration'), line(500, 'proration')];
+    // Only the 1000 fee in arrears is discounted: a downgrade can never credit back a discount.
+    expect(invoiceDiscounts(invoice, lines, [half], AT).lines.map((l) => l.amount)).toEqual([-500]);
+    const usage = { ...line(800), kind: 'usage' as const };
+    const creditOnly = [line(-3_000, 'proration'), usage];
+    expect(invoiceDiscounts(invoice, creditOnly, [half], AT).lines.map((l) => l.amount)).toEqual([-400]);
+    // Usage already billed (and discounted) on a threshold invoice is netted before the percent.
+    const netted = invoiceDiscounts(
+      invoice,
+      [{ ...line(3_000), kind: 'usage' }, line(-1_000, 'threshold_credit')],
+      [half],
+      AT,
+    );
     expect(netted.lines.map((l) => l.amount)).toEqual([-1_000]);
+    // Nothing discountable: nothing taken, no period used.
+    expect(invoiceDiscounts(invoice, [advance, line(-300, 'proration')], [half], AT)).toEqual({
+      lines: [],
+      changed: [],
+      unchanged: [],
+    });
   });
 
-  it('an invoice billing the next period’s fee in advance belongs to that period; one-off invoices to themselves', () => {
-    const fee = (from: string) => ({ kind: 'subscription_fee' as const, period_start: from });
-    expect(discountPeriodOf(invoice, [fee('P2'), { kind: 'usage', period_start: 'P1' }])).toBe('sub_1#P2');
-    expect(discountPeriodOf(invoice, [fee('P1'), { kind: 'usage', period_start: 'P1' }])).toBe('sub_1#P1');
+  it('an invoice of no length belongs to the period it opens; one-off invoices to themselves', () => {
+    expect(discountPeriodOf(invoice)).toBe('sub_1#P1');
+    expect(discountPeriodOf({ ...invoice, period_end: 'P1', next_period_start: 'P1' })).toBe('sub_1#P1');
+    expect(
+      discountPeriodOf({ ...invoice, period_start: 'T', period_end: 'T', next_period_start: 'P1' }),
+    ).toBe('sub_1#P1');
     const oneOff = { ...invoice, id: 'in_x', subscription_id: null };
     expect(discountPeriodOf(oneOff)).toBe('invoice#in_x');
     const own = discount('s', { percent_off: '10' }, { subscription_id: 'sub_1' });
@@ -169,7 +187,7 @@ describe('a discounted invoice is taxed on what the discounts left', () => {
             AT,
           );
           const all = withLineIds('in_1', [...charges, ...discountLines]);
-          const taxed = taxedInvoice(all, [rate]);
+          const taxed = taxedInvoice(all, [rate], (l) => isDiscountable(l, invoice));
           const sum = amounts.reduce((a, b) => a + b, 0);
           const off = 0 - (discountLines[0]?.amount ?? 0);
           // The discount, stated independently: the percent of the whole, rounded half up once.

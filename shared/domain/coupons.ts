@@ -58,8 +58,8 @@ export function discountPeriodOf(
 
 /**
  * Whether a coupon discounts `line`: only what is never credited back later, so a discount can
- * never be refunded at full price. Usage (also invoiced at a threshold), one-time purchases and a
- * fee billed in arrears (for time already past: its stretch starts before the invoice's end) are;
+ * never be refunded at full price. A period's usage (at its close), one-time purchases and a fee
+ * billed in arrears (for time already past: its stretch starts before the invoice's end) are;
  * a fee billed in advance and prorations (the charges and credits of prepaid time) are not, since a
  * downgrade or a cancel credits prepaid time at the fee's full price (docs/invoicing.md, "Discounts").
  */
@@ -69,7 +69,6 @@ export function isDiscountable(
 ): boolean {
   switch (line.kind) {
     case 'usage':
-    case 'threshold_usage':
     case 'one_time':
       return true;
     case 'subscription_fee':
@@ -92,14 +91,20 @@ export type InvoiceDiscounts = {
 
 /**
  * The discount lines of an invoice about to be finalized with `lines` (none of them discount lines),
- * by the rule of discount.ts on its discountable lines (isDiscountable) net of its threshold credits:
+ * by the rule of discount.ts on its discountable lines (isDiscountable; none on a threshold invoice):
  * each coupon takes its percent (or its amount, at most what is left of it for the period) of what
  * the ones before it left.
  */
 export function invoiceDiscounts(
   invoice: Pick<
     Invoice,
-    'id' | 'subscription_id' | 'period_start' | 'period_end' | 'next_period_start' | 'currency'
+    | 'id'
+    | 'subscription_id'
+    | 'period_start'
+    | 'period_end'
+    | 'next_period_start'
+    | 'currency'
+    | 'billing_reason'
   >,
   lines: readonly Pick<InvoiceLine, 'amount' | 'kind' | 'period_start'>[],
   discounts: readonly CustomerDiscount[],
@@ -121,16 +126,14 @@ export function invoiceDiscounts(
       return applies;
     })
     .slice(0, MAX_COUPONS_PER_INVOICE);
-  // What the coupons take from: the discountable lines, less what the period's threshold invoices
-  // billed of them already (and discounted there), never below zero.
-  const base = Math.max(
-    0,
-    lines.reduce(
-      (sum, line) =>
-        sum + (isDiscountable(line, invoice) || line.kind === 'threshold_credit' ? line.amount : 0),
-      0,
-    ),
-  );
+  // What the coupons take from: the discountable lines (none is negative). A threshold invoice is
+  // not discounted: it bills usage at its price as it accrues, and the close, which credits what
+  // the threshold invoices billed, discounts the period's whole usage (a volume tier can make later
+  // usage rate lower, and a discount taken early would then be credited back at full price).
+  const base =
+    invoice.billing_reason === 'subscription_threshold'
+      ? 0
+      : lines.reduce((sum, line) => sum + (isDiscountable(line, invoice) ? line.amount : 0), 0);
   // An amount off's part still unused in this period.
   const coupons = applying
     .map((discount) => ({

@@ -844,15 +844,13 @@ export class BillingModel {
         ? `one-off ${this.invoices.indexOf(invoice)}`
         : `${invoice.sub} ${instant ? invoice.next!.start : invoice.periodStart}`;
     // "Only what is never credited back": usage, one-time purchases, fees for time already past.
+    // Not on a threshold invoice: the close discounts the period's whole usage.
     const discountable = (l: ModelLine) =>
-      l.kind === 'usage' ||
-      l.kind === 'threshold_usage' ||
-      l.kind === 'one_time' ||
-      (l.kind === 'subscription_fee' && l.from < invoice.periodEnd);
-    const base = Math.max(
-      0,
-      lines.reduce((sum, l) => sum + (discountable(l) || l.kind === 'threshold_credit' ? l.amount : 0), 0),
-    );
+      invoice.reason !== 'subscription_threshold' &&
+      (l.kind === 'usage' ||
+        l.kind === 'one_time' ||
+        (l.kind === 'subscription_fee' && l.from < invoice.periodEnd));
+    const base = lines.reduce((sum, l) => sum + (discountable(l) ? l.amount : 0), 0);
     let discount = 0;
     const c = this.coupon;
     if (

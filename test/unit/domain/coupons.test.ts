@@ -12,6 +12,7 @@ import { taxedInvoice } from '../../../shared/domain/invoice-tax.ts';
 const RUNS = Number(process.env.PROPERTY_RUNS ?? 300);
 
 const invoice = {
+  billing_reason: 'subscription_cycle' as const,
   id: 'in_1',
   subscription_id: 'sub_1',
   period_start: 'P1',
@@ -127,14 +128,17 @@ describe('which discounts an invoice takes', () => {
     const usage = { ...line(800), kind: 'usage' as const };
     const creditOnly = [line(-3_000, 'proration'), usage];
     expect(invoiceDiscounts(invoice, creditOnly, [half], AT).lines.map((l) => l.amount)).toEqual([-400]);
-    // Usage already billed (and discounted) on a threshold invoice is netted before the percent.
-    const netted = invoiceDiscounts(
+    // The close discounts the period's whole usage; the threshold invoices' credit is not netted
+    // (they were not discounted), and a threshold invoice takes no discount.
+    const close = invoiceDiscounts(
       invoice,
       [{ ...line(3_000), kind: 'usage' }, line(-1_000, 'threshold_credit')],
       [half],
       AT,
     );
-    expect(netted.lines.map((l) => l.amount)).toEqual([-1_000]);
+    expect(close.lines.map((l) => l.amount)).toEqual([-1_500]);
+    const threshold = { ...invoice, billing_reason: 'subscription_threshold' as const };
+    expect(invoiceDiscounts(threshold, [{ ...line(3_000), kind: 'usage' }], [half], AT).lines).toEqual([]);
     // Nothing discountable: nothing taken, no period used.
     expect(invoiceDiscounts(invoice, [advance, line(-300, 'proration')], [half], AT)).toEqual({
       lines: [],

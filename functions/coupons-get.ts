@@ -6,5 +6,5 @@ import { getCoupon } from '../shared/use-cases/coupons.ts';
 
 export const handler = apiHandler(
   { name: 'coupons-get', contract: couponContracts['coupons-get'], scopes: [SCOPES.catalogRead] },
-  ({ params }) => getCoupon(config().tableName, params.id),
+  ({ params, caller }) => getCoupon(config().tableName, params.id, caller.principal),
 );

@@ -6,5 +6,5 @@ import { listCoupons } from '../shared/use-cases/coupons.ts';
 
 export const handler = apiHandler(
   { name: 'coupons-list', contract: couponContracts['coupons-list'], scopes: [SCOPES.catalogRead] },
-  ({ query }) => listCoupons(config().tableName, query),
+  ({ query, caller }) => listCoupons(config().tableName, query, caller.principal),
 );

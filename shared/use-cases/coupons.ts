@@ -15,8 +15,9 @@ import { changingConcurrently, LOST_RACE, retryOnLostRace } from './optimistic.t
 
 /**
  * Coupons and their redemptions (docs/invoicing.md, "Discounts"). Coupons are configuration like
- * the catalog (read with the catalog scope, written by operators, never edited); redeeming one for a
- * customer, or ending a discount, is an operator's act too: a tenant could discount itself.
+ * the catalog (catalog scopes, never edited) but read and written by operators only: a tenant sees
+ * the coupons it holds, in its discounts. Redeeming one for a customer, or ending a discount, is an
+ * operator's act too: a tenant could discount itself.
  */
 export async function createCoupon(
   tableName: string,
@@ -58,7 +59,13 @@ export async function createCoupon(
   return coupon;
 }
 
-export async function getCoupon(tableName: string, couponId: string): Promise<CouponResource> {
+/** Operators only: a coupon's terms are the seller's (a tenant sees the coupons it holds in its discounts). */
+export async function getCoupon(
+  tableName: string,
+  couponId: string,
+  principal: Principal,
+): Promise<CouponResource> {
+  requireOperator(principal, 'read coupons');
   const coupon = await new DiscountsRepository(tableName).getCoupon(couponId);
   if (!coupon) throw notFound('Coupon', couponId);
   return coupon;
@@ -67,7 +74,9 @@ export async function getCoupon(tableName: string, couponId: string): Promise<Co
 export function listCoupons(
   tableName: string,
   query: { limit: number; cursor?: string | undefined },
+  principal: Principal,
 ): Promise<Page<CouponResource>> {
+  requireOperator(principal, 'list coupons');
   return new CatalogRepository(tableName).listAll<CouponResource>('coupon', query.limit, query.cursor);
 }
 

@@ -62,8 +62,9 @@ const SAMPLES: Record<string, (route: RouteDefinition) => Sample> = {
     body: { name: 'C', percent_off: '10', duration: 'once' },
     otherTenant: 403,
   }),
-  'coupons-list': () => ({ path: '/api/v1/coupons', otherTenant: 'shared' }),
-  'coupons-get': () => ({ path: `/api/v1/coupons/${f.couponId}`, otherTenant: 'shared' }),
+  // A coupon's terms are the seller's: a tenant sees only the coupons it holds, in its discounts.
+  'coupons-list': () => ({ path: '/api/v1/coupons', otherTenant: 403 }),
+  'coupons-get': () => ({ path: `/api/v1/coupons/${f.couponId}`, otherTenant: 403 }),
   'discounts-create': () => ({
     path: `/api/v1/customers/${f.customerId}/discounts`,
     body: { coupon_id: f.couponId },

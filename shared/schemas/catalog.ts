@@ -11,7 +11,7 @@ import {
 import { MAX_ITEM_FEE } from '../domain/subscription-items.ts';
 import { BudgetPolicyRequestSchema, BudgetPolicySchema } from './budget.ts';
 import { IdPathSchema, ListQuerySchema, MetadataSchema, pageOf } from './common.ts';
-import { defineContract } from './contract.ts';
+import { createContract, defineContract, getContract, listContract } from './contract.ts';
 
 // ---- building blocks ------------------------------------------------------------------------
 
@@ -278,46 +278,24 @@ export const ListPricesQuerySchema = ListQuerySchema.extend({
 
 // ---- contracts ------------------------------------------------------------------------------
 
-const creates = <B extends z.ZodType>(body: B, schema: z.ZodType, noun: string) =>
-  defineContract({
-    body,
-    idempotent: true,
-    success: { status: 201, description: `The ${noun} was created`, schema },
-    problems: [400, 401, 403, 409, 413, 415],
-  });
-
-const gets = (schema: z.ZodType, noun: string) =>
-  defineContract({
-    params: IdPathSchema,
-    success: { status: 200, description: `The ${noun}`, schema },
-    problems: [400, 401, 403, 404],
-  });
-
-const lists = <Q extends z.ZodObject>(schema: z.ZodType, query: Q, description: string) =>
-  defineContract({
-    query,
-    success: { status: 200, description, schema },
-    problems: [400, 401, 403],
-  });
-
 export const catalogContracts = {
-  'products-create': creates(CreateProductRequestSchema, ProductSchema, 'product'),
-  'products-get': gets(ProductSchema, 'product'),
-  'products-list': lists(
+  'products-create': createContract(CreateProductRequestSchema, ProductSchema, 'product'),
+  'products-get': getContract(ProductSchema, 'The product'),
+  'products-list': listContract(
     pageOf(ProductSchema, 'ProductList'),
     ListQuerySchema,
     'A page of products, oldest first',
   ),
-  'plans-create': creates(CreatePlanRequestSchema, PlanSchema, 'plan'),
-  'plans-get': gets(PlanSchema, 'plan'),
-  'plans-list': lists(
+  'plans-create': createContract(CreatePlanRequestSchema, PlanSchema, 'plan'),
+  'plans-get': getContract(PlanSchema, 'The plan'),
+  'plans-list': listContract(
     pageOf(PlanSchema, 'PlanList'),
     ListPlansQuerySchema,
     'A page of plans, oldest first: all of them, or those of product_id',
   ),
-  'prices-create': creates(CreatePriceRequestSchema, PriceSchema, 'price'),
-  'prices-get': gets(PriceSchema, 'price'),
-  'prices-list': lists(
+  'prices-create': createContract(CreatePriceRequestSchema, PriceSchema, 'price'),
+  'prices-get': getContract(PriceSchema, 'The price'),
+  'prices-list': listContract(
     pageOf(PriceSchema, 'PriceList'),
     ListPricesQuerySchema,
     'A page of prices, oldest first: all of them, or those of plan_id (archived included)',

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { IdPathSchema } from './common.ts';
 
 /**
  * What one handler accepts and returns. Handlers validate with these schemas and the OpenAPI
@@ -22,3 +23,28 @@ export type HandlerContract = {
 };
 
 export const defineContract = <C extends HandlerContract>(contract: C): C => contract;
+
+/** POST creating a resource: idempotent, 201 with the resource. */
+export const createContract = <B extends z.ZodType>(body: B, schema: z.ZodType, noun: string) =>
+  defineContract({
+    body,
+    idempotent: true,
+    success: { status: 201, description: `The ${noun} was created`, schema },
+    problems: [400, 401, 403, 409, 413, 415],
+  });
+
+/** GET of one resource by its id. */
+export const getContract = (schema: z.ZodType, description: string) =>
+  defineContract({
+    params: IdPathSchema,
+    success: { status: 200, description, schema },
+    problems: [400, 401, 403, 404],
+  });
+
+/** GET of a page of resources. */
+export const listContract = <Q extends z.ZodObject>(schema: z.ZodType, query: Q, description: string) =>
+  defineContract({
+    query,
+    success: { status: 200, description, schema },
+    problems: [400, 401, 403],
+  });

@@ -3,7 +3,7 @@ import { COUPON_DURATIONS, MAX_DURATION_IN_PERIODS } from '../domain/coupon-term
 import { isPercent } from '../domain/money.ts';
 import { catalogCurrency } from './catalog.ts';
 import { IdPathSchema, ListQuerySchema, pageOf } from './common.ts';
-import { defineContract } from './contract.ts';
+import { createContract, defineContract, getContract, listContract } from './contract.ts';
 
 const percentOff = () =>
   z
@@ -132,26 +132,13 @@ const DiscountPathSchema = z.strictObject({
 });
 
 export const couponContracts = {
-  'coupons-create': defineContract({
-    body: CreateCouponRequestSchema,
-    idempotent: true,
-    success: { status: 201, description: 'The coupon was created', schema: CouponSchema },
-    problems: [400, 401, 403, 409, 413, 415],
-  }),
-  'coupons-get': defineContract({
-    params: IdPathSchema,
-    success: { status: 200, description: 'The coupon, with its redemptions so far', schema: CouponSchema },
-    problems: [400, 401, 403, 404],
-  }),
-  'coupons-list': defineContract({
-    query: ListQuerySchema,
-    success: {
-      status: 200,
-      description: 'A page of coupons, oldest first',
-      schema: pageOf(CouponSchema, 'CouponList'),
-    },
-    problems: [400, 401, 403],
-  }),
+  'coupons-create': createContract(CreateCouponRequestSchema, CouponSchema, 'coupon'),
+  'coupons-get': getContract(CouponSchema, 'The coupon, with its redemptions so far'),
+  'coupons-list': listContract(
+    pageOf(CouponSchema, 'CouponList'),
+    ListQuerySchema,
+    'A page of coupons, oldest first',
+  ),
   'discounts-create': defineContract({
     params: IdPathSchema,
     body: RedeemCouponRequestSchema,

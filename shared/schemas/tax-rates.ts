@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { isPercent } from '../domain/money.ts';
 import { MAX_TAX_RATES_PER_CUSTOMER, PERCENTAGE_RULE } from '../domain/tax.ts';
-import { IdPathSchema, ListQuerySchema, pageOf } from './common.ts';
-import { defineContract } from './contract.ts';
+import { ListQuerySchema, pageOf } from './common.ts';
+import { createContract, getContract, listContract } from './contract.ts';
 
 /** A percentage as the tax rule reads it: a decimal string, never a JSON number (which cannot hold 8.875 exactly). */
 const percentage = () =>
@@ -72,24 +72,11 @@ export const taxRateIds = () =>
     });
 
 export const taxRateContracts = {
-  'tax-rates-create': defineContract({
-    body: CreateTaxRateRequestSchema,
-    idempotent: true,
-    success: { status: 201, description: 'The tax rate was created', schema: TaxRateSchema },
-    problems: [400, 401, 403, 409, 413, 415],
-  }),
-  'tax-rates-get': defineContract({
-    params: IdPathSchema,
-    success: { status: 200, description: 'The tax rate', schema: TaxRateSchema },
-    problems: [400, 401, 403, 404],
-  }),
-  'tax-rates-list': defineContract({
-    query: ListQuerySchema,
-    success: {
-      status: 200,
-      description: 'A page of tax rates, oldest first',
-      schema: pageOf(TaxRateSchema, 'TaxRateList'),
-    },
-    problems: [400, 401, 403],
-  }),
+  'tax-rates-create': createContract(CreateTaxRateRequestSchema, TaxRateSchema, 'tax rate'),
+  'tax-rates-get': getContract(TaxRateSchema, 'The tax rate'),
+  'tax-rates-list': listContract(
+    pageOf(TaxRateSchema, 'TaxRateList'),
+    ListQuerySchema,
+    'A page of tax rates, oldest first',
+  ),
 };

@@ -67,12 +67,12 @@ export async function budgetRowOf(service: TestService, subscriptionId: string) 
 }
 
 /** POST that must create (201): its body, or an error naming the route and the answer. */
-// biome-ignore lint/suspicious/noExplicitAny: tests assert on response bodies field by field
 export async function createdOverHttp(
   service: TestService,
   token: string,
   path: string,
   body: unknown,
+  // biome-ignore lint/suspicious/noExplicitAny: tests assert on response bodies field by field
 ): Promise<any> {
   const response = await service.call('POST', path, { token, body });
   if (response.status !== 201)

@@ -1,6 +1,8 @@
 import { type CouponTerms, discountApplies } from './coupon-terms.ts';
 import { type Coupon, discountsOf, MAX_COUPONS_PER_INVOICE } from './discount.ts';
-import type { DraftLine, Invoice, InvoiceLine } from './invoice.ts';
+import { type DraftLine, type Invoice, type InvoiceLine, withLineIds } from './invoice.ts';
+import { taxedInvoice } from './invoice-tax.ts';
+import type { TaxRate } from './tax.ts';
 
 /**
  * Coupons on invoices (docs/invoicing.md, "Discounts"). A coupon is redeemed by a customer (for all
@@ -64,7 +66,7 @@ export function discountPeriodOf(
  * downgrade or a cancel credits prepaid time at the fee's full price (docs/invoicing.md, "Discounts").
  */
 export function isDiscountable(
-  line: Pick<InvoiceLine, 'kind' | 'period_start' | 'amount'>,
+  line: Pick<InvoiceLine, 'kind' | 'period_start'>,
   invoice: Pick<Invoice, 'period_end'>,
 ): boolean {
   switch (line.kind) {
@@ -196,4 +198,24 @@ export function invoiceDiscounts(
     changed,
     unchanged: given.map(({ discount }) => discount).filter((discount) => !changedIds.has(discount.id)),
   };
+}
+
+/**
+ * What finalizing an invoice with `lines` makes of them, as finalization and the upcoming preview
+ * both need it: its discount lines (invoiceDiscounts), then every line taxed at `rates` on what the
+ * discounts left of it (invoice-tax.ts, shared over the discountable lines).
+ */
+export function discountedAndTaxed(
+  invoice: Parameters<typeof invoiceDiscounts>[0],
+  lines: readonly InvoiceLine[],
+  discounts: readonly CustomerDiscount[],
+  rates: readonly TaxRate[],
+  at: Date,
+): { taxed: ReturnType<typeof taxedInvoice>; discounts: Omit<InvoiceDiscounts, 'lines'> } {
+  const charged = lines.filter((line) => line.kind !== 'discount');
+  const { lines: discountLines, ...changes } = invoiceDiscounts(invoice, charged, discounts, at);
+  const taxed = taxedInvoice(withLineIds(invoice.id, [...charged, ...discountLines]), rates, (line) =>
+    isDiscountable(line, invoice),
+  );
+  return { taxed, discounts: changes };
 }

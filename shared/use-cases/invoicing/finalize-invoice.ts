@@ -1,4 +1,4 @@
-import { invoiceDiscounts, isDiscountable } from '../../domain/coupons.ts';
+import { discountedAndTaxed } from '../../domain/coupons.ts';
 import {
   applyCredit,
   chargeLines,
@@ -10,7 +10,6 @@ import {
   periodUsageLines,
   withLineIds,
 } from '../../domain/invoice.ts';
-import { taxedInvoice } from '../../domain/invoice-tax.ts';
 import { type Caller, requireOperator } from '../../domain/principal.ts';
 import { auditBy } from '../../store/audit.ts';
 import {
@@ -36,7 +35,7 @@ export const PAYMENT_TERMS_DAYS = 7;
  * Finalizes a draft, all in one transaction once the reads are done: an invoice that closes a period
  * first closes that period to late usage (so no record can still land in it) and recomputes its usage
  * lines from what is now final; it is numbered (next in the customer's gapless sequence, after the
- * customer's invoice prefix), taxed at its customer's rates (invoice-tax.ts) and frozen; the
+ * customer's invoice prefix), discounted and taxed (coupons.ts, invoice-tax.ts) and frozen; the
  * customer's credit balance in its currency pays what it can of the taxed total, and a total below
  * zero adds to it (docs/billing-rules.md, "Credits").
  */
@@ -123,11 +122,7 @@ export async function numberedWithCredit(
     discountsRepository.discountsOf(draft.customer_id),
   ]);
   // Its coupons' discount lines, then taxes on what they left (coupons.ts, invoice-tax.ts).
-  const charged = lines.filter((line) => line.kind !== 'discount');
-  const discounted = invoiceDiscounts(draft, charged, discounts, caller.now);
-  const taxed = taxedInvoice(withLineIds(draft.id, [...charged, ...discounted.lines]), rates, (line) =>
-    isDiscountable(line, draft),
-  );
+  const { taxed, discounts: discounted } = discountedAndTaxed(draft, lines, discounts, rates, caller.now);
   const credit = applyCredit(taxed.total, balance?.amount ?? 0);
   // A discount that newly used this period (or part of its amount off) records it, on the version
   // read: two invoices cannot both take a coupon's last period. One that did not change is checked

@@ -1,5 +1,5 @@
 import type { PlanFees } from '../../domain/bills.ts';
-import { invoiceDiscounts, isDiscountable } from '../../domain/coupons.ts';
+import { discountedAndTaxed } from '../../domain/coupons.ts';
 import { DomainError, notFound } from '../../domain/errors.ts';
 import type { Charge, ProrationBehavior } from '../../domain/fees.ts';
 import {
@@ -8,9 +8,7 @@ import {
   draftInvoice,
   type Invoice,
   pendingItemsOfPeriod,
-  withLineIds,
 } from '../../domain/invoice.ts';
-import { taxedInvoice } from '../../domain/invoice-tax.ts';
 import type { OneTimeCharge } from '../../domain/one-time.ts';
 import { type Caller, canAccessCustomer } from '../../domain/principal.ts';
 import { applyPatch, closeCurrentPeriod, type Subscription } from '../../domain/subscription.ts';
@@ -170,12 +168,7 @@ export async function upcomingInvoice(
   }
   const { invoice, draftedAt } = preview;
   // Discounted, taxed and credited as finalizing it now would.
-  const discounted = invoiceDiscounts(invoice, invoice.lines, discounts, caller.now);
-  const taxed = taxedInvoice(
-    withLineIds(invoice.id, [...invoice.lines, ...discounted.lines]),
-    rates,
-    (line) => isDiscountable(line, invoice),
-  );
+  const { taxed } = discountedAndTaxed(invoice, invoice.lines, discounts, rates, caller.now);
   const credit = applyCredit(taxed.total, balance?.amount ?? 0);
   return {
     customer_id: invoice.customer_id,

@@ -6,8 +6,8 @@ import { invoiceTax, type RateTotal, type TaxRate } from './tax.ts';
 /**
  * How an invoice is taxed (docs/invoicing.md, "Tax"): when it is finalized, every line gets the
  * invoice's rates (its subscription's or else its customer's, as they are then; a threshold credit
- * those of the invoice it credits, so it takes back what that invoice charged), each line's taxes follow the one tax rule
- * (tax.ts), and the invoice's figures are sums of its lines' figures, never rounded again:
+ * those of the invoice it credits, so it takes back what that invoice charged), each line's taxes
+ * follow the one tax rule (tax.ts), and the invoice's figures are sums of its lines' figures, never rounded again:
  *
  *   subtotal            = Σ line amounts (what the lines say; inclusive taxes are inside them)
  *   tax                 = Σ every line's taxes
@@ -55,7 +55,10 @@ export function taxedInvoice(
         : { amount: line.amount - (shareOf.get(line) ?? 0), rates: line.credited_tax_rates ?? rates },
     ),
   );
-  const byId = new Map(rates.map((rate) => [rate.id, rate]));
+  // Named from the invoice's rates and those a threshold credit is taxed back at.
+  const byId = new Map(
+    [...lines.flatMap((line) => line.credited_tax_rates ?? []), ...rates].map((rate) => [rate.id, rate]),
+  );
   const subtotal = assertMinorUnits(
     lines.reduce((sum, line) => sum + line.amount, 0),
     'invoice subtotal',

@@ -82,6 +82,11 @@ describe('taxedInvoice: the invoice figures add up from its lines, stated indepe
       { tax_rate_id: 'old', percentage: '19', inclusive: true, taxable_amount: -10_000, amount: -1_900 },
     ]);
     expect(taxed.lines[0]!.taxes[0]).toMatchObject({ tax_rate_id: 'new', amount: 3_800 });
+    // The credited rate is named on the invoice like its own.
+    expect(taxed.total_taxes.map((t) => [t.tax_rate_id, t.display_name])).toEqual([
+      ['new', 'Rate new'],
+      ['old', 'Rate old'],
+    ]);
     // 200.00 + 38.00 of tax on top, less the 119.00 credited (its 19.00 of tax inside it).
     expect(taxed).toMatchObject({ subtotal: 8_100, tax: 1_900, total: 11_900 });
   });

@@ -92,6 +92,18 @@ export class DiscountsRepository {
     );
   }
 
+  /** One discount of the customer (strongly consistent), or undefined. */
+  async discount(customerId: string, discountId: string): Promise<CustomerDiscount | undefined> {
+    const { Item } = await dynamo().send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: discountKey(customerId, discountId),
+        ConsistentRead: true,
+      }),
+    );
+    return Item ? withoutKeys<CustomerDiscount>(Item) : undefined;
+  }
+
   /** Every discount of the customer, ended ones included (a handful: MAX_DISCOUNTS_PER_CUSTOMER live). */
   async discountsOf(customerId: string): Promise<CustomerDiscount[]> {
     const discounts: CustomerDiscount[] = [];

@@ -198,9 +198,7 @@ export async function endDiscount(
   return retryOnLostRace(
     5,
     async () => {
-      const before = (await repository.discountsOf(customerId)).find(
-        (discount) => discount.id === discountId,
-      );
+      const before = await repository.discount(customerId, discountId);
       if (!before) throw notFound('Discount', discountId);
       if (before.ended_at !== null) return before;
       const after: CustomerDiscount = {

@@ -1,5 +1,5 @@
 /**
- * How long a coupon lasts and who may still redeem it (issue 15, "Discounts"; not on invoices yet).
+ * How long a coupon lasts and who may still redeem it (docs/invoicing.md, "Discounts").
  * Durations count billing periods of the subscription (Stripe counts months for `repeating`; here a
  * yearly plan's repeating 2 is two years):
  *

@@ -10,7 +10,7 @@ import {
 } from './money.ts';
 
 /**
- * The one discount rule (issue 15, "Discounts"; not on invoices yet). The coupons that apply to an
+ * The one discount rule (docs/invoicing.md, "Discounts"). The coupons that apply to an
  * invoice are taken in the order the caller gives (their redemption order), each on what the ones
  * before it left ("compound" stacking, Zuora's default):
  *

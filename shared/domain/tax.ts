@@ -9,7 +9,7 @@ import {
 } from './money.ts';
 
 /**
- * The one tax rule (issue 15, "Tax rates"). A line carries the tax rates of its customer or
+ * The one tax rule (docs/invoicing.md, "Tax"). A line carries the tax rates of its customer or
  * subscription, all exclusive or all inclusive; every tax is rounded once, by `roundHalfUp` (the
  * nearest minor unit, halves away from zero), with p_i a rate's percentage, exact (a decimal string
  * of at most 4 places):

@@ -27,7 +27,7 @@ export const ITERATOR_AGE_ALARM = {
 export type AlarmsProps = {
   readonly config: StageConfig;
   readonly httpApi: apigw.IHttpApi;
-  /** Every Lambda of the stack: each gets one alarm on its Errors + Throttles. */
+  /** The Lambdas of this stack: each gets one alarm on its Errors + Throttles (alarmFunctions: others). */
   readonly functions: readonly [string, lambda.IFunction][];
   /** Dead-letter queues: any message in one means an event was not delivered. */
   readonly deadLetterQueues: readonly [string, sqs.IQueue][];
@@ -85,30 +85,8 @@ export class Alarms extends Construct {
           }),
       );
     }
-    for (const [name, fn] of props.functions) {
-      // One alarm per Lambda for errors and throttles together (metric math): a stack holds at most
-      // 500 resources, and two alarms for each of ~60 Lambdas would be a quarter of them.
-      this.alarms.push(
-        new cloudwatch.MathExpression({
-          expression: 'errors + throttles',
-          usingMetrics: {
-            errors: fn.metricErrors({ period, statistic: 'Sum' }),
-            throttles: fn.metricThrottles({ period, statistic: 'Sum' }),
-          },
-          period,
-          label: `${name} errors + throttles`,
-        }).createAlarm(this, `${name}ErrorsOrThrottles`, {
-          alarmDescription:
-            `Lambda ${name} is throwing errors, or being throttled (account or function concurrency ` +
-            'exhausted: API calls fail, stream batches and events wait for retries)',
-          threshold: 1,
-          evaluationPeriods: 3,
-          datapointsToAlarm: 2,
-          comparisonOperator: atLeast,
-          treatMissingData: notBreaching,
-        }),
-      );
-    }
+    for (const [name, fn] of props.functions)
+      this.alarms.push(errorsOrThrottlesAlarm(this, name, fn, period));
     this.alarms.push(
       props.streamConsumer
         .metric('IteratorAge', { period: ITERATOR_AGE_ALARM.period, statistic: 'Maximum' })
@@ -154,6 +132,19 @@ export class Alarms extends Construct {
     for (const alarm of this.alarms) alarm.addAlarmAction(action);
   }
 
+  /**
+   * The errors-or-throttles alarm of each of `functions`, made in `scope` (the stack that holds them: an
+   * alarm naming a function of another stack would need an export per function) and notifying the topic.
+   */
+  alarmFunctions(scope: Construct, functions: readonly [string, lambda.IFunction][]): void {
+    const action = new SnsAction(this.topic);
+    for (const [name, fn] of functions) {
+      const alarm = errorsOrThrottlesAlarm(scope, name, fn, Duration.minutes(5));
+      alarm.addAlarmAction(action);
+      this.alarms.push(alarm);
+    }
+  }
+
   /** An alarm on one of the service's own counts (METRIC): any in an hour. */
   private countAlarm(stage: string, id: string, metricName: string, description: string): cloudwatch.Alarm {
     return new cloudwatch.Metric({
@@ -170,4 +161,34 @@ export class Alarms extends Construct {
       treatMissingData: notBreaching,
     });
   }
+}
+
+/**
+ * One alarm per Lambda for errors and throttles together (metric math): a stack holds at most 500
+ * resources, and two alarms for each of ~60 Lambdas would be a quarter of them.
+ */
+function errorsOrThrottlesAlarm(
+  scope: Construct,
+  name: string,
+  fn: lambda.IFunction,
+  period: Duration,
+): cloudwatch.Alarm {
+  return new cloudwatch.MathExpression({
+    expression: 'errors + throttles',
+    usingMetrics: {
+      errors: fn.metricErrors({ period, statistic: 'Sum' }),
+      throttles: fn.metricThrottles({ period, statistic: 'Sum' }),
+    },
+    period,
+    label: `${name} errors + throttles`,
+  }).createAlarm(scope, `${name}ErrorsOrThrottles`, {
+    alarmDescription:
+      `Lambda ${name} is throwing errors, or being throttled (account or function concurrency ` +
+      'exhausted: API calls fail, stream batches and events wait for retries)',
+    threshold: 1,
+    evaluationPeriods: 3,
+    datapointsToAlarm: 2,
+    comparisonOperator: atLeast,
+    treatMissingData: notBreaching,
+  });
 }

@@ -6,7 +6,7 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { ROUTES, type RouteDefinition } from '../shared/http/routes.ts';
-import type { BillingFunctions } from './billing-functions.ts';
+import type { HandlerFunctions } from './billing-functions.ts';
 import type { StageConfig } from './stage-config.ts';
 
 /** Routes served only by the local runtime (`npm start`); they must never reach AWS. */
@@ -54,7 +54,7 @@ const SYNCHRONOUS_HANDLER_REASON =
 
 export type BillingApiProps = {
   readonly config: StageConfig;
-  readonly functions: BillingFunctions;
+  readonly functions: HandlerFunctions;
   /** Defaults to ROUTES from shared/http/routes.ts; a parameter only so tests can feed bad input. */
   readonly routes?: readonly RouteDefinition[];
 };

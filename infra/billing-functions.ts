@@ -60,26 +60,37 @@ const BACKGROUND_SETTINGS: Record<(typeof BACKGROUND_HANDLERS)[number], Function
 
 export type BillingFunctionsProps = {
   readonly config: StageConfig;
+  /** The handlers to make a Lambda for (each a name in ALL_HANDLERS); defaults to all of them. */
+  readonly handlers?: readonly string[];
   /** Directory holding `<handler>/index.mjs` for every handler; defaults to dist/functions. */
   readonly assetRoot?: string;
   /** Variables every function gets (STAGE, TABLE_NAME, ...); constructs add their own later. */
   readonly environment: Readonly<Record<string, string>>;
 };
 
+/** Finds the Lambda of a handler, wherever (in which stack) it was made. */
+export interface HandlerFunctions {
+  get(name: string): lambda.Function;
+  entries(): [string, lambda.Function][];
+}
+
 /**
- * One Lambda per name in ALL_HANDLERS: Node.js 22 on arm64, the esbuild bundle as code
+ * One Lambda per handler name (all of ALL_HANDLERS unless `handlers` says which): Node.js 22 on arm64, the esbuild bundle as code
  * (`index.handler`), source maps on, X-Ray active tracing, and a log group with the stage's retention.
  * Each function has its own execution role that starts with nothing but writing to its own log group
  * (no AWSLambdaBasicExecutionRole, which may write to every log group of the account); the
  * constructs that own the other resources grant the rest.
  */
-export class BillingFunctions extends Construct {
+export class BillingFunctions extends Construct implements HandlerFunctions {
   private readonly byName = new Map<string, lambda.Function>();
 
   constructor(scope: Construct, id: string, props: BillingFunctionsProps) {
     super(scope, id);
     const assetRoot = props.assetRoot ?? DEFAULT_ASSET_ROOT;
-    const missing = ALL_HANDLERS.filter((name) => !existsSync(join(assetRoot, name, 'index.mjs')));
+    const handlers = props.handlers ?? ALL_HANDLERS;
+    const unknown = handlers.filter((name) => !ALL_HANDLERS.includes(name));
+    if (unknown.length > 0) throw new Error(`Not handlers (ALL_HANDLERS): ${unknown.join(', ')}`);
+    const missing = handlers.filter((name) => !existsSync(join(assetRoot, name, 'index.mjs')));
     if (missing.length > 0) {
       throw new Error(
         `Missing Lambda bundle(s) in ${assetRoot}: ${missing.map((name) => `${name}/index.mjs`).join(', ')}. ` +
@@ -88,7 +99,7 @@ export class BillingFunctions extends Construct {
       );
     }
 
-    for (const name of ALL_HANDLERS) {
+    for (const name of handlers) {
       const settings = settingsFor(name);
       const id = pascalCase(name);
       const logGroup = new logs.LogGroup(this, `${id}Logs`, {
@@ -139,7 +150,7 @@ export class BillingFunctions extends Construct {
     return fn;
   }
 
-  /** [handler name, function] for every handler, in ALL_HANDLERS order. */
+  /** [handler name, function] for every handler of this set, in the order they were made. */
   entries(): [string, lambda.Function][] {
     return [...this.byName.entries()];
   }
@@ -147,6 +158,25 @@ export class BillingFunctions extends Construct {
   /** Adds one variable to every function. */
   addEnvironment(key: string, value: string): void {
     for (const fn of this.byName.values()) fn.addEnvironment(key, value);
+  }
+}
+
+/** The functions of several BillingFunctions (one per stack) as one lookup. */
+export class CombinedFunctions implements HandlerFunctions {
+  constructor(private readonly parts: readonly BillingFunctions[]) {}
+
+  get(name: string): lambda.Function {
+    const part = this.parts.find((p) => p.entries().some(([known]) => known === name));
+    if (!part) throw new Error(`No Lambda for handler "${name}"`);
+    return part.get(name);
+  }
+
+  entries(): [string, lambda.Function][] {
+    return this.parts.flatMap((part) => part.entries());
+  }
+
+  addEnvironment(key: string, value: string): void {
+    for (const part of this.parts) part.addEnvironment(key, value);
   }
 }
 

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -30,5 +30,13 @@ describe('cdk synth', () => {
     expect(types.filter((type) => type === 'AWS::DynamoDB::Table')).toHaveLength(3);
     expect(types).toContain('AWS::ApiGatewayV2::Api');
     expect(types).toContain('AWS::Events::EventBus');
+    // The API handlers' Lambdas are in the nested stack, whose template the synth writes beside it.
+    const nested = readdirSync(outDir).filter((file) => file.endsWith('.nested.template.json'));
+    expect(nested).toHaveLength(1);
+    const nestedTemplate = JSON.parse(readFileSync(join(outDir, nested[0] as string), 'utf8')) as {
+      Resources: Record<string, { Type: string }>;
+    };
+    const nestedTypes = Object.values(nestedTemplate.Resources).map((resource) => resource.Type);
+    expect(nestedTypes.filter((type) => type === 'AWS::Lambda::Function').length).toBeGreaterThan(40);
   }, 150_000);
 });

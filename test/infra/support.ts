@@ -6,7 +6,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { App } from 'aws-cdk-lib';
+import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import { BillingStack, billingStackName } from '../../infra/billing-stack.ts';
@@ -29,11 +29,25 @@ export type CfnResource = {
   DependsOn?: string[];
 };
 
+type TemplateJson = {
+  Resources: Record<string, CfnResource>;
+  Outputs?: Record<string, { Value: unknown }>;
+  Parameters?: Record<string, unknown>;
+};
+
+/**
+ * One stage's templates. `template` and `resources` are the stack and its nested stack (the API
+ * handlers' Lambdas) read as one template: the nested stack's parameters replaced by what the parent
+ * passes, and the parent's reads of the nested stack's outputs by what those outputs hold. So a check
+ * of "this route invokes that Lambda" or "this role may read that table" reads the same either side of
+ * the split. `stacks` are the templates as CloudFormation gets them, for checks of the split itself.
+ */
 export type Synthesized = {
   stack: BillingStack;
   template: Template;
   resources: Record<string, CfnResource>;
   outputs: Record<string, { Value: unknown }>;
+  stacks: { parent: TemplateJson; apiFunctions: TemplateJson };
 };
 
 /** A directory with `<handler>/index.mjs` for every handler, as esbuild.config.mjs lays it out. */
@@ -56,12 +70,16 @@ export function synthStage(stage: string, context: Record<string, unknown> = {})
   const work = mkdtempSync(join(tmpdir(), 'billing-infra-test-'));
   try {
     const { stack } = buildStage(work, stage, context);
-    const template = Template.fromStack(stack);
-    const json = template.toJSON() as {
-      Resources: Record<string, CfnResource>;
-      Outputs: Record<string, { Value: unknown }>;
+    const parent = Template.fromStack(stack).toJSON() as TemplateJson;
+    const apiFunctions = Template.fromStack(stack.apiFunctionsStack).toJSON() as TemplateJson;
+    const flat = flattened(parent, apiFunctions);
+    return {
+      stack,
+      template: Template.fromJSON(flat),
+      resources: flat.Resources,
+      outputs: flat.Outputs ?? {},
+      stacks: { parent, apiFunctions },
     };
-    return { stack, template, resources: json.Resources, outputs: json.Outputs };
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
@@ -90,6 +108,36 @@ export function buildStage(
   return { app, stack };
 }
 
+/** The parent and its one nested stack as one template (see Synthesized). */
+function flattened(parent: TemplateJson, nested: TemplateJson): TemplateJson {
+  const [nestedId, nestedResource, ...more] = Object.entries(parent.Resources)
+    .filter(([, resource]) => resource.Type === 'AWS::CloudFormation::Stack')
+    .flat();
+  if (more.length > 0 || typeof nestedId !== 'string') throw new Error('expected one nested stack');
+  const passed = (nestedResource as CfnResource).Properties['Parameters'] as Record<string, unknown>;
+  const replace = (value: unknown, swap: (node: Record<string, unknown>) => unknown): unknown => {
+    if (Array.isArray(value)) return value.map((item) => replace(item, swap));
+    if (typeof value !== 'object' || value === null) return value;
+    const swapped = swap(value as Record<string, unknown>);
+    if (swapped !== undefined) return swapped;
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, replace(item, swap)]));
+  };
+  const fromParent = replace(nested, (node) => {
+    const ref = node['Ref'];
+    return typeof ref === 'string' && ref in passed ? passed[ref] : undefined;
+  }) as TemplateJson;
+  const fromNested = replace(parent, (node) => {
+    const getAtt = node['Fn::GetAtt'];
+    if (!Array.isArray(getAtt) || getAtt[0] !== nestedId) return undefined;
+    const output = String(getAtt[1]).replace(/^Outputs\./, '');
+    return fromParent.Outputs?.[output]?.Value;
+  }) as TemplateJson;
+  return {
+    ...fromNested,
+    Resources: { ...fromNested.Resources, ...fromParent.Resources },
+  };
+}
+
 /** Resources of one CloudFormation type, by logical id. */
 export function ofType(synth: Synthesized, type: string): [string, CfnResource][] {
   return Object.entries(synth.resources).filter(([, resource]) => resource.Type === type);
@@ -105,7 +153,7 @@ export function only(synth: Synthesized, type: string, prefix = ''): [string, Cf
 /** Logical id of the Lambda of one handler. */
 export function functionId(synth: Synthesized, handler: string): string {
   const cfn = synth.stack.functions.get(handler).node.defaultChild as CfnFunction;
-  return synth.stack.getLogicalId(cfn);
+  return Stack.of(cfn).getLogicalId(cfn);
 }
 
 export function functionResource(synth: Synthesized, handler: string): CfnResource {

@@ -12,6 +12,7 @@ export const AUDITED_ENTITY_TYPES = [
   'coupon',
   'subscription',
   'invoice',
+  'credit_note',
 ] as const;
 
 export type AuditedEntityType = (typeof AUDITED_ENTITY_TYPES)[number];

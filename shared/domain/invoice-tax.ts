@@ -40,19 +40,12 @@ export function taxedInvoice(
   /** Which lines the discount lines were taken from (coupons.ts isDiscountable); all charges if not said. */
   discounted: (line: InvoiceLine) => boolean = () => true,
 ): InvoiceTaxFields & { lines: InvoiceLine[] } {
-  // What the discount lines take is shared over the lines they were taken from (coupons.ts).
-  const discount = -lines.reduce((sum, line) => sum + (line.kind === 'discount' ? line.amount : 0), 0);
-  const targets = lines.filter((line) => line.kind !== 'discount' && line.amount > 0 && discounted(line));
-  const shares = shareOverLines(
-    discount,
-    targets.map((line) => line.amount),
-  );
-  const shareOf = new Map(targets.map((line, i) => [line, shares[i]!]));
+  const shareOf = discountShares(lines, discounted);
   const taxed = invoiceTax(
     lines.map((line) =>
       line.kind === 'discount'
         ? { amount: 0, rates: [] }
-        : { amount: line.amount - (shareOf.get(line) ?? 0), rates: line.credited_tax_rates ?? rates },
+        : { amount: line.amount - (shareOf.get(line.id) ?? 0), rates: line.credited_tax_rates ?? rates },
     ),
   );
   // Named from the invoice's rates and those a threshold credit is taxed back at.
@@ -76,6 +69,24 @@ export function taxedInvoice(
     })),
     tax_rates: [...rates],
   };
+}
+
+/**
+ * What the discount lines take, shared over the lines they were taken from (coupons.ts), by line id:
+ * each of those lines billed its amount less its share (what it is taxed on, and what a credit note
+ * can give back of it). Lines with no share are absent.
+ */
+export function discountShares(
+  lines: readonly InvoiceLine[],
+  discounted: (line: InvoiceLine) => boolean,
+): Map<string, number> {
+  const discount = -lines.reduce((sum, line) => sum + (line.kind === 'discount' ? line.amount : 0), 0);
+  const targets = lines.filter((line) => line.kind !== 'discount' && line.amount > 0 && discounted(line));
+  const shares = shareOverLines(
+    discount,
+    targets.map((line) => line.amount),
+  );
+  return new Map(targets.map((line, i) => [line.id, shares[i]!]));
 }
 
 /** The tax figures of lines not taxed (yet): a draft's, or an invoice with no rates. */

@@ -71,6 +71,12 @@ export type InvoiceLine = {
   discount_id?: string;
   /** Each of the invoice's tax rates on this line (invoice-tax.ts); empty until it is finalized. */
   taxes: LineTax[];
+  /** What credit notes gave back of this line so far (credit-note.ts); absent until one does. */
+  credited_amount?: number;
+  /** The quantity given back, when it was credited by quantity; null or absent otherwise. */
+  credited_quantity?: string | null;
+  /** The tax given back so far, rate by rate in the order of `taxes`. */
+  credited_taxes?: number[];
 };
 
 /** A line before it has its id (lines are built first, then numbered on their invoice by withLineIds). */
@@ -117,8 +123,14 @@ export type Invoice = {
   credit_applied: number;
   /** What a total below zero left on the customer's credit balance when finalized. */
   credited_to_balance: number;
-  /** What the customer owes: the total less the credit applied, never below 0. */
+  /** What the customer owes: the total less the credit applied and credit notes, never below 0. */
   amount_due: number;
+  /** What credit notes took off what was due (credit-note.ts). */
+  pre_payment_credit_notes_amount: number;
+  /** What credit notes gave back beyond what was due: to the credit balance, or outside this service. */
+  post_payment_credit_notes_amount: number;
+  /** How many credit notes it has. */
+  credit_note_count: number;
   amount_paid: number;
   due_date: string | null;
   /** The latest PaymentIntent tried for this invoice (the paying one once paid). */
@@ -437,16 +449,31 @@ export function newDraft(fields: DraftFields, now: Date): Invoice {
 }
 
 /** A draft's figures: the total (exactly the sum of the lines, not taxed yet) and what is due, before any credit. */
-export function totalsOf(lines: readonly Pick<InvoiceLine, 'amount'>[]): ReturnType<typeof untaxed> & {
-  amount_due: number;
-  credit_applied: number;
-  credited_to_balance: number;
-} {
+export function totalsOf(
+  lines: readonly Pick<InvoiceLine, 'amount'>[],
+): ReturnType<typeof untaxed> &
+  Pick<
+    Invoice,
+    | 'amount_due'
+    | 'credit_applied'
+    | 'credited_to_balance'
+    | 'pre_payment_credit_notes_amount'
+    | 'post_payment_credit_notes_amount'
+    | 'credit_note_count'
+  > {
   const total = assertMinorUnits(
     lines.reduce((sum, line) => sum + line.amount, 0),
     'invoice total',
   );
-  return { ...untaxed(total), amount_due: Math.max(total, 0), credit_applied: 0, credited_to_balance: 0 };
+  return {
+    ...untaxed(total),
+    amount_due: Math.max(total, 0),
+    credit_applied: 0,
+    credited_to_balance: 0,
+    pre_payment_credit_notes_amount: 0,
+    post_payment_credit_notes_amount: 0,
+    credit_note_count: 0,
+  };
 }
 
 /**

@@ -4,6 +4,7 @@ import { catalogContracts } from './catalog.ts';
 import type { HandlerContract } from './contract.ts';
 import { defineContract } from './contract.ts';
 import { couponContracts } from './coupons.ts';
+import { creditNoteContracts } from './credit-notes.ts';
 import { customerContracts } from './customers.ts';
 import { invoiceItemContracts } from './invoice-items.ts';
 import { invoiceContracts } from './invoices.ts';
@@ -30,6 +31,7 @@ export const CONTRACTS: Record<string, HandlerContract> = {
   ...catalogContracts,
   ...taxRateContracts,
   ...couponContracts,
+  ...creditNoteContracts,
   ...subscriptionContracts,
   ...invoiceContracts,
   ...invoiceItemContracts,

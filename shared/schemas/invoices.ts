@@ -76,6 +76,18 @@ export const InvoiceLineSchema = z.object({
   taxes: z
     .array(LineTaxSchema)
     .meta({ description: "Each of the invoice's tax rates on this line; empty until it is finalized" }),
+  credited_amount: z.number().int().optional().meta({
+    description: 'What credit notes gave back of this line so far (tax excluded); absent until one does',
+  }),
+  credited_quantity: z
+    .string()
+    .nullable()
+    .optional()
+    .meta({ description: 'The quantity credit notes gave back, when credited by quantity' }),
+  credited_taxes: z
+    .array(z.number().int())
+    .optional()
+    .meta({ description: 'The tax credit notes gave back, rate by rate in the order of taxes' }),
 });
 
 export const InvoiceSchema = z
@@ -152,7 +164,18 @@ export const InvoiceSchema = z
       .number()
       .int()
       .meta({ description: "A total below zero: what it added to the customer's credit balance" }),
-    amount_due: z.number().int().meta({ description: 'total − credit_applied, never below 0' }),
+    amount_due: z.number().int().meta({
+      description: 'total − credit_applied − pre_payment_credit_notes_amount, never below 0',
+    }),
+    pre_payment_credit_notes_amount: z
+      .number()
+      .int()
+      .meta({ description: 'What credit notes took off what was due' }),
+    post_payment_credit_notes_amount: z.number().int().meta({
+      description:
+        "What credit notes gave back beyond what was due (to the customer's credit balance, or outside)",
+    }),
+    credit_note_count: z.number().int().meta({ description: 'How many credit notes it has' }),
     amount_paid: z.number().int(),
     due_date: z.string().nullable(),
     stripe_payment_intent_id: z.string().nullable(),

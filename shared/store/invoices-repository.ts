@@ -23,6 +23,7 @@ import {
   pendingItemKey,
   periodClosedKey,
   subscriptionKey,
+  type TableKey,
 } from './keys.ts';
 import { pageByOwner, pageByType, queryAll } from './list-pages.ts';
 import type { Page } from './pagination.ts';
@@ -191,19 +192,7 @@ export class InvoicesRepository {
 
   /** The customer's invoice counter moving from sequence − 1 to sequence: numbers stay gapless. */
   private counterMove(customerId: string, sequence: number): TransactItem {
-    return {
-      Update: {
-        TableName: this.tableName,
-        Key: invoiceCounterKey(customerId),
-        UpdateExpression: 'SET last_number = :sequence, item_type = :type',
-        ConditionExpression: sequence === 1 ? 'attribute_not_exists(last_number)' : 'last_number = :previous',
-        ExpressionAttributeValues: {
-          ':sequence': sequence,
-          ':type': 'invoice_counter',
-          ...(sequence === 1 ? {} : { ':previous': sequence - 1 }),
-        },
-      },
-    };
+    return sequenceMove(this.tableName, invoiceCounterKey(customerId), sequence, 'invoice_counter');
   }
 
   /**
@@ -243,7 +232,12 @@ export class InvoicesRepository {
     audit: AuditDraft,
     extra: TransactItem[] = [],
   ): Promise<boolean> {
-    const items: TransactItem[] = [
+    return (await transactWrite([...this.transitionItems(next, expectedVersion, audit), ...extra])).ok;
+  }
+
+  /** The items of `transition`, for a transaction another repository writes (a credit note's). */
+  transitionItems(next: Invoice, expectedVersion: number, audit: AuditDraft): TransactItem[] {
+    return [
       {
         Put: {
           TableName: this.tableName,
@@ -253,9 +247,7 @@ export class InvoicesRepository {
         },
       },
       auditPut(this.tableName, invoiceKey(next.id), audit),
-      ...extra,
     ];
-    return (await transactWrite(items)).ok;
   }
 
   /** Replaces the invoice if it is still at `expectedVersion`, without an audit entry (bookkeeping only). */
@@ -297,9 +289,16 @@ export class InvoicesRepository {
     paymentAudit: AuditDraft,
     extra: TransactItem[] = [],
   ): Promise<boolean> {
-    const paymentKey = invoicePaymentKey(paid.id, payment.id);
     return this.transition(paid, expectedVersion, invoiceAudit, [
       ...extra,
+      ...this.paymentItems(paid.id, payment, paymentAudit),
+    ]);
+  }
+
+  /** A payment recorded once (keyed by its id), with its audit entry. */
+  paymentItems(invoiceId: string, payment: PaymentRecord, audit: AuditDraft): TransactItem[] {
+    const paymentKey = invoicePaymentKey(invoiceId, payment.id);
+    return [
       {
         Put: {
           TableName: this.tableName,
@@ -307,8 +306,8 @@ export class InvoicesRepository {
           ConditionExpression: 'attribute_not_exists(PK)',
         },
       },
-      auditPut(this.tableName, paymentKey, paymentAudit),
-    ]);
+      auditPut(this.tableName, paymentKey, audit),
+    ];
   }
 
   /**
@@ -425,6 +424,31 @@ export function storedInvoice(item: Record<string, unknown>): Invoice {
     ...invoice,
     ...untaxed(invoice.total),
     lines: (invoice.lines ?? []).map((line) => ({ ...line, taxes: line.taxes ?? [] })),
+  };
+}
+
+/**
+ * A counter item moving from sequence − 1 to sequence, only if it is still at sequence − 1: what keeps
+ * a series of numbers (a customer's invoices, its credit notes) gapless under concurrent writers.
+ */
+export function sequenceMove(
+  tableName: string,
+  key: TableKey,
+  sequence: number,
+  itemType: string,
+): TransactItem {
+  return {
+    Update: {
+      TableName: tableName,
+      Key: key,
+      UpdateExpression: 'SET last_number = :sequence, item_type = :type',
+      ConditionExpression: sequence === 1 ? 'attribute_not_exists(last_number)' : 'last_number = :previous',
+      ExpressionAttributeValues: {
+        ':sequence': sequence,
+        ':type': itemType,
+        ...(sequence === 1 ? {} : { ':previous': sequence - 1 }),
+      },
+    },
   };
 }
 

@@ -44,6 +44,10 @@ const DEFAULTS_ON_READ: Record<string, (item: Record<string, unknown>) => Record
     bills_usage: true,
     credit_applied: 0,
     credited_to_balance: 0,
+    // Written before credit notes.
+    pre_payment_credit_notes_amount: 0,
+    post_payment_credit_notes_amount: 0,
+    credit_note_count: 0,
   }),
   customer: () => ({ invoice_prefix: null }),
   // Written before one-time prices: every price was a plan's.

@@ -43,6 +43,9 @@
  * Credit balances of a customer            | table | PK = CUSTOMER#<id>, SK begins_with CREDIT_BALANCE#
  * Credit balance in one currency           | table | PK = CUSTOMER#<id>, SK = CREDIT_BALANCE#<currency>
  * Payments of an invoice (each once)       | table | PK = INVOICE#<id>, SK begins_with PAYMENT#
+ * Get credit note by id                    | table | PK = CREDIT_NOTE#<id>, SK = PROFILE
+ * Credit notes of an invoice, oldest first | GSI1  | GSI1PK = INVOICE#<id>, GSI1SK begins_with CREDIT_NOTE#
+ * Last credit note number of a customer    | table | PK = CUSTOMER#<id>, SK = CREDIT_NOTE_COUNTER
  * Subscriptions due for period close       | GSI3  | GSI3PK = DUE#subscription#<status> (each not canceled), GSI3SK < <now>$
  * Subscriptions in one status (past_due)   | GSI3  | GSI3PK = DUE#subscription#<status>
  * Open invoices past their due date        | GSI3  | GSI3PK = DUE#invoice, GSI3SK < <now>$ (open, amount due > 0)
@@ -278,6 +281,17 @@ export const invoiceKey = (invoiceId: string): TableKey => ({ PK: `INVOICE#${inv
 export const invoiceCounterKey = (customerId: string): TableKey => ({
   PK: `CUSTOMER#${customerId}`,
   SK: 'INVOICE_COUNTER',
+});
+
+export const creditNoteKey = (creditNoteId: string): TableKey => ({
+  PK: `CREDIT_NOTE#${creditNoteId}`,
+  SK: ENTITY_SK,
+});
+
+/** A customer's credit notes are numbered apart from its invoices, gapless too. */
+export const creditNoteCounterKey = (customerId: string): TableKey => ({
+  PK: `CUSTOMER#${customerId}`,
+  SK: 'CREDIT_NOTE_COUNTER',
 });
 
 /** Guards "one customer per invoice prefix": created with the customer (or its first finalization). */

@@ -3,6 +3,7 @@ import { notFound } from '../domain/errors.ts';
 import { canAccessCustomer, type Principal, requireOperator } from '../domain/principal.ts';
 import { type AuditEntry, pageAuditTrail } from '../store/audit.ts';
 import { CatalogRepository } from '../store/catalog-repository.ts';
+import { CreditNotesRepository } from '../store/credit-notes-repository.ts';
 import { CustomersRepository } from '../store/customers-repository.ts';
 import { DiscountsRepository } from '../store/discounts-repository.ts';
 import { InvoicesRepository } from '../store/invoices-repository.ts';
@@ -49,6 +50,11 @@ async function requireVisibleEntity(
     case 'invoice': {
       const invoice = await new InvoicesRepository(tableName).get(id);
       if (!invoice || !canAccessCustomer(principal, invoice.customer_id)) throw notFound('Invoice', id);
+      return;
+    }
+    case 'credit_note': {
+      const note = await new CreditNotesRepository(tableName).get(id);
+      if (!note || !canAccessCustomer(principal, note.customer_id)) throw notFound('Credit note', id);
       return;
     }
     case 'product':

@@ -102,11 +102,11 @@ export async function oneOffBuyer(
     email: `${input.name.toLowerCase().replace(/\W/g, '')}@example.com`,
     tax_rate_ids: input.taxRateIds ?? [],
   });
-  const invoice = () =>
+  const invoice = (quantity = 1) =>
     post('/api/v1/invoices', {
       customer_id: customer.id,
       currency: 'USD',
-      items: [{ price_id: price.id, quantity: 1 }],
+      items: [{ price_id: price.id, quantity }],
     });
   return { customer, price, invoice };
 }

@@ -24,6 +24,13 @@ export async function changeInvoiceStatus(
   requireOperator(caller.principal, `${action.replace('_', ' ')} invoices`);
   const current = await invoiceFor(tableName, invoiceId, caller.principal);
   const status = nextInvoiceStatus(current.status, action);
+  // What a credit note gave back (to the credit balance, or off what was due) would stand on a void
+  // invoice: the corrections stay, and what is left is credited instead.
+  if (action === 'void' && current.credit_note_count > 0)
+    throw new DomainError(
+      'conflict',
+      `Invoice ${invoiceId} has credit notes; issue a credit note for what is left instead of voiding it`,
+    );
   const at = caller.now.toISOString();
   const next: Invoice = {
     ...current,
@@ -45,7 +52,7 @@ export async function changeInvoiceStatus(
     if (closing)
       throw new DomainError(
         'conflict',
-        `Invoice ${invoiceId} billed usage that invoice ${closing} has credited since its period closed; voiding it would leave that usage billed nowhere (a credit note will correct it once credit notes exist)`,
+        `Invoice ${invoiceId} billed usage that invoice ${closing} has credited since its period closed; voiding it would leave that usage billed nowhere (issue a credit note to correct it)`,
       );
   };
   await refuseCredited();

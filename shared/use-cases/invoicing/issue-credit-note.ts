@@ -1,0 +1,156 @@
+import { randomUUID } from 'node:crypto';
+import { isDiscountable } from '../../domain/coupons.ts';
+import { type CreditNote, type CreditNoteRequest, creditNoteOf } from '../../domain/credit-note.ts';
+import type { Invoice } from '../../domain/invoice.ts';
+import { type Caller, requireOperator } from '../../domain/principal.ts';
+import { logger } from '../../logger.ts';
+import { auditBy } from '../../store/audit.ts';
+import { CreditNotesRepository } from '../../store/credit-notes-repository.ts';
+import { CustomersRepository, creditBalanceChange } from '../../store/customers-repository.ts';
+import { type Idempotency, IdempotencyKeyTaken, idempotencyItems } from '../../store/idempotency.ts';
+import { InvoicesRepository, type PaymentRecord } from '../../store/invoices-repository.ts';
+import type { TransactItem } from '../../store/transact.ts';
+import { changingConcurrently, LOST_RACE, retryOnLostRace } from '../optimistic.ts';
+import { reconcileStanding } from './dunning.ts';
+import { invoiceFor } from './invoices.ts';
+
+/** `<prefix>-CN-0001`: the customer's invoice prefix, its own gapless series. */
+export const creditNoteNumber = (prefix: string, sequence: number): string =>
+  `${prefix}-CN-${String(sequence).padStart(4, '0')}`;
+
+/**
+ * Issues a credit note against a finalized invoice (operators only): the note, numbered next in the
+ * customer's series; the invoice with its lines' credits and its amount due lowered (paid, when
+ * nothing is left due); the customer's credit balance raised by what goes there; their audit entries
+ * and the idempotency record: one transaction, so a retry or a concurrent note can never credit a
+ * line twice or skip a number.
+ */
+export async function issueCreditNote(
+  tableName: string,
+  invoiceId: string,
+  request: CreditNoteRequest,
+  caller: Caller,
+  idempotency: Idempotency = undefined,
+): Promise<CreditNote> {
+  requireOperator(caller.principal, 'issue credit notes');
+  const notes = new CreditNotesRepository(tableName);
+  const invoices = new InvoicesRepository(tableName);
+  const customers = new CustomersRepository(tableName);
+  const issued = await retryOnLostRace(
+    5,
+    async () => {
+      const current = await invoiceFor(tableName, invoiceId, caller.principal);
+      const { figures, invoice: credited } = creditNoteOf(current, request, (line) =>
+        isDiscountable(line, current),
+      );
+      const [last, prefix, balance] = await Promise.all([
+        notes.lastNumber(current.customer_id),
+        customers.ensureInvoicePrefix(current.customer_id, (before, after) =>
+          auditBy(caller, 'customer', current.customer_id, 'customer.invoice_prefix_assigned', before, after),
+        ),
+        figures.credit_amount > 0
+          ? customers.creditBalance(current.customer_id, current.currency)
+          : undefined,
+      ]);
+      const at = caller.now.toISOString();
+      const sequence = last + 1;
+      const note: CreditNote = {
+        id: `cn_${randomUUID().replaceAll('-', '')}`,
+        number: creditNoteNumber(prefix, sequence),
+        invoice_id: current.id,
+        invoice_number: current.number ?? current.id,
+        customer_id: current.customer_id,
+        currency: current.currency,
+        reason: request.reason,
+        memo: request.memo ?? null,
+        ...figures,
+        created_at: at,
+        version: 1,
+      };
+      // An open (or uncollectible) invoice left with nothing due is paid, as Stripe does.
+      const settles = current.status !== 'paid' && credited.amount_due === 0;
+      const next: Invoice = {
+        ...credited,
+        ...(settles
+          ? { status: 'paid' as const, paid_at: at, last_payment_error: null, pending_payment: null }
+          : {}),
+        updated_at: at,
+        version: current.version + 1,
+      };
+      const invoiceAudit = auditBy(
+        caller,
+        'invoice',
+        current.id,
+        settles ? 'invoice.paid' : 'invoice.credited',
+        current,
+        next,
+      );
+      const items: TransactItem[] = [
+        ...invoices.transitionItems(next, current.version, invoiceAudit),
+        ...notes.issueItems(
+          note,
+          sequence,
+          auditBy(caller, 'credit_note', note.id, 'credit_note.issued', null, note),
+        ),
+      ];
+      if (settles) {
+        const record: PaymentRecord = {
+          id: `credit_note_${note.id}`,
+          invoice_id: current.id,
+          customer_id: current.customer_id,
+          amount: 0,
+          currency: current.currency,
+          method: 'none',
+          stripe_payment_intent_id: null,
+          received_at: at,
+          applied: true,
+          unapplied_reason: null,
+        };
+        items.push(
+          ...invoices.paymentItems(
+            current.id,
+            record,
+            auditBy(caller, 'payment', record.id, 'payment.recorded', null, record),
+          ),
+        );
+      }
+      if (figures.credit_amount > 0) {
+        const after = (balance?.amount ?? 0) + figures.credit_amount;
+        items.push(
+          ...creditBalanceChange(
+            tableName,
+            current.customer_id,
+            current.currency,
+            balance,
+            after,
+            auditBy(
+              caller,
+              'customer',
+              current.customer_id,
+              'customer.credit_balance_changed',
+              { currency: current.currency, amount: balance?.amount ?? 0 },
+              { currency: current.currency, amount: after, credit_note_id: note.id },
+            ),
+          ),
+        );
+      }
+      const outcome = await notes.issue(items, idempotencyItems(tableName, idempotency, note));
+      if (outcome === 'idempotency-key-taken') throw new IdempotencyKeyTaken();
+      if (outcome === 'lost-race') return LOST_RACE;
+      return { note, paid: settles ? next : undefined };
+    },
+    () => {
+      throw changingConcurrently(`Invoice ${invoiceId}`);
+    },
+  );
+  // A subscription past due because of this invoice is active again (the scheduled job re-checks too).
+  const subscriptionId = issued.paid?.subscription_id;
+  if (subscriptionId)
+    await reconcileStanding(tableName, subscriptionId, caller).catch((error: unknown) =>
+      logger.warn('Could not re-check the subscription after a credit note paid its invoice', {
+        subscription_id: subscriptionId,
+        error,
+      }),
+    );
+  return issued.note;
+}

@@ -286,7 +286,11 @@ function credited(
     percentage: tax.percentage,
     inclusive: tax.inclusive,
   }));
-  const taxesAfter = taxesOfLine(creditedAfter, rates).map((tax) => tax.amount);
+  // In full, exactly the line's own taxes (what it was charged), whatever the line's history.
+  const taxesAfter =
+    creditedAfter === net
+      ? line.taxes.map((tax) => tax.amount)
+      : taxesOfLine(creditedAfter, rates).map((tax) => tax.amount);
   return {
     line,
     noteLine: {

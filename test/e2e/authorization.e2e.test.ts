@@ -30,6 +30,10 @@ type Fixture = {
   taxRateId: string;
   couponId: string;
   discountId: string;
+  /** A finalized one-off invoice of the customer, and a credit note of it. */
+  openInvoiceId: string;
+  openLineId: string;
+  creditNoteId: string;
 };
 let f: Fixture;
 
@@ -172,6 +176,13 @@ const SAMPLES: Record<string, (route: RouteDefinition) => Sample> = {
     otherTenant: 403,
   }),
   'audit-list': () => ({ path: `/api/v1/audit/customer/${f.customerId}`, otherTenant: 404 }),
+  'credit-notes-create': () => ({
+    path: `/api/v1/invoices/${f.openInvoiceId}/credit-notes`,
+    body: { reason: 'duplicate', lines: [{ invoice_line_id: f.openLineId, amount: 1 }] },
+    otherTenant: 403,
+  }),
+  'credit-notes-list': () => ({ path: `/api/v1/invoices/${f.openInvoiceId}/credit-notes`, otherTenant: 404 }),
+  'credit-notes-get': () => ({ path: `/api/v1/credit-notes/${f.creditNoteId}`, otherTenant: 404 }),
   'payment-methods-attach': () => ({
     path: `/api/v1/customers/${f.customerId}/payment-methods`,
     body: { card: { brand: 'visa', last4: '4242', exp_month: 8, exp_year: 2030 } },
@@ -246,7 +257,24 @@ beforeAll(async () => {
     body: { coupon_id: coupon.body.id },
   });
   expect(discount.status).toBe(201);
+  const oneOff = await service.call('POST', '/api/v1/invoices', {
+    token: operator,
+    body: {
+      customer_id: a.customer.id,
+      currency: 'USD',
+      items: [{ price_id: oneTime.body.id, quantity: 4 }],
+    },
+  });
+  expect(oneOff.status).toBe(201);
+  const creditNote = await service.call('POST', `/api/v1/invoices/${oneOff.body.id}/credit-notes`, {
+    token: operator,
+    body: { reason: 'duplicate', lines: [{ invoice_line_id: oneOff.body.lines[0].id, amount: 1 }] },
+  });
+  expect(creditNote.status).toBe(201);
   f = {
+    openInvoiceId: oneOff.body.id,
+    openLineId: oneOff.body.lines[0].id,
+    creditNoteId: creditNote.body.id,
     taxRateId: taxRate.body.id,
     couponId: coupon.body.id,
     discountId: discount.body.id,

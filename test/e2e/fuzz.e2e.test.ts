@@ -91,6 +91,10 @@ type Fixtures = {
   /** Two coupons (a list with a second page), the first redeemed by the usage customer as `discountId`. */
   couponIds: [string, string];
   discountId: string;
+  /** A finalized one-off invoice of the usage customer (its line: `creditableLineId`), and a credit note of it. */
+  creditableInvoiceId: string;
+  creditableLineId: string;
+  creditNoteId: string;
   now: string;
   /** A real next_cursor per list route, from a first page of one. */
   cursors: Map<string, string>;
@@ -299,6 +303,20 @@ const SPECS: Record<string, FuzzSpec> = {
   'POST /api/v1/invoices/{id}/finalize': { params: (fx) => ({ id: fx.invoice1 }) },
   'POST /api/v1/invoices/{id}/void': { params: (fx) => ({ id: fx.invoice2 }) },
   'POST /api/v1/invoices/{id}/mark-uncollectible': { params: (fx) => ({ id: fx.invoice1 }) },
+  'POST /api/v1/invoices/{id}/credit-notes': {
+    params: (fx) => ({ id: fx.creditableInvoiceId }),
+    bodies: (fx) => [
+      {
+        reason: 'order_change',
+        memo: 'A fuzzed correction',
+        lines: [{ invoice_line_id: fx.creditableLineId, amount: 100 }],
+      },
+      { reason: 'product_unsatisfactory', lines: [{ invoice_line_id: fx.creditableLineId, quantity: '1' }] },
+      { reason: 'duplicate', post_payment_to: 'out_of_band' },
+    ],
+  },
+  'GET /api/v1/invoices/{id}/credit-notes': { params: (fx) => ({ id: fx.creditableInvoiceId }) },
+  'GET /api/v1/credit-notes/{id}': { params: (fx) => ({ id: fx.creditNoteId }) },
   'POST /api/v1/invoices/{id}/pay': {
     params: (fx) => ({ id: fx.invoice1 }),
     bodies: (fx) => [{ paid_out_of_band: true }, {}, { payment_method_id: fx.paymentMethodId }],
@@ -515,6 +533,15 @@ async function createFixtures(): Promise<Fixtures> {
   const discountId = (
     await call('POST', `/api/v1/customers/${usage.customer.id}/discounts`, { coupon_id: couponIds[0] })
   ).id as string;
+  const creditable = await call('POST', '/api/v1/invoices', {
+    customer_id: usage.customer.id,
+    currency: 'USD',
+    items: [{ price_id: oneTime.id, quantity: 40 }],
+  });
+  const creditNote = await call('POST', `/api/v1/invoices/${creditable.id}/credit-notes`, {
+    reason: 'duplicate',
+    lines: [{ invoice_line_id: creditable.lines[0].id, quantity: '1' }],
+  });
   const invoiceOf = async (customerId: string) =>
     (await call('GET', `/api/v1/invoices?customer_id=${customerId}`)).data[0].id as string;
   const invoice1 = await invoiceOf(a1.customer.id);
@@ -538,6 +565,9 @@ async function createFixtures(): Promise<Fixtures> {
     taxRateIds,
     couponIds,
     discountId,
+    creditableInvoiceId: creditable.id as string,
+    creditableLineId: creditable.lines[0].id as string,
+    creditNoteId: creditNote.id as string,
     now,
     cursors: new Map<string, string>(),
   };

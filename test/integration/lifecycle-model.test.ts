@@ -19,6 +19,7 @@ import { createOneOffInvoice } from '../../shared/use-cases/invoicing/create-one
 import { finalizeInvoice } from '../../shared/use-cases/invoicing/finalize-invoice.ts';
 import { invoiceUsageThreshold } from '../../shared/use-cases/invoicing/invoice-usage-threshold.ts';
 import { listInvoices } from '../../shared/use-cases/invoicing/invoices.ts';
+import { issueCreditNote } from '../../shared/use-cases/invoicing/issue-credit-note.ts';
 import { payInvoice } from '../../shared/use-cases/invoicing/pay-invoice.ts';
 import { upcomingInvoice } from '../../shared/use-cases/invoicing/upcoming-invoice.ts';
 import { createSubscription, updateSubscription } from '../../shared/use-cases/subscriptions.ts';
@@ -239,6 +240,7 @@ type RawStep =
   | { kind: 'preview'; pick: number; plan: string | null }
   | { kind: 'one_time_item'; pick: number; product: string; quantity: number }
   | { kind: 'one_off'; items: { product: string; quantity: number }[] }
+  | { kind: 'credit_note'; pick: number }
   | { kind: 'threshold'; pick: number }
   | { kind: 'close' }
   | { kind: 'finalize_all' }
@@ -350,9 +352,12 @@ const rawStep: fc.Arbitrary<RawStep> = fc.oneof(
   { weight: 14, arbitrary: fc.constant({ kind: 'close' as const }) },
   { weight: 8, arbitrary: fc.constant({ kind: 'finalize_all' as const }) },
   { weight: 5, arbitrary: fc.constant({ kind: 'pay_all' as const }) },
+  { weight: 8, arbitrary: fc.record({ kind: fc.constant('credit_note' as const), pick }) },
 );
 const lifecycle = fc.record({
   first: fc.record({ plan: planKey, trialDays }),
+  /** After everything is paid, one invoice is credited whole (when one is left to credit). */
+  lastCredit: pick,
   /** Where the lifecycle starts within its slot of time: any millisecond of a year. */
   offset: fc.integer({ min: 0, max: 365 * DAY }),
   /** The customer's one tax rate, if any: [percentage, in ten-thousandths], added or inclusive. */
@@ -593,6 +598,17 @@ async function drive(
       }
       return true;
     }
+    case 'credit_note': {
+      // The whole of the invoice the model credits (none finalized yet: nothing to credit).
+      const [target] = targets;
+      if (!target) return false;
+      const invoice = claim(await allInvoices(context.customerId), target.key, target.lines);
+      if (!invoice) throw new Error(`The service has no invoice ${target.key} to credit`);
+      return issueCreditNote(table(), invoice.id, { reason: 'order_change' }, caller).then(
+        () => true,
+        refused,
+      );
+    }
   }
 }
 
@@ -719,9 +735,11 @@ async function runLifecycle(input: Lifecycle): Promise<void> {
   let previous = start;
   const take = async (step: Step) => {
     const wanted = step.kind === 'finalize_all' ? 'draft' : step.kind === 'pay_all' ? 'open' : undefined;
-    const targets = model.invoices
-      .filter((i) => i.status === wanted)
-      .map((i) => ({ key: modelKey(i, context), lines: modelLines(i) }));
+    const credited = step.kind === 'credit_note' ? model.creditNoteTarget(step.pick) : undefined;
+    const targets = (credited ? [credited] : model.invoices.filter((i) => i.status === wanted)).map((i) => ({
+      key: modelKey(i, context),
+      lines: modelLines(i),
+    }));
     const expected = model.apply(step);
     const done = await drive(step, context, targets);
     tally(`${step.kind} ${expected.ok ? 'done' : `refused (${expected.why})`}`);
@@ -807,12 +825,15 @@ async function runLifecycle(input: Lifecycle): Promise<void> {
     steps.push(step);
     await take(step);
   }
-  // Settle everything at the end: close what has ended, finalize, pay.
+  // Settle everything at the end: close what has ended, finalize, pay; then credit one paid invoice.
   for (const kind of ['close', 'finalize_all', 'pay_all'] as const) {
     const step: Step = { kind, at: previous + 1 };
     steps.push(step);
     await take(step);
   }
+  const lastCredit: Step = { kind: 'credit_note', at: previous + 1, pick: input.lastCredit };
+  steps.push(lastCredit);
+  await take(lastCredit);
 
   const real = await allInvoices(customer.id);
   expect(real.map(realKey).sort(), 'the invoices the service drafted').toEqual(
@@ -834,6 +855,9 @@ async function runLifecycle(input: Lifecycle): Promise<void> {
         credited_to_balance: invoice.credited_to_balance,
         amount_due: invoice.amount_due,
         amount_paid: invoice.amount_paid,
+        pre_payment_credit_notes_amount: invoice.pre_payment_credit_notes_amount,
+        post_payment_credit_notes_amount: invoice.post_payment_credit_notes_amount,
+        credit_note_count: invoice.credit_note_count,
         number: invoice.number,
         next_period_start: invoice.next_period_start,
         next_period_end: invoice.next_period_end,
@@ -847,6 +871,9 @@ async function runLifecycle(input: Lifecycle): Promise<void> {
       credited_to_balance: expected.creditedToBalance,
       amount_due: expected.amountDue,
       amount_paid: expected.amountPaid,
+      pre_payment_credit_notes_amount: expected.preCredited,
+      post_payment_credit_notes_amount: expected.postCredited,
+      credit_note_count: expected.creditNotes,
       number:
         expected.sequence === null
           ? null
@@ -859,6 +886,8 @@ async function runLifecycle(input: Lifecycle): Promise<void> {
     tally(`invoice ${invoice.reason}`);
     if (invoice.creditedToBalance > 0) tally('invoice leaving credit');
     if (invoice.creditApplied > 0) tally('invoice paid partly by credit');
+    if (invoice.creditNotes > 0)
+      tally(`invoice credited ${invoice.postCredited > 0 ? 'after payment' : 'before payment'}`);
     tally('invoice lines', invoice.fixed.length + invoice.usage.length);
     tally('threshold credit lines', invoice.usage.filter((l) => l.kind === 'threshold_credit').length);
     if (invoice.tax !== 0) tally(`invoice taxed ${input.tax?.inclusive ? 'inclusive' : 'exclusive'}`);
@@ -868,9 +897,10 @@ async function runLifecycle(input: Lifecycle): Promise<void> {
   }
   const balance = (await getCustomer(table(), customer.id, operator())).credit_balance.USD ?? 0;
   expect(balance, 'credit balance').toBe(model.balance);
-  // Conservation: what was paid, less the credit still held, is exactly what was invoiced.
+  // Conservation: what was paid, less the credit still held, is exactly what was invoiced less what
+  // credit notes gave back.
   const paid = real.reduce((sum, i) => sum + i.amount_paid, 0);
-  expect(paid - balance, 'paid − credit held').toBe(model.invoiced());
+  expect(paid - balance, 'paid − credit held').toBe(model.invoiced() - model.creditNotesTotal);
   // The timeline oracle: the fees owed per period, from what was billed when, are exactly the fee and
   // proration lines invoiced plus the items still pending, on the service as in the model.
   const pending = await Promise.all(

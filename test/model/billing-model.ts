@@ -49,7 +49,9 @@ export type Step =
   | { kind: 'threshold'; at: number; sub: number }
   | { kind: 'close'; at: number }
   | { kind: 'finalize_all'; at: number }
-  | { kind: 'pay_all'; at: number };
+  | { kind: 'pay_all'; at: number }
+  /** A credit note for the whole of one finalized invoice (`pick`: which, in the order finalized). */
+  | { kind: 'credit_note'; at: number; pick: number };
 
 /** What a step must answer: done, or refused (409 a state conflict, 422/409 a usage refusal). */
 export type Expected = { ok: true } | { ok: false; why: string };
@@ -99,6 +101,10 @@ export type ModelInvoice = {
   amountPaid: number;
   /** Position in the customer's sequence (1, 2, …), once finalized. */
   sequence: number | null;
+  /** What credit notes took off what was due, and gave back beyond it (to the credit balance). */
+  preCredited: number;
+  postCredited: number;
+  creditNotes: number;
   dueAt: number | null;
   next: { start: number; end: number } | null;
 };
@@ -246,6 +252,8 @@ export class BillingModel {
   readonly invoices: ModelInvoice[] = [];
   /** The customer's credit balance (one currency). */
   balance = 0;
+  /** Σ what credit notes gave back. */
+  creditNotesTotal = 0;
   /** The billing periods the coupon has discounted: a subscription's period, or a one-off invoice. */
   private readonly discountedPeriods = new Set<string>();
   /** An amount-off coupon's amount used per billing period. */
@@ -353,6 +361,10 @@ export class BillingModel {
       case 'pay_all':
         for (const invoice of this.invoices) if (invoice.status === 'open') this.pay(invoice, step.at);
         return ok();
+      case 'credit_note': {
+        const invoice = this.creditNoteTarget(step.pick);
+        return invoice ? this.creditWhole(invoice, step.at) : refuse('no finalized invoice');
+      }
     }
   }
 
@@ -721,9 +733,42 @@ export class BillingModel {
       amountDue: 0,
       amountPaid: 0,
       sequence: null,
+      preCredited: 0,
+      postCredited: 0,
+      creditNotes: 0,
       dueAt: null,
       next,
     };
+  }
+
+  /** The finalized invoice a credit note step names, in the order finalized; undefined if none is. */
+  creditNoteTarget(pick: number): ModelInvoice | undefined {
+    const finalized = this.invoices
+      .filter((i) => i.sequence !== null)
+      .sort((a, b) => a.sequence! - b.sequence!);
+    return finalized.length === 0 ? undefined : finalized[pick % finalized.length];
+  }
+
+  /**
+   * "Credit notes": crediting the whole invoice gives back exactly what is left of it (its total
+   * less what earlier notes gave back), refused when nothing is; first off what is still due, the
+   * rest to the credit balance; an open invoice left with nothing due is paid.
+   */
+  private creditWhole(invoice: ModelInvoice, at: number): Expected {
+    const left = invoice.total - invoice.preCredited - invoice.postCredited;
+    if (left <= 0) return refuse('nothing left to credit');
+    const pre = Math.min(left, invoice.status === 'paid' ? 0 : invoice.amountDue);
+    invoice.amountDue -= pre;
+    invoice.preCredited += pre;
+    invoice.postCredited += left - pre;
+    invoice.creditNotes++;
+    this.balance += left - pre;
+    this.creditNotesTotal += left;
+    if (invoice.status === 'open' && invoice.amountDue === 0) {
+      invoice.status = 'paid';
+      if (invoice.sub !== null) this.reconcile(this.subscriptions[invoice.sub]!, at);
+    }
+    return ok();
   }
 
   // "Usage thresholds": while a period runs, once its usage rated so far has passed a threshold of the

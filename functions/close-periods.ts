@@ -2,7 +2,12 @@ import type { ScheduledEvent } from 'aws-lambda';
 import { config } from '../shared/config.ts';
 import { logger } from '../shared/logger.ts';
 import { count, METRIC, observedHandler } from '../shared/observability.ts';
-import { type CloseReport, closeDuePeriods } from '../shared/use-cases/invoicing/close-periods.ts';
+import {
+  type CloseReport,
+  closeDuePeriods,
+  schedulerAt,
+} from '../shared/use-cases/invoicing/close-periods.ts';
+import { resendUnsentRefunds } from '../shared/use-cases/invoicing/refund-outcomes.ts';
 
 /**
  * Scheduled (hourly in AWS; locally a timer and `POST /_local/close-periods` invoke this same
@@ -16,6 +21,14 @@ export const handler = observedHandler(
         ? new Date(event.time)
         : new Date();
     const report = await closeDuePeriods(config().tableName, at);
+    // Refunds Stripe did not answer for are sent again (the same idempotency key: never twice).
+    const refundsSent = await resendUnsentRefunds(config().tableName, schedulerAt(new Date())).catch(
+      (error: unknown) => {
+        logger.error('Could not send the unsent refunds again; the next run tries', { error });
+        return 0;
+      },
+    );
+    if (refundsSent > 0) logger.info('refunds sent again', { refunds_sent: refundsSent });
     if (report.failed > 0) logger.error('periods closed, some subscriptions failed', { ...report });
     else logger.info('periods closed', { ...report });
     count(METRIC.invoicesCreated, report.invoices_created);

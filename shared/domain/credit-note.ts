@@ -10,7 +10,8 @@ import { taxesOfLine } from './tax.ts';
  * back part or all of a finalized invoice, line by line, tax included.
  *
  * - **What a line can give back** is what it billed: its amount less its share of the invoice's
- *   discounts (`net`, the base its taxes were computed on). Credits of one line add up to at most
+ *   discounts (`net`, the base its taxes were computed on). Prepaid time (fees billed in advance,
+ *   prorations) is not credited: the subscription gives back unused time itself (prepaidTime). Credits of one line add up to at most
  *   that; an amount is on the line's own basis (tax excluded for exclusive rates, included for
  *   inclusive ones), a quantity (lines that have one) gives back net × q / Q. A line is credited
  *   by amount or by quantity, never both (as Stripe).
@@ -22,8 +23,9 @@ import { taxesOfLine } from './tax.ts';
  *   an invoice's credit notes together give back at most its total.
  * - **Where the money goes**: first off what is still due (`pre_payment_amount`, never below
  *   zero); the rest (`post_payment_amount`: the invoice was paid, or part of it was paid from the
- *   credit balance) goes to the customer's credit balance, or is recorded as returned outside this
- *   service (`out_of_band`). An open invoice left with nothing due is paid.
+ *   credit balance) goes to the customer's credit balance, is refunded on the invoice's payment
+ *   (`refund`), or is recorded as returned outside this service (`out_of_band`). An open (or
+ *   uncollectible) invoice left with nothing due is paid.
  * - With no lines named, the note credits everything not yet credited: every charge line's rest,
  *   and each line that was already a credit (a proration's) in full, so its total is the invoice's
  *   total less what earlier notes gave back.
@@ -37,7 +39,7 @@ export const CREDIT_NOTE_REASONS = [
 export type CreditNoteReason = (typeof CREDIT_NOTE_REASONS)[number];
 
 /** Where the part of a note beyond what is due goes. */
-export const POST_PAYMENT_DESTINATIONS = ['credit_balance', 'out_of_band'] as const;
+export const POST_PAYMENT_DESTINATIONS = ['credit_balance', 'refund', 'out_of_band'] as const;
 export type PostPaymentDestination = (typeof POST_PAYMENT_DESTINATIONS)[number];
 
 export type CreditNoteLineRequest = { invoice_line_id: string; amount?: number; quantity?: string };
@@ -78,6 +80,8 @@ export type CreditNoteFigures = {
   post_payment_amount: number;
   /** Of post_payment_amount: what goes to the customer's credit balance. */
   credit_amount: number;
+  /** Of post_payment_amount: what is refunded on the invoice's payment (refunds.ts). */
+  refund_amount: number;
   /** Of post_payment_amount: what was (or will be) returned outside this service. */
   out_of_band_amount: number;
 };
@@ -91,6 +95,8 @@ export type CreditNote = CreditNoteFigures & {
   currency: string;
   reason: CreditNoteReason;
   memo: string | null;
+  /** The refund carrying out refund_amount, if any. */
+  refund_id: string | null;
   created_at: string;
   version: number;
 };
@@ -131,8 +137,7 @@ export function creditNoteOf(
       'conflict',
       `Invoice ${invoice.id} has ${MAX_CREDIT_NOTES_PER_INVOICE} credit notes, the most one invoice takes`,
     );
-  const shares = discountShares(invoice.lines, discounted);
-  const netOf = (line: InvoiceLine) => line.amount - (shares.get(line.id) ?? 0);
+  const netOf = billedBy(invoice, discounted);
   const credits = request.lines
     ? request.lines.map((wanted, i) => lineCredit(invoice, wanted, i, request.lines!, netOf))
     : wholeInvoice(invoice, netOf);
@@ -160,6 +165,7 @@ export function creditNoteOf(
   const pre = Math.min(total, stillDue);
   const post = total - pre;
   const outOfBand = request.post_payment_to === 'out_of_band' ? post : 0;
+  const refunded = request.post_payment_to === 'refund' ? post : 0;
   const changed = new Map(credits.map((credit) => [credit.line.id, credit.after]));
   return {
     figures: {
@@ -170,7 +176,8 @@ export function creditNoteOf(
       total_excluding_tax: total - tax,
       pre_payment_amount: pre,
       post_payment_amount: post,
-      credit_amount: post - outOfBand,
+      credit_amount: post - outOfBand - refunded,
+      refund_amount: refunded,
       out_of_band_amount: outOfBand,
     },
     invoice: {
@@ -206,6 +213,8 @@ function lineCredit(
     );
   if (all.findIndex((other) => other.invoice_line_id === wanted.invoice_line_id) !== i)
     throw unprocessable(`Line ${line.id} is named twice: credit it once`, `${field}.invoice_line_id`);
+  const prepaid = prepaidTime(line, invoice);
+  if (prepaid) throw unprocessable(prepaid, `${field}.invoice_line_id`);
   if (line.kind === 'discount' || netOf(line) <= 0)
     throw unprocessable(
       line.kind === 'discount'
@@ -230,8 +239,13 @@ function lineCredit(
       );
     return credited(line, net, before + wanted.amount, null, null);
   }
-  if (line.quantity === null)
-    throw unprocessable(`Line ${line.id} has no quantity: credit it by amount`, `${field}.quantity`);
+  if (line.quantity === null || line.kind === 'threshold_usage')
+    throw unprocessable(
+      line.quantity === null
+        ? `Line ${line.id} has no quantity: credit it by amount`
+        : `Line ${line.id} bills the usage since the period's earlier threshold invoices, not its quantity (${line.quantity}, the period so far): credit it by amount`,
+      `${field}.quantity`,
+    );
   if (before > 0 && line.credited_quantity == null)
     throw unprocessable(
       `Line ${line.id} was credited by amount before: credit it by amount again`,
@@ -261,7 +275,11 @@ function lineCredit(
 function wholeInvoice(invoice: Invoice, netOf: (line: InvoiceLine) => number): Credit[] {
   return invoice.lines
     .filter(
-      (line) => line.kind !== 'discount' && netOf(line) !== 0 && (line.credited_amount ?? 0) !== netOf(line),
+      (line) =>
+        line.kind !== 'discount' &&
+        !prepaidTime(line, invoice) &&
+        netOf(line) !== 0 &&
+        (line.credited_amount ?? 0) !== netOf(line),
     )
     .map((line) =>
       credited(line, netOf(line), netOf(line), line.credited_quantity == null ? null : line.quantity, null),
@@ -287,10 +305,14 @@ function credited(
     inclusive: tax.inclusive,
   }));
   // In full, exactly the line's own taxes (what it was charged), whatever the line's history.
+  // Each rate stays between what it gave back before and its tax on the line: split over several
+  // inclusive rates, one rate's share of a larger amount can be a unit smaller.
   const taxesAfter =
     creditedAfter === net
       ? line.taxes.map((tax) => tax.amount)
-      : taxesOfLine(creditedAfter, rates).map((tax) => tax.amount);
+      : taxesOfLine(creditedAfter, rates).map((tax, i) =>
+          clampTowards(tax.amount, taxesBefore[i] ?? 0, line.taxes[i]!.amount),
+        );
   return {
     line,
     noteLine: {
@@ -306,6 +328,58 @@ function credited(
       })),
     },
     after: { credited_amount: creditedAfter, credited_quantity: quantityAfter, credited_taxes: taxesAfter },
+  };
+}
+
+/** `value` kept between `from` and `to` (either order): a running total that only moves towards its end. */
+function clampTowards(value: number, from: number, to: number): number {
+  return Math.min(Math.max(value, Math.min(from, to)), Math.max(from, to));
+}
+
+/**
+ * Why a line is prepaid time a credit note must not give back, or undefined: a fee billed in advance
+ * and prorations (the charges and credits of prepaid time) are given back by the subscription
+ * itself, as unused time when it is downgraded or canceled; a credit note giving them back too
+ * would pay the same time back twice.
+ */
+function prepaidTime(line: InvoiceLine, invoice: Invoice): string | undefined {
+  const inAdvance = line.kind === 'subscription_fee' && line.period_start >= invoice.period_end;
+  if (!inAdvance && line.kind !== 'proration') return undefined;
+  return `Line ${line.id} is ${line.kind === 'proration' ? 'a proration' : 'a fee billed in advance'}: prepaid time is given back by the subscription itself (a downgrade, or a cancel with prorate, credits the unused time), so a credit note does not credit it`;
+}
+
+/**
+ * What each line billed (the base its taxes were computed on): read from its taxes when it has
+ * some (the amount before tax, plus the tax for inclusive rates), else its amount less its share of
+ * the invoice's discounts. An invoice whose discounts cannot be laid on its lines is refused.
+ */
+function billedBy(
+  invoice: Invoice,
+  discounted: (line: InvoiceLine) => boolean,
+): (line: InvoiceLine) => number {
+  const hasDiscounts = invoice.lines.some((line) => line.kind === 'discount');
+  let shares: Map<string, number> | undefined;
+  const shareOf = (line: InvoiceLine): number => {
+    if (!hasDiscounts) return 0;
+    if (!shares) {
+      try {
+        shares = discountShares(invoice.lines, discounted);
+      } catch {
+        throw new DomainError(
+          'conflict',
+          `Invoice ${invoice.id} has discounts that cannot be laid on its lines (it was discounted by an earlier rule); credit it with help from an operator of the service`,
+        );
+      }
+    }
+    return shares.get(line.id) ?? 0;
+  };
+  return (line) => {
+    const [first] = line.taxes;
+    if (first)
+      return first.inclusive
+        ? first.taxable_amount + sum(line.taxes.map((t) => t.amount))
+        : first.taxable_amount;
+    return line.amount - shareOf(line);
   };
 }
 

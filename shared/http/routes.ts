@@ -321,6 +321,23 @@ export const ROUTES: readonly RouteDefinition[] = [
     summary: "An invoice's credit notes, oldest first",
   },
   {
+    method: 'POST',
+    path: `${API_PREFIX}/invoices/{id}/refunds`,
+    handler: 'refunds-create',
+    auth: 'jwt',
+    scopes: [SCOPES.invoicesWrite],
+    summary:
+      'Refund a payment of an invoice, all or part, through Stripe or as made elsewhere (operators only)',
+  },
+  {
+    method: 'GET',
+    path: `${API_PREFIX}/invoices/{id}/refunds`,
+    handler: 'refunds-list',
+    auth: 'jwt',
+    scopes: [SCOPES.invoicesRead],
+    summary: "An invoice's refunds, oldest first",
+  },
+  {
     method: 'GET',
     path: `${API_PREFIX}/credit-notes/{id}`,
     handler: 'credit-notes-get',
@@ -425,11 +442,13 @@ export const HANDLER_ACCESS: Readonly<Record<string, HandlerAccess>> = {
   'invoices-void': { billingTable: 'read-write', stripeSecret: false },
   'invoices-mark-uncollectible': { billingTable: 'read-write', stripeSecret: false },
   'invoices-pay': { billingTable: 'read-write', stripeSecret: true },
-  'credit-notes-create': { billingTable: 'read-write', stripeSecret: false },
+  'credit-notes-create': { billingTable: 'read-write', stripeSecret: true }, // post_payment_to refund
+  'refunds-create': { billingTable: 'read-write', stripeSecret: true },
+  'refunds-list': { billingTable: 'read', stripeSecret: false },
   'credit-notes-list': { billingTable: 'read', stripeSecret: false },
   'credit-notes-get': { billingTable: 'read', stripeSecret: false },
   'audit-list': { billingTable: 'read', stripeSecret: false },
-  'close-periods': { billingTable: 'read-write', stripeSecret: false },
+  'close-periods': { billingTable: 'read-write', stripeSecret: true }, // sends unsent refunds again
   'usage-threshold-invoicer': { billingTable: 'read-write', stripeSecret: false },
   'stream-fanout': { billingTable: 'none', stripeSecret: false },
   'smart-gateway-sync': { billingTable: 'none', stripeSecret: false },

@@ -1,14 +1,17 @@
 import Stripe from 'stripe';
 import { config } from '../config.ts';
 import type { StripeMethodState } from '../domain/payment-method.ts';
+import type { StripeRefundState } from '../domain/refund.ts';
 import {
   type CollectInvoiceInput,
   type CollectInvoiceResult,
   methodState,
   PaymentMethodMissing,
   PaymentMethodRefused,
+  type RefundPaymentInput,
   type StripeGateway,
   StripeUnavailable,
+  stripeRefundState,
 } from './stripe-gateway.ts';
 
 // The only module that calls the Stripe API: stripe-gateway.ts's StripeGateway on the Stripe client.
@@ -137,6 +140,24 @@ export class StripeClientGateway implements StripeGateway {
         invoice_settings: { default_payment_method: paymentMethodId ?? '' },
       }),
     );
+  }
+
+  async refundPayment(input: RefundPaymentInput): Promise<StripeRefundState> {
+    if (!Number.isSafeInteger(input.amount) || input.amount <= 0) {
+      throw new RangeError(`amount must be a positive integer of minor units, got ${input.amount}`);
+    }
+    const refund = await callStripe(() =>
+      this.stripe.refunds.create(
+        {
+          payment_intent: input.paymentIntentId,
+          amount: input.amount,
+          // The webhooks find the refund by these.
+          metadata: { billing_invoice_id: input.invoiceId, billing_refund_id: input.refundId },
+        },
+        { idempotencyKey: `refund:${input.refundId}` },
+      ),
+    );
+    return stripeRefundState(refund);
   }
 
   async billingCustomerIdOf(stripeCustomerId: string): Promise<string | undefined> {

@@ -1,6 +1,7 @@
 import type Stripe from 'stripe';
 import { DomainError } from '../domain/errors.ts';
 import type { StripeMethodState } from '../domain/payment-method.ts';
+import type { StripeRefundState } from '../domain/refund.ts';
 import { stripeCredentials } from './stripe-credentials.ts';
 
 /**
@@ -37,7 +38,20 @@ export interface StripeGateway {
   setDefaultPaymentMethod(stripeCustomerId: string, paymentMethodId: string | null): Promise<void>;
   /** Our customer id in the Stripe customer's metadata (set when mirrored); undefined when none or deleted. */
   billingCustomerIdOf(stripeCustomerId: string): Promise<string | undefined>;
+  /**
+   * Refunds part or all of a PaymentIntent. Idempotent on our refund id (`refund:<id>`): sending the
+   * same refund again, after a timeout or from the hourly resend, never refunds twice.
+   */
+  refundPayment(input: RefundPaymentInput): Promise<StripeRefundState>;
 }
+
+export type RefundPaymentInput = {
+  refundId: string;
+  invoiceId: string;
+  paymentIntentId: string;
+  /** Integer minor units, above 0. */
+  amount: number;
+};
 
 export type CollectInvoiceInput = {
   invoiceId: string;
@@ -170,5 +184,16 @@ export function methodState(method: Stripe.PaymentMethod): StripeMethodState {
     card: card
       ? { brand: card.brand, last4: card.last4, exp_month: card.exp_month, exp_year: card.exp_year }
       : null,
+  };
+}
+
+/** What we keep of a Stripe Refund (the create answer, and the refund.* / charge.refunded webhooks). */
+export function stripeRefundState(
+  refund: Pick<Stripe.Refund, 'id' | 'status' | 'failure_reason'>,
+): StripeRefundState {
+  return {
+    stripeRefundId: refund.id,
+    status: refund.status ?? 'pending',
+    failureReason: refund.failure_reason ?? null,
   };
 }

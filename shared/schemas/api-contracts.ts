@@ -4,7 +4,7 @@ import { catalogContracts } from './catalog.ts';
 import type { HandlerContract } from './contract.ts';
 import { defineContract } from './contract.ts';
 import { couponContracts } from './coupons.ts';
-import { creditNoteContracts } from './credit-notes.ts';
+import { creditNoteContracts, refundContracts } from './credit-notes.ts';
 import { customerContracts } from './customers.ts';
 import { invoiceItemContracts } from './invoice-items.ts';
 import { invoiceContracts } from './invoices.ts';
@@ -32,6 +32,7 @@ export const CONTRACTS: Record<string, HandlerContract> = {
   ...taxRateContracts,
   ...couponContracts,
   ...creditNoteContracts,
+  ...refundContracts,
   ...subscriptionContracts,
   ...invoiceContracts,
   ...invoiceItemContracts,

@@ -49,6 +49,8 @@ export type PaymentRecord = {
   applied: boolean;
   /** Why an unapplied payment was not applied; null when applied. */
   unapplied_reason: string | null;
+  /** What refunds of it have taken (pending or succeeded); absent until one does. */
+  amount_refunded?: number;
 };
 
 export type CloseOutcome = 'created' | 'already-invoiced' | 'subscription-changed';
@@ -278,6 +280,16 @@ export class InvoicesRepository {
       }),
     );
     return Item ? withoutKeys<PaymentRecord>(Item) : undefined;
+  }
+
+  /** Every payment recorded for the invoice, applied or not. */
+  paymentsOf(invoiceId: string): Promise<PaymentRecord[]> {
+    return queryAll<PaymentRecord>({
+      TableName: this.tableName,
+      KeyConditionExpression: 'PK = :pk AND begins_with(SK, :prefix)',
+      ExpressionAttributeValues: { ':pk': invoiceKey(invoiceId).PK, ':prefix': 'PAYMENT#' },
+      ConsistentRead: true,
+    });
   }
 
   /** The paid invoice and its payment (created once: keyed by the payment id), with both audit entries. */

@@ -43,6 +43,8 @@
  * Credit balances of a customer            | table | PK = CUSTOMER#<id>, SK begins_with CREDIT_BALANCE#
  * Credit balance in one currency           | table | PK = CUSTOMER#<id>, SK = CREDIT_BALANCE#<currency>
  * Payments of an invoice (each once)       | table | PK = INVOICE#<id>, SK begins_with PAYMENT#
+ * Refunds of an invoice (and one by id)    | table | PK = INVOICE#<id>, SK begins_with REFUND# (= REFUND#<refund id>)
+ * Refunds Stripe has not answered for yet  | table | PK = REFUNDS_UNSENT, SK begins_with <created at># (few: an outage's)
  * Get credit note by id                    | table | PK = CREDIT_NOTE#<id>, SK = PROFILE
  * Credit notes of an invoice, oldest first | GSI1  | GSI1PK = INVOICE#<id>, GSI1SK begins_with CREDIT_NOTE#
  * Last credit note number of a customer    | table | PK = CUSTOMER#<id>, SK = CREDIT_NOTE_COUNTER
@@ -281,6 +283,20 @@ export const invoiceKey = (invoiceId: string): TableKey => ({ PK: `INVOICE#${inv
 export const invoiceCounterKey = (customerId: string): TableKey => ({
   PK: `CUSTOMER#${customerId}`,
   SK: 'INVOICE_COUNTER',
+});
+
+export const REFUND_SK_PREFIX = 'REFUND#';
+
+export const refundKey = (invoiceId: string, refundId: string): TableKey => ({
+  PK: `INVOICE#${invoiceId}`,
+  SK: `${REFUND_SK_PREFIX}${refundId}`,
+});
+
+/** A refund recorded but not yet accepted by Stripe: the hourly job sends it again (same idempotency key). */
+export const REFUNDS_UNSENT_PARTITION = 'REFUNDS_UNSENT';
+export const unsentRefundKey = (createdAt: string, refundId: string): TableKey => ({
+  PK: REFUNDS_UNSENT_PARTITION,
+  SK: `${createdAt}#${refundId}`,
 });
 
 export const creditNoteKey = (creditNoteId: string): TableKey => ({

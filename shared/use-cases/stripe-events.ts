@@ -1,9 +1,11 @@
 import type Stripe from 'stripe';
 import { type Caller, systemPrincipal } from '../domain/principal.ts';
 import { logger } from '../logger.ts';
+import { stripeRefundState } from '../payments/stripe-gateway.ts';
 import { InvoicesRepository } from '../store/invoices-repository.ts';
 import { StripeEventsRepository } from '../store/stripe-events-repository.ts';
 import { recordPaymentFailure, recordStripeCharge } from './invoicing/record-payment.ts';
+import { applyRefundState } from './invoicing/refund-outcomes.ts';
 import { applyPaymentMethodEvent, PAYMENT_METHOD_EVENTS } from './payment-methods/sync-from-stripe.ts';
 
 /** Who changes invoices when Stripe reports an outcome (audit entries name it). */
@@ -56,6 +58,7 @@ export async function receiveStripeEvent(
 
 async function process(tableName: string, event: Stripe.Event, caller: Caller): Promise<StripeEventOutcome> {
   if (PAYMENT_METHOD_EVENTS.has(event.type)) return applyPaymentMethodEvent(tableName, event, caller);
+  if (REFUND_EVENTS.has(event.type)) return applyRefundEvent(tableName, event, caller);
   if (event.type !== 'payment_intent.succeeded' && event.type !== 'payment_intent.payment_failed') {
     return 'ignored';
   }
@@ -131,4 +134,54 @@ function isWellFormed(event: unknown): event is Stripe.Event {
 function attemptOf(intent: Stripe.PaymentIntent): number {
   const attempt = Number(intent.metadata?.billing_attempt);
   return Number.isSafeInteger(attempt) && attempt > 0 ? attempt : 0;
+}
+
+/** Events that carry a refund's outcome: a Refund object, or a Charge listing its refunds. */
+const REFUND_EVENTS = new Set([
+  'refund.created',
+  'refund.updated',
+  'refund.failed',
+  'charge.refund.updated',
+  'charge.refunded',
+]);
+
+/**
+ * Each of our refunds the event carries (found by the metadata the gateway set), recorded by
+ * applyRefundState: once per change of status, in any order. A refund made in the Dashboard has no
+ * metadata of ours: it is logged, and recorded with `refunded_out_of_band` by whoever made it.
+ */
+async function applyRefundEvent(
+  tableName: string,
+  event: Stripe.Event,
+  caller: Caller,
+): Promise<StripeEventOutcome> {
+  const object = event.data.object as Partial<Stripe.Refund> & Partial<Pick<Stripe.Charge, 'refunds'>>;
+  const carried: Partial<Stripe.Refund>[] =
+    event.type === 'charge.refunded' ? (object.refunds?.data ?? []) : [object];
+  let ours = 0;
+  for (const refund of carried) {
+    const invoiceId = refund.metadata?.billing_invoice_id;
+    const refundId = refund.metadata?.billing_refund_id;
+    if (!invoiceId || !refundId || typeof refund.id !== 'string') continue;
+    const applied = await applyRefundState(
+      tableName,
+      invoiceId,
+      refundId,
+      stripeRefundState({
+        id: refund.id,
+        status: refund.status ?? null,
+        failure_reason: refund.failure_reason,
+      }),
+      caller,
+    );
+    if (applied) ours++;
+  }
+  if (ours === 0) {
+    logger.warn('A Stripe refund event names no refund of ours (one made in the Dashboard?); ignored', {
+      event_id: event.id,
+      type: event.type,
+    });
+    return 'ignored';
+  }
+  return 'processed';
 }

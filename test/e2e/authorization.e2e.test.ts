@@ -183,6 +183,12 @@ const SAMPLES: Record<string, (route: RouteDefinition) => Sample> = {
   }),
   'credit-notes-list': () => ({ path: `/api/v1/invoices/${f.openInvoiceId}/credit-notes`, otherTenant: 404 }),
   'credit-notes-get': () => ({ path: `/api/v1/credit-notes/${f.creditNoteId}`, otherTenant: 404 }),
+  'refunds-create': () => ({
+    path: `/api/v1/invoices/${f.openInvoiceId}/refunds`,
+    body: { refunded_out_of_band: true, amount: 1 },
+    otherTenant: 403,
+  }),
+  'refunds-list': () => ({ path: `/api/v1/invoices/${f.openInvoiceId}/refunds`, otherTenant: 404 }),
   'payment-methods-attach': () => ({
     path: `/api/v1/customers/${f.customerId}/payment-methods`,
     body: { card: { brand: 'visa', last4: '4242', exp_month: 8, exp_year: 2030 } },

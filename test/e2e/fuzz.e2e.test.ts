@@ -317,6 +317,14 @@ const SPECS: Record<string, FuzzSpec> = {
   },
   'GET /api/v1/invoices/{id}/credit-notes': { params: (fx) => ({ id: fx.creditableInvoiceId }) },
   'GET /api/v1/credit-notes/{id}': { params: (fx) => ({ id: fx.creditNoteId }) },
+  'POST /api/v1/invoices/{id}/refunds': {
+    params: (fx) => ({ id: fx.creditableInvoiceId }),
+    bodies: (fx) => [
+      { refunded_out_of_band: true, amount: 10 },
+      { payment_id: `oob_${fx.creditableInvoiceId}`, refunded_out_of_band: true },
+    ],
+  },
+  'GET /api/v1/invoices/{id}/refunds': { params: (fx) => ({ id: fx.creditableInvoiceId }) },
   'POST /api/v1/invoices/{id}/pay': {
     params: (fx) => ({ id: fx.invoice1 }),
     bodies: (fx) => [{ paid_out_of_band: true }, {}, { payment_method_id: fx.paymentMethodId }],
@@ -538,6 +546,8 @@ async function createFixtures(): Promise<Fixtures> {
     currency: 'USD',
     items: [{ price_id: oneTime.id, quantity: 40 }],
   });
+  // Paid elsewhere, then a unit credited to the customer's balance: refundable, out of band.
+  await call('POST', `/api/v1/invoices/${creditable.id}/pay`, { paid_out_of_band: true });
   const creditNote = await call('POST', `/api/v1/invoices/${creditable.id}/credit-notes`, {
     reason: 'duplicate',
     lines: [{ invoice_line_id: creditable.lines[0].id, quantity: '1' }],

@@ -105,6 +105,8 @@ export type ModelInvoice = {
   preCredited: number;
   postCredited: number;
   creditNotes: number;
+  /** What a credit note of the whole invoice gives back (set when finalized). */
+  creditable: number;
   dueAt: number | null;
   next: { start: number; end: number } | null;
 };
@@ -736,6 +738,7 @@ export class BillingModel {
       preCredited: 0,
       postCredited: 0,
       creditNotes: 0,
+      creditable: 0,
       dueAt: null,
       next,
     };
@@ -750,13 +753,16 @@ export class BillingModel {
   }
 
   /**
-   * "Credit notes": crediting the whole invoice gives back exactly what is left of it (its total
-   * less what earlier notes gave back), refused when nothing is; first off what is still due, the
-   * rest to the credit balance; an open invoice left with nothing due is paid.
+   * "Credit notes": crediting the whole invoice gives back what its lines billed, prepaid time
+   * aside, less what earlier notes gave back: refused when that is nothing, or more than is left
+   * of the invoice's total; first off what is still due, the rest to the credit balance; an open
+   * invoice left with nothing due is paid.
    */
   private creditWhole(invoice: ModelInvoice, at: number): Expected {
-    const left = invoice.total - invoice.preCredited - invoice.postCredited;
+    const credited = invoice.preCredited + invoice.postCredited;
+    const left = invoice.creditable - credited;
     if (left <= 0) return refuse('nothing left to credit');
+    if (left > invoice.total - credited) return refuse('more than the total (its prepaid credits aside)');
     const pre = Math.min(left, invoice.status === 'paid' ? 0 : invoice.amountDue);
     invoice.amountDue -= pre;
     invoice.preCredited += pre;
@@ -856,8 +862,9 @@ export class BillingModel {
         });
       }
     }
-    const { total, tax } = this.discountedAndTaxed(invoice);
+    const { total, tax, creditable } = this.discountedAndTaxed(invoice);
     invoice.tax = tax;
+    invoice.creditable = creditable;
     const creditApplied = Math.min(this.balance, Math.max(total, 0));
     invoice.total = total;
     invoice.creditApplied = creditApplied;
@@ -878,7 +885,7 @@ export class BillingModel {
    * amount less its share of the discount (in proportion, the leftover units to the largest
    * fractions, ties to the earlier line), each line's tax rounded once; exclusive tax is added.
    */
-  private discountedAndTaxed(invoice: ModelInvoice): { total: number; tax: number } {
+  private discountedAndTaxed(invoice: ModelInvoice): { total: number; tax: number; creditable: number } {
     const lines = [...invoice.fixed, ...invoice.usage];
     const net = lines.reduce((sum, l) => sum + l.amount, 0);
     // "A billing period": the period an invoice closes, or the one an invoice of no length opens
@@ -936,17 +943,24 @@ export class BillingModel {
       }
     }
     let tax = 0n;
+    // "Credit notes": what a credit note can give back is what the lines billed (after their share
+    // of the discount, with their tax), except prepaid time: fees billed in advance and prorations.
+    let creditable = 0n;
     const t = this.taxRate;
-    if (t) {
-      for (const l of lines) {
-        const taxable = BigInt(l.amount) - (share.get(l) ?? 0n);
-        tax += t.inclusive
+    for (const l of lines) {
+      const taxable = BigInt(l.amount) - (share.get(l) ?? 0n);
+      const lineTax = !t
+        ? 0n
+        : t.inclusive
           ? halfUp(taxable * t.units, 1_000_000n + t.units)
           : halfUp(taxable * t.units, 1_000_000n);
-      }
+      tax += lineTax;
+      const prepaid =
+        l.kind === 'proration' || (l.kind === 'subscription_fee' && l.from >= invoice.periodEnd);
+      if (!prepaid && l.kind !== 'discount') creditable += taxable + (t && !t.inclusive ? lineTax : 0n);
     }
     const total = net - discount + (t && !t.inclusive ? Number(tax) : 0);
-    return { total, tax: Number(tax) };
+    return { total, tax: Number(tax), creditable: Number(creditable) };
   }
 
   private pay(invoice: ModelInvoice, at: number): void {

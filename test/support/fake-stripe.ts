@@ -75,6 +75,21 @@ export type FakePaymentIntent = {
   last_payment_error: null | { type: 'card_error'; code: string; decline_code: string; message: string };
 };
 
+export type FakeRefund = {
+  id: string;
+  object: 'refund';
+  created: number;
+  amount: number;
+  currency: string;
+  payment_intent: string;
+  status: 'pending' | 'succeeded' | 'failed';
+  failure_reason: string | null;
+  metadata: Record<string, string>;
+};
+
+/** What a new refund answers: `server_error` is a failure before the endpoint ran (not saved). */
+export type RefundOutcome = 'succeeded' | 'pending' | 'server_error';
+
 export type FakeStripe = {
   /** e.g. http://127.0.0.1:43121 — what STRIPE_API_BASE should be. */
   url: string;
@@ -89,6 +104,9 @@ export type FakeStripe = {
   setPaymentMethod(customerId: string, pm: string | null): void;
   /** Replaces the customer's queue; each new (not replayed) payment intent takes one; empty = succeeded. */
   nextPaymentOutcomes(customerId: string, outcomes: PaymentOutcome[]): void;
+  refunds: Map<string, FakeRefund>;
+  /** Each new (not replayed) refund takes one; empty = succeeded. */
+  nextRefundOutcomes(outcomes: RefundOutcome[]): void;
   /** Delays every answer by `ms` (0 = none), e.g. to make even a GET exceed the client's timeout. */
   setLatency(ms: number): void;
   stop(): Promise<void>;
@@ -101,6 +119,8 @@ export async function startFakeStripe(): Promise<FakeStripe> {
   const requests: RecordedRequest[] = [];
   const customers = new Map<string, FakeCustomer>();
   const paymentIntents = new Map<string, FakePaymentIntent>();
+  const refunds = new Map<string, FakeRefund>();
+  const refundOutcomes: RefundOutcome[] = [];
   const outcomes = new Map<string, PaymentOutcome[]>();
   const attached = new Map<string, Set<string>>();
   const idempotency = new Map<string, SavedKey>();
@@ -134,6 +154,35 @@ export async function startFakeStripe(): Promise<FakeStripe> {
     };
     customers.set(customer.id, customer);
     return { status: 200, body: customer };
+  }
+
+  /** Refunds of a succeeded PaymentIntent, never more in all than it collected (as Stripe refuses). */
+  function createRefund(params: FormParams): Answer {
+    const intent = paymentIntents.get(text(params.payment_intent) ?? '');
+    if (!intent) return missing('payment_intent', text(params.payment_intent) ?? '', 'payment_intent');
+    const amount = Number(text(params.amount) ?? intent.amount);
+    if (!Number.isInteger(amount) || amount <= 0) return invalid('Invalid positive integer', 'amount');
+    const refunded = [...refunds.values()]
+      .filter((r) => r.payment_intent === intent.id && r.status !== 'failed')
+      .reduce((sum, r) => sum + r.amount, 0);
+    if (intent.status !== 'succeeded' || refunded + amount > intent.amount)
+      return invalid(`Refund amount (${amount}) is greater than unrefunded amount on charge`, 'amount');
+    const outcome = refundOutcomes.shift() ?? 'succeeded';
+    if (outcome === 'server_error')
+      return { status: 500, body: { error: { type: 'api_error', message: 'An unknown error occurred' } } };
+    const refund: FakeRefund = {
+      id: newId('re'),
+      object: 'refund',
+      created: now(),
+      amount,
+      currency: intent.currency,
+      payment_intent: intent.id,
+      status: outcome,
+      failure_reason: null,
+      metadata: strings(params.metadata),
+    };
+    refunds.set(refund.id, refund);
+    return { status: 200, body: refund };
   }
 
   function retrieveCustomer(id: string): Answer {
@@ -204,6 +253,7 @@ export async function startFakeStripe(): Promise<FakeStripe> {
   async function route(method: string, path: string, params: FormParams): Promise<Answer> {
     if (method === 'POST' && path === '/v1/customers') return createCustomer(params);
     if (method === 'POST' && path === '/v1/payment_intents') return createPaymentIntent(params);
+    if (method === 'POST' && path === '/v1/refunds') return createRefund(params);
     const customer = /^\/v1\/customers\/([^/]+)$/.exec(path);
     if (method === 'GET' && customer?.[1]) return retrieveCustomer(decodeURIComponent(customer[1]));
     if (method === 'POST' && customer?.[1])
@@ -307,6 +357,10 @@ export async function startFakeStripe(): Promise<FakeStripe> {
     customers,
     paymentIntents,
     paymentMethods,
+    refunds,
+    nextRefundOutcomes(next) {
+      refundOutcomes.splice(0, refundOutcomes.length, ...next);
+    },
     createPaymentMethod(card = {}) {
       return methods.create({ ...TEST_CARDS.pm_card_visa!, ...card }).id;
     },

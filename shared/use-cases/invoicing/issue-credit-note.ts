@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { isDiscountable } from '../../domain/coupons.ts';
 import { type CreditNote, type CreditNoteRequest, creditNoteOf } from '../../domain/credit-note.ts';
+import { validationError } from '../../domain/errors.ts';
 import type { Invoice } from '../../domain/invoice.ts';
 import { type Caller, requireOperator } from '../../domain/principal.ts';
 import { logger } from '../../logger.ts';
@@ -9,10 +10,13 @@ import { CreditNotesRepository } from '../../store/credit-notes-repository.ts';
 import { CustomersRepository, creditBalanceChange } from '../../store/customers-repository.ts';
 import { type Idempotency, IdempotencyKeyTaken, idempotencyItems } from '../../store/idempotency.ts';
 import { InvoicesRepository, type PaymentRecord } from '../../store/invoices-repository.ts';
+import { RefundsRepository } from '../../store/refunds-repository.ts';
 import type { TransactItem } from '../../store/transact.ts';
 import { changingConcurrently, LOST_RACE, retryOnLostRace } from '../optimistic.ts';
 import { reconcileStanding } from './dunning.ts';
 import { invoiceFor } from './invoices.ts';
+import { sendRefund } from './refund-outcomes.ts';
+import { newRefund, payingPayment, refundRefusal } from './refunds.ts';
 
 /** `<prefix>-CN-0001`: the customer's invoice prefix, its own gapless series. */
 export const creditNoteNumber = (prefix: string, sequence: number): string =>
@@ -36,6 +40,7 @@ export async function issueCreditNote(
   const notes = new CreditNotesRepository(tableName);
   const invoices = new InvoicesRepository(tableName);
   const customers = new CustomersRepository(tableName);
+  const refunds = new RefundsRepository(tableName);
   const issued = await retryOnLostRace(
     5,
     async () => {
@@ -43,7 +48,7 @@ export async function issueCreditNote(
       const { figures, invoice: credited } = creditNoteOf(current, request, (line) =>
         isDiscountable(line, current),
       );
-      const [last, prefix, balance] = await Promise.all([
+      const [last, prefix, balance, payments] = await Promise.all([
         notes.lastNumber(current.customer_id),
         customers.ensureInvoicePrefix(current.customer_id, (before, after) =>
           auditBy(caller, 'customer', current.customer_id, 'customer.invoice_prefix_assigned', before, after),
@@ -51,7 +56,12 @@ export async function issueCreditNote(
         figures.credit_amount > 0
           ? customers.creditBalance(current.customer_id, current.currency)
           : undefined,
+        figures.refund_amount > 0 ? invoices.paymentsOf(current.id) : Promise.resolve([]),
       ]);
+      const refund =
+        figures.refund_amount > 0
+          ? await refundFor(current, payments, figures.refund_amount, caller)
+          : undefined;
       const at = caller.now.toISOString();
       const sequence = last + 1;
       const note: CreditNote = {
@@ -64,6 +74,7 @@ export async function issueCreditNote(
         reason: request.reason,
         memo: request.memo ?? null,
         ...figures,
+        refund_id: null,
         created_at: at,
         version: 1,
       };
@@ -85,8 +96,24 @@ export async function issueCreditNote(
         current,
         next,
       );
+      if (refund) {
+        note.refund_id = refund.refund.id;
+        refund.refund.credit_note_id = note.id;
+      }
       const items: TransactItem[] = [
         ...invoices.transitionItems(next, current.version, invoiceAudit),
+        ...(refund
+          ? [
+              ...refunds.createItems(
+                refund.refund,
+                auditBy(caller, 'invoice', current.id, 'refund.created', null, refund.refund),
+              ),
+              refunds.paymentRefunded(
+                refund.payment,
+                (refund.payment.amount_refunded ?? 0) + refund.refund.amount,
+              ),
+            ]
+          : []),
         ...notes.issueItems(
           note,
           sequence,
@@ -137,7 +164,7 @@ export async function issueCreditNote(
       const outcome = await notes.issue(items, idempotencyItems(tableName, idempotency, note));
       if (outcome === 'idempotency-key-taken') throw new IdempotencyKeyTaken();
       if (outcome === 'lost-race') return LOST_RACE;
-      return { note, paid: settles ? next : undefined };
+      return { note, paid: settles ? next : undefined, refund: refund?.refund };
     },
     () => {
       throw changingConcurrently(`Invoice ${invoiceId}`);
@@ -152,5 +179,29 @@ export async function issueCreditNote(
         error,
       }),
     );
+  // The refund is recorded with the note; Stripe is asked now (and hourly again until it answers).
+  if (issued.refund) await sendRefund(tableName, issued.refund, caller);
   return issued.note;
+}
+
+/** The refund a note's `refund_amount` makes on the invoice's payment; refused naming post_payment_to. */
+async function refundFor(invoice: Invoice, payments: PaymentRecord[], amount: number, caller: Caller) {
+  const payment = payingPayment(payments);
+  if (!payment || payment.method === 'none')
+    throw validationError([
+      {
+        field: 'post_payment_to',
+        message: `invoice ${invoice.id} was paid by no payment that can be refunded: send the rest to the credit balance`,
+      },
+    ]);
+  const refusal = await refundRefusal(payment, amount, false, 'post_payment_to');
+  if (refusal)
+    throw validationError([
+      {
+        field: 'post_payment_to',
+        message: refusal.message.replace('"refunded_out_of_band": true', '"post_payment_to": "out_of_band"'),
+      },
+    ]);
+  const refund = newRefund(invoice, payment, amount, 'credit_balance', false, caller.now.toISOString());
+  return { refund, payment };
 }

@@ -145,7 +145,9 @@ describe('credit notes, stated from the rule (docs/invoicing.md, "Credit notes")
       fc
         .array(percentage, { minLength: 1, maxLength: 2 })
         .map((ps) => ps.map((p, i) => rate(`r${i}`, p, false))),
-      percentage.map((p) => [rate('inc', p, true)]),
+      fc
+        .array(percentage, { minLength: 1, maxLength: 2 })
+        .map((ps) => ps.map((p, i) => rate(`inc${i}`, p, true))),
     ),
     // Paid, or open with part of it paid from the credit balance (creditApplied of its total).
     paid: fc.boolean(),
@@ -169,7 +171,7 @@ describe('credit notes, stated from the rule (docs/invoicing.md, "Credit notes")
       fc.property(scenario, ({ amounts, proration, rates, paid, creditApplied, notes }) => {
         const lines = [
           ...amounts.map((amount) => chargeLine(amount)),
-          ...(proration ? [chargeLine(-proration, 'proration')] : []),
+          ...(proration ? [chargeLine(-proration, 'threshold_credit')] : []),
         ];
         let invoice = openInvoice(lines, rates);
         fc.pre(invoice.total > 0);
@@ -232,7 +234,15 @@ describe('credit notes, stated from the rule (docs/invoicing.md, "Credit notes")
           expect(given).toBeLessThanOrEqual(billedTotal);
           for (const line of result.invoice.lines) {
             expect(Math.abs(line.credited_amount ?? 0)).toBeLessThanOrEqual(Math.abs(line.amount));
+            // Rate by rate, never more back than the rate charged on the line.
+            line.taxes.forEach((tax, i) => {
+              expect(Math.abs(line.credited_taxes?.[i] ?? 0)).toBeLessThanOrEqual(Math.abs(tax.amount));
+            });
           }
+          // And no rate's part of a note goes the wrong way.
+          for (const noteLine of figures.lines)
+            for (const tax of noteLine.taxes)
+              expect(Math.sign(tax.amount) * Math.sign(noteLine.amount)).not.toBe(-1);
           invoice = result.invoice;
         }
         // Credit whatever is left: the notes together gave back exactly the invoice's total.
@@ -249,6 +259,54 @@ describe('credit notes, stated from the rule (docs/invoicing.md, "Credit notes")
       }),
       { numRuns: RUNS },
     );
+  });
+
+  it('12.72 inclusive of GST 5 % and QST 9.975 % (taxes 0.55 and 1.11): 12.71 back gives no rate more than it charged, the last cent no negative tax', () => {
+    const invoice = openInvoice([chargeLine(1_272)], [rate('gst', '5', true), rate('qst', '9.975', true)]);
+    const line = invoice.lines[0]!;
+    expect(line.taxes.map((t) => t.amount)).toEqual([55, 111]);
+    const most = creditNoteOf(
+      invoice,
+      { reason: 'duplicate', lines: [{ invoice_line_id: line.id, amount: 1_271 }] },
+      all,
+    );
+    const [gst, qst] = most.figures.lines[0]!.taxes;
+    expect(gst!.amount).toBeLessThanOrEqual(55);
+    expect(qst!.amount).toBeLessThanOrEqual(111);
+    const last = creditNoteOf(most.invoice, { reason: 'duplicate' }, all);
+    for (const tax of last.figures.lines[0]!.taxes) expect(tax.amount).toBeGreaterThanOrEqual(0);
+    expect(gst!.amount + last.figures.lines[0]!.taxes[0]!.amount).toBe(55);
+    expect(qst!.amount + last.figures.lines[0]!.taxes[1]!.amount).toBe(111);
+  });
+
+  it('prepaid time (a fee billed in advance, a proration) is not credited: the subscription gives it back itself', () => {
+    const advance = {
+      ...chargeLine(3_100, 'subscription_fee'),
+      period_start: '2026-02-01T00:00:00.000Z',
+      period_end: '2026-03-01T00:00:00.000Z',
+    };
+    const arrears = { ...chargeLine(900, 'subscription_fee'), period_start: '2025-12-01T00:00:00.000Z' };
+    const invoice = openInvoice([advance, arrears, chargeLine(400, 'proration')], []);
+    const [fee, past, proration] = invoice.lines;
+    for (const line of [fee!, proration!])
+      expect(() =>
+        creditNoteOf(invoice, { reason: 'duplicate', lines: [{ invoice_line_id: line.id, amount: 1 }] }, all),
+      ).toThrow(/prepaid time/);
+    // The whole invoice is what the fee billed in arrears: 9.00.
+    const whole = creditNoteOf(invoice, { reason: 'duplicate' }, all);
+    expect(whole.figures.lines.map((l) => [l.invoice_line_id, l.amount])).toEqual([[past!.id, 900]]);
+  });
+
+  it('a threshold invoice’s usage line is credited by amount, not by its quantity (the period so far)', () => {
+    const usage = { ...chargeLine(1_000, 'threshold_usage'), quantity: '200' };
+    const invoice = openInvoice([usage], []);
+    expect(() =>
+      creditNoteOf(
+        invoice,
+        { reason: 'duplicate', lines: [{ invoice_line_id: invoice.lines[0]!.id, quantity: '100' }] },
+        all,
+      ),
+    ).toThrow(/credit it by amount/);
   });
 
   it('a discounted line gives back at most what it billed after its share of the discount', () => {

@@ -1,0 +1,133 @@
+import type { Caller } from '../../domain/principal.ts';
+import { givesMoneyBack, type Refund, refundAfter, type StripeRefundState } from '../../domain/refund.ts';
+import { logger } from '../../logger.ts';
+import { type StripeGateway, StripeUnavailable, stripeGateway } from '../../payments/stripe-gateway.ts';
+import { auditBy } from '../../store/audit.ts';
+import { CustomersRepository, creditBalanceChange } from '../../store/customers-repository.ts';
+import { InvoicesRepository } from '../../store/invoices-repository.ts';
+import { RefundsRepository } from '../../store/refunds-repository.ts';
+import type { TransactItem } from '../../store/transact.ts';
+import { changingConcurrently, LOST_RACE, retryOnLostRace } from '../optimistic.ts';
+
+/**
+ * Sends a recorded refund to Stripe (idempotency key `refund:<id>`, so sending it again never
+ * refunds twice) and records what Stripe answered. When Stripe does not answer, the refund stays
+ * pending and unsent: the hourly job sends it again (resendUnsentRefunds).
+ */
+export async function sendRefund(
+  tableName: string,
+  refund: Refund,
+  caller: Caller,
+  gateway?: StripeGateway,
+): Promise<Refund> {
+  const stripe = gateway ?? (await stripeGateway());
+  if (!stripe) return refund;
+  try {
+    const state = await stripe.refundPayment({
+      refundId: refund.id,
+      invoiceId: refund.invoice_id,
+      paymentIntentId: refund.payment_id,
+      amount: refund.amount,
+    });
+    return (await applyRefundState(tableName, refund.invoice_id, refund.id, state, caller)) ?? refund;
+  } catch (error) {
+    if (!(error instanceof StripeUnavailable)) throw error;
+    logger.warn('Stripe did not accept a refund; it stays pending and is sent again within the hour', {
+      refund_id: refund.id,
+      invoice_id: refund.invoice_id,
+      error,
+    });
+    return refund;
+  }
+}
+
+/**
+ * What Stripe says of one of our refunds (its answer, or a webhook, in any order, any number of
+ * times): recorded once per change of status. A refund that failed or was canceled gives its money
+ * back: the payment can be refunded by as much again, and money drawn on the customer's credit is
+ * the customer's credit again. Undefined when the refund is not ours (not found).
+ */
+export async function applyRefundState(
+  tableName: string,
+  invoiceId: string,
+  refundId: string,
+  state: StripeRefundState,
+  caller: Caller,
+): Promise<Refund | undefined> {
+  const refunds = new RefundsRepository(tableName);
+  const invoices = new InvoicesRepository(tableName);
+  const customers = new CustomersRepository(tableName);
+  return retryOnLostRace(
+    5,
+    async () => {
+      const current = await refunds.get(invoiceId, refundId);
+      if (!current) return undefined;
+      const at = caller.now.toISOString();
+      const next = refundAfter(current, state, at);
+      if (!next) return current;
+      const extra: TransactItem[] = [];
+      if (!current.sent) extra.push(refunds.sentItem(current));
+      if (givesMoneyBack(current, next)) {
+        const payment = await invoices.getPayment(current.invoice_id, current.payment_id);
+        if (payment)
+          extra.push(refunds.paymentRefunded(payment, (payment.amount_refunded ?? 0) - current.amount));
+        if (current.source === 'credit_balance') {
+          const balance = await customers.creditBalance(current.customer_id, current.currency);
+          const after = (balance?.amount ?? 0) + current.amount;
+          extra.push(
+            ...creditBalanceChange(
+              tableName,
+              current.customer_id,
+              current.currency,
+              balance,
+              after,
+              auditBy(
+                caller,
+                'customer',
+                current.customer_id,
+                'customer.credit_balance_changed',
+                { currency: current.currency, amount: balance?.amount ?? 0 },
+                { currency: current.currency, amount: after, refund_id: current.id },
+              ),
+            ),
+          );
+        }
+      }
+      const done = await refunds.update(
+        next,
+        current.version,
+        auditBy(caller, 'invoice', current.invoice_id, `refund.${next.status}`, current, next),
+        extra,
+      );
+      return done ? next : LOST_RACE;
+    },
+    () => {
+      throw changingConcurrently(`Refund ${refundId}`);
+    },
+  );
+}
+
+/**
+ * The hourly job's part: every refund Stripe has not accepted yet is sent again (the same idempotency
+ * key, so one Stripe did receive is not refunded twice). One that fails to send waits for the next hour;
+ * the others go on. Returns how many were sent.
+ */
+export async function resendUnsentRefunds(tableName: string, caller: Caller): Promise<number> {
+  const gateway = await stripeGateway();
+  if (!gateway) return 0;
+  const refunds = new RefundsRepository(tableName);
+  let sent = 0;
+  for (const marker of await refunds.unsent()) {
+    const refund = await refunds.get(marker.invoice_id, marker.refund_id);
+    if (!refund) continue;
+    const after = await sendRefund(tableName, refund, caller, gateway).catch((error: unknown) => {
+      logger.error('Could not send a refund again; the next run tries again', {
+        refund_id: refund.id,
+        error,
+      });
+      return refund;
+    });
+    if (after.sent) sent++;
+  }
+  return sent;
+}

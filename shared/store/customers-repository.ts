@@ -1,6 +1,7 @@
 import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { type CreditBalances, type Customer, randomInvoicePrefix } from '../domain/customer.ts';
-import { type AuditDraft, auditPut } from './audit.ts';
+import type { Caller } from '../domain/principal.ts';
+import { type AuditDraft, auditBy, auditPut } from './audit.ts';
 import { dynamo } from './client.ts';
 import { type IdempotentWrite, idempotencyPut } from './idempotency.ts';
 import { withoutKeys } from './items.ts';
@@ -246,6 +247,36 @@ export function creditBalanceChange(
     },
     auditPut(tableName, customerKey(customerId), audit),
   ];
+}
+
+/**
+ * creditBalanceChange with its `customer.credit_balance_changed` audit entry, by `caller`, naming what
+ * moved it (`cause`: an invoice, a credit note, a refund): the one way the use cases move a balance.
+ */
+export function creditBalanceMove(
+  tableName: string,
+  caller: Caller,
+  customerId: string,
+  currency: string,
+  before: StoredCreditBalance | undefined,
+  after: number,
+  cause: Readonly<Record<string, string>>,
+): TransactItem[] {
+  return creditBalanceChange(
+    tableName,
+    customerId,
+    currency,
+    before,
+    after,
+    auditBy(
+      caller,
+      'customer',
+      customerId,
+      'customer.credit_balance_changed',
+      { currency, amount: before?.amount ?? 0 },
+      { currency, amount: after, ...cause },
+    ),
+  );
 }
 
 /** A check, for a transaction that relies on it, that the customer's credit in `currency` is still as read. */

@@ -2,7 +2,7 @@ import { DomainError } from '../../domain/errors.ts';
 import { type Invoice, nextInvoiceStatus } from '../../domain/invoice.ts';
 import { type Caller, requireOperator } from '../../domain/principal.ts';
 import { auditBy } from '../../store/audit.ts';
-import { CustomersRepository, creditBalanceChange } from '../../store/customers-repository.ts';
+import { CustomersRepository, creditBalanceMove } from '../../store/customers-repository.ts';
 import { type Idempotency, idempotencyItems } from '../../store/idempotency.ts';
 import { InvoicesRepository } from '../../store/invoices-repository.ts';
 import { ThresholdInvoicesRepository } from '../../store/threshold-invoices-repository.ts';
@@ -70,20 +70,14 @@ export async function changeInvoiceStatus(
         `Invoice ${invoiceId} left ${current.credited_to_balance} ${current.currency} of credit that later invoices have used; void those first`,
       );
     }
-    balanceChange = creditBalanceChange(
+    balanceChange = creditBalanceMove(
       tableName,
+      caller,
       current.customer_id,
       current.currency,
       balance,
       after,
-      auditBy(
-        caller,
-        'customer',
-        current.customer_id,
-        'customer.credit_balance_changed',
-        { currency: current.currency, amount: balance?.amount ?? 0 },
-        { currency: current.currency, amount: after, invoice_id: invoiceId },
-      ),
+      { invoice_id: invoiceId },
     );
   }
   const done = await new InvoicesRepository(tableName).transition(

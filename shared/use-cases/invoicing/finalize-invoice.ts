@@ -14,7 +14,7 @@ import { type Caller, requireOperator } from '../../domain/principal.ts';
 import { auditBy } from '../../store/audit.ts';
 import {
   CustomersRepository,
-  creditBalanceChange,
+  creditBalanceMove,
   creditBalanceUnchanged,
 } from '../../store/customers-repository.ts';
 import { DiscountsRepository } from '../../store/discounts-repository.ts';
@@ -148,21 +148,9 @@ export async function numberedWithCredit(
   };
   const balanceMoves = credit.balance !== (balance?.amount ?? 0);
   const balanceItems = balanceMoves
-    ? creditBalanceChange(
-        tableName,
-        draft.customer_id,
-        draft.currency,
-        balance,
-        credit.balance,
-        auditBy(
-          caller,
-          'customer',
-          draft.customer_id,
-          'customer.credit_balance_changed',
-          { currency: draft.currency, amount: balance?.amount ?? 0 },
-          { currency: draft.currency, amount: credit.balance, invoice_id: draft.id },
-        ),
-      )
+    ? creditBalanceMove(tableName, caller, draft.customer_id, draft.currency, balance, credit.balance, {
+        invoice_id: draft.id,
+      })
     : // Even when it does not move, the balance must be the one read: credit that arrived
       // meanwhile (another invoice finalized or voided) is applied by a retry, not skipped.
       [creditBalanceUnchanged(tableName, draft.customer_id, draft.currency, balance)];

@@ -7,7 +7,7 @@ import { type Caller, requireOperator } from '../../domain/principal.ts';
 import { logger } from '../../logger.ts';
 import { auditBy } from '../../store/audit.ts';
 import { CreditNotesRepository } from '../../store/credit-notes-repository.ts';
-import { CustomersRepository, creditBalanceChange } from '../../store/customers-repository.ts';
+import { CustomersRepository, creditBalanceMove } from '../../store/customers-repository.ts';
 import { type Idempotency, IdempotencyKeyTaken, idempotencyItems } from '../../store/idempotency.ts';
 import { InvoicesRepository, type PaymentRecord } from '../../store/invoices-repository.ts';
 import { RefundsRepository } from '../../store/refunds-repository.ts';
@@ -144,21 +144,9 @@ export async function issueCreditNote(
       if (figures.credit_amount > 0) {
         const after = (balance?.amount ?? 0) + figures.credit_amount;
         items.push(
-          ...creditBalanceChange(
-            tableName,
-            current.customer_id,
-            current.currency,
-            balance,
-            after,
-            auditBy(
-              caller,
-              'customer',
-              current.customer_id,
-              'customer.credit_balance_changed',
-              { currency: current.currency, amount: balance?.amount ?? 0 },
-              { currency: current.currency, amount: after, credit_note_id: note.id },
-            ),
-          ),
+          ...creditBalanceMove(tableName, caller, current.customer_id, current.currency, balance, after, {
+            credit_note_id: note.id,
+          }),
         );
       }
       const outcome = await notes.issue(items, idempotencyItems(tableName, idempotency, note));

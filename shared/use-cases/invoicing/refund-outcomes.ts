@@ -3,7 +3,7 @@ import { givesMoneyBack, type Refund, refundAfter, type StripeRefundState } from
 import { logger } from '../../logger.ts';
 import { type StripeGateway, StripeUnavailable, stripeGateway } from '../../payments/stripe-gateway.ts';
 import { auditBy } from '../../store/audit.ts';
-import { CustomersRepository, creditBalanceChange } from '../../store/customers-repository.ts';
+import { CustomersRepository, creditBalanceMove } from '../../store/customers-repository.ts';
 import { InvoicesRepository } from '../../store/invoices-repository.ts';
 import { RefundsRepository } from '../../store/refunds-repository.ts';
 import type { TransactItem } from '../../store/transact.ts';
@@ -75,21 +75,9 @@ export async function applyRefundState(
           const balance = await customers.creditBalance(current.customer_id, current.currency);
           const after = (balance?.amount ?? 0) + current.amount;
           extra.push(
-            ...creditBalanceChange(
-              tableName,
-              current.customer_id,
-              current.currency,
-              balance,
-              after,
-              auditBy(
-                caller,
-                'customer',
-                current.customer_id,
-                'customer.credit_balance_changed',
-                { currency: current.currency, amount: balance?.amount ?? 0 },
-                { currency: current.currency, amount: after, refund_id: current.id },
-              ),
-            ),
+            ...creditBalanceMove(tableName, caller, current.customer_id, current.currency, balance, after, {
+              refund_id: current.id,
+            }),
           );
         }
       }

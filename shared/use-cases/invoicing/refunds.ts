@@ -5,7 +5,7 @@ import { type Caller, type Principal, requireOperator } from '../../domain/princ
 import type { Refund, RefundSource } from '../../domain/refund.ts';
 import { stripeGateway } from '../../payments/stripe-gateway.ts';
 import { auditBy } from '../../store/audit.ts';
-import { CustomersRepository, creditBalanceChange } from '../../store/customers-repository.ts';
+import { CustomersRepository, creditBalanceMove } from '../../store/customers-repository.ts';
 import { type Idempotency, IdempotencyKeyTaken, idempotencyItems } from '../../store/idempotency.ts';
 import { InvoicesRepository, type PaymentRecord } from '../../store/invoices-repository.ts';
 import { RefundsRepository } from '../../store/refunds-repository.ts';
@@ -162,20 +162,14 @@ export async function createRefund(
       ];
       if (source === 'credit_balance')
         items.push(
-          ...creditBalanceChange(
+          ...creditBalanceMove(
             tableName,
+            caller,
             invoice.customer_id,
             invoice.currency,
             balance,
             owed - amount,
-            auditBy(
-              caller,
-              'customer',
-              invoice.customer_id,
-              'customer.credit_balance_changed',
-              { currency: invoice.currency, amount: owed },
-              { currency: invoice.currency, amount: owed - amount, refund_id: refund.id },
-            ),
+            { refund_id: refund.id },
           ),
         );
       const keep = idempotencyItems(tableName, idempotency, refund);

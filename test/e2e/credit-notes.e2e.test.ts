@@ -1,6 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SCOPES } from '../../shared/http/routes.ts';
-import { closePeriodsAt, createdOverHttp, oneOffBuyer, subscribeOverHttp } from '../support/http-fixtures.ts';
+import {
+  callsWith,
+  closePeriodsAt,
+  createdOverHttp,
+  oneOffBuyer,
+  subscribeOverHttp,
+} from '../support/http-fixtures.ts';
 import { startWithOperator, type TestService } from '../support/local-service.ts';
 
 /**
@@ -16,12 +22,10 @@ beforeAll(async () => {
 });
 afterAll(async () => service?.close());
 
-const call = (method: string, path: string, body?: unknown, headers?: Record<string, string>) =>
-  service.call(method, path, {
-    token: operator,
-    ...(body === undefined ? {} : { body }),
-    ...(headers ? { headers } : {}),
-  });
+const call = callsWith(
+  () => service,
+  () => operator,
+);
 const created = (path: string, body: unknown) => createdOverHttp(service, operator, path, body);
 const credit = (invoiceId: string, body: unknown, headers?: Record<string, string>) =>
   call('POST', `/api/v1/invoices/${invoiceId}/credit-notes`, body, headers);

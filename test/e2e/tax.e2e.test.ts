@@ -1,5 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closePeriodsAt, createdOverHttp, oneOffBuyer, subscribeOverHttp } from '../support/http-fixtures.ts';
+import {
+  callsWith,
+  closePeriodsAt,
+  createdOverHttp,
+  oneOffBuyer,
+  subscribeOverHttp,
+} from '../support/http-fixtures.ts';
 import { startWithOperator, type TestService } from '../support/local-service.ts';
 
 /**
@@ -16,12 +22,10 @@ beforeAll(async () => {
 });
 afterAll(async () => service?.close());
 
-const call = (method: string, path: string, body?: unknown, headers?: Record<string, string>) =>
-  service.call(method, path, {
-    token: operator,
-    ...(body === undefined ? {} : { body }),
-    ...(headers ? { headers } : {}),
-  });
+const call = callsWith(
+  () => service,
+  () => operator,
+);
 
 const created = (path: string, body: unknown) => createdOverHttp(service, operator, path, body);
 

@@ -110,3 +110,16 @@ export async function oneOffBuyer(
     });
   return { customer, price, invoice };
 }
+
+/**
+ * `call(method, path, body?, headers?)` with one token (an operator's, mostly): the e2e tests' request
+ * helper. Both are read at each call, as tests start the service (and mint the token) in beforeAll.
+ */
+export const callsWith =
+  (service: () => TestService, token: () => string) =>
+  (method: string, path: string, body?: unknown, headers?: Record<string, string>) =>
+    service().call(method, path, {
+      token: token(),
+      ...(body === undefined ? {} : { body }),
+      ...(headers ? { headers } : {}),
+    });

@@ -26,9 +26,8 @@ import { taxesOfLine } from './tax.ts';
  *   credit balance) goes to the customer's credit balance, is refunded on the invoice's payment
  *   (`refund`), or is recorded as returned outside this service (`out_of_band`). An open (or
  *   uncollectible) invoice left with nothing due is paid.
- * - With no lines named, the note credits everything not yet credited: every charge line's rest,
- *   and each line that was already a credit (a proration's) in full, so its total is the invoice's
- *   total less what earlier notes gave back.
+ * - With no lines named, the note credits everything not yet credited: every charge line's rest
+ *   (prepaid time aside), and each threshold credit line in full.
  */
 export const CREDIT_NOTE_REASONS = [
   'duplicate',

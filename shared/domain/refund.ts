@@ -40,7 +40,8 @@ export type Refund = {
 
 /** What a Stripe Refund object says of one of ours (refund.* and charge.refunded webhooks, the create answer). */
 export type StripeRefundState = {
-  stripeRefundId: string;
+  /** Null when Stripe refused the request outright (no refund was made). */
+  stripeRefundId: string | null;
   status: string;
   failureReason: string | null;
 };

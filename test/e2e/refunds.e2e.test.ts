@@ -181,6 +181,33 @@ describe('a credit note refunds a paid invoice through Stripe', () => {
     await closePeriodsAt(service, new Date());
     expect(refundsAtStripe(invoice.id).map((r) => r.amount)).toEqual([2_500]);
   });
+  it("a refund Stripe refuses (more than is left on the charge) fails at once and its 25.00 is the customer's credit", async () => {
+    const { customer, invoice } = await paidThroughStripe('Refund Refused');
+    // 10.00 was refunded in the Dashboard (no metadata of ours): Stripe has 15.00 left on the charge.
+    stripe.refunds.set('re_dashboard_refused', {
+      id: 're_dashboard_refused',
+      object: 'refund',
+      created: Math.floor(Date.now() / 1000),
+      amount: 1_000,
+      currency: 'usd',
+      payment_intent: invoice.stripe_payment_intent_id,
+      status: 'succeeded',
+      failure_reason: null,
+      metadata: {},
+    });
+    const note = await post(`/api/v1/invoices/${invoice.id}/credit-notes`, {
+      reason: 'duplicate',
+      post_payment_to: 'refund',
+    });
+    expect(note.status).toBe(201);
+    const [refund] = (await get(`/api/v1/invoices/${invoice.id}/refunds`)).data;
+    expect(refund).toMatchObject({ status: 'failed', sent: true, stripe_refund_id: null });
+    expect(refund.failure_reason).toContain('Stripe refused it');
+    expect(await balanceOf(customer.id)).toEqual({ USD: 2_500 });
+    // Nothing waits to be sent again.
+    await closePeriodsAt(service, new Date());
+    expect(refundsAtStripe(invoice.id)).toEqual([]);
+  });
 });
 
 describe('the refunds route', () => {
@@ -191,6 +218,25 @@ describe('the refunds route', () => {
       ...stripe.paymentIntents.get(invoice.stripe_payment_intent_id)!,
       id: 'pi_unapplied_1',
     });
+    // And one in euros, for the same invoice: refunded in its own currency.
+    stripe.paymentIntents.set('pi_unapplied_eur', {
+      ...stripe.paymentIntents.get(invoice.stripe_payment_intent_id)!,
+      id: 'pi_unapplied_eur',
+      amount: 2_300,
+      currency: 'eur',
+    });
+    await deliver('payment_intent.succeeded', {
+      id: 'pi_unapplied_eur',
+      object: 'payment_intent',
+      amount: 2_300,
+      amount_received: 2_300,
+      currency: 'eur',
+      status: 'succeeded',
+      metadata: { billing_invoice_id: invoice.id, billing_attempt: '8' },
+      last_payment_error: null,
+    });
+    const euros = await post(`/api/v1/invoices/${invoice.id}/refunds`, { payment_id: 'pi_unapplied_eur' });
+    expect(euros.body).toMatchObject({ amount: 2_300, currency: 'EUR', source: 'unapplied_payment' });
     const late = await deliver('payment_intent.succeeded', {
       id: 'pi_unapplied_1',
       object: 'payment_intent',
@@ -215,9 +261,10 @@ describe('the refunds route', () => {
     expect(part.body).toMatchObject({ source: 'unapplied_payment', amount: 1_000, status: 'succeeded' });
     const rest = await post(`/api/v1/invoices/${invoice.id}/refunds`, { payment_id: 'pi_unapplied_1' });
     expect(rest.body).toMatchObject({ amount: 1_500, status: 'succeeded' });
-    expect(refundsAtStripe(invoice.id).map((r) => [r.payment_intent, r.amount])).toEqual([
-      ['pi_unapplied_1', 1_000],
-      ['pi_unapplied_1', 1_500],
+    expect(refundsAtStripe(invoice.id).map((r) => [r.payment_intent, r.amount, r.currency])).toEqual([
+      ['pi_unapplied_eur', 2_300, 'eur'],
+      ['pi_unapplied_1', 1_000, 'usd'],
+      ['pi_unapplied_1', 1_500, 'usd'],
     ]);
     expect(await balanceOf(customer.id)).toEqual({});
     // The invoice's own payment gives back only what the customer is owed (nothing yet).

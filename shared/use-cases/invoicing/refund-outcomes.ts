@@ -32,6 +32,22 @@ export async function sendRefund(
     return (await applyRefundState(tableName, refund.invoice_id, refund.id, state, caller)) ?? refund;
   } catch (error) {
     if (!(error instanceof StripeUnavailable)) throw error;
+    if (!error.retryable) {
+      // Refused outright (more than is left on the charge, a disputed charge, a bad key): no refund
+      // was made, so the refund fails now and gives its money back, instead of waiting for ever.
+      const reason = error.cause instanceof Error ? error.cause.message : error.message;
+      logger.error('Stripe refused a refund; it is recorded as failed and its money given back', {
+        refund_id: refund.id,
+        invoice_id: refund.invoice_id,
+        error,
+      });
+      const failed = {
+        stripeRefundId: null,
+        status: 'failed',
+        failureReason: `Stripe refused it: ${reason}`,
+      };
+      return (await applyRefundState(tableName, refund.invoice_id, refund.id, failed, caller)) ?? refund;
+    }
     logger.warn('Stripe did not accept a refund; it stays pending and is sent again within the hour', {
       refund_id: refund.id,
       invoice_id: refund.invoice_id,
@@ -62,6 +78,20 @@ export async function applyRefundState(
     async () => {
       const current = await refunds.get(invoiceId, refundId);
       if (!current) return undefined;
+      if (
+        current.stripe_refund_id &&
+        state.stripeRefundId &&
+        current.stripe_refund_id !== state.stripeRefundId
+      ) {
+        // Two Stripe refunds for one of ours (a resend Stripe no longer knew the key of): a person
+        // must look; neither moves the refund recorded.
+        logger.error('A Stripe refund reports for one of ours that is another Stripe refund; ignored', {
+          refund_id: current.id,
+          recorded: current.stripe_refund_id,
+          reported: state.stripeRefundId,
+        });
+        return current;
+      }
       const at = caller.now.toISOString();
       const next = refundAfter(current, state, at);
       if (!next) return current;
@@ -95,6 +125,9 @@ export async function applyRefundState(
   );
 }
 
+/** How long after it was recorded an unsent refund is still sent again (Stripe keeps keys ~24 h). */
+export const RESEND_WINDOW_MS = 23 * 60 * 60 * 1000;
+
 /**
  * The hourly job's part: every refund Stripe has not accepted yet is sent again (the same idempotency
  * key, so one Stripe did receive is not refunded twice). One that fails to send waits for the next hour;
@@ -108,6 +141,17 @@ export async function resendUnsentRefunds(tableName: string, caller: Caller): Pr
   for (const marker of await refunds.unsent()) {
     const refund = await refunds.get(marker.invoice_id, marker.refund_id);
     if (!refund) continue;
+    // Stripe keeps an idempotency key about 24 hours: sent later, a refund Stripe did make (its
+    // answer lost) would be made again. Past that, a person checks the Dashboard instead.
+    if (caller.now.getTime() - Date.parse(refund.created_at) > RESEND_WINDOW_MS) {
+      logger.error('A refund Stripe never answered for is past the idempotency window; not sent again', {
+        refund_id: refund.id,
+        invoice_id: refund.invoice_id,
+        created_at: refund.created_at,
+        look_for: `a Stripe refund with metadata billing_refund_id=${refund.id}`,
+      });
+      continue;
+    }
     const after = await sendRefund(tableName, refund, caller, gateway).catch((error: unknown) => {
       logger.error('Could not send a refund again; the next run tries again', {
         refund_id: refund.id,

@@ -43,7 +43,8 @@ export function newRefund(
     credit_note_id: creditNoteId,
     source,
     amount,
-    currency: invoice.currency,
+    // The payment's own: an unapplied payment may be in another currency than its invoice.
+    currency: payment.currency,
     method: outOfBand ? 'out_of_band' : 'stripe',
     status: outOfBand ? 'succeeded' : 'pending',
     stripe_refund_id: null,

@@ -91,7 +91,7 @@ export const CreditNoteSchema = z
     post_payment_amount: z
       .number()
       .int()
-      .meta({ description: 'The rest: credit_amount + out_of_band_amount' }),
+      .meta({ description: 'The rest: credit_amount + refund_amount + out_of_band_amount' }),
     credit_amount: z.number().int().meta({ description: "What went to the customer's credit balance" }),
     refund_amount: z.number().int().meta({ description: "What is refunded on the invoice's payment" }),
     out_of_band_amount: z.number().int().meta({ description: 'What was returned outside this service' }),

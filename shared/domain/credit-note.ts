@@ -2,8 +2,8 @@ import { DomainError, validationError } from './errors.ts';
 import type { Invoice, InvoiceLine } from './invoice.ts';
 import { discountShares } from './invoice-tax.ts';
 import { assertMinorUnits, roundHalfUp } from './money.ts';
-import { parseQuantity } from './rating.ts';
 import { taxesOfLine } from './tax.ts';
+import { millionthsToQuantity, quantityToMillionths } from './usage.ts';
 
 /**
  * The credit note rule (docs/invoicing.md, "Credit notes"), after Stripe's: a credit note takes
@@ -131,7 +131,7 @@ export function creditNoteOf(
       'conflict',
       `Invoice ${invoice.id} has a payment under way at Stripe; credit it once that payment has succeeded or failed`,
     );
-  if ((invoice.credit_note_count ?? 0) >= MAX_CREDIT_NOTES_PER_INVOICE)
+  if (invoice.credit_note_count >= MAX_CREDIT_NOTES_PER_INVOICE)
     throw new DomainError(
       'conflict',
       `Invoice ${invoice.id} has ${MAX_CREDIT_NOTES_PER_INVOICE} credit notes, the most one invoice takes`,
@@ -188,7 +188,7 @@ export function creditNoteOf(
       amount_due: invoice.amount_due - pre,
       pre_payment_credit_notes_amount: invoice.pre_payment_credit_notes_amount + pre,
       post_payment_credit_notes_amount: invoice.post_payment_credit_notes_amount + post,
-      credit_note_count: (invoice.credit_note_count ?? 0) + 1,
+      credit_note_count: invoice.credit_note_count + 1,
     },
   };
 }
@@ -250,24 +250,18 @@ function lineCredit(
       `Line ${line.id} was credited by amount before: credit it by amount again`,
       `${field}.quantity`,
     );
-  const billed = parseQuantity(line.quantity);
-  const already = parseQuantity(line.credited_quantity ?? '0');
-  const asked = parseQuantity(wanted.quantity!);
-  // On one scale: quantities are decimal strings, compared and divided exactly.
-  const scale = Math.max(billed.scale, already.scale, asked.scale);
-  const [q, a, k] = [billed, already, asked].map((d) => d.units * 10n ** BigInt(scale - d.scale)) as [
-    bigint,
-    bigint,
-    bigint,
-  ];
+  // Exactly, in millionths (quantities have at most 6 decimals): compared and divided without rounding.
+  const q = quantityToMillionths(line.quantity);
+  const a = quantityToMillionths(line.credited_quantity ?? '0');
+  const k = quantityToMillionths(wanted.quantity!);
   if (k <= 0n) throw unprocessable('must be above 0', `${field}.quantity`);
   if (a + k > q)
     throw unprocessable(
-      `Line ${line.id} has ${formatScaled(q - a, scale)} left to credit (it billed ${line.quantity}; ${line.credited_quantity ?? '0'} credited)`,
+      `Line ${line.id} has ${millionthsToQuantity(q - a)} left to credit (it billed ${line.quantity}; ${line.credited_quantity ?? '0'} credited)`,
       `${field}.quantity`,
     );
   const creditedAfter = roundHalfUp(BigInt(net) * (a + k), q);
-  return credited(line, net, creditedAfter, formatScaled(a + k, scale), wanted.quantity!);
+  return credited(line, net, creditedAfter, millionthsToQuantity(a + k), wanted.quantity!);
 }
 
 /** Every line not credited in full: charge lines' rest, credit lines whole. */
@@ -383,12 +377,3 @@ function billedBy(
 }
 
 const sum = (values: readonly number[]): number => values.reduce((total, value) => total + value, 0);
-
-/** A scaled integer as a decimal string, without trailing zeros ("1.50" → "1.5"). */
-function formatScaled(units: bigint, scale: number): string {
-  if (scale === 0) return units.toString();
-  const digits = units.toString().padStart(scale + 1, '0');
-  const whole = digits.slice(0, -scale);
-  const fraction = digits.slice(-scale).replace(/0+$/, '');
-  return fraction ? `${whole}.${fraction}` : whole;
-}

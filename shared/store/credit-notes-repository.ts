@@ -13,7 +13,7 @@ import {
   invoiceKey,
 } from './keys.ts';
 import { queryAll } from './list-pages.ts';
-import { type TransactItem, transactWrite } from './transact.ts';
+import type { TransactItem } from './transact.ts';
 
 const ITEM_TYPE = 'credit_note';
 
@@ -74,18 +74,5 @@ export class CreditNotesRepository {
       sequenceMove(this.tableName, creditNoteCounterKey(note.customer_id), sequence, 'credit_note_counter'),
       auditPut(this.tableName, creditNoteKey(note.id), audit),
     ];
-  }
-
-  /**
-   * Writes a note's transaction: `items` (the note, the invoice it changes, the balance…) and its
-   * idempotency record, all or none. `lost-race`: something read has changed (read again and retry).
-   */
-  async issue(
-    items: TransactItem[],
-    idempotency: TransactItem[],
-  ): Promise<'issued' | 'lost-race' | 'idempotency-key-taken'> {
-    const outcome = await transactWrite([...items, ...idempotency]);
-    if (outcome.ok) return 'issued';
-    return outcome.failedConditions.some((i) => i >= items.length) ? 'idempotency-key-taken' : 'lost-race';
   }
 }

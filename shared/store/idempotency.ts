@@ -112,6 +112,20 @@ export const idempotentRequestName = (idempotency: Idempotency): string | undefi
  * An answer's idempotency items (idempotencyItems) written on their own, for a use case that answered
  * without making a change (someone else's write already did); a key taken meanwhile is fine.
  */
+/**
+ * Writes `items` and their idempotency record (`keep`, from idempotencyItems), all or none.
+ * `idempotency-key-taken`: a twin request with the same key wrote first (replay its answer);
+ * `lost-race`: another condition failed (something read has changed: read again and retry).
+ */
+export async function transactWithAnswer(
+  items: TransactItem[],
+  keep: TransactItem[],
+): Promise<'written' | 'lost-race' | 'idempotency-key-taken'> {
+  const outcome = await transactWrite([...items, ...keep]);
+  if (outcome.ok) return 'written';
+  return outcome.failedConditions.some((i) => i >= items.length) ? 'idempotency-key-taken' : 'lost-race';
+}
+
 export async function keepAnswer(items: TransactItem[]): Promise<void> {
   if (items.length > 0) await transactWrite(items);
 }

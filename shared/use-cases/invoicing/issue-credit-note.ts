@@ -8,7 +8,12 @@ import { logger } from '../../logger.ts';
 import { auditBy } from '../../store/audit.ts';
 import { CreditNotesRepository } from '../../store/credit-notes-repository.ts';
 import { CustomersRepository, creditBalanceMove } from '../../store/customers-repository.ts';
-import { type Idempotency, IdempotencyKeyTaken, idempotencyItems } from '../../store/idempotency.ts';
+import {
+  type Idempotency,
+  IdempotencyKeyTaken,
+  idempotencyItems,
+  transactWithAnswer,
+} from '../../store/idempotency.ts';
 import { InvoicesRepository, type PaymentRecord } from '../../store/invoices-repository.ts';
 import { RefundsRepository } from '../../store/refunds-repository.ts';
 import type { TransactItem } from '../../store/transact.ts';
@@ -149,7 +154,7 @@ export async function issueCreditNote(
           }),
         );
       }
-      const outcome = await notes.issue(items, idempotencyItems(tableName, idempotency, note));
+      const outcome = await transactWithAnswer(items, idempotencyItems(tableName, idempotency, note));
       if (outcome === 'idempotency-key-taken') throw new IdempotencyKeyTaken();
       if (outcome === 'lost-race') return LOST_RACE;
       return { note, paid: settles ? next : undefined, refund: refund?.refund };

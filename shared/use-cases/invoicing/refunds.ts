@@ -6,10 +6,15 @@ import type { Refund, RefundSource } from '../../domain/refund.ts';
 import { stripeGateway } from '../../payments/stripe-gateway.ts';
 import { auditBy } from '../../store/audit.ts';
 import { CustomersRepository, creditBalanceMove } from '../../store/customers-repository.ts';
-import { type Idempotency, IdempotencyKeyTaken, idempotencyItems } from '../../store/idempotency.ts';
+import {
+  type Idempotency,
+  IdempotencyKeyTaken,
+  idempotencyItems,
+  transactWithAnswer,
+} from '../../store/idempotency.ts';
 import { InvoicesRepository, type PaymentRecord } from '../../store/invoices-repository.ts';
 import { RefundsRepository } from '../../store/refunds-repository.ts';
-import { type TransactItem, transactWrite } from '../../store/transact.ts';
+import type { TransactItem } from '../../store/transact.ts';
 import { changingConcurrently, LOST_RACE, retryOnLostRace } from '../optimistic.ts';
 import { invoiceFor } from './invoices.ts';
 import { sendRefund } from './refund-outcomes.ts';
@@ -173,11 +178,9 @@ export async function createRefund(
             { refund_id: refund.id },
           ),
         );
-      const keep = idempotencyItems(tableName, idempotency, refund);
-      const outcome = await transactWrite([...items, ...keep]);
-      if (outcome.ok) return refund;
-      if (outcome.failedConditions.some((i) => i >= items.length)) throw new IdempotencyKeyTaken();
-      return LOST_RACE;
+      const outcome = await transactWithAnswer(items, idempotencyItems(tableName, idempotency, refund));
+      if (outcome === 'idempotency-key-taken') throw new IdempotencyKeyTaken();
+      return outcome === 'written' ? refund : LOST_RACE;
     },
     () => {
       throw changingConcurrently(`Invoice ${invoiceId}`);

@@ -5,6 +5,7 @@ import { DomainError } from '../../../shared/domain/errors.ts';
 import { type Invoice, type InvoiceLine, totalsOf, withLineIds } from '../../../shared/domain/invoice.ts';
 import { taxedInvoice } from '../../../shared/domain/invoice-tax.ts';
 import type { TaxRate } from '../../../shared/domain/tax.ts';
+import { openInvoiceFixture } from '../../support/fixtures.ts';
 
 const RUNS = Number(process.env.PROPERTY_RUNS ?? 200);
 
@@ -35,37 +36,13 @@ const rate = (id: string, percentage: string, inclusive: boolean): TaxRate => ({
 /** An open invoice of these lines, taxed at `rates` (every charge line discountable). */
 function openInvoice(lines: ReturnType<typeof chargeLine>[], rates: TaxRate[]): Invoice {
   const taxed = taxedInvoice(withLineIds('in_cn', lines), rates);
-  const base = totalsOf(taxed.lines);
-  return {
+  return openInvoiceFixture({
     id: 'in_cn',
-    customer_id: 'cus',
-    subscription_id: null,
     number: 'ABCD-0001',
-    status: 'open',
-    billing_reason: 'manual',
-    currency: 'USD',
-    period_start: '2026-01-01T00:00:00.000Z',
-    period_end: '2026-01-01T00:00:00.000Z',
-    bills_usage: false,
-    next_period_start: null,
-    next_period_end: null,
-    ...base,
+    ...totalsOf(taxed.lines),
     ...taxed,
     amount_due: Math.max(taxed.total, 0),
-    amount_paid: 0,
-    due_date: null,
-    stripe_payment_intent_id: null,
-    payment_attempts: 0,
-    last_payment_error: null,
-    pending_payment: null,
-    created_at: '2026-01-01T00:00:00.000Z',
-    updated_at: '2026-01-01T00:00:00.000Z',
-    finalized_at: '2026-01-01T00:00:00.000Z',
-    paid_at: null,
-    voided_at: null,
-    marked_uncollectible_at: null,
-    version: 2,
-  };
+  });
 }
 
 const all = () => true;

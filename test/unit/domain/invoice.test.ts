@@ -6,7 +6,6 @@ import type { Charge } from '../../../shared/domain/fees.ts';
 import {
   applyCredit,
   chargeLines,
-  type Invoice,
   type InvoiceStatus,
   invoiceIdFor,
   invoiceNumber,
@@ -19,6 +18,7 @@ import {
 import { untaxed } from '../../../shared/domain/invoice-tax.ts';
 import { rateUsage } from '../../../shared/domain/rating.ts';
 import { usagePriceFixture } from '../../support/catalog-fixtures.ts';
+import { openInvoiceFixture } from '../../support/fixtures.ts';
 
 const price = (overrides: Partial<Price>): Price => usagePriceFixture({ id: 'p', ...overrides });
 
@@ -154,41 +154,20 @@ describe('invoice state machine', () => {
 });
 
 describe('declined attempts (from the pay call and from webhooks, in any order)', () => {
-  const open: Invoice = {
-    id: 'in_1',
-    customer_id: 'c',
+  const open = openInvoiceFixture({
     subscription_id: 's',
-    number: 'K7QX2M9P-0001',
-    status: 'open',
     billing_reason: 'subscription_cycle',
-    currency: 'USD',
-    period_start: '2026-01-01T00:00:00.000Z',
     period_end: '2026-02-01T00:00:00.000Z',
     bills_usage: true,
-    credit_applied: 0,
-    credited_to_balance: 0,
-    pre_payment_credit_notes_amount: 0,
-    post_payment_credit_notes_amount: 0,
-    credit_note_count: 0,
     next_period_start: '2026-02-01T00:00:00.000Z',
     next_period_end: '2026-03-01T00:00:00.000Z',
-    lines: [],
     ...untaxed(100),
     amount_due: 100,
-    amount_paid: 0,
     due_date: '2026-02-08T00:00:00.000Z',
-    stripe_payment_intent_id: null,
-    payment_attempts: 0,
-    last_payment_error: null,
-    pending_payment: null,
     created_at: '2026-02-01T00:00:00.000Z',
     updated_at: '2026-02-01T00:00:00.000Z',
     finalized_at: '2026-02-01T00:00:00.000Z',
-    paid_at: null,
-    voided_at: null,
-    marked_uncollectible_at: null,
-    version: 2,
-  };
+  });
   const failure = (attempt: number): PaymentFailure => ({
     payment_intent_id: `pi_${attempt}`,
     attempt,

@@ -1,6 +1,6 @@
 // Bundles every handler in functions/ into its own Lambda asset: dist/functions/<name>/index.mjs.
 // Run by `npm run build`, by `cdk synth` (cdk.json) and by the CDK tests before they synthesize.
-import { readdirSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -29,6 +29,52 @@ const englishOnlyZod = {
     pluginBuild.onLoad({ filter: /.*/, namespace: 'english-only-zod' }, (args) => ({
       contents: 'export { default as en } from "./en.js";',
       resolveDir: dirname(args.path),
+    }));
+  },
+};
+
+/**
+ * pdfkit loads its standard fonts' metrics with a require() made by createRequire at run time, which
+ * esbuild cannot follow: the bundle would look for pdfkit's files beside itself. The plugin turns each
+ * into a static import of the same module, so the metrics are bundled.
+ */
+const pdfkitStandardFonts = {
+  name: 'pdfkit-standard-fonts',
+  setup(pluginBuild) {
+    pluginBuild.onLoad({ filter: /[\\/]pdfkit[\\/]js[\\/]pdfkit\.node\.mjs$/ }, (args) => {
+      const names = new Set();
+      const source = readFileSync(args.path, 'utf8').replace(
+        /require\$1\('#standard-fonts\/(\w+)'\)/g,
+        (_, name) => {
+          names.add(name);
+          return `__standardFont_${name}`;
+        },
+      );
+      if (names.size === 0)
+        throw new Error('pdfkit no longer loads its standard fonts as this plugin expects');
+      const imports = [...names].map(
+        (name) => `import __standardFont_${name} from 'pdfkit/standard-fonts/${name}';`,
+      );
+      return { contents: `${imports.join('\n')}\n${source}`, loader: 'js', resolveDir: dirname(args.path) };
+    });
+  },
+};
+
+/**
+ * shared/documents/fonts.ts reads the invoice typefaces from node_modules, which a Lambda does not
+ * have: in a bundle it becomes a module that embeds the same two files (esbuild's binary loader).
+ */
+const embeddedInvoiceFonts = {
+  name: 'embedded-invoice-fonts',
+  setup(pluginBuild) {
+    pluginBuild.onLoad({ filter: /[\\/]shared[\\/]documents[\\/]fonts\.ts$/ }, () => ({
+      contents: [
+        "import regular from 'dejavu-fonts-ttf/ttf/DejaVuSans.ttf';",
+        "import bold from 'dejavu-fonts-ttf/ttf/DejaVuSans-Bold.ttf';",
+        'export const invoiceFonts = () => ({ regular, bold });',
+      ].join('\n'),
+      loader: 'js',
+      resolveDir: root,
     }));
   },
 };
@@ -98,7 +144,8 @@ export async function buildFunctions({
         banner: {
           js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
         },
-        plugins: [englishOnlyZod],
+        plugins: [englishOnlyZod, pdfkitStandardFonts, embeddedInvoiceFonts],
+        loader: { '.ttf': 'binary' },
         logLevel: quiet ? 'silent' : 'warning',
       }),
     ),

@@ -37,6 +37,13 @@ export const PUBLIC_ROUTE_REASONS: Readonly<Record<string, string>> = {
     'Stripe cannot present a JWT or SigV4: the stripe-webhook handler verifies the Stripe-Signature HMAC ' +
     'over the raw body (5-minute tolerance) before anything reads it, and refuses every call while the ' +
     'stage secret holds no whsec_ signing secret.',
+  'GET /hosted/invoices/{token}':
+    'A hosted invoice page is opened by the customer, who has no API token: the link itself is the ' +
+    'credential. Its token is 256 random bits, stored only as a SHA-256 hash, expires (30 days by default, ' +
+    'at most 90), and opens one invoice read-only; an unknown or expired token answers 404 or 410 and ' +
+    'names nothing. The page has no script and is sent with a CSP that forbids scripts and framing.',
+  'GET /hosted/invoices/{token}/pdf':
+    "The same link's PDF: the token is checked exactly as for the page, and the PDF is that one invoice's.",
   'GET /openapi.json':
     'The API description is public by design: it is generated from the request schemas, holds no data ' +
     'and no secrets, reaches no table, and clients read it before they have a token.',

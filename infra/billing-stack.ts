@@ -23,6 +23,7 @@ import { BillingFunctions, CombinedFunctions, pascalCase } from './billing-funct
 import { BillingTable } from './billing-table.ts';
 import { BudgetQueue } from './budget-queue.ts';
 import { deadLetterQueue, sendAsyncFailuresTo } from './dead-letter-queue.ts';
+import { DocumentsBucket } from './documents-bucket.ts';
 import { EventFanout } from './event-fanout.ts';
 import { ServicePermissionSourceAccount } from './lambda-permissions.ts';
 import { Payments } from './payments.ts';
@@ -70,6 +71,7 @@ export class BillingStack extends Stack {
   readonly apiFunctionsStack: NestedStack;
   readonly api: BillingApi;
   readonly alarms: Alarms;
+  readonly documents: DocumentsBucket;
 
   constructor(scope: Construct, id: string, props: BillingStackProps) {
     // Termination protection guards every stage that keeps its data (all but dev).
@@ -91,6 +93,8 @@ export class BillingStack extends Stack {
         TENANT_CLAIM: config.tenantClaim,
         OPERATOR_SCOPE: config.operatorScope,
         USAGE_RECORD_RETENTION_DAYS: String(config.usageRecordRetentionDays),
+        // The seller the invoice documents print (PDF, hosted page).
+        ...(config.invoiceIssuer.length > 0 ? { INVOICE_ISSUER: config.invoiceIssuer.join('\n') } : {}),
       },
     };
     this.apiFunctionsStack = new NestedStack(this, 'ApiFunctions', {
@@ -180,6 +184,14 @@ export class BillingStack extends Stack {
       });
     }
 
+    this.documents = new DocumentsBucket(this, 'Documents', { config });
+    this.documents.grantDocuments(
+      this.apiFunctionsStack,
+      ALL_HANDLERS.filter((name) => handlerAccess(name).documents === 'read-write').map((name) =>
+        this.functions.get(name),
+      ),
+    );
+
     const payments = new Payments(this, 'Payments', {
       config,
       stripeFunctions: this.functions
@@ -231,6 +243,11 @@ export class BillingStack extends Stack {
       new CfnOutput(this, id, { value, description });
     output('ApiUrl', this.api.url, 'Base URL of the billing HTTP API');
     output('TableName', table.tableName, 'Billing single table');
+    output(
+      'DocumentsBucketName',
+      this.documents.bucket.bucketName,
+      'Invoice PDFs (kept when the stack is deleted)',
+    );
     output('EventBusName', fanout.bus.eventBusName, 'EventBridge bus carrying billing events');
     output('BudgetsTableName', smartGateway.budgetsTable.tableName, 'SmartGateway budgets table');
     output(

@@ -51,6 +51,12 @@ export type StageConfig = {
    * show; docs/usage-metering.md, "Retention"). Every Lambda gets it as USAGE_RECORD_RETENTION_DAYS.
    */
   readonly usageRecordRetentionDays: number;
+  /**
+   * The seller as invoice PDFs and hosted pages print it: name, address, tax id, one string per line
+   * (`["Example GmbH", "Hauptstraße 1, 10115 Berlin", "VAT ID DE123456789"]`). Handed to the document
+   * handlers as INVOICE_ISSUER. None: invoices print no seller block.
+   */
+  readonly invoiceIssuer: readonly string[];
 };
 
 /** Reads one context value (e.g. `app.node.tryGetContext`). */
@@ -75,6 +81,7 @@ export const STAGE_KEYS = [
   'tenantClaim',
   'operatorScope',
   'usageRecordRetentionDays',
+  'invoiceIssuer',
 ] as const;
 type StageKey = (typeof STAGE_KEYS)[number];
 
@@ -159,6 +166,19 @@ export function resolveStageConfig(read: ContextReader): StageConfig {
     problems.push(`alarmEmail must be an e-mail address, got ${JSON.stringify(alarmEmail)}`);
   }
 
+  const invoiceIssuer = pick('invoiceIssuer') ?? [];
+  if (
+    !Array.isArray(invoiceIssuer) ||
+    invoiceIssuer.length > 8 ||
+    invoiceIssuer.some(
+      (line) => typeof line !== 'string' || line.trim() === '' || line.length > 200 || /[\n|]/.test(line),
+    )
+  ) {
+    problems.push(
+      `invoiceIssuer must be a list of at most 8 non-empty lines (each under 200 characters, without "|" or a line break), got ${JSON.stringify(invoiceIssuer)}`,
+    );
+  }
+
   const rateLimit = integer(pick('apiThrottleRateLimit'), DEFAULTS.apiThrottleRateLimit);
   const burstLimit = integer(pick('apiThrottleBurstLimit'), DEFAULTS.apiThrottleBurstLimit);
   for (const [key, value] of [
@@ -227,6 +247,7 @@ export function resolveStageConfig(read: ContextReader): StageConfig {
     tenantClaim: tenantClaim as string,
     operatorScope: operatorScope as string,
     usageRecordRetentionDays: usageRecordRetentionDays as number,
+    invoiceIssuer: invoiceIssuer as string[],
   };
 }
 

@@ -6,11 +6,11 @@ import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } f
  * either the old content or the new, never a half-written file. Every state file of local mode
  * (stream checkpoints, dead letters, the clock, the dev signing key) is written through here.
  */
-export function writeFileAtomic(file: string, text: string, mode = 0o644): void {
+export function writeFileAtomic(file: string, text: string | Uint8Array, mode = 0o644): void {
   const aside = `${file}.${process.pid}.tmp`;
   const fd = openSync(aside, 'w', mode);
   try {
-    writeSync(fd, text);
+    writeSync(fd, typeof text === 'string' ? Buffer.from(text) : text);
     fsyncSync(fd);
   } finally {
     closeSync(fd);

@@ -274,6 +274,8 @@ function toApiGatewayEvent(
   const query: Record<string, string> = Object.create(null);
   for (const [name, value] of url.searchParams)
     query[name] = Object.hasOwn(query, name) ? `${query[name]},${value}` : value;
+  // As API Gateway adds it: how the caller reached the API (plain HTTP here), e.g. for links handed out.
+  headers['x-forwarded-proto'] = 'http';
   const contentType = headers['content-type'] ?? '';
   // A body that is not UTF-8 cannot be handed over as a string without losing bytes: like any binary
   // payload it goes base64-encoded, whatever its content type says.

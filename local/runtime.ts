@@ -17,6 +17,7 @@ import { logger } from '../shared/logger.ts';
 import { resetStripeCredentials } from '../shared/payments/stripe-credentials.ts';
 import { resetStripeGateway } from '../shared/payments/stripe-gateway.ts';
 import { configureDynamoClients } from '../shared/store/client.ts';
+import { resetDocumentsClient } from '../shared/store/documents.ts';
 import type { CloseReport } from '../shared/use-cases/invoicing/close-periods.ts';
 import { readJsonFile, writeFileAtomic } from './atomic-file.ts';
 import { localClock } from './clock.ts';
@@ -27,6 +28,7 @@ import { ensureTables, LOCAL_AWS, type LocalTableNames, startDynamoDbLocal } fro
 import { type BusRecord, type LocalEventBus, startLocalEventBus } from './event-bus.ts';
 import { type QueueMessage, startLocalFifoQueue } from './fifo-queue.ts';
 import { type LambdaHandler, LocalAnswer, startLocalApi } from './http-server.ts';
+import { startLocalObjectStore } from './object-store.ts';
 import { type StreamPoller, startStreamPoller } from './stream-poller.ts';
 import { scanTable } from './tables.ts';
 import { addWriteSignal } from './write-signal.ts';
@@ -94,6 +96,7 @@ export const LOCAL_TABLES: LocalTableNames = {
   routingPolicies: 'routing-policies-local',
 };
 const LOCAL_BUS = 'billing-local';
+const LOCAL_DOCUMENTS_BUCKET = 'billing-documents-local';
 
 export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
   const dataDir = resolve(options.dataDir ?? DEFAULT_DATA_DIR);
@@ -171,6 +174,13 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     });
     stops.unshift(bus.stop);
 
+    // The documents bucket (S3 in AWS): invoice PDFs, kept in the data folder.
+    const documents = await startLocalObjectStore({
+      bucket: LOCAL_DOCUMENTS_BUCKET,
+      directory: inMemory ? undefined : join(dataDir, 'documents'),
+    });
+    stops.unshift(documents.stop);
+
     // The handlers read their configuration from the environment, exactly as in Lambda.
     Object.assign(process.env, {
       STAGE: 'local',
@@ -182,6 +192,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       EVENTBRIDGE_ENDPOINT: bus.endpoint,
       BUDGET_QUEUE_URL: budgetQueue.url,
       SQS_ENDPOINT: budgetQueue.endpoint,
+      DOCUMENTS_BUCKET: LOCAL_DOCUMENTS_BUCKET,
+      S3_ENDPOINT: documents.endpoint,
       AWS_REGION: LOCAL_AWS.region,
       AWS_ACCESS_KEY_ID: LOCAL_AWS.credentials.accessKeyId,
       AWS_SECRET_ACCESS_KEY: LOCAL_AWS.credentials.secretAccessKey,
@@ -209,6 +221,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     stops.unshift(async () => configureDynamoClients(undefined));
     resetEventBridgeClient();
     resetSqsClient();
+    resetDocumentsClient();
 
     const poller: StreamPoller =
       options.eventPath === false

@@ -32,6 +32,15 @@ export type RuntimeConfig = {
    * ends: what `GET …/usage-records` can still show to an auditor (docs/usage-metering.md, "Retention").
    */
   usageRecordRetentionDays: number;
+  /** The S3 bucket invoice PDFs are kept in (shared/store/documents.ts); empty where no handler needs it. */
+  documentsBucket: string;
+  /** Set only when the bucket is not on the AWS regional endpoint (the local object store). */
+  s3Endpoint: string | undefined;
+  /**
+   * The seller as invoices print it: name, address, tax id, one line each (INVOICE_ISSUER, lines
+   * separated by "\n" or " | "); the stage's `invoiceIssuer`. Empty: invoices print no seller block.
+   */
+  invoiceIssuer: string[];
 };
 
 /**
@@ -88,6 +97,9 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig 
     maxBodyBytes: positiveInt(env, 'MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES),
     idempotencyTtlSeconds: positiveInt(env, 'IDEMPOTENCY_TTL_SECONDS', DEFAULT_IDEMPOTENCY_TTL_SECONDS),
     usageRecordRetentionDays: retentionDays(env),
+    documentsBucket: env.DOCUMENTS_BUCKET ?? '',
+    s3Endpoint: env.S3_ENDPOINT || undefined,
+    invoiceIssuer: issuerLines(env.INVOICE_ISSUER),
   };
 }
 
@@ -103,6 +115,14 @@ export function config(): RuntimeConfig {
 export function resetConfigCache(): void {
   cached = undefined;
   cachedTenancy = undefined;
+}
+
+/** INVOICE_ISSUER's lines: split at newlines or " | ", trimmed, empty ones dropped. */
+export function issuerLines(raw: string | undefined): string[] {
+  return (raw ?? '')
+    .split(/\n| \| /)
+    .map((line) => line.trim())
+    .filter((line) => line !== '');
 }
 
 function required(env: NodeJS.ProcessEnv, name: string): string {

@@ -100,3 +100,18 @@ export function apportion(total: bigint, numerators: readonly bigint[], denomina
   for (const { i } of withFraction.slice(0, Number(left))) shares[i]! += 1n;
   return shares;
 }
+
+/**
+ * How a document prints an amount of minor units: the currency's decimal places, thousands grouped
+ * with commas, a leading minus for credits (-123456 EUR → "-1,234.56"; 5000 JPY → "5,000"). Done on
+ * the digits, so no amount passes through a float.
+ */
+export function formatMinorUnits(amount: number, currency: string): string {
+  assertMinorUnits(amount);
+  const exponent = CURRENCY_EXPONENTS[currency];
+  if (exponent === undefined) throw new RangeError(`No minor unit is known for currency ${currency}`);
+  const digits = String(Math.abs(amount)).padStart(exponent + 1, '0');
+  const whole = digits.slice(0, digits.length - exponent).replace(/\B(?=(\d{3})+$)/g, ',');
+  const fraction = exponent > 0 ? `.${digits.slice(digits.length - exponent)}` : '';
+  return `${amount < 0 ? '-' : ''}${whole}${fraction}`;
+}

@@ -33,6 +33,8 @@ export type ApiRequest<C extends HandlerContract> = {
   /** The raw body, for handlers that verify a signature over it. */
   rawBody: string | undefined;
   headers: Record<string, string | undefined>;
+  /** Where the caller reached the API (`https://<domain>`), for links the answer hands out. */
+  origin: string;
   /**
    * Present when the caller sent an Idempotency-Key on an idempotent route: pass the result of
    * `idempotency.record(body)` into the store transaction that makes the change.
@@ -90,6 +92,7 @@ export function apiHandler<C extends HandlerContract>(
       ifMatchVersion: contract.ifMatch ? parseIfMatch(event.headers?.['if-match']) : undefined,
       rawBody: event.rawBody,
       headers: event.headers ?? {},
+      origin: requestOrigin(event),
       idempotency: idempotencyClaimed
         ? {
             record: (responseBody: unknown) => ({
@@ -102,6 +105,7 @@ export function apiHandler<C extends HandlerContract>(
     try {
       const result = await useCase(request);
       if (result instanceof ApiResult) return jsonResponse(result.status, result.body);
+      if (result instanceof DocumentResult) return result.response(contract.success.status);
       return jsonResponse(contract.success.status, result);
     } catch (error) {
       // A concurrent request with the same key may have won (its write took the key, or made ours
@@ -129,6 +133,34 @@ export class ApiResult {
     readonly status: number,
     readonly body: unknown,
   ) {}
+}
+
+/**
+ * A use case's answer that is not JSON: a PDF or a page. Bytes go base64-encoded, as API Gateway
+ * expects of a binary Lambda response (it decodes them for the caller); text goes as it is.
+ */
+export class DocumentResult {
+  constructor(
+    readonly body: Uint8Array | string,
+    readonly headers: Readonly<Record<string, string>>,
+    readonly status?: number,
+  ) {}
+
+  response(successStatus: number): APIGatewayProxyStructuredResultV2 {
+    const binary = typeof this.body !== 'string';
+    return {
+      statusCode: this.status ?? successStatus,
+      headers: { ...this.headers },
+      body: binary ? Buffer.from(this.body).toString('base64') : (this.body as string),
+      isBase64Encoded: binary,
+    };
+  }
+}
+
+/** Where the caller reached the API: `https://<domain>` (`http` for the local server, which says so). */
+export function requestOrigin(event: Pick<ApiEvent, 'headers' | 'requestContext'>): string {
+  const proto = event.headers?.['x-forwarded-proto'] === 'http' ? 'http' : 'https';
+  return `${proto}://${event.requestContext.domainName}`;
 }
 
 async function idempotencyClaimFor(

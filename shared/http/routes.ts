@@ -347,6 +347,38 @@ export const ROUTES: readonly RouteDefinition[] = [
   },
   {
     method: 'GET',
+    path: `${API_PREFIX}/invoices/{id}/pdf`,
+    handler: 'invoices-pdf',
+    auth: 'jwt',
+    scopes: [SCOPES.invoicesRead],
+    summary: 'The invoice as a PDF (finalized invoices)',
+  },
+  {
+    method: 'POST',
+    path: `${API_PREFIX}/invoices/{id}/hosted-links`,
+    handler: 'hosted-links-create',
+    auth: 'jwt',
+    scopes: [SCOPES.invoicesRead],
+    summary: 'A new expiring link to the hosted invoice page, to send to the customer',
+  },
+  {
+    method: 'GET',
+    path: '/hosted/invoices/{token}',
+    handler: 'hosted-invoice-page',
+    auth: 'none',
+    scopes: [],
+    summary: 'The hosted invoice page (HTML; the link token is the credential)',
+  },
+  {
+    method: 'GET',
+    path: '/hosted/invoices/{token}/pdf',
+    handler: 'hosted-invoice-pdf',
+    auth: 'none',
+    scopes: [],
+    summary: 'The invoice PDF through a hosted link',
+  },
+  {
+    method: 'GET',
     path: `${API_PREFIX}/audit/{entity_type}/{entity_id}`,
     handler: 'audit-list',
     auth: 'jwt',
@@ -389,6 +421,8 @@ export type HandlerAccess = {
   billingTable: 'none' | 'read' | 'read-write';
   /** Read on the Stripe secret, with its ARN in STRIPE_SECRET_ARN. */
   stripeSecret: boolean;
+  /** Read and write (put, get) on the documents bucket, named in DOCUMENTS_BUCKET; none if absent. */
+  documents?: 'read-write';
 };
 
 export const HANDLER_ACCESS: Readonly<Record<string, HandlerAccess>> = {
@@ -447,6 +481,10 @@ export const HANDLER_ACCESS: Readonly<Record<string, HandlerAccess>> = {
   'refunds-list': { billingTable: 'read', stripeSecret: false },
   'credit-notes-list': { billingTable: 'read', stripeSecret: false },
   'credit-notes-get': { billingTable: 'read', stripeSecret: false },
+  'invoices-pdf': { billingTable: 'read', stripeSecret: false, documents: 'read-write' },
+  'hosted-links-create': { billingTable: 'read-write', stripeSecret: false },
+  'hosted-invoice-page': { billingTable: 'read', stripeSecret: false },
+  'hosted-invoice-pdf': { billingTable: 'read', stripeSecret: false, documents: 'read-write' },
   'audit-list': { billingTable: 'read', stripeSecret: false },
   'close-periods': { billingTable: 'read-write', stripeSecret: true }, // sends unsent refunds again
   'usage-threshold-invoicer': { billingTable: 'read-write', stripeSecret: false },

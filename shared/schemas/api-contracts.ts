@@ -6,6 +6,7 @@ import { defineContract } from './contract.ts';
 import { couponContracts } from './coupons.ts';
 import { creditNoteContracts, refundContracts } from './credit-notes.ts';
 import { customerContracts } from './customers.ts';
+import { invoiceDocumentContracts } from './invoice-documents.ts';
 import { invoiceItemContracts } from './invoice-items.ts';
 import { invoiceContracts } from './invoices.ts';
 import { paymentMethodContracts } from './payment-methods.ts';
@@ -36,6 +37,7 @@ export const CONTRACTS: Record<string, HandlerContract> = {
   ...subscriptionContracts,
   ...invoiceContracts,
   ...invoiceItemContracts,
+  ...invoiceDocumentContracts,
   ...paymentMethodContracts,
   ...usageContracts,
   ...webhookContracts,

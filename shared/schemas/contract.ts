@@ -17,9 +17,12 @@ export type HandlerContract = {
   ifMatch?: boolean;
   /** Media type of the body when it is not JSON validated by `body` (e.g. Stripe's raw payload). */
   rawBody?: { mediaType: string; description: string };
-  success: { status: number; description: string; schema?: z.ZodType };
+  /** `mediaType`: a body that is not JSON (a PDF, a page), documented as that type. */
+  success: { status: number; description: string; schema?: z.ZodType; mediaType?: string };
   /** Problem statuses this route can answer with, besides 500. */
   problems: readonly number[];
+  /** The media type of those answers when they are not problem+json (a page for a browser). */
+  problemMediaType?: string;
 };
 
 export const defineContract = <C extends HandlerContract>(contract: C): C => contract;

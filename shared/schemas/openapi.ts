@@ -14,7 +14,7 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   403: 'The token lacks the scope, or is confined to another tenant',
   404: 'No such resource (or not visible to this tenant)',
   409: 'Conflict: Idempotency-Key reused with another body, stale version, or illegal transition',
-  410: 'No longer kept (e.g. usage records past their retention); what remains (the line) says what they were',
+  410: 'No longer kept (usage records past their retention: the line says what they were) or expired (a hosted invoice link)',
   413: 'Request body too large',
   415: 'Request body is not application/json',
   422: 'Well-formed but cannot be applied (e.g. unknown metric, timestamp out of range, no payment method)',
@@ -46,7 +46,9 @@ export function openApiDocument(serverUrl = '/'): ReturnType<OpenApiGeneratorV31
         status,
         {
           description: PROBLEM_DESCRIPTIONS[status] ?? 'Problem',
-          content: { 'application/problem+json': { schema: ProblemSchema } },
+          content: contract.problemMediaType
+            ? { [contract.problemMediaType]: { schema: z.string() } }
+            : { 'application/problem+json': { schema: ProblemSchema } },
         },
       ]),
     );
@@ -86,9 +88,15 @@ export function openApiDocument(serverUrl = '/'): ReturnType<OpenApiGeneratorV31
       responses: {
         [contract.success.status]: {
           description: contract.success.description,
-          ...(contract.success.schema
-            ? { content: { 'application/json': { schema: contract.success.schema } } }
-            : {}),
+          ...(contract.success.mediaType
+            ? {
+                content: {
+                  [contract.success.mediaType]: { schema: z.string().meta({ format: 'binary' }) },
+                },
+              }
+            : contract.success.schema
+              ? { content: { 'application/json': { schema: contract.success.schema } } }
+              : {}),
         },
         ...problemResponses,
         500: {

@@ -48,6 +48,7 @@
  * Get credit note by id                    | table | PK = CREDIT_NOTE#<id>, SK = PROFILE
  * Credit notes of an invoice, oldest first | GSI1  | GSI1PK = INVOICE#<id>, GSI1SK begins_with CREDIT_NOTE#
  * Last credit note number of a customer    | table | PK = CUSTOMER#<id>, SK = CREDIT_NOTE_COUNTER
+ * Hosted invoice link by its token         | table | PK = HOSTED_LINK#<SHA-256 of the token>, SK = LINK (expires)
  * Subscriptions due for period close       | GSI3  | GSI3PK = DUE#subscription#<status> (each not canceled), GSI3SK < <now>$
  * Subscriptions in one status (past_due)   | GSI3  | GSI3PK = DUE#subscription#<status>
  * Open invoices past their due date        | GSI3  | GSI3PK = DUE#invoice, GSI3SK < <now>$ (open, amount due > 0)
@@ -338,4 +339,10 @@ export const paymentMethodKey = (paymentMethodId: string): TableKey => ({
 export const defaultPaymentMethodKey = (customerId: string): TableKey => ({
   PK: `CUSTOMER#${customerId}`,
   SK: 'DEFAULT_PAYMENT_METHOD',
+});
+
+/** A hosted invoice link (shared/domain/hosted-link.ts), found by its token's hash; it expires (TTL). */
+export const hostedLinkKey = (tokenHash: string): TableKey => ({
+  PK: `HOSTED_LINK#${tokenHash}`,
+  SK: 'LINK',
 });

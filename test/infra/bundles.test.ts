@@ -2,11 +2,12 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
 import { afterAll, describe, expect, it } from 'vitest';
 // @ts-expect-error: plain ESM build script without type declarations
 import { buildFunctions, bundleFiles } from '../../esbuild.config.mjs';
+import { pdfText } from '../support/pdf-text.ts';
 
 type Metafile = { outputs: Record<string, { entryPoint?: string; inputs: Record<string, unknown> }> };
 
@@ -130,6 +131,50 @@ describe('the Lambda bundles', () => {
       .map((line) => (JSON.parse(line) as { message: string }).message);
     expect(messages).toContain(
       'Stripe did not answer; the customer is created unlinked and linked when first charged',
+    );
+  }, 60_000);
+
+  it('render invoice PDFs from inside the bundle: fonts and font metrics embedded, no node_modules at run time', async () => {
+    const pdfOut = join(outDir, 'pdf');
+    await buildFunctions({
+      names: [],
+      outDir: pdfOut,
+      quiet: true,
+      extra: { render: fileURLToPath(new URL('../../shared/documents/invoice-pdf.ts', import.meta.url)) },
+    });
+    // A fresh process whose working folder and module folder have no node_modules (a Lambda's /var/task).
+    const bundle = pathToFileURL(join(pdfOut, 'render', 'index.mjs')).href;
+    const document = {
+      number: 'B-0001',
+      currency: 'EUR',
+      issuer: ['Łódź Sp. z o.o.'],
+      billTo: { name: 'Ελλάδα Москва', email: 'ap@example.com' },
+      facts: [['Invoice number', 'B-0001']],
+      lines: [{ description: 'Licence', period: '', quantity: '', unitPrice: '', amount: '1,234.56' }],
+      totals: [{ label: 'Total', amount: '1,234.56', emphasis: true }],
+    };
+    const script =
+      `const { renderInvoicePdf } = await import(${JSON.stringify(bundle)});` +
+      `const pdf = await renderInvoicePdf(${JSON.stringify(document)}, '2026-12-01T00:00:00.000Z');` +
+      'process.stdout.write(pdf.toString("base64"));';
+    const { stdout, stderr, status } = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: tmpdir(),
+      env: { PATH: process.env.PATH, NODE_OPTIONS: '' },
+      encoding: 'utf8',
+      timeout: 50_000,
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    expect(stderr).toBe('');
+    expect(status).toBe(0);
+    const { pages } = await pdfText(Buffer.from(stdout, 'base64'));
+    expect(pages[0]).toEqual(
+      expect.arrayContaining([
+        'Łódź Sp. z o.o.',
+        'Ελλάδα Москва',
+        'Licence',
+        '1,234.56',
+        'B-0001 · page 1 of 1',
+      ]),
     );
   }, 60_000);
 });

@@ -1,0 +1,120 @@
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { dirname, join } from 'node:path';
+import { writeFileAtomic } from './atomic-file.ts';
+
+/**
+ * A local S3 bucket: it answers the PutObject and GetObject calls the handlers' real S3 client makes
+ * (shared/store/documents.ts, path-style), with S3's promises for them: an object is whole or absent
+ * (written beside, then renamed), a PutObject with `If-None-Match: *` over an existing key is refused
+ * with 412 PreconditionFailed, and a missing key answers 404 NoSuchKey. Objects live in the data
+ * folder (`documents/<bucket>/<key>`), so they outlast a restart; in memory for `--in-memory`.
+ */
+export type LocalObjectStore = { endpoint: string; stop: () => Promise<void> };
+
+export type LocalObjectStoreOptions = {
+  bucket: string;
+  /** Folder the objects are kept in; undefined keeps them in memory. */
+  directory: string | undefined;
+};
+
+type StoredObject = { body: Buffer; contentType: string };
+
+export async function startLocalObjectStore(options: LocalObjectStoreOptions): Promise<LocalObjectStore> {
+  const memory = new Map<string, StoredObject>();
+  const fileOf = (key: string) => join(options.directory!, options.bucket, ...key.split('/'));
+  const read = (key: string): StoredObject | undefined => {
+    if (!options.directory) return memory.get(key);
+    const file = fileOf(key);
+    if (!existsSync(file)) return undefined;
+    const meta = existsSync(`${file}.type`) ? readFileSync(`${file}.type`, 'utf8') : 'binary/octet-stream';
+    return { body: readFileSync(file), contentType: meta };
+  };
+  const write = (key: string, object: StoredObject) => {
+    if (!options.directory) return void memory.set(key, object);
+    const file = fileOf(key);
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileAtomic(`${file}.type`, object.contentType);
+    writeFileAtomic(file, object.body);
+  };
+
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      try {
+        answer(req, res, Buffer.concat(chunks));
+      } catch (error) {
+        s3Error(res, 500, 'InternalError', (error as Error).message);
+      }
+    });
+  });
+
+  function answer(req: IncomingMessage, res: ServerResponse, body: Buffer): ServerResponse {
+    const path = new URL(req.url ?? '/', 'http://local').pathname;
+    const [bucket, ...rest] = path.slice(1).split('/').map(decodeURIComponent);
+    const key = rest.join('/');
+    if (bucket !== options.bucket) return s3Error(res, 404, 'NoSuchBucket', `No bucket ${bucket} here`);
+    // A key is what our handlers name (documents.ts): no empty, `.` or `..` segment can leave the folder.
+    if (key === '' || rest.some((segment) => segment === '' || segment === '.' || segment === '..'))
+      return s3Error(res, 400, 'InvalidArgument', `Key "${key}" is not served locally`);
+    if (req.method === 'PUT') {
+      if (req.headers['if-none-match'] === '*' && read(key))
+        return s3Error(
+          res,
+          412,
+          'PreconditionFailed',
+          'At least one of the pre-conditions you specified did not hold',
+        );
+      write(key, {
+        body: decodeBody(req, body),
+        contentType: String(req.headers['content-type'] ?? 'binary/octet-stream'),
+      });
+      return res.writeHead(200, { etag: '"local"' }).end();
+    }
+    if (req.method === 'GET' || req.method === 'HEAD') {
+      const object = read(key);
+      if (!object) return s3Error(res, 404, 'NoSuchKey', 'The specified key does not exist.');
+      res.writeHead(200, { 'content-type': object.contentType, 'content-length': object.body.length });
+      return res.end(req.method === 'GET' ? object.body : undefined);
+    }
+    return s3Error(res, 405, 'MethodNotAllowed', `${req.method} is not served locally`);
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    stop: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+/**
+ * The object's bytes: as sent, or out of the `aws-chunked` framing the SDK uses when it streams a
+ * body with a trailing checksum (`<hex size>[;chunk-signature=…]\r\n<bytes>\r\n` … `0\r\n<trailers>`).
+ */
+function decodeBody(req: IncomingMessage, body: Buffer): Buffer {
+  if (!String(req.headers['content-encoding'] ?? '').includes('aws-chunked')) return body;
+  const parts: Buffer[] = [];
+  let at = 0;
+  for (;;) {
+    const end = body.indexOf('\r\n', at);
+    const size = Number.parseInt(body.subarray(at, end).toString('latin1').split(';')[0]!, 16);
+    if (!Number.isInteger(size) || size === 0) break;
+    parts.push(body.subarray(end + 2, end + 2 + size));
+    at = end + 2 + size + 2;
+  }
+  return Buffer.concat(parts);
+}
+
+function s3Error(res: ServerResponse, status: number, code: string, message: string): ServerResponse {
+  const text = message.replace(/[<>&]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;' })[c]!);
+  res.writeHead(status, { 'content-type': 'application/xml' });
+  return res.end(
+    `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${text}</Message></Error>`,
+  );
+}

@@ -1,0 +1,51 @@
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import type { HostedLink } from '../domain/hosted-link.ts';
+import { type AuditDraft, auditPut } from './audit.ts';
+import { dynamo } from './client.ts';
+import { withoutKeys } from './items.ts';
+import { hostedLinkKey, invoiceKey } from './keys.ts';
+import { transactWrite } from './transact.ts';
+
+const ITEM_TYPE = 'hosted_link';
+
+/**
+ * Hosted invoice links (shared/domain/hosted-link.ts), keyed by their token's hash. DynamoDB's TTL
+ * (`expires_at`, epoch seconds) removes each some time after it expires; until then the use case
+ * refuses it by its own `expires_at`.
+ */
+export class HostedLinksRepository {
+  constructor(private readonly tableName: string) {}
+
+  /** The link and its audit entry on the invoice's trail, together. */
+  async create(tokenHash: string, link: HostedLink, audit: AuditDraft): Promise<void> {
+    await transactWrite([
+      {
+        Put: {
+          TableName: this.tableName,
+          Item: {
+            ...hostedLinkKey(tokenHash),
+            item_type: ITEM_TYPE,
+            ...link,
+            // The table's TTL attribute is epoch seconds; the link's own expiry stays ISO (`expires_at` is
+            // overwritten here only in the item, and read back from `link_expires_at`).
+            link_expires_at: link.expires_at,
+            expires_at: Math.floor(Date.parse(link.expires_at) / 1000),
+          },
+          ConditionExpression: 'attribute_not_exists(PK)',
+        },
+      },
+      auditPut(this.tableName, invoiceKey(link.invoice_id), audit),
+    ]).then((outcome) => {
+      if (!outcome.ok) throw new Error('A hosted link token was drawn twice (256 random bits): refusing it');
+    });
+  }
+
+  async get(tokenHash: string): Promise<HostedLink | undefined> {
+    const { Item } = await dynamo().send(
+      new GetCommand({ TableName: this.tableName, Key: hostedLinkKey(tokenHash), ConsistentRead: true }),
+    );
+    if (!Item) return undefined;
+    const { link_expires_at, expires_at: _ttl, ...rest } = withoutKeys<Record<string, unknown>>(Item);
+    return { ...(rest as Omit<HostedLink, 'expires_at'>), expires_at: link_expires_at as string };
+  }
+}

@@ -1,0 +1,95 @@
+import { describe, expect, it } from 'vitest';
+import { ALL_HANDLERS, handlerAccess, ROUTES } from '../../shared/http/routes.ts';
+import {
+  environmentOf,
+  ofType,
+  only,
+  referencedIds,
+  refTarget,
+  statementsOf,
+  synthStage,
+} from './support.ts';
+
+const dev = synthStage('dev', { invoiceIssuer: ['Example GmbH', 'Hauptstraße 1, Berlin'] });
+const [bucketId, bucket] = only(dev, 'AWS::S3::Bucket', 'Documents');
+const documentHandlers = ALL_HANDLERS.filter((name) => handlerAccess(name).documents === 'read-write');
+
+describe('documents bucket', () => {
+  it('is private, encrypted, versioned, TLS only, and kept when the stack is deleted, in dev too', () => {
+    expect(bucket.Properties).toMatchObject({
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+      },
+      VersioningConfiguration: { Status: 'Enabled' },
+    });
+    expect(bucket.DeletionPolicy).toBe('Retain');
+    expect(bucket.UpdateReplacePolicy).toBe('Retain');
+    const [, policy] = only(dev, 'AWS::S3::BucketPolicy', 'Documents');
+    const statements = (policy.Properties['PolicyDocument'] as { Statement: Record<string, unknown>[] })
+      .Statement;
+    expect(statements).toContainEqual(
+      expect.objectContaining({
+        Effect: 'Deny',
+        Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+      }),
+    );
+  });
+
+  it('is reached by the PDF handlers only, which may get and put under invoices/ and nothing else', () => {
+    expect(documentHandlers.sort()).toEqual(['hosted-invoice-pdf', 'invoices-pdf']);
+    for (const name of ALL_HANDLERS) {
+      const s3 = statementsOf(dev, name).filter((s) => s.actions.some((action) => action.startsWith('s3:')));
+      const env = environmentOf(dev, name);
+      if (documentHandlers.includes(name)) {
+        expect(s3, name).toHaveLength(1);
+        expect(s3[0]!.actions.sort()).toEqual(['s3:GetObject', 's3:PutObject']);
+        expect(s3[0]!.effect).toBe('Allow');
+        // arn:<partition>:s3:::<the bucket's name>/invoices/*
+        expect(JSON.stringify(s3[0]!.resources)).toMatch(/:s3:::.*\/invoices\/\*/);
+        expect(referencedIds(s3[0]!.resources)).toContain(bucketId);
+        expect(refTarget(env['DOCUMENTS_BUCKET'])).toBe(bucketId);
+      } else {
+        expect(s3, name).toEqual([]);
+        expect(env, name).not.toHaveProperty('DOCUMENTS_BUCKET');
+      }
+    }
+  });
+
+  it("hands the stage's invoiceIssuer to the handlers, one line each", () => {
+    expect(environmentOf(dev, 'hosted-invoice-page')['INVOICE_ISSUER']).toBe(
+      'Example GmbH\nHauptstraße 1, Berlin',
+    );
+    expect(environmentOf(dev, 'invoices-pdf')['INVOICE_ISSUER']).toBe('Example GmbH\nHauptstraße 1, Berlin');
+  });
+
+  it('the hosted routes are the only new routes without an authorizer; minting a link needs a token', () => {
+    const routes = ofType(dev, 'AWS::ApiGatewayV2::Route').map(([, route]) => route.Properties);
+    const routeFor = (key: string) => routes.find((route) => route['RouteKey'] === key);
+    for (const key of ['GET /hosted/invoices/{token}', 'GET /hosted/invoices/{token}/pdf']) {
+      expect(routeFor(key)?.['AuthorizationType'], key).toBe('NONE');
+    }
+    for (const key of ['GET /api/v1/invoices/{id}/pdf', 'POST /api/v1/invoices/{id}/hosted-links']) {
+      expect(routeFor(key)?.['AuthorizationType'], key).toBe('JWT');
+    }
+    const publicRoutes = ROUTES.filter((route) => route.auth === 'none').map((r) => `${r.method} ${r.path}`);
+    expect(publicRoutes.sort()).toEqual([
+      'GET /hosted/invoices/{token}',
+      'GET /hosted/invoices/{token}/pdf',
+      'GET /openapi.json',
+      'POST /webhooks/stripe',
+    ]);
+  });
+
+  it('refuses an invoiceIssuer that is not a list of short lines', () => {
+    expect(() => synthStage('dev', { invoiceIssuer: 'Example GmbH' })).toThrow(
+      /invoiceIssuer must be a list/,
+    );
+    expect(() => synthStage('dev', { invoiceIssuer: ['a | b'] })).toThrow(/invoiceIssuer must be a list/);
+  });
+});

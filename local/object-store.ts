@@ -56,7 +56,8 @@ export async function startLocalObjectStore(options: LocalObjectStoreOptions): P
     const key = rest.join('/');
     if (bucket !== options.bucket) return s3Error(res, 404, 'NoSuchBucket', `No bucket ${bucket} here`);
     // A key is what our handlers name (documents.ts): no empty, `.` or `..` segment can leave the folder.
-    if (key === '' || rest.some((segment) => segment === '' || segment === '.' || segment === '..'))
+    // Checked on the decoded key: an encoded `%2F` inside one path segment is a `/` of the key.
+    if (key.split('/').some((segment) => segment === '' || segment === '.' || segment === '..'))
       return s3Error(res, 400, 'InvalidArgument', `Key "${key}" is not served locally`);
     if (req.method === 'PUT') {
       if (req.headers['if-none-match'] === '*' && read(key))

@@ -17,6 +17,16 @@ export function hostedHandler(
   render: (opened: HostedInvoice, token: string, event: ApiEvent) => Promise<DocumentResult>,
 ) {
   const base = async (event: ApiEvent): Promise<APIGatewayProxyStructuredResultV2> => {
+    if (event.body) {
+      return new DocumentResult(
+        renderHostedErrorPage(
+          'This page takes no request body',
+          'Open the link in a browser, or GET it without a body.',
+        ),
+        hostedPageHeaders,
+        400,
+      ).response(200);
+    }
     const token = event.pathParameters?.token ?? '';
     const now = new Date(event.requestContext?.timeEpoch ?? Date.now());
     try {

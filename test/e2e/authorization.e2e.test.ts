@@ -189,6 +189,12 @@ const SAMPLES: Record<string, (route: RouteDefinition) => Sample> = {
     otherTenant: 403,
   }),
   'refunds-list': () => ({ path: `/api/v1/invoices/${f.openInvoiceId}/refunds`, otherTenant: 404 }),
+  'invoices-pdf': () => ({ path: `/api/v1/invoices/${f.openInvoiceId}/pdf`, otherTenant: 404 }),
+  'hosted-links-create': () => ({
+    path: `/api/v1/invoices/${f.openInvoiceId}/hosted-links`,
+    body: { expires_in_days: 2 },
+    otherTenant: 404,
+  }),
   'payment-methods-attach': () => ({
     path: `/api/v1/customers/${f.customerId}/payment-methods`,
     body: { card: { brand: 'visa', last4: '4242', exp_month: 8, exp_year: 2030 } },
@@ -213,7 +219,8 @@ const SAMPLES: Record<string, (route: RouteDefinition) => Sample> = {
 };
 
 /** Routes without an authorizer: the webhook authenticates by signature (below), the OpenAPI document is public. */
-const UNAUTHENTICATED = new Set(['stripe-webhook', 'openapi']);
+/** Routes a token does not open: the webhook (Stripe's signature) and the hosted pages (the link's token). */
+const UNAUTHENTICATED = new Set(['stripe-webhook', 'openapi', 'hosted-invoice-page', 'hosted-invoice-pdf']);
 
 beforeAll(async () => {
   process.env.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET;
@@ -502,6 +509,39 @@ describe('the Stripe webhook authenticates by signature', () => {
     });
     expect(response.status).toBe(400);
     expect(response.body.type).toBe('/problems/validation');
+    expect(await billingTable()).toEqual(before);
+  });
+});
+
+describe('the hosted invoice routes authenticate by the link alone', () => {
+  it('a link opens its one invoice with no token; an API token opens nothing there, and a link token nothing in the API', async () => {
+    const operator = await service.token(ALL_SCOPES);
+    const made = await service.call('POST', `/api/v1/invoices/${f.openInvoiceId}/hosted-links`, {
+      token: operator,
+      body: {},
+    });
+    expect(made.status).toBe(201);
+    const token = String(made.body.url).split('/').pop()!;
+    const page = await service.call('GET', `/hosted/invoices/${token}`);
+    expect(page.status).toBe(200);
+    const invoice = await service.call('GET', `/api/v1/invoices/${f.openInvoiceId}`, { token: operator });
+    expect(page.body).toContain(invoice.body.number);
+
+    const before = await billingTable();
+    // An API token in the place of a link's, or beside a bad one, opens nothing.
+    for (const [path, bearer] of [
+      [`/hosted/invoices/${operator}`, undefined],
+      [`/hosted/invoices/hil_${'x'.repeat(43)}`, operator],
+      [`/hosted/invoices/${token.slice(0, -1)}`, operator],
+      [`/hosted/invoices/${token}x/pdf`, undefined],
+    ] as const) {
+      const refused = await service.call('GET', path, bearer ? { token: bearer } : {});
+      expect(refused.status, path).toBe(404);
+      expect(String(refused.body)).not.toContain(invoice.body.number);
+    }
+    // The link's token is no API credential.
+    const api = await service.call('GET', `/api/v1/invoices/${f.openInvoiceId}`, { token });
+    expect(api.status).toBe(401);
     expect(await billingTable()).toEqual(before);
   });
 });

@@ -95,6 +95,8 @@ type Fixtures = {
   creditableInvoiceId: string;
   creditableLineId: string;
   creditNoteId: string;
+  /** The token of a hosted link to the creditable invoice. */
+  hostedLinkToken: string;
   now: string;
   /** A real next_cursor per list route, from a first page of one. */
   cursors: Map<string, string>;
@@ -325,6 +327,13 @@ const SPECS: Record<string, FuzzSpec> = {
     ],
   },
   'GET /api/v1/invoices/{id}/refunds': { params: (fx) => ({ id: fx.creditableInvoiceId }) },
+  'GET /api/v1/invoices/{id}/pdf': { params: (fx) => ({ id: fx.creditableInvoiceId }) },
+  'POST /api/v1/invoices/{id}/hosted-links': {
+    params: (fx) => ({ id: fx.creditableInvoiceId }),
+    bodies: () => [{}, { expires_in_days: 7 }, { expires_in_days: 90 }],
+  },
+  'GET /hosted/invoices/{token}': { params: (fx) => ({ token: fx.hostedLinkToken }) },
+  'GET /hosted/invoices/{token}/pdf': { params: (fx) => ({ token: fx.hostedLinkToken }) },
   'POST /api/v1/invoices/{id}/pay': {
     params: (fx) => ({ id: fx.invoice1 }),
     bodies: (fx) => [{ paid_out_of_band: true }, {}, { payment_method_id: fx.paymentMethodId }],
@@ -552,6 +561,7 @@ async function createFixtures(): Promise<Fixtures> {
     reason: 'duplicate',
     lines: [{ invoice_line_id: creditable.lines[0].id, quantity: '1' }],
   });
+  const hostedLink = await call('POST', `/api/v1/invoices/${creditable.id}/hosted-links`, {});
   const invoiceOf = async (customerId: string) =>
     (await call('GET', `/api/v1/invoices?customer_id=${customerId}`)).data[0].id as string;
   const invoice1 = await invoiceOf(a1.customer.id);
@@ -578,6 +588,7 @@ async function createFixtures(): Promise<Fixtures> {
     creditableInvoiceId: creditable.id as string,
     creditableLineId: creditable.lines[0].id as string,
     creditNoteId: creditNote.id as string,
+    hostedLinkToken: String(hostedLink.url).split('/').pop()!,
     now,
     cursors: new Map<string, string>(),
   };
@@ -770,6 +781,20 @@ function familiesFor(route: RouteDefinition, spec: FuzzSpec, contract: HandlerCo
           .map(([body, pick, text]) => withBody(replaceAt(body, pick, text))),
       },
     );
+  } else if (contract.problemMediaType) {
+    // A page for a person's browser, which sends no body: any body is refused with a 400 page.
+    families.push({
+      name: 'unexpected-body',
+      weight: 3,
+      arbitrary: fc
+        .tuple(fc.constantFrom('application/json', ...NON_JSON_CONTENT_TYPES), fc.jsonValue({ maxDepth: 2 }))
+        .map(([type, body]) => ({
+          path: validPath,
+          headers: { 'content-type': type },
+          body: JSON.stringify(body),
+          expect: expectStatus([400]),
+        })),
+    });
   } else {
     // No body taken: any JSON body is refused, anything not JSON is 415.
     families.push({
@@ -1051,12 +1076,18 @@ const isGatewayReply = (response: RawResponse) =>
     typeof (response.json as { message?: unknown } | undefined)?.message === 'string' &&
     Object.keys(response.json as object).length === 1);
 
-function responseProblems(fuzzCase: FuzzCase, response: RawResponse): string[] {
+function responseProblems(fuzzCase: FuzzCase, response: RawResponse, contract: HandlerContract): string[] {
   const problems: string[] = [];
   const { status } = response;
   if (status >= 500) return [`answered ${status}: ${response.text.slice(0, 300)}`];
   if (status < 200 || (status >= 300 && status < 400)) problems.push(`unexpected status ${status}`);
-  if (status >= 400) {
+  if (status >= 400 && contract.problemMediaType && !isGatewayReply(response)) {
+    // A page for a person (the hosted invoice routes): of its media type, and saying something.
+    if (!response.contentType.startsWith(contract.problemMediaType)) {
+      problems.push(`a ${status} that is not ${contract.problemMediaType} (${response.contentType})`);
+    }
+    if (response.text.trim() === '') problems.push(`an empty ${status} page`);
+  } else if (status >= 400) {
     if (isGatewayReply(response)) {
       // Only a mangled path can miss the route or be refused by the gateway: every token is valid.
       if (fuzzCase.family !== 'path-param' || ![400, 404].includes(status)) {
@@ -1092,6 +1123,12 @@ function responseProblems(fuzzCase: FuzzCase, response: RawResponse): string[] {
         }
       }
     }
+  } else if (status >= 200 && status < 300 && contract.success.mediaType) {
+    // A document (a PDF, a page): of the contract's media type, and not empty.
+    if (!response.contentType.startsWith(contract.success.mediaType)) {
+      problems.push(`a ${status} that is not ${contract.success.mediaType} (${response.contentType})`);
+    }
+    if (response.text === '') problems.push(`an empty ${status} document`);
   } else if (status >= 200 && status < 300 && response.text !== '' && response.json === undefined) {
     problems.push(`a ${status} whose body is not JSON`);
   }
@@ -1177,7 +1214,7 @@ async function fuzzRoute(route: RouteDefinition, families: Family[], runs: numbe
         const response = await sendRaw(service.url, request);
         routeStats.requests++;
         routeStats.statuses.set(response.status, (routeStats.statuses.get(response.status) ?? 0) + 1);
-        const problems = responseProblems(fuzzCase, response);
+        const problems = responseProblems(fuzzCase, response, CONTRACTS[route.handler]!);
         if (response.status >= 400 && response.status < 500) {
           const writes = recorder.writesSince(mark, service.tables.billing);
           if (writes.length > 0) {

@@ -32,4 +32,24 @@ describe('OpenAPI document', () => {
     );
     expect(schema.required.sort()).toEqual(['email', 'name']);
   });
+
+  it('documents the PDF and the hosted page as what they are, the hosted routes with no security', () => {
+    type Operation = {
+      security?: unknown[];
+      responses: Record<string, { content?: Record<string, { schema: { format?: string } }> }>;
+    };
+    const paths = document.paths as Record<string, Record<string, Operation>>;
+    const pdf = paths['/api/v1/invoices/{id}/pdf']!.get!;
+    expect(Object.keys(pdf.responses['200']!.content!)).toEqual(['application/pdf']);
+    expect(pdf.responses['200']!.content!['application/pdf']!.schema.format).toBe('binary');
+    expect(Object.keys(pdf.responses['409']!.content!)).toEqual(['application/problem+json']);
+    for (const path of ['/hosted/invoices/{token}', '/hosted/invoices/{token}/pdf']) {
+      const operation = paths[path]!.get!;
+      expect(operation.security, path).toBeUndefined();
+      expect(Object.keys(operation.responses['410']!.content!), path).toEqual(['text/html']);
+    }
+    expect(Object.keys(paths['/hosted/invoices/{token}']!.get!.responses['200']!.content!)).toEqual([
+      'text/html',
+    ]);
+  });
 });

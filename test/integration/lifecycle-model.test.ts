@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { config } from '../../shared/config.ts';
+import { invoiceDocument, invoiceState } from '../../shared/documents/invoice-document.ts';
 import { DomainError } from '../../shared/domain/errors.ts';
 import type { Invoice } from '../../shared/domain/invoice.ts';
 import { SubscriptionsRepository } from '../../shared/store/subscriptions-repository.ts';
@@ -35,6 +36,12 @@ import {
 } from '../model/billing-model.ts';
 import { customerInput, operator } from '../support/fixtures.ts';
 import { useTestStore } from '../support/store.ts';
+
+/** US cents as a document prints them, written out here apart from the code's formatter. */
+const usd = (cents: number): string => {
+  const whole = Math.floor(Math.abs(cents) / 100).toLocaleString('en-US');
+  return `${cents < 0 ? '-' : ''}${whole}.${String(Math.abs(cents) % 100).padStart(2, '0')}`;
+};
 
 /**
  * Every lifecycle a customer can go through, driven through the real use cases on DynamoDB Local
@@ -881,6 +888,24 @@ async function runLifecycle(input: Lifecycle): Promise<void> {
       next_period_start: expected.next ? iso(expected.next.start) : null,
       next_period_end: expected.next ? iso(expected.next.end) : null,
     });
+    if (invoice.status !== 'draft') {
+      // The invoice as a document (what its PDF and hosted page print) says what the model says.
+      const document = invoiceDocument(invoice, customer, []);
+      const row = (label: string) => document.totals.find((t) => t.label === label)?.amount;
+      expect(
+        { total: row('Total'), due: row('Amount due'), lines: document.lines.map((l) => l.amount) },
+        `document of ${key}`,
+      ).toEqual({
+        total: usd(expected.total),
+        due: usd(Math.max(expected.total, 0) - expected.creditApplied),
+        lines: invoice.lines.map((line) => usd(line.amount)),
+      });
+      const now = invoiceState(invoice).rows.find((r) => r.label === 'Amount due now')?.amount;
+      expect(now, `amount due now of ${key}`).toBe(
+        usd(['open', 'uncollectible'].includes(expected.status) ? expected.amountDue : 0),
+      );
+      tally('invoice documents compared');
+    }
   }
   for (const invoice of model.invoices) {
     tally(`invoice ${invoice.reason}`);

@@ -28,6 +28,17 @@ export class DocumentsBucket extends Construct {
       // Documents are written once; a version replaced by a put that lost no race is kept 30 days.
       lifecycleRules: [{ noncurrentVersionExpiration: Duration.days(30) }],
     });
+    // An issued invoice's PDF is never replaced: a put must be the conditional one that fails when
+    // the key exists (If-None-Match: *, which shared/store/documents.ts sends), whoever makes it.
+    this.bucket.addToResourcePolicy(
+      new iam.PolicyStatement({
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ['s3:PutObject'],
+        resources: [this.bucket.arnForObjects('invoices/*')],
+        conditions: { Null: { 's3:if-none-match': 'true' } },
+      }),
+    );
     Validations.of(this.bucket).acknowledge({
       id: 'AwsSolutions-S1',
       reason:
@@ -55,6 +66,15 @@ export class DocumentsBucket extends Construct {
         new iam.PolicyStatement({
           actions: ['s3:GetObject', 's3:PutObject'],
           resources: [`arn:${Aws.PARTITION}:s3:::${parameter.valueAsString}/invoices/*`],
+        }),
+      );
+      // Without ListBucket, S3 answers a GetObject of a key not stored yet with 403 AccessDenied, not
+      // 404 NoSuchKey, and a PDF not rendered yet could never be told from a refusal. Unconditioned: a
+      // GetObject carries no s3:prefix, so a prefix condition would not count (the keys are invoice ids).
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['s3:ListBucket'],
+          resources: [`arn:${Aws.PARTITION}:s3:::${parameter.valueAsString}`],
         }),
       );
       fn.addEnvironment('DOCUMENTS_BUCKET', parameter.valueAsString);

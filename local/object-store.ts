@@ -1,6 +1,6 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { dirname, join } from 'node:path';
+import { dirname, resolve, sep } from 'node:path';
 import { writeFileAtomic } from './atomic-file.ts';
 
 /**
@@ -8,7 +8,7 @@ import { writeFileAtomic } from './atomic-file.ts';
  * (shared/store/documents.ts, path-style), with S3's promises for them: an object is whole or absent
  * (written beside, then renamed), a PutObject with `If-None-Match: *` over an existing key is refused
  * with 412 PreconditionFailed, and a missing key answers 404 NoSuchKey. Objects live in the data
- * folder (`documents/<bucket>/<key>`), so they outlast a restart; in memory for `--in-memory`.
+ * folder (`documents/<bucket>/objects/<key>`), so they outlast a restart; in memory for `--in-memory`.
  */
 export type LocalObjectStore = { endpoint: string; stop: () => Promise<void> };
 
@@ -22,19 +22,29 @@ type StoredObject = { body: Buffer; contentType: string };
 
 export async function startLocalObjectStore(options: LocalObjectStoreOptions): Promise<LocalObjectStore> {
   const memory = new Map<string, StoredObject>();
-  const fileOf = (key: string) => join(options.directory!, options.bucket, ...key.split('/'));
+  // Objects under <bucket>/objects/<key>, their content types under <bucket>/types/<key>: apart, so
+  // no key can name another's metadata. Each path is checked to stay inside its tree.
+  const fileOf = (tree: 'objects' | 'types', key: string) => {
+    const root = resolve(options.directory!, options.bucket, tree);
+    const file = resolve(root, ...key.split('/'));
+    if (!file.startsWith(`${root}${sep}`)) throw new Error(`Key "${key}" leaves the bucket's folder`);
+    return file;
+  };
   const read = (key: string): StoredObject | undefined => {
     if (!options.directory) return memory.get(key);
-    const file = fileOf(key);
-    if (!existsSync(file)) return undefined;
-    const meta = existsSync(`${file}.type`) ? readFileSync(`${file}.type`, 'utf8') : 'binary/octet-stream';
-    return { body: readFileSync(file), contentType: meta };
+    const file = fileOf('objects', key);
+    if (!existsSync(file) || !statSync(file).isFile()) return undefined;
+    const types = fileOf('types', key);
+    const contentType = existsSync(types) ? readFileSync(types, 'utf8') : 'binary/octet-stream';
+    return { body: readFileSync(file), contentType };
   };
   const write = (key: string, object: StoredObject) => {
     if (!options.directory) return void memory.set(key, object);
-    const file = fileOf(key);
+    const file = fileOf('objects', key);
+    const types = fileOf('types', key);
     mkdirSync(dirname(file), { recursive: true });
-    writeFileAtomic(`${file}.type`, object.contentType);
+    mkdirSync(dirname(types), { recursive: true });
+    writeFileAtomic(types, object.contentType);
     writeFileAtomic(file, object.body);
   };
 
@@ -57,7 +67,11 @@ export async function startLocalObjectStore(options: LocalObjectStoreOptions): P
     if (bucket !== options.bucket) return s3Error(res, 404, 'NoSuchBucket', `No bucket ${bucket} here`);
     // A key is what our handlers name (documents.ts): no empty, `.` or `..` segment can leave the folder.
     // Checked on the decoded key: an encoded `%2F` inside one path segment is a `/` of the key.
-    if (key.split('/').some((segment) => segment === '' || segment === '.' || segment === '..'))
+    if (
+      key
+        .split('/')
+        .some((segment) => segment === '' || segment === '.' || segment === '..' || segment.includes('\\'))
+    )
       return s3Error(res, 400, 'InvalidArgument', `Key "${key}" is not served locally`);
     if (req.method === 'PUT') {
       if (req.headers['if-none-match'] === '*' && read(key))

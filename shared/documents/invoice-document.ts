@@ -148,8 +148,8 @@ export function invoiceState(invoice: Invoice): InvoiceState {
     });
   if (invoice.post_payment_credit_notes_amount > 0)
     rows.push({
-      label: 'Credit notes (after payment)',
-      amount: money(invoice.post_payment_credit_notes_amount),
+      label: 'Credit notes (given back after payment)',
+      amount: money(-invoice.post_payment_credit_notes_amount),
       emphasis: false,
     });
   // amount_due stays what was due once paid (as Stripe's does); what is left to pay is 0 then.

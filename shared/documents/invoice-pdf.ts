@@ -53,10 +53,10 @@ const GREY = '#555555';
 
 /** Table columns: x offset from the margin and width. */
 const COLUMNS = {
-  description: { x: 0, width: 255 },
-  quantity: { x: 260, width: 70 },
-  unitPrice: { x: 335, width: 75 },
-  amount: { x: 415, width: CONTENT_WIDTH - 415 },
+  description: { x: 0, width: 225 },
+  quantity: { x: 230, width: 65 },
+  unitPrice: { x: 300, width: 85 },
+  amount: { x: 390, width: CONTENT_WIDTH - 390 },
 } as const;
 
 type Pdf = InstanceType<typeof PDFDocument>;
@@ -65,10 +65,13 @@ function drawHeading(pdf: Pdf, document: InvoiceDocument): void {
   pdf.font(BOLD).fontSize(22).fillColor('black').text('Invoice', MARGIN, MARGIN);
   const top = pdf.y + 6;
   pdf.font(REGULAR).fontSize(9).fillColor(GREY);
-  document.issuer.forEach((line, i) => {
-    pdf.text(line, MARGIN + 300, MARGIN + i * 12, { width: CONTENT_WIDTH - 300, align: 'right' });
-  });
-  let y = top;
+  // Each issuer line starts where the one before ended (a long address wraps onto its own lines).
+  let issuerY = MARGIN;
+  for (const line of document.issuer) {
+    pdf.text(line, MARGIN + 250, issuerY, { width: CONTENT_WIDTH - 250, align: 'right' });
+    issuerY = pdf.y;
+  }
+  let y = Math.max(top, issuerY + 6);
   for (const [label, value] of document.facts) {
     pdf.font(BOLD).fontSize(9).fillColor('black').text(label, MARGIN, y, { width: 110 });
     pdf.font(REGULAR).text(value, MARGIN + 110, y, { width: 200 });
@@ -106,8 +109,14 @@ function drawLines(pdf: Pdf, lines: readonly DocumentLine[], currency: string): 
   drawTableHeader(pdf, currency);
   for (const line of lines) {
     pdf.font(REGULAR).fontSize(9);
+    // As tall as its tallest cell: any of them may wrap.
     const height =
-      pdf.heightOfString(line.description, { width: COLUMNS.description.width }) + (line.period ? 11 : 0) + 8;
+      Math.max(
+        pdf.heightOfString(line.description, { width: COLUMNS.description.width }) + (line.period ? 11 : 0),
+        pdf.heightOfString(line.quantity || ' ', { width: COLUMNS.quantity.width }),
+        pdf.heightOfString(line.unitPrice || ' ', { width: COLUMNS.unitPrice.width }),
+        pdf.heightOfString(line.amount, { width: COLUMNS.amount.width }),
+      ) + 8;
     if (pdf.y + height > BOTTOM) {
       pdf.addPage();
       drawTableHeader(pdf, currency);
@@ -137,7 +146,7 @@ function drawTotals(pdf: Pdf, document: InvoiceDocument): void {
   if (pdf.y + 10 + rowHeight * document.totals.length > BOTTOM) pdf.addPage();
   let y = pdf.y + 4;
   pdf
-    .moveTo(MARGIN + 240, y)
+    .moveTo(MARGIN + 200, y)
     .lineTo(MARGIN + CONTENT_WIDTH, y)
     .lineWidth(0.7)
     .strokeColor('#999999')
@@ -148,10 +157,10 @@ function drawTotals(pdf: Pdf, document: InvoiceDocument): void {
       .font(total.emphasis ? BOLD : REGULAR)
       .fontSize(total.emphasis ? 10 : 9)
       .fillColor('black');
-    pdf.text(total.label, MARGIN + 160, y, { width: 250, align: 'right' });
+    pdf.text(total.label, MARGIN + 100, y, { width: COLUMNS.amount.x - 110, align: 'right' });
     const labelBottom = pdf.y;
     pdf.text(total.amount, MARGIN + COLUMNS.amount.x, y, { width: COLUMNS.amount.width, align: 'right' });
-    y = Math.max(labelBottom, y + rowHeight) + 2;
+    y = Math.max(labelBottom, pdf.y, y + rowHeight) + 2;
   }
   pdf.y = y;
 }

@@ -39,6 +39,15 @@ describe('documents bucket', () => {
         Condition: { Bool: { 'aws:SecureTransport': 'false' } },
       }),
     );
+    // No put replaces a stored PDF: one without If-None-Match is denied, to every principal.
+    expect(statements).toContainEqual(
+      expect.objectContaining({
+        Effect: 'Deny',
+        Principal: { AWS: '*' },
+        Action: 's3:PutObject',
+        Condition: { Null: { 's3:if-none-match': 'true' } },
+      }),
+    );
   });
 
   it('is reached by the PDF handlers only, which may get and put under invoices/ and nothing else', () => {
@@ -47,7 +56,13 @@ describe('documents bucket', () => {
       const s3 = statementsOf(dev, name).filter((s) => s.actions.some((action) => action.startsWith('s3:')));
       const env = environmentOf(dev, name);
       if (documentHandlers.includes(name)) {
-        expect(s3, name).toHaveLength(1);
+        expect(s3, name).toHaveLength(2);
+        // ListBucket on the bucket itself: without it S3 answers a key not stored yet with 403, not 404.
+        const list = s3.find((s) => s.actions.includes('s3:ListBucket'))!;
+        expect(list.actions).toEqual(['s3:ListBucket']);
+        expect(JSON.stringify(list.resources)).toMatch(/:s3:::/);
+        expect(JSON.stringify(list.resources)).not.toContain('/');
+        s3.splice(s3.indexOf(list), 1);
         expect(s3[0]!.actions.sort()).toEqual(['s3:GetObject', 's3:PutObject']);
         expect(s3[0]!.effect).toBe('Allow');
         // arn:<partition>:s3:::<the bucket's name>/invoices/*

@@ -43,4 +43,6 @@ export const pdfHeaders = (pdf: InvoicePdf): Record<string, string> => ({
   'content-disposition': `inline; filename="${pdf.number}.pdf"`,
   'cache-control': 'private, no-store',
   'x-content-type-options': 'nosniff',
+  // Opened in a browser's viewer: nothing in it may run or load anything.
+  'content-security-policy': "default-src 'none'; sandbox",
 });

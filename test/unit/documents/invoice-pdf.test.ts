@@ -187,4 +187,43 @@ describe('invoice PDF', () => {
     const draft = openInvoiceFixture({ status: 'draft', number: null, finalized_at: null });
     expect(() => invoiceDocument(draft, customer, [])).toThrow(/draft.*finalize/);
   });
+
+  it('keeps a ten-million total on one line and a long seller address off the next line', async () => {
+    const big = openInvoiceFixture({
+      ...invoice,
+      lines: [
+        line({
+          description: 'Enterprise licence',
+          quantity: '1000000',
+          unit_amount: 123_456,
+          amount: 123_456_000_000,
+        }),
+      ],
+      subtotal: 123_456_000_000,
+      tax: 0,
+      total: 123_456_000_000,
+      total_excluding_tax: 123_456_000_000,
+      tax_rates: [],
+      total_taxes: [],
+      credit_applied: 0,
+      amount_due: 123_456_000_000,
+    });
+    const longIssuer = [
+      'Example Platform Gesellschaft mit beschränkter Haftung',
+      'Friedrichstraße 123, Hinterhaus, 3. Obergeschoss, 10117 Berlin',
+      'VAT ID DE123456789',
+    ];
+    const rendered = await renderInvoicePdf(invoiceDocument(big, customer, longIssuer), big.finalized_at!);
+    const { pages, runs } = await pdfText(rendered);
+    // Whole, never broken over two lines: the line, the subtotal, the total and the amount due.
+    expect(pages[0]!.filter((text) => text === '1,234,560,000.00')).toHaveLength(4);
+    expect(pages[0]).toContain('1,234.56');
+    // The seller block's runs each on a line of their own: no two closer than a line apart.
+    const seller = runs[0]!.filter(
+      (run) => run.x > 250 && longIssuer.some((l) => l.includes(run.text.trim())),
+    );
+    expect(seller.length).toBeGreaterThanOrEqual(3);
+    const ys = seller.map((run) => run.y).sort((a, b) => b - a);
+    for (let i = 1; i < ys.length; i++) expect(ys[i - 1]! - ys[i]!).toBeGreaterThanOrEqual(9);
+  });
 });

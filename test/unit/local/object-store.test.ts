@@ -70,6 +70,8 @@ describe('the local object store', () => {
       '/docs-test/%2E%2E/escape.pdf',
       '/docs-test/invoices/%2E%2E%2F%2E%2E%2Fescape.pdf',
       '/docs-test/a//b.pdf',
+      '/docs-test/a%2F..%2F..%2F..%2F..%2F..%2F..%2F..%2Fescape.pdf',
+      '/docs-test/a%5C..%5C..%5Cescape.pdf',
       '/docs-test/',
       '/other-bucket/x.pdf',
     ]) {
@@ -78,5 +80,11 @@ describe('the local object store', () => {
     }
     expect(existsSync(join(dir, '..', 'escape.pdf'))).toBe(false);
     expect(readdirSync(dir)).toEqual(['docs-test']);
+    // …nor reads anything outside it.
+    const outside = await fetch(
+      `${store.endpoint}/docs-test/a%2F..%2F..%2F..%2F..%2F..%2F..%2F..%2F..%2Fetc%2Fpasswd`,
+    );
+    expect(outside.status).toBe(400);
+    expect(await outside.text()).not.toContain('root:');
   });
 });

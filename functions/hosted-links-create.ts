@@ -8,7 +8,7 @@ export const handler = apiHandler(
   {
     name: 'hosted-links-create',
     contract: invoiceDocumentContracts['hosted-links-create'],
-    scopes: [SCOPES.invoicesRead],
+    scopes: [SCOPES.invoicesWrite],
   },
   ({ params, body, caller, origin }) => createHostedLink(config().tableName, params.id, body, caller, origin),
 );

@@ -166,7 +166,12 @@ export function resolveStageConfig(read: ContextReader): StageConfig {
     problems.push(`alarmEmail must be an e-mail address, got ${JSON.stringify(alarmEmail)}`);
   }
 
-  const invoiceIssuer = pick('invoiceIssuer') ?? [];
+  // The seller every invoice prints. A list in cdk.json; on the command line, lines joined by "|".
+  const issuerSetting = pick('invoiceIssuer');
+  const invoiceIssuer =
+    typeof issuerSetting === 'string'
+      ? issuerSetting.split('|').map((line) => line.trim())
+      : (issuerSetting ?? []);
   if (
     !Array.isArray(invoiceIssuer) ||
     invoiceIssuer.length > 8 ||
@@ -175,7 +180,12 @@ export function resolveStageConfig(read: ContextReader): StageConfig {
     )
   ) {
     problems.push(
-      `invoiceIssuer must be a list of at most 8 non-empty lines (each under 200 characters, without "|" or a line break), got ${JSON.stringify(invoiceIssuer)}`,
+      `invoiceIssuer must be a list of at most 8 non-empty lines (each under 200 characters, without "|" or a line break), got ${JSON.stringify(issuerSetting)}`,
+    );
+  } else if (invoiceIssuer.length === 0 && stage !== DISPOSABLE_STAGE) {
+    // A PDF is kept as issued: one stored without its seller cannot be corrected afterwards.
+    problems.push(
+      `invoiceIssuer is required: set ${where('invoiceIssuer')} (the seller's name, address and tax id as invoices print them, e.g. -c 'invoiceIssuer=Example GmbH|Hauptstraße 1, 10115 Berlin|VAT ID DE123456789')`,
     );
   }
 

@@ -7,9 +7,12 @@ import type { Actor } from './principal.ts';
  * - the token is 256 random bits (`hil_` + 43 base64url characters), so it cannot be guessed;
  * - only its SHA-256 is stored, so the table (or a backup of it) cannot be turned back into links;
  * - it expires: `expires_in_days` when it was made, 30 by default, at most 90;
- * - it opens that one invoice and nothing else, read only.
+ * - it opens that one invoice and nothing else, read only;
+ * - it can be revoked: DELETE /invoices/{id}/hosted-links ends every link of the invoice made until then.
  */
 export type HostedLink = {
+  /** Names the link in answers and audit entries (from its hash: it tells nothing of the token). */
+  id: string;
   invoice_id: string;
   customer_id: string;
   created_at: string;
@@ -31,12 +34,14 @@ export const isHostedLinkToken = (text: string): boolean => TOKEN.test(text);
 export const hostedLinkHash = (token: string): string => createHash('sha256').update(token).digest('hex');
 
 export function newHostedLink(
+  tokenHash: string,
   invoice: { id: string; customer_id: string },
   expiresInDays: number,
   by: Actor,
   now: Date,
 ): HostedLink {
   return {
+    id: `hl_${tokenHash.slice(0, 24)}`,
     invoice_id: invoice.id,
     customer_id: invoice.customer_id,
     created_at: now.toISOString(),
@@ -46,3 +51,7 @@ export function newHostedLink(
 }
 
 export const hasExpired = (link: HostedLink, now: Date): boolean => now.toISOString() >= link.expires_at;
+
+/** Whether a revocation of the invoice's links (at `revokedAt`, if any) ended this one. */
+export const wasRevoked = (link: HostedLink, revokedAt: string | undefined): boolean =>
+  revokedAt !== undefined && link.created_at <= revokedAt;

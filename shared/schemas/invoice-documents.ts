@@ -18,6 +18,7 @@ export const CreateHostedLinkRequestSchema = z
 
 export const HostedLinkSchema = z
   .object({
+    id: z.string().meta({ description: 'Names the link in the audit trail (it is not the token)' }),
     invoice_id: z.string(),
     url: z
       .string()
@@ -46,6 +47,17 @@ export const invoiceDocumentContracts = {
     body: CreateHostedLinkRequestSchema,
     success: { status: 201, description: 'A new link to the hosted invoice page', schema: HostedLinkSchema },
     problems: [400, 401, 403, 404, 409, 413, 415],
+  }),
+  'hosted-links-revoke': defineContract({
+    params: IdPathSchema,
+    success: {
+      status: 200,
+      description: 'Every link of the invoice made until now is revoked (links made later work)',
+      schema: z
+        .object({ invoice_id: z.string(), revoked_at: z.string().meta({ description: 'ISO-8601 UTC' }) })
+        .meta({ id: 'HostedLinksRevoked' }),
+    },
+    problems: [400, 401, 403, 404],
   }),
   'hosted-invoice-page': defineContract({
     params: TokenPathSchema,

@@ -3,7 +3,7 @@ import type { HostedLink } from '../domain/hosted-link.ts';
 import { type AuditDraft, auditPut } from './audit.ts';
 import { dynamo } from './client.ts';
 import { withoutKeys } from './items.ts';
-import { hostedLinkKey, invoiceKey } from './keys.ts';
+import { hostedLinkKey, hostedLinksRevokedKey, invoiceKey } from './keys.ts';
 import { transactWrite } from './transact.ts';
 
 const ITEM_TYPE = 'hosted_link';
@@ -38,6 +38,32 @@ export class HostedLinksRepository {
     ]).then((outcome) => {
       if (!outcome.ok) throw new Error('A hosted link token was drawn twice (256 random bits): refusing it');
     });
+  }
+
+  /** Ends every link of the invoice made until `at` (links made later work), with its audit entry. */
+  async revokeAll(invoiceId: string, at: string, audit: AuditDraft): Promise<void> {
+    const outcome = await transactWrite([
+      {
+        Put: {
+          TableName: this.tableName,
+          Item: { ...hostedLinksRevokedKey(invoiceId), item_type: 'hosted_links_revoked', revoked_at: at },
+        },
+      },
+      auditPut(this.tableName, invoiceKey(invoiceId), audit),
+    ]);
+    if (!outcome.ok) throw new Error(`Revoking the hosted links of ${invoiceId} failed a condition`);
+  }
+
+  /** When the invoice's links were last revoked, if ever. */
+  async revokedAt(invoiceId: string): Promise<string | undefined> {
+    const { Item } = await dynamo().send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: hostedLinksRevokedKey(invoiceId),
+        ConsistentRead: true,
+      }),
+    );
+    return Item?.revoked_at as string | undefined;
   }
 
   async get(tokenHash: string): Promise<HostedLink | undefined> {

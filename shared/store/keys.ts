@@ -49,6 +49,7 @@
  * Credit notes of an invoice, oldest first | GSI1  | GSI1PK = INVOICE#<id>, GSI1SK begins_with CREDIT_NOTE#
  * Last credit note number of a customer    | table | PK = CUSTOMER#<id>, SK = CREDIT_NOTE_COUNTER
  * Hosted invoice link by its token         | table | PK = HOSTED_LINK#<SHA-256 of the token>, SK = LINK (expires)
+ * Hosted links of an invoice revoked until  | table | PK = INVOICE#<id>, SK = HOSTED_LINKS_REVOKED
  * Subscriptions due for period close       | GSI3  | GSI3PK = DUE#subscription#<status> (each not canceled), GSI3SK < <now>$
  * Subscriptions in one status (past_due)   | GSI3  | GSI3PK = DUE#subscription#<status>
  * Open invoices past their due date        | GSI3  | GSI3PK = DUE#invoice, GSI3SK < <now>$ (open, amount due > 0)
@@ -345,4 +346,10 @@ export const defaultPaymentMethodKey = (customerId: string): TableKey => ({
 export const hostedLinkKey = (tokenHash: string): TableKey => ({
   PK: `HOSTED_LINK#${tokenHash}`,
   SK: 'LINK',
+});
+
+/** When the invoice's hosted links were last revoked: every link made until then is refused. */
+export const hostedLinksRevokedKey = (invoiceId: string): TableKey => ({
+  PK: `INVOICE#${invoiceId}`,
+  SK: 'HOSTED_LINKS_REVOKED',
 });

@@ -195,6 +195,10 @@ const SAMPLES: Record<string, (route: RouteDefinition) => Sample> = {
     body: { expires_in_days: 2 },
     otherTenant: 404,
   }),
+  'hosted-links-revoke': () => ({
+    path: `/api/v1/invoices/${f.openInvoiceId}/hosted-links`,
+    otherTenant: 404,
+  }),
   'payment-methods-attach': () => ({
     path: `/api/v1/customers/${f.customerId}/payment-methods`,
     body: { card: { brand: 'visa', last4: '4242', exp_month: 8, exp_year: 2030 } },

@@ -332,6 +332,8 @@ const SPECS: Record<string, FuzzSpec> = {
     params: (fx) => ({ id: fx.creditableInvoiceId }),
     bodies: () => [{}, { expires_in_days: 7 }, { expires_in_days: 90 }],
   },
+  // Another invoice than the hosted link's below: a revoke that succeeds leaves that link working.
+  'DELETE /api/v1/invoices/{id}/hosted-links': { params: (fx) => ({ id: fx.invoice2 }) },
   'GET /hosted/invoices/{token}': { params: (fx) => ({ token: fx.hostedLinkToken }) },
   'GET /hosted/invoices/{token}/pdf': { params: (fx) => ({ token: fx.hostedLinkToken }) },
   'POST /api/v1/invoices/{id}/pay': {

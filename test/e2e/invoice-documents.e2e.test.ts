@@ -229,18 +229,63 @@ describe('hosted invoice links', () => {
       expect(refused.status, String(expires_in_days)).toBe(400);
       expect(refused.body.errors[0].field).toBe('expires_in_days');
     }
-    const other = await service.token([SCOPES.invoicesRead], { tenantId: 'someone-else' });
+    const other = await service.token([SCOPES.invoicesWrite], { tenantId: 'someone-else' });
     const hidden = await service.call('POST', `/api/v1/invoices/${open.id}/hosted-links`, {
       token: other,
       body: {},
     });
     expect(hidden.status).toBe(404);
-    const own = await service.token([SCOPES.invoicesRead], { tenantId: open.customer_id });
+    // A link is a credential handed out: reading the invoice is not enough to make one.
+    const reader = await service.token([SCOPES.invoicesRead], { tenantId: open.customer_id });
+    const refused = await service.call('POST', `/api/v1/invoices/${open.id}/hosted-links`, {
+      token: reader,
+      body: {},
+    });
+    expect(refused.status).toBe(403);
+    const own = await service.token([SCOPES.invoicesWrite], { tenantId: open.customer_id });
     const mine = await service.call('POST', `/api/v1/invoices/${open.id}/hosted-links`, {
       token: own,
       body: {},
     });
     expect(mine.status).toBe(201);
+  });
+
+  it('can be revoked: every link of the invoice made until then answers 410; a link made after works', async () => {
+    const { invoice } = await oneOffBuyer(service, operator, { name: 'Revoked Links', unitAmount: 900 });
+    const open = await invoice();
+    const first = await call('POST', `/api/v1/invoices/${open.id}/hosted-links`, {});
+    const second = await call('POST', `/api/v1/invoices/${open.id}/hosted-links`, { expires_in_days: 90 });
+    expect(first.body.id).toMatch(/^hl_[0-9a-f]{24}$/);
+    expect(first.body.id).not.toBe(second.body.id);
+    const revoked = await call('DELETE', `/api/v1/invoices/${open.id}/hosted-links`);
+    expect(revoked.status).toBe(200);
+    for (const url of [first.body.url, second.body.url, second.body.pdf_url]) {
+      const answer = await fetchRaw(url);
+      expect(answer.status, url).toBe(410);
+      expect(answer.bytes.toString('utf8')).toContain('withdrawn');
+    }
+    const third = await call('POST', `/api/v1/invoices/${open.id}/hosted-links`, {});
+    expect((await fetchRaw(third.body.url)).status).toBe(200);
+    const trail = (await call('GET', `/api/v1/audit/invoice/${open.id}`)).body.data;
+    expect(trail.map((e: { action: string }) => e.action)).toEqual(
+      expect.arrayContaining(['hosted_link_created', 'hosted_links_revoked']),
+    );
+    expect(trail.find((e: { action: string }) => e.action === 'hosted_link_created').after.link_id).toBe(
+      first.body.id,
+    );
+  });
+
+  it('show a voided invoice as void, and do not hand out its PDF (which reads as payable)', async () => {
+    const { invoice } = await oneOffBuyer(service, operator, { name: 'Voided Link', unitAmount: 900 });
+    const open = await invoice();
+    const made = await call('POST', `/api/v1/invoices/${open.id}/hosted-links`, {});
+    expect((await call('POST', `/api/v1/invoices/${open.id}/void`)).status).toBe(200);
+    const page = (await fetchRaw(made.body.url)).bytes.toString('utf8');
+    expect(page).toContain('>Void</p>');
+    expect(page).toMatch(/Amount due now<\/th><td class="num">0\.00</);
+    const pdf = await fetchRaw(made.body.pdf_url);
+    expect(pdf.status).toBe(410);
+    expect(pdf.bytes.toString('utf8')).toContain('was voided');
   });
 
   // Last in the file: it moves the local clock two days on.

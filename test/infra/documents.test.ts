@@ -101,10 +101,20 @@ describe('documents bucket', () => {
     ]);
   });
 
-  it('refuses an invoiceIssuer that is not a list of short lines', () => {
-    expect(() => synthStage('dev', { invoiceIssuer: 'Example GmbH' })).toThrow(
+  it('takes invoiceIssuer as a list, or from the command line as lines joined by "|"', () => {
+    const fromCli = synthStage('dev', { invoiceIssuer: 'Example GmbH | Hauptstraße 1, Berlin' });
+    expect(environmentOf(fromCli, 'invoices-pdf')['INVOICE_ISSUER']).toBe(
+      'Example GmbH\nHauptstraße 1, Berlin',
+    );
+    expect(() => synthStage('dev', { invoiceIssuer: 'Example GmbH||VAT' })).toThrow(
       /invoiceIssuer must be a list/,
     );
     expect(() => synthStage('dev', { invoiceIssuer: ['a | b'] })).toThrow(/invoiceIssuer must be a list/);
+    expect(() => synthStage('dev', { invoiceIssuer: [5] })).toThrow(/invoiceIssuer must be a list/);
+  });
+
+  it('is required for every stage but dev: a PDF is kept as issued, so it cannot get its seller later', () => {
+    expect(() => synthStage('prod', { invoiceIssuer: [] })).toThrow(/invoiceIssuer is required/);
+    expect(() => synthStage('dev', { invoiceIssuer: [] })).not.toThrow();
   });
 });

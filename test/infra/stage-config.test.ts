@@ -42,7 +42,12 @@ describe('resolveStageConfig', () => {
     'keeps the data of every other stage (%s): protection on, RETAIN',
     (stage) => {
       const config = resolveStageConfig(
-        reader({ stage, jwtIssuer: 'https://id.example.com/', jwtAudience: 'api' }),
+        reader({
+          stage,
+          jwtIssuer: 'https://id.example.com/',
+          jwtAudience: 'api',
+          invoiceIssuer: 'Example Ltd',
+        }),
       );
       expect(config.retainData).toBe(true);
       expect(config.deletionProtection).toBe(true);
@@ -84,6 +89,7 @@ describe('resolveStageConfig', () => {
             jwtIssuer: 'https://id.example.com/',
             jwtAudience: ['billing'],
             alarmEmail: 'ops@example.com',
+            invoiceIssuer: ['Example Ltd'],
             apiThrottleRateLimit: 10,
             apiThrottleBurstLimit: 20,
           },
@@ -98,6 +104,7 @@ describe('resolveStageConfig', () => {
     const message = problemsOf({ stage: 'prod' });
     expect(message).toContain('stage "prod"');
     expect(message).toContain('jwtIssuer is required');
+    expect(message).toContain('invoiceIssuer is required');
     expect(message).toContain('jwtAudience is required');
     expect(message).toContain('context.stages.prod.jwtIssuer');
   });
@@ -144,6 +151,7 @@ describe('tenancy settings', () => {
       prod: {
         jwtIssuer: 'https://id.example.com/',
         jwtAudience: ['billing'],
+        invoiceIssuer: ['Example Ltd', 'VAT ID XX1'],
         tenantClaim: 'custom:tenant_id',
         operatorScope: 'billing-api/operator',
       },

@@ -20,6 +20,8 @@ export const CDK_JSON = JSON.parse(
 
 export const TEST_ISSUER = 'https://issuer.test.example.com/';
 export const TEST_AUDIENCE = ['billing-api-test', 'smartgateway'];
+/** Every stage but dev needs the seller its invoices print (stage-config.ts). */
+export const TEST_INVOICE_ISSUER = ['Billing Test Ltd', '1 Test Street, Testville', 'VAT ID XX123'];
 
 export type CfnResource = {
   Type: string;
@@ -97,7 +99,14 @@ export function buildStage(
   const assetRoot = placeholderAssets(join(work, 'assets'));
   const app = new App({
     outdir: join(work, 'cdk.out'),
-    context: { ...CDK_JSON.context, jwtIssuer: TEST_ISSUER, jwtAudience: TEST_AUDIENCE, ...context, stage },
+    context: {
+      ...CDK_JSON.context,
+      jwtIssuer: TEST_ISSUER,
+      jwtAudience: TEST_AUDIENCE,
+      invoiceIssuer: TEST_INVOICE_ISSUER,
+      ...context,
+      stage,
+    },
   });
   const config = resolveStageConfig((key) => app.node.tryGetContext(key));
   const stack = new BillingStack(app, billingStackName(stage), {

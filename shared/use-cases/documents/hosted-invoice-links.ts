@@ -8,6 +8,7 @@ import {
   isHostedLinkToken,
   newHostedLink,
   newHostedLinkToken,
+  wasRevoked,
 } from '../../domain/hosted-link.ts';
 import type { Invoice } from '../../domain/invoice.ts';
 import { actorOf, type Caller } from '../../domain/principal.ts';
@@ -17,7 +18,13 @@ import { HostedLinksRepository } from '../../store/hosted-links-repository.ts';
 import { InvoicesRepository } from '../../store/invoices-repository.ts';
 import { invoiceFor } from '../invoicing/invoices.ts';
 
-export type HostedLinkAnswer = { invoice_id: string; url: string; pdf_url: string; expires_at: string };
+export type HostedLinkAnswer = {
+  id: string;
+  invoice_id: string;
+  url: string;
+  pdf_url: string;
+  expires_at: string;
+};
 
 /**
  * POST /invoices/{id}/hosted-links: a new link to the invoice's hosted page, for the caller to send
@@ -39,22 +46,44 @@ export async function createHostedLink(
       `Invoice ${invoice.id} is a draft: finalize it before sharing it (POST /api/v1/invoices/${invoice.id}/finalize)`,
     );
   }
+  const token = newHostedLinkToken();
+  const tokenHash = hostedLinkHash(token);
   const link = newHostedLink(
+    tokenHash,
     invoice,
     body.expires_in_days ?? HOSTED_LINK_DAYS.default,
     actorOf(caller.principal),
     caller.now,
   );
-  const token = newHostedLinkToken();
   await new HostedLinksRepository(tableName).create(
-    hostedLinkHash(token),
+    tokenHash,
     link,
     auditBy(caller, 'invoice', invoice.id, 'hosted_link_created', null, {
+      link_id: link.id,
       expires_at: link.expires_at,
     }),
   );
   const url = `${origin}${HOSTED_INVOICE_PATH}/${token}`;
-  return { invoice_id: invoice.id, url, pdf_url: `${url}/pdf`, expires_at: link.expires_at };
+  return { id: link.id, invoice_id: invoice.id, url, pdf_url: `${url}/pdf`, expires_at: link.expires_at };
+}
+
+/**
+ * DELETE /invoices/{id}/hosted-links: every link of the invoice made until now stops working (410);
+ * links made afterwards work. For a link sent to the wrong person, or one that leaked.
+ */
+export async function revokeHostedLinks(
+  tableName: string,
+  invoiceId: string,
+  caller: Caller,
+): Promise<{ invoice_id: string; revoked_at: string }> {
+  const invoice = await invoiceFor(tableName, invoiceId, caller.principal);
+  const revokedAt = caller.now.toISOString();
+  await new HostedLinksRepository(tableName).revokeAll(
+    invoice.id,
+    revokedAt,
+    auditBy(caller, 'invoice', invoice.id, 'hosted_links_revoked', null, { revoked_at: revokedAt }),
+  );
+  return { invoice_id: invoice.id, revoked_at: revokedAt };
 }
 
 export const HOSTED_INVOICE_PATH = '/hosted/invoices';
@@ -66,12 +95,14 @@ export type HostedInvoice = { invoice: Invoice; customer: Customer; link: Hosted
  * or malformed token is `not-found`, an expired one `gone`; neither says which invoice it was for.
  */
 export async function hostedInvoice(tableName: string, token: string, now: Date): Promise<HostedInvoice> {
-  const link = isHostedLinkToken(token)
-    ? await new HostedLinksRepository(tableName).get(hostedLinkHash(token))
-    : undefined;
+  const links = new HostedLinksRepository(tableName);
+  const link = isHostedLinkToken(token) ? await links.get(hostedLinkHash(token)) : undefined;
   if (!link) throw unknownLink();
   if (hasExpired(link, now)) {
     throw new DomainError('gone', 'This invoice link has expired: ask the sender for a new one');
+  }
+  if (wasRevoked(link, await links.revokedAt(link.invoice_id))) {
+    throw new DomainError('gone', 'This invoice link was withdrawn by its sender: ask them for a new one');
   }
   const invoice = await new InvoicesRepository(tableName).get(link.invoice_id);
   const customer = invoice && (await new CustomersRepository(tableName).get(invoice.customer_id));

@@ -1,5 +1,6 @@
 import type { Price } from './catalog.ts';
 import { DomainError } from './errors.ts';
+import { formatMinorUnits } from './money.ts';
 
 /**
  * One-time purchases (docs/billing-rules.md, "One-time purchases"): a product's `one_time` price sold
@@ -86,7 +87,10 @@ export function oneTimeCharge(
     price_id: price.id,
     quantity,
     unit_amount: unitAmount,
-    description: description ?? `${price.nickname ?? 'One-time purchase'}: ${quantity} × ${unitAmount}`,
+    // As a reader of the invoice reads it: "Setup: 3 × 49.00 USD" (the unit price in the currency's units).
+    description:
+      description ??
+      `${price.nickname ?? 'One-time purchase'}: ${quantity} × ${formatMinorUnits(unitAmount, price.currency)} ${price.currency}`,
     period_start: moment,
     period_end: moment,
   };

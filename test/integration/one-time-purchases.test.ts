@@ -369,7 +369,7 @@ describe('a one-off invoice', () => {
     expect(
       invoice.lines.map((l) => [l.kind, l.price_id, l.quantity, l.unit_amount, l.amount, l.description]),
     ).toEqual([
-      ['one_time', setup, '3', 4900, 14_700, 'Setup: 3 × 4900'],
+      ['one_time', setup, '3', 4900, 14_700, 'Setup: 3 × 49.00 USD'],
       ['one_time', training, '1', 2500, 2500, 'Onboarding day'],
     ]);
     expect((await getCustomer(table(), customer.id, operator())).credit_balance).toEqual({ USD: 0 });

@@ -111,7 +111,7 @@ describe('a one-time line', () => {
     expect(invoice.lines).toEqual([
       {
         kind: 'one_time',
-        description: 'Setup: 3 × 4900',
+        description: 'Setup: 3 × 49.00 USD',
         quantity: '3',
         price_id: 'price-setup',
         metric: null,

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { EventBridgeEvent } from 'aws-lambda';
+import { listenOnLoopback } from './ports.ts';
 
 /**
  * A local EventBridge bus: it answers the PutEvents API the publisher's real SDK client calls,
@@ -158,16 +159,10 @@ export async function startLocalEventBus(options: LocalEventBusOptions): Promise
       );
     });
   });
-  // Port 0: the OS picks a free port at bind time (no window for another process to take it).
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
+  const endpoint = await listenOnLoopback(server);
 
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint,
     recent: () => history,
     deadLetters: () => dead,
     redrive: async () => {

@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { listenOnLoopback } from './ports.ts';
 
 /**
  * A local SQS FIFO queue with its Lambda event source mapping: it answers the SendMessage and
@@ -187,13 +188,7 @@ export async function startLocalFifoQueue(options: LocalFifoQueueOptions): Promi
       );
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  const endpoint = `http://127.0.0.1:${port}`;
+  const endpoint = await listenOnLoopback(server);
 
   return {
     endpoint,

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { dirname, resolve, sep } from 'node:path';
 import { writeFileAtomic } from './atomic-file.ts';
+import { listenOnLoopback } from './ports.ts';
 
 /**
  * A local S3 bucket: it answers the PutObject and GetObject calls the handlers' real S3 client makes
@@ -96,14 +97,9 @@ export async function startLocalObjectStore(options: LocalObjectStoreOptions): P
     return s3Error(res, 405, 'MethodNotAllowed', `${req.method} is not served locally`);
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
+  const endpoint = await listenOnLoopback(server);
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint,
     stop: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }

@@ -1,3 +1,4 @@
+import type { Server as HttpServer } from 'node:http';
 import { createServer } from 'node:net';
 
 /** A TCP port that was free a moment ago (the OS picks it). */
@@ -45,4 +46,19 @@ export function listenProblem(error: unknown, port: number): string | undefined 
     default:
       return undefined;
   }
+}
+
+/**
+ * Starts `server` on a port the OS picks at bind time (port 0: no window for another process to take
+ * it), on the loopback interface only, and returns its base URL (`http://127.0.0.1:<port>`). What the
+ * local twins of AWS services (bus, queue, object store) listen with.
+ */
+export async function listenOnLoopback(server: HttpServer): Promise<string> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return `http://127.0.0.1:${port}`;
 }

@@ -11,7 +11,7 @@ export const handler = hostedHandler(async ({ invoice }) => {
     return new DocumentResult(
       renderHostedErrorPage(
         `Invoice ${invoice.number} was voided`,
-        `It was voided on ${invoice.voided_at?.slice(0, 10)}: nothing is owed on it. The invoice page shows it as void.`,
+        `It was voided${invoice.voided_at ? ` on ${invoice.voided_at.slice(0, 10)}` : ''}: nothing is owed on it. The invoice page shows it as void.`,
       ),
       hostedPageHeaders,
       410,

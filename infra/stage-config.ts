@@ -168,19 +168,16 @@ export function resolveStageConfig(read: ContextReader): StageConfig {
 
   // The seller every invoice prints. A list in cdk.json; on the command line, lines joined by "|".
   const issuerSetting = pick('invoiceIssuer');
-  const invoiceIssuer =
-    typeof issuerSetting === 'string'
-      ? issuerSetting.split('|').map((line) => line.trim())
-      : (issuerSetting ?? []);
+  const invoiceIssuer = issuerLinesOf(issuerSetting);
   if (
     !Array.isArray(invoiceIssuer) ||
     invoiceIssuer.length > 8 ||
     invoiceIssuer.some(
-      (line) => typeof line !== 'string' || line.trim() === '' || line.length > 200 || /[\n|]/.test(line),
+      (line) => typeof line !== 'string' || line.trim() === '' || line.length > 200 || /[\r\n|]/.test(line),
     )
   ) {
     problems.push(
-      `invoiceIssuer must be a list of at most 8 non-empty lines (each under 200 characters, without "|" or a line break), got ${JSON.stringify(issuerSetting)}`,
+      `invoiceIssuer must be a list of at most 8 non-empty lines (each at most 200 characters, without "|" or a line break), got ${JSON.stringify(issuerSetting)}`,
     );
   } else if (invoiceIssuer.length === 0 && stage !== DISPOSABLE_STAGE) {
     // A PDF is kept as issued: one stored without its seller cannot be corrected afterwards.
@@ -317,4 +314,20 @@ function isHttpsUrl(value: string): boolean {
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * invoiceIssuer as given: a list (cdk.json), or on the command line a JSON list (`'["A","B"]'`, as
+ * jwtAudience takes) or lines joined by "|". Anything else is returned as it is, for the check to refuse.
+ */
+function issuerLinesOf(setting: unknown): unknown {
+  if (typeof setting !== 'string') return setting ?? [];
+  if (setting.trim().startsWith('[')) {
+    try {
+      return JSON.parse(setting) as unknown;
+    } catch {
+      return setting;
+    }
+  }
+  return setting.split('|').map((line) => line.trim());
 }

@@ -143,7 +143,13 @@ function drawLines(pdf: Pdf, lines: readonly DocumentLine[], currency: string): 
 
 function drawTotals(pdf: Pdf, document: InvoiceDocument): void {
   const rowHeight = 15;
-  if (pdf.y + 10 + rowHeight * document.totals.length > BOTTOM) pdf.addPage();
+  const labelWidth = COLUMNS.amount.x - 110;
+  // The rows as they will be set (a long tax label wraps), so the block is never cut by the page end.
+  const needed = document.totals.reduce((sum, total) => {
+    pdf.font(total.emphasis ? BOLD : REGULAR).fontSize(total.emphasis ? 10 : 9);
+    return sum + Math.max(pdf.heightOfString(total.label, { width: labelWidth }), rowHeight) + 2;
+  }, 12);
+  if (pdf.y + needed > BOTTOM) pdf.addPage();
   let y = pdf.y + 4;
   pdf
     .moveTo(MARGIN + 200, y)
@@ -157,7 +163,7 @@ function drawTotals(pdf: Pdf, document: InvoiceDocument): void {
       .font(total.emphasis ? BOLD : REGULAR)
       .fontSize(total.emphasis ? 10 : 9)
       .fillColor('black');
-    pdf.text(total.label, MARGIN + 100, y, { width: COLUMNS.amount.x - 110, align: 'right' });
+    pdf.text(total.label, MARGIN + 100, y, { width: labelWidth, align: 'right' });
     const labelBottom = pdf.y;
     pdf.text(total.amount, MARGIN + COLUMNS.amount.x, y, { width: COLUMNS.amount.width, align: 'right' });
     y = Math.max(labelBottom, pdf.y, y + rowHeight) + 2;

@@ -4,7 +4,11 @@ import { config } from '../config.ts';
 import { hostedPageHeaders, renderHostedErrorPage } from '../documents/invoice-page.ts';
 import { DomainError } from '../domain/errors.ts';
 import { observability } from '../observability.ts';
-import { type HostedInvoice, hostedInvoice } from '../use-cases/documents/hosted-invoice-links.ts';
+import {
+  type HostedInvoice,
+  hostedInvoice,
+  LinkWithdrawn,
+} from '../use-cases/documents/hosted-invoice-links.ts';
 import { DocumentResult } from './api-handler.ts';
 import { type ApiEvent, problemErrors } from './middlewares.ts';
 
@@ -34,7 +38,12 @@ export function hostedHandler(
       return (await render(opened, token, event)).response(200);
     } catch (error) {
       if (error instanceof DomainError && (error.kind === 'not-found' || error.kind === 'gone')) {
-        const title = error.kind === 'gone' ? 'This link has expired' : 'This link does not work';
+        const title =
+          error instanceof LinkWithdrawn
+            ? 'This link was withdrawn'
+            : error.kind === 'gone'
+              ? 'This link has expired'
+              : 'This link does not work';
         return new DocumentResult(
           renderHostedErrorPage(title, error.message),
           hostedPageHeaders,

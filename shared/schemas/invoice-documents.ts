@@ -57,7 +57,7 @@ export const invoiceDocumentContracts = {
         .object({ invoice_id: z.string(), revoked_at: z.string().meta({ description: 'ISO-8601 UTC' }) })
         .meta({ id: 'HostedLinksRevoked' }),
     },
-    problems: [400, 401, 403, 404],
+    problems: [400, 401, 403, 404, 409],
   }),
   'hosted-invoice-page': defineContract({
     params: TokenPathSchema,

@@ -16,9 +16,12 @@ const ITEM_TYPE = 'hosted_link';
 export class HostedLinksRepository {
   constructor(private readonly tableName: string) {}
 
-  /** The link and its audit entry on the invoice's trail, together. */
-  async create(tokenHash: string, link: HostedLink, audit: AuditDraft): Promise<void> {
-    await transactWrite([
+  /**
+   * The link and its audit entry on the invoice's trail, together; `revoked` when a revocation of the
+   * invoice's links at or after the link's moment committed first (the link would be born dead).
+   */
+  async create(tokenHash: string, link: HostedLink, audit: AuditDraft): Promise<'created' | 'revoked'> {
+    const outcome = await transactWrite([
       {
         Put: {
           TableName: this.tableName,
@@ -35,23 +38,41 @@ export class HostedLinksRepository {
         },
       },
       auditPut(this.tableName, invoiceKey(link.invoice_id), audit),
-    ]).then((outcome) => {
-      if (!outcome.ok) throw new Error('A hosted link token was drawn twice (256 random bits): refusing it');
-    });
+      {
+        ConditionCheck: {
+          TableName: this.tableName,
+          Key: hostedLinksRevokedKey(link.invoice_id),
+          ConditionExpression: 'attribute_not_exists(PK) OR revoked_at < :created',
+          ExpressionAttributeValues: { ':created': link.created_at },
+        },
+      },
+    ]);
+    if (outcome.ok) return 'created';
+    if (outcome.failedConditions.includes(2)) return 'revoked';
+    throw new Error('A hosted link token was drawn twice (256 random bits): refusing it');
   }
 
-  /** Ends every link of the invoice made until `at` (links made later work), with its audit entry. */
-  async revokeAll(invoiceId: string, at: string, audit: AuditDraft): Promise<void> {
+  /**
+   * Ends every link of the invoice made until `at` (links made later work), with its audit entry. The
+   * moment only moves forward: when a revocation at or after `at` is stored already (two revokes that
+   * overlap), it covers this one, nothing is written, and the stored moment is the answer.
+   */
+  async revokeAll(invoiceId: string, at: string, audit: AuditDraft): Promise<string> {
     const outcome = await transactWrite([
       {
         Put: {
           TableName: this.tableName,
           Item: { ...hostedLinksRevokedKey(invoiceId), item_type: 'hosted_links_revoked', revoked_at: at },
+          ConditionExpression: 'attribute_not_exists(PK) OR revoked_at < :at',
+          ExpressionAttributeValues: { ':at': at },
         },
       },
       auditPut(this.tableName, invoiceKey(invoiceId), audit),
     ]);
-    if (!outcome.ok) throw new Error(`Revoking the hosted links of ${invoiceId} failed a condition`);
+    if (outcome.ok) return at;
+    const stored = await this.revokedAt(invoiceId);
+    if (outcome.failedConditions.includes(0) && stored !== undefined && stored >= at) return stored;
+    throw new Error(`Revoking the hosted links of ${invoiceId} failed a condition`);
   }
 
   /** When the invoice's links were last revoked, if ever. */

@@ -111,6 +111,10 @@ describe('documents bucket', () => {
     );
     expect(() => synthStage('dev', { invoiceIssuer: ['a | b'] })).toThrow(/invoiceIssuer must be a list/);
     expect(() => synthStage('dev', { invoiceIssuer: [5] })).toThrow(/invoiceIssuer must be a list/);
+    expect(() => synthStage('dev', { invoiceIssuer: ['a\rb'] })).toThrow(/invoiceIssuer must be a list/);
+    // A JSON list on the command line, as jwtAudience takes it, is a list, not one line.
+    const json = synthStage('dev', { invoiceIssuer: '["Example GmbH", "VAT ID DE1"]' });
+    expect(environmentOf(json, 'invoices-pdf')['INVOICE_ISSUER']).toBe('Example GmbH\nVAT ID DE1');
   });
 
   it('is required for every stage but dev: a PDF is kept as issued, so it cannot get its seller later', () => {

@@ -55,7 +55,7 @@ export async function createHostedLink(
     actorOf(caller.principal),
     caller.now,
   );
-  await new HostedLinksRepository(tableName).create(
+  const created = await new HostedLinksRepository(tableName).create(
     tokenHash,
     link,
     auditBy(caller, 'invoice', invoice.id, 'hosted_link_created', null, {
@@ -63,6 +63,12 @@ export async function createHostedLink(
       expires_at: link.expires_at,
     }),
   );
+  if (created === 'revoked') {
+    throw new DomainError(
+      'conflict',
+      `The hosted links of invoice ${invoice.id} were revoked at this same moment: send the request again for a link that works`,
+    );
+  }
   const url = `${origin}${HOSTED_INVOICE_PATH}/${token}`;
   return { id: link.id, invoice_id: invoice.id, url, pdf_url: `${url}/pdf`, expires_at: link.expires_at };
 }
@@ -77,11 +83,11 @@ export async function revokeHostedLinks(
   caller: Caller,
 ): Promise<{ invoice_id: string; revoked_at: string }> {
   const invoice = await invoiceFor(tableName, invoiceId, caller.principal);
-  const revokedAt = caller.now.toISOString();
-  await new HostedLinksRepository(tableName).revokeAll(
+  const at = caller.now.toISOString();
+  const revokedAt = await new HostedLinksRepository(tableName).revokeAll(
     invoice.id,
-    revokedAt,
-    auditBy(caller, 'invoice', invoice.id, 'hosted_links_revoked', null, { revoked_at: revokedAt }),
+    at,
+    auditBy(caller, 'invoice', invoice.id, 'hosted_links_revoked', null, { revoked_at: at }),
   );
   return { invoice_id: invoice.id, revoked_at: revokedAt };
 }
@@ -101,13 +107,18 @@ export async function hostedInvoice(tableName: string, token: string, now: Date)
   if (hasExpired(link, now)) {
     throw new DomainError('gone', 'This invoice link has expired: ask the sender for a new one');
   }
-  if (wasRevoked(link, await links.revokedAt(link.invoice_id))) {
-    throw new DomainError('gone', 'This invoice link was withdrawn by its sender: ask them for a new one');
-  }
+  if (wasRevoked(link, await links.revokedAt(link.invoice_id))) throw new LinkWithdrawn();
   const invoice = await new InvoicesRepository(tableName).get(link.invoice_id);
   const customer = invoice && (await new CustomersRepository(tableName).get(invoice.customer_id));
   if (!invoice || !customer) throw unknownLink();
   return { invoice, customer, link };
+}
+
+/** A link its sender revoked: gone, like an expired one, and told apart on the page a person sees. */
+export class LinkWithdrawn extends DomainError {
+  constructor() {
+    super('gone', 'This invoice link was withdrawn by its sender: ask them for a new one');
+  }
 }
 
 const unknownLink = () =>

@@ -56,11 +56,15 @@ const STATUS_LABELS: Record<InvoiceStatus, string> = {
 /** YYYY-MM-DD of an ISO-8601 UTC time. */
 const day = (iso: string): string => iso.slice(0, 10);
 
-/** A finalized invoice as a document; a draft is not one yet (its lines and totals can still change). */
+/**
+ * A finalized invoice as a document; a draft is not one yet (its lines and totals can still change).
+ * The seller is the one kept on the invoice when it was finalized; `currentIssuer` (the stage's
+ * setting now) only for invoices finalized before it was kept.
+ */
 export function invoiceDocument(
   invoice: Invoice,
   customer: Customer,
-  issuer: readonly string[],
+  currentIssuer: readonly string[],
 ): InvoiceDocument {
   if (invoice.status === 'draft' || invoice.number === null || invoice.finalized_at === null) {
     throw new DomainError(
@@ -122,7 +126,7 @@ export function invoiceDocument(
   return {
     number: invoice.number,
     currency: invoice.currency,
-    issuer,
+    issuer: invoice.issuer ?? currentIssuer,
     billTo: { name: customer.name, email: customer.email },
     facts,
     lines,

@@ -144,6 +144,12 @@ export type Invoice = {
   created_at: string;
   updated_at: string;
   finalized_at: string | null;
+  /**
+   * The seller as the stage stated it (`invoiceIssuer`) when this was finalized: what its PDF and
+   * hosted page print, whatever the setting says later. Absent on drafts and on invoices finalized
+   * before it was kept (their documents print the stage's current one).
+   */
+  issuer?: string[];
   paid_at: string | null;
   voided_at: string | null;
   marked_uncollectible_at: string | null;

@@ -205,6 +205,10 @@ export const InvoiceSchema = z
     created_at: z.string(),
     updated_at: z.string(),
     finalized_at: z.string().nullable(),
+    issuer: z.array(z.string()).optional().meta({
+      description:
+        'The seller (name, address, tax id lines) as the stage stated it when this was finalized: what its PDF prints',
+    }),
     paid_at: z.string().nullable(),
     voided_at: z.string().nullable(),
     marked_uncollectible_at: z.string().nullable(),

@@ -2,6 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCAL_AWS } from '../../local/dynamodb-local.ts';
+import { resetConfigCache } from '../../shared/config.ts';
 import { SCOPES } from '../../shared/http/routes.ts';
 import {
   callsWith,
@@ -21,6 +22,8 @@ let service: TestService;
 let operator: string;
 
 beforeAll(async () => {
+  // The stage's invoiceIssuer (lines joined by "|"), read by the handlers as in Lambda.
+  process.env.INVOICE_ISSUER = 'Seller One GmbH | VAT ID DE111111111';
   ({ service, operator } = await startWithOperator());
 });
 afterAll(async () => service?.close());
@@ -114,6 +117,28 @@ describe('GET /invoices/{id}/pdf', () => {
     const second = await fetchRaw(`/api/v1/invoices/${open.id}/pdf`, operator);
     expect(second.bytes.equals(first.bytes)).toBe(true);
     expect((await pdfText(second.bytes)).pages[0]).toContain('Stored Once');
+  });
+
+  it('prints the seller as it was when the invoice was finalized, even when first rendered after a change', async () => {
+    const { invoice } = await oneOffBuyer(service, operator, { name: 'Seller Kept', unitAmount: 500 });
+    const open = await invoice();
+    expect(open.issuer).toEqual(['Seller One GmbH', 'VAT ID DE111111111']);
+    // The stage's setting changes (a redeploy) before anyone asked for the PDF.
+    process.env.INVOICE_ISSUER = 'Seller Two AG';
+    resetConfigCache();
+    try {
+      const { pages } = await pdfText((await fetchRaw(`/api/v1/invoices/${open.id}/pdf`, operator)).bytes);
+      expect(pages[0]).toEqual(expect.arrayContaining(['Seller One GmbH', 'VAT ID DE111111111']));
+      expect(pages[0]).not.toContain('Seller Two AG');
+      // An invoice finalized now keeps the new one.
+      const later = await (
+        await oneOffBuyer(service, operator, { name: 'Seller New', unitAmount: 500 })
+      ).invoice();
+      expect(later.issuer).toEqual(['Seller Two AG']);
+    } finally {
+      process.env.INVOICE_ISSUER = 'Seller One GmbH | VAT ID DE111111111';
+      resetConfigCache();
+    }
   });
 
   it('refuses a draft (409, saying to finalize it), and hides another tenant’s invoice (404)', async () => {

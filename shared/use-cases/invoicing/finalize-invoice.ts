@@ -1,3 +1,4 @@
+import { config } from '../../config.ts';
 import { discountedAndTaxed } from '../../domain/coupons.ts';
 import {
   applyCredit,
@@ -143,6 +144,7 @@ export async function numberedWithCredit(
     amount_due: credit.amount_due,
     due_date: new Date(caller.now.getTime() + PAYMENT_TERMS_DAYS * 86_400_000).toISOString(),
     finalized_at: at,
+    issuer: config().invoiceIssuer,
     updated_at: at,
     version: draft.version + 1,
   };

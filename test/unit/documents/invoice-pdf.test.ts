@@ -183,6 +183,17 @@ describe('invoice PDF', () => {
     }
   });
 
+  it('prints the seller kept on the invoice when it was finalized, not the stage’s setting of today', async () => {
+    const kept = openInvoiceFixture({ ...invoice, issuer: ['Old Name GmbH', 'VAT ID DE000000001'] });
+    const { pages } = await pdfText(
+      await renderInvoicePdf(invoiceDocument(kept, customer, ['New Name AG']), kept.finalized_at!),
+    );
+    expect(pages[0]).toEqual(expect.arrayContaining(['Old Name GmbH', 'VAT ID DE000000001']));
+    expect(pages[0]).not.toContain('New Name AG');
+    // An invoice finalized before the seller was kept prints today's.
+    expect(invoiceDocument(invoice, customer, ['New Name AG']).issuer).toEqual(['New Name AG']);
+  });
+
   it('refuses a draft, which is not a document yet', () => {
     const draft = openInvoiceFixture({ status: 'draft', number: null, finalized_at: null });
     expect(() => invoiceDocument(draft, customer, [])).toThrow(/draft.*finalize/);

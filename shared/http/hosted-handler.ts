@@ -22,13 +22,10 @@ export function hostedHandler(
 ) {
   const base = async (event: ApiEvent): Promise<APIGatewayProxyStructuredResultV2> => {
     if (event.body) {
-      return new DocumentResult(
-        renderHostedErrorPage(
-          'This page takes no request body',
-          'Open the link in a browser, or GET it without a body.',
-        ),
-        hostedPageHeaders,
+      return hostedErrorPage(
         400,
+        'This page takes no request body',
+        'Open the link in a browser, or GET it without a body.',
       ).response(200);
     }
     const token = event.pathParameters?.token ?? '';
@@ -44,11 +41,7 @@ export function hostedHandler(
             : error.kind === 'gone'
               ? 'This link has expired'
               : 'This link does not work';
-        return new DocumentResult(
-          renderHostedErrorPage(title, error.message),
-          hostedPageHeaders,
-          error.kind === 'gone' ? 410 : 404,
-        ).response(200);
+        return hostedErrorPage(error.kind === 'gone' ? 410 : 404, title, error.message).response(200);
       }
       throw error;
     }
@@ -58,3 +51,7 @@ export function hostedHandler(
     .use(problemErrors())
     .handler(base);
 }
+
+/** A page telling a person why the link gives them nothing (`status`: 400, 404, 410), with the hosted headers. */
+export const hostedErrorPage = (status: number, title: string, message: string): DocumentResult =>
+  new DocumentResult(renderHostedErrorPage(title, message), hostedPageHeaders, status);

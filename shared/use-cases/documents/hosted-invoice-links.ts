@@ -107,8 +107,12 @@ export async function hostedInvoice(tableName: string, token: string, now: Date)
   if (hasExpired(link, now)) {
     throw new DomainError('gone', 'This invoice link has expired: ask the sender for a new one');
   }
-  if (wasRevoked(link, await links.revokedAt(link.invoice_id))) throw new LinkWithdrawn();
-  const invoice = await new InvoicesRepository(tableName).get(link.invoice_id);
+  // Both keyed by the link's invoice: read together.
+  const [revokedAt, invoice] = await Promise.all([
+    links.revokedAt(link.invoice_id),
+    new InvoicesRepository(tableName).get(link.invoice_id),
+  ]);
+  if (wasRevoked(link, revokedAt)) throw new LinkWithdrawn();
   const customer = invoice && (await new CustomersRepository(tableName).get(invoice.customer_id));
   if (!invoice || !customer) throw unknownLink();
   return { invoice, customer, link };

@@ -1,6 +1,7 @@
 import { config } from '../../config.ts';
 import { invoiceDocument } from '../../documents/invoice-document.ts';
 import { renderInvoicePdf } from '../../documents/invoice-pdf.ts';
+import type { Customer } from '../../domain/customer.ts';
 import type { Invoice } from '../../domain/invoice.ts';
 import type { Principal } from '../../domain/principal.ts';
 import { CustomersRepository } from '../../store/customers-repository.ts';
@@ -15,18 +16,20 @@ export async function invoicePdfFor(
   invoiceId: string,
   principal: Principal,
 ): Promise<InvoicePdf> {
-  return invoicePdf(tableName, await invoiceFor(tableName, invoiceId, principal));
+  const invoice = await invoiceFor(tableName, invoiceId, principal);
+  const customer = await new CustomersRepository(tableName).get(invoice.customer_id);
+  if (!customer)
+    throw new Error(`Invoice ${invoice.id} names customer ${invoice.customer_id}, which is not stored`);
+  return invoicePdf(invoice, customer);
 }
 
 /**
  * The PDF of a finalized invoice: the stored one, or rendered from the invoice as issued and stored
  * (once; a draft is refused). It never changes afterwards: payments, credit notes and a void are the
- * invoice's state, which the API and the hosted page show.
+ * invoice's state, which the API and the hosted page show. `customer` is the invoice's, as read
+ * by the caller (the hosted routes have it already).
  */
-export async function invoicePdf(tableName: string, invoice: Invoice): Promise<InvoicePdf> {
-  const customer = await new CustomersRepository(tableName).get(invoice.customer_id);
-  if (!customer)
-    throw new Error(`Invoice ${invoice.id} names customer ${invoice.customer_id}, which is not stored`);
+export async function invoicePdf(invoice: Invoice, customer: Customer): Promise<InvoicePdf> {
   // Checked (and a draft refused) before the store is read.
   const document = invoiceDocument(invoice, customer, config().invoiceIssuer);
   const key = invoicePdfKey(invoice.id, document.number);

@@ -1,4 +1,4 @@
-import { type Invoice, totalsOf } from '../../shared/domain/invoice.ts';
+import { type Invoice, newDraft } from '../../shared/domain/invoice.ts';
 import type { Principal } from '../../shared/domain/principal.ts';
 import { SCOPES } from '../../shared/http/routes.ts';
 
@@ -27,32 +27,26 @@ export const customerInput = (
  * invoice rules: `overrides` give it the lines, figures and moments a test is about.
  */
 export const openInvoiceFixture = (overrides: Partial<Invoice> = {}): Invoice => ({
-  id: 'in_1',
-  customer_id: 'c',
-  subscription_id: null,
+  // A draft as the domain makes one, then finalized: numbered, open, version 2.
+  ...newDraft(
+    {
+      id: 'in_1',
+      customer_id: 'c',
+      subscription_id: null,
+      billing_reason: 'manual',
+      currency: 'USD',
+      period_start: '2026-01-01T00:00:00.000Z',
+      period_end: '2026-01-01T00:00:00.000Z',
+      bills_usage: false,
+      next_period_start: null,
+      next_period_end: null,
+      lines: [],
+    },
+    new Date('2026-01-01T00:00:00.000Z'),
+  ),
   number: 'K7QX2M9P-0001',
   status: 'open',
-  billing_reason: 'manual',
-  currency: 'USD',
-  period_start: '2026-01-01T00:00:00.000Z',
-  period_end: '2026-01-01T00:00:00.000Z',
-  bills_usage: false,
-  next_period_start: null,
-  next_period_end: null,
-  lines: [],
-  ...totalsOf([]),
-  amount_paid: 0,
-  due_date: null,
-  stripe_payment_intent_id: null,
-  payment_attempts: 0,
-  last_payment_error: null,
-  pending_payment: null,
-  created_at: '2026-01-01T00:00:00.000Z',
-  updated_at: '2026-01-01T00:00:00.000Z',
   finalized_at: '2026-01-01T00:00:00.000Z',
-  paid_at: null,
-  voided_at: null,
-  marked_uncollectible_at: null,
   version: 2,
   ...overrides,
 });

@@ -56,6 +56,16 @@ describe('the local object store', () => {
     expect(await raw.text()).toContain('<Code>PreconditionFailed</Code>');
   });
 
+  it('refuses a streamed (aws-chunked) body, which it would otherwise keep with its framing', async () => {
+    const raw = await fetch(`${store.endpoint}/docs-test/invoices/in_4/A-0004.pdf`, {
+      method: 'PUT',
+      headers: { 'content-encoding': 'aws-chunked' },
+      body: '5\r\nhello\r\n0\r\n\r\n',
+    });
+    expect(raw.status).toBe(501);
+    expect(await readDocument('invoices/in_4/A-0004.pdf')).toBeUndefined();
+  });
+
   it('keeps objects across a restart over the same folder', async () => {
     await storeDocumentOnce('invoices/in_3/A-0003.pdf', Buffer.from('kept'), 'application/pdf');
     await store.stop();
